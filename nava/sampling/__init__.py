@@ -1,0 +1,30 @@
+"""Flow-matching UniPC sampling with 3D cross-modal classifier-free guidance."""
+
+from nava.sampling.guidance import (
+    COND,
+    MASKED,
+    NO_SPEAKER,
+    UNCOND,
+    GuidanceScales,
+    combine_audio,
+    combine_video,
+    required_passes,
+    timbre_active,
+)
+from nava.sampling.schedule import FlowSchedule, flow_unipc_schedule
+from nava.sampling.unipc import FlowUniPCSolver
+
+__all__ = [
+    "COND",
+    "MASKED",
+    "NO_SPEAKER",
+    "UNCOND",
+    "FlowSchedule",
+    "FlowUniPCSolver",
+    "GuidanceScales",
+    "combine_audio",
+    "combine_video",
+    "flow_unipc_schedule",
+    "required_passes",
+    "timbre_active",
+]
