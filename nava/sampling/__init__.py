@@ -1,5 +1,15 @@
 """Flow-matching UniPC sampling with 3D cross-modal classifier-free guidance."""
 
+from nava.sampling.denoise import (
+    DenoiseResult,
+    GuidancePass,
+    StepRecord,
+    build_passes,
+    denoise,
+    evaluate_passes,
+    video_to_channel_first,
+    video_to_token_major,
+)
 from nava.sampling.guidance import (
     COND,
     MASKED,
@@ -15,6 +25,14 @@ from nava.sampling.schedule import FlowSchedule, flow_unipc_schedule
 from nava.sampling.unipc import FlowUniPCSolver
 
 __all__ = [
+    "DenoiseResult",
+    "GuidancePass",
+    "StepRecord",
+    "build_passes",
+    "denoise",
+    "evaluate_passes",
+    "video_to_channel_first",
+    "video_to_token_major",
     "COND",
     "MASKED",
     "NO_SPEAKER",
