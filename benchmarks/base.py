@@ -1,0 +1,120 @@
+"""Sample, the Benchmark protocol and the lazy benchmark registry.
+
+A benchmark turns a data folder into an ordered list of Samples and declares how its outputs are
+scored (output kind, default metrics per set, aggregation rule). Registry entries are
+"module:Class" strings so listing benchmarks imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+OutputKind = Literal["mp4", "wav"]
+Aggregation = Literal["per-item mean", "mean of per-set means"]
+Mode = Literal["t2av", "i2av", "t2a", "tts"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One item to generate and score. `id` is unique within the benchmark and stable across runs."""
+
+    id: str
+    set: str
+    prompt: str
+    mode: Mode = "t2av"
+    image: Path | None = None
+    speaker_wavs: tuple[Path, ...] = ()
+    reference_text: str | None = None
+    language: str | None = None
+    ground_truth_audio: Path | None = None
+    prompt_text: str | None = None  # transcript of the speaker prompt wav (Seed-TTS length ratio)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def output_relpath(self, kind: OutputKind) -> str:
+        """Where the generated file lives inside the run directory."""
+        return f"outputs/{self.set}/{self.id}.{kind}"
+
+
+@dataclass(frozen=True)
+class SampleSelection:
+    """Deterministic subset options shared by every benchmark (--sets, --ids, --limit)."""
+
+    sets: tuple[str, ...] | None = None
+    ids: frozenset[str] | None = None
+    limit: int | None = None
+    skip_bad: bool = False
+
+
+@runtime_checkable
+class Benchmark(Protocol):
+    """What every benchmark declares and does."""
+
+    name: str
+    description: str
+    sets: tuple[str, ...]
+    expected_counts: dict[str, int]
+    output_kind: OutputKind
+    default_metrics: dict[str, tuple[str, ...]]  # per set
+    aggregation: Aggregation
+
+    def load(self, data_dir: Path | None, selection: SampleSelection = SampleSelection()) -> list[Sample]:
+        """Samples in a stable order; errors name file, line and field."""
+        ...
+
+
+@dataclass(frozen=True)
+class BenchmarkEntry:
+    """A registry row shown by `nava-eval ls` without importing the benchmark."""
+
+    name: str
+    target: str  # "module:Class"
+    description: str
+
+
+class UnknownBenchmarkError(KeyError):
+    """Unknown benchmark name; the message lists the valid ones."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+_BENCHMARKS: dict[str, BenchmarkEntry] = {}
+
+
+def register_benchmark(entry: BenchmarkEntry) -> None:
+    _BENCHMARKS[entry.name] = entry
+
+
+def benchmark_entries() -> dict[str, BenchmarkEntry]:
+    if not _BENCHMARKS:
+        importlib.import_module("benchmarks.registry")
+    return dict(_BENCHMARKS)
+
+
+def get_benchmark(name: str, **options: Any) -> Benchmark:
+    """Instantiate a benchmark by name; `jsonl:PATH` builds a user prompt set from PATH."""
+    entries = benchmark_entries()
+    if name.startswith("jsonl:"):
+        module_name, _, class_name = entries["jsonl"].target.partition(":")
+        cls = getattr(importlib.import_module(module_name), class_name)
+        return cls(path=Path(name[len("jsonl:") :]), **options)
+    if name not in entries:
+        valid = ", ".join(sorted(entries)) + ", jsonl:PATH"
+        raise UnknownBenchmarkError(f"unknown benchmark {name!r}; valid benchmarks: {valid}")
+    module_name, _, class_name = entries[name].target.partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls(**options)
+
+
+def select(samples: Sequence[Sample], selection: SampleSelection) -> list[Sample]:
+    """Apply --sets/--ids/--limit in a fixed order (sets, then ids, then the first N)."""
+    chosen = [s for s in samples if selection.sets is None or s.set in selection.sets]
+    if selection.ids is not None:
+        chosen = [s for s in chosen if s.id in selection.ids]
+    if selection.limit is not None:
+        chosen = chosen[: selection.limit]
+    return chosen

@@ -1,0 +1,64 @@
+"""The built-in metrics. Lazy: importing this module imports no metric implementation.
+
+Every metric class is constructed as `Cls(*, smoke=False, weights=None, benchmark=None, **options)`:
+`smoke` swaps in tiny seeded networks (scores meaningless, protocol id says so), `weights` maps a
+weight name (see `metrics.weights`) to a user's own file, `benchmark` lets a metric pick the
+benchmark's protocol variant (WER on VerseBench). The instance's `protocol` is authoritative; the
+one here is the default shown by `nava-eval ls`.
+"""
+
+from __future__ import annotations
+
+from metrics.base import MetricEntry, MetricField, register_metric
+
+BUILTIN_METRICS: tuple[MetricEntry, ...] = (
+    MetricEntry(
+        name="sync",
+        target="metrics.sync:SyncNetMetric",
+        protocol="sync/syncnet-lse-v1",
+        fields=(
+            MetricField(
+                "sync_c", "higher", "", "SyncNet confidence (LSE-C): median − min of the offset curve"
+            ),
+            MetricField("sync_d", "lower", "", "SyncNet distance (LSE-D): min of the offset curve"),
+        ),
+        description="Lip sync with SyncNet (syncnet_python pipeline: S3FD faces, IoU tracks, ±15 offsets)",
+    ),
+    MetricEntry(
+        name="video_quality",
+        target="metrics.video_quality:VerseBenchVideoQuality",
+        protocol="video-quality/versebench-as-v1",
+        fields=(
+            MetricField("video_quality", "higher", "", "(Aesthetic v2.5/10 + MUSIQ-KonIQ/100 + MANIQA)/3"),
+        ),
+        description="Verse-Bench aesthetic video quality, per frame then per video",
+    ),
+    MetricEntry(
+        name="imaging_quality",
+        target="metrics.video_quality:ImagingQuality",
+        protocol="imaging-quality/musiq-spaq-v1",
+        fields=(MetricField("imaging_quality", "higher", "", "VBench imaging quality: MUSIQ-SPAQ/100"),),
+        description="VBench-style imaging quality with MUSIQ-SPAQ",
+    ),
+    MetricEntry(
+        name="wer",
+        target="metrics.wer:WerMetric",
+        protocol="wer/seedtts-v1",
+        fields=(
+            MetricField("wer", "lower", "%", "word error rate (CER for Chinese), mean of per-utterance ×100"),
+        ),
+        description="Whisper-large-v3 (en) / Paraformer-zh (zh) ASR, Seed-TTS-eval normalisation, jiwer",
+    ),
+    MetricEntry(
+        name="sim",
+        target="metrics.speaker_similarity:SpeakerSimilarity",
+        protocol="sim/wavlm-large-ecapa-v1",
+        fields=(
+            MetricField("sim", "higher", "×100", "cosine of WavLM-large+ECAPA embeddings, output vs prompt"),
+        ),
+        description="Speaker similarity to the prompt speaker (Seed-TTS-eval verification model)",
+    ),
+)
+
+for _entry in BUILTIN_METRICS:
+    register_metric(_entry)

@@ -1,0 +1,127 @@
+"""Atomic file writes and whole-line appends: the only way nava-eval puts bytes on disk.
+
+A reader must never see a half-written results.json or a torn JSONL line, even after kill -9,
+so every writer goes through a temp file in the same folder, fsync, then rename.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+def _fsync_dir(folder: Path) -> None:
+    # The rename is durable only once the directory entry is flushed too.
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temp path next to `target`; on success it is fsynced and renamed onto `target`.
+
+    For writers that need a file name (PyAV, torch, zipfile). On any exception the temp file is
+    removed and `target` is left untouched. `suffix` defaults to the target's, since some writers
+    pick the container from the extension.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.",
+        suffix=(suffix if suffix is not None else target.suffix) + ".tmp",
+        dir=target.parent,
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> Path:
+    """Write `data` to `target` atomically."""
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+    return Path(target)
+
+
+def atomic_write_text(target: str | os.PathLike[str], text: str) -> Path:
+    """Write UTF-8 `text` to `target` atomically."""
+    return atomic_write_bytes(target, text.encode("utf-8"))
+
+
+def atomic_write_json(target: str | os.PathLike[str], obj: Any) -> Path:
+    """Write `obj` as pretty, key-sorted JSON atomically."""
+    return atomic_write_text(target, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def append_jsonl(target: str | os.PathLike[str], record: dict[str, Any]) -> None:
+    """Append one record as a single whole line (one write call, then fsync).
+
+    O_APPEND makes the single write land after concurrent appenders' lines; a crash can at worst
+    leave a final line without its newline, which `read_jsonl` ignores.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Read whole JSON lines; a torn final line (no newline, from a crash) is dropped.
+
+    A malformed line in the middle is real corruption and raises with the file and line number.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    raw = path.read_bytes().decode("utf-8")
+    lines = raw.split("\n")
+    complete, tail = lines[:-1], lines[-1]
+    records: list[dict[str, Any]] = []
+    for number, line in enumerate(complete, start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{number}: not valid JSON ({exc.msg}); fix or delete that line") from exc
+    if tail.strip():
+        # Torn write from an interrupted append: the record never finished, so it never happened.
+        try:
+            records.append(json.loads(tail))
+        except json.JSONDecodeError:
+            pass
+    return records
+
+
+def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
+    """Hex sha256 of a file, streamed."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

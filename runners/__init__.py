@@ -1,0 +1,1 @@
+"""Orchestration: the only package that wires nava, benchmarks, metrics and reports together."""

@@ -1,0 +1,127 @@
+"""`nava-eval`: a thin, lazy click group.
+
+Subcommands live in `runners/commands/<name>.py` and are imported only when invoked, so
+`nava-eval --help` answers without importing torch. Help lines come from the table below for
+the same reason.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+import click
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("nava-eval")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are "module:attr" strings imported on first use."""
+
+    def __init__(self, *args, lazy_commands: dict[str, tuple[str, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy_commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_commands:
+            target, _ = self.lazy_commands[cmd_name]
+            module_name, _, attr = target.partition(":")
+            command = getattr(importlib.import_module(module_name), attr)
+            if not isinstance(command, click.Command):
+                raise click.ClickException(f"{target} is not a click command")
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Use the table's help lines: asking each command for its help would import it.
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.lazy_commands:
+                rows.append((name, self.lazy_commands[name][1]))
+            else:
+                command = super().get_command(ctx, name)
+                if command is not None and not command.hidden:
+                    rows.append((name, command.get_short_help_str(limit=formatter.width - 6)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name = args[0] if args else None
+        if name is not None and name not in self.list_commands(ctx) and not name.startswith("-"):
+            valid = ", ".join(self.list_commands(ctx))
+            raise click.UsageError(f"no command {name!r}; valid commands: {valid}", ctx)
+        return super().resolve_command(ctx, args)
+
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("runners.commands.run:command", "Generate, score and report a benchmark end to end (resumable)."),
+    "generate": (
+        "runners.commands.generate:command",
+        "Generate a benchmark's outputs with NAVA (multi-GPU).",
+    ),
+    "score": (
+        "runners.commands.score:command",
+        "Score a run directory's outputs with the benchmark's metrics.",
+    ),
+    "report": ("runners.commands.report:command", "Comparison tables of runs and published baselines."),
+    "compare": ("runners.commands.compare:command", "Paired bootstrap comparison of two runs."),
+    "check": ("runners.commands.check:command", "Regression gate: fail when a run is worse than a baseline."),
+    "submit": ("runners.commands.submit:command", "Bundle a run as a leaderboard submission zip."),
+    "validate": ("runners.commands.validate:command", "Check a data folder or a submission zip."),
+    "ls": ("runners.commands.ls:command", "List benchmarks, metrics (protocols, directions) and presets."),
+    "doctor": (
+        "runners.commands.doctor:command",
+        "Check Python, torch, CUDA, ffmpeg, flash-attn and weights.",
+    ),
+    "data": ("runners.commands.data:command", "Download or import benchmark data."),
+    "weights": ("runners.commands.weights:command", "List, download and verify model and scorer weights."),
+    "score-files": (
+        "runners.commands.score_files:command",
+        "Score arbitrary files with one metric (JSON lines).",
+    ),
+    "verify-model": (
+        "runners.commands.verify_model:command",
+        "Check NavaModel against reference vectors or a key list.",
+    ),
+    "bench": ("runners.commands.bench:command", "Speed benchmarks (model, sampler, sync, speech, parallel)."),
+}
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_commands=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+)
+@click.version_option(_version(), prog_name="nava-eval")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def cli(verbose: int) -> None:
+    """nava-eval: generate, score and compare NAVA on VerseBench and Seed-TTS-eval.
+
+    \b
+    Quick start (CPU, tiny random weights, about a minute):
+      nava-eval run versebench --preset smoke
+    Published comparison table:
+      nava-eval report --published --benchmark versebench
+    """
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="nava-eval")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

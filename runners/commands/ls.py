@@ -1,0 +1,71 @@
+"""`nava-eval ls`: what is registered: benchmarks, metrics (protocol ids, directions), presets."""
+
+from __future__ import annotations
+
+import click
+
+
+def _benchmark_lines() -> list[str]:
+    from benchmarks.base import benchmark_entries, get_benchmark
+
+    lines = []
+    for name, entry in sorted(benchmark_entries().items()):
+        label = "jsonl:PATH" if name == "jsonl" else name
+        lines.append(f"  {label:<14} {entry.description}")
+        if name == "jsonl":
+            continue
+        try:
+            bench = get_benchmark(name)
+        except ImportError as exc:  # a benchmark module that cannot import is shown, not hidden
+            lines.append(f"      (unavailable: {exc})")
+            continue
+        counts = ", ".join(f"{s} {bench.expected_counts.get(s, '?')}" for s in bench.sets)
+        lines.append(f"      sets: {counts}; output: {bench.output_kind}; aggregation: {bench.aggregation}")
+        for set_name in bench.sets:
+            metrics = ", ".join(bench.default_metrics.get(set_name, ())) or "–"
+            lines.append(f"      metrics[{set_name}]: {metrics}")
+    return lines
+
+
+def _metric_lines() -> list[str]:
+    from metrics.base import metric_entries
+
+    lines = []
+    for name, entry in sorted(metric_entries().items()):
+        lines.append(f"  {name:<16} protocol {entry.protocol}")
+        lines.append(f"      {entry.description}")
+        for fld in entry.fields:
+            arrow = "↑ higher is better" if fld.direction == "higher" else "↓ lower is better"
+            unit = f" [{fld.unit}]" if fld.unit else ""
+            lines.append(f"      {fld.name}{unit}: {arrow}; {fld.description}")
+    return lines
+
+
+def _preset_lines() -> list[str]:
+    from runners.spec import PRESETS
+
+    lines = []
+    for name, preset in sorted(PRESETS.items()):
+        gen = preset.generation
+        lines.append(f"  {name:<16} {preset.description}")
+        lines.append(
+            f"      model {gen.model}, {gen.steps} steps, {gen.width}×{gen.height}, "
+            f"{gen.latent_frames} latent frames, seed {gen.seed} ({gen.seed_policy})"
+        )
+    return lines
+
+
+@click.command(name="ls")
+@click.argument("what", type=click.Choice(["all", "benchmarks", "metrics", "presets"]), default="all")
+def command(what: str) -> None:
+    """List registered benchmarks, metrics and presets (WHAT: all, benchmarks, metrics, presets)."""
+    sections = {
+        "benchmarks": _benchmark_lines,
+        "metrics": _metric_lines,
+        "presets": _preset_lines,
+    }
+    for name, lines in sections.items():
+        if what in ("all", name):
+            click.echo(click.style(f"{name}:", bold=True))
+            for line in lines():
+                click.echo(line)

@@ -1,0 +1,121 @@
+"""Environment checks behind `nava-eval doctor`: each is a ✓/✗ with what to do about a ✗."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import platform
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the doctor's report."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    required: bool = True
+
+
+def check_python() -> Check:
+    ok = sys.version_info >= (3, 10)
+    return Check("python", ok, platform.python_version(), "" if ok else "use Python 3.10 or newer")
+
+
+def check_torch() -> list[Check]:
+    try:
+        import torch
+    except ImportError as exc:
+        return [Check("torch", False, str(exc), "pip install 'torch==2.14.1'")]
+    checks = [Check("torch", True, torch.__version__)]
+    if torch.cuda.is_available():
+        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        checks.append(
+            Check("cuda", True, f"CUDA {torch.version.cuda}, {len(names)} GPU(s): {', '.join(names)}")
+        )
+    else:
+        checks.append(
+            Check(
+                "cuda", False, "no CUDA device", "CPU works for the smoke preset; real runs need GPUs", False
+            )
+        )
+    return checks
+
+
+def find_ffmpeg() -> str | None:
+    """An ffmpeg executable: the one on PATH, else imageio-ffmpeg's bundled binary."""
+    on_path = shutil.which("ffmpeg")
+    if on_path:
+        return on_path
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError):
+        return None
+
+
+def check_ffmpeg() -> Check:
+    exe = find_ffmpeg()
+    if exe is None:
+        return Check("ffmpeg", False, "no ffmpeg executable", "pip install imageio-ffmpeg (bundles a binary)")
+    return Check("ffmpeg", True, exe)
+
+
+def check_pyav() -> Check:
+    try:
+        import av
+    except ImportError:
+        return Check("pyav", False, "not installed", "pip install av")
+    return Check(
+        "pyav",
+        True,
+        f"{av.__version__} (bundled FFmpeg {'.'.join(map(str, av.library_versions['libavcodec']))})",
+    )
+
+
+def check_optional(module: str, name: str, fix: str) -> Check:
+    found = importlib.util.find_spec(module) is not None
+    return Check(name, found, "importable" if found else "not installed", "" if found else fix, False)
+
+
+def weight_checks() -> list[Check]:
+    """One check per registered weight file (NAVA components and scorers)."""
+    checks: list[Check] = []
+    for provider in WEIGHT_CHECK_PROVIDERS:
+        module_name, _, attr = provider.partition(":")
+        try:
+            func: Callable[[], list[Check]] = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            checks.append(
+                Check(provider, False, f"cannot load weight registry: {exc}", "reinstall nava-eval")
+            )
+            continue
+        checks.extend(func())
+    return checks
+
+
+#: "module:function" returning a list of Check, one per weight file; filled by the weight registries.
+WEIGHT_CHECK_PROVIDERS: tuple[str, ...] = ()
+
+
+def run_checks(with_weights: bool = True) -> list[Check]:
+    checks = [check_python(), *check_torch(), check_ffmpeg(), check_pyav()]
+    checks.append(
+        check_optional("flash_attn", "flash-attn", "pip install 'nava-eval[gpu]' (needs CUDA to build)")
+    )
+    checks.append(check_optional("whisper", "openai-whisper", "pip install 'nava-eval[metrics]'"))
+    checks.append(
+        check_optional("pyiqa", "pyiqa", "pip install 'nava-eval[iqa]' (PolyForm-Noncommercial licence)")
+    )
+    checks.append(
+        check_optional("funasr", "funasr", "pip install 'nava-eval[zh]' (Chinese ASR for Seed-TTS zh)")
+    )
+    if with_weights:
+        checks.extend(weight_checks())
+    return checks

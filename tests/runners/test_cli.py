@@ -1,0 +1,95 @@
+import json
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from reports.fileio import atomic_write_json
+from reports.results import MetricResult, Results
+from reports.schema import to_dict
+from runners.cli import COMMANDS, cli
+
+
+def test_help_lists_every_command_without_importing_torch():
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from runners.cli import cli\n"
+        "result = CliRunner().invoke(cli, ['--help'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(result.output)\n"
+        "print('TORCH_LOADED=' + str('torch' in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "TORCH_LOADED=False" in out
+    for name in COMMANDS:
+        assert name in out
+
+
+def test_every_registered_command_module_exists():
+    import importlib
+
+    import click
+
+    for name, (target, _) in COMMANDS.items():
+        module_name, _, attr = target.partition(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command), name
+
+
+def test_unknown_command_lists_valid_names():
+    result = CliRunner().invoke(cli, ["frobnicate"])
+    assert result.exit_code == 2
+    assert "valid commands:" in result.output and "report" in result.output
+
+
+def test_report_published_prints_table():
+    result = CliRunner().invoke(cli, ["report", "--published", "--benchmark", "versebench"])
+    assert result.exit_code == 0, result.output
+    assert "NAVA" in result.output and "Sync-C ↑" in result.output and "**7.791**" in result.output
+
+
+def test_report_published_json_is_parseable_and_bad_format_lists_choices():
+    result = CliRunner().invoke(cli, ["report", "--published", "--benchmark", "seedtts", "--format", "json"])
+    rows = json.loads(result.output)
+    nava = next(r for r in rows if r["model"] == "NAVA")
+    assert nava["wer"] == 5.81 and nava["sim"] == 62.4
+    bad = CliRunner().invoke(cli, ["report", "--published", "--format", "xlsx"])
+    assert bad.exit_code == 2 and "'md', 'csv', 'html', 'latex', 'json'" in bad.output
+
+
+def test_report_adds_runs_as_rows_and_flags_smoke(tmp_path):
+    res = Results(
+        run_name="mine",
+        benchmark="versebench",
+        model="nava-tiny",
+        smoke=True,
+        metrics={"sync_c": MetricResult(name="sync_c", protocol="p", direction="higher", value=9.5, n=3)},
+    )
+    atomic_write_json(tmp_path / "results.json", to_dict(res))
+    result = CliRunner().invoke(cli, ["report", str(tmp_path), "--published"])
+    assert result.exit_code == 0, result.output
+    assert "mine (nava-tiny) [smoke]" in result.output and "**9.5**" in result.output
+    assert "smoke: random weights, numbers are not meaningful" in result.output
+
+
+def test_report_bad_results_file_is_a_clear_error(tmp_path):
+    (tmp_path / "results.json").write_text('{"run_name": 3}')
+    result = CliRunner().invoke(cli, ["report", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "results.json" in result.output and "$.run_name" in result.output
+
+
+def test_ls_shows_metrics_with_protocols_and_presets():
+    result = CliRunner().invoke(cli, ["ls", "metrics"])
+    assert result.exit_code == 0, result.output
+    assert "sync/syncnet-lse-v1" in result.output and "sync_d: ↓ lower is better" in result.output
+    presets = CliRunner().invoke(cli, ["ls", "presets"])
+    assert "smoke" in presets.output and "nava-tiny" in presets.output
+
+
+def test_doctor_reports_checks_and_finds_ffmpeg_without_path(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    result = CliRunner().invoke(cli, ["doctor", "--no-weights"])
+    assert "✓ python" in result.output and "torch" in result.output
+    assert "✓ ffmpeg" in result.output and "imageio_ffmpeg" in result.output
