@@ -1,0 +1,567 @@
+"""Comparison tables: our runs beside published baselines, with bootstrap CIs, best marked, protocol footnotes.
+
+`build_table` gathers numbers into a `ComparisonTable` (plain numbers, no formatting); `render_table`
+turns it into md, csv, html, latex or json. A table is per benchmark. Run values come from
+results.json; their ± is half the 95 % percentile-bootstrap interval computed from the per-sample
+scores (seed 0, 1000 resamples) when the run directory is at hand, else results.json's own ci95.
+Published numbers come from `reports.published` already in our units (WER %, SIM ×100).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from reports.per_sample import RunData, field_estimate, load_run
+from reports.results import Results
+from reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_ci
+
+Format = Literal["md", "csv", "html", "latex", "json"]
+FORMATS: tuple[str, ...] = ("md", "csv", "html", "latex", "json")
+
+SMOKE_BANNER = "smoke: random weights, numbers are not meaningful"
+
+#: Column headers for our field names; unknown fields show their own name.
+FIELD_LABELS: dict[str, str] = {
+    "sync_c": "Sync-C",
+    "sync_d": "Sync-D",
+    "video_quality": "VideoQuality",
+    "imaging_quality": "ImagingQuality",
+    "wer": "WER (%)",
+    "sim": "SIM (×100)",
+    "ib": "IB",
+    "pq": "PQ",
+    "fd": "FD",
+}
+
+#: Published splits that stand for the whole benchmark (see reports.published.SPLIT_KEYS).
+WHOLE_BENCHMARK_SPLITS = ("all", "all-per-set-mean")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One numeric column: a field overall (`set` None) or on one set."""
+
+    key: str
+    field: str
+    set: str | None
+    direction: str  # "higher" | "lower"
+    label: str
+    footnotes: tuple[int, ...] = ()
+
+    @property
+    def header(self) -> str:
+        arrow = "↑" if self.direction == "higher" else "↓"
+        where = f" {self.set}" if self.set else ""
+        marks = "".join(f"[{n}]" for n in self.footnotes)
+        return f"{self.label} {arrow}{where}{marks}"
+
+
+@dataclass(frozen=True)
+class Row:
+    """A run or a published model."""
+
+    label: str
+    kind: str  # "run" | "published"
+    model: str
+    params_b: float | None
+    run_name: str | None = None
+    smoke: bool = False
+
+
+@dataclass(frozen=True)
+class Cell:
+    value: float
+    ci95: tuple[float, float] | None
+    protocol: str
+    n: int | None = None
+    split: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ComparisonTable:
+    """Numbers of one benchmark's table; `frame()` is the displayed pandas table."""
+
+    benchmark: str
+    rows: tuple[Row, ...]
+    columns: tuple[Column, ...]
+    cells: dict[tuple[str, str], Cell]  # (row label, column key) → cell
+    best: dict[str, frozenset[str]]  # column key → labels of the best row(s)
+    footnotes: tuple[str, ...] = ()
+    banner: str | None = None
+    seed: int = DEFAULT_SEED
+    n_resamples: int = DEFAULT_RESAMPLES
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def cell(self, row: str, column: str) -> Cell | None:
+        return self.cells.get((row, column))
+
+    def frame(self, mark_best: str = "*") -> pd.DataFrame:
+        """Display table: one string per cell, "value ± half-CI", best per column suffixed with `mark_best`."""
+        records = []
+        for row in self.rows:
+            record: dict[str, Any] = {"Model": row.label, "Params (B)": _fmt_params(row.params_b)}
+            for column in self.columns:
+                cell = self.cell(row.label, column.key)
+                text = _fmt_cell(cell)
+                if cell is not None and row.label in self.best.get(column.key, ()):
+                    text += mark_best
+                record[column.header] = text
+            records.append(record)
+        return pd.DataFrame.from_records(
+            records, columns=["Model", "Params (B)", *[c.header for c in self.columns]]
+        )
+
+    def numeric_frame(self) -> pd.DataFrame:
+        """Machine-readable table: value, ci_lo, ci_hi, protocol and best flag per column."""
+        records = []
+        for row in self.rows:
+            record: dict[str, Any] = {
+                "model": row.label,
+                "kind": row.kind,
+                "run": row.run_name,
+                "params_b": row.params_b,
+            }
+            for column in self.columns:
+                cell = self.cell(row.label, column.key)
+                record[column.key] = cell.value if cell else math.nan
+                record[f"{column.key}_ci_lo"] = cell.ci95[0] if cell and cell.ci95 else math.nan
+                record[f"{column.key}_ci_hi"] = cell.ci95[1] if cell and cell.ci95 else math.nan
+                record[f"{column.key}_protocol"] = cell.protocol if cell else None
+                record[f"{column.key}_best"] = bool(cell) and row.label in self.best.get(column.key, ())
+            records.append(record)
+        return pd.DataFrame.from_records(records)
+
+
+def _fmt_number(value: float) -> str:
+    return f"{value:.2f}" if abs(value) >= 10 else f"{value:.3f}"
+
+
+def _fmt_params(params_b: float | None) -> str:
+    return (
+        "" if params_b is None or (isinstance(params_b, float) and math.isnan(params_b)) else f"{params_b:g}"
+    )
+
+
+def _fmt_cell(cell: Cell | None) -> str:
+    if cell is None:
+        return "–"
+    text = _fmt_number(cell.value)
+    if cell.ci95 is not None:
+        half = (cell.ci95[1] - cell.ci95[0]) / 2
+        text += f" ± {_fmt_number(half)}"
+    return text
+
+
+def _field_order(names: Sequence[str]) -> list[str]:
+    from metrics.base import metric_entries  # no torch: registry entries are strings
+
+    order = [f.name for entry in metric_entries().values() for f in entry.fields] + list(FIELD_LABELS)
+    rank = {name: i for i, name in enumerate(dict.fromkeys(order))}
+    return sorted(dict.fromkeys(names), key=lambda n: (rank.get(n, len(rank)), n))
+
+
+def _default_direction(name: str) -> str | None:
+    from metrics.base import metric_entries
+
+    for entry in metric_entries().values():
+        for f in entry.fields:
+            if f.name == name:
+                return f.direction
+    return None
+
+
+def _published_frame(published: bool | pd.DataFrame, benchmark: str) -> pd.DataFrame:
+    if isinstance(published, pd.DataFrame):
+        frame = published
+    elif published:
+        from reports.published import load_published
+
+        frame = load_published()
+    else:
+        return pd.DataFrame(columns=["benchmark", "split", "model", "metric", "value"])
+    return frame[frame["benchmark"] == benchmark].reset_index(drop=True)
+
+
+def _run_cells(
+    run: RunData, fields: Sequence[str], per_set: bool, seed: int, n_resamples: int
+) -> dict[str, Cell]:
+    cells: dict[str, Cell] = {}
+    scores = run.scores
+    for name in fields:
+        metric = run.results.metrics.get(name)
+        has_scores = not scores.empty and (scores["field"] == name).any()
+        if metric is None and not has_scores:
+            continue
+        aggregation = metric.aggregation if metric else "per-item mean"
+        estimate = field_estimate(scores, name, aggregation, seed, n_resamples) if has_scores else None
+        protocol = metric.protocol if metric else str(scores[scores["field"] == name]["protocol"].iloc[-1])
+        value = metric.value if metric and metric.value is not None else (estimate[0] if estimate else None)
+        ci = estimate[1] if estimate else (tuple(metric.ci95) if metric and metric.ci95 else None)
+        n = metric.n if metric else (estimate[2] if estimate else None)
+        if value is not None:
+            cells[name] = Cell(float(value), ci, protocol, n)
+        if not per_set:
+            continue
+        for set_name in run.sets():
+            key = f"{name}[{set_name}]"
+            set_result = metric.per_set.get(set_name) if metric else None
+            sub = (
+                scores[(scores["field"] == name) & (scores["set"] == set_name)]
+                if has_scores
+                else scores.iloc[0:0]
+            )
+            if not sub.empty:
+                values = sub.drop_duplicates("id", keep="last")["value"].to_numpy()
+                point = (
+                    set_result.value if set_result and set_result.value is not None else float(values.mean())
+                )
+                cells[key] = Cell(
+                    float(point), bootstrap_ci(values, seed, n_resamples), protocol, len(values)
+                )
+            elif set_result is not None and set_result.value is not None:
+                ci = tuple(set_result.ci95) if set_result.ci95 else None
+                cells[key] = Cell(float(set_result.value), ci, protocol, set_result.n)
+    return cells
+
+
+def _footnote(footnotes: list[str], text: str) -> int:
+    """Number of `text` in `footnotes`, appending it the first time (columns share identical notes)."""
+    if text not in footnotes:
+        footnotes.append(text)
+    return footnotes.index(text) + 1
+
+
+def build_table(
+    runs: Sequence[str | Path | Results | RunData] = (),
+    benchmark: str | None = None,
+    *,
+    published: bool | pd.DataFrame = True,
+    per_set: bool = False,
+    metrics: Sequence[str] | None = None,
+    seed: int = DEFAULT_SEED,
+    n_resamples: int = DEFAULT_RESAMPLES,
+) -> ComparisonTable:
+    """One benchmark's comparison table of `runs` (dirs, results.json paths or Results) and published rows.
+
+    With no runs it is the published table of `benchmark`. `metrics` restricts and orders the fields;
+    by default the runs' fields, or every published field when there are no runs. Published numbers
+    of a whole-benchmark split fill the overall columns; one of a single set (set3, en) fills that
+    set's column, and the overall one too when every run covers only that set (or there are none).
+    """
+    loaded = [load_run(r) for r in runs]
+    names = sorted({r.results.benchmark for r in loaded})
+    if len(names) > 1:
+        raise ValueError(f"runs are of different benchmarks ({', '.join(names)}); a table is per benchmark")
+    if benchmark is None:
+        if not names:
+            raise ValueError("build_table needs runs or a benchmark name")
+        benchmark = names[0]
+    elif names and names[0] != benchmark:
+        raise ValueError(f"runs are of benchmark {names[0]!r}, not {benchmark!r}")
+
+    pub = _published_frame(published, benchmark)
+    run_sets = {s for r in loaded for s in r.sets()}
+    if not loaded:
+        # Published-only: the per-set columns are the single-set splits the baselines report.
+        run_sets = (
+            {str(s) for s in pub["split"].unique() if s not in WHOLE_BENCHMARK_SPLITS} if len(pub) else set()
+        )
+    overall_splits = set(WHOLE_BENCHMARK_SPLITS)
+    if loaded and len(run_sets) == 1:
+        overall_splits |= run_sets
+    elif not loaded:
+        from reports.published import DEFAULT_SPLIT
+
+        if benchmark in DEFAULT_SPLIT:
+            overall_splits.add(DEFAULT_SPLIT[benchmark])
+
+    if metrics is not None:
+        fields = list(metrics)
+    elif loaded:
+        found = {n for r in loaded for n in r.results.metrics}
+        found |= {str(f) for r in loaded if not r.scores.empty for f in r.scores["field"].unique()}
+        fields = _field_order(found)
+    else:
+        fields = _field_order(pub[pub["split"].isin(overall_splits)]["metric"].unique()) if len(pub) else []
+
+    rows: list[Row] = []
+    cells: dict[tuple[str, str], Cell] = {}
+    directions: dict[str, str] = {}
+    labels_seen: dict[str, int] = {}
+    for run in loaded:
+        label = run.label
+        labels_seen[label] = labels_seen.get(label, 0) + 1
+        if labels_seen[label] > 1:
+            label = f"{label} #{labels_seen[label]}"
+        rows.append(
+            Row(
+                label, "run", run.results.model, run.results.params_b, run.results.run_name, run.results.smoke
+            )
+        )
+        for key, cell in _run_cells(run, fields, per_set, seed, n_resamples).items():
+            cells[(label, key)] = cell
+        for name, metric in run.results.metrics.items():
+            directions.setdefault(name, metric.direction)
+
+    pub_notes: dict[str, str] = {}
+    for model, grp in pub.groupby("model", sort=False):
+        label = f"{model} (published)"
+        added = False
+        for rec in grp.to_dict("records"):
+            name, split = rec["metric"], rec["split"]
+            if name not in fields:
+                continue
+            directions.setdefault(name, "higher" if rec["higher_is_better"] else "lower")
+            cell = Cell(float(rec["value"]), None, str(rec["protocol"]), None, split, rec.get("note") or "")
+            placed = False
+            if split in overall_splits:
+                cells[(label, name)] = cell
+                placed = True
+            if per_set and split in run_sets:
+                cells[(label, f"{name}[{split}]")] = cell
+                placed = True
+            if placed:
+                added = True
+                pub_notes.setdefault(
+                    f"{rec.get('split_label', split)}|{rec.get('source', '')}",
+                    f"published, split {rec.get('split_label', split)!s}: {rec.get('source', 'source not recorded')}",
+                )
+        if added:
+            params = grp["params_b"].dropna()
+            rows.append(Row(label, "published", str(model), float(params.iloc[0]) if len(params) else None))
+
+    set_names = sorted(run_sets) if per_set else []
+    column_specs = [(n, None) for n in fields] + [(n, s) for n in fields for s in set_names]
+    columns: list[Column] = []
+    footnotes: list[str] = []
+    best: dict[str, frozenset[str]] = {}
+    for name, set_name in column_specs:
+        key = name if set_name is None else f"{name}[{set_name}]"
+        present = [(row.label, cells[(row.label, key)]) for row in rows if (row.label, key) in cells]
+        if not present:
+            continue
+        direction = directions.get(name) or _default_direction(name) or "higher"
+        marks: list[int] = []
+        protocols: dict[str, list[str]] = {}
+        for row_label, cell in present:
+            protocols.setdefault(cell.protocol, []).append(row_label)
+        label = FIELD_LABELS.get(name, name)
+        if len(protocols) > 1:
+            parts = "; ".join(
+                f"{p}: {', '.join(rows_) if len(rows_) <= 3 else f'{len(rows_)} rows'}"
+                for p, rows_ in sorted(protocols.items())
+            )
+            marks.append(
+                _footnote(
+                    footnotes,
+                    f"{label} mixes protocols ({parts}); numbers of different protocols are not strictly comparable.",
+                )
+            )
+        for note in sorted({c.note for _, c in present if c.note}):
+            marks.append(_footnote(footnotes, f"{label}: {note}."))
+        values = [c.value for _, c in present]
+        target = max(values) if direction == "higher" else min(values)
+        best[key] = frozenset(lbl for lbl, c in present if c.value == target)
+        columns.append(Column(key, name, set_name, direction, label, tuple(dict.fromkeys(marks))))
+
+    notes = []
+    if loaded:
+        notes.append(
+            f"± is half the 95 % bootstrap CI of the mean over per-sample scores ({n_resamples} resamples, "
+            f"seed {seed}); published numbers carry no CI."
+        )
+    notes += sorted(pub_notes.values())
+    banner = SMOKE_BANNER if any(r.results.smoke for r in loaded) else None
+    return ComparisonTable(
+        benchmark=benchmark,
+        rows=tuple(rows),
+        columns=tuple(columns),
+        cells=cells,
+        best=best,
+        footnotes=tuple(footnotes),
+        banner=banner,
+        seed=seed,
+        n_resamples=n_resamples,
+        notes=tuple(notes),
+    )
+
+
+def build_tables(runs: Sequence[str | Path | Results | RunData], **options: Any) -> list[ComparisonTable]:
+    """One table per benchmark among `runs`, in first-seen order."""
+    loaded = [load_run(r) for r in runs]
+    by_benchmark: dict[str, list[RunData]] = {}
+    for run in loaded:
+        by_benchmark.setdefault(run.results.benchmark, []).append(run)
+    return [build_table(group, name, **options) for name, group in by_benchmark.items()]
+
+
+# --- rendering -------------------------------------------------------------------------------------
+
+
+def _footer_lines(table: ComparisonTable) -> list[str]:
+    lines = [f"[{i}] {text}" for i, text in enumerate(table.footnotes, start=1)]
+    return lines + list(table.notes)
+
+
+def _render_md(table: ComparisonTable) -> str:
+    from tabulate import tabulate
+
+    frame = table.frame(mark_best="")
+    body = []
+    for row in table.rows:
+        values = [row.label, _fmt_params(row.params_b)]
+        for column in table.columns:
+            text = _fmt_cell(table.cell(row.label, column.key))
+            if row.label in table.best.get(column.key, ()) and table.cell(row.label, column.key):
+                text = f"**{text}**"
+            values.append(text)
+        body.append(values)
+    out = []
+    if table.banner:
+        out += [f"> **{table.banner}**", ""]
+    out.append(f"**{table.benchmark}** (best per column in bold)")
+    out.append("")
+    out.append(tabulate(body, headers=list(frame.columns), tablefmt="github", disable_numparse=True))
+    out.append("")
+    out += [f"{line}  " for line in _footer_lines(table)]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _render_html(table: ComparisonTable) -> str:
+    esc = html.escape
+    parts = [f'<div class="nava-table" data-benchmark="{esc(table.benchmark)}">']
+    if table.banner:
+        parts.append(f'<p class="smoke-banner"><strong>{esc(table.banner)}</strong></p>')
+    parts.append(f"<table><caption>{esc(table.benchmark)} (best per column in bold)</caption><thead><tr>")
+    parts.append("<th>Model</th><th>Params (B)</th>")
+    parts += [f'<th data-key="{esc(c.key)}">{esc(c.header)}</th>' for c in table.columns]
+    parts.append("</tr></thead><tbody>")
+    for row in table.rows:
+        parts.append(
+            f'<tr class="{row.kind}"><td>{esc(row.label)}</td><td>{esc(_fmt_params(row.params_b))}</td>'
+        )
+        for column in table.columns:
+            cell = table.cell(row.label, column.key)
+            text = esc(_fmt_cell(cell))
+            if cell is not None and row.label in table.best.get(column.key, ()):
+                text = f'<strong class="best">{text}</strong>'
+            parts.append(f"<td>{text}</td>")
+        parts.append("</tr>")
+    parts.append("</tbody></table>")
+    footer = _footer_lines(table)
+    if footer:
+        parts.append('<ul class="footnotes">' + "".join(f"<li>{esc(line)}</li>" for line in footer) + "</ul>")
+    parts.append("</div>")
+    return "\n".join(parts) + "\n"
+
+
+_LATEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "↑": r"$\uparrow$",
+    "↓": r"$\downarrow$",
+    "±": r"$\pm$",
+    "×": r"$\times$",
+    "–": "--",
+}
+
+
+def _latex(text: str) -> str:
+    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
+
+
+def _render_latex(table: ComparisonTable) -> str:
+    lines = []
+    if table.banner:
+        lines.append(f"% {table.banner}")
+        lines.append(r"\textbf{" + _latex(table.banner) + r"}\\")
+    lines.append(r"\begin{tabular}{l r " + " ".join("r" for _ in table.columns) + "}")
+    lines.append(r"\toprule")
+    headers = ["Model", "Params (B)", *[c.header for c in table.columns]]
+    lines.append(" & ".join(_latex(h) for h in headers) + r" \\")
+    lines.append(r"\midrule")
+    for row in table.rows:
+        values = [_latex(row.label), _fmt_params(row.params_b)]
+        for column in table.columns:
+            cell = table.cell(row.label, column.key)
+            text = _latex(_fmt_cell(cell))
+            if cell is not None and row.label in table.best.get(column.key, ()):
+                text = r"\textbf{" + text + "}"
+            values.append(text)
+        lines.append(" & ".join(values) + r" \\")
+    lines.append(r"\bottomrule")
+    lines.append(r"\end{tabular}")
+    lines += [f"% {line}" for line in _footer_lines(table)]
+    return "\n".join(lines) + "\n"
+
+
+def table_to_dict(table: ComparisonTable) -> dict[str, Any]:
+    """JSON-ready form: every number with its CI, protocol and whether it is the column's best."""
+    return {
+        "benchmark": table.benchmark,
+        "banner": table.banner,
+        "bootstrap": {"seed": table.seed, "n_resamples": table.n_resamples, "confidence": 0.95},
+        "columns": [
+            {"key": c.key, "field": c.field, "set": c.set, "direction": c.direction, "header": c.header}
+            for c in table.columns
+        ],
+        "rows": [
+            {
+                "label": row.label,
+                "kind": row.kind,
+                "model": row.model,
+                "run": row.run_name,
+                "params_b": row.params_b,
+                "smoke": row.smoke,
+                "cells": {
+                    c.key: {
+                        "value": cell.value,
+                        "ci95": list(cell.ci95) if cell.ci95 else None,
+                        "protocol": cell.protocol,
+                        "n": cell.n,
+                        "split": cell.split,
+                        "best": row.label in table.best.get(c.key, ()),
+                    }
+                    for c in table.columns
+                    if (cell := table.cell(row.label, c.key)) is not None
+                },
+            }
+            for row in table.rows
+        ],
+        "footnotes": list(table.footnotes),
+        "notes": list(table.notes),
+    }
+
+
+def render_table(table: ComparisonTable, fmt: Format = "md") -> str:
+    """The table as md, csv, html, latex or json text; every format carries the smoke banner."""
+    if fmt == "md":
+        return _render_md(table)
+    if fmt == "html":
+        return _render_html(table)
+    if fmt == "latex":
+        return _render_latex(table)
+    if fmt == "json":
+        return json.dumps(table_to_dict(table), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        text = table.numeric_frame().to_csv(index=False)
+        prefix = f"# {table.banner}\n" if table.banner else ""
+        return prefix + text
+    raise ValueError(f"unknown table format {fmt!r}; valid formats: {', '.join(FORMATS)}")
