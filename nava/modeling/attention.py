@@ -159,7 +159,9 @@ class LayerNorm(nn.LayerNorm):
     """LayerNorm computed in float32 and cast back (the official WanLayerNorm)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.float()).type_as(x)
+        weight = None if self.weight is None else self.weight.float()
+        bias = None if self.bias is None else self.bias.float()
+        return F.layer_norm(x.float(), self.normalized_shape, weight, bias, self.eps).type_as(x)
 
 
 def _qk_norm(dim: int, eps: float, enabled: bool) -> nn.Module:

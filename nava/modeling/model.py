@@ -88,6 +88,8 @@ class NavaModel(nn.Module):
         self.head = OutputHead(dim, config.video_patch_dim, config.eps)
         self.head_audio = OutputHead(dim, config.audio_out_dim, config.eps)
         self.rope = NavaRope(config.head_dim, config.temporal_rope_scaling_factor)
+        # nava.parallel.SequenceParallel when Ulysses SP is enabled (enable_sequence_parallel), else None.
+        self.sequence_parallel = None
         self.set_attention_backend(config.attention_backend)
 
     def set_attention_backend(self, backend: str) -> None:
@@ -155,6 +157,12 @@ class NavaModel(nn.Module):
             if x_audio is None
             else self.rope.audio_freqs(torch.arange(x_audio.shape[1], device=device)),
         )
+        full_video_len = 0 if x_video is None else x_video.shape[1]
+        # Sequence parallel: from here on this rank holds only its chunk of each modality's tokens.
+        sp = self.sequence_parallel
+        if sp is not None:
+            x_video, e_video, e0_video = sp.shard(x_video, e_video, e0_video)
+            x_audio, e_audio, e0_audio = sp.shard(x_audio, e_audio, e0_audio)
         video_len = 0 if x_video is None else x_video.shape[1]
 
         # 5) alignment blocks: per-stream projections, joint attention
@@ -178,10 +186,14 @@ class NavaModel(nn.Module):
         out_video = out_audio = None
         if x_video is not None:
             patches = self.head(x_video, e_video)  # [B, Lv, pt*ph*pw*48]
+            if sp is not None:
+                patches = sp.gather(patches, full_video_len)
             out_video = unpatchify_video(patches, grid, cfg.patch_size, cfg.vid_out_dim)
             out_video = out_video[..., :height, :width]
         if x_audio is not None:
             out_audio = self.head_audio(x_audio, e_audio)  # [B, La, 128]
+            if sp is not None:
+                out_audio = sp.gather(out_audio, audio.shape[1])
         return NavaOutput(video=out_video, audio=out_audio)
 
     # ------------------------------------------------------------------------------------------------
