@@ -161,7 +161,8 @@ def _fmt_cell(cell: Cell | None) -> str:
     return text
 
 
-def _field_order(names: Sequence[str]) -> list[str]:
+def field_order(names: Sequence[str]) -> list[str]:
+    """Fields in registry order (sync_c, sync_d, video_quality, …), unknown ones last by name."""
     from metrics.base import metric_entries  # no torch: registry entries are strings
 
     order = [f.name for entry in metric_entries().values() for f in entry.fields] + list(FIELD_LABELS)
@@ -289,9 +290,9 @@ def build_table(
     elif loaded:
         found = {n for r in loaded for n in r.results.metrics}
         found |= {str(f) for r in loaded if not r.scores.empty for f in r.scores["field"].unique()}
-        fields = _field_order(found)
+        fields = field_order(found)
     else:
-        fields = _field_order(pub[pub["split"].isin(overall_splits)]["metric"].unique()) if len(pub) else []
+        fields = field_order(pub[pub["split"].isin(overall_splits)]["metric"].unique()) if len(pub) else []
 
     rows: list[Row] = []
     cells: dict[tuple[str, str], Cell] = {}

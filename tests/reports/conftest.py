@@ -30,6 +30,9 @@ FIELDS: dict[str, tuple[str, str, str]] = {
     "sim": ("sim", "sim/wavlm-large-ecapa-v1", "higher"),
 }
 
+#: metric → the field its ScoreRecord.value carries
+PRIMARY = {"sync": "sync_c", "video_quality": "video_quality", "wer": "wer", "sim": "sim"}
+
 MakeRun = Callable[..., Path]
 
 
@@ -124,7 +127,7 @@ def write_run(
                 protocol=str(entry["protocol"]),
                 status="ok",
                 output_sha256=shas[sid],
-                value=float(next(iter(fields.values()))),
+                value=fields.get(PRIMARY[metric]),
                 values=fields,
             )
             append_jsonl(run_dir / "scores" / f"{metric}.jsonl", to_dict(record))

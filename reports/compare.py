@@ -1,0 +1,212 @@
+"""Paired comparison of two runs of one benchmark: per metric, B − A on the samples both scored.
+
+Pairing by sample id removes the prompt-to-prompt variance both runs share, so the interval of the
+delta is much tighter than two separate CIs would suggest. A metric measured with different
+protocols in the two runs is listed as not comparable rather than given a meaningless delta.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from reports.per_sample import RunData, field_values, load_run
+from reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, PER_SET_MEANS, paired_bootstrap
+from reports.tables import FIELD_LABELS, SMOKE_BANNER, field_order
+
+
+@dataclass(frozen=True)
+class MetricComparison:
+    """One field: means of each run on the common samples, B − A with its paired 95 % CI."""
+
+    field: str
+    direction: str
+    protocol_a: str
+    protocol_b: str
+    n_a: int
+    n_b: int
+    n_common: int
+    mean_a: float | None = None
+    mean_b: float | None = None
+    delta: float | None = None
+    ci95: tuple[float, float] | None = None
+    p_value: float | None = None
+    significant: bool = False
+    better: str | None = None  # "A", "B" or None (not significant / not comparable)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Result of `compare_runs`."""
+
+    benchmark: str
+    run_a: str
+    run_b: str
+    metrics: tuple[MetricComparison, ...]
+    smoke: bool
+    seed: int
+    n_resamples: int
+
+
+def _direction(run: RunData, name: str) -> str:
+    metric = run.results.metrics.get(name)
+    if metric is not None:
+        return metric.direction
+    from metrics.base import metric_entries
+
+    for entry in metric_entries().values():
+        for f in entry.fields:
+            if f.name == name:
+                return f.direction
+    return "higher"
+
+
+def compare_runs(
+    run_a: str | Path | RunData,
+    run_b: str | Path | RunData,
+    *,
+    fields: Sequence[str] | None = None,
+    seed: int = DEFAULT_SEED,
+    n_resamples: int = DEFAULT_RESAMPLES,
+) -> Comparison:
+    """Paired bootstrap of B − A per field; raises ValueError when the runs are of different benchmarks."""
+    a, b = load_run(run_a), load_run(run_b)
+    if a.results.benchmark != b.results.benchmark:
+        raise ValueError(
+            f"runs are of different benchmarks ({a.results.benchmark} vs {b.results.benchmark}); "
+            "a paired comparison needs the same prompts"
+        )
+    for run in (a, b):
+        if run.scores.empty:
+            raise ValueError(
+                f"run {run.results.run_name}: no per-sample scores (scores/*.jsonl) next to its results.json; "
+                "compare needs run directories"
+            )
+    present_a = set(a.scores["field"]) | set(a.results.metrics)
+    present_b = set(b.scores["field"]) | set(b.results.metrics)
+    names = list(fields) if fields is not None else field_order(present_a | present_b)
+    rows = []
+    for name in names:
+        va, vb = field_values(a.scores, name), field_values(b.scores, name)
+        pa = a.results.metrics[name].protocol if name in a.results.metrics else _protocol(va)
+        pb = b.results.metrics[name].protocol if name in b.results.metrics else _protocol(vb)
+        base = {
+            "field": name,
+            "direction": _direction(a if name in present_a else b, name),
+            "protocol_a": pa,
+            "protocol_b": pb,
+            "n_a": len(va),
+            "n_b": len(vb),
+        }
+        common = va.index.intersection(vb.index)
+        if va.empty or vb.empty:
+            missing = "A" if va.empty else "B"
+            rows.append(MetricComparison(**base, n_common=0, note=f"no per-sample scores in run {missing}"))
+            continue
+        if pa != pb:
+            rows.append(
+                MetricComparison(**base, n_common=len(common), note="different protocols: not comparable")
+            )
+            continue
+        if len(common) == 0:
+            rows.append(MetricComparison(**base, n_common=0, note="no sample scored by both runs"))
+            continue
+        common = common.sort_values()
+        x, y = va.loc[common, "value"].to_numpy(), vb.loc[common, "value"].to_numpy()
+        ref = a.results.metrics.get(name) or b.results.metrics.get(name)
+        per_set = ref is not None and ref.aggregation == PER_SET_MEANS
+        sets = [str(s) for s in va.loc[common, "set"]] if per_set else None
+        paired = paired_bootstrap(x, y, seed=seed, n_resamples=n_resamples, sets=sets)
+        better = None
+        if paired.significant:
+            b_higher = paired.delta > 0
+            better = "B" if b_higher == (base["direction"] == "higher") else "A"
+        notes = []
+        if len(common) < max(len(va), len(vb)):
+            notes.append(f"{max(len(va), len(vb)) - len(common)} sample(s) scored by only one run left out")
+        rows.append(
+            MetricComparison(
+                **base,
+                n_common=len(common),
+                mean_a=float(x.mean()),
+                mean_b=float(y.mean()),
+                delta=paired.delta,
+                ci95=paired.ci95,
+                p_value=paired.p_value,
+                significant=paired.significant,
+                better=better,
+                note="; ".join(notes),
+            )
+        )
+    return Comparison(
+        benchmark=a.results.benchmark,
+        run_a=a.label,
+        run_b=b.label,
+        metrics=tuple(rows),
+        smoke=a.results.smoke or b.results.smoke,
+        seed=seed,
+        n_resamples=n_resamples,
+    )
+
+
+def _protocol(values: Any) -> str:
+    return str(values["protocol"].iloc[-1]) if len(values) else "unknown"
+
+
+def _fmt(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:+.3f}" if abs(value) < 10 else f"{value:+.2f}"
+
+
+def render_comparison(comparison: Comparison, fmt: str = "md") -> str:
+    """Markdown table (default) or JSON of a comparison."""
+    if fmt == "json":
+        data = asdict(comparison)
+        data["banner"] = SMOKE_BANNER if comparison.smoke else None
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if fmt != "md":
+        raise ValueError(f"unknown comparison format {fmt!r}; valid formats: md, json")
+    from tabulate import tabulate
+
+    body = []
+    for m in comparison.metrics:
+        arrow = "↑" if m.direction == "higher" else "↓"
+        ci = f"[{_fmt(m.ci95[0])}, {_fmt(m.ci95[1])}]" if m.ci95 else "–"
+        mean_a = "–" if m.mean_a is None else f"{m.mean_a:.3f}"
+        mean_b = "–" if m.mean_b is None else f"{m.mean_b:.3f}"
+        verdict = (
+            f"{m.better} better"
+            if m.better
+            else ("not significant" if m.delta is not None else "not compared")
+        )
+        body.append(
+            [
+                f"{FIELD_LABELS.get(m.field, m.field)} {arrow}",
+                m.n_common,
+                mean_a,
+                mean_b,
+                _fmt(m.delta),
+                ci,
+                verdict,
+                m.note,
+            ]
+        )
+    headers = ["metric", "n paired", "A", "B", "B − A", "95 % CI", "verdict", "note"]
+    out = []
+    if comparison.smoke:
+        out += [f"> **{SMOKE_BANNER}**", ""]
+    out.append(f"A = {comparison.run_a}, B = {comparison.run_b} ({comparison.benchmark})")
+    out.append("")
+    out.append(tabulate(body, headers=headers, tablefmt="github", disable_numparse=True))
+    out.append("")
+    out.append(
+        f"Paired bootstrap over samples scored by both runs ({comparison.n_resamples} resamples, seed "
+        f"{comparison.seed}); significant when the 95 % CI of B − A excludes 0."
+    )
+    return "\n".join(out) + "\n"

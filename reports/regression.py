@@ -1,0 +1,401 @@
+"""The CI regression gate: is a run worse than a baseline on any metric, beyond that metric's tolerance?
+
+Direction-aware: a drop of a higher-is-better metric and a rise of a lower-is-better one count as
+"worse"; improvements never fail. The point estimates decide; the delta's 95 % bootstrap CI is
+printed so a reviewer can tell noise from a real change (paired by sample id when both sides are
+run directories). Unusable inputs are an error (exit 2), never a comparison: different benchmarks,
+or a metric measured with a different protocol. A published baseline of protocol "unknown" is
+compared at face value with a warning, since published tables rarely say how they were measured.
+See docs/regression.md.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from reports.per_sample import RunData, field_values, load_run
+from reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, PER_SET_MEANS, bootstrap_ci, paired_bootstrap
+from reports.tables import FIELD_LABELS, SMOKE_BANNER, WHOLE_BENCHMARK_SPLITS, field_order
+
+EXIT_OK = 0
+EXIT_REGRESSION = 1
+EXIT_UNUSABLE = 2
+
+UNKNOWN_PROTOCOL = "unknown"
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How much worse than the baseline a metric may get: absolute units, or percent of the baseline."""
+
+    amount: float
+    relative: bool = False
+
+    def allowed(self, baseline: float) -> float:
+        return abs(baseline) * self.amount / 100.0 if self.relative else self.amount
+
+    def __str__(self) -> str:
+        return f"{self.amount:g}%" if self.relative else f"{self.amount:g}"
+
+
+#: Default tolerances, in each field's own units (documented in docs/regression.md). Chosen near the
+#: run-to-run spread of the scorers on a full benchmark, so a gate on a deterministic run fails on real
+#: changes and not on scorer noise.
+DEFAULT_TOLERANCES: dict[str, Tolerance] = {
+    "sync_c": Tolerance(0.1),  # SyncNet confidence, ~6-8 on VerseBench
+    "sync_d": Tolerance(0.1),  # SyncNet distance, ~7-8
+    "video_quality": Tolerance(0.01),  # 0-1 scale
+    "imaging_quality": Tolerance(0.01),  # 0-1 scale
+    "wer": Tolerance(0.5),  # percentage points
+    "sim": Tolerance(1.0),  # ×100 cosine
+}
+#: Any field without a default: 2 % of the baseline value.
+FALLBACK_TOLERANCE = Tolerance(2.0, relative=True)
+
+_TOLERANCE_RE = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*=\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(%?)\s*$")
+
+
+def parse_tolerance(text: str) -> tuple[str, Tolerance]:
+    """ "wer=0.5" (absolute, the metric's units) or "sync_c=2%" (relative to the baseline) → (field, Tolerance)."""
+    match = _TOLERANCE_RE.match(text)
+    if not match:
+        raise ValueError(
+            f"bad tolerance {text!r}; write METRIC=ABS or METRIC=REL% (e.g. wer=0.5 or sync_c=2%)"
+        )
+    name, amount, percent = match.groups()
+    return name, Tolerance(float(amount), relative=bool(percent))
+
+
+@dataclass(frozen=True)
+class BaselineValue:
+    value: float
+    protocol: str
+    n: int | None = None
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What a run is checked against: another run, or a published model's numbers."""
+
+    label: str
+    kind: str  # "run" | "published"
+    benchmark: str
+    values: dict[str, BaselineValue]
+    run: RunData | None = None
+    smoke: bool = False
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One metric of the gate."""
+
+    field: str
+    direction: str
+    status: str  # "pass" | "fail"
+    baseline: float | None
+    value: float | None
+    delta: float | None = None  # run − baseline
+    ci95: tuple[float, float] | None = None
+    tolerance: str = ""
+    worse_by: float | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of `check`; `exit_code` is 0 (pass), 1 (regression) or 2 (unusable inputs)."""
+
+    exit_code: int
+    run: str
+    baseline: str
+    rows: tuple[CheckRow, ...] = ()
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    smoke: bool = False
+
+
+class UnusableInput(ValueError):
+    """Inputs that cannot be compared (exit 2)."""
+
+
+def resolve_baseline(against: str | Path, run: RunData) -> Baseline:
+    """A run directory or results.json path → that run; anything else → a published model of the run's benchmark."""
+    path = Path(against)
+    # A folder that is not a run (e.g. ./nava beside a checkout) must not hide the published model "NAVA".
+    if path.is_file() or (path / "results.json").is_file():
+        base = load_run(path)
+        values = {
+            name: BaselineValue(m.value, m.protocol, m.n)
+            for name, m in base.results.metrics.items()
+            if m.value is not None
+        }
+        return Baseline(base.label, "run", base.results.benchmark, values, base, base.results.smoke)
+    return _published_baseline(str(against), run)
+
+
+def _published_baseline(model: str, run: RunData) -> Baseline:
+    from reports.published import load_published
+
+    table = load_published()
+    table = table[table["benchmark"] == run.results.benchmark]
+    rows = table[table["model"].str.casefold() == model.casefold()]
+    if rows.empty:
+        names = ", ".join(sorted(table["model"].unique())) or "none"
+        raise UnusableInput(
+            f"baseline {model!r} is neither a run directory with results.json, a results.json, nor a published model of "
+            f"benchmark {run.results.benchmark!r} (published models: {names})"
+        )
+    sets = run.sets()
+    splits = [sets[0]] if len(sets) == 1 and sets[0] in set(rows["split"]) else list(WHOLE_BENCHMARK_SPLITS)
+    chosen = rows[rows["split"].isin(splits)]
+    if chosen.empty:
+        raise UnusableInput(
+            f"published {model!r} has numbers only for split(s) {', '.join(sorted(rows['split'].unique()))}, "
+            f"but the run covers set(s) {', '.join(sets) or 'unknown'}; run those sets or pick another baseline"
+        )
+    values = {
+        str(r["metric"]): BaselineValue(float(r["value"]), str(r["protocol"] or UNKNOWN_PROTOCOL))
+        for r in chosen.to_dict("records")
+    }
+    label = f"{rows['model'].iloc[0]} (published, {', '.join(sorted(chosen['split'].unique()))})"
+    return Baseline(label, "published", run.results.benchmark, values)
+
+
+def _delta_ci(
+    run: RunData, baseline: Baseline, name: str, seed: int, n_resamples: int
+) -> tuple[float, float] | None:
+    """95 % CI of run − baseline: paired on common samples when possible, else the run's own CI shifted."""
+    base_value = baseline.values[name].value
+    ours = field_values(run.scores, name) if not run.scores.empty else None
+    metric = run.results.metrics.get(name)
+    per_set = metric is not None and metric.aggregation == PER_SET_MEANS
+    if ours is not None and not ours.empty and baseline.run is not None and not baseline.run.scores.empty:
+        theirs = field_values(baseline.run.scores, name)
+        common = ours.index.intersection(theirs.index).sort_values()
+        if len(common) == len(ours) == len(theirs) and len(common) > 0:
+            sets = [str(s) for s in ours.loc[common, "set"]] if per_set else None
+            paired = paired_bootstrap(
+                theirs.loc[common, "value"].to_numpy(), ours.loc[common, "value"].to_numpy(), seed, n_resamples,
+                sets=sets,
+            )  # fmt: skip
+            return paired.ci95
+    if ours is not None and not ours.empty:
+        lo, hi = bootstrap_ci(ours["value"].to_numpy(), seed, n_resamples)
+        return lo - base_value, hi - base_value
+    if metric is not None and metric.ci95:
+        return metric.ci95[0] - base_value, metric.ci95[1] - base_value
+    return None
+
+
+def check(
+    run: str | Path | RunData,
+    against: str | Path,
+    tolerances: Mapping[str, Tolerance] | Sequence[str] | None = None,
+    *,
+    seed: int = DEFAULT_SEED,
+    n_resamples: int = DEFAULT_RESAMPLES,
+) -> CheckResult:
+    """Gate `run` against `against` (run dir, results.json or published model name); never raises on bad input."""
+    run_label, base_label = str(run), str(against)
+    try:
+        if isinstance(tolerances, Mapping) or tolerances is None:
+            parsed = dict(tolerances or {})
+        else:
+            parsed = dict(parse_tolerance(t) for t in tolerances)
+        loaded = load_run(run)
+        run_label = loaded.label
+        baseline = resolve_baseline(against, loaded)
+        base_label = baseline.label
+        return _check(loaded, baseline, parsed, seed, n_resamples)
+    except (ValueError, OSError) as exc:  # SchemaError and UnusableInput are ValueErrors
+        return CheckResult(EXIT_UNUSABLE, run_label, base_label, errors=(str(exc),))
+
+
+def _check(
+    run: RunData, baseline: Baseline, tolerances: dict[str, Tolerance], seed: int, n_resamples: int
+) -> CheckResult:
+    errors: list[str] = []
+    warnings: list[str] = []
+    smoke = run.results.smoke or baseline.smoke
+    if run.results.benchmark != baseline.benchmark:
+        errors.append(
+            f"different benchmarks: run is {run.results.benchmark!r}, baseline is {baseline.benchmark!r}; "
+            "a regression check compares the same benchmark"
+        )
+    ours = {name: m for name, m in run.results.metrics.items() if m.value is not None}
+    if baseline.kind == "published":
+        skipped = sorted(set(baseline.values) - set(ours))
+        if skipped:
+            warnings.append(f"published metrics this run does not compute, not checked: {', '.join(skipped)}")
+        names = field_order(set(baseline.values) & set(ours))
+    else:
+        names = field_order(baseline.values)
+    unknown_tol = sorted(set(tolerances) - set(names))
+    if unknown_tol:
+        errors.append(
+            f"--tolerance for metric(s) not in this check: {', '.join(unknown_tol)}; "
+            f"checked metrics: {', '.join(names) or 'none'}"
+        )
+    for name in names:
+        if name not in ours:
+            continue
+        theirs = baseline.values[name].protocol
+        mine = ours[name].protocol
+        if theirs == UNKNOWN_PROTOCOL:
+            warnings.append(f"{name}: baseline protocol is unknown; compared at face value with {mine}")
+        elif theirs != mine:
+            errors.append(
+                f"{name}: different protocols (run {mine}, baseline {theirs}); not comparable: rescore the "
+                "baseline with this nava-eval or compare against a run of the same protocol"
+            )
+    if not names:
+        errors.append("no metric in common between the run and the baseline")
+    if errors:
+        return CheckResult(EXIT_UNUSABLE, run.label, baseline.label, errors=tuple(errors), warnings=tuple(warnings),
+                           smoke=smoke)  # fmt: skip
+
+    rows: list[CheckRow] = []
+    for name in names:
+        base = baseline.values[name]
+        tolerance = tolerances.get(name) or DEFAULT_TOLERANCES.get(name, FALLBACK_TOLERANCE)
+        metric = ours.get(name)
+        direction = metric.direction if metric else _direction_of(name)
+        if metric is None:
+            rows.append(
+                CheckRow(name, direction, "fail", base.value, None, tolerance=str(tolerance),
+                         message="missing in run (the baseline has it)")
+            )  # fmt: skip
+            continue
+        delta = metric.value - base.value
+        worse_by = -delta if direction == "higher" else delta
+        allowed = tolerance.allowed(base.value)
+        failed = worse_by > allowed + 1e-12
+        message = (
+            f"worse by {worse_by:.4g} > tolerance {allowed:.4g}"
+            if failed
+            else ("better" if worse_by < 0 else f"within tolerance {allowed:.4g}")
+        )
+        if metric.n and base.n and metric.n != base.n:
+            message += f"; n differs ({metric.n} vs baseline {base.n})"
+        rows.append(
+            CheckRow(
+                field=name,
+                direction=direction,
+                status="fail" if failed else "pass",
+                baseline=base.value,
+                value=metric.value,
+                delta=delta,
+                ci95=_delta_ci(run, baseline, name, seed, n_resamples),
+                tolerance=str(tolerance),
+                worse_by=worse_by,
+                message=message,
+            )
+        )
+    code = EXIT_REGRESSION if any(r.status == "fail" for r in rows) else EXIT_OK
+    return CheckResult(code, run.label, baseline.label, tuple(rows), (), tuple(warnings), smoke)
+
+
+def _direction_of(name: str) -> str:
+    from metrics.base import metric_entries
+
+    for entry in metric_entries().values():
+        for f in entry.fields:
+            if f.name == name:
+                return f.direction
+    return "higher"
+
+
+def _num(value: float | None, signed: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:+.4g}" if signed else f"{value:.4g}"
+
+
+def render_check(result: CheckResult) -> str:
+    """The table of deltas printed by `nava-eval check`."""
+    from tabulate import tabulate
+
+    out = []
+    if result.smoke:
+        out += [f"** {SMOKE_BANNER} **", ""]
+    out.append(f"run: {result.run}")
+    out.append(f"baseline: {result.baseline}")
+    if result.rows:
+        body = []
+        for r in result.rows:
+            arrow = "↑" if r.direction == "higher" else "↓"
+            ci = f"[{_num(r.ci95[0], True)}, {_num(r.ci95[1], True)}]" if r.ci95 else "–"
+            body.append(
+                [f"{FIELD_LABELS.get(r.field, r.field)} {arrow}", _num(r.baseline), _num(r.value),
+                 _num(r.delta, True), ci, r.tolerance, r.status.upper(), r.message]
+            )  # fmt: skip
+        headers = ["metric", "baseline", "run", "Δ (run − base)", "95 % CI of Δ", "tolerance", "status", ""]
+        out += ["", tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)]
+    out += [""] + [f"warning: {w}" for w in result.warnings]
+    out += [f"error: {e}" for e in result.errors]
+    verdict = {EXIT_OK: "PASS", EXIT_REGRESSION: "FAIL: regression", EXIT_UNUSABLE: "ERROR: unusable inputs"}
+    out.append(f"{verdict[result.exit_code]} (exit {result.exit_code})")
+    return "\n".join(line for line in out if line is not None).strip() + "\n"
+
+
+def junit_xml(result: CheckResult) -> str:
+    """JUnit XML: one testcase per metric; unusable inputs become one errored testcase."""
+    failures = sum(r.status == "fail" for r in result.rows)
+    suite = ET.Element(
+        "testsuite",
+        name="nava-eval check",
+        tests=str(max(len(result.rows), 1 if result.errors else 0)),
+        failures=str(failures),
+        errors=str(1 if result.errors else 0),
+        skipped="0",
+    )
+    props = ET.SubElement(suite, "properties")
+    ET.SubElement(props, "property", name="run", value=result.run)
+    ET.SubElement(props, "property", name="baseline", value=result.baseline)
+    if result.smoke:
+        ET.SubElement(props, "property", name="banner", value=SMOKE_BANNER)
+    for r in result.rows:
+        case = ET.SubElement(suite, "testcase", classname="nava-eval.check", name=r.field, time="0")
+        text = (
+            f"baseline {_num(r.baseline)}, run {_num(r.value)}, delta {_num(r.delta, True)}, "
+            f"tolerance {r.tolerance}: {r.message}"
+        )
+        if r.status == "fail":
+            ET.SubElement(case, "failure", message=r.message, type="regression").text = text
+        else:
+            ET.SubElement(case, "system-out").text = text
+    if result.errors:
+        case = ET.SubElement(suite, "testcase", classname="nava-eval.check", name="inputs", time="0")
+        ET.SubElement(case, "error", message=result.errors[0], type="unusable-input").text = "\n".join(
+            result.errors
+        )
+    ET.indent(suite)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+
+
+def write_junit(result: CheckResult, path: str | Path) -> Path:
+    """Write `junit_xml(result)` atomically."""
+    from reports.fileio import atomic_write_text
+
+    return atomic_write_text(path, junit_xml(result))
+
+
+__all__ = [
+    "DEFAULT_TOLERANCES",
+    "FALLBACK_TOLERANCE",
+    "Baseline",
+    "CheckResult",
+    "CheckRow",
+    "Tolerance",
+    "check",
+    "junit_xml",
+    "parse_tolerance",
+    "render_check",
+    "resolve_baseline",
+    "write_junit",
+]
