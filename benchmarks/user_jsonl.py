@@ -1,0 +1,281 @@
+"""User prompt sets (`jsonl:PATH`): NAVA's inference JSONL, scored with the same machinery.
+
+One JSON object per line:
+    prompt      the generation prompt (legacy name: `text`); speech inside <S>...<E>
+    image_path  optional first frame -> I2AV, else T2AV
+    spk_wavs    optional list of speaker reference wavs (one per <S> span, as NAVA expects)
+    id          optional stable id (else the line number, zero-padded to 5 digits)
+    set         optional group name (default "default")
+    reference_text, language   optional: what the speech should say, for WER
+Relative paths are resolved against `base_dir`, by default the JSONL file's own folder. NAVA's
+own example files use paths relative to the NAVA checkout: pass base_dir=<NAVA root> for those.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.base import Sample, SampleSelection, select
+from benchmarks.errors import (
+    BadInputError,
+    LoadReport,
+    MissingFilesError,
+    Problem,
+    check_sample_id,
+    natural_id_key,
+)
+from benchmarks.validate import SetCount, ValidationReport, media_problems
+
+log = logging.getLogger(__name__)
+
+SPEECH_SPAN = re.compile(r"<S>(.*?)<E>", re.S)
+DEFAULT_SET = "default"
+_LANGUAGES = ("en", "zh")
+
+
+def read_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | Problem]]:
+    """(line number, object) per non-blank line; a Problem instead of the object for a bad line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        yield 0, Problem(path, f"not UTF-8 text ({exc})")
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, Problem(path, f"not valid JSON ({exc.msg} at column {exc.colno})", number)
+            continue
+        if not isinstance(obj, dict):
+            yield number, Problem(path, f"expected a JSON object, got {type(obj).__name__}", number)
+            continue
+        yield number, obj
+
+
+def speech_spans(prompt: str) -> list[str]:
+    """Texts inside <S>...<E>. Never used as WER references: some spans are on-screen text."""
+    return [s.strip() for s in SPEECH_SPAN.findall(prompt)]
+
+
+def _optional_str(
+    obj: dict[str, Any], key: str, path: Path, line: int, problems: list[Problem]
+) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        problems.append(Problem(path, "must be a non-empty string when present", line, key))
+        return None
+    return value.strip()
+
+
+@dataclass(frozen=True)
+class _Entry:
+    sample: Sample
+    line: int
+
+
+class UserPromptSet:
+    """A user's own prompts in NAVA's inference JSONL (`nava-eval run jsonl:prompts.jsonl`)."""
+
+    name = "jsonl"
+    output_kind = "mp4"
+    aggregation = "per-item mean"
+    # Speech metrics apply per sample (see metrics_for): lip sync where the prompt has a <S> span,
+    # WER where a reference_text is given, speaker similarity where spk_wavs are given.
+    metric_order = ("video_quality", "sync", "wer", "sim")
+
+    def __init__(self, path: Path, base_dir: Path | None = None) -> None:
+        self.path = Path(path)
+        self.expected_counts: dict[str, int] = {}  # a user's file has no official counts
+        self.base_dir = Path(base_dir) if base_dir is not None else self.path.parent
+        self.description = f"user prompts from {self.path}"
+        self.last_load_report: LoadReport | None = None
+        self._sets: tuple[str, ...] | None = None
+
+    @property
+    def sets(self) -> tuple[str, ...]:
+        """Set names found in the file (sorted); ("default",) before the file can be read."""
+        if self._sets is None:
+            if not self.path.is_file():
+                return (DEFAULT_SET,)
+            entries, _ = self._scan()
+            self._sets = tuple(sorted({e.sample.set for e in entries})) or (DEFAULT_SET,)
+        return self._sets
+
+    @property
+    def default_metrics(self) -> dict[str, tuple[str, ...]]:
+        return {s: self.metric_order for s in self.sets}
+
+    def default_data_dir(self) -> Path | None:
+        return None  # everything comes from the JSONL file itself
+
+    def metrics_for(self, sample: Sample) -> tuple[str, ...]:
+        """The default metrics that make sense for this sample."""
+        chosen = []
+        for metric in self.default_metrics.get(sample.set, self.metric_order):
+            if metric == "sync" and not sample.meta.get("has_speech"):
+                continue
+            if metric == "wer" and not sample.reference_text:
+                continue
+            if metric == "sim" and not sample.speaker_wavs:
+                continue
+            chosen.append(metric)
+        return tuple(chosen)
+
+    def _resolve(self, raw: str) -> Path:
+        p = Path(raw).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    def _parse(self, number: int, obj: dict[str, Any], problems: list[Problem]) -> Sample | None:
+        path = self.path
+        before = len(problems)
+        prompt = obj.get("prompt", obj.get("text"))
+        if prompt is None:
+            problems.append(Problem(path, "missing (the prompt; legacy name 'text')", number, "prompt"))
+        elif not isinstance(prompt, str) or not prompt.strip():
+            problems.append(Problem(path, "must be a non-empty string", number, "prompt"))
+        image_raw = _optional_str(obj, "image_path", path, number, problems)
+        spk = obj.get("spk_wavs", [])
+        if spk is None:
+            spk = []
+        if isinstance(spk, str):
+            spk = [spk]
+        if not isinstance(spk, list) or not all(isinstance(s, str) and s.strip() for s in spk):
+            problems.append(Problem(path, "must be a list of wav paths", number, "spk_wavs"))
+            spk = []
+        raw_id = obj.get("id")
+        if raw_id is None:
+            sample_id = f"{number:05d}"
+        elif isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool):
+            sample_id = str(raw_id)
+            bad = check_sample_id(sample_id, path, number, "id")
+            if bad:
+                problems.append(bad)
+        else:
+            problems.append(Problem(path, "must be a string or an integer", number, "id"))
+            sample_id = f"{number:05d}"
+        set_name = _optional_str(obj, "set", path, number, problems) or DEFAULT_SET
+        bad = check_sample_id(set_name, path, number, "set")
+        if bad:
+            problems.append(bad)
+        reference_text = _optional_str(obj, "reference_text", path, number, problems)
+        language = _optional_str(obj, "language", path, number, problems)
+        if language is not None and language not in _LANGUAGES:
+            problems.append(Problem(path, f"must be one of {', '.join(_LANGUAGES)}", number, "language"))
+        if len(problems) > before:
+            return None
+        spans = speech_spans(prompt)
+        if spk and len(spk) != len(spans):
+            problems.append(
+                Problem(
+                    path,
+                    f"{len(spk)} speaker wav(s) for {len(spans)} <S>...<E> span(s); NAVA needs one per span",
+                    number,
+                    "spk_wavs",
+                )
+            )
+            return None
+        image = self._resolve(image_raw) if image_raw else None
+        return Sample(
+            id=sample_id,
+            set=set_name,
+            prompt=prompt,
+            mode="i2av" if image is not None else "t2av",
+            image=image,
+            speaker_wavs=tuple(self._resolve(s) for s in spk),
+            reference_text=reference_text,
+            language=language,
+            meta={"has_speech": bool(spans), "line": number, "source": str(self.path)},
+        )
+
+    def _scan(self) -> tuple[list[_Entry], list[Problem]]:
+        problems: list[Problem] = []
+        entries: list[_Entry] = []
+        seen: dict[str, int] = {}
+        for number, obj in read_json_lines(self.path):
+            if isinstance(obj, Problem):
+                problems.append(obj)
+                continue
+            sample = self._parse(number, obj, problems)
+            if sample is None:
+                continue
+            if sample.id in seen:
+                problems.append(
+                    Problem(
+                        self.path,
+                        f"duplicate id {sample.id!r} (first on line {seen[sample.id]})",
+                        number,
+                        "id",
+                    )
+                )
+                continue
+            seen[sample.id] = number
+            entries.append(_Entry(sample, number))
+        return entries, problems
+
+    def _missing(self, entries: list[_Entry]) -> dict[int, list[Problem]]:
+        """Missing referenced files, per line."""
+        missing: dict[int, list[Problem]] = {}
+        for e in entries:
+            files = ([("image_path", e.sample.image)] if e.sample.image else []) + [
+                ("spk_wavs", w) for w in e.sample.speaker_wavs
+            ]
+            for field_name, f in files:
+                if not f.is_file():
+                    missing.setdefault(e.line, []).append(
+                        Problem(self.path, f"file not found: {f}", e.line, field_name)
+                    )
+        return missing
+
+    def load(
+        self, data_dir: Path | None = None, selection: SampleSelection = SampleSelection()
+    ) -> list[Sample]:
+        """Samples sorted by (set, id); bad lines raise (or are skipped and reported with skip_bad)."""
+        if not self.path.is_file():
+            raise BadInputError([Problem(self.path, "prompt file not found")])
+        entries, problems = self._scan()
+        missing = self._missing(entries)
+        if not selection.skip_bad:
+            if problems:
+                raise BadInputError(problems, hint="fix these lines, or pass --skip-bad to load the others")
+            if missing:
+                flat = [p for line in sorted(missing) for p in missing[line]]
+                raise MissingFilesError(
+                    flat,
+                    hint=f"relative paths are resolved against {self.base_dir} (use base_dir to change that)",
+                )
+        skipped = problems + [p for line in sorted(missing) for p in missing[line]]
+        kept = [e.sample for e in entries if e.line not in missing]
+        kept.sort(key=lambda s: (s.set, natural_id_key(s.id)))
+        self.last_load_report = LoadReport(str(self.path), loaded=len(kept), skipped=tuple(skipped))
+        for p in skipped:
+            log.warning("skipped %s", p)
+        return select(kept, selection)
+
+    def validate(self, data_dir: Path | None = None, sets: tuple[str, ...] | None = None) -> ValidationReport:
+        """Every bad line and every missing/unreadable image or wav, with per-set counts."""
+        if not self.path.is_file():
+            return ValidationReport(self.name, self.path, (Problem(self.path, "prompt file not found"),))
+        entries, problems = self._scan()
+        chosen = [e for e in entries if sets is None or e.sample.set in sets]
+        images = [e.sample.image for e in chosen if e.sample.image is not None]
+        wavs = [w for e in chosen for w in e.sample.speaker_wavs]
+        problems += media_problems(images, wavs)
+        counts = {}
+        for e in chosen:
+            counts[e.sample.set] = counts.get(e.sample.set, 0) + 1
+        return ValidationReport(
+            f"jsonl:{self.path}",
+            self.path,
+            tuple(problems),
+            tuple(SetCount(s, n, None) for s, n in sorted(counts.items())),
+        )
