@@ -1,0 +1,66 @@
+"""`nava-eval bench`: speed benchmarks (not tests). Subcommands: `model`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import click
+
+
+@click.group(name="bench")
+def command() -> None:
+    """Speed benchmarks; each subcommand records the machine it ran on."""
+
+
+@command.command(name="model")
+@click.option("--config", "config_name", default="mid", show_default=True, help="'mid' or a model preset.")
+@click.option(
+    "--device", "devices", multiple=True, help="cpu, cuda (repeatable). Default: cpu, plus cuda when present."
+)
+@click.option(
+    "--grid", nargs=3, type=int, default=None, help="Video latent T H W (default depends on the device)."
+)
+@click.option("--audio-tokens", type=int, default=None, help="Audio latent length.")
+@click.option("--repeats", default=3, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON lines.")
+def model_command(
+    config_name: str,
+    devices: tuple[str, ...],
+    grid: tuple[int, int, int] | None,
+    audio_tokens: int | None,
+    repeats: int,
+    as_json: bool,
+) -> None:
+    """Time one NavaModel forward: tokens/s, and on GPU achieved FLOP/s ÷ peak; SDPA vs naive attention."""
+    import torch
+
+    from runners.bench import bench_model
+
+    if not devices:
+        devices = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
+    for device in devices:
+        result = bench_model(
+            config_name, device=device, latent_grid=grid, audio_tokens=audio_tokens, repeats=repeats
+        )
+        if as_json:
+            click.echo(json.dumps(asdict(result)))
+            continue
+        m = result.machine
+        click.echo(
+            f"{result.config_name} on {m.device} ({m.device_name}; cpu {m.cpu}, {m.cpu_threads} threads; "
+            f"torch {m.torch_version})"
+        )
+        click.echo(
+            f"  {result.num_parameters / 1e6:.1f} M params, {result.num_layers} layers, dim {result.dim}, "
+            f"{result.video_tokens} video + {result.audio_tokens} audio tokens, "
+            f"{result.flops / 1e9:.1f} GFLOP per forward"
+        )
+        for t in result.timings:
+            peak = "" if t.peak_fraction is None else f", {100 * t.peak_fraction:.1f}% of peak"
+            click.echo(
+                f"  {t.label:<12} {t.seconds * 1e3:9.1f} ms  {t.tokens_per_s:10.1f} tokens/s  "
+                f"{t.flops_per_s / 1e12:7.3f} TFLOP/s{peak}"
+            )
+        for i, t in enumerate(result.timings[1:], start=1):
+            click.echo(f"  {result.timings[0].label} is {result.ratio(i):.2f}x the speed of {t.label}")
