@@ -1,0 +1,276 @@
+"""Speaker similarity (SIM) as Seed-TTS-eval computes it: UniSpeech WavLM-Large + ECAPA-TDNN.
+
+Protocol `sim/wavlm-large-ecapa-v1`, per pair (generated output, prompt wav):
+1. decode both at their own rate, take channel 0, resample to 16 kHz with torchaudio's default
+   sinc resampler (re-implemented in `metrics.speech_audio`), whole file;
+2. WavLM-Large (transformers `WavLMModel`, weights mapped strictly from `wavlm_large_finetune.pth`)
+   on `layer_norm(wav)` (s3prl's `normalize`), all 25 hidden states;
+3. ECAPA head (`metrics.ecapa_tdnn`): softmax-weighted layer sum, instance norm, 256-d embedding;
+4. cosine similarity; the value is reported x100 as NAVA does (field `sim`), the raw cosine too.
+
+Known differences from the official scripts, all documented in docs/protocols/sim.md: the official
+generated-audio path slices a stereo file as `wav[:, 0]` (one sample per channel, a bug); we take
+channel 0 for both files. Batching pads waveforms and masks attention; frames past each clip's end
+are dropped before the head, so each embedding equals its batch-of-1 value up to float rounding.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from metrics.base import MetricField, ScoreInput, ScoreOutcome
+from metrics.speech_audio import AudioLoadError, load_audio, resample_sinc
+
+log = logging.getLogger(__name__)
+
+PROTOCOL = "sim/wavlm-large-ecapa-v1"
+SMOKE_SUFFIX = "+smoke-random-weights"
+
+
+class WavLMEcapa:
+    """WavLM upstream + ECAPA head; `embed()` maps 16 kHz mono waves to speaker embeddings."""
+
+    def __init__(self, wavlm: Any, head: Any, device: str = "cpu", normalize_waveform: bool = True) -> None:
+        self.wavlm = wavlm.to(device).eval()
+        self.head = head.to(device).eval()
+        self.device = device
+        self.normalize_waveform = normalize_waveform
+
+    def embed(self, waves: Sequence[np.ndarray]) -> list[Any]:
+        """One [emb_dim] float32 tensor per wave (CPU); the waves are run as one padded batch."""
+        import torch
+        import torch.nn.functional as F
+
+        if not waves:
+            return []
+        tensors = [torch.as_tensor(np.asarray(w, dtype=np.float32)) for w in waves]
+        if self.normalize_waveform:
+            # s3prl wavlm expert: F.layer_norm(wav, wav.shape) per utterance, before any padding.
+            tensors = [F.layer_norm(t, t.shape) for t in tensors]
+        lengths = torch.tensor([t.shape[0] for t in tensors])
+        batch = torch.zeros(len(tensors), int(lengths.max()))
+        mask = torch.zeros(len(tensors), int(lengths.max()), dtype=torch.long)
+        for i, t in enumerate(tensors):
+            batch[i, : t.shape[0]] = t
+            mask[i, : t.shape[0]] = 1
+        with torch.inference_mode():
+            out = self.wavlm(
+                batch.to(self.device),
+                attention_mask=mask.to(self.device) if len(tensors) > 1 else None,
+                output_hidden_states=True,
+            )
+            frames = self.wavlm._get_feat_extract_output_lengths(lengths)
+            hidden = torch.stack(out.hidden_states, dim=0)  # [L, B, T, D]
+            embs = []
+            for i in range(len(tensors)):
+                n = int(frames[i])
+                embs.append(self.head(hidden[:, i : i + 1, :n]).float().cpu()[0])
+        return embs
+
+
+def load_wavlm_ecapa(
+    checkpoint: str | Path, device: str = "cpu", weights: Mapping[str, Any] | None = None
+) -> WavLMEcapa:
+    """Build WavLM-Large + ECAPA from `wavlm_large_finetune.pth`, every key mapped and loaded strictly."""
+    import torch
+    from transformers import WavLMModel
+
+    from metrics.ecapa_tdnn import EcapaHead
+    from metrics.wavlm_keymap import CheckpointLayoutError, split_checkpoint, wavlm_large_config
+
+    # weights_only=True: a checkpoint is untrusted input and must not run code when unpickled.
+    raw = torch.load(str(checkpoint), map_location="cpu", weights_only=True)
+    if not isinstance(raw, dict) or "model" not in raw:
+        raise CheckpointLayoutError(f"{checkpoint}: expected a dict with the state dict under 'model'")
+    parts = split_checkpoint(raw["model"])
+    head = EcapaHead()
+    _load_strict(head, parts.head, f"{checkpoint} (ECAPA head)")
+    if parts.upstream:
+        wavlm = WavLMModel(wavlm_large_config())
+        _load_strict(wavlm, parts.upstream, f"{checkpoint} (WavLM upstream)")
+    else:
+        # The official strict=False load keeps s3prl's pretrained WavLM-Large for absent keys.
+        from metrics.weights_speech import resolve_weight
+
+        source = resolve_weight("wavlm-large", weights)
+        log.warning(
+            "%s holds no WavLM upstream weights; using pretrained WavLM-Large from %s", checkpoint, source
+        )
+        wavlm = WavLMModel.from_pretrained(source)
+    return WavLMEcapa(wavlm, head, device)
+
+
+def _load_strict(module: Any, state_dict: Mapping[str, Any], what: str) -> None:
+    from metrics.wavlm_keymap import CheckpointLayoutError
+
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(expected))
+    wrong = sorted(
+        k for k in set(expected) & set(state_dict) if tuple(expected[k].shape) != tuple(state_dict[k].shape)
+    )
+    if missing or unexpected or wrong:
+        raise CheckpointLayoutError(
+            f"{what}: the keys do not match the model (missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
+            f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}, wrong shape {wrong[:5]})"
+        )
+    module.load_state_dict(dict(state_dict), strict=True)
+
+
+def tiny_wavlm_ecapa(seed: int = 0, device: str = "cpu") -> WavLMEcapa:
+    """A tiny seeded WavLM + ECAPA (same code paths, random weights) for smoke runs and tests."""
+    import torch
+    from transformers import WavLMConfig, WavLMModel
+
+    from metrics.ecapa_tdnn import EcapaConfig, EcapaHead
+
+    config = WavLMConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        conv_dim=(16,) * 7,
+        conv_stride=(5, 2, 2, 2, 2, 2, 2),
+        conv_kernel=(10, 3, 3, 3, 3, 2, 2),
+        conv_bias=False,
+        feat_extract_norm="layer",
+        do_stable_layer_norm=True,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=4,
+        num_buckets=320,
+        max_bucket_distance=800,
+        hidden_dropout=0.0,
+        attention_dropout=0.0,
+        activation_dropout=0.0,
+        feat_proj_dropout=0.0,
+        layerdrop=0.0,
+    )
+    torch.manual_seed(seed)
+    wavlm = WavLMModel(config)
+    head = EcapaHead(
+        EcapaConfig(
+            feat_dim=32,
+            num_layers=3,
+            channels=16,
+            pool_channels=48,
+            emb_dim=8,
+            scale=8,
+            se_bottleneck=8,
+            attention_channels=8,
+        )
+    )
+    with torch.no_grad():
+        head.feature_weight.normal_()
+    return WavLMEcapa(wavlm, head, device)
+
+
+def load_wave_16k(path: Path) -> np.ndarray:
+    """Channel 0 at 16 kHz, float32, resampled like torchaudio's default Resample."""
+    audio = load_audio(path)
+    return resample_sinc(audio.first_channel().astype(np.float32), audio.sample_rate)
+
+
+class SpeakerSimilarity:
+    """Cosine of WavLM-Large+ECAPA embeddings of the output and its prompt wav, x100."""
+
+    name = "sim"
+    fields = (
+        MetricField("sim", "higher", "×100", "cosine of WavLM-large+ECAPA embeddings, output vs prompt"),
+    )
+    requires = frozenset({"audio", "reference_audio"})
+    description = "Speaker similarity to the prompt speaker (Seed-TTS-eval verification model)"
+
+    def __init__(
+        self,
+        *,
+        smoke: bool = False,
+        weights: Mapping[str, Any] | None = None,
+        benchmark: str | None = None,
+        batch_size: int = 8,
+        seed: int = 0,
+        **options: Any,
+    ) -> None:
+        if options:
+            raise TypeError(f"sim: unknown option(s) {sorted(options)}; valid: batch_size, seed")
+        if batch_size < 1:
+            raise ValueError(f"sim: batch_size must be >= 1, got {batch_size}")
+        self.smoke = smoke
+        self.weights = dict(weights or {})
+        self.benchmark = benchmark
+        self.batch_size = batch_size
+        self.seed = seed
+        self.protocol = PROTOCOL + (SMOKE_SUFFIX if smoke else "")
+        self.model: WavLMEcapa | None = None
+        self.weight_files: dict[str, str] = {}
+
+    def setup(self, device: str = "cpu") -> None:
+        if self.model is not None:
+            return
+        if self.smoke:
+            self.model = tiny_wavlm_ecapa(self.seed, device)
+            return
+        from metrics.weights_speech import resolve_weight
+
+        checkpoint = resolve_weight("wavlm_large_finetune", self.weights)
+        self.weight_files["wavlm_large_finetune"] = checkpoint
+        self.model = load_wavlm_ecapa(checkpoint, device, self.weights)
+
+    def embed_files(self, paths: Sequence[Path]) -> dict[Path, Any]:
+        """Embeddings of distinct files (failures as AudioLoadError/Exception values), batched by length."""
+        if self.model is None:
+            self.setup()
+        assert self.model is not None
+        results: dict[Path, Any] = {}
+        waves: dict[Path, np.ndarray] = {}
+        for p in dict.fromkeys(paths):
+            try:
+                waves[p] = load_wave_16k(p)
+            except AudioLoadError as exc:
+                results[p] = exc
+        # Sorting by length keeps the padding in each batch small.
+        order = sorted(waves, key=lambda p: len(waves[p]))
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            try:
+                for p, e in zip(chunk, self.model.embed([waves[p] for p in chunk]), strict=True):
+                    results[p] = e
+            except Exception as exc:  # isolate the bad file: retry this chunk one by one
+                log.warning("sim: batch of %d failed (%s); retrying one at a time", len(chunk), exc)
+                for p in chunk:
+                    try:
+                        results[p] = self.model.embed([waves[p]])[0]
+                    except Exception as one_exc:
+                        results[p] = RuntimeError(
+                            f"{p}: speaker embedding failed ({type(one_exc).__name__}: {one_exc})"
+                        )
+        return results
+
+    def score_batch(self, items: Sequence[ScoreInput]) -> list[ScoreOutcome]:
+        import torch.nn.functional as F
+
+        outcomes: list[ScoreOutcome | None] = [None] * len(items)
+        paths: list[Path] = []
+        for i, item in enumerate(items):
+            if item.reference_audio is None:
+                outcomes[i] = ScoreOutcome.skipped(
+                    f"{item.id}: no prompt (reference) audio to compare the speaker with"
+                )
+                continue
+            paths += [Path(item.output), Path(item.reference_audio)]
+        embs = self.embed_files(paths)
+        for i, item in enumerate(items):
+            if outcomes[i] is not None:
+                continue
+            gen, ref = embs[Path(item.output)], embs[Path(item.reference_audio)]  # type: ignore[arg-type]
+            bad = [e for e in (gen, ref) if isinstance(e, Exception)]
+            if bad:
+                outcomes[i] = ScoreOutcome.failed("; ".join(str(e) for e in bad))
+                continue
+            cos = float(F.cosine_similarity(gen[None], ref[None])[0])
+            outcomes[i] = ScoreOutcome.ok(sim=cos * 100.0, cosine=cos)
+        return [o for o in outcomes if o is not None]
