@@ -265,8 +265,14 @@ def load_model(
     *,
     device: str | torch.device = "cpu",
     weight_dtype: str = "auto",
+    sp_size: int = 1,
 ) -> NavaModel:
-    """Build `config` and fill it strictly from a safetensors checkpoint; returns the model in eval mode."""
+    """Build `config` and fill it strictly from a safetensors checkpoint; returns the model in eval mode.
+
+    sp_size: the Ulysses group size the model will run with, checked against the head count before
+    anything is read.
+    """
+    config.check_sp_size(sp_size)
     device = torch.device(device)
     header = read_header(path)
     resolved = resolve_weight_dtype(weight_dtype, header, device)

@@ -210,3 +210,11 @@ def test_fp8_outside_block_linears_is_refused(small_file, tmp_path: Path) -> Non
     save_state_dict(state, path)
     with pytest.raises(CheckpointError, match="no quantizable Linear: backbone.text_embedding.0.weight"):
         load_model(path, SMALL)
+
+
+def test_sequence_parallel_size_is_checked_before_reading(tmp_path: Path) -> None:
+    # The file does not exist: the head-count error must come first.
+    with pytest.raises(ValueError, match="does not divide num_heads 2"):
+        load_model(tmp_path / "absent.safetensors", SMALL, sp_size=3)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_model(tmp_path / "absent.safetensors", SMALL, sp_size=2)
