@@ -1,0 +1,134 @@
+"""verify-model case runners for the sampler kinds of a reference folder.
+
+"f": one guided step (the C/U/M/S passes, run as one batched forward, and the 3D-CFG combination);
+"g": the flow UniPC schedule (`g_schedule`) or a full guided sampling trajectory (`g_trajectory_*`,
+`g2_trajectory_i2v`). Registered in `runners.verify_model.CASE_RUNNERS`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from nava.modeling import NavaModel
+from nava.sampling import (
+    GuidanceScales,
+    StepRecord,
+    build_passes,
+    combine_audio,
+    combine_video,
+    denoise,
+    evaluate_passes,
+    flow_unipc_schedule,
+)
+
+if TYPE_CHECKING:
+    from runners.verify_model import Case, Comparison
+
+# The scales the nava_tiny README states for `f_guided` and the trajectories.
+FIXTURE_GUIDANCE = GuidanceScales(video=3.0, audio=2.0, video_align=3.0, audio_align=2.0, timbre=3.0)
+PASS_NAMES = ("C", "U", "M", "S")
+
+
+def _speaker_positions(case: Case) -> torch.Tensor | None:
+    pos = case.get("spk_pos")
+    return None if pos is None else pos.reshape(-1)
+
+
+def run_guided_step(model: NavaModel, case: Case) -> list[Comparison]:
+    """Kind "f": all four passes in one batched forward, then the official combination."""
+    from runners.verify_model import Comparison  # late: verify_model imports this module
+
+    passes = build_passes(
+        PASS_NAMES,
+        case.require("context_pos"),
+        case.require("context_neg"),
+        case.get("spk_embed"),
+        _speaker_positions(case),
+    )
+    with torch.no_grad():
+        preds = evaluate_passes(
+            model,
+            case.require("latents_video"),
+            case.require("latents_audio"),
+            case.require("t_h_w").tolist(),
+            int(case.require("timestep").reshape(-1)[0]),
+            passes,
+            max_batch=len(passes),
+        )
+    comparisons: list[Comparison] = []
+    for name in PASS_NAMES:
+        comparisons.append(Comparison(f"{name}_video", preds[name][0], case.require(f"{name}_video")))
+        comparisons.append(Comparison(f"{name}_audio", preds[name][1], case.require(f"{name}_audio")))
+    video = combine_video(FIXTURE_GUIDANCE, {k: v[0] for k, v in preds.items()})
+    audio = combine_audio(FIXTURE_GUIDANCE, {k: v[1] for k, v in preds.items()}, has_speaker=True)
+    comparisons.append(Comparison("guided_video", video, case.require("guided_video")))
+    comparisons.append(Comparison("guided_audio", audio, case.require("guided_audio")))
+    return comparisons
+
+
+def _schedule_case(case: Case) -> list[Comparison]:
+    from runners.verify_model import Comparison  # late: verify_model imports this module
+
+    comparisons: list[Comparison] = []
+    for name in sorted(case.fields):
+        if not name.startswith("timesteps_"):
+            continue
+        steps = int(name.removeprefix("timesteps_"))
+        schedule = flow_unipc_schedule(steps)
+        # Integer timesteps must match exactly; compared as float so a mismatch shows as a difference.
+        comparisons.append(Comparison(name, schedule.timesteps.double(), case.require(name).double()))
+        comparisons.append(Comparison(f"sigmas_{steps}", schedule.sigmas, case.require(f"sigmas_{steps}")))
+    if not comparisons:
+        raise KeyError(f"case {case.name} has neither timesteps_<n> nor noise_video fields")
+    return comparisons
+
+
+def _trajectory_case(model: NavaModel, case: Case) -> list[Comparison]:
+    from runners.verify_model import Comparison  # late: verify_model imports this module
+
+    timesteps = case.require("timesteps")
+    schedule = flow_unipc_schedule(timesteps.numel())
+    records: list[StepRecord] = []
+    with torch.no_grad():
+        denoise(
+            model,
+            schedule,
+            FIXTURE_GUIDANCE,
+            noise_video=case.require("noise_video"),
+            noise_audio=case.require("noise_audio"),
+            t_h_w=case.require("t_h_w").tolist(),
+            context_pos=case.require("context_pos"),
+            context_neg=case.require("context_neg"),
+            spk_embed=case.get("spk_embed"),
+            spk_pos=_speaker_positions(case),
+            first_frame=case.get("first_frame"),
+            max_batch=4,
+            on_step=records.append,
+        )
+    comparisons = [Comparison("timesteps", schedule.timesteps.double(), timesteps.double())]
+    for r in records:
+        prefix = f"step{r.index}_"
+        produced = {
+            "input_video": r.input_video,
+            "guided_video": r.guided_video,
+            "guided_audio": r.guided_audio,
+            "latent_video": r.latent_video,
+            "latent_audio": r.latent_audio,
+        }
+        for field, actual in produced.items():
+            expected = case.get(prefix + field)
+            if expected is not None:
+                comparisons.append(Comparison(prefix + field, actual, expected, trajectory=True))
+    return comparisons
+
+
+def run_sampling_case(model: NavaModel, case: Case) -> list[Comparison]:
+    """Kind "g": schedule-only cases carry `timesteps_<n>`; trajectories carry `noise_video`."""
+    if case.get("noise_video") is not None or case.get("noise_audio") is not None:
+        return _trajectory_case(model, case)
+    return _schedule_case(case)
+
+
+SAMPLER_CASE_RUNNERS = {"f": run_guided_step, "g": run_sampling_case}
