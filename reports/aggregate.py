@@ -1,0 +1,161 @@
+"""Per-sample scores → results.json aggregates with bootstrap CIs and coverage counts.
+
+Coverage is explicit: a sample planned for a metric is counted once as ok (n), skipped (the
+metric's rules exclude it, e.g. no face track), failed (scorer error), or missing (never
+generated or never scored). Nothing is dropped silently and nothing is counted as 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from metrics.base import MetricField
+from reports.results import (
+    MetricResult,
+    Provenance,
+    Results,
+    ScoreRecord,
+    SetResult,
+    latest_by_id,
+    load_score_records,
+)
+from reports.stats import PER_SET_MEANS, bootstrap_ci, bootstrap_ci_grouped, mean_of_set_means
+
+
+@dataclass(frozen=True)
+class PlannedSample:
+    """A sample a metric was meant to score, with the sha256 of its current output (None: not generated)."""
+
+    id: str
+    set: str
+    output_sha256: str | None
+
+
+def _finite(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def aggregate_field(
+    records: Mapping[str, ScoreRecord],
+    planned: Sequence[PlannedSample],
+    field: MetricField,
+    protocol: str,
+    aggregation: str,
+    seed: int = 0,
+    n_resamples: int = 1000,
+) -> MetricResult:
+    """One results.json entry from the latest score record of every planned sample."""
+    values: dict[str, list[float]] = {}
+    counts: Counter[str] = Counter()
+    for sample in planned:
+        record = records.get(sample.id)
+        current = (
+            record is not None
+            and sample.output_sha256 is not None
+            and record.output_sha256
+            in (
+                None,
+                sample.output_sha256,
+            )
+        )
+        if not current:
+            counts["missing"] += 1
+            continue
+        if record.status != "ok":
+            counts[record.status] += 1
+            continue
+        value = _finite(record.values.get(field.name, record.value if field.name == record.metric else None))
+        if value is None:
+            counts["skipped"] += 1
+            continue
+        values.setdefault(sample.set, []).append(value)
+    flat = [v for vs in values.values() for v in vs]
+    per_set = {
+        name: SetResult(
+            value=float(sum(vs) / len(vs)),
+            n=len(vs),
+            ci95=list(bootstrap_ci(vs, seed, n_resamples)) if vs else None,
+        )
+        for name, vs in sorted(values.items())
+    }
+    if not flat:
+        value, ci = None, None
+    elif aggregation == PER_SET_MEANS:
+        value, ci = mean_of_set_means(values), list(bootstrap_ci_grouped(values, seed, n_resamples))
+    else:
+        value, ci = float(sum(flat) / len(flat)), list(bootstrap_ci(flat, seed, n_resamples))
+    return MetricResult(
+        name=field.name,
+        protocol=protocol,
+        direction=field.direction,
+        value=value,
+        n=len(flat),
+        n_skipped=counts["skipped"],
+        n_failed=counts["failed"],
+        n_missing=counts["missing"],
+        ci95=ci,
+        unit=field.unit,
+        aggregation=aggregation,
+        per_set=per_set,
+    )
+
+
+def aggregate_metric(
+    scores_path,
+    metric: str,
+    fields: Sequence[MetricField],
+    planned: Sequence[PlannedSample],
+    aggregation: str,
+    seed: int = 0,
+) -> dict[str, MetricResult]:
+    """Every field of one metric from its scores file; protocols must agree across the planned samples."""
+    records = latest_by_id(load_score_records(scores_path))
+    planned_ids = {p.id for p in planned}
+    protocols = Counter(r.protocol for r in records.values() if r.id in planned_ids)
+    if len(protocols) > 1:
+        raise ValueError(
+            f"{scores_path}: scores of different protocols are mixed ({dict(protocols)}); "
+            f"rescore with one protocol (nava-eval score --metrics {metric}) before aggregating"
+        )
+    protocol = next(iter(protocols)) if protocols else "unscored"
+    return {f.name: aggregate_field(records, planned, f, protocol, aggregation, seed) for f in fields}
+
+
+def build_results(
+    *,
+    run_name: str,
+    benchmark: str,
+    model: str,
+    metrics: dict[str, MetricResult],
+    n_samples: int,
+    smoke: bool,
+    params_b: float | None,
+    preset: str | None,
+    spec: dict,
+    provenance: Provenance | None,
+    created_at: str,
+    notes: Sequence[str] = (),
+) -> Results:
+    """The results.json object (kept as a function so every writer fills the same fields)."""
+    all_notes = list(notes)
+    if smoke:
+        all_notes.insert(0, "smoke: random weights, numbers are not meaningful")
+    return Results(
+        run_name=run_name,
+        benchmark=benchmark,
+        model=model,
+        metrics=metrics,
+        params_b=params_b,
+        preset=preset,
+        smoke=smoke,
+        n_samples=n_samples,
+        created_at=created_at,
+        notes=all_notes,
+        spec=spec,
+        provenance=provenance,
+    )

@@ -1,0 +1,184 @@
+"""Options shared by `run`, `generate` and `score`, and their translation into a RunRequest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from benchmarks.base import SampleSelection
+
+
+def _split_csv(value: str | None) -> tuple[str, ...] | None:
+    if not value:
+        return None
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def parse_weights(pairs: tuple[str, ...]) -> dict[str, str]:
+    """NAME=PATH pairs (repeatable --weights) → dict; a bad pair is a usage error naming it."""
+    out = {}
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or not path:
+            raise click.BadParameter(f"{pair!r} is not NAME=PATH (e.g. syncnet=/data/syncnet_v2.model)")
+        out[name] = path
+    return out
+
+
+def read_ids(path: Path | None) -> frozenset[str] | None:
+    """One sample id per line (blank lines and # comments ignored)."""
+    if path is None:
+        return None
+    ids = {line.strip() for line in path.read_text(encoding="utf-8").splitlines()}
+    return frozenset(i for i in ids if i and not i.startswith("#"))
+
+
+def selection_options(func: Callable) -> Callable:
+    for option in reversed(
+        [
+            click.option(
+                "--data-dir",
+                type=click.Path(path_type=Path),
+                help="Benchmark data folder (default: registered).",
+            ),
+            click.option("--sets", help="Comma-separated sets, e.g. set3 or en,hard."),
+            click.option(
+                "--ids",
+                "ids_file",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                help="File with one sample id per line.",
+            ),
+            click.option(
+                "--limit", type=click.IntRange(min=1), help="Only the first N samples (stable order)."
+            ),
+            click.option(
+                "--skip-bad", is_flag=True, help="Skip malformed input lines (reported) instead of failing."
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def run_options(func: Callable) -> Callable:
+    for option in reversed(
+        [
+            click.option(
+                "--preset",
+                default="versebench",
+                show_default=True,
+                help="Settings bundle (nava-eval ls presets); `smoke` runs on CPU with random weights.",
+            ),
+            click.option(
+                "--run-dir",
+                type=click.Path(path_type=Path),
+                help="Run directory (default runs/<benchmark>-<preset>).",
+            ),
+            click.option("--steps", type=click.IntRange(min=1), help="Override the sampler steps."),
+            click.option("--seed", type=int, help="Override the seed (default 100)."),
+            click.option(
+                "--seed-policy",
+                type=click.Choice(["per-sample", "official-rank"]),
+                help="per-sample: every sample seeded alike, independent of world size (default). "
+                "official-rank: NAVA's batch mode (seed + rank, item i on rank i mod W), exact "
+                "reproduction of its outputs for the same world size.",
+            ),
+            click.option(
+                "--weights-dir", type=click.Path(path_type=Path), help="Folder with the NAVA weight files."
+            ),
+            click.option(
+                "--weights",
+                "scorer_weights",
+                multiple=True,
+                metavar="NAME=PATH",
+                help="Use your own copy of a scorer weight file (repeatable).",
+            ),
+            click.option("--metrics", help="Comma-separated metrics instead of the benchmark's defaults."),
+            click.option("--device", help="cpu, cuda or cuda:N (default: cuda when available)."),
+            click.option(
+                "--nproc",
+                type=click.IntRange(min=1),
+                default=1,
+                show_default=True,
+                help="Launch N local worker processes (GPUs); under torchrun leave at 1.",
+            ),
+            click.option(
+                "--sp",
+                type=click.IntRange(min=1),
+                default=1,
+                show_default=True,
+                help="Ulysses sequence-parallel size per sample (must divide the 24 heads and N).",
+            ),
+            click.option(
+                "--timeout",
+                "timeout_s",
+                type=float,
+                default=1800.0,
+                show_default=True,
+                help="Seconds a collective may wait before the job fails.",
+            ),
+            click.option("--fail-fast", is_flag=True, help="Stop at the first failed sample."),
+            click.option(
+                "--batch-size",
+                type=click.IntRange(min=1),
+                default=8,
+                show_default=True,
+                help="Samples per scoring batch.",
+            ),
+            click.option("--no-progress", is_flag=True, help="No progress bars (logs only)."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def build_request(benchmark: str, kwargs: dict[str, Any]):
+    """Click kwargs → RunRequest."""
+    from runners.run import RunRequest
+
+    overrides = {
+        name: kwargs[name] for name in ("steps", "seed", "seed_policy") if kwargs.get(name) is not None
+    }
+    return RunRequest(
+        benchmark=benchmark,
+        preset=kwargs["preset"],
+        run_dir=kwargs.get("run_dir"),
+        data_dir=kwargs.get("data_dir"),
+        selection=SampleSelection(
+            sets=_split_csv(kwargs.get("sets")),
+            ids=read_ids(kwargs.get("ids_file")),
+            limit=kwargs.get("limit"),
+            skip_bad=bool(kwargs.get("skip_bad")),
+        ),
+        metrics=_split_csv(kwargs.get("metrics")),
+        overrides=overrides,
+        weights_dir=kwargs.get("weights_dir"),
+        scorer_weights=parse_weights(kwargs.get("scorer_weights", ())),
+        device=kwargs.get("device") or ("cpu" if kwargs["preset"] == "smoke" else None),
+        nproc=kwargs.get("nproc", 1),
+        sp=kwargs.get("sp", 1),
+        timeout_s=kwargs.get("timeout_s", 1800.0),
+        fail_fast=bool(kwargs.get("fail_fast")),
+        batch_size=kwargs.get("batch_size", 8),
+        progress=not kwargs.get("no_progress"),
+    )
+
+
+#: Errors that are the user's to fix: shown as one clear message, no traceback.
+def user_errors() -> tuple[type[BaseException], ...]:
+    from benchmarks.errors import BadInputError, DataNotFoundError
+    from reports.schema import SchemaError
+    from runners.run import RunSpecMismatch
+
+    return (
+        BadInputError,
+        DataNotFoundError,
+        SchemaError,
+        RunSpecMismatch,
+        KeyError,
+        ValueError,
+        FileNotFoundError,
+    )

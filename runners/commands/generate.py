@@ -1,0 +1,31 @@
+"""`nava-eval generate BENCH`: only the generate stage (resumable)."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from runners.commands._options import build_request, run_options, selection_options, user_errors
+from runners.commands.run import echo_generation, error_text
+
+
+@click.command(name="generate")
+@click.argument("benchmark")
+@selection_options
+@run_options
+def command(benchmark: str, **kwargs) -> None:
+    """Generate BENCHMARK's outputs into the run directory; done samples are skipped."""
+    from runners.launch import GenerationFailed, run_generation
+    from runners.run import prepare_run
+
+    request = build_request(benchmark, kwargs)
+    try:
+        prepared = prepare_run(request, write=int(os.environ.get("RANK", "0")) == 0)
+        summary = run_generation(prepared)
+        if int(os.environ.get("RANK", "0")) == 0:
+            echo_generation(summary)
+    except GenerationFailed as exc:
+        raise click.ClickException(str(exc)) from None
+    except user_errors() as exc:
+        raise click.ClickException(error_text(exc)) from None

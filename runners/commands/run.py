@@ -1,0 +1,74 @@
+"""`nava-eval run BENCH`: generate → score → results.json → report, each stage resuming."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from runners.commands._options import build_request, run_options, selection_options, user_errors
+
+
+def error_text(exc: BaseException) -> str:
+    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+
+
+def echo_generation(summary) -> None:
+    if isinstance(summary, dict):  # per-rank returns of --nproc workers; rank 0 holds the totals
+        summary = summary.get(0, {})
+        done, failed, timings = summary.get("done", 0), summary.get("failed", 0), summary.get("timings", {})
+    else:
+        done, failed, timings = summary.done, summary.failed, summary.timings
+    click.echo(f"generate: {done} generated, {failed} failed")
+    if timings:
+        click.echo(
+            "  stage timings: "
+            + ", ".join(f"{k} {v['total_s']:.1f}s ({v['share']:.0%})" for k, v in timings.items())
+        )
+
+
+def echo_scoring(summaries) -> None:
+    for s in summaries:
+        line = f"score {s.metric} [{s.protocol}]: {s.scored} scored, {s.cached} cached, {s.skipped} skipped, {s.failed} failed"
+        if s.not_generated:
+            line += f", {len(s.not_generated)} not generated"
+        click.echo(line)
+
+
+@click.command(name="run")
+@click.argument("benchmark")
+@selection_options
+@run_options
+def command(benchmark: str, **kwargs) -> None:
+    """Generate, score and report BENCHMARK (versebench, seedtts or jsonl:PATH) in a run directory.
+
+    Rerunning the same command resumes: finished samples and cached scores are kept.
+
+    \b
+    Examples:
+      nava-eval run versebench --preset smoke
+      nava-eval run versebench --preset versebench --nproc 8 --sp 8 --sets set3
+      torchrun --nproc-per-node 8 -m runners.cli run seedtts --preset seedtts --sp 8
+    """
+    from runners.launch import GenerationFailed, run_generation
+    from runners.run import aggregate_run, prepare_run, score_run, write_reports
+
+    request = build_request(benchmark, kwargs)
+    try:
+        prepared = prepare_run(request, write=int(os.environ.get("RANK", "0")) == 0)
+        click.echo(
+            f"run {prepared.run_dir.root}: {len(prepared.samples)} samples of {benchmark}, preset {prepared.preset.name}"
+        )
+        summary = run_generation(prepared)
+        if int(os.environ.get("RANK", "0")) != 0:
+            return  # under torchrun only rank 0 scores and reports
+        echo_generation(summary)
+        echo_scoring(score_run(prepared, request.metrics))
+        aggregate_run(prepared, request.metrics)
+        for path in write_reports(prepared):
+            click.echo(f"wrote {path}")
+        click.echo((prepared.run_dir.root / "report.md").read_text(encoding="utf-8"))
+    except GenerationFailed as exc:
+        raise click.ClickException(str(exc)) from None
+    except user_errors() as exc:
+        raise click.ClickException(error_text(exc)) from None

@@ -1,0 +1,51 @@
+"""`nava-eval score RUN_DIR`: score a run directory's outputs and write results.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from runners.commands._options import parse_weights, user_errors
+from runners.commands.run import echo_scoring, error_text
+
+
+@click.command(name="score")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--metrics", help="Comma-separated metrics instead of the benchmark's defaults.")
+@click.option(
+    "--weights", "scorer_weights", multiple=True, metavar="NAME=PATH", help="Own scorer weight file."
+)
+@click.option("--device", help="cpu, cuda or cuda:N (default: cuda when available).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--no-progress", is_flag=True)
+def command(
+    run_dir: Path,
+    metrics: str | None,
+    scorer_weights: tuple[str, ...],
+    device: str | None,
+    batch_size: int,
+    no_progress: bool,
+) -> None:
+    """Score RUN_DIR (made by `generate`, or any model's outputs laid out as outputs/<set>/<id>.<ext>
+    with a samples.jsonl) and write results.json + report.md. Cached scores are reused."""
+    from runners.run import aggregate_run, load_prepared, score_run, write_reports
+
+    chosen = tuple(m.strip() for m in metrics.split(",")) if metrics else None
+    try:
+        prepared = load_prepared(
+            run_dir,
+            {
+                "metrics": chosen,
+                "scorer_weights": parse_weights(scorer_weights),
+                "device": device,
+                "batch_size": batch_size,
+                "progress": not no_progress,
+            },
+        )
+        echo_scoring(score_run(prepared, chosen))
+        aggregate_run(prepared, chosen)
+        for path in write_reports(prepared):
+            click.echo(f"wrote {path}")
+    except user_errors() as exc:
+        raise click.ClickException(error_text(exc)) from None

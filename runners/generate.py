@@ -1,0 +1,239 @@
+"""The generate stage: benchmark samples → outputs/<set>/<id>.<ext> + sample records, resumable.
+
+Works the same in one process, under torchrun, and under `nava-eval run --nproc N`: rank 0 plans
+what is missing, every DP group takes a deterministic share of it, the SP ranks of a group
+generate together and only the group leader writes. Each output is written to a temp name and
+renamed, then recorded with its sha256, so a kill at any moment loses no finished sample and a
+rerun (with any world size) does only what is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from benchmarks.base import Sample
+from reports.fileio import atomic_path, sha256_file
+from reports.results import SampleRecord
+from runners.progress import JobProgress, StageTimer, summarize_timings
+from runners.run_dir import RunDir, append_record, verified_done
+from runners.spec import now_iso
+
+logger = logging.getLogger(__name__)
+
+SeedPolicy = Literal["per-sample", "official-rank"]
+
+
+class GeneratedOutput(Protocol):
+    """What a backend returns for one sample; only the group leader's `write` is called."""
+
+    timings: dict[str, float]
+
+    def write(self, path: Any) -> None: ...
+
+
+class SampleGenerator(Protocol):
+    """A loaded generator (NAVA pipeline, or a test double) for one benchmark's samples."""
+
+    output_kind: str
+
+    def generate(self, sample: Sample, seed: int, on_step: Callable[[int, int], None]) -> GeneratedOutput: ...
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """The samples one DP group generates, in order, with their seeds."""
+
+    samples: list[Sample]
+    seeds: list[int]
+
+
+def plan_assignments(
+    ordered: Sequence[Sample],
+    done_ids: set[str],
+    dp_size: int,
+    seed: int,
+    seed_policy: SeedPolicy = "per-sample",
+) -> list[Assignment]:
+    """Split what is missing over DP groups, deterministically.
+
+    per-sample: every sample uses `seed` and its own freshly seeded generator, so its output does
+    not depend on the world size or on which samples ran before; the missing samples are dealt
+    round-robin in benchmark order.
+    official-rank: NAVA's batch mode, for exact reproduction of its outputs: group g takes items
+    g, g+W, g+2W… of the whole list and seeds with seed + g (valid only for the same world size).
+    """
+    if seed_policy == "per-sample":
+        missing = [s for s in ordered if s.id not in done_ids]
+        return [
+            Assignment(samples=missing[g::dp_size], seeds=[seed] * len(missing[g::dp_size]))
+            for g in range(dp_size)
+        ]
+    if seed_policy == "official-rank":
+        out = []
+        for g in range(dp_size):
+            mine = [s for s in ordered[g::dp_size] if s.id not in done_ids]
+            out.append(Assignment(samples=mine, seeds=[seed + g] * len(mine)))
+        return out
+    raise ValueError(f"unknown seed policy {seed_policy!r}; valid: per-sample, official-rank")
+
+
+@dataclass
+class GenerationSummary:
+    """What the generate stage did in this invocation (rank 0's view after merging)."""
+
+    total: int
+    already_done: int
+    done: int = 0
+    failed: int = 0
+    failed_ids: list[str] = field(default_factory=list)
+    timings: dict[str, dict[str, float]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _failure_record(
+    sample: Sample, seed: int, error: BaseException, seconds: float, rank: int
+) -> SampleRecord:
+    return SampleRecord(
+        id=sample.id,
+        set=sample.set,
+        status="failed",
+        seed=seed,
+        error=f"{type(error).__name__}: {error}",
+        seconds=round(seconds, 3),
+        rank=rank,
+        finished_at=now_iso(),
+        inputs={"traceback_tail": traceback.format_exc(limit=3)[-2000:]},
+    )
+
+
+def generate_samples(
+    run_dir: RunDir,
+    samples: Sequence[Sample],
+    load_generator: Callable[[], SampleGenerator],
+    ctx: Any,
+    *,
+    seed: int = 100,
+    seed_policy: SeedPolicy = "per-sample",
+    fail_fast: bool = False,
+    progress: bool = True,
+    prompt_hash: Callable[[Sample], str] | None = None,
+) -> GenerationSummary:
+    """Generate every sample of `samples` that is not verifiably done. Call on every rank.
+
+    `ctx` is a runners.distributed.DistContext. `load_generator` runs only if there is work.
+    """
+    from runners import distributed as dist_utils
+
+    started = time.perf_counter()
+    run_dir.root.mkdir(parents=True, exist_ok=True)
+    plan = None
+    already = 0
+    if ctx.is_main:
+        added = run_dir.merge_shards()
+        if added:
+            logger.info("folded %d records from an earlier run's shards into %s", added, run_dir.samples)
+        done = verified_done(run_dir)
+        wanted = {s.id for s in samples}
+        done_ids = set(done) & wanted
+        already = len(done_ids)
+        plan = (done_ids, plan_assignments(samples, done_ids, ctx.dp_size, seed, seed_policy))
+    done_ids, assignments = dist_utils.broadcast_object_from_main(plan, ctx)
+    already = dist_utils.broadcast_object_from_main(already, ctx)
+    mine = assignments[ctx.dp_rank]
+    summary = GenerationSummary(total=len(samples), already_done=len(done_ids))
+    total_work = sum(len(a.samples) for a in assignments)
+    if total_work == 0:
+        logger.info("all %d samples are already done", len(samples))
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    shard = run_dir.shard(ctx.dp_rank)
+
+    def count_done_everywhere() -> int:
+        # Rank 0 reads every group's shard: progress without collectives.
+        return already + sum(
+            1 for path in run_dir.root.glob("samples.shard-*.jsonl") for _ in open(path, "rb")
+        )
+
+    bar = JobProgress(
+        total=len(samples),
+        initial=already,
+        desc=f"generate {run_dir.root.name}",
+        enabled=progress and ctx.is_main,
+        count_done=count_done_everywhere,
+    )
+    generator = load_generator()
+    timings_done: list[dict[str, float]] = []
+    try:
+        for sample, sample_seed in zip(mine.samples, mine.seeds, strict=True):
+            run_dir.write_heartbeat(ctx.rank, f"sample {sample.id} (set {sample.set}) since {now_iso()}")
+            t0 = time.perf_counter()
+            timer = StageTimer()
+            try:
+                output = generator.generate(sample, sample_seed, bar.on_step)
+                timer.add(output.timings)
+                record = None
+                if ctx.is_group_leader:
+                    relpath = sample.output_relpath(generator.output_kind)
+                    with timer.stage("write"), atomic_path(run_dir.output(relpath)) as tmp:
+                        output.write(tmp)
+                    record = SampleRecord(
+                        id=sample.id,
+                        set=sample.set,
+                        status="done",
+                        output=relpath,
+                        output_sha256=sha256_file(run_dir.output(relpath)),
+                        prompt_sha256=prompt_hash(sample) if prompt_hash else None,
+                        seed=sample_seed,
+                        inputs=_inputs_summary(sample),
+                        seconds=round(time.perf_counter() - t0, 3),
+                        timings=timer.as_dict(),
+                        rank=ctx.rank,
+                        finished_at=now_iso(),
+                    )
+                summary.done += 1
+                timings_done.append(timer.as_dict())
+            except Exception as exc:  # one bad sample is recorded, not fatal
+                logger.error("sample %s failed: %s", sample.id, exc)
+                record = _failure_record(sample, sample_seed, exc, time.perf_counter() - t0, ctx.rank)
+                summary.failed += 1
+                summary.failed_ids.append(sample.id)
+                if ctx.is_group_leader:
+                    append_record(shard, record)
+                if fail_fast:
+                    raise
+                bar.sample_finished()
+                continue
+            if record is not None:
+                append_record(shard, record)
+            bar.sample_finished()
+    finally:
+        bar.close()
+    dist_utils.barrier(ctx)
+    if ctx.is_main:
+        run_dir.merge_shards()
+    gathered = dist_utils.gather_objects_to_main(
+        (summary.done, summary.failed, summary.failed_ids, timings_done), ctx
+    )
+    if ctx.is_main and gathered is not None:
+        leaders = [g for rank, g in enumerate(gathered) if rank % ctx.sp_size == 0]
+        summary.done = sum(g[0] for g in leaders)
+        summary.failed = sum(g[1] for g in leaders)
+        summary.failed_ids = sorted({i for g in leaders for i in g[2]})
+        summary.timings = summarize_timings([t for g in leaders for t in g[3]])
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _inputs_summary(sample: Sample) -> dict[str, Any]:
+    out: dict[str, Any] = {"mode": sample.mode}
+    if sample.image is not None:
+        out["image"] = str(sample.image)
+    if sample.speaker_wavs:
+        out["speaker_wavs"] = [str(p) for p in sample.speaker_wavs]
+    return out

@@ -1,0 +1,102 @@
+"""Running the generate stage in one process, under torchrun, or as `--nproc N` local workers.
+
+`--nproc N` uses torch's own elastic launcher (the machinery behind torchrun), so a worker that
+dies takes the job down with a message naming the rank and the sample it was generating (read
+from the per-rank heartbeat files in the run directory).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from typing import Any
+
+from runners.generate import GenerationSummary, generate_samples
+from runners.run import PreparedRun, RunRequest, prepare_run, prompt_sha256
+
+logger = logging.getLogger(__name__)
+
+
+class GenerationFailed(RuntimeError):
+    """A generation worker died; the message names the rank and its sample."""
+
+
+def _num_heads(prepared: PreparedRun) -> int | None:
+    try:
+        from nava.config import NavaConfig
+    except ImportError:
+        return None
+    return NavaConfig.from_preset(prepared.spec.generation.model).num_heads
+
+
+def generate_in_process(prepared: PreparedRun) -> GenerationSummary:
+    """Generate on this process's share (single process, or one rank launched by torchrun)."""
+    from runners.distributed import destroy, init_distributed
+    from runners.nava_backend import load_nava_generator
+
+    request = prepared.request
+    backend = "gloo" if (request.device or "").startswith("cpu") else None
+    ctx = init_distributed(request.sp, request.timeout_s, backend, num_heads=_num_heads(prepared))
+    try:
+        return generate_samples(
+            prepared.run_dir,
+            prepared.samples,
+            lambda: load_nava_generator(prepared, ctx),
+            ctx,
+            seed=prepared.spec.generation.seed,
+            seed_policy=prepared.spec.generation.seed_policy,
+            fail_fast=request.fail_fast,
+            progress=request.progress,
+            prompt_hash=prompt_sha256,
+        )
+    finally:
+        destroy(ctx)
+
+
+def _elastic_worker(request: RunRequest) -> dict[str, Any]:
+    prepared = prepare_run(request, write=False)
+    summary = generate_in_process(prepared)
+    return {"done": summary.done, "failed": summary.failed, "timings": summary.timings}
+
+
+def generate_with_workers(prepared: PreparedRun) -> dict[int, Any]:
+    """Launch `nproc` local workers with torch's elastic launcher; returns each rank's return value."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    request = prepared.request
+    config = LaunchConfig(
+        min_nodes=1,
+        max_nodes=1,
+        nproc_per_node=request.nproc,
+        run_id=f"nava-eval-{uuid.uuid4().hex[:8]}",
+        rdzv_backend="c10d",
+        rdzv_endpoint="127.0.0.1:0",
+        max_restarts=0,
+        monitor_interval=0.5,
+        start_method="spawn",
+    )
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // request.nproc)))
+    try:
+        return elastic_launch(config, _elastic_worker)(request)
+    except ChildFailedError as exc:
+        beats = prepared.run_dir.heartbeats()
+        lines = []
+        for rank, failure in sorted(exc.failures.items()):
+            where = beats.get(rank, "no sample started")
+            lines.append(
+                f"rank {rank} (exit code {failure.exitcode}) while on {where}: {failure.message or ''}".strip()
+            )
+        raise GenerationFailed(
+            "generation worker(s) died:\n  "
+            + "\n  ".join(lines)
+            + "\nFinished samples are kept; rerun to resume."
+        ) from None
+
+
+def run_generation(prepared: PreparedRun) -> GenerationSummary | dict[int, Any]:
+    """Pick the launch mode: inside torchrun or with --nproc 1 run here, else spawn local workers."""
+    if prepared.request.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return generate_with_workers(prepared)
+    return generate_in_process(prepared)

@@ -1,0 +1,320 @@
+"""`nava-eval run` as functions: prepare → generate → score → results.json → report.
+
+Each stage reads what the previous one wrote and skips what is already done, so `run` can be
+repeated after a crash, and `generate`/`score` can run alone (e.g. to score another model's
+outputs laid out by the benchmark).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.base import Benchmark, Sample, SampleSelection, get_benchmark
+from reports.fileio import atomic_write_json, atomic_write_text
+from reports.results import Results, latest_by_id
+from reports.schema import SchemaError, to_dict
+from runners.run_dir import RunDir
+from runners.spec import (
+    GenerationSettings,
+    Preset,
+    RunFile,
+    RunSpec,
+    collect_provenance,
+    get_preset,
+    load_run_file,
+    now_iso,
+    replace_provenance,
+)
+
+logger = logging.getLogger(__name__)
+
+SMOKE_DATA_DIR = "smoke-data"
+
+
+class RunSpecMismatch(ValueError):
+    """The run directory was made with other output-changing settings; resuming would mix outputs."""
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything `nava-eval run/generate/score` was asked for."""
+
+    benchmark: str
+    preset: str = "versebench"
+    run_dir: Path | None = None
+    data_dir: Path | None = None
+    selection: SampleSelection = SampleSelection()
+    metrics: tuple[str, ...] | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)  # GenerationSettings fields
+    weights_dir: Path | None = None
+    scorer_weights: dict[str, str] = field(default_factory=dict)
+    device: str | None = None
+    nproc: int = 1
+    sp: int = 1
+    timeout_s: float = 1800.0
+    fail_fast: bool = False
+    batch_size: int = 8
+    progress: bool = True
+
+    def resolved_run_dir(self) -> Path:
+        if self.run_dir is not None:
+            return Path(self.run_dir)
+        safe = self.benchmark.replace(":", "-").replace("/", "_")
+        return Path("runs") / f"{safe}-{self.preset}"
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    """The benchmark, its samples and the spec of one run directory."""
+
+    request: RunRequest
+    preset: Preset
+    benchmark: Benchmark
+    samples: list[Sample]
+    spec: RunSpec
+    run_dir: RunDir
+    data_dir: Path | None
+
+
+def generation_settings(preset: Preset, overrides: dict[str, Any]) -> GenerationSettings:
+    """The preset's settings with the user's overrides; unknown names are an error listing the valid ones."""
+    valid = {f.name for f in dataclasses.fields(GenerationSettings)}
+    unknown = sorted(set(overrides) - valid)
+    if unknown:
+        raise ValueError(f"unknown generation setting(s) {unknown}; valid: {', '.join(sorted(valid))}")
+    return dataclasses.replace(preset.generation, **overrides)
+
+
+def _smoke_data(run_dir: Path, benchmark_name: str) -> Path:
+    from benchmarks.smoke import write_smoke_dataset
+
+    paths = write_smoke_dataset(run_dir / SMOKE_DATA_DIR)
+    if benchmark_name == "versebench":
+        return paths.versebench
+    if benchmark_name == "seedtts":
+        return paths.seedtts
+    return paths.root
+
+
+def _benchmark_options(name: str, preset: Preset) -> dict[str, Any]:
+    if preset.data != "smoke" or name.startswith("jsonl:"):
+        return {}
+    from benchmarks import smoke
+
+    counts = {"versebench": smoke.SMOKE_VERSEBENCH_COUNTS, "seedtts": smoke.SMOKE_SEEDTTS_COUNTS}
+    return {"expected_counts": dict(counts[name])} if name in counts else {}
+
+
+def prepare_run(request: RunRequest, *, write: bool = True) -> PreparedRun:
+    """Resolve preset, benchmark, data and samples; create or check run.json."""
+    preset = get_preset(request.preset)
+    settings = generation_settings(preset, request.overrides)
+    run_root = request.resolved_run_dir()
+    run_dir = RunDir(run_root)
+    data_dir = request.data_dir
+    if data_dir is None and preset.data == "smoke" and not request.benchmark.startswith("jsonl:"):
+        data_dir = _smoke_data(run_root, request.benchmark)
+    benchmark = get_benchmark(request.benchmark, **_benchmark_options(request.benchmark, preset))
+    samples = benchmark.load(data_dir, request.selection)
+    if not samples:
+        raise ValueError(f"no samples selected from {request.benchmark} (check --sets/--ids/--limit)")
+    metrics = (
+        list(request.metrics)
+        if request.metrics
+        else sorted({m for s in samples for m in metrics_for_sample(benchmark, s)})
+    )
+    sel = request.selection
+    spec = RunSpec(
+        name=run_root.name,
+        benchmark=request.benchmark,
+        preset=preset.name,
+        generation=settings,
+        metrics=metrics,
+        data_dir=str(data_dir) if data_dir is not None else None,
+        sets=list(sel.sets) if sel.sets else None,
+        ids=sorted(sel.ids) if sel.ids else None,
+        limit=sel.limit,
+        smoke=preset.smoke,
+    )
+    if write:
+        _write_run_file(run_dir, spec, request)
+    return PreparedRun(request, preset, benchmark, samples, spec, run_dir, data_dir)
+
+
+def _write_run_file(run_dir: RunDir, spec: RunSpec, request: RunRequest) -> None:
+    provenance = collect_provenance(
+        world_size=request.nproc, dp_size=request.nproc // request.sp, sp_size=request.sp
+    )
+    if run_dir.run_json.exists():
+        existing = load_run_file(run_dir.root)
+        if existing.spec_hash != spec.output_hash():
+            raise RunSpecMismatch(
+                f"{run_dir.run_json}: this run directory was generated with other settings "
+                f"(spec hash {existing.spec_hash}, now {spec.output_hash()}); resuming would mix outputs. "
+                "Use another --run-dir, or delete the directory to start over."
+            )
+        run_file = dataclasses.replace(replace_provenance(existing, provenance), spec=spec)
+    else:
+        run_file = RunFile(spec=spec, spec_hash=spec.output_hash(), provenance=provenance)
+    atomic_write_json(run_dir.run_json, to_dict(run_file))
+
+
+def metrics_for_sample(benchmark: Benchmark, sample: Sample) -> tuple[str, ...]:
+    """The benchmark's own per-sample choice when it has one, else its per-set defaults."""
+    chooser = getattr(benchmark, "metrics_for", None)
+    if chooser is not None:
+        return tuple(chooser(sample))
+    return tuple(benchmark.default_metrics.get(sample.set, ()))
+
+
+def prompt_sha256(sample: Sample) -> str:
+    return hashlib.sha256(sample.prompt.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# score + aggregate + report (rank 0 only)
+
+
+def score_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -> list[Any]:
+    """Score the run's generated outputs with each planned metric (cached, resumable)."""
+    from metrics.base import get_metric
+    from runners.score import score_metric
+
+    records = latest_by_id(prepared.run_dir.all_records())
+    plan = scoring_plan(prepared, metrics)
+    device = prepared.request.device or _default_device()
+    summaries = []
+    for name, samples in plan.items():
+        metric = get_metric(
+            name,
+            smoke=prepared.spec.smoke,
+            weights=dict(prepared.request.scorer_weights),
+            benchmark=prepared.benchmark.name,
+        )
+        summaries.append(
+            score_metric(
+                prepared.run_dir,
+                samples,
+                records,
+                metric,
+                batch_size=prepared.request.batch_size,
+                device=device,
+                progress=prepared.request.progress,
+            )
+        )
+    return summaries
+
+
+def scoring_plan(prepared: PreparedRun, metrics: Sequence[str] | None = None) -> dict[str, list[Sample]]:
+    """metric → samples it scores: the chosen metrics on every sample, else the benchmark's choice."""
+    chosen = list(metrics) if metrics else None
+    plan: dict[str, list[Sample]] = {}
+    for sample in prepared.samples:
+        names = chosen if chosen else metrics_for_sample(prepared.benchmark, sample)
+        for name in names:
+            plan.setdefault(name, []).append(sample)
+    return plan
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def aggregate_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -> Results:
+    """Write results.json from the per-sample scores."""
+    from metrics.base import metric_entries
+    from reports.aggregate import PlannedSample, aggregate_metric, build_results
+
+    records = latest_by_id(prepared.run_dir.all_records())
+    entries = metric_entries()
+    results = {}
+    for name, samples in scoring_plan(prepared, metrics).items():
+        planned = [
+            PlannedSample(
+                s.id,
+                s.set,
+                records[s.id].output_sha256 if s.id in records and records[s.id].status == "done" else None,
+            )
+            for s in samples
+        ]
+        results.update(
+            aggregate_metric(
+                prepared.run_dir.scores(name),
+                name,
+                entries[name].fields,
+                planned,
+                prepared.benchmark.aggregation,
+            )
+        )
+    run_file = load_run_file(prepared.run_dir.root)
+    provenance = dataclasses.replace(run_file.provenance, ended_at=now_iso())
+    model = prepared.spec.generation.model
+    failed = sorted(
+        i for i, r in records.items() if r.status == "failed" and i in {s.id for s in prepared.samples}
+    )
+    notes = [f"{len(failed)} sample(s) failed to generate: {', '.join(failed[:20])}"] if failed else []
+    res = build_results(
+        run_name=prepared.spec.name,
+        benchmark=prepared.benchmark.name,
+        model=model,
+        metrics=results,
+        n_samples=len(prepared.samples),
+        smoke=prepared.spec.smoke,
+        params_b=MODEL_PARAMS_B.get(model),
+        preset=prepared.spec.preset,
+        spec=to_dict(prepared.spec),
+        provenance=provenance,
+        created_at=now_iso(),
+        notes=notes,
+    )
+    atomic_write_json(prepared.run_dir.results_json, to_dict(res))
+    return res
+
+
+#: Parameter counts shown in tables (billions).
+MODEL_PARAMS_B: dict[str, float] = {"nava-6b": 6.3, "nava-tiny": 0.0094}
+
+
+def write_reports(prepared: PreparedRun) -> list[Path]:
+    """report.md (and report.html when the renderer is available) in the run directory."""
+    from reports.report_table import build_report_table
+
+    written = []
+    published = not prepared.spec.benchmark.startswith("jsonl:")
+    table = build_report_table([prepared.run_dir.root], published=published, fmt="md")
+    atomic_write_text(prepared.run_dir.root / "report.md", f"# {prepared.spec.name}\n\n{table}\n")
+    written.append(prepared.run_dir.root / "report.md")
+    return written
+
+
+def load_prepared(run_dir: Path, request_overrides: dict[str, Any] | None = None) -> PreparedRun:
+    """Rebuild a PreparedRun from an existing run directory's run.json (for `score`/`report` alone)."""
+    try:
+        run_file = load_run_file(run_dir)
+    except SchemaError:
+        raise
+    spec = run_file.spec
+    request = RunRequest(
+        benchmark=spec.benchmark,
+        preset=spec.preset,
+        run_dir=Path(run_dir),
+        data_dir=Path(spec.data_dir) if spec.data_dir else None,
+        selection=SampleSelection(
+            sets=tuple(spec.sets) if spec.sets else None,
+            ids=frozenset(spec.ids) if spec.ids else None,
+            limit=spec.limit,
+        ),
+        **(request_overrides or {}),
+    )
+    preset = get_preset(spec.preset)
+    benchmark = get_benchmark(spec.benchmark, **_benchmark_options(spec.benchmark, preset))
+    samples = benchmark.load(request.data_dir, request.selection)
+    return PreparedRun(request, preset, benchmark, samples, spec, RunDir(Path(run_dir)), request.data_dir)

@@ -1,0 +1,162 @@
+"""The score stage: run directory outputs → scores/<metric>.jsonl, batched, cached, resumable.
+
+A score is cached per (sample id, output sha256, protocol id): a regenerated output or a changed
+protocol is scored again, everything else never twice. Each batch is appended as whole lines as
+soon as it is scored, so a kill loses at most the batch in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.base import Sample
+from metrics.base import Metric, ScoreInput, ScoreOutcome
+from reports.results import SampleRecord, ScoreRecord, latest_by_id, load_score_records
+from reports.schema import to_dict
+from runners.run_dir import RunDir
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ScoreSummary:
+    """What one metric's pass did."""
+
+    metric: str
+    protocol: str
+    scored: int = 0
+    cached: int = 0
+    skipped: int = 0
+    failed: int = 0
+    not_generated: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def score_input(sample: Sample, output: Path) -> ScoreInput:
+    """What a metric may need about one sample (prompt wav = first speaker wav, for SIM)."""
+    reference_audio = sample.speaker_wavs[0] if sample.speaker_wavs else sample.ground_truth_audio
+    return ScoreInput(
+        id=sample.id,
+        set=sample.set,
+        output=output,
+        reference_text=sample.reference_text,
+        reference_audio=reference_audio,
+        language=sample.language,
+        meta={"prompt": sample.prompt, "mode": sample.mode, **sample.meta},
+    )
+
+
+def _record(metric: Metric, sample: Sample, sha: str | None, outcome: ScoreOutcome) -> ScoreRecord:
+    primary = metric.fields[0].name if metric.fields else None
+    value = outcome.values.get(primary) if outcome.status == "ok" and primary else None
+    return ScoreRecord(
+        id=sample.id,
+        set=sample.set,
+        metric=metric.name,
+        protocol=metric.protocol,
+        status=outcome.status,
+        output_sha256=sha,
+        value=float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None,
+        values=_jsonable(outcome.values),
+        reason=outcome.reason,
+    )
+
+
+def _jsonable(values: dict) -> dict:
+    import json
+
+    out = {}
+    for key, value in values.items():
+        try:
+            json.dumps(value)
+            out[key] = value
+        except TypeError:
+            out[key] = value.tolist() if hasattr(value, "tolist") else str(value)
+    return out
+
+
+def score_metric(
+    run_dir: RunDir,
+    samples: Sequence[Sample],
+    sample_records: dict[str, SampleRecord],
+    metric: Metric,
+    *,
+    batch_size: int = 8,
+    device: str = "cpu",
+    progress: bool = True,
+    on_batch: Callable[[int], None] | None = None,
+) -> ScoreSummary:
+    """Score every generated sample of `samples` with `metric` that is not cached yet."""
+    from reports.fileio import append_jsonl
+
+    started = time.perf_counter()
+    summary = ScoreSummary(metric=metric.name, protocol=metric.protocol)
+    path = run_dir.scores(metric.name)
+    cached = latest_by_id(load_score_records(path))
+    todo: list[tuple[Sample, SampleRecord]] = []
+    for sample in samples:
+        record = sample_records.get(sample.id)
+        if record is None or record.status != "done" or not record.output:
+            summary.not_generated.append(sample.id)
+            continue
+        hit = cached.get(sample.id)
+        if hit is not None and hit.protocol == metric.protocol and hit.output_sha256 == record.output_sha256:
+            summary.cached += 1
+            continue
+        todo.append((sample, record))
+    if not todo:
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    metric.setup(device)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(todo), desc=f"score {metric.name}", unit="sample", dynamic_ncols=True)
+    try:
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start : start + batch_size]
+            inputs = [score_input(s, run_dir.output(r.output)) for s, r in batch]
+            try:
+                outcomes = metric.score_batch(inputs)
+            except Exception as exc:  # a metric bug must not lose the batch's bookkeeping
+                logger.exception("metric %s failed on a batch", metric.name)
+                outcomes = [ScoreOutcome.failed(f"{type(exc).__name__}: {exc}") for _ in batch]
+            if len(outcomes) != len(batch):
+                raise RuntimeError(
+                    f"metric {metric.name} returned {len(outcomes)} outcomes for {len(batch)} inputs"
+                )
+            for (sample, record), outcome in zip(batch, outcomes, strict=True):
+                append_jsonl(path, to_dict(_record(metric, sample, record.output_sha256, outcome)))
+                if outcome.status == "ok":
+                    summary.scored += 1
+                elif outcome.status == "skipped":
+                    summary.skipped += 1
+                else:
+                    summary.failed += 1
+            if bar is not None:
+                bar.update(len(batch))
+            if on_batch is not None:
+                on_batch(len(batch))
+    finally:
+        if bar is not None:
+            bar.close()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def metrics_for(
+    samples: Sequence[Sample], default_metrics: dict[str, tuple[str, ...]], chosen: Sequence[str] | None
+):
+    """metric name → the samples it scores: the benchmark's per-set defaults, or `chosen` on every set."""
+    plan: dict[str, list[Sample]] = {}
+    for sample in samples:
+        names = chosen if chosen else default_metrics.get(sample.set, ())
+        for name in names:
+            plan.setdefault(name, []).append(sample)
+    return plan

@@ -1,0 +1,159 @@
+"""The generate loop: planning, resume, atomic outputs, failures, DP on gloo, kill -9 and resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from benchmarks.base import Sample
+from reports.results import load_sample_records
+from runners.distributed import init_distributed, spawn_workers
+from runners.generate import generate_samples, plan_assignments
+from runners.run_dir import RunDir
+
+
+def make_samples(n: int) -> list[Sample]:
+    return [Sample(id=f"{i:03d}", set="set1" if i % 2 else "set2", prompt=f"prompt {i}") for i in range(n)]
+
+
+@dataclass
+class Written:
+    text: str
+    timings: dict = field(default_factory=lambda: {"denoise": 0.001, "decode": 0.001})
+
+    def write(self, path) -> None:
+        Path(path).write_text(self.text)
+
+
+class EchoGenerator:
+    """Output = prompt and seed; fails on prompts containing 'boom'; can pause on one sample."""
+
+    output_kind = "txt"
+
+    def __init__(self, pause_on: str | None = None):
+        self.pause_on = pause_on
+        self.calls: list[str] = []
+
+    def generate(self, sample, seed, on_step):
+        self.calls.append(sample.id)
+        for step in (1, 2):
+            on_step(step, 2)
+        if "boom" in sample.prompt:
+            raise ValueError(f"request {sample.id}: field 'prompt' cannot be generated")
+        if self.pause_on == sample.id:
+            print("PAUSED", flush=True)
+            time.sleep(60)
+        return Written(f"{sample.prompt}|seed={seed}")
+
+
+def single_ctx():
+    return init_distributed(sp_size=1, env={}, backend="gloo")
+
+
+def done_counts(run_dir: RunDir) -> Counter:
+    return Counter(r.id for r in load_sample_records(run_dir.samples) if r.status == "done")
+
+
+def test_plan_is_deterministic_and_world_size_independent():
+    samples = make_samples(7)
+    one = plan_assignments(samples, {"001"}, dp_size=1, seed=100)
+    three = plan_assignments(samples, {"001"}, dp_size=3, seed=100)
+    assert [s.id for s in one[0].samples] == ["000", "002", "003", "004", "005", "006"]
+    assert sorted(s.id for a in three for s in a.samples) == [s.id for s in one[0].samples]
+    assert all(seed == 100 for a in three for seed in a.seeds)
+    official = plan_assignments(samples, set(), dp_size=2, seed=100, seed_policy="official-rank")
+    assert [s.id for s in official[1].samples] == ["001", "003", "005"] and official[1].seeds[0] == 101
+    with pytest.raises(ValueError, match="valid: per-sample, official-rank"):
+        plan_assignments(samples, set(), 1, 0, seed_policy="random")
+
+
+def test_generate_writes_records_and_resume_skips_verified_outputs(tmp_path):
+    run_dir = RunDir(tmp_path / "run")
+    samples = make_samples(4)
+    gen = EchoGenerator()
+    summary = generate_samples(run_dir, samples, lambda: gen, single_ctx(), seed=7, progress=False)
+    assert (summary.done, summary.failed, summary.already_done) == (4, 0, 0)
+    assert (run_dir.root / "outputs/set1/001.txt").read_text() == "prompt 1|seed=7"
+    records = {r.id: r for r in load_sample_records(run_dir.samples)}
+    assert records["002"].status == "done" and len(records["002"].output_sha256) == 64
+    assert set(records["002"].timings) == {"denoise", "decode", "write"}
+    assert not list(run_dir.root.glob("samples.shard-*"))
+
+    # Tamper with one output: only that one is regenerated.
+    (run_dir.root / "outputs/set2/002.txt").write_text("corrupted")
+    gen2 = EchoGenerator()
+    summary2 = generate_samples(run_dir, samples, lambda: gen2, single_ctx(), seed=7, progress=False)
+    assert gen2.calls == ["002"] and summary2.already_done == 3
+    assert (run_dir.root / "outputs/set2/002.txt").read_text() == "prompt 2|seed=7"
+
+    # Nothing missing: the generator is never even loaded.
+    def must_not_load():
+        raise AssertionError("loaded although nothing was missing")
+
+    assert generate_samples(run_dir, samples, must_not_load, single_ctx(), progress=False).already_done == 4
+
+
+def test_failed_sample_is_recorded_and_run_continues(tmp_path):
+    run_dir = RunDir(tmp_path / "run")
+    samples = make_samples(3)
+    samples[1] = Sample(id="001", set="set1", prompt="boom")
+    summary = generate_samples(run_dir, samples, EchoGenerator, single_ctx(), progress=False)
+    assert (summary.done, summary.failed, summary.failed_ids) == (2, 1, ["001"])
+    failed = [r for r in load_sample_records(run_dir.samples) if r.status == "failed"]
+    assert failed[0].id == "001" and "field 'prompt'" in failed[0].error
+    assert not (run_dir.root / "outputs/set1/001.txt").exists()
+    with pytest.raises(ValueError, match="field 'prompt'"):
+        generate_samples(run_dir, samples, EchoGenerator, single_ctx(), progress=False, fail_fast=True)
+
+
+def _dp_worker(run_root: str, n: int, seed: int) -> tuple[int, int]:
+    ctx = init_distributed(sp_size=1, backend="gloo", timeout_s=60)
+    summary = generate_samples(
+        RunDir(Path(run_root)), make_samples(n), EchoGenerator, ctx, seed=seed, progress=False
+    )
+    return summary.done, summary.already_done
+
+
+def test_dp2_produces_the_same_outputs_as_dp1(tmp_path):
+    one, two = RunDir(tmp_path / "dp1"), RunDir(tmp_path / "dp2")
+    generate_samples(one, make_samples(5), EchoGenerator, single_ctx(), seed=3, progress=False)
+    results = spawn_workers(_dp_worker, 2, str(two.root), 5, 3, timeout_s=120)
+    assert results[0] == (5, 0)  # rank 0 reports the totals over both groups
+    for path in sorted((one.root / "outputs").rglob("*.txt")):
+        assert (two.root / path.relative_to(one.root)).read_text() == path.read_text()
+    assert done_counts(two) == Counter({s.id: 1 for s in make_samples(5)})
+
+
+def test_killed_run_resumed_with_another_world_size_does_each_sample_once(tmp_path):
+    run_root = tmp_path / "run"
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_generate import EchoGenerator, make_samples, single_ctx
+        from runners.generate import generate_samples
+        from runners.run_dir import RunDir
+        generate_samples(RunDir(__import__("pathlib").Path({str(run_root)!r})), make_samples(6),
+                         lambda: EchoGenerator(pause_on="003"), single_ctx(), progress=False)
+        """
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, cwd=os.getcwd())
+    assert child.stdout.readline().strip() == b"PAUSED"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=10)
+    run_dir = RunDir(run_root)
+    # The killed run left its finished samples in its shard, none in samples.jsonl yet.
+    assert {r.id for r in run_dir.all_records()} == {"000", "001", "002"}
+    results = spawn_workers(_dp_worker, 2, str(run_root), 6, 100, timeout_s=120)
+    assert results[0] == (3, 3)
+    assert done_counts(run_dir) == Counter({s.id: 1 for s in make_samples(6)})
+    assert not list(run_root.rglob("*.tmp"))
