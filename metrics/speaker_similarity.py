@@ -74,9 +74,17 @@ class WavLMEcapa:
 
 
 def load_wavlm_ecapa(
-    checkpoint: str | Path, device: str = "cpu", weights: Mapping[str, Any] | None = None
+    checkpoint: str | Path,
+    device: str = "cpu",
+    weights: Mapping[str, Any] | None = None,
+    *,
+    wavlm_config: Any = None,
+    head_config: Any = None,
 ) -> WavLMEcapa:
-    """Build WavLM-Large + ECAPA from `wavlm_large_finetune.pth`, every key mapped and loaded strictly."""
+    """Build WavLM-Large + ECAPA from `wavlm_large_finetune.pth`, every key mapped and loaded strictly.
+
+    The configs default to the official sizes; tests pass tiny ones with a tiny checkpoint.
+    """
     import torch
     from transformers import WavLMModel
 
@@ -88,10 +96,10 @@ def load_wavlm_ecapa(
     if not isinstance(raw, dict) or "model" not in raw:
         raise CheckpointLayoutError(f"{checkpoint}: expected a dict with the state dict under 'model'")
     parts = split_checkpoint(raw["model"])
-    head = EcapaHead()
+    head = EcapaHead(head_config) if head_config is not None else EcapaHead()
     _load_strict(head, parts.head, f"{checkpoint} (ECAPA head)")
     if parts.upstream:
-        wavlm = WavLMModel(wavlm_large_config())
+        wavlm = WavLMModel(wavlm_config if wavlm_config is not None else wavlm_large_config())
         _load_strict(wavlm, parts.upstream, f"{checkpoint} (WavLM upstream)")
     else:
         # The official strict=False load keeps s3prl's pretrained WavLM-Large for absent keys.
@@ -122,14 +130,11 @@ def _load_strict(module: Any, state_dict: Mapping[str, Any], what: str) -> None:
     module.load_state_dict(dict(state_dict), strict=True)
 
 
-def tiny_wavlm_ecapa(seed: int = 0, device: str = "cpu") -> WavLMEcapa:
-    """A tiny seeded WavLM + ECAPA (same code paths, random weights) for smoke runs and tests."""
-    import torch
-    from transformers import WavLMConfig, WavLMModel
+def tiny_wavlm_config() -> Any:
+    """WavLM-Large's structure scaled down (32 wide, 2 layers, same conv strides, buckets, gating)."""
+    from transformers import WavLMConfig
 
-    from metrics.ecapa_tdnn import EcapaConfig, EcapaHead
-
-    config = WavLMConfig(
+    return WavLMConfig(
         hidden_size=32,
         num_hidden_layers=2,
         num_attention_heads=4,
@@ -150,22 +155,36 @@ def tiny_wavlm_ecapa(seed: int = 0, device: str = "cpu") -> WavLMEcapa:
         feat_proj_dropout=0.0,
         layerdrop=0.0,
     )
-    torch.manual_seed(seed)
-    wavlm = WavLMModel(config)
-    head = EcapaHead(
-        EcapaConfig(
-            feat_dim=32,
-            num_layers=3,
-            channels=16,
-            pool_channels=48,
-            emb_dim=8,
-            scale=8,
-            se_bottleneck=8,
-            attention_channels=8,
-        )
+
+
+def tiny_ecapa_config() -> Any:
+    """An ECAPA head for `tiny_wavlm_config` (3 hidden states of width 32)."""
+    from metrics.ecapa_tdnn import EcapaConfig
+
+    return EcapaConfig(
+        feat_dim=32,
+        num_layers=3,
+        channels=16,
+        pool_channels=48,
+        emb_dim=8,
+        scale=8,
+        se_bottleneck=8,
+        attention_channels=8,
     )
+
+
+def tiny_wavlm_ecapa(seed: int = 0, device: str = "cpu") -> WavLMEcapa:
+    """A tiny seeded WavLM + ECAPA (same code paths, random weights) for smoke runs and tests."""
+    import torch
+    from transformers import WavLMModel
+
+    from metrics.ecapa_tdnn import EcapaHead
+
+    torch.manual_seed(seed)
+    wavlm = WavLMModel(tiny_wavlm_config())
+    head = EcapaHead(tiny_ecapa_config())
     with torch.no_grad():
-        head.feature_weight.normal_()
+        head.feature_weight.normal_()  # a non-uniform layer weighting, as a trained head has
     return WavLMEcapa(wavlm, head, device)
 
 
