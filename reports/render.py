@@ -1,0 +1,292 @@
+"""report.html: one self-contained page per run (no network): tables, CI bar charts, per-set plots, per-sample table.
+
+Everything is inline: CSS in a <style> block, plots as base64 PNG from matplotlib's Agg canvas (no
+pyplot global state, no display). Links to outputs and score files are relative to the report's
+folder, so the run directory can be moved or zipped with its report.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reports.fileio import atomic_write_text
+from reports.per_sample import RunData, load_run
+from reports.results import SampleRecord, latest_by_id, load_sample_records
+from reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_ci
+from reports.tables import FIELD_LABELS, SMOKE_BANNER, ComparisonTable, build_table, field_order, render_table
+
+log = logging.getLogger(__name__)
+
+REPORT_NAME = "report.html"
+
+_CSS = """
+body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; margin: 2em auto;
+       max-width: 1200px; color: #1d1d1f; line-height: 1.4; padding: 0 1em; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
+th, td { border: 1px solid #d0d0d0; padding: 0.25em 0.6em; text-align: right; white-space: nowrap; }
+th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+tr.published td { color: #555; } strong.best { color: #0a5d00; }
+caption { text-align: left; font-weight: 600; padding-bottom: 0.3em; }
+.smoke-banner { background: #fff3cd; border: 2px solid #e0a800; padding: 0.6em 1em; font-size: 1.1em; }
+.footnotes { font-size: 0.85em; color: #444; } .meta td { text-align: left; }
+.plots img { max-width: 100%; margin: 0.5em 0; display: block; }
+td.failed, td.skipped { color: #a00; } td.missing { color: #999; }
+"""
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text))
+
+
+def _png(fig: object) -> str:
+    """A matplotlib Figure as an <img> with a base64 PNG data URI."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)  # attaches the canvas; Figure.savefig needs one
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=96, bbox_inches="tight")  # type: ignore[attr-defined]
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="plot" src="data:image/png;base64,{data}">'
+
+
+def _metric_chart(table: ComparisonTable, key: str) -> str | None:
+    """Horizontal bars: every row's value of one column, runs with their 95 % CI as error bars."""
+    from matplotlib.figure import Figure
+
+    column = next(c for c in table.columns if c.key == key)
+    rows = [(r, table.cell(r.label, key)) for r in table.rows if table.cell(r.label, key) is not None]
+    if not rows:
+        return None
+    labels = [r.label for r, _ in rows]
+    values = np.array([c.value for _, c in rows])
+    lower = np.array([c.value - c.ci95[0] if c.ci95 else 0.0 for _, c in rows])
+    upper = np.array([c.ci95[1] - c.value if c.ci95 else 0.0 for _, c in rows])
+    colors = ["#1f77b4" if r.kind == "run" else "#b0b0b0" for r, _ in rows]
+    fig = Figure(figsize=(7.5, 0.45 * len(rows) + 1.0))
+    ax = fig.add_subplot()
+    positions = np.arange(len(rows))[::-1]
+    ax.barh(positions, values, color=colors)
+    has_ci = np.array([c.ci95 is not None for _, c in rows])
+    if has_ci.any():  # published numbers have no CI: no zero-width whiskers for them
+        err = np.vstack([lower[has_ci], upper[has_ci]])
+        ax.errorbar(values[has_ci], positions[has_ci], xerr=err, fmt="none", ecolor="black", capsize=3)
+    ax.set_yticks(positions, labels)
+    arrow = "higher is better" if column.direction == "higher" else "lower is better"
+    ax.set_title(f"{column.label} ({arrow}); runs blue with 95 % CI, published grey")
+    low = float(np.min(values - lower))
+    high = float(np.max(values + upper))
+    span = max(high - low, 1e-9)
+    ax.set_xlim(max(0.0, low - 0.15 * span) if low >= 0 else low - 0.15 * span, high + 0.1 * span)
+    return _png(fig)
+
+
+def _per_set_chart(run: RunData, name: str, seed: int, n_resamples: int) -> str | None:
+    """Bars per set of one field with 95 % CIs, from per-sample scores (or results.json's per_set)."""
+    from matplotlib.figure import Figure
+
+    points: list[tuple[str, float, float, float, int]] = []
+    scores = run.scores
+    if not scores.empty and (scores["field"] == name).any():
+        sub = scores[scores["field"] == name].drop_duplicates("id", keep="last")
+        for set_name, grp in sub.groupby("set"):
+            values = grp["value"].to_numpy()
+            lo, hi = bootstrap_ci(values, seed, n_resamples)
+            points.append((str(set_name), float(values.mean()), lo, hi, len(values)))
+    elif name in run.results.metrics:
+        for set_name, res in sorted(run.results.metrics[name].per_set.items()):
+            if res.value is not None:
+                lo, hi = res.ci95 if res.ci95 else (res.value, res.value)
+                points.append((set_name, res.value, lo, hi, res.n))
+    if not points:
+        return None
+    fig = Figure(figsize=(1.2 * len(points) + 2.5, 3.0))
+    ax = fig.add_subplot()
+    x = np.arange(len(points))
+    means = np.array([p[1] for p in points])
+    err = np.vstack([means - np.array([p[2] for p in points]), np.array([p[3] for p in points]) - means])
+    ax.bar(x, means, yerr=err, color="#1f77b4", capsize=4)
+    ax.set_xticks(x, [f"{p[0]}\n(n={p[4]})" for p in points])
+    ax.set_title(f"{FIELD_LABELS.get(name, name)} per set (95 % CI)")
+    return _png(fig)
+
+
+def _relative_link(target: Path, report_dir: Path) -> str:
+    return Path(os.path.relpath(target.resolve(), report_dir)).as_posix()
+
+
+def sample_table(run: RunData) -> pd.DataFrame:
+    """One row per sample: id, set, status, output, one column per field; worst first.
+
+    "Worst" is the mean over fields of the sample's direction-aware percentile rank (1 = worst of the
+    run); samples that failed generation or have no score come first, then that rank descending.
+    """
+    samples: dict[str, SampleRecord] = {}
+    if run.run_dir is not None and (run.run_dir / "samples.jsonl").exists():
+        samples = latest_by_id(load_sample_records(run.run_dir / "samples.jsonl"))
+    scores = run.scores
+    fields = field_order(scores["field"].unique()) if not scores.empty else []
+    ids = list(dict.fromkeys([*samples, *(scores["id"].tolist() if not scores.empty else [])]))
+    frame = pd.DataFrame({"id": ids})
+    frame["set"] = [samples[i].set if i in samples else None for i in ids]
+    frame["status"] = [samples[i].status if i in samples else "done" for i in ids]
+    frame["output"] = [samples[i].output if i in samples else None for i in ids]
+    ranks = []
+    for name in fields:
+        sub = scores[scores["field"] == name].drop_duplicates("id", keep="last").set_index("id")
+        frame[name] = frame["id"].map(sub["value"])
+        if frame["set"].isna().any():
+            frame["set"] = frame["set"].fillna(frame["id"].map(sub["set"]))
+        metric = run.results.metrics.get(name)
+        direction = metric.direction if metric else "higher"
+        ranks.append(frame[name].rank(pct=True, ascending=direction == "lower"))  # 1.0 = worst
+    bad = (frame["status"] != "done") | (frame[fields].isna().any(axis=1) if fields else False)
+    frame["worst_rank"] = pd.concat(ranks, axis=1).mean(axis=1) if ranks else 0.0
+    frame["_bad"] = bad.astype(int)
+    frame = frame.sort_values(["_bad", "worst_rank", "id"], ascending=[False, False, True], kind="stable")
+    return frame.drop(columns="_bad").reset_index(drop=True)
+
+
+def _sample_rows_html(run: RunData, report_dir: Path) -> str:
+    frame = sample_table(run)
+    fields = [c for c in frame.columns if c not in ("id", "set", "status", "output", "worst_rank")]
+    score_files = sorted((run.run_dir / "scores").glob("*.jsonl")) if run.run_dir else []
+    links = " ".join(
+        f'<a href="{_esc(_relative_link(p, report_dir))}">{_esc(p.name)}</a>' for p in score_files
+    )
+    parts = [
+        "<h2>Per-sample scores (worst first)</h2>",
+        f"<p>Score files: {links or 'none'}. Order: failed or unscored first, then by the mean "
+        "direction-aware percentile rank over metrics (1.0 = worst of this run).</p>",
+        '<table id="samples"><thead><tr><th>id</th><th>set</th><th>status</th><th>output</th>',
+    ]
+    parts += [f"<th>{_esc(FIELD_LABELS.get(f, f))}</th>" for f in fields]
+    parts.append("<th>rank</th></tr></thead><tbody>")
+    for rec in frame.to_dict("records"):
+        output = rec["output"]
+        if output and run.run_dir is not None:
+            href = _relative_link(run.run_dir / output, report_dir)
+            link = f'<a href="{_esc(href)}">{_esc(Path(output).name)}</a>'
+        else:
+            link = "–"
+        cells = [
+            f'<tr data-id="{_esc(rec["id"])}"><td>{_esc(rec["id"])}</td><td>{_esc(rec["set"] or "")}</td>',
+            f'<td class="{_esc(rec["status"])}">{_esc(rec["status"])}</td><td>{link}</td>',
+        ]
+        for name in fields:
+            value = rec[name]
+            missing = value is None or (isinstance(value, float) and math.isnan(value))
+            cells.append('<td class="missing">–</td>' if missing else f"<td>{value:.4g}</td>")
+        rank = rec["worst_rank"]
+        cells.append(f"<td>{'' if rank is None or math.isnan(rank) else f'{rank:.2f}'}</td></tr>")
+        parts.append("".join(cells))
+    parts.append("</tbody></table>")
+    return "\n".join(parts)
+
+
+def _meta_html(run: RunData) -> str:
+    r = run.results
+    rows = [
+        ("run", r.run_name),
+        ("model", r.model),
+        ("benchmark", r.benchmark),
+        ("preset", r.preset or ""),
+        ("samples", r.n_samples),
+        ("created", r.created_at or ""),
+    ]
+    if r.provenance is not None:
+        p = r.provenance
+        sha = (p.git_sha or "unknown") + (" (dirty)" if p.git_dirty else "")
+        rows += [
+            ("nava-eval", p.nava_eval_version),
+            ("git", sha),
+            ("python / torch", f"{p.python} / {p.torch}"),
+        ]
+        rows += [("GPUs", ", ".join(p.gpus) or "none"), ("host", p.hostname)]
+    coverage = [
+        f"{name}: n={m.n}, skipped {m.n_skipped}, failed {m.n_failed}, missing {m.n_missing} ({m.protocol})"
+        for name, m in r.metrics.items()
+    ]
+    body = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows)
+    body += "".join(f"<tr><th>coverage</th><td>{_esc(line)}</td></tr>" for line in coverage)
+    return f'<table class="meta">{body}</table>'
+
+
+def render_report(
+    run: str | Path | RunData,
+    others: Sequence[str | Path | RunData] = (),
+    *,
+    report_dir: str | Path | None = None,
+    published: bool | pd.DataFrame = True,
+    seed: int = DEFAULT_SEED,
+    n_resamples: int = DEFAULT_RESAMPLES,
+) -> str:
+    """The report page of `run` (with `others` beside it in the tables) as one HTML string."""
+    main = load_run(run)
+    extra = [load_run(o) for o in others]
+    if report_dir is None:
+        report_dir = main.run_dir if main.run_dir is not None else Path.cwd()
+    report_dir = Path(report_dir).resolve()
+    table = build_table([main, *extra], published=published, seed=seed, n_resamples=n_resamples)
+    per_set = build_table(
+        [main, *extra], published=published, per_set=True, seed=seed, n_resamples=n_resamples
+    )
+    r = main.results
+    smoke = r.smoke or any(o.results.smoke for o in extra)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>nava-eval report: {_esc(r.run_name)} ({_esc(r.benchmark)})</title>",
+        f"<style>{_CSS}</style></head><body>",
+    ]
+    if smoke:
+        parts.append(f'<p class="smoke-banner" id="smoke-banner"><strong>{_esc(SMOKE_BANNER)}</strong></p>')
+    parts.append(f"<h1>{_esc(r.model)}: {_esc(r.run_name)} on {_esc(r.benchmark)}</h1>")
+    parts.append(_meta_html(main))
+    parts.append('<h2>Comparison</h2><div id="comparison">' + render_table(table, "html") + "</div>")
+    per_set_columns = [c for c in per_set.columns if c.set is not None]
+    if per_set_columns:
+        parts.append('<h2>Per set</h2><div id="per-set">' + render_table(per_set, "html") + "</div>")
+    parts.append('<h2>Metrics against baselines</h2><div class="plots" id="metric-plots">')
+    for column in table.columns:
+        chart = _metric_chart(table, column.key)
+        if chart:
+            parts.append(chart)
+    parts.append("</div>")
+    plots = [
+        p for name in [c.field for c in table.columns] if (p := _per_set_chart(main, name, seed, n_resamples))
+    ]
+    if plots:
+        parts.append(
+            '<h2>Per-set plots</h2><div class="plots" id="per-set-plots">' + "".join(plots) + "</div>"
+        )
+    parts.append(_sample_rows_html(main, report_dir))
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def write_report(
+    run: str | Path | RunData,
+    others: Sequence[str | Path | RunData] = (),
+    out: str | Path | None = None,
+    **options: object,
+) -> Path:
+    """Write report.html (default: into the run directory) atomically; returns its path."""
+    main = load_run(run)
+    if out is None:
+        if main.run_dir is None:
+            raise ValueError("the run has no directory; pass out= for the report path")
+        out = main.run_dir / REPORT_NAME
+    out = Path(out)
+    text = render_report(main, others, report_dir=out.parent, **options)  # type: ignore[arg-type]
+    return atomic_write_text(out, text)
