@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+import pickle
 import queue
 import socket
 import time
@@ -338,7 +339,9 @@ def _spawned_worker(
     )
     torch.set_num_threads(threads)
     try:
-        results.put((rank, True, fn(*args)))
+        # Plain pickle bytes, not the queue's own pickler: that one passes tensors as shared-memory file
+        # descriptors, which break ("connection reset") when this process exits before the parent reads.
+        results.put((rank, True, pickle.dumps(fn(*args))))
     except BaseException:  # report everything, including KeyboardInterrupt, to the parent
         results.put((rank, False, traceback.format_exc()))
     finally:
@@ -390,7 +393,7 @@ def spawn_workers(
             if not ok:
                 # Fail now: the other ranks are likely stuck in a collective waiting for this one.
                 raise WorkerError(f"rank {rank} raised:\n{value}")
-            outcomes[rank] = (ok, value)
+            outcomes[rank] = (ok, pickle.loads(value))  # bytes from our own child process
         for proc in procs:
             proc.join(timeout=max(deadline - time.monotonic(), 1.0))
         return [outcomes[r][1] for r in range(world_size)]

@@ -1,0 +1,215 @@
+"""Ulysses sequence parallelism for NavaModel on `all_to_all_single` (NCCL and gloo alike).
+
+How a forward runs on an SP group of size P (reference §7):
+
+1. After the embeddings, each modality is zero-padded to a multiple of P and rank r keeps chunk r of the
+   video tokens and chunk r of the audio tokens: the local sequence is [vid_r | aud_r]. The per-token
+   time embeddings are chunked the same way. Cross-attention, FFN and modulation then run on local
+   tokens with no communication.
+2. In every self-attention, one all-to-all scatters heads and gathers the sequence for the stacked q, k, v:
+   each rank then holds all tokens for H/P heads, ordered [vid_0, aud_0, vid_1, aud_1, ...]. They are
+   regrouped to [full video | full audio], the pad tokens are dropped, and the model's own attention
+   function runs unchanged (RoPE with global positions, joint or modality-masked attention). Its output
+   is re-padded, un-regrouped and sent back by the inverse all-to-all (scatter sequence, gather heads).
+3. After the output heads, an all-gather along the sequence gives every rank the full output, so every
+   rank steps the sampler identically and only the group leader needs to decode and write.
+
+Dropping the pad tokens before attention (instead of masking them as the official code does) computes
+the same function with no mask support needed from the attention backend.
+The collectives are not autograd-aware: this is for inference.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from nava.modeling.attention import SelfAttentionFn
+from nava.modeling.rope import RopeFreqs
+
+logger = logging.getLogger(__name__)
+
+
+def check_heads(num_heads: int, sp_size: int) -> None:
+    """Raise ValueError unless sp_size divides num_heads (Ulysses scatters heads across the group)."""
+    if sp_size < 1 or num_heads % sp_size:
+        valid = [s for s in range(1, num_heads + 1) if num_heads % s == 0]
+        raise ValueError(
+            f"sequence-parallel size {sp_size} does not divide the model's {num_heads} attention heads; "
+            f"valid sizes: {valid}"
+        )
+
+
+def chunk_length(length: int, sp_size: int) -> int:
+    """Tokens per rank after padding `length` to a multiple of sp_size."""
+    return math.ceil(length / sp_size)
+
+
+def pad_sequence(x: torch.Tensor, length: int) -> torch.Tensor:
+    """Zero-pad x [B, L, ...] along dim 1 to `length` (>= L)."""
+    extra = length - x.shape[1]
+    if extra < 0:
+        raise ValueError(f"cannot pad a sequence of {x.shape[1]} tokens down to {length}")
+    if extra == 0:
+        return x
+    return torch.cat([x, x.new_zeros(x.shape[0], extra, *x.shape[2:])], dim=1)
+
+
+def shard_sequence(x: torch.Tensor, sp_rank: int, sp_size: int) -> torch.Tensor:
+    """Chunk sp_rank of x [B, L, ...] padded to a multiple of sp_size: [B, ceil(L / sp_size), ...]."""
+    chunk = chunk_length(x.shape[1], sp_size)
+    return pad_sequence(x, chunk * sp_size).narrow(1, sp_rank * chunk, chunk)
+
+
+def regroup(joint: torch.Tensor, video_chunk: int, audio_chunk: int, sp_size: int) -> torch.Tensor:
+    """[B, P*(cv+ca), ...] ordered [vid_0, aud_0, vid_1, aud_1, ...] -> [B, P*cv + P*ca, ...] = [video | audio]."""
+    batch, rest = joint.shape[0], joint.shape[2:]
+    per_rank = joint.reshape(batch, sp_size, video_chunk + audio_chunk, *rest)
+    video = per_rank[:, :, :video_chunk].reshape(batch, sp_size * video_chunk, *rest)
+    audio = per_rank[:, :, video_chunk:].reshape(batch, sp_size * audio_chunk, *rest)
+    return torch.cat([video, audio], dim=1)
+
+
+def ungroup(grouped: torch.Tensor, video_chunk: int, audio_chunk: int, sp_size: int) -> torch.Tensor:
+    """Inverse of regroup: [B, P*cv + P*ca, ...] -> [B, P*(cv+ca), ...] in per-rank order."""
+    batch, rest = grouped.shape[0], grouped.shape[2:]
+    video = grouped[:, : sp_size * video_chunk].reshape(batch, sp_size, video_chunk, *rest)
+    audio = grouped[:, sp_size * video_chunk :].reshape(batch, sp_size, audio_chunk, *rest)
+    return torch.cat([video, audio], dim=2).reshape(batch, sp_size * (video_chunk + audio_chunk), *rest)
+
+
+def _exchange(x: torch.Tensor, group: Any) -> torch.Tensor:
+    """all_to_all_single over dim 0 (size P): out[r] is rank r's x[my rank]."""
+    # contiguous before empty_like: empty_like keeps a permuted input's strides, the collective assumes none
+    x = x.contiguous()
+    out = torch.empty_like(x)
+    dist.all_to_all_single(out, x, group=group)
+    return out
+
+
+def scatter_heads(x: torch.Tensor, sp_size: int, group: Any) -> torch.Tensor:
+    """[B, Lc, *M, H, d] local tokens, all heads -> [B, P*Lc, *M, H/P, d] all ranks' tokens, own heads."""
+    batch, chunk = x.shape[:2]
+    heads, head_dim = x.shape[-2:]
+    middle = x.shape[2:-2]
+    x = x.reshape(batch, chunk, *middle, sp_size, heads // sp_size, head_dim).movedim(-3, 0)
+    x = _exchange(x, group)  # [P (source rank), B, Lc, *M, H/P, d]
+    return x.movedim(0, 1).reshape(batch, sp_size * chunk, *middle, heads // sp_size, head_dim)
+
+
+def gather_heads(x: torch.Tensor, sp_size: int, group: Any) -> torch.Tensor:
+    """Inverse of scatter_heads: [B, P*Lc, *M, H/P, d] -> [B, Lc, *M, H, d]."""
+    batch, length = x.shape[:2]
+    chunk = length // sp_size
+    x = x.reshape(batch, sp_size, chunk, *x.shape[2:]).movedim(1, 0)  # [P (dest rank), B, Lc, ...]
+    x = _exchange(x, group)  # [P (head group of the source), B, Lc, *M, H/P, d]
+    x = x.movedim(0, -3)
+    return x.reshape(*x.shape[:-3], x.shape[-3] * x.shape[-2], x.shape[-1])
+
+
+class UlyssesAttention:
+    """Wraps a layer's SelfAttentionFn: all-to-all q/k/v to head-sharded full sequence, attend, return.
+
+    The true (unpadded) modality lengths come from the RoPE tables, which the model builds from global
+    positions before sharding; the local lengths must be their chunk sizes.
+    """
+
+    def __init__(self, inner: SelfAttentionFn, group: Any, sp_size: int) -> None:
+        self.inner = inner
+        self.group = group
+        self.sp_size = sp_size
+
+    def __call__(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        rope: RopeFreqs,
+        video_len: int,
+        modality_mask: torch.Tensor,
+        backend: str = "auto",
+    ) -> torch.Tensor:
+        sp = self.sp_size
+        full_video = 0 if rope.video is None else rope.video.shape[0]
+        full_audio = 0 if rope.audio is None else rope.audio.shape[0]
+        cv, ca = chunk_length(full_video, sp), chunk_length(full_audio, sp)
+        if (video_len, q.shape[1] - video_len) != (cv, ca):
+            raise RuntimeError(
+                f"sequence-parallel attention got local lengths video {video_len}, audio {q.shape[1] - video_len} "
+                f"but the global ones ({full_video}, {full_audio}) give chunks ({cv}, {ca}) for SP {sp}: "
+                "the model's inputs were not sharded by SequenceParallel.shard"
+            )
+        if q.shape[2] % sp:
+            raise RuntimeError(f"{q.shape[2]} heads cannot be split over SP {sp}")
+
+        qkv = scatter_heads(torch.stack([q, k, v], dim=2), sp, self.group)  # [B, P*(cv+ca), 3, H/P, d]
+        qkv = regroup(qkv, cv, ca, sp)
+        # Drop the pad tails of both modalities: [video (Lv) | audio (La)], exactly the unsharded sequence.
+        keep = torch.cat([qkv[:, :full_video], qkv[:, sp * cv : sp * cv + full_audio]], dim=1)
+        q_full, k_full, v_full = keep.unbind(dim=2)
+        # The model's own attention on [B, Lv + La, H/P, d]: RoPE, joint or modality-masked.
+        out = self.inner(q_full, k_full, v_full, rope, full_video, modality_mask, backend)
+        out = torch.cat(
+            [pad_sequence(out[:, :full_video], sp * cv), pad_sequence(out[:, full_video:], sp * ca)], dim=1
+        )
+        return gather_heads(ungroup(out, cv, ca, sp), sp, self.group)
+
+
+class SequenceParallel:
+    """The model-level half: shard tokens after the embeddings, all-gather outputs after the heads."""
+
+    def __init__(self, group: Any) -> None:
+        self.group = group
+        self.size = dist.get_world_size(group)
+        self.rank = dist.get_rank(group)
+
+    def shard(self, *tensors: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
+        """Keep this rank's chunk (dim 1, padded to a multiple of P) of each [B, L, ...] tensor; None passes."""
+        return tuple(None if t is None else shard_sequence(t, self.rank, self.size) for t in tensors)
+
+    def gather(self, local: torch.Tensor, length: int) -> torch.Tensor:
+        """All-gather [B, Lc, ...] chunks along dim 1 and cut the padding: [B, length, ...] on every rank."""
+        local = local.contiguous()
+        parts = [torch.empty_like(local) for _ in range(self.size)]
+        dist.all_gather(parts, local, group=self.group)
+        return torch.cat(parts, dim=1)[:, :length]
+
+
+def _attention_layers(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if hasattr(m, "attn_fn")]
+
+
+def enable_sequence_parallel(model: nn.Module, group: Any) -> SequenceParallel | None:
+    """Make `model` (a NavaModel) run Ulysses SP over `group`; every rank of the group must call it.
+
+    All ranks of the group must then call the model with identical inputs (same latents, context, timestep);
+    each returns the full output. Returns None and leaves the model untouched when the group has one rank.
+    Raises ValueError if the group size does not divide the heads (before any communication).
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        raise ValueError("sequence parallelism needs an initialised process group (runners.distributed)")
+    size = dist.get_world_size(group)
+    check_heads(model.config.num_heads, size)
+    if getattr(model, "sequence_parallel", None) is not None:
+        raise ValueError("sequence parallelism is already enabled on this model")
+    if size == 1:
+        return None
+    sp = SequenceParallel(group)
+    for layer in _attention_layers(model):
+        layer.attn_fn = UlyssesAttention(layer.attn_fn, group, size)
+    model.sequence_parallel = sp
+    logger.info("Ulysses sequence parallel: rank %d of %d", sp.rank, size)
+    return sp
+
+
+def disable_sequence_parallel(model: nn.Module) -> None:
+    """Undo enable_sequence_parallel (a no-op when it was not enabled)."""
+    for layer in _attention_layers(model):
+        if isinstance(layer.attn_fn, UlyssesAttention):
+            layer.attn_fn = layer.attn_fn.inner
+    model.sequence_parallel = None
