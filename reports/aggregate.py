@@ -51,6 +51,7 @@ def aggregate_field(
 ) -> MetricResult:
     """One results.json entry from the latest score record of every planned sample."""
     values: dict[str, list[float]] = {}
+    flat: list[float] = []  # in planned (benchmark) order, so the bootstrap draw is reproducible
     counts: Counter[str] = Counter()
     for sample in planned:
         record = records.get(sample.id)
@@ -74,7 +75,7 @@ def aggregate_field(
             counts["skipped"] += 1
             continue
         values.setdefault(sample.set, []).append(value)
-    flat = [v for vs in values.values() for v in vs]
+        flat.append(value)
     per_set = {
         name: SetResult(
             value=float(sum(vs) / len(vs)),

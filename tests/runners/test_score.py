@@ -1,0 +1,136 @@
+"""The score stage's cache and coverage, and results aggregation, with a counting test metric."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks.base import Sample
+from metrics.base import MetricField, ScoreOutcome
+from reports.aggregate import PlannedSample, aggregate_metric
+from reports.fileio import append_jsonl, sha256_file
+from reports.results import SampleRecord, latest_by_id, load_score_records
+from reports.schema import to_dict
+from reports.stats import bootstrap_ci
+from runners.run_dir import RunDir
+from runners.score import score_metric
+
+
+class LengthMetric:
+    """value = file length; 'silent' outputs are skipped, 'corrupt' ones fail."""
+
+    name = "length"
+    protocol = "length/test-v1"
+    fields = (MetricField("length", "higher"), MetricField("half", "lower"))
+    requires = frozenset({"audio"})
+    description = "test"
+
+    def __init__(self):
+        self.scored: list[str] = []
+        self.setups = 0
+
+    def setup(self, device="cpu"):
+        self.setups += 1
+
+    def score_batch(self, items):
+        out = []
+        for item in items:
+            self.scored.append(item.id)
+            text = item.output.read_text()
+            if text == "silent":
+                out.append(ScoreOutcome.skipped("silent audio"))
+            elif text == "corrupt":
+                out.append(ScoreOutcome.failed("cannot decode"))
+            else:
+                out.append(ScoreOutcome.ok(length=len(text), half=len(text) / 2))
+        return out
+
+
+def _run(tmp_path, contents: dict[str, str]):
+    run_dir = RunDir(tmp_path)
+    samples = [Sample(id=i, set="a" if n % 2 else "b", prompt="p") for n, i in enumerate(contents)]
+    for sample in samples:
+        path = tmp_path / f"outputs/{sample.set}/{sample.id}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(contents[sample.id])
+        rec = SampleRecord(
+            id=sample.id,
+            set=sample.set,
+            status="done",
+            output=str(path.relative_to(tmp_path)),
+            output_sha256=sha256_file(path),
+        )
+        append_jsonl(run_dir.samples, to_dict(rec))
+    return run_dir, samples
+
+
+def test_cache_skips_scored_and_rescoring_follows_sha(tmp_path):
+    run_dir, samples = _run(tmp_path, {"x": "aaa", "y": "bbbbb", "z": "silent", "w": "corrupt"})
+    metric = LengthMetric()
+    records = latest_by_id(run_dir.all_records())
+    summary = score_metric(run_dir, samples, records, metric, batch_size=3, progress=False)
+    assert (summary.scored, summary.skipped, summary.failed, summary.cached) == (2, 1, 1, 0)
+    assert metric.setups == 1
+    again = score_metric(run_dir, samples, records, LengthMetric(), progress=False)
+    assert (again.scored, again.cached) == (0, 4)
+
+    # Regenerate y: only y is scored again.
+    (tmp_path / "outputs/a/y.txt").write_text("cc")
+    path = tmp_path / "outputs/a/y.txt"
+    append_jsonl(
+        run_dir.samples,
+        to_dict(
+            SampleRecord(
+                id="y", set="a", status="done", output="outputs/a/y.txt", output_sha256=sha256_file(path)
+            )
+        ),
+    )
+    metric3 = LengthMetric()
+    score_metric(run_dir, samples, latest_by_id(run_dir.all_records()), metric3, progress=False)
+    assert metric3.scored == ["y"]
+    scores = latest_by_id(load_score_records(run_dir.scores("length")))
+    assert scores["y"].value == 2 and scores["y"].values["half"] == 1.0
+    assert (
+        scores["z"].status == "skipped" and scores["z"].reason == "silent audio" and scores["z"].value is None
+    )
+
+
+def test_not_generated_samples_are_listed_not_scored(tmp_path):
+    run_dir, samples = _run(tmp_path, {"x": "aaa"})
+    extra = Sample(id="never", set="a", prompt="p")
+    summary = score_metric(
+        run_dir, [*samples, extra], latest_by_id(run_dir.all_records()), LengthMetric(), progress=False
+    )
+    assert summary.not_generated == ["never"] and summary.scored == 1
+
+
+def test_aggregate_counts_coverage_and_ci(tmp_path):
+    contents = {f"s{i}": "a" * (i + 1) for i in range(6)} | {"z": "silent", "w": "corrupt"}
+    run_dir, samples = _run(tmp_path, contents)
+    records = latest_by_id(run_dir.all_records())
+    score_metric(run_dir, samples, records, LengthMetric(), progress=False)
+    planned = [PlannedSample(s.id, s.set, records[s.id].output_sha256) for s in samples]
+    planned.append(PlannedSample("ghost", "a", None))
+    fields = LengthMetric.fields
+    out = aggregate_metric(run_dir.scores("length"), "length", fields, planned, "per-item mean")
+    length = out["length"]
+    values = [1, 2, 3, 4, 5, 6]
+    assert length.value == pytest.approx(np.mean(values)) and length.n == 6
+    assert (length.n_skipped, length.n_failed, length.n_missing) == (1, 1, 1)
+    assert length.ci95 == pytest.approx(list(bootstrap_ci(values, 0, 1000)))
+    assert length.direction == "higher" and out["half"].direction == "lower"
+    assert length.per_set["b"].value == pytest.approx(np.mean([1, 3, 5]))
+    per_set = aggregate_metric(run_dir.scores("length"), "length", fields, planned, "mean of per-set means")
+    assert per_set["length"].value == pytest.approx((np.mean([1, 3, 5]) + np.mean([2, 4, 6])) / 2)
+
+
+def test_mixed_protocols_are_refused(tmp_path):
+    run_dir, samples = _run(tmp_path, {"x": "aaa", "y": "bb"})
+    records = latest_by_id(run_dir.all_records())
+    score_metric(run_dir, samples[:1], records, LengthMetric(), progress=False)
+    other = LengthMetric()
+    other.protocol = "length/test-v2"
+    score_metric(run_dir, samples[1:], records, other, progress=False)
+    planned = [PlannedSample(s.id, s.set, records[s.id].output_sha256) for s in samples]
+    with pytest.raises(ValueError, match="different protocols are mixed"):
+        aggregate_metric(run_dir.scores("length"), "length", LengthMetric.fields, planned, "per-item mean")
