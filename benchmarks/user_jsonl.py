@@ -30,7 +30,7 @@ from benchmarks.errors import (
     check_sample_id,
     natural_id_key,
 )
-from benchmarks.validate import SetCount, ValidationReport, media_problems
+from benchmarks.validate import SetCount, ValidationReport, image_problem, wav_problem
 
 log = logging.getLogger(__name__)
 
@@ -267,9 +267,18 @@ class UserPromptSet:
             return ValidationReport(self.name, self.path, (Problem(self.path, "prompt file not found"),))
         entries, problems = self._scan()
         chosen = [e for e in entries if sets is None or e.sample.set in sets]
-        images = [e.sample.image for e in chosen if e.sample.image is not None]
-        wavs = [w for e in chosen for w in e.sample.speaker_wavs]
-        problems += media_problems(images, wavs)
+        for e in chosen:
+            # Name the line and field that reference a bad file: that is what the user edits.
+            if e.sample.image is not None:
+                bad = image_problem(e.sample.image)
+                if bad:
+                    problems.append(
+                        Problem(self.path, f"{bad.message}: {e.sample.image}", e.line, "image_path")
+                    )
+            for wav in e.sample.speaker_wavs:
+                bad = wav_problem(wav)
+                if bad:
+                    problems.append(Problem(self.path, f"{bad.message}: {wav}", e.line, "spk_wavs"))
         counts = {}
         for e in chosen:
             counts[e.sample.set] = counts.get(e.sample.set, 0) + 1
