@@ -96,3 +96,13 @@ def natural_id_key(sample_id: str) -> tuple[int, int, str]:
     if sample_id.isdigit():
         return (0, int(sample_id), sample_id)
     return (1, 0, sample_id)
+
+
+def check_selected_ids(ids: frozenset[str] | None, known: set[str], where: str) -> None:
+    """Raise when --ids names ids the loaded sets do not have: a typo must not silently shrink a run."""
+    if ids is None:
+        return
+    unknown = sorted(ids - known, key=natural_id_key)
+    if unknown:
+        shown = ", ".join(unknown[:10]) + (f" … ({len(unknown)} in all)" if len(unknown) > 10 else "")
+        raise ValueError(f"--ids names id(s) that {where} does not have: {shown}")

@@ -24,6 +24,7 @@ from benchmarks.errors import (
     MissingFilesError,
     Problem,
     check_sample_id,
+    check_selected_ids,
     natural_id_key,
 )
 from benchmarks.validate import SetCount, ValidationReport, media_problems
@@ -200,6 +201,9 @@ class SeedTTSEval:
         sets = self._selected_sets(selection)
         lines, problems = self._scan(root, sets)
         ids = self._sample_ids(root, lines)
+        check_selected_ids(
+            selection.ids, {ids[(s, m.utt)] for s in sets for m in lines[s]}, f"{self.name} {'/'.join(sets)}"
+        )
         missing = {
             (s, m.utt): Problem(m.prompt_wav, f"missing prompt wav ({m.path}:{m.line}, field 'prompt_wav')")
             for s in sets

@@ -28,6 +28,7 @@ from benchmarks.errors import (
     MissingFilesError,
     Problem,
     check_sample_id,
+    check_selected_ids,
     natural_id_key,
 )
 from benchmarks.validate import SetCount, ValidationReport, image_problem, wav_problem
@@ -243,6 +244,8 @@ class UserPromptSet:
         if not self.path.is_file():
             raise BadInputError([Problem(self.path, "prompt file not found")])
         entries, problems = self._scan()
+        known = {e.sample.id for e in entries if selection.sets is None or e.sample.set in selection.sets}
+        check_selected_ids(selection.ids, known, str(self.path))
         missing = self._missing(entries)
         if not selection.skip_bad:
             if problems:

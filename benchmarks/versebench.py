@@ -35,6 +35,7 @@ from benchmarks.errors import (
     MissingFilesError,
     Problem,
     check_sample_id,
+    check_selected_ids,
     natural_id_key,
 )
 from benchmarks.user_jsonl import read_json_lines
@@ -397,6 +398,9 @@ class VerseBench:
         items, problems = self._scan_items(root, sets)
         prompts = self._nava_prompts(root, sets, problems)
         samples = self._join(items, prompts, problems)
+        check_selected_ids(
+            selection.ids, {it.id for s in sets for it in items[s]}, f"{self.name} {'/'.join(sets)}"
+        )
         missing = self._missing_files(samples)
         if not selection.skip_bad:
             if problems:

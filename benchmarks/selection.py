@@ -1,0 +1,34 @@
+"""Reading `--ids FILE`: one sample id per line, `#` comments and blank lines ignored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.errors import BadInputError, Problem, check_sample_id
+
+
+def read_ids_file(path: Path) -> frozenset[str]:
+    """The ids listed in `path`; every malformed line is reported at once with its line number."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise BadInputError([Problem(path, "ids file not found")]) from exc
+    except UnicodeDecodeError as exc:
+        raise BadInputError([Problem(path, f"not UTF-8 text ({exc})")]) from exc
+    ids: set[str] = set()
+    problems: list[Problem] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        value = raw.split("#", 1)[0].strip()
+        if not value:
+            continue
+        bad = check_sample_id(value, path, number, "id")
+        if bad:
+            problems.append(bad)
+            continue
+        ids.add(value)
+    if problems:
+        raise BadInputError(problems, hint="one sample id per line (e.g. 01000 or common_voice_en_123)")
+    if not ids:
+        raise BadInputError([Problem(path, "no ids in the file")])
+    return frozenset(ids)
