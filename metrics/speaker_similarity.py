@@ -103,9 +103,9 @@ def load_wavlm_ecapa(
         _load_strict(wavlm, parts.upstream, f"{checkpoint} (WavLM upstream)")
     else:
         # The official strict=False load keeps s3prl's pretrained WavLM-Large for absent keys.
-        from metrics.weights_speech import resolve_weight
+        from metrics.weights_speech import WAVLM_LARGE_HF, hub_source
 
-        source = resolve_weight("wavlm-large", weights)
+        source = hub_source(WAVLM_LARGE_HF, weights)
         log.warning(
             "%s holds no WavLM upstream weights; using pretrained WavLM-Large from %s", checkpoint, source
         )
@@ -225,7 +225,7 @@ class SpeakerSimilarity:
         self.seed = seed
         self.protocol = PROTOCOL + (SMOKE_SUFFIX if smoke else "")
         self.model: WavLMEcapa | None = None
-        self.weight_files: dict[str, str] = {}
+        self.weight_files: dict[str, dict[str, str]] = {}  # provenance of the files loaded
 
     def setup(self, device: str = "cpu") -> None:
         if self.model is not None:
@@ -233,11 +233,12 @@ class SpeakerSimilarity:
         if self.smoke:
             self.model = tiny_wavlm_ecapa(self.seed, device)
             return
-        from metrics.weights_speech import resolve_weight
+        from metrics.weights import resolve_weight
+        from metrics.weights_speech import WAVLM_FINETUNE
 
-        checkpoint = resolve_weight("wavlm_large_finetune", self.weights)
-        self.weight_files["wavlm_large_finetune"] = checkpoint
-        self.model = load_wavlm_ecapa(checkpoint, device, self.weights)
+        resolved = resolve_weight(WAVLM_FINETUNE, self.weights)
+        self.weight_files[WAVLM_FINETUNE] = resolved.provenance()
+        self.model = load_wavlm_ecapa(resolved.path, device, self.weights)
 
     def embed_files(self, paths: Sequence[Path]) -> dict[Path, Any]:
         """Embeddings of distinct files (failures as AudioLoadError/Exception values), batched by length."""

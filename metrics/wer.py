@@ -107,6 +107,7 @@ class WerMetric:
         self.device = "cpu"
         self._asr: dict[str, AsrBackend] = {}
         self._asr_errors: dict[str, str] = {}
+        self.weight_files: dict[str, dict[str, str]] = {}  # provenance of the files loaded
         self._ready = False
 
     # ------------------------------------------------------------------ models
@@ -125,7 +126,8 @@ class WerMetric:
         if lang in self._asr_errors:
             return None
         from metrics import asr
-        from metrics.weights_speech import resolve_weight
+        from metrics.weights import resolve_weight
+        from metrics.weights_speech import PARAFORMER_ZH, WHISPER_HF, WHISPER_OPENAI, hub_source
 
         try:
             if self.smoke:
@@ -135,15 +137,16 @@ class WerMetric:
                     else asr.tiny_whisper_openai(self.seed)
                 )
             elif lang == "zh":
-                model = asr.Paraformer.load(resolve_weight("paraformer-zh", self.weights), self.device)
+                model = asr.Paraformer.load(hub_source(PARAFORMER_ZH, self.weights), self.device)
             elif self.backend == "transformers":
                 model = asr.TransformersWhisper.from_pretrained(
-                    resolve_weight("whisper-large-v3", self.weights), self.device
+                    hub_source(WHISPER_HF, self.weights), self.device
                 )
             else:
-                name = "whisper-large-v3-openai"
-                source = self.weights.get(name, "large-v3")
-                model = asr.OpenAIWhisper.load(str(source), self.device)
+                # A single checked file from the weight cache (or --weights), never an implicit download.
+                resolved = resolve_weight(WHISPER_OPENAI, self.weights)
+                self.weight_files[WHISPER_OPENAI] = resolved.provenance()
+                model = asr.OpenAIWhisper.load(str(resolved.path), self.device)
         except MissingBackendError as exc:
             # A missing optional extra fails the items of that language, not the whole run.
             self._asr_errors[lang] = str(exc)

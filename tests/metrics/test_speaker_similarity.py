@@ -229,3 +229,14 @@ def test_sinc_resampler_matches_a_sine() -> None:
     assert math.isclose(
         float(resample_sinc(np.ones(4800, np.float32), 48_000)[100:-100].mean()), 1.0, abs_tol=1e-2
     )
+
+
+def test_missing_checkpoint_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from metrics.weights import WeightsMissingError, weight_specs
+
+    assert {"wavlm_large_finetune", "whisper-large-v3", "whisper-large-v3-openai"} <= set(weight_specs())
+    monkeypatch.setenv("NAVA_EVAL_WEIGHTS_DIR", str(tmp_path))
+    with pytest.raises(WeightsMissingError, match="weights download wavlm_large_finetune"):
+        SpeakerSimilarity().setup("cpu")
+    with pytest.raises(WeightsMissingError, match="no such file"):
+        SpeakerSimilarity(weights={"wavlm_large_finetune": tmp_path / "nope.pth"}).setup("cpu")
