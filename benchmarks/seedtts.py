@@ -152,8 +152,12 @@ class SeedTTSEval:
             f"no Seed-TTS-eval meta lists under {base} (looked for {looked}); {HOW_TO_GET}"
         )
 
-    def _selected_sets(self, selection: SampleSelection) -> tuple[str, ...]:
+    def _selected_sets(self, selection: SampleSelection, data_dir: Path | None = None) -> tuple[str, ...]:
         if selection.sets is None:
+            # A copy imported with `--sets en` defaults to those sets when used through the registry.
+            reg = registration(self.name) if data_dir is None else None
+            if reg is not None and reg.extra.get("sets"):
+                return tuple(s for s in self.sets if s in reg.extra["sets"].split(","))
             return self.sets
         unknown = [s for s in selection.sets if s not in self.sets]
         if unknown:
@@ -198,7 +202,7 @@ class SeedTTSEval:
     def load(self, data_dir: Path | None, selection: SampleSelection = SampleSelection()) -> list[Sample]:
         """Samples ordered by set (en, zh, hard) then id; bad lines and missing prompt wavs listed at once."""
         root = self.dataset_root(data_dir)
-        sets = self._selected_sets(selection)
+        sets = self._selected_sets(selection, data_dir)
         lines, problems = self._scan(root, sets)
         ids = self._sample_ids(root, lines)
         check_selected_ids(
@@ -257,7 +261,7 @@ class SeedTTSEval:
     def validate(self, data_dir: Path | None, sets: tuple[str, ...] | None = None) -> ValidationReport:
         """Bad lines, missing or undecodable prompt wavs, and counts against 1088/2020/400."""
         root = self.dataset_root(data_dir)
-        chosen = self._selected_sets(SampleSelection(sets=sets))
+        chosen = self._selected_sets(SampleSelection(sets=sets), data_dir)
         lines, problems = self._scan(root, chosen)
         entries = [m for s in chosen for m in lines[s]]
         problems += media_problems(wavs=sorted({m.prompt_wav for m in entries}))

@@ -215,8 +215,8 @@ class VerseBench:
         expected_counts: dict[str, int] | None = None,
     ) -> None:
         """
-        prompts_dir: folder with NAVA's set1/2/3.jsonl (default: the registered one, else
-            `nava_prompts/` or `verse_bench_rewrite/` inside the data folder).
+        prompts_dir: folder with NAVA's set1/2/3.jsonl (default: `nava_prompts/` or
+            `verse_bench_rewrite/` in or beside the data folder, else the registered one).
         prompt_source: "nava" requires those files, "official" uses each item's own `prompt`,
             "auto" uses NAVA's when found and says so in the log and in Sample.meta["prompt_source"].
         expected_counts: override of the per-set counts (the smoke set uses its own).

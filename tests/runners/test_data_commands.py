@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from huggingface_hub.errors import LocalEntryNotFoundError
 
 from benchmarks.download import registration
+from benchmarks.seedtts import SeedTTSEval
 from benchmarks.smoke import write_smoke_dataset
 from runners.commands.data import command as data_command
 from runners.commands.validate import command as validate_command
@@ -71,6 +72,9 @@ def test_import_seedtts_checks_then_registers(smoke, home):
     # A registered copy becomes the default --data-dir.
     result = runner.invoke(validate_command, ["seedtts", "--sets", "hard"])
     assert f"seedtts data in {smoke.seedtts.resolve()}" in result.output
+    # ... and its imported sets become the default sets.
+    assert {s.set for s in SeedTTSEval().load(None)} == {"en", "zh"}
+    assert {s.set for s in SeedTTSEval().load(smoke.seedtts)} == {"en", "zh", "hard"}
     listed = runner.invoke(data_command, ["list"])
     assert "seedtts" in listed.output and str(smoke.seedtts.resolve()) in listed.output
 
