@@ -106,7 +106,7 @@ def bench_model(
     latent_grid: tuple[int, int, int] | None = None,
     audio_tokens: int | None = None,
     settings: tuple[tuple[str, str], ...] | None = None,
-    repeats: int = 3,
+    repeats: int = 5,
     warmup: int = 1,
     seed: int = 0,
 ) -> ModelBenchResult:
@@ -140,20 +140,28 @@ def bench_model(
     machine = MachineInfo.collect(dev)
     peak = peak_flops(machine.device_name) if on_gpu else None
 
-    timings = []
-    for backend, weight_dtype in settings:
+    def run_once(backend: str, weight_dtype: str) -> float:
         model.to(torch.bfloat16 if weight_dtype == "bf16" else torch.float32)
         model.set_attention_backend(backend)
-        seconds = []
-        for i in range(warmup + repeats):
-            _sync(dev)
-            start = time.perf_counter()
-            with torch.no_grad(), inference_autocast(dev):
-                model(video, audio, timestep, context)
-            _sync(dev)
-            if i >= warmup:
-                seconds.append(time.perf_counter() - start)
-        median = statistics.median(seconds)
+        _sync(dev)
+        start = time.perf_counter()
+        with torch.no_grad(), inference_autocast(dev):
+            model(video, audio, timestep, context)
+        _sync(dev)
+        return time.perf_counter() - start
+
+    for setting in settings:
+        for _ in range(warmup):
+            run_once(*setting)
+    # Round-robin over the settings so load from other processes on a shared machine hits all alike.
+    seconds: dict[tuple[str, str], list[float]] = {setting: [] for setting in settings}
+    for _ in range(repeats):
+        for setting in settings:
+            seconds[setting].append(run_once(*setting))
+
+    timings = []
+    for (backend, weight_dtype), values in seconds.items():
+        median = statistics.median(values)
         logger.info("bench %s %s %s: %.4f s", config_name, backend, weight_dtype, median)
         timings.append(
             ForwardTiming(
@@ -161,7 +169,7 @@ def bench_model(
                 backend=backend,
                 dtype=weight_dtype,
                 seconds=median,
-                seconds_all=tuple(seconds),
+                seconds_all=tuple(values),
                 tokens_per_s=(n_video + n_audio) / median,
                 flops_per_s=flops / median,
                 peak_fraction=None if peak is None else flops / median / peak,

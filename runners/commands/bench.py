@@ -22,7 +22,7 @@ def command() -> None:
     "--grid", nargs=3, type=int, default=None, help="Video latent T H W (default depends on the device)."
 )
 @click.option("--audio-tokens", type=int, default=None, help="Audio latent length.")
-@click.option("--repeats", default=3, show_default=True)
+@click.option("--repeats", default=5, show_default=True, help="Timed forwards per setting (median reported).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON lines.")
 def model_command(
     config_name: str,
