@@ -255,6 +255,20 @@ def destroy(ctx: DistContext | None = None) -> None:
         dist.destroy_process_group()
 
 
+def apply_sequence_parallel(model: torch.nn.Module, ctx: DistContext) -> bool:
+    """Enable Ulysses SP on a NavaModel over ctx.sp_group when sp_size > 1; returns whether it did.
+
+    Call on every rank after the weights are loaded (and moved to ctx.device); every rank of an SP group
+    must then feed the model identical inputs (same seed-derived noise, context and timesteps).
+    """
+    if ctx.sp_size == 1:
+        return False
+    from nava.parallel import enable_sequence_parallel
+
+    enable_sequence_parallel(model, ctx.sp_group)
+    return True
+
+
 # --------------------------------------------------------------------------------------------------
 # Collective helpers. All are no-ops (returning their input) in a single process.
 

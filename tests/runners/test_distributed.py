@@ -135,11 +135,20 @@ def test_launcher_reports_the_failing_rank_without_waiting() -> None:
 
 @pytest.mark.timeout(60)
 def test_launcher_times_out_a_hang() -> None:
-    with pytest.raises(WorkerError, match=r"rank\(s\) \[0, 1\] did not finish within 8 s"):
-        spawn_workers(_hanging_worker, 2, timeout_s=8)
+    with pytest.raises(WorkerError, match=r"rank\(s\) \[0, 1\] did not finish within 5 s"):
+        spawn_workers(_hanging_worker, 2, timeout_s=5)
 
 
 def test_context_describe_for_provenance() -> None:
     ctx = DistContext(3, 8, 3, 1, 2, 3, 4, torch.device("cpu"), "gloo")
     assert ctx.sp_leader_rank == 4 and not ctx.is_group_leader and not ctx.is_main
     assert ctx.describe() == {"world_size": 8, "dp_size": 2, "sp_size": 4, "backend": "gloo", "device": "cpu"}
+
+
+def test_apply_sequence_parallel_is_a_no_op_at_sp1() -> None:
+    from runners.distributed import apply_sequence_parallel
+
+    ctx = init_distributed(sp_size=1, env={})
+    model = torch.nn.Linear(2, 2)
+    assert apply_sequence_parallel(model, ctx) is False
+    assert not hasattr(model, "sequence_parallel")
