@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports.results import Results, latest_by_id, load_results, load_sample_records, load_score_records
+from reports.results import (
+    Results,
+    ScoreRecord,
+    latest_by_id,
+    load_results,
+    load_sample_records,
+    load_score_records,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +33,19 @@ def _field_names(metric: str) -> list[str]:
 
     entry = metric_entries().get(metric)
     return [f.name for f in entry.fields] if entry is not None else [metric]
+
+
+def record_field_values(record: ScoreRecord) -> dict[str, float]:
+    """The finite numeric field values of one score line; `value` stands in for a missing primary field."""
+    out: dict[str, float] = {}
+    for position, name in enumerate(_field_names(record.metric)):
+        value = record.values.get(name)
+        if value is None and position == 0:
+            value = record.value
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            continue
+        out[name] = float(value)
+    return out
 
 
 def load_sample_scores(run_dir: str | Path) -> pd.DataFrame:
@@ -49,14 +69,8 @@ def load_sample_scores(run_dir: str | Path) -> pd.DataFrame:
             if known and record.output_sha256 and known != record.output_sha256:
                 log.info("%s: score of %s is for an older output (sha256 differs); ignored", path, record.id)
                 continue
-            names = _field_names(record.metric)
-            for position, name in enumerate(names):
-                value = record.values.get(name)
-                if value is None and position == 0:
-                    value = record.value
-                if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-                    continue
-                rows.append([record.id, record.set, record.metric, name, float(value), record.protocol])
+            for name, value in record_field_values(record).items():
+                rows.append([record.id, record.set, record.metric, name, value, record.protocol])
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

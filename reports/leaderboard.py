@@ -1,0 +1,507 @@
+"""Leaderboard submissions: `submit` bundles a run as a zip, `validate_submission` checks one it did not write.
+
+A submission holds results.json, run.json, samples.jsonl, scores/<metric>.jsonl and submission.json
+(the manifest: sha256 and size of every file, sha256 of every output, counts per set); the outputs
+themselves only with `with_media`. The validator treats the zip as hostile: it checks every member
+name and type before reading a byte (absolute paths, `..`, symlinks, duplicates, encryption, names
+outside the layout), caps declared and actually inflated sizes (zip bombs), parses JSON only (never
+unpickles), then checks schemas, hashes, protocol ids and counts, each error naming the member.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import stat
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from reports.fileio import atomic_path, sha256_file
+from reports.per_sample import record_field_values
+from reports.results import (
+    RESULTS_SCHEMA,
+    RUN_SCHEMA,
+    SAMPLE_SCHEMA,
+    SCORE_SCHEMA,
+    Results,
+    SampleRecord,
+    ScoreRecord,
+    latest_by_id,
+    load_results,
+    load_sample_records,
+)
+from reports.schema import SchemaError, from_dict, to_dict
+from reports.tables import SMOKE_BANNER
+
+SUBMISSION_SCHEMA = "nava-eval/submission/v1"
+MANIFEST_NAME = "submission.json"
+METADATA_FILES = ("results.json", "run.json", "samples.jsonl")
+MEDIA_SUFFIXES = (".mp4", ".wav")
+
+#: Everything a submission may unpack to, media included (a full VerseBench run at 720p is a few GB).
+MAX_UNPACKED_BYTES = 16 * 1024**3
+#: Any one metadata member (JSON/JSONL) is read into memory, so it gets a tighter cap.
+MAX_METADATA_BYTES = 256 * 1024**2
+MAX_MEMBERS = 100_000
+
+_SCORE_NAME = re.compile(r"^scores/[A-Za-z0-9_.\-]+\.jsonl$")
+_OUTPUT_NAME = re.compile(r"^outputs/([A-Za-z0-9_.\-]+)/([A-Za-z0-9_.\-]+)\.(mp4|wav)$")
+_PROTOCOL_VARIANT = re.compile(r"^[a-z0-9][a-z0-9.\-]*-v[0-9]+$")
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ManifestFile:
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ManifestOutput:
+    id: str
+    set: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class SubmissionManifest:
+    """submission.json: what the zip holds and the hashes of the run's outputs."""
+
+    run_name: str
+    benchmark: str
+    model: str
+    files: dict[str, ManifestFile]
+    outputs: dict[str, ManifestOutput]
+    counts: dict[str, int]
+    with_media: bool
+    schema: str = SUBMISSION_SCHEMA
+    nava_eval_version: str = ""
+    created_at: str = ""
+    smoke: bool = False
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Outcome of `validate_submission`; `ok` when there is no error (warnings do not fail)."""
+
+    path: str
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+    benchmark: str | None = None
+    run_name: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    with_media: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class SubmissionError(ValueError):
+    """The zip is unsafe or not a submission; the message names the member and the problem."""
+
+
+# --- submit ----------------------------------------------------------------------------------------
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("nava-eval")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def submit(run_dir: str | Path, out: str | Path, with_media: bool = False) -> Path:
+    """Bundle `run_dir` as a submission zip at `out` (written atomically); returns `out`.
+
+    Raises ValueError when the run is incomplete or its outputs changed since they were recorded.
+    """
+    run_dir = Path(run_dir)
+    for name in (*METADATA_FILES,):
+        if not (run_dir / name).is_file():
+            raise ValueError(f"{run_dir / name}: missing; submit needs a generated and scored run directory")
+    results = load_results(run_dir)
+    score_files = sorted((run_dir / "scores").glob("*.jsonl"))
+    if not score_files:
+        raise ValueError(f"{run_dir / 'scores'}: no score files; run `nava-eval score` first")
+    samples = latest_by_id(load_sample_records(run_dir / "samples.jsonl"))
+    outputs: dict[str, ManifestOutput] = {}
+    for sample in samples.values():
+        if sample.status != "done":
+            continue
+        if not sample.output:
+            raise ValueError(
+                f"{run_dir / 'samples.jsonl'}: sample {sample.id} is done but has no output path"
+            )
+        path = run_dir / sample.output
+        if not path.is_file():
+            raise ValueError(f"{path}: output of sample {sample.id} is missing; regenerate or drop it first")
+        digest = sha256_file(path)
+        if sample.output_sha256 and digest != sample.output_sha256:
+            raise ValueError(
+                f"{path}: sha256 {digest[:12]}… differs from samples.jsonl ({sample.output_sha256[:12]}…); the "
+                "output changed after it was recorded: rerun generate/score for it"
+            )
+        outputs[Path(sample.output).as_posix()] = ManifestOutput(
+            sample.id, sample.set, digest, path.stat().st_size
+        )
+    members = [*METADATA_FILES, *(f"scores/{p.name}" for p in score_files)]
+    files = {
+        name: ManifestFile(sha256_file(run_dir / name), (run_dir / name).stat().st_size) for name in members
+    }
+    manifest = SubmissionManifest(
+        run_name=results.run_name,
+        benchmark=results.benchmark,
+        model=results.model,
+        files=files,
+        outputs=outputs,
+        counts=dict(sorted(Counter(s.set for s in samples.values()).items())),
+        with_media=with_media,
+        nava_eval_version=_version(),
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        smoke=results.smoke,
+    )
+    with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w") as zf:
+        zf.writestr(
+            MANIFEST_NAME, json.dumps(to_dict(manifest), indent=2, sort_keys=True), zipfile.ZIP_DEFLATED
+        )
+        for name in members:
+            zf.write(run_dir / name, name, zipfile.ZIP_DEFLATED)
+        if with_media:
+            for name in outputs:
+                zf.write(run_dir / name, name, zipfile.ZIP_STORED)  # mp4/wav barely compress
+    return Path(out)
+
+
+# --- validate --------------------------------------------------------------------------------------
+
+
+def _member_problem(info: zipfile.ZipInfo) -> str | None:
+    """Why a member is unsafe or outside the layout, or None."""
+    name = info.filename
+    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+        return "absolute path"
+    parts = re.split(r"[\\/]", name)
+    if ".." in parts:
+        return "'..' component (would escape the folder it is unpacked into)"
+    if "\\" in name:
+        return "backslash in name (not a portable zip path)"
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        return "symbolic link"
+    # Writers that set only permission bits (zipfile.writestr) leave the type 0: that is a plain file.
+    if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        return "not a regular file"
+    if info.flag_bits & 0x1:
+        return "encrypted member"
+    if info.is_dir():
+        return (
+            None
+            if name.rstrip("/") in ("scores", "outputs") or name.startswith("outputs/")
+            else "unexpected folder"
+        )
+    if name in (MANIFEST_NAME, *METADATA_FILES) or _SCORE_NAME.match(name) or _OUTPUT_NAME.match(name):
+        return None
+    return (
+        "unexpected file; a submission holds only submission.json, results.json, run.json, samples.jsonl, "
+        "scores/<metric>.jsonl and outputs/<set>/<id>.mp4|wav"
+    )
+
+
+def _read_members(zf: zipfile.ZipFile, max_unpacked: int) -> tuple[dict[str, bytes], dict[str, ManifestFile]]:
+    """Metadata bytes by name, and (sha256, size) of every file member, reading at most `max_unpacked` bytes."""
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise SubmissionError(f"{len(infos)} members, more than the limit of {MAX_MEMBERS}")
+    names = Counter(info.filename for info in infos)
+    duplicates = sorted(n for n, c in names.items() if c > 1)
+    if duplicates:
+        raise SubmissionError(
+            f"duplicate member name(s): {', '.join(duplicates)} (which one would be read is ambiguous)"
+        )
+    folded = Counter(info.filename.casefold() for info in infos)
+    clashing = sorted(n for n, c in folded.items() if c > 1)
+    if clashing:
+        raise SubmissionError(f"member names differing only in case: {', '.join(clashing)}")
+    for info in infos:
+        problem = _member_problem(info)
+        if problem:
+            raise SubmissionError(f"member {info.filename!r}: {problem}")
+    declared = sum(info.file_size for info in infos)
+    if declared > max_unpacked:
+        raise SubmissionError(
+            f"declared unpacked size {declared} bytes exceeds the limit of {max_unpacked} bytes (zip bomb?)"
+        )
+    metadata: dict[str, bytes] = {}
+    hashes: dict[str, ManifestFile] = {}
+    total = 0
+    for info in infos:
+        if info.is_dir():
+            continue
+        is_media = info.filename.startswith("outputs/")
+        if not is_media and info.file_size > MAX_METADATA_BYTES:
+            raise SubmissionError(
+                f"member {info.filename!r}: {info.file_size} bytes, over the metadata limit"
+            )
+        digest = hashlib.sha256()
+        size = 0
+        chunks: list[bytes] = []
+        try:
+            with zf.open(info) as fh:
+                while chunk := fh.read(_CHUNK):
+                    size += len(chunk)
+                    total += len(chunk)
+                    # zipfile stops at the declared size; these guard the invariant rather than trust it.
+                    if size > info.file_size:
+                        raise SubmissionError(f"member {info.filename!r}: inflates past its declared size")
+                    if total > max_unpacked:
+                        raise SubmissionError(
+                            f"unpacked data exceeds the limit of {max_unpacked} bytes at {info.filename!r} (zip bomb?)"
+                        )
+                    digest.update(chunk)
+                    if not is_media:
+                        chunks.append(chunk)
+        except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
+            raise SubmissionError(f"member {info.filename!r}: corrupt or unsupported ({exc})") from None
+        if size != info.file_size:
+            raise SubmissionError(f"member {info.filename!r}: {size} bytes read, {info.file_size} declared")
+        hashes[info.filename] = ManifestFile(digest.hexdigest(), size)
+        if not is_media:
+            metadata[info.filename] = b"".join(chunks)
+    return metadata, hashes
+
+
+def _json(name: str, data: bytes) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SchemaError(f"{name}: not valid UTF-8 JSON ({exc})") from None
+
+
+def _jsonl(name: str, data: bytes, cls: type, schema: str) -> list[Any]:
+    records = []
+    for number, line in enumerate(data.decode("utf-8", errors="strict").splitlines(), start=1):
+        if not line.strip():
+            continue
+        source = f"{name}:{number}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SchemaError(f"{source}: not valid JSON ({exc.msg})") from None
+        if not isinstance(obj, dict) or obj.get("schema", schema) != schema:
+            raise SchemaError(f"{source}: expected a {schema} object")
+        records.append(from_dict(cls, obj, source))
+    return records
+
+
+def known_protocol(metric: str, protocol: str) -> str | None:
+    """None when `protocol` is a known id of `metric` (registry default or a versioned variant), else why not."""
+    from metrics.base import metric_entries  # imports no torch: entries are strings
+
+    entries = metric_entries()
+    if metric not in entries:
+        return f"unknown metric {metric!r} (known: {', '.join(sorted(entries))})"
+    base = protocol.split("+", 1)[0]  # "+smoke-random-weights" and similar suffixes qualify a protocol
+    expected = entries[metric].protocol
+    family, _, variant = base.partition("/")
+    if base == expected or (family == expected.partition("/")[0] and _PROTOCOL_VARIANT.match(variant)):
+        return None
+    return f"unknown protocol {protocol!r} for metric {metric!r} (registry: {expected})"
+
+
+def _field_metric() -> dict[str, str]:
+    from metrics.base import metric_entries
+
+    return {f.name: name for name, entry in metric_entries().items() for f in entry.fields}
+
+
+def _check_content(
+    metadata: dict[str, bytes], hashes: dict[str, ManifestFile], errors: list[str], warnings: list[str]
+):
+    if MANIFEST_NAME not in metadata:
+        raise SubmissionError(
+            f"no {MANIFEST_NAME}: not a nava-eval submission (make one with `nava-eval submit`)"
+        )
+    raw = _json(MANIFEST_NAME, metadata[MANIFEST_NAME])
+    if not isinstance(raw, dict) or raw.get("schema") != SUBMISSION_SCHEMA:
+        found = raw.get("schema") if isinstance(raw, dict) else type(raw).__name__
+        raise SchemaError(f"{MANIFEST_NAME}: at $.schema: expected {SUBMISSION_SCHEMA!r}, found {found!r}")
+    manifest = from_dict(SubmissionManifest, raw, MANIFEST_NAME)
+
+    # Manifest ⇄ members: every file listed, present and with the listed hash and size.
+    listed = set(manifest.files)
+    present = {n for n in hashes if n != MANIFEST_NAME and not n.startswith("outputs/")}
+    for name in sorted(present - listed):
+        errors.append(f"{name}: in the zip but not in {MANIFEST_NAME}")
+    for name in sorted(listed - present):
+        errors.append(f"{name}: listed in {MANIFEST_NAME} but missing from the zip")
+    for name in sorted(listed & present):
+        if hashes[name] != manifest.files[name]:
+            errors.append(
+                f"{name}: sha256/size {hashes[name].sha256[:12]}…/{hashes[name].size} do not match "
+                f"{MANIFEST_NAME} ({manifest.files[name].sha256[:12]}…/{manifest.files[name].size})"
+            )
+    for name in METADATA_FILES:
+        if name not in metadata:
+            errors.append(f"{name}: missing (required in every submission)")
+    media = {n for n in hashes if n.startswith("outputs/")}
+    if media and not manifest.with_media:
+        errors.append(f"{len(media)} media file(s) in the zip but {MANIFEST_NAME} says with_media is false")
+    for name in sorted(media):
+        entry = manifest.outputs.get(name)
+        if entry is None:
+            errors.append(f"{name}: media file not listed in {MANIFEST_NAME} outputs")
+        elif (entry.sha256, entry.size) != (hashes[name].sha256, hashes[name].size):
+            errors.append(f"{name}: sha256/size do not match {MANIFEST_NAME} outputs")
+    if manifest.with_media:
+        for name in sorted(set(manifest.outputs) - media):
+            errors.append(f"{name}: with_media is true but this output is missing from the zip")
+    if errors or any(n not in metadata for n in METADATA_FILES):
+        return manifest, None
+
+    results_raw = _json("results.json", metadata["results.json"])
+    if not isinstance(results_raw, dict) or results_raw.get("schema", RESULTS_SCHEMA) != RESULTS_SCHEMA:
+        raise SchemaError(f"results.json: at $.schema: expected {RESULTS_SCHEMA!r}")
+    results: Results = from_dict(Results, results_raw, "results.json")
+    run_raw = _json("run.json", metadata["run.json"])
+    if not isinstance(run_raw, dict) or run_raw.get("schema") != RUN_SCHEMA:
+        raise SchemaError(f"run.json: at $.schema: expected {RUN_SCHEMA!r}")
+    samples = latest_by_id(_jsonl("samples.jsonl", metadata["samples.jsonl"], SampleRecord, SAMPLE_SCHEMA))
+
+    for key in ("run_name", "benchmark", "model"):
+        if getattr(results, key) != getattr(manifest, key):
+            errors.append(f"results.json: {key} {getattr(results, key)!r} differs from {MANIFEST_NAME}'s")
+    spec = run_raw.get("spec") if isinstance(run_raw.get("spec"), dict) else {}
+    if spec.get("benchmark") not in (None, results.benchmark):
+        errors.append(
+            f"run.json: benchmark {spec.get('benchmark')!r} differs from results.json's {results.benchmark!r}"
+        )
+
+    # Samples ⇄ outputs manifest ⇄ counts.
+    counts = dict(sorted(Counter(s.set for s in samples.values()).items()))
+    if counts != manifest.counts:
+        errors.append(f"samples per set {counts} differ from {MANIFEST_NAME} counts {manifest.counts}")
+    if results.n_samples and results.n_samples != len(samples):
+        errors.append(
+            f"results.json: n_samples {results.n_samples} but samples.jsonl has {len(samples)} samples"
+        )
+    by_output = {o.id: (path, o) for path, o in manifest.outputs.items()}
+    for sample in samples.values():
+        if sample.status != "done":
+            continue
+        if sample.id not in by_output:
+            errors.append(f"samples.jsonl: done sample {sample.id} has no output in {MANIFEST_NAME}")
+            continue
+        path, out = by_output[sample.id]
+        match = _OUTPUT_NAME.match(path)
+        if not match or (match.group(1), match.group(2)) != (sample.set, sample.id) or out.set != sample.set:
+            errors.append(
+                f"{MANIFEST_NAME}: output {path} does not sit at outputs/{sample.set}/{sample.id}.*"
+            )
+        if sample.output_sha256 and sample.output_sha256 != out.sha256:
+            errors.append(f"{path}: sha256 in {MANIFEST_NAME} differs from samples.jsonl for {sample.id}")
+    for path, out in manifest.outputs.items():
+        if out.id not in samples or samples[out.id].status != "done":
+            errors.append(f"{MANIFEST_NAME}: output {path} belongs to no done sample in samples.jsonl")
+
+    # Protocols and per-metric counts.
+    field_metric = _field_metric()
+    for name, metric in results.metrics.items():
+        why = known_protocol(field_metric.get(name, name), metric.protocol)
+        if why:
+            errors.append(f"results.json: metrics.{name}: {why}")
+        for set_name, set_result in metric.per_set.items():
+            if set_name not in counts:
+                errors.append(f"results.json: metrics.{name}.per_set has set {set_name!r} with no samples")
+            elif set_result.n > counts[set_name]:
+                errors.append(
+                    f"results.json: metrics.{name}.per_set.{set_name}.n = {set_result.n} > {counts[set_name]} samples"
+                )
+        if metric.n > len(samples):
+            errors.append(f"results.json: metrics.{name}.n = {metric.n} > {len(samples)} samples")
+    ok_per_field: Counter[str] = Counter()
+    for score_name in sorted(n for n in metadata if n.startswith("scores/")):
+        records = latest_by_id(_jsonl(score_name, metadata[score_name], ScoreRecord, SCORE_SCHEMA))
+        for record in records.values():
+            why = known_protocol(record.metric, record.protocol)
+            if why:
+                errors.append(f"{score_name}: id {record.id}: {why}")
+                break
+            sample = samples.get(record.id)
+            if sample is None or sample.set != record.set:
+                errors.append(f"{score_name}: id {record.id} (set {record.set}) is not a sample of this run")
+                break
+            if record.status == "ok":
+                stale = (
+                    sample.output_sha256
+                    and record.output_sha256
+                    and sample.output_sha256 != record.output_sha256
+                )
+                if not stale:
+                    ok_per_field.update(record_field_values(record).keys())
+    for name, metric in results.metrics.items():
+        if name in field_metric and metric.n > ok_per_field[name]:
+            errors.append(
+                f"results.json: metrics.{name}.n = {metric.n} but the submitted scores hold {ok_per_field[name]} "
+                "ok values: results not backed by per-sample scores"
+            )
+
+    # Completeness against the benchmark's official counts is a warning: partial runs are valid bundles.
+    from benchmarks.base import benchmark_entries, get_benchmark
+
+    if results.benchmark in benchmark_entries():
+        expected = getattr(get_benchmark(results.benchmark), "expected_counts", {}) or {}
+        short = {s: (counts.get(s, 0), n) for s, n in expected.items() if counts.get(s, 0) != n}
+        if short:
+            desc = ", ".join(f"{s} {have}/{want}" for s, (have, want) in sorted(short.items()))
+            warnings.append(f"incomplete {results.benchmark}: samples per set {desc}")
+    else:
+        warnings.append(f"benchmark {results.benchmark!r} is not a built-in benchmark; counts not checked")
+    if results.smoke or manifest.smoke:
+        warnings.append(SMOKE_BANNER)
+    return manifest, results
+
+
+def validate_submission(path: str | Path, max_unpacked_bytes: int = MAX_UNPACKED_BYTES) -> ValidationReport:
+    """Check a submission zip without trusting it; never raises for a bad zip, the report lists why."""
+    path = Path(path)
+    errors: list[str] = []
+    warnings: list[str] = []
+    manifest = None
+    try:
+        if not zipfile.is_zipfile(path):
+            raise SubmissionError("not a zip file")
+        with zipfile.ZipFile(path) as zf:
+            metadata, hashes = _read_members(zf, max_unpacked_bytes)
+        manifest, _ = _check_content(metadata, hashes, errors, warnings)
+    except (SubmissionError, SchemaError, UnicodeDecodeError, zipfile.BadZipFile, OSError) as exc:
+        errors.append(str(exc))
+    return ValidationReport(
+        path=str(path),
+        errors=tuple(f"{path.name}: {e}" for e in errors),
+        warnings=tuple(warnings),
+        benchmark=manifest.benchmark if manifest else None,
+        run_name=manifest.run_name if manifest else None,
+        counts=dict(manifest.counts) if manifest else {},
+        with_media=bool(manifest and manifest.with_media),
+    )
+
+
+def render_validation(report: ValidationReport) -> str:
+    """Human-readable verdict for `nava-eval validate submission.zip`."""
+    lines = [f"{report.path}: {'valid' if report.ok else 'INVALID'} submission"]
+    if report.benchmark:
+        counts = ", ".join(f"{s} {n}" for s, n in report.counts.items())
+        media = "with media" if report.with_media else "without media"
+        lines.append(f"  run {report.run_name} on {report.benchmark} ({counts}); {media}")
+    lines += [f"  error: {e}" for e in report.errors]
+    lines += [f"  warning: {w}" for w in report.warnings]
+    return "\n".join(lines) + "\n"
