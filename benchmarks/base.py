@@ -65,6 +65,18 @@ class Benchmark(Protocol):
         """Samples in a stable order; errors name file, line and field."""
         ...
 
+    def metrics_for(self, sample: Sample) -> tuple[str, ...]:
+        """The metrics that apply to this sample (the set's defaults minus, e.g., speech metrics)."""
+        ...
+
+    def validate(self, data_dir: Path | None, sets: tuple[str, ...] | None = None) -> Any:
+        """A ValidationReport: every missing or unreadable file, counts against the expected ones."""
+        ...
+
+    def default_data_dir(self) -> Path | None:
+        """The registered data folder (`nava-eval data download|import`), if any."""
+        ...
+
 
 @dataclass(frozen=True)
 class BenchmarkEntry:
