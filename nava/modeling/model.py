@@ -92,6 +92,27 @@ class NavaModel(nn.Module):
         self.sequence_parallel = None
         self.set_attention_backend(config.attention_backend)
 
+    @torch.no_grad()
+    def init_weights(self) -> None:
+        """The official initialisation (for random-weight presets such as the smoke run).
+
+        Xavier-uniform for every Linear and for the flattened video patch kernel, N(0, 0.02) for the
+        text- and time-embedding Linears, zero Linear biases and a zero video head; the audio Conv1d
+        layers and the modulation tensors keep their construction-time draws. With the global RNG seeded
+        before construction this reproduces the official module's random draws exactly.
+        """
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+        nn.init.xavier_uniform_(self.patch_embedding.weight.flatten(1))
+        for embedding in (self.text_embedding, self.time_embedding):
+            for module in embedding.modules():
+                if isinstance(module, nn.Linear):
+                    nn.init.normal_(module.weight, std=0.02)
+        nn.init.zeros_(self.head.head.weight)
+
     def set_attention_backend(self, backend: str) -> None:
         """ "auto" | "sdpa" | "flash" | "math" for every attention layer."""
         for module in self.modules():
