@@ -110,3 +110,9 @@ def test_conv_mlp_is_local_with_zero_padding() -> None:
     x2[:, 19] += 5.0  # receptive field of two kernel-7 convs is 13 tokens
     assert torch.equal(mlp(x2)[:, :7], y[:, :7])
     assert not torch.allclose(mlp(x2)[:, 19], y[:, 19])
+
+
+def test_flash_backend_refuses_cpu_tensors() -> None:
+    q = torch.randn(1, 4, 2, 8)
+    with pytest.raises(RuntimeError, match="flash-attn package and a CUDA tensor"):
+        attention(q, q, q, "flash")
