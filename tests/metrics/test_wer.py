@@ -210,3 +210,24 @@ def test_missing_funasr_fails_zh_items_with_install_hint(
     out = metric.score_batch([ScoreInput("z", "s", wavs["b"], reference_text="你好", language="zh")] * 2)
     assert [o.status for o in out] == ["failed", "failed"]
     assert "pip install" in out[0].reason and "zh" in out[0].reason
+
+
+def test_transformers_prompt_equals_official_forced_decoder_ids() -> None:
+    """generate(language=, task=) must start decoding exactly as run_wer.py's forced_decoder_ids."""
+    from metrics.asr import tiny_whisper_transformers
+
+    backend = tiny_whisper_transformers()
+    decoder = backend.model.model.decoder
+    seen = []
+    original = decoder.forward
+
+    def spy(*args: object, **kwargs: object) -> object:
+        if kwargs.get("input_ids") is not None and not seen:
+            seen.append(kwargs["input_ids"].tolist())
+        return original(*args, **kwargs)
+
+    decoder.forward = spy
+    backend.transcribe([np.zeros(16_000, dtype=np.float32)], "en")
+    forced = backend.processor.get_decoder_prompt_ids(language="english", task="transcribe")
+    sot = backend.model.generation_config.decoder_start_token_id
+    assert seen[0] == [[sot] + [token for _, token in forced]]
