@@ -225,19 +225,20 @@ class SpeakerSimilarity:
         self.seed = seed
         self.protocol = PROTOCOL + (SMOKE_SUFFIX if smoke else "")
         self.model: WavLMEcapa | None = None
-        self.weight_files: dict[str, dict[str, str]] = {}  # provenance of the files loaded
+        self.weights_provenance: dict[str, dict[str, str]] = {}  # provenance of the files loaded
 
     def setup(self, device: str = "cpu") -> None:
         if self.model is not None:
             return
         if self.smoke:
+            self.weights_provenance = {"wavlm-ecapa": {"source": f"random seed {self.seed}"}}
             self.model = tiny_wavlm_ecapa(self.seed, device)
             return
         from metrics.weights import resolve_weight
         from metrics.weights_speech import WAVLM_FINETUNE
 
         resolved = resolve_weight(WAVLM_FINETUNE, self.weights)
-        self.weight_files[WAVLM_FINETUNE] = resolved.provenance()
+        self.weights_provenance[WAVLM_FINETUNE] = resolved.provenance()
         self.model = load_wavlm_ecapa(resolved.path, device, self.weights)
 
     def embed_files(self, paths: Sequence[Path]) -> dict[Path, Any]:

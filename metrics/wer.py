@@ -107,7 +107,7 @@ class WerMetric:
         self.device = "cpu"
         self._asr: dict[str, AsrBackend] = {}
         self._asr_errors: dict[str, str] = {}
-        self.weight_files: dict[str, dict[str, str]] = {}  # provenance of the files loaded
+        self.weights_provenance: dict[str, dict[str, str]] = {}  # provenance of the files loaded
         self._ready = False
 
     # ------------------------------------------------------------------ models
@@ -131,21 +131,24 @@ class WerMetric:
 
         try:
             if self.smoke:
+                self.weights_provenance[f"asr-{lang}"] = {"source": f"random seed {self.seed}"}
                 model: AsrBackend = (
                     asr.tiny_whisper_transformers(self.seed)
                     if self.backend == "transformers"
                     else asr.tiny_whisper_openai(self.seed)
                 )
             elif lang == "zh":
-                model = asr.Paraformer.load(hub_source(PARAFORMER_ZH, self.weights), self.device)
+                source = hub_source(PARAFORMER_ZH, self.weights)
+                self.weights_provenance[PARAFORMER_ZH] = {"source": "funasr", "path": source}
+                model = asr.Paraformer.load(source, self.device)
             elif self.backend == "transformers":
-                model = asr.TransformersWhisper.from_pretrained(
-                    hub_source(WHISPER_HF, self.weights), self.device
-                )
+                source = hub_source(WHISPER_HF, self.weights)
+                self.weights_provenance[WHISPER_HF] = {"source": "hf-hub", "path": source}
+                model = asr.TransformersWhisper.from_pretrained(source, self.device)
             else:
                 # A single checked file from the weight cache (or --weights), never an implicit download.
                 resolved = resolve_weight(WHISPER_OPENAI, self.weights)
-                self.weight_files[WHISPER_OPENAI] = resolved.provenance()
+                self.weights_provenance[WHISPER_OPENAI] = resolved.provenance()
                 model = asr.OpenAIWhisper.load(str(resolved.path), self.device)
         except MissingBackendError as exc:
             # A missing optional extra fails the items of that language, not the whole run.
