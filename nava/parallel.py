@@ -63,7 +63,8 @@ def pad_sequence(x: torch.Tensor, length: int) -> torch.Tensor:
 def shard_sequence(x: torch.Tensor, sp_rank: int, sp_size: int) -> torch.Tensor:
     """Chunk sp_rank of x [B, L, ...] padded to a multiple of sp_size: [B, ceil(L / sp_size), ...]."""
     chunk = chunk_length(x.shape[1], sp_size)
-    return pad_sequence(x, chunk * sp_size).narrow(1, sp_rank * chunk, chunk)
+    # clone: a view would keep the whole sequence's storage alive (for e0 that is 6·D per token)
+    return pad_sequence(x, chunk * sp_size).narrow(1, sp_rank * chunk, chunk).clone()
 
 
 def regroup(joint: torch.Tensor, video_chunk: int, audio_chunk: int, sp_size: int) -> torch.Tensor:
