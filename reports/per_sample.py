@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +27,7 @@ from reports.results import (
 log = logging.getLogger(__name__)
 
 COLUMNS = ["id", "set", "metric", "field", "value", "protocol"]
+ISSUE_COLUMNS = ["id", "set", "metric", "status", "reason"]
 
 
 def _field_names(metric: str) -> list[str]:
@@ -48,10 +50,12 @@ def record_field_values(record: ScoreRecord) -> dict[str, float]:
     return out
 
 
-def load_sample_scores(run_dir: str | Path) -> pd.DataFrame:
-    """Every status-ok per-sample value in `run_dir/scores/*.jsonl`, one row per (id, field).
+def scan_scores(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(ok values, issues) of `run_dir/scores/*.jsonl` in one pass.
 
-    Columns: id, set, metric (scores file), field (results.json column, e.g. sync_c), value, protocol.
+    ok values: one row per (id, field), columns id, set, metric (scores file), field (results.json
+    column, e.g. sync_c), value, protocol. issues: one row per sample a metric did not score, columns
+    id, set, metric, status (skipped | failed | stale), reason.
     """
     run_dir = Path(run_dir)
     current_sha: dict[str, str | None] = {}
@@ -61,17 +65,27 @@ def load_sample_scores(run_dir: str | Path) -> pd.DataFrame:
             sid: rec.output_sha256 for sid, rec in latest_by_id(load_sample_records(samples_file)).items()
         }
     rows = []
+    issues = []
     for path in sorted((run_dir / "scores").glob("*.jsonl")):
         for record in latest_by_id(load_score_records(path)).values():
             if record.status != "ok":
+                issues.append([record.id, record.set, record.metric, record.status, record.reason or ""])
                 continue
             known = current_sha.get(record.id)
             if known and record.output_sha256 and known != record.output_sha256:
                 log.info("%s: score of %s is for an older output (sha256 differs); ignored", path, record.id)
+                issues.append(
+                    [record.id, record.set, record.metric, "stale", "scored an older output; rescore"]
+                )
                 continue
             for name, value in record_field_values(record).items():
                 rows.append([record.id, record.set, record.metric, name, value, record.protocol])
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=COLUMNS), pd.DataFrame(issues, columns=ISSUE_COLUMNS)
+
+
+def load_sample_scores(run_dir: str | Path) -> pd.DataFrame:
+    """Every status-ok, current per-sample value of `run_dir/scores/*.jsonl` (see `scan_scores`)."""
+    return scan_scores(run_dir)[0]
 
 
 def field_values(scores: pd.DataFrame, field: str) -> pd.DataFrame:
@@ -111,6 +125,7 @@ class RunData:
     results: Results
     run_dir: Path | None
     scores: pd.DataFrame
+    issues: pd.DataFrame = dataclass_field(default_factory=lambda: pd.DataFrame(columns=ISSUE_COLUMNS))
 
     @property
     def label(self) -> str:
@@ -136,5 +151,8 @@ def load_run(source: str | Path | Results | RunData) -> RunData:
     results = load_results(path)
     run_dir = path if path.is_dir() else path.parent
     has_scores = (run_dir / "scores").is_dir()
-    scores = load_sample_scores(run_dir) if has_scores else pd.DataFrame(columns=COLUMNS)
-    return RunData(results, run_dir if has_scores or path.is_dir() else None, scores)
+    if has_scores:
+        scores, issues = scan_scores(run_dir)
+    else:
+        scores, issues = pd.DataFrame(columns=COLUMNS), pd.DataFrame(columns=ISSUE_COLUMNS)
+    return RunData(results, run_dir if has_scores or path.is_dir() else None, scores, issues)

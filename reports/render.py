@@ -42,6 +42,7 @@ caption { text-align: left; font-weight: 600; padding-bottom: 0.3em; }
 .footnotes { font-size: 0.85em; color: #444; } .meta td { text-align: left; }
 .plots img { max-width: 100%; margin: 0.5em 0; display: block; }
 td.failed, td.skipped { color: #a00; } td.missing { color: #999; }
+td.notes { text-align: left; white-space: normal; font-size: 0.85em; color: #a00; }
 """
 
 
@@ -126,7 +127,7 @@ def _relative_link(target: Path, report_dir: Path) -> str:
 
 
 def sample_table(run: RunData) -> pd.DataFrame:
-    """One row per sample: id, set, status, output, one column per field; worst first.
+    """One row per sample: id, set, status, output, one column per field, notes; worst first.
 
     "Worst" is the mean over fields of the sample's direction-aware percentile rank (1 = worst of the
     run); samples that failed generation or have no score come first, then that rank descending.
@@ -150,6 +151,15 @@ def sample_table(run: RunData) -> pd.DataFrame:
         metric = run.results.metrics.get(name)
         direction = metric.direction if metric else "higher"
         ranks.append(frame[name].rank(pct=True, ascending=direction == "lower"))  # 1.0 = worst
+    notes: dict[str, list[str]] = {}
+    for rec in run.issues.to_dict("records"):
+        notes.setdefault(rec["id"], []).append(
+            f"{rec['metric']}: {rec['status']}" + (f" ({rec['reason']})" if rec["reason"] else "")
+        )
+    sample_errors = {i: f"generate: {samples[i].error}" for i in samples if samples[i].error}
+    frame["notes"] = [
+        "; ".join(([sample_errors[i]] if i in sample_errors else []) + notes.get(i, [])) for i in frame["id"]
+    ]
     bad = (frame["status"] != "done") | (frame[fields].isna().any(axis=1) if fields else False)
     frame["worst_rank"] = pd.concat(ranks, axis=1).mean(axis=1) if ranks else 0.0
     frame["_bad"] = bad.astype(int)
@@ -159,7 +169,7 @@ def sample_table(run: RunData) -> pd.DataFrame:
 
 def _sample_rows_html(run: RunData, report_dir: Path) -> str:
     frame = sample_table(run)
-    fields = [c for c in frame.columns if c not in ("id", "set", "status", "output", "worst_rank")]
+    fields = [c for c in frame.columns if c not in ("id", "set", "status", "output", "worst_rank", "notes")]
     score_files = sorted((run.run_dir / "scores").glob("*.jsonl")) if run.run_dir else []
     links = " ".join(
         f'<a href="{_esc(_relative_link(p, report_dir))}">{_esc(p.name)}</a>' for p in score_files
@@ -171,7 +181,7 @@ def _sample_rows_html(run: RunData, report_dir: Path) -> str:
         '<table id="samples"><thead><tr><th>id</th><th>set</th><th>status</th><th>output</th>',
     ]
     parts += [f"<th>{_esc(FIELD_LABELS.get(f, f))}</th>" for f in fields]
-    parts.append("<th>rank</th></tr></thead><tbody>")
+    parts.append("<th>rank</th><th>notes</th></tr></thead><tbody>")
     for rec in frame.to_dict("records"):
         output = rec["output"]
         if output and run.run_dir is not None:
@@ -188,7 +198,8 @@ def _sample_rows_html(run: RunData, report_dir: Path) -> str:
             missing = value is None or (isinstance(value, float) and math.isnan(value))
             cells.append('<td class="missing">–</td>' if missing else f"<td>{value:.4g}</td>")
         rank = rec["worst_rank"]
-        cells.append(f"<td>{'' if rank is None or math.isnan(rank) else f'{rank:.2f}'}</td></tr>")
+        cells.append(f"<td>{'' if rank is None or math.isnan(rank) else f'{rank:.2f}'}</td>")
+        cells.append(f'<td class="notes">{_esc(rec["notes"])}</td></tr>')
         parts.append("".join(cells))
     parts.append("</tbody></table>")
     return "\n".join(parts)

@@ -108,6 +108,7 @@ def test_report_is_self_contained_with_expected_content(report_run: Path) -> Non
     samples = page.tables["samples"]
     assert len(samples) == 1 + 7
     assert samples[1] == "set1-003"  # unscored (its latest score failed) comes first
+    assert "sync: failed (corrupt)" in text
 
     # Links are relative to the report and point at real files.
     for href in page.links:

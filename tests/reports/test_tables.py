@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from reports.fileio import append_jsonl
-from reports.per_sample import field_estimate, load_sample_scores
+from reports.per_sample import field_estimate, load_sample_scores, scan_scores
 from reports.results import ScoreRecord
 from reports.schema import to_dict
 from reports.stats import bootstrap_ci, bootstrap_ci_grouped
@@ -93,6 +93,9 @@ def test_failed_and_stale_scores_are_not_counted(make_run) -> None:
     scores = load_sample_scores(run)
     values = scores[scores["field"] == "sync_c"].set_index("id")["value"].to_dict()
     assert values == {"set1-002": 3.0}
+    _, issues = scan_scores(run)
+    assert issues[["id", "status"]].values.tolist() == [["set1-000", "failed"], ["set1-001", "stale"]]
+    assert issues.loc[0, "reason"] == "corrupt"
 
 
 def test_published_only_table_uses_our_units() -> None:
