@@ -38,11 +38,15 @@ def _field_names(metric: str) -> list[str]:
 
 
 def record_field_values(record: ScoreRecord) -> dict[str, float]:
-    """The finite numeric field values of one score line; `value` stands in for a missing primary field."""
+    """The finite numeric field values of one score line.
+
+    Same rule as results.json's aggregation (reports.aggregate): a field is read from `values`;
+    `value` stands in only for a field named like the metric itself.
+    """
     out: dict[str, float] = {}
-    for position, name in enumerate(_field_names(record.metric)):
+    for name in _field_names(record.metric):
         value = record.values.get(name)
-        if value is None and position == 0:
+        if value is None and name == record.metric:
             value = record.value
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             continue

@@ -2,8 +2,9 @@
 
 `build_table` gathers numbers into a `ComparisonTable` (plain numbers, no formatting); `render_table`
 turns it into md, csv, html, latex or json. A table is per benchmark. Run values come from
-results.json; their ± is half the 95 % percentile-bootstrap interval computed from the per-sample
-scores (seed 0, 1000 resamples) when the run directory is at hand, else results.json's own ci95.
+results.json; their ± is half the 95 % percentile-bootstrap interval of the per-sample scores
+(seed 0, 1000 resamples): results.json's own ci95 (drawn that way by reports.aggregate), or drawn
+here from scores/*.jsonl when results.json has none or another seed / resample count is asked for.
 Published numbers come from `reports.published` already in our units (WER %, SIM ×100).
 """
 
@@ -197,16 +198,27 @@ def _run_cells(
 ) -> dict[str, Cell]:
     cells: dict[str, Cell] = {}
     scores = run.scores
+    default_draw = seed == DEFAULT_SEED and n_resamples == DEFAULT_RESAMPLES
     for name in fields:
         metric = run.results.metrics.get(name)
         has_scores = not scores.empty and (scores["field"] == name).any()
         if metric is None and not has_scores:
             continue
         aggregation = metric.aggregation if metric else "per-item mean"
-        estimate = field_estimate(scores, name, aggregation, seed, n_resamples) if has_scores else None
+        # results.json's CI was drawn from the same per-sample values with the default seed, in benchmark
+        # order (reports.aggregate); reuse it so the table and results.json agree to the last digit.
+        stored = metric is not None and metric.value is not None and metric.ci95 is not None and default_draw
+        estimate = (
+            field_estimate(scores, name, aggregation, seed, n_resamples)
+            if has_scores and not stored
+            else None
+        )
         protocol = metric.protocol if metric else str(scores[scores["field"] == name]["protocol"].iloc[-1])
         value = metric.value if metric and metric.value is not None else (estimate[0] if estimate else None)
-        ci = estimate[1] if estimate else (tuple(metric.ci95) if metric and metric.ci95 else None)
+        if stored:
+            ci: tuple[float, float] | None = (metric.ci95[0], metric.ci95[1])  # type: ignore[union-attr]
+        else:
+            ci = estimate[1] if estimate else (tuple(metric.ci95) if metric and metric.ci95 else None)
         n = metric.n if metric else (estimate[2] if estimate else None)
         if value is not None:
             cells[name] = Cell(float(value), ci, protocol, n)
@@ -220,7 +232,10 @@ def _run_cells(
                 if has_scores
                 else scores.iloc[0:0]
             )
-            if not sub.empty:
+            if set_result is not None and set_result.value is not None and set_result.ci95 and default_draw:
+                ci95 = (set_result.ci95[0], set_result.ci95[1])
+                cells[key] = Cell(float(set_result.value), ci95, protocol, set_result.n)
+            elif not sub.empty:
                 values = sub.drop_duplicates("id", keep="last")["value"].to_numpy()
                 point = (
                     set_result.value if set_result and set_result.value is not None else float(values.mean())

@@ -59,6 +59,17 @@ def test_run_values_cis_and_best_marks(two_runs: tuple[Path, Path]) -> None:
     assert not frame.loc[0, "Sync-C ↑"].endswith("*")
 
 
+def test_other_seed_draws_from_per_sample_scores(two_runs: tuple[Path, Path]) -> None:
+    # Another seed cannot reuse results.json's CI: it is drawn from scores/*.jsonl, overall and per set.
+    table = build_table([two_runs[0]], published=False, per_set=True, seed=5, n_resamples=400)
+    cell = table.cell("NAVA (run-a)", "sync_c")
+    assert cell.ci95 == pytest.approx(bootstrap_ci(_flat(A_SYNC_C), seed=5, n_resamples=400), abs=1e-12)
+    assert cell.ci95 != pytest.approx(bootstrap_ci(_flat(A_SYNC_C)), abs=1e-6)
+    per_set = table.cell("NAVA (run-a)", "sync_d[set1]")
+    assert per_set.ci95 == pytest.approx(bootstrap_ci(A_SYNC_D["set1"], seed=5, n_resamples=400), abs=1e-12)
+    assert "400 resamples, seed 5" in render_table(table, "md")
+
+
 def test_per_set_columns(two_runs: tuple[Path, Path]) -> None:
     table = build_table(list(two_runs), published=False, per_set=True)
     keys = [c.key for c in table.columns]
