@@ -59,18 +59,35 @@ class WavLMEcapa:
             batch[i, : t.shape[0]] = t
             mask[i, : t.shape[0]] = 1
         with torch.inference_mode():
-            out = self.wavlm(
-                batch.to(self.device),
-                attention_mask=mask.to(self.device) if len(tensors) > 1 else None,
-                output_hidden_states=True,
+            hidden = self.hidden_states(
+                batch.to(self.device), mask.to(self.device) if len(tensors) > 1 else None
             )
             frames = self.wavlm._get_feat_extract_output_lengths(lengths)
-            hidden = torch.stack(out.hidden_states, dim=0)  # [L, B, T, D]
             embs = []
             for i in range(len(tensors)):
                 n = int(frames[i])
                 embs.append(self.head(hidden[:, i : i + 1, :n]).float().cpu()[0])
         return embs
+
+    def hidden_states(self, batch: Any, attention_mask: Any = None) -> Any:
+        """s3prl's `hidden_states` for WavLM: [L+1, B, T, D] = the input of each of the L layers,
+        then the encoder output after its final LayerNorm.
+
+        transformers 5 records `hidden_states` with hooks on the layers, so its last entry is the
+        last layer's output BEFORE the final LayerNorm (transformers 4 appended it after). We take
+        the first L entries (layer inputs, identical in both) and `last_hidden_state` (post-LN), which
+        is what the official head was trained on.
+        """
+        import torch
+
+        out = self.wavlm(batch, attention_mask=attention_mask, output_hidden_states=True)
+        n_layers = self.wavlm.config.num_hidden_layers
+        if len(out.hidden_states) != n_layers + 1:
+            raise RuntimeError(
+                f"WavLM returned {len(out.hidden_states)} hidden states, expected {n_layers + 1}; "
+                "this transformers version records them differently"
+            )
+        return torch.stack([*out.hidden_states[:n_layers], out.last_hidden_state], dim=0)
 
 
 def load_wavlm_ecapa(

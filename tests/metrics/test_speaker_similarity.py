@@ -240,3 +240,30 @@ def test_missing_checkpoint_names_the_fix(tmp_path: Path, monkeypatch: pytest.Mo
         SpeakerSimilarity().setup("cpu")
     with pytest.raises(WeightsMissingError, match="no such file"):
         SpeakerSimilarity(weights={"wavlm_large_finetune": tmp_path / "nope.pth"}).setup("cpu")
+
+
+def test_hidden_states_are_layer_inputs_then_final_layer_norm() -> None:
+    """s3prl's WavLM hidden_states: the input of every layer, then the encoder output after its final
+    LayerNorm. transformers 5's own `hidden_states[-1]` is pre-LayerNorm, so this must be rebuilt."""
+    model = tiny_wavlm_ecapa(seed=2)
+    wavlm = model.wavlm
+    layer_inputs: list[torch.Tensor] = []
+    final: list[torch.Tensor] = []
+    hooks = [
+        layer.register_forward_pre_hook(lambda m, args: layer_inputs.append(args[0]))
+        for layer in wavlm.encoder.layers
+    ]
+    hooks.append(wavlm.encoder.layer_norm.register_forward_hook(lambda m, args, out: final.append(out)))
+    wave = torch.from_numpy(np.random.default_rng(3).standard_normal((1, 6000)).astype(np.float32))
+    with torch.no_grad():
+        states = model.hidden_states(wave)
+    for h in hooks:
+        h.remove()
+    with torch.no_grad():
+        raw = wavlm(wave, output_hidden_states=True)
+    n = wavlm.config.num_hidden_layers
+    assert states.shape[0] == n + 1 == len(layer_inputs) + 1
+    for i in range(n):
+        torch.testing.assert_close(states[i], layer_inputs[i], rtol=0, atol=0)
+    torch.testing.assert_close(states[n], final[0], rtol=0, atol=0)
+    assert not torch.allclose(raw.hidden_states[n], final[0])  # the transformers-5 trap this guards
