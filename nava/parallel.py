@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -67,21 +68,37 @@ def shard_sequence(x: torch.Tensor, sp_rank: int, sp_size: int) -> torch.Tensor:
     return pad_sequence(x, chunk * sp_size).narrow(1, sp_rank * chunk, chunk).clone()
 
 
-def regroup(joint: torch.Tensor, video_chunk: int, audio_chunk: int, sp_size: int) -> torch.Tensor:
-    """[B, P*(cv+ca), ...] ordered [vid_0, aud_0, vid_1, aud_1, ...] -> [B, P*cv + P*ca, ...] = [video | audio]."""
-    batch, rest = joint.shape[0], joint.shape[2:]
-    per_rank = joint.reshape(batch, sp_size, video_chunk + audio_chunk, *rest)
-    video = per_rank[:, :, :video_chunk].reshape(batch, sp_size * video_chunk, *rest)
-    audio = per_rank[:, :, video_chunk:].reshape(batch, sp_size * audio_chunk, *rest)
-    return torch.cat([video, audio], dim=1)
+def _valid_in_chunk(rank: int, chunk: int, length: int) -> int:
+    """How many of rank's `chunk` tokens are real (the rest is padding) for a modality of `length` tokens."""
+    return min(chunk, max(0, length - rank * chunk))
 
 
-def ungroup(grouped: torch.Tensor, video_chunk: int, audio_chunk: int, sp_size: int) -> torch.Tensor:
-    """Inverse of regroup: [B, P*cv + P*ca, ...] -> [B, P*(cv+ca), ...] in per-rank order."""
-    batch, rest = grouped.shape[0], grouped.shape[2:]
-    video = grouped[:, : sp_size * video_chunk].reshape(batch, sp_size, video_chunk, *rest)
-    audio = grouped[:, sp_size * video_chunk :].reshape(batch, sp_size, audio_chunk, *rest)
-    return torch.cat([video, audio], dim=2).reshape(batch, sp_size * (video_chunk + audio_chunk), *rest)
+def to_global_order(recv: torch.Tensor, video_len: int, audio_len: int, sp_size: int) -> torch.Tensor:
+    """Received chunks [P, ..., cv+ca, h, d] (rank r's [video chunk | audio chunk]) -> [..., Lv+La, h, d].
+
+    The result is [full video | full audio] in global token order with the pad tokens dropped: exactly
+    the unsharded sequence. One copy (a single cat over per-rank slices).
+    """
+    cv, ca = chunk_length(video_len, sp_size), chunk_length(audio_len, sp_size)
+    parts = []
+    for start, chunk, length in ((0, cv, video_len), (cv, ca, audio_len)):
+        for rank in range(sp_size):
+            valid = _valid_in_chunk(rank, chunk, length)
+            if valid:
+                parts.append(recv[rank].narrow(-3, start, valid))
+    return torch.cat(parts, dim=-3)
+
+
+def to_rank_chunks(x: torch.Tensor, video_len: int, audio_len: int, sp_size: int) -> torch.Tensor:
+    """Inverse of to_global_order: [..., Lv+La, h, d] -> zero-padded [P, ..., cv+ca, h, d] per destination."""
+    cv, ca = chunk_length(video_len, sp_size), chunk_length(audio_len, sp_size)
+    out = x.new_zeros(sp_size, *x.shape[:-3], cv + ca, *x.shape[-2:])
+    for start, chunk, offset, length in ((0, cv, 0, video_len), (cv, ca, video_len, audio_len)):
+        for rank in range(sp_size):
+            valid = _valid_in_chunk(rank, chunk, length)
+            if valid:
+                out[rank].narrow(-3, start, valid).copy_(x.narrow(-3, offset + rank * chunk, valid))
+    return out
 
 
 def _exchange(x: torch.Tensor, group: Any) -> torch.Tensor:
@@ -93,24 +110,21 @@ def _exchange(x: torch.Tensor, group: Any) -> torch.Tensor:
     return out
 
 
-def scatter_heads(x: torch.Tensor, sp_size: int, group: Any) -> torch.Tensor:
-    """[B, Lc, *M, H, d] local tokens, all heads -> [B, P*Lc, *M, H/P, d] all ranks' tokens, own heads."""
-    batch, chunk = x.shape[:2]
-    heads, head_dim = x.shape[-2:]
-    middle = x.shape[2:-2]
-    x = x.reshape(batch, chunk, *middle, sp_size, heads // sp_size, head_dim).movedim(-3, 0)
-    x = _exchange(x, group)  # [P (source rank), B, Lc, *M, H/P, d]
-    return x.movedim(0, 1).reshape(batch, sp_size * chunk, *middle, heads // sp_size, head_dim)
+def scatter_heads(tensors: Sequence[torch.Tensor], sp_size: int, group: Any) -> torch.Tensor:
+    """N tensors [B, Lc, H, d] (local tokens, all heads) -> [P (source rank), N, B, Lc, H/P, d] (own heads).
+
+    The N tensors travel in one all-to-all; the send buffer is built with a single copy.
+    """
+    batch, chunk, heads, head_dim = tensors[0].shape
+    per_dest = [t.reshape(batch, chunk, sp_size, heads // sp_size, head_dim).movedim(2, 0) for t in tensors]
+    return _exchange(torch.stack(per_dest, dim=1), group)
 
 
-def gather_heads(x: torch.Tensor, sp_size: int, group: Any) -> torch.Tensor:
-    """Inverse of scatter_heads: [B, P*Lc, *M, H/P, d] -> [B, Lc, *M, H, d]."""
-    batch, length = x.shape[:2]
-    chunk = length // sp_size
-    x = x.reshape(batch, sp_size, chunk, *x.shape[2:]).movedim(1, 0)  # [P (dest rank), B, Lc, ...]
-    x = _exchange(x, group)  # [P (head group of the source), B, Lc, *M, H/P, d]
-    x = x.movedim(0, -3)
-    return x.reshape(*x.shape[:-3], x.shape[-3] * x.shape[-2], x.shape[-1])
+def gather_heads(chunks: torch.Tensor, group: Any) -> torch.Tensor:
+    """Inverse of scatter_heads for one tensor: [P (destination rank), B, Lc, H/P, d] -> [B, Lc, H, d]."""
+    recv = _exchange(chunks, group)  # [P (head group of the source), B, Lc, H/P, d]
+    sp_size, batch, chunk, heads, head_dim = recv.shape
+    return recv.permute(1, 2, 0, 3, 4).reshape(batch, chunk, sp_size * heads, head_dim)
 
 
 class UlyssesAttention:
@@ -148,17 +162,11 @@ class UlyssesAttention:
         if q.shape[2] % sp:
             raise RuntimeError(f"{q.shape[2]} heads cannot be split over SP {sp}")
 
-        qkv = scatter_heads(torch.stack([q, k, v], dim=2), sp, self.group)  # [B, P*(cv+ca), 3, H/P, d]
-        qkv = regroup(qkv, cv, ca, sp)
-        # Drop the pad tails of both modalities: [video (Lv) | audio (La)], exactly the unsharded sequence.
-        keep = torch.cat([qkv[:, :full_video], qkv[:, sp * cv : sp * cv + full_audio]], dim=1)
-        q_full, k_full, v_full = keep.unbind(dim=2)
+        recv = scatter_heads((q, k, v), sp, self.group)  # [P, 3, B, cv+ca, H/P, d]
+        q_full, k_full, v_full = to_global_order(recv, full_video, full_audio, sp).unbind(0)
         # The model's own attention on [B, Lv + La, H/P, d]: RoPE, joint or modality-masked.
         out = self.inner(q_full, k_full, v_full, rope, full_video, modality_mask, backend)
-        out = torch.cat(
-            [pad_sequence(out[:, :full_video], sp * cv), pad_sequence(out[:, full_video:], sp * ca)], dim=1
-        )
-        return gather_heads(ungroup(out, cv, ca, sp), sp, self.group)
+        return gather_heads(to_rank_chunks(out, full_video, full_audio, sp), self.group)
 
 
 class SequenceParallel:

@@ -16,9 +16,9 @@ from nava.parallel import (
     check_heads,
     chunk_length,
     pad_sequence,
-    regroup,
     shard_sequence,
-    ungroup,
+    to_global_order,
+    to_rank_chunks,
 )
 from nava.sampling import GuidanceScales, denoise, flow_unipc_schedule
 from runners.distributed import spawn_workers
@@ -123,12 +123,15 @@ def _world2_worker() -> dict:
     ctx = init_distributed(sp_size=2, timeout_s=60, backend="gloo", num_heads=2)
     out: dict = {"rank": ctx.rank}
 
-    # primitives: scatter_heads gives this rank's heads of the whole sequence; gather_heads inverts it
-    full = torch.arange(2 * 6 * 3 * 4 * 5, dtype=torch.float32).reshape(2, 6, 3, 4, 5)  # [B, L, M, H, d]
+    # primitives: scatter_heads gives this rank's heads of every rank's tokens; gather_heads inverts it
+    full = torch.arange(2 * 6 * 4 * 5, dtype=torch.float32).reshape(2, 6, 4, 5)  # [B, L, H, d]
     local = full[:, ctx.sp_rank * 3 : (ctx.sp_rank + 1) * 3]
-    scattered = scatter_heads(local, 2, ctx.sp_group)
-    out["scatter_ok"] = torch.equal(scattered, full[..., ctx.sp_rank * 2 : (ctx.sp_rank + 1) * 2, :])
-    out["roundtrip_ok"] = torch.equal(gather_heads(scattered, 2, ctx.sp_group), local)
+    recv = scatter_heads((local, -local), 2, ctx.sp_group)  # [P, 2, B, Lc, H/P, d]
+    mine = full[..., ctx.sp_rank * 2 : (ctx.sp_rank + 1) * 2, :]
+    out["scatter_ok"] = torch.equal(recv[:, 0], mine.reshape(2, 2, 3, 2, 5).movedim(1, 0)) and torch.equal(
+        recv[:, 1], -recv[:, 0]
+    )
+    out["roundtrip_ok"] = torch.equal(gather_heads(recv[:, 0], ctx.sp_group), local)
 
     for heads in (2, 4):
         model = _model(heads)
@@ -229,14 +232,19 @@ def test_shard_pads_each_modality_and_chunks() -> None:
         pad_sequence(x, 12)
 
 
-def test_regroup_interleaved_chunks_to_video_then_audio() -> None:
-    # ranks' chunks after the all-to-all: [v0 v0 a0 | v1 v1 a1 | v2 v2 a2], video chunk 2, audio chunk 1
-    joint = torch.tensor([10, 11, 20, 12, 13, 21, 14, 15, 22], dtype=torch.float32).reshape(1, 9, 1)
-    grouped = regroup(joint, 2, 1, 3)
-    assert grouped.flatten().tolist() == [10, 11, 12, 13, 14, 15, 20, 21, 22]
-    assert torch.equal(ungroup(grouped, 2, 1, 3), joint)
-    # audio-only (video chunk 0) is the identity
-    assert torch.equal(regroup(joint, 0, 3, 3), joint)
+def test_global_order_from_interleaved_rank_chunks() -> None:
+    # SP 3, video 5 tokens (chunks of 2, last one padded), audio 2 tokens (chunks of 1, rank 2 all padding).
+    # What ranks hold after the all-to-all, [P, Lc = 3, h = 1, d = 1]: [v v a] per rank, 0 = padding.
+    recv = torch.tensor([[10, 11, 20], [12, 13, 21], [14, 0, 0]], dtype=torch.float32)[..., None, None]
+    full = to_global_order(recv, 5, 2, 3)
+    assert full.flatten().tolist() == [10, 11, 12, 13, 14, 20, 21]
+    assert torch.equal(to_rank_chunks(full, 5, 2, 3), recv)
+    # leading dims (stacked q/k/v, batch) ride along: [P, N, B, Lc, h, d]
+    stacked = torch.stack([recv, 2 * recv], dim=1)[:, :, None]
+    assert to_global_order(stacked, 5, 2, 3)[1].flatten().tolist() == [20, 22, 24, 26, 28, 40, 42]
+    # audio-only (no video tokens) and video-only sequences
+    assert to_global_order(recv[:, 2:], 0, 2, 3).flatten().tolist() == [20, 21]
+    assert to_global_order(recv[:, :2], 5, 0, 3).flatten().tolist() == [10, 11, 12, 13, 14]
 
 
 def test_check_heads_lists_valid_sizes() -> None:
