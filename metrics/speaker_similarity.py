@@ -219,6 +219,10 @@ class SpeakerSimilarity:
         MetricField("sim", "higher", "×100", "cosine of WavLM-large+ECAPA embeddings, output vs prompt"),
     )
     requires = frozenset({"audio", "reference_audio"})
+    weight_names = (
+        "wavlm_large_finetune",
+        "wavlm-large",
+    )  # the --weights NAME=PATH overrides this metric uses
     description = "Speaker similarity to the prompt speaker (Seed-TTS-eval verification model)"
 
     def __init__(

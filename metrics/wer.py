@@ -74,6 +74,11 @@ class WerMetric:
         MetricField("wer", "lower", "%", "word error rate (CER for Chinese), mean of per-utterance ×100"),
     )
     requires = frozenset({"audio", "reference_text", "language"})
+    weight_names = (
+        "whisper-large-v3",
+        "whisper-large-v3-openai",
+        "paraformer-zh",
+    )  # the --weights NAME=PATH overrides this metric uses
     description = "Whisper-large-v3 (en) / Paraformer-zh (zh) ASR, Seed-TTS-eval normalisation, jiwer"
 
     def __init__(
