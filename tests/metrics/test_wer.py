@@ -231,3 +231,27 @@ def test_transformers_prompt_equals_official_forced_decoder_ids() -> None:
     forced = backend.processor.get_decoder_prompt_ids(language="english", task="transcribe")
     sot = backend.model.generation_config.decoder_start_token_id
     assert seen[0] == [[sot] + [token for _, token in forced]]
+
+
+def test_openai_whisper_long_clip_goes_through_transcribe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clips over 30 s are not truncated: they take whisper's sliding-window transcribe, fed an array."""
+    import whisper
+
+    from metrics.asr import tiny_whisper_openai
+
+    backend = tiny_whisper_openai()
+    calls: list[int] = []
+    original = backend.model.transcribe
+
+    def spy(audio: np.ndarray, **kwargs: object) -> dict:
+        assert isinstance(audio, np.ndarray)  # never a path: no ffmpeg
+        calls.append(len(audio))
+        return original(audio, **kwargs)
+
+    monkeypatch.setattr(backend.model, "transcribe", spy)
+    monkeypatch.setattr(whisper.audio, "load_audio", lambda *a, **k: pytest.fail("ffmpeg path used"))
+    short = np.zeros(16_000, dtype=np.float32)
+    long = 0.1 * np.sin(np.arange(31 * 16_000, dtype=np.float32) * 0.05)
+    texts = backend.transcribe([short, long], "en")
+    assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
+    assert calls == [31 * 16_000]  # only the long clip, once
