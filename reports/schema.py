@@ -9,6 +9,7 @@ they are current).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from pathlib import Path
@@ -53,9 +54,14 @@ def _type_schema(tp: Any) -> dict[str, Any]:
     raise TypeError(f"no JSON schema mapping for {tp!r}")
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)
+
+
 def dataclass_schema(cls: type, top_level: bool = True) -> dict[str, Any]:
     """JSON Schema (draft 2020-12) for a dataclass; fields without defaults are required."""
-    hints = get_type_hints(cls)
+    hints = _hints(cls)
     props: dict[str, Any] = {}
     required: list[str] = []
     for field in dataclasses.fields(cls):
@@ -83,11 +89,17 @@ def _json_path(parts: Any) -> str:
     return path
 
 
-def validate(data: Any, cls: type, source: str) -> None:
-    """Raise SchemaError naming `source`, the JSON path and what was expected."""
+@functools.cache
+def _validator(cls: type) -> Any:
+    # Building a validator costs ~1 ms; a large run loads thousands of records of one class.
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(dataclass_schema(cls))
+    return jsonschema.Draft202012Validator(dataclass_schema(cls))
+
+
+def validate(data: Any, cls: type, source: str) -> None:
+    """Raise SchemaError naming `source`, the JSON path and what was expected."""
+    validator = _validator(cls)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         shown = [f"at {_json_path(e.absolute_path)}: {e.message}" for e in errors[:5]]
@@ -108,7 +120,7 @@ def _build(tp: Any, value: Any) -> Any:
         non_none = [a for a in get_args(tp) if a is not type(None)]
         return _build(non_none[0], value) if len(non_none) == 1 else value
     if dataclasses.is_dataclass(tp) and isinstance(value, dict):
-        hints = get_type_hints(tp)
+        hints = _hints(tp)
         return tp(**{k: _build(hints[k], v) for k, v in value.items()})
     if origin is tuple:
         (item,) = get_args(tp)[:1] or (Any,)

@@ -100,8 +100,32 @@ def weight_checks() -> list[Check]:
     return checks
 
 
-#: "module:function" returning a list of Check, one per weight file; filled by the weight registries.
-WEIGHT_CHECK_PROVIDERS: tuple[str, ...] = ()
+def scorer_weight_checks() -> list[Check]:
+    """Scorer weights (metrics.weights registry): present in the cache or not, without hashing."""
+    from metrics.weights import weight_statuses
+
+    checks = []
+    for status in weight_statuses(verify=False):
+        used_by = ", ".join(status.spec.used_by)
+        if status.present:
+            checks.append(
+                Check(f"weights:{status.spec.name}", True, f"{status.path} (for {used_by})", required=False)
+            )
+        else:
+            checks.append(
+                Check(
+                    f"weights:{status.spec.name}",
+                    False,
+                    f"missing {status.path} (for {used_by})",
+                    f"nava-eval weights download {status.spec.name}",
+                    False,
+                )
+            )
+    return checks
+
+
+#: "module:function" returning a list of Check, one per weight file (NAVA components and scorers).
+WEIGHT_CHECK_PROVIDERS: tuple[str, ...] = ("runners.doctor:scorer_weight_checks",)
 
 
 def run_checks(with_weights: bool = True) -> list[Check]:

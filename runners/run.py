@@ -284,15 +284,16 @@ MODEL_PARAMS_B: dict[str, float] = {"nava-6b": 6.3, "nava-tiny": 0.0094}
 
 
 def write_reports(prepared: PreparedRun) -> list[Path]:
-    """report.md (and report.html when the renderer is available) in the run directory."""
-    from reports.report_table import build_report_table
+    """report.md (comparison table) and report.html (plots, per-sample table) in the run directory."""
+    from reports.render import write_report
+    from reports.tables import build_table, render_table
 
-    written = []
     published = not prepared.spec.benchmark.startswith("jsonl:")
-    table = build_report_table([prepared.run_dir.root], published=published, fmt="md")
-    atomic_write_text(prepared.run_dir.root / "report.md", f"# {prepared.spec.name}\n\n{table}\n")
-    written.append(prepared.run_dir.root / "report.md")
-    return written
+    table = build_table([prepared.run_dir.root], prepared.benchmark.name, published=published)
+    md_path = atomic_write_text(
+        prepared.run_dir.root / "report.md", f"# {prepared.spec.name}\n\n{render_table(table, 'md')}\n"
+    )
+    return [md_path, write_report(prepared.run_dir.root)]
 
 
 def load_prepared(run_dir: Path, request_overrides: dict[str, Any] | None = None) -> PreparedRun:

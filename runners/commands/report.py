@@ -18,11 +18,15 @@ FORMATS = ("md", "csv", "html", "latex", "json")
     "--benchmark",
     type=click.Choice(["versebench", "seedtts"]),
     default=None,
-    help="Which benchmark's table (default: the runs' benchmark, else versebench).",
+    help="Which benchmark's table for --published alone (default versebench; runs bring their own).",
 )
-@click.option("--split", default=None, help="Published split (versebench: all; seedtts: en, zh, hard).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
-@click.option("--per-set", is_flag=True, help="Add one column per (metric, set) for runs.")
+@click.option("--per-set", is_flag=True, help="Add one column per (metric, set).")
+@click.option("--metrics", help="Comma-separated metric fields to show (default: all).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed for the ± CIs.")
+@click.option(
+    "--html-report", is_flag=True, help="Also write RUN/report.html (plots, per-sample table) for each run."
+)
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), default=None, help="Write to a file (atomic)."
 )
@@ -30,29 +34,43 @@ def command(
     runs: tuple[Path, ...],
     published: bool,
     benchmark: str | None,
-    split: str | None,
     fmt: str,
     per_set: bool,
+    metrics: str | None,
+    seed: int,
+    html_report: bool,
     output: Path | None,
 ) -> None:
-    """Print a comparison table: RUNS (run directories or results.json files) and/or --published rows.
+    """Print comparison tables: RUNS (run directories or results.json files) and/or --published rows.
+
+    One table per benchmark; each run's value carries ± half its 95 % bootstrap CI, the best value
+    per column is marked, and a footnote flags columns that mix protocols.
 
     \b
     Examples:
       nava-eval report --published --benchmark versebench
-      nava-eval report runs/nava-smoke --published --format html -o table.html
+      nava-eval report runs/versebench-smoke --published --format html -o table.html
     """
     from reports.fileio import atomic_write_text
-    from reports.report_table import build_report_table
     from reports.schema import SchemaError
+    from reports.tables import build_table, build_tables, render_table
 
     if not runs and not published:
         raise click.UsageError("give at least one run directory / results.json, or --published")
+    chosen = [m.strip() for m in metrics.split(",")] if metrics else None
+    options = {"published": published, "per_set": per_set, "metrics": chosen, "seed": seed}
     try:
-        text = build_report_table(
-            list(runs), published=published, benchmark=benchmark, split=split, fmt=fmt, per_set=per_set
-        )
-    except (SchemaError, ValueError) as exc:
+        if runs:
+            tables = build_tables(list(runs), **options)
+        else:
+            tables = [build_table([], benchmark or "versebench", **options)]
+        text = "\n\n".join(render_table(t, fmt) for t in tables)
+        if html_report:
+            from reports.render import write_report
+
+            for run in runs:
+                click.echo(f"wrote {write_report(run)}", err=True)
+    except (SchemaError, ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     if output is not None:
         atomic_write_text(output, text)

@@ -23,10 +23,19 @@ import click
     help="versebench: folder with NAVA's set1/2/3.jsonl to check against the official items.",
 )
 def command(benchmark: str, data_dir: Path | None, sets: str | None, nava_prompts: Path | None) -> None:
-    """List every missing or unreadable file and compare item counts with the expected ones.
+    """Check a benchmark data folder, or a leaderboard submission zip.
 
-    BENCH is versebench, seedtts or jsonl:PATH. Exit status 1 when anything is wrong.
+    BENCH is versebench, seedtts or jsonl:PATH: every missing or unreadable file is listed and item
+    counts are compared with the expected ones. BENCH may instead be a SUBMISSION.zip (from
+    `nava-eval submit`): safety, schema, manifest hashes, protocol ids and counts are checked.
+    Exit status 1 when anything is wrong.
     """
+    if benchmark.endswith(".zip"):
+        from runners.commands.validate_submission import run as validate_zip
+
+        if not Path(benchmark).is_file():
+            raise click.UsageError(f"no such submission file: {benchmark}")
+        raise SystemExit(validate_zip(benchmark))
     from benchmarks.base import UnknownBenchmarkError
     from benchmarks.errors import DataNotFoundError
     from benchmarks.validate import validate_data

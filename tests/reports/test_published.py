@@ -4,7 +4,7 @@ import math
 import pytest
 
 from reports.published import load_published, published_csv_path
-from reports.published_table import best_rows, published_table, render
+from reports.tables import build_table, render_table
 
 
 def _csv_rows():
@@ -12,44 +12,44 @@ def _csv_rows():
         return list(csv.DictReader(fh))
 
 
-def test_versebench_table_numbers_equal_the_csv():
-    table, directions = published_table("versebench")
+FIELD = {
+    "Sync-C": "sync_c",
+    "Sync-D": "sync_d",
+    "VideoQuality": "video_quality",
+    "IB": "ib",
+    "PQ": "pq",
+    "FD": "fd",
+}
+
+
+def test_normalised_published_numbers_equal_the_csv():
+    frame = load_published("versebench")
     rows = [r for r in _csv_rows() if r["benchmark"] == "VerseBench" and r["split"].startswith("all (")]
-    assert len(rows) == 35
-    assert list(table.index) == ["Ovi 1.1", "MOVA (A18B/32B total)", "Davinci", "LTX 2.3", "NAVA"]
-    field = {
-        "Sync-C": "sync_c",
-        "Sync-D": "sync_d",
-        "VideoQuality": "video_quality",
-        "IB": "ib",
-        "PQ": "pq",
-        "FD": "fd",
-    }
+    assert len(rows) == 35 and len(frame) == 35
     for row in rows:
-        if row["metric"] == "WER_fraction":
-            assert math.isclose(table.loc[row["model"], "wer"], float(row["value"]) * 100)
-        else:
-            assert table.loc[row["model"], field[row["metric"]]] == float(row["value"])
-        assert table.loc[row["model"], "params_b"] == float(row["params_b"])
-    assert directions["sync_d"] is False and directions["sync_c"] is True
+        got = frame[(frame["model"] == row["model"]) & (frame["metric_label"] == row["metric"])].iloc[0]
+        expected = float(row["value"]) * (100 if row["metric"] == "WER_fraction" else 1)
+        assert math.isclose(got["value"], expected)
+        assert got["metric"] == FIELD.get(row["metric"], "wer")
+        assert got["params_b"] == float(row["params_b"])
+        assert bool(got["higher_is_better"]) is (row["higher_is_better"] == "True")
 
 
-def test_best_per_column_is_direction_aware():
-    table, directions = published_table("versebench")
-    best = best_rows(table, directions)
-    assert best["sync_c"] == "NAVA" and best["sync_d"] == "NAVA"  # 7.7914 highest, 7.5655 lowest
-    assert best["fd"] == "LTX 2.3" and best["pq"] == "MOVA (A18B/32B total)"
-    md = render(table, directions, "md")
-    assert "| Sync-D ↓" in md and "**7.566**" in md and "**0.8287**" in md
+def test_published_table_marks_best_direction_aware():
+    table = build_table([], "versebench")
+    md = render_table(table, "md")
+    assert "Sync-D ↓" in md and "Sync-C ↑" in md
+    assert "**7.791**" in md and "**7.566**" in md  # NAVA: highest Sync-C, lowest Sync-D
+    assert "**0.829**" in md  # LTX 2.3 has the lowest FD
+    assert "WER (%)" in md and "9.900" in md  # 0.099 as a fraction, shown in %
 
 
-def test_seedtts_en_sim_is_x100_and_all_formats_render():
-    table, directions = published_table("seedtts")
-    assert table.loc["NAVA", "sim"] == 62.4 and table.loc["NAVA", "wer"] == 5.81
-    assert table.loc["CosyVoice 2", "sim"] == pytest.approx(65.2)  # 0.652 in the paper
-    for fmt in ("md", "csv", "html", "latex", "json"):
-        assert "NAVA" in render(table, directions, fmt)
-    assert "<b>" in render(table, directions, "html") and "\\textbf{" in render(table, directions, "latex")
+def test_seedtts_sim_fraction_is_shown_x100():
+    frame = load_published("seedtts")
+    cosy2 = frame[(frame["model"] == "CosyVoice 2") & (frame["metric"] == "sim")].iloc[0]
+    assert cosy2["value"] == pytest.approx(65.2) and "×100" in cosy2["note"]
+    nava = frame[(frame["model"] == "NAVA") & (frame["metric"] == "sim")].iloc[0]
+    assert nava["value"] == 62.4
 
 
 def test_unknown_names_list_the_valid_ones():
@@ -57,6 +57,3 @@ def test_unknown_names_list_the_valid_ones():
         load_published("nope")
     with pytest.raises(ValueError, match="valid splits: all, all-per-set-mean, set3"):
         load_published("versebench", "set9")
-    table, directions = published_table("versebench")
-    with pytest.raises(ValueError, match="valid formats"):
-        render(table, directions, "xlsx")
