@@ -108,8 +108,13 @@ def bench_speech(
     batch_size: int = 8,
     device: str = "cpu",
     smoke: bool = True,
+    full_size_sim: bool = False,
 ) -> SpeechBenchResult:
-    """Time `score_batch` over all utterances in batches of `batch_size` vs one call per utterance."""
+    """Time `score_batch` over all utterances in batches of `batch_size` vs one call per utterance.
+
+    `full_size_sim` runs SIM with the real WavLM-Large + ECAPA architecture and random weights (no
+    download), which gives realistic compute per utterance without the checkpoint.
+    """
     from metrics.base import ScoreInput, get_metric
 
     timings = []
@@ -129,6 +134,9 @@ def bench_speech(
         ]
         for name in metrics:
             metric = get_metric(name, smoke=smoke, batch_size=batch_size)
+            if name == "sim" and full_size_sim:
+                metric.model = _full_size_random_sim(device)
+                metric.protocol = "sim/wavlm-large-ecapa-v1+full-size-random-weights"
             metric.setup(device)
             metric.score_batch(items[:2])  # warm-up: lazy loads, kernels, allocator
             batched = _time(lambda m=metric: _check(m.score_batch(items)))
@@ -139,6 +147,18 @@ def bench_speech(
         round(seconds * (0.6 + 0.8 * i / max(n_utterances - 1, 1)), 3) for i in range(n_utterances)
     )
     return SpeechBenchResult(Machine.collect(device), lengths, tuple(timings))
+
+
+def _full_size_random_sim(device: str):
+    import torch
+    from transformers import WavLMModel
+
+    from metrics.ecapa_tdnn import EcapaHead
+    from metrics.speaker_similarity import WavLMEcapa
+    from metrics.wavlm_keymap import wavlm_large_config
+
+    torch.manual_seed(0)
+    return WavLMEcapa(WavLMModel(wavlm_large_config()), EcapaHead(), device)
 
 
 def _check(outcomes: list) -> None:

@@ -19,6 +19,11 @@ import click
     is_flag=True,
     help="Use Whisper-large-v3 / WavLM-Large (weights must be present); default: tiny random models.",
 )
+@click.option(
+    "--full-size-sim",
+    is_flag=True,
+    help="SIM with the real WavLM-Large+ECAPA architecture and random weights (no download).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def command(
     metrics: tuple[str, ...],
@@ -27,6 +32,7 @@ def command(
     batch_size: int,
     device: str,
     real_weights: bool,
+    full_size_sim: bool,
     as_json: bool,
 ) -> None:
     """Time WER and SIM scoring with batching and one utterance at a time, on this machine."""
@@ -39,6 +45,7 @@ def command(
         batch_size=batch_size,
         device=device,
         smoke=not real_weights,
+        full_size_sim=full_size_sim,
     )
     if as_json:
         data = asdict(result)
