@@ -217,25 +217,30 @@ class TextEncoder:
 
 
 class SmokeTokenizer:
-    """SMOKE-ONLY tokenizer for the `nava-tiny` preset: byte-level, needs no download.
+    """SMOKE-ONLY tokenizer for the `nava-tiny` preset: one token per character, needs no download.
 
-    Ids: 0 pad, 1 EOS, 2 unk, 3..258 the UTF-8 bytes, then `<extra_id_k>` counted down from the end
-    of the vocabulary as in T5. Its tokens mean nothing to the real umt5-xxl.
+    Ids: 0 pad, 1 EOS, 2 unk, 3.. the character's code point folded into `char_buckets` ids, then
+    `<extra_id_k>` counted down from the end of the vocabulary as in T5. Its tokens mean nothing to
+    the real umt5-xxl.
     """
 
     num_extra_ids = 100
-    vocab_size = 3 + 256 + num_extra_ids
+    char_buckets = 4096
+    vocab_size = 3 + char_buckets + num_extra_ids
     _special = re.compile(r"<extra_id_(\d+)>")
+
+    def _chars(self, text: str) -> list[int]:
+        return [3 + ord(ch) % self.char_buckets for ch in text]
 
     def _encode(self, text: str) -> list[int]:
         ids: list[int] = []
         pos = 0
         for m in self._special.finditer(text):
-            ids.extend(3 + b for b in text[pos : m.start()].encode("utf-8"))
+            ids.extend(self._chars(text[pos : m.start()]))
             k = int(m.group(1))
             ids.append(self.vocab_size - 1 - k if k < self.num_extra_ids else 2)
             pos = m.end()
-        ids.extend(3 + b for b in text[pos:].encode("utf-8"))
+        ids.extend(self._chars(text[pos:]))
         return ids
 
     def __call__(

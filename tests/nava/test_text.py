@@ -112,7 +112,7 @@ def test_wan_pth_file_loads_with_weights_only(reference: torch.nn.Module, tmp_pa
 def test_encoder_cuts_to_valid_length_and_finds_speaker_slots(reference: torch.nn.Module) -> None:
     encoder = TextEncoder(reference, SmokeTokenizer(), max_length=24)
     one, two = encoder.encode(["ab <S>c<E>", "xy"])
-    # "ab <S>" = 6 bytes, slot, "c<E>" = 4 bytes, EOS → 12 valid tokens; the slot is row 6.
+    # "ab <S>" = 6 characters, slot, "c<E>" = 4 characters, EOS → 12 valid tokens; the slot is row 6.
     assert one.features.shape == (12, 32) and one.speaker_positions.tolist() == [6]
     assert two.features.shape == (3, 32) and two.speaker_positions.numel() == 0
     # Padding to max_length makes batch encoding equal to one-by-one encoding.
@@ -126,3 +126,4 @@ def test_smoke_tokenizer_layout() -> None:
     assert out["input_ids"].tolist() == [[3 + ord("a"), tok.vocab_size - 3, 1, 0, 0]]
     assert out["attention_mask"].tolist() == [[1, 1, 1, 0, 0]]
     assert tok("abcdef", truncation=True, max_length=3)["input_ids"] == [3 + 97, 3 + 98, 1]
+    assert tok("狗叫", add_special_tokens=False)["input_ids"] == [3 + ord("狗") % 4096, 3 + ord("叫") % 4096]

@@ -1,0 +1,386 @@
+"""NavaPipeline: one Request → one AVSample, for every NAVA generation mode.
+
+Modes: "t2av" (text → audio+video), "i2av" (first frame from an image), "t2a" (text → audio, length
+from `duration`) and "tts" (Seed-TTS: speak `prompt` in the voice of the single speaker wav, length
+from the prompt/transcript character ratio). Timbre control: every `<S>…<E>` span of the prompt is
+bound, in order, to one speaker wav; a count mismatch is an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nava.audio_vae import (
+    LATENT_CHANNELS,
+    LATENT_MEL_BINS,
+    audio_tokens_for_duration,
+    audio_tokens_for_frames,
+)
+from nava.components import Components
+from nava.media import frames_to_uint8, read_audio, write_mp4, write_wav
+from nava.sampling import (
+    GuidanceScales,
+    denoise,
+    flow_unipc_schedule,
+    required_passes,
+    video_to_channel_first,
+)
+from nava.speaker import embed_speaker_files
+from nava.text import SPEAKER_CLOSE, SPEAKER_OPEN, count_speaker_spans
+from nava.video_vae import TilingConfig
+
+logger = logging.getLogger(__name__)
+
+MODES = ("t2av", "i2av", "t2a", "tts")
+AUDIO_ONLY_MODES = ("t2a", "tts")
+AUDIO_LATENT_DIM = LATENT_CHANNELS * LATENT_MEL_BINS
+VIDEO_LATENT_DIM = 48
+SPATIAL_FACTOR = 16
+DEFAULT_T2A_SECONDS = 5.0
+
+# Exact negative prompts of the release (reference §6.5; the MMDiT variant for video).
+NEGATIVE_PROMPT_AUDIO = "机械音、闷糊、回音、失真、电流声、爆音、杂音"
+NEGATIVE_PROMPT_VIDEO = (
+    "色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，JPEG压缩残留，"
+    "丑陋的，残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，静止不动的画面，"
+    "杂乱的背景，三条腿，背景人很多，倒着走, 音频带有机械音、闷糊、回音、失真、电流声、爆音、杂音"
+)
+
+# Guidance defaults of the shipped configs: nava.yaml (AV) and nava_seedtts.yaml (audio-only).
+AV_GUIDANCE = GuidanceScales(video=3.0, audio=2.0, video_align=3.0, audio_align=2.0, timbre=3.0)
+AUDIO_GUIDANCE = GuidanceScales(audio=2.0, audio_align=2.0, timbre=3.0, align_3d=False)
+
+# I2V aspect buckets at resolution 960: (short side, long side) by ratio short/long (reference §5.3).
+IMAGE_BUCKETS_960 = ((1.0, 960, 960), (0.8, 864, 1056), (0.75, 832, 1088), (0.667, 736, 1184),
+                     (0.5625, 704, 1280), (0.5, 672, 1344), (0.4, 608, 1536))  # fmt: skip
+
+
+def image_bucket(width: int, height: int, resolution: int = 960) -> tuple[int, int]:
+    """(width, height) of the I2V bucket for an image; nearest ratio = midpoint thresholds."""
+    ratio = min(height / width, width / height)
+    _, short, long = min(IMAGE_BUCKETS_960, key=lambda b: abs(b[0] - ratio))
+    if resolution != 960:  # smaller buckets for tiny presets: same ratios, multiples of 32
+        short, long = (max(32, round(s * resolution / 960 / 32) * 32) for s in (short, long))
+    return (long, short) if width >= height else (short, long)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One generation; cheap checks run on construction, file checks in `validate_files`.
+
+    frames: latent frames (pixel frames = 4(frames − 1) + 1); fps: mp4 frame rate only. Guidance fields
+    left None take the mode's shipped defaults. reference_text: Seed-TTS transcript of the speaker wav.
+    """
+
+    id: str
+    prompt: str
+    mode: str = "t2av"
+    image: Path | None = None
+    speaker_wavs: tuple[Path, ...] = ()
+    seed: int = 100
+    width: int = 1280
+    height: int = 704
+    frames: int = 37
+    fps: float = 24.0
+    steps: int = 50
+    duration: float | None = None
+    reference_text: str | None = None
+    video_guidance: float | None = None
+    audio_guidance: float | None = None
+    video_align_guidance: float | None = None
+    audio_align_guidance: float | None = None
+    timbre_guidance: float | None = None
+    align_3d: bool | None = None
+    timbre_cfg: bool | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "image", None if self.image is None else Path(self.image))
+        object.__setattr__(self, "speaker_wavs", tuple(Path(p) for p in self.speaker_wavs))
+        if self.mode not in MODES:
+            self._fail("mode", f"{self.mode!r} is not one of {', '.join(MODES)}")
+        if self.mode == "i2av" and self.image is None:
+            self._fail("image", "mode i2av needs an image path")
+        if self.mode != "i2av" and self.image is not None:
+            self._fail("image", f"an image is only used in mode i2av, not {self.mode}")
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if value < 32 or value % 32:
+                self._fail(name, f"must be a positive multiple of 32, got {value}")
+        if self.frames < 1:
+            self._fail("frames", f"must be >= 1 latent frame, got {self.frames}")
+        if self.steps < 1:
+            self._fail("steps", f"must be >= 1, got {self.steps}")
+        if not self.fps > 0:
+            self._fail("fps", f"must be > 0, got {self.fps}")
+        if self.duration is not None and not self.duration > 0:
+            self._fail("duration", f"must be > 0 seconds, got {self.duration}")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith("_guidance") and value is not None and not value >= 0:
+                self._fail(f.name, f"guidance scale must be >= 0, got {value}")
+        spans, opens_closed = count_speaker_spans(self.prompt), self.prompt.count(SPEAKER_CLOSE)
+        if self.mode == "tts":
+            if len(self.speaker_wavs) != 1:
+                self._fail(
+                    "speaker_wavs", f"mode tts needs exactly one speaker wav, got {len(self.speaker_wavs)}"
+                )
+            if not self.reference_text:
+                self._fail("reference_text", "mode tts needs the transcript of the speaker wav")
+            if spans:
+                self._fail("prompt", "mode tts takes the plain text to speak, without <S>…<E> markers")
+        else:
+            if spans != opens_closed:
+                self._fail("prompt", f"{spans} '<S>' but {opens_closed} '<E>' markers")
+            # Speech spans without any wav are ordinary NAVA prompts (no timbre control); once wavs
+            # are given, each span needs exactly one, in order.
+            if self.speaker_wavs and spans != len(self.speaker_wavs):
+                self._fail(
+                    "speaker_wavs",
+                    f"prompt has {spans} <S>…<E> speech span(s) but {len(self.speaker_wavs)} speaker wav(s) "
+                    "were given; timbre control binds one wav to each span, in order",
+                )
+
+    def _fail(self, name: str, problem: str) -> None:
+        raise ValueError(f"request {self.id!r}: {name}: {problem}")
+
+    def validate_files(self) -> None:
+        """Image and speaker wavs exist and decode; ValueError naming the field and the request id."""
+        if self.image is not None:
+            if not self.image.is_file():
+                self._fail("image", f"{self.image} does not exist")
+            from PIL import Image, UnidentifiedImageError
+
+            try:
+                with Image.open(self.image) as img:
+                    img.verify()
+            except (UnidentifiedImageError, OSError) as err:
+                self._fail("image", f"{self.image} is not a readable image ({err})")
+        for i, wav in enumerate(self.speaker_wavs):
+            if not wav.is_file():
+                self._fail(f"speaker_wavs[{i}]", f"{wav} does not exist")
+            try:
+                audio, _ = read_audio(wav)
+            except ValueError as err:
+                self._fail(f"speaker_wavs[{i}]", str(err))
+            if audio.shape[-1] == 0:
+                self._fail(f"speaker_wavs[{i}]", f"{wav} holds no samples")
+
+    @property
+    def audio_only(self) -> bool:
+        return self.mode in AUDIO_ONLY_MODES
+
+    def guidance_scales(self) -> GuidanceScales:
+        base = AUDIO_GUIDANCE if self.audio_only else AV_GUIDANCE
+        overrides = {
+            "video": self.video_guidance,
+            "audio": self.audio_guidance,
+            "video_align": self.video_align_guidance,
+            "audio_align": self.audio_align_guidance,
+            "timbre": self.timbre_guidance,
+            "align_3d": self.align_3d,
+            "timbre_cfg": self.timbre_cfg,
+        }
+        values = {f.name: getattr(base, f.name) for f in fields(base)}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return GuidanceScales(**values)
+
+    def caption(self) -> str:
+        """The text the encoder sees (Seed-TTS wraps the text in one speech span)."""
+        return f"{SPEAKER_OPEN}{self.prompt}{SPEAKER_CLOSE}" if self.mode == "tts" else self.prompt
+
+
+@dataclass(frozen=True)
+class AVSample:
+    """A generated clip. video: uint8 [F, H, W, 3] (None for audio-only modes); audio: float32 [2, N]
+    at `sample_rate`, clamped to ±0.99 (peak normalisation happens when writing)."""
+
+    request_id: str
+    mode: str
+    video: torch.Tensor | None
+    audio: torch.Tensor
+    sample_rate: int
+    fps: float
+    seed: int
+    timings: dict[str, float]
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def extension(self) -> str:
+        return "wav" if self.video is None else "mp4"
+
+    def write(self, path: str | Path) -> Path:
+        """mp4 (H.264 + AAC) for clips with video, wav otherwise, at exactly `path`."""
+        if self.video is None:
+            return write_wav(path, self.audio, self.sample_rate)
+        return write_mp4(path, self.video.numpy(), self.fps, audio=self.audio, sample_rate=self.sample_rate)
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """vae_tiling: tiled video decode (official --vae_tiling); cfg_batch: guidance passes per DiT forward
+    (1 = the official sequential order, 4 = one batched forward per step); image_size: I2V bucket
+    resolution; video_fps_for_audio: the training video fps that sets the AV audio length."""
+
+    vae_tiling: TilingConfig | None = None
+    cfg_batch: int = 4
+    image_size: int = 960
+    video_fps_for_audio: float = 24.0
+
+
+class NavaPipeline:
+    """`NavaPipeline(components)(request, progress=...) -> AVSample`."""
+
+    def __init__(self, components: Components, options: PipelineOptions | None = None) -> None:
+        self.components = components
+        self.options = options or PipelineOptions()
+        if self.options.cfg_batch < 1:
+            raise ValueError(f"cfg_batch must be >= 1, got {self.options.cfg_batch}")
+
+    @property
+    def device(self) -> torch.device:
+        return self.components.device
+
+    # ------------------------------------------------------------------------------------------------
+    def __call__(self, request: Request, progress: Callable[[int, int], None] | None = None) -> AVSample:
+        request.validate_files()
+        c = self.components
+        scales = request.guidance_scales()
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+
+        # 1) text (+ speaker): positive prompt alone, the two negatives together
+        t0 = time.perf_counter()
+        (positive,) = c.text_encoder.encode([request.caption()])
+        neg_video, neg_audio = c.text_encoder.encode([NEGATIVE_PROMPT_VIDEO, NEGATIVE_PROMPT_AUDIO])
+        spk_embed = spk_pos = None
+        if request.speaker_wavs:
+            if positive.speaker_positions.numel() != len(request.speaker_wavs):
+                raise ValueError(
+                    f"request {request.id!r}: speaker_wavs: {len(request.speaker_wavs)} wav(s) but "
+                    f"{positive.speaker_positions.numel()} speaker slot(s) survived tokenisation "
+                    f"(prompt truncated at {c.text_encoder.max_length} tokens?)"
+                )
+            spk_embed = embed_speaker_files(c.speaker, request.speaker_wavs).to(self.device)
+            spk_pos = positive.speaker_positions.to(self.device)
+        timings["text_s"] = time.perf_counter() - t0
+
+        # 2) latent geometry, first frame, noise (video first, then audio, token-major)
+        t0 = time.perf_counter()
+        first_frame, t_h_w = None, None
+        if not request.audio_only:
+            width, height = request.width, request.height
+            if request.mode == "i2av":
+                first_frame, (width, height) = self._image_latent(request.image)
+            t_h_w = (request.frames, height // SPATIAL_FACTOR, width // SPATIAL_FACTOR)
+        audio_tokens = self._audio_tokens(request)
+        generator = torch.Generator(device=self.device).manual_seed(request.seed)
+        noise_video = None
+        if t_h_w is not None:
+            noise_video = torch.randn(
+                (math.prod(t_h_w), VIDEO_LATENT_DIM), generator=generator, device=self.device
+            )
+        noise_audio = torch.randn((audio_tokens, AUDIO_LATENT_DIM), generator=generator, device=self.device)
+        timings["image_s"] = time.perf_counter() - t0
+
+        # 3) denoise
+        t0 = time.perf_counter()
+        schedule = flow_unipc_schedule(request.steps)
+        negative = neg_audio if request.audio_only else neg_video  # U uses the video negative in AV modes
+        from nava.checkpoint import inference_autocast
+
+        def on_step(record: Any) -> None:
+            if progress is not None:
+                progress(record.index + 1, record.num_steps)
+
+        with torch.no_grad(), inference_autocast(self.device):
+            result = denoise(
+                c.model,
+                schedule,
+                scales,
+                noise_video=noise_video,
+                noise_audio=noise_audio,
+                t_h_w=t_h_w,
+                context_pos=positive.features.float(),
+                context_neg=negative.features.float(),
+                spk_embed=spk_embed,
+                spk_pos=spk_pos,
+                first_frame=first_frame,
+                max_batch=self.options.cfg_batch,
+                on_step=on_step,
+            )
+        timings["denoise_s"] = time.perf_counter() - t0
+
+        # 4) decode
+        t0 = time.perf_counter()
+        video = None
+        if result.video is not None:
+            latent = video_to_channel_first(result.video, t_h_w)[None]
+            pixels = c.video_vae.decode(latent, tiling=self.options.vae_tiling)[0]  # [3, F, H, W]
+            video = frames_to_uint8(pixels.permute(1, 0, 2, 3).cpu())
+        audio = c.audio_decoder.decode(result.audio)[0]
+        timings["decode_s"] = time.perf_counter() - t0
+        timings["total_s"] = time.perf_counter() - started
+
+        has_speaker = spk_embed is not None
+        meta = {
+            "preset": c.preset,
+            "smoke": c.smoke,
+            "latent_grid": list(t_h_w) if t_h_w else None,
+            "audio_tokens": audio_tokens,
+            "steps": request.steps,
+            "passes": list(required_passes(scales, t_h_w is not None, has_speaker)),
+            "cfg_batch": self.options.cfg_batch,
+            "guidance": {f.name: getattr(scales, f.name) for f in fields(scales)},
+        }
+        logger.info(
+            "request %s (%s): %s", request.id, request.mode, {k: round(v, 3) for k, v in timings.items()}
+        )
+        return AVSample(
+            request_id=request.id,
+            mode=request.mode,
+            video=video,
+            audio=audio,
+            sample_rate=c.audio_decoder.sample_rate,
+            fps=request.fps,
+            seed=request.seed,
+            timings=timings,
+            meta=meta,
+        )
+
+    # ------------------------------------------------------------------------------------------------
+    def _audio_tokens(self, request: Request) -> int:
+        if request.mode == "t2a":
+            return audio_tokens_for_duration(request.duration or DEFAULT_T2A_SECONDS)
+        if request.mode == "tts":
+            # Official: int(len(text) / len(transcript) · reference tokens), the reference measured in
+            # latent tokens (25 per second of the speaker wav).
+            wav, rate = read_audio(request.speaker_wavs[0])
+            ref_tokens = audio_tokens_for_duration(wav.shape[-1] / rate)
+            return max(1, int(len(request.prompt) / len(request.reference_text or "") * ref_tokens))
+        pixel_frames = self.components.video_vae.pixel_frames(request.frames)
+        return audio_tokens_for_frames(pixel_frames, self.options.video_fps_for_audio)
+
+    def _image_latent(self, path: Path | None) -> tuple[torch.Tensor, tuple[int, int]]:
+        """Bucket, resize (LANCZOS, cover) + centre-crop, encode as a 1-frame video → [48, 1, h, w]."""
+        from PIL import Image
+
+        assert path is not None
+        with Image.open(path) as img:
+            img = img.convert("RGB")
+            width, height = image_bucket(img.width, img.height, self.options.image_size)
+            scale = max(width / img.width, height / img.height)
+            resized = img.resize((round(img.width * scale), round(img.height * scale)), Image.LANCZOS)
+        left, top = (resized.width - width) // 2, (resized.height - height) // 2
+        crop = resized.crop((left, top, left + width, top + height))
+        pixels = torch.frombuffer(bytearray(crop.tobytes()), dtype=torch.uint8).view(height, width, 3)
+        video = (pixels.float() / 127.5 - 1.0).permute(2, 0, 1)[None, :, None]  # [1, 3, 1, H, W]
+        latent = self.components.video_vae.encode(video.to(self.device))[0]
+        return latent.float(), (width, height)
