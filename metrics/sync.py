@@ -1,0 +1,506 @@
+"""Sync-C / Sync-D (SyncNet LSE-C / LSE-D), protocol `sync/syncnet-lse-v1`.
+
+The joonson/syncnet_python pipeline with its defaults, run the way the official scripts run it
+(run_pipeline.py, then run_syncnet.py on every face-track crop):
+
+1. `ffmpeg -qscale:v 2 -async 1 -r 25` to an AVI, JPEG frames (`-qscale:v 2`), 16 kHz mono wav;
+2. S3FD on every frame (RGB, scaled by 0.25, confidence > 0.9);
+3. shots (ContentDetector), IoU tracking inside each shot (IoU > 0.5, ≤ 25 missed frames, tracks
+   longer than 100 frames whose mean face size exceeds 100 px, boxes interpolated);
+4. each track cropped (median-smoothed box, crop scale 0.40, 224×224) into an XVID AVI with its
+   audio cut; that AVI decoded again through ffmpeg → JPEG files → `cv2.imread` and a 16 kHz wav;
+5. SyncNet: MFCC, 5-frame video windows vs 20-step audio windows at offsets −15…+15; Sync-D = min
+   of the mean distance curve, Sync-C = median − min.
+
+A video's Sync-C/Sync-D is the mean over its face tracks; the dataset value is the mean over videos
+(`aggregation="track"` weights by tracks, as Wav2Lip's script). A video without a face track or with
+silent audio is skipped with its reason, never scored as 0.
+
+What we do differently from the scripts is where the time goes: the networks are loaded once per
+process, S3FD runs batched over frames, SyncNet windows of all tracks share batches, and the ffmpeg
+stages of the next clips run in worker threads while the current one is on the GPU. See
+docs/protocols/sync.md for the knowing differences.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from metrics.base import MetricField, ScoreInput, ScoreOutcome
+from metrics.face_tracking import (
+    FaceTrack,
+    TrackingOptions,
+    content_cuts,
+    crop_face,
+    read_video_frames_cv2,
+    scenes_from_cuts,
+    smooth_track,
+    track_faces,
+)
+
+log = logging.getLogger(__name__)
+
+PROTOCOL = "sync/syncnet-lse-v1"
+SMOKE_SUFFIX = "+smoke-random-weights"
+CROPPED_SUFFIX = "+cropped"
+OFFSETS = list(range(15, -16, -1))  # index j of the curve ↔ offset 15 − j
+SILENCE_PEAK = 1  # int16 peak at or below this is digital silence
+WEIGHT_NAMES = ("syncnet", "s3fd")
+
+
+@dataclass
+class _Prepared:
+    """Stage A result: the decoded clip, ready for face detection."""
+
+    index: int
+    work: Path
+    frame_paths: list[Path]
+    scaled_rgb: list[np.ndarray]
+    size_wh: tuple[int, int]
+    audio_wav: Path
+    scenes: list[tuple[int, int]]
+
+
+@dataclass
+class _ItemTracks:
+    """Stage B result: the crops of one item, decoded as run_syncnet.py decodes them."""
+
+    index: int
+    n_frames: int
+    tracks: list[FaceTrack] = field(default_factory=list)
+    inputs: list[Any] = field(default_factory=list)  # TrackInput
+    outcome: ScoreOutcome | None = None
+
+
+class _Skip(Exception):
+    """An item that cannot be scored by the protocol's rules (reason in the message)."""
+
+
+class SyncNetMetric:
+    """Sync-C / Sync-D with SyncNet. Options: cropped, details, aggregation, batch_size, workers."""
+
+    name = "sync"
+    fields = (
+        MetricField("sync_c", "higher", "", "SyncNet confidence (LSE-C): median − min of the offset curve"),
+        MetricField("sync_d", "lower", "", "SyncNet distance (LSE-D): min of the offset curve"),
+    )
+    requires = frozenset({"video", "audio"})
+    description = "Lip sync with SyncNet (syncnet_python pipeline: S3FD faces, IoU tracks, ±15 offsets)"
+    weight_names = WEIGHT_NAMES
+
+    def __init__(
+        self,
+        *,
+        smoke: bool = False,
+        weights: Mapping[str, str | os.PathLike] | None = None,
+        benchmark: str | None = None,
+        cropped: bool = False,
+        details: bool = False,
+        aggregation: str = "video",
+        batch_size: int | None = None,
+        detect_batch_size: int | None = None,
+        workers: int | None = None,
+        tracking: TrackingOptions | None = None,
+        seed: int = 0,
+        **_ignored: Any,
+    ) -> None:
+        if aggregation not in ("video", "track"):
+            raise ValueError(f"aggregation must be 'video' or 'track', got {aggregation!r}")
+        self.smoke = smoke
+        self.weight_overrides = dict(weights or {})
+        self.benchmark = benchmark
+        self.cropped = cropped
+        self.details = details
+        self.aggregation = aggregation
+        self.batch_size = batch_size
+        self.detect_batch_size = detect_batch_size
+        self.workers = workers or max(1, min(4, (os.cpu_count() or 2)))
+        self.tracking = tracking or TrackingOptions()
+        self.seed = seed
+        self.device = "cpu"
+        self.weights_provenance: dict[str, dict[str, str]] = {}
+        self._scorer = None
+        self._detector = None
+        self.protocol = PROTOCOL
+        if cropped:
+            self.protocol += CROPPED_SUFFIX
+        if tracking is not None and tracking != TrackingOptions():
+            self.protocol += "+custom-tracking"
+        if smoke:
+            self.protocol += SMOKE_SUFFIX
+
+    # ------------------------------------------------------------------ setup
+
+    def setup(self, device: str = "cpu") -> None:
+        """Load SyncNet (and S3FD unless `cropped`) once; idempotent."""
+        if self._scorer is not None and device == self.device:
+            return
+        from metrics import syncnet_model as sm
+        from metrics.s3fd import S3FDDetector, build_s3fd_net
+
+        self.device = device
+        on_gpu = str(device).startswith("cuda")
+        if self.smoke:
+            syncnet = sm.smoke_syncnet(self.seed)
+            s3fd = None if self.cropped else sm.smoke_s3fd(self.seed)
+            self.weights_provenance = {"syncnet": {"source": f"random seed {self.seed}"}}
+        else:
+            from metrics.weights import resolve_weight
+
+            needed = ("syncnet",) if self.cropped else WEIGHT_NAMES
+            resolved = {n: resolve_weight(n, self.weight_overrides) for n in needed}
+            self.weights_provenance = {n: r.provenance() for n, r in resolved.items()}
+            syncnet = sm.build_syncnet()
+            sm.load_weights(syncnet, resolved["syncnet"].path, "SyncNet")
+            s3fd = None
+            if not self.cropped:
+                s3fd = build_s3fd_net()
+                sm.load_weights(s3fd, resolved["s3fd"].path, "S3FD")
+        self._scorer = sm.SyncNetScorer(syncnet, device, self.batch_size or (128 if on_gpu else 20))
+        if s3fd is not None:
+            self._detector = S3FDDetector(s3fd, device, self.detect_batch_size or (64 if on_gpu else 8))
+
+    # ------------------------------------------------------------------ scoring
+
+    def score_batch(self, items: Sequence[ScoreInput]) -> list[ScoreOutcome]:
+        """One outcome per item, in order; a bad item becomes failed/skipped, never an exception."""
+        if self._scorer is None:
+            self.setup(self.device)
+        outcomes: list[ScoreOutcome | None] = [None] * len(items)
+        with (
+            tempfile.TemporaryDirectory(prefix="nava-sync-") as tmp,
+            ThreadPoolExecutor(self.workers) as pool,
+        ):
+            if self.cropped:
+                results = _prefetch(
+                    pool,
+                    lambda i: self._cropped_stage(i, items[i], Path(tmp) / f"{i:05d}"),
+                    len(items),
+                    self.workers * 2,
+                )
+                pending: list[_ItemTracks] = []
+                for i, res in results:
+                    if isinstance(res, BaseException):
+                        outcomes[i] = _outcome_for_exception(res)
+                        continue
+                    pending.append(res)
+                    if sum(len(p.inputs) for p in pending) >= 16:
+                        self._score_pending(pending, outcomes)
+                        pending = []
+                self._score_pending(pending, outcomes)
+            else:
+                self._score_full(items, Path(tmp), pool, outcomes)
+        return [o if o is not None else ScoreOutcome.failed("internal: no outcome") for o in outcomes]
+
+    def score_arrays(self, frames_bgr: np.ndarray, audio: np.ndarray) -> ScoreOutcome:
+        """Score one already-cropped track given as arrays (BGR uint8 [T,224,224,3], int16 16 kHz)."""
+        from metrics.syncnet_model import TrackInput
+
+        if self._scorer is None:
+            self.setup(self.device)
+        item = _ItemTracks(index=0, n_frames=len(frames_bgr))
+        item.tracks.append(FaceTrack(frame=np.arange(len(frames_bgr)), bbox=np.zeros((len(frames_bgr), 4))))
+        item.inputs.append(TrackInput(np.ascontiguousarray(frames_bgr, dtype=np.uint8), np.asarray(audio)))
+        outcomes: list[ScoreOutcome | None] = [None]
+        try:
+            _check_audio(item.inputs[0].audio)
+        except _Skip as exc:
+            return ScoreOutcome.skipped(str(exc))
+        self._score_pending([item], outcomes)
+        return outcomes[0]  # type: ignore[return-value]
+
+    # --- cropped: each file is one 224×224 face track (run_syncnet.py on it)
+
+    def _cropped_stage(self, index: int, item: ScoreInput, work: Path) -> _ItemTracks:
+        from metrics.syncnet_model import TrackInput
+
+        path = Path(item.output)
+        if not path.is_file():
+            raise FileNotFoundError(f"no such file: {path}")
+        if path.suffix == ".npz":  # raw frames (BGR uint8), audio from meta["audio"]
+            frames = np.load(path)["frames"]
+            audio_path = item.meta.get("audio") or item.reference_audio
+            if audio_path is None:
+                raise _Skip("a raw .npz track needs its 16 kHz wav (score-files --audio FILE)")
+            from metrics.media_decode import read_wav_int16
+
+            audio = read_wav_int16(Path(audio_path))
+        else:
+            frames, audio = _official_track_decode(path, work)
+        if frames.shape[1:] != (224, 224, 3):
+            raise _Skip(f"--cropped expects 224×224 face crops, got {frames.shape[2]}×{frames.shape[1]}")
+        _check_audio(audio)
+        result = _ItemTracks(index=index, n_frames=len(frames))
+        result.tracks.append(FaceTrack(frame=np.arange(len(frames)), bbox=np.zeros((len(frames), 4))))
+        result.inputs.append(TrackInput(frames, audio))
+        return result
+
+    # --- full pipeline
+
+    def _score_full(
+        self, items: Sequence[ScoreInput], tmp: Path, pool: ThreadPoolExecutor, outcomes: list
+    ) -> None:
+        crop_futures: list[tuple[int, Future]] = []
+        pending: list[_ItemTracks] = []
+
+        def drain(block: bool) -> None:
+            nonlocal pending
+            while crop_futures and (block or crop_futures[0][1].done()):
+                i, fut = crop_futures.pop(0)
+                try:
+                    res = fut.result()
+                except BaseException as exc:  # noqa: BLE001
+                    outcomes[i] = _outcome_for_exception(exc)
+                    continue
+                if res.outcome is not None:
+                    outcomes[i] = res.outcome
+                else:
+                    pending.append(res)
+            if sum(len(p.inputs) for p in pending) >= 16 or (block and pending):
+                self._score_pending(pending, outcomes)
+                pending = []
+
+        prepared = _prefetch(
+            pool, lambda i: self._prepare_stage(i, items[i], tmp / f"{i:05d}"), len(items), self.workers
+        )
+        for i, prep in prepared:
+            if isinstance(prep, BaseException):
+                outcomes[i] = _outcome_for_exception(prep)
+                continue
+            try:
+                detections = self._detector.detect(prep.scaled_rgb, prep.size_wh, self.tracking.conf_th)
+            except Exception as exc:  # noqa: BLE001
+                outcomes[i] = ScoreOutcome.failed(f"face detection failed: {type(exc).__name__}: {exc}")
+                continue
+            prep.scaled_rgb = []  # free memory before cropping
+            crop_futures.append((i, pool.submit(self._crop_stage, prep, detections)))
+            drain(block=False)
+        drain(block=True)
+
+    def _prepare_stage(self, index: int, item: ScoreInput, work: Path) -> _Prepared:
+        """run_pipeline.py up to face detection: AVI at 25 fps, JPEG frames, audio, shots."""
+        from metrics import media_decode as md
+        from metrics.s3fd import S3FDDetector
+
+        path = Path(item.output)
+        if not path.is_file():
+            raise FileNotFoundError(f"no such file: {path}")
+        work.mkdir(parents=True, exist_ok=True)
+        info = md.probe(path)
+        if not info.has_audio:
+            raise _Skip("no audio stream")
+        avi = md.reencode_25fps_avi(path, work / "video.avi")
+        frame_paths = md.dump_jpeg_frames(avi, work / "frames", qscale=2)
+        audio_wav = md.extract_pipeline_audio(avi, work / "audio.wav")
+        _check_audio(md.read_wav_int16(audio_wav))
+        import cv2
+
+        scaled, size = [], (0, 0)
+        for p in frame_paths:
+            image = cv2.imread(str(p))
+            size = (image.shape[1], image.shape[0])
+            scaled.append(S3FDDetector.prepare(image, self.tracking.facedet_scale))
+        cuts = content_cuts(
+            read_video_frames_cv2(avi), self.tracking.scene_threshold, self.tracking.scene_min_len
+        )
+        return _Prepared(
+            index, work, frame_paths, scaled, size, audio_wav, scenes_from_cuts(cuts, len(frame_paths))
+        )
+
+    def _crop_stage(self, prep: _Prepared, detections: list[np.ndarray]) -> _ItemTracks:
+        """Tracking, crop_video (XVID AVI + audio cut), then run_syncnet.py's decode of each crop."""
+        import cv2
+
+        from metrics import media_decode as md
+        from metrics.syncnet_model import TrackInput
+
+        opt = self.tracking
+        n = len(prep.frame_paths)
+        result = _ItemTracks(index=prep.index, n_frames=n)
+        tracks = track_faces(opt, detections, prep.scenes)
+        if not tracks:
+            with_faces = sum(1 for d in detections if len(d))
+            if n <= opt.min_track:
+                reason = f"no face track: the clip has {n} frames at 25 fps; a track needs more than {opt.min_track}"
+            else:
+                reason = (
+                    f"no face track: faces (S3FD > {opt.conf_th}) in {with_faces} of {n} frames, none forming a "
+                    f"track of more than {opt.min_track} frames with faces larger than {opt.min_face_size} px"
+                )
+            result.outcome = ScoreOutcome.skipped(
+                reason, n_frames=n, n_tracks=0, frames_with_faces=with_faces
+            )
+            return result
+        crop_dir = prep.work / "pycrop"
+        crop_dir.mkdir(exist_ok=True)
+        for ti, track in enumerate(tracks):
+            track.proc = smooth_track(track)
+            base = crop_dir / f"{ti:05d}"
+            writer = cv2.VideoWriter(
+                f"{base}t.avi", cv2.VideoWriter_fourcc(*"XVID"), opt.frame_rate, (224, 224)
+            )
+            for k, fidx in enumerate(track.frame):
+                image = cv2.imread(str(prep.frame_paths[fidx]))
+                writer.write(
+                    crop_face(
+                        image, track.proc["s"][k], track.proc["x"][k], track.proc["y"][k], opt.crop_scale
+                    )
+                )
+            writer.release()
+            start, end = track.frame[0] / opt.frame_rate, (track.frame[-1] + 1) / opt.frame_rate
+            cut = md.cut_audio(prep.audio_wav, start, end, prep.work / f"audio_{ti:05d}.wav")
+            avi = md.mux_copy(Path(f"{base}t.avi"), cut, Path(f"{base}.avi"))
+            os.remove(f"{base}t.avi")
+            frames, audio = _official_track_decode(avi, prep.work / f"track_{ti:05d}")
+            result.tracks.append(track)
+            result.inputs.append(TrackInput(frames, audio))
+        return result
+
+    # --- SyncNet on collected tracks
+
+    def _score_pending(self, pending: list[_ItemTracks], outcomes: list) -> None:
+        from metrics.syncnet_model import n_windows
+
+        flat = []
+        for item in pending:
+            for k, track_input in enumerate(item.inputs):
+                if n_windows(track_input) > 0:
+                    flat.append((item, k, track_input))
+        if not flat:
+            for item in pending:
+                outcomes[item.index] = ScoreOutcome.skipped(
+                    "every face track is shorter than one 5-frame window"
+                )
+            return
+        try:
+            scores = self._scorer.score([t for _, _, t in flat])
+        except Exception as exc:  # noqa: BLE001 (one failing batch must not sink the run)
+            log.exception("SyncNet scoring failed")
+            for item in pending:
+                outcomes[item.index] = ScoreOutcome.failed(f"SyncNet failed: {type(exc).__name__}: {exc}")
+            return
+        by_item: dict[int, list[tuple[int, Any]]] = {}
+        for (item, k, _), score in zip(flat, scores, strict=True):
+            by_item.setdefault(item.index, []).append((k, score))
+        for item in pending:
+            scored = by_item.get(item.index, [])
+            if not scored:
+                outcomes[item.index] = ScoreOutcome.skipped(
+                    "every face track is shorter than one 5-frame window", n_frames=item.n_frames
+                )
+                continue
+            outcomes[item.index] = self._outcome(item, scored)
+
+    def _outcome(self, item: _ItemTracks, scored: list[tuple[int, Any]]) -> ScoreOutcome:
+        per_track = []
+        for k, s in scored:
+            track = item.tracks[k]
+            entry: dict[str, Any] = {
+                "track": k,
+                "start_frame": int(track.frame[0]),
+                "end_frame": int(track.frame[-1]),
+                "n_frames": int(len(track.frame)),
+                "sync_c": s.sync_c,
+                "sync_d": s.sync_d,
+                "offset": s.offset,
+                "n_windows": s.n_windows,
+            }
+            if self.details:
+                entry["mean_dist"] = s.mean_dist
+                entry["framewise_conf"] = s.framewise_conf
+            per_track.append(entry)
+        best = max(scored, key=lambda ks: ks[1].sync_c)[1]
+        values: dict[str, Any] = {
+            "sync_c": statistics.fmean(s.sync_c for _, s in scored),
+            "sync_d": statistics.fmean(s.sync_d for _, s in scored),
+            "offset": best.offset,
+            "n_tracks": len(scored),
+            "n_frames": item.n_frames,
+            "tracks": per_track,
+        }
+        if self.details:
+            values["mean_dist"] = best.mean_dist  # the curve of the track whose offset is reported
+            values["curve_offsets"] = OFFSETS
+        return ScoreOutcome.ok(**values)
+
+    # ------------------------------------------------------------------ aggregation
+
+    def aggregate(self, outcomes: Sequence[ScoreOutcome]) -> dict[str, Any]:
+        """Dataset values: mean over videos (or over tracks with aggregation="track"), with counts."""
+        ok = [o for o in outcomes if o.status == "ok"]
+        out: dict[str, Any] = {
+            "n": len(ok),
+            "n_skipped": sum(o.status == "skipped" for o in outcomes),
+            "n_failed": sum(o.status == "failed" for o in outcomes),
+            "n_tracks": sum(int(o.values.get("n_tracks", 0)) for o in ok),
+            "aggregation": self.aggregation,
+        }
+        for name in ("sync_c", "sync_d"):
+            if self.aggregation == "track":
+                vals = [t[name] for o in ok for t in o.values.get("tracks", [])]
+            else:
+                vals = [o.values[name] for o in ok]
+            out[name] = statistics.fmean(vals) if vals else None
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _official_track_decode(video: Path, work: Path) -> tuple[np.ndarray, np.ndarray]:
+    """run_syncnet.py / evaluate(): `-threads 1 -f image2` JPEGs read by cv2.imread, `-async 1` 16 kHz wav."""
+    from metrics import media_decode as md
+
+    work.mkdir(parents=True, exist_ok=True)
+    info = md.probe(video)
+    if not info.has_audio:
+        raise _Skip("no audio stream")
+    frames = md.read_jpeg_frames(md.dump_jpeg_frames(video, work / "frames", info=info))
+    audio = md.read_wav_int16(md.extract_audio_16k(video, work / "audio.wav"))
+    return frames, audio
+
+
+def _check_audio(audio: np.ndarray) -> None:
+    if audio.size == 0:
+        raise _Skip("empty audio")
+    if int(np.abs(audio.astype(np.int32)).max()) <= SILENCE_PEAK:
+        raise _Skip("silent audio (digital silence): lip sync is undefined")
+
+
+def _outcome_for_exception(exc: BaseException) -> ScoreOutcome:
+    from metrics.media_decode import MediaDecodeError
+
+    if isinstance(exc, _Skip):
+        return ScoreOutcome.skipped(str(exc))
+    if isinstance(exc, MediaDecodeError):
+        return ScoreOutcome.failed(f"cannot decode: {exc}")
+    if isinstance(exc, FileNotFoundError):
+        return ScoreOutcome.failed(str(exc))
+    return ScoreOutcome.failed(f"{type(exc).__name__}: {exc}")
+
+
+def _prefetch(
+    pool: ThreadPoolExecutor, fn: Callable[[int], Any], n: int, depth: int
+) -> Iterator[tuple[int, Any]]:
+    """Run fn(0..n-1) in the pool at most `depth` ahead; yield (i, result or exception) in order."""
+    futures: dict[int, Future] = {}
+    submitted = 0
+    for i in range(n):
+        while submitted < n and submitted < i + max(1, depth):
+            futures[submitted] = pool.submit(fn, submitted)
+            submitted += 1
+        fut = futures.pop(i)
+        try:
+            yield i, fut.result()
+        except BaseException as exc:  # noqa: BLE001 (reported per item)
+            yield i, exc

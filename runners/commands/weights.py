@@ -1,0 +1,120 @@
+"""`nava-eval weights list|download|verify`: the scorer weight files (metrics.weights registry)."""
+
+from __future__ import annotations
+
+import click
+
+
+def _human(n: int | None) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+@click.group(name="weights")
+def command() -> None:
+    """List, download and verify weight files (cache: $NAVA_EVAL_WEIGHTS_DIR or ~/.cache/nava-eval/weights)."""
+
+
+@command.command(name="list")
+@click.option(
+    "--verify", is_flag=True, help="Also check the sha256 of every present file (slow for big files)."
+)
+def list_command(verify: bool) -> None:
+    """Every registered weight: name, file, used by, licence, where it is cached and whether it is there."""
+    from metrics.weights import weight_statuses
+
+    for st in weight_statuses(verify=verify):
+        spec = st.spec
+        mark = {
+            "ok": click.style("✓", fg="green"),
+            "unchecked": click.style("✓", fg="green"),
+            "unpinned": click.style("✓", fg="yellow"),
+            "missing": click.style("·", fg="yellow"),
+            "mismatch": click.style("✗", fg="red"),
+        }[st.state]
+        click.echo(
+            f"{mark} {spec.name:<22} {spec.filename}  [{', '.join(spec.used_by)}]  {_human(spec.size)}"
+        )
+        click.echo(f"    licence: {spec.license}")
+        click.echo(f"    url:     {spec.url}")
+        pin = spec.sha256 or (f"{spec.sha256_prefix}… (prefix)" if spec.sha256_prefix else "not pinned")
+        click.echo(f"    sha256:  {pin}")
+        click.echo(f"    cache:   {st.path} ({st.state}{': ' + st.detail if st.detail else ''})")
+
+
+@command.command(name="download")
+@click.argument("names", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Every registered weight.")
+@click.option(
+    "--for-metric", "for_metric", default=None, help="Every weight used by this metric (e.g. sync)."
+)
+@click.option("--force", is_flag=True, help="Download again even when the cached file verifies.")
+@click.option("--offline", is_flag=True, help="Never touch the network: only report what is missing.")
+def download_command(
+    names: tuple[str, ...], all_: bool, for_metric: str | None, force: bool, offline: bool
+) -> None:
+    """Fetch weight files into the cache, verify size/sha256, print each file's sha256."""
+    from metrics.weights import WeightsError, check_file, download_weight, get_spec, weight_specs
+
+    specs = weight_specs()
+    chosen = list(names)
+    if all_:
+        chosen = sorted(specs)
+    if for_metric:
+        chosen += [n for n, s in sorted(specs.items()) if for_metric in s.used_by and n not in chosen]
+    if not chosen:
+        raise click.UsageError("name weights to download, or use --all / --for-metric METRIC")
+    failed = False
+    for name in chosen:
+        try:
+            spec = get_spec(name)
+        except WeightsError as exc:
+            raise click.ClickException(str(exc)) from None
+        path = spec.cache_path()
+        if offline:
+            state = "present" if path.is_file() else "missing (offline: not downloaded)"
+            failed |= not path.is_file()
+            click.echo(f"{name}: {state} {path}")
+            continue
+        try:
+            path = download_weight(spec, force=force)
+            digest, state = check_file(spec, path)
+        except WeightsError as exc:
+            failed = True
+            click.echo(click.style(f"✗ {name}: {exc}", fg="red"), err=True)
+            continue
+        note = (
+            ""
+            if state == "ok"
+            else " (not pinned in the registry: this sha256 is recorded in results provenance)"
+        )
+        click.echo(f"✓ {name}: {path} sha256 {digest}{note}")
+    raise SystemExit(1 if failed else 0)
+
+
+@command.command(name="verify")
+@click.argument("names", nargs=-1)
+def verify_command(names: tuple[str, ...]) -> None:
+    """Check size and sha256 of cached files; exit 1 on a mismatch (missing files only warn)."""
+    from metrics.weights import WeightsError, weight_statuses
+
+    try:
+        statuses = weight_statuses(names or None, verify=True)
+    except WeightsError as exc:
+        raise click.ClickException(str(exc)) from None
+    bad = False
+    for st in statuses:
+        if st.state == "mismatch":
+            bad = True
+            click.echo(click.style(f"✗ {st.spec.name}: {st.detail}", fg="red"))
+        elif st.state == "missing":
+            click.echo(f"· {st.spec.name}: missing at {st.path} → nava-eval weights download {st.spec.name}")
+        else:
+            tag = "ok" if st.state == "ok" else "present, sha256 not pinned"
+            click.echo(f"✓ {st.spec.name}: {tag} ({st.sha256})")
+    raise SystemExit(1 if bad else 0)

@@ -1,0 +1,185 @@
+"""The whole Sync pipeline (decode, S3FD, shots, tracking, crop, SyncNet) on synthetic clips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from metrics.base import ScoreInput, get_metric
+from metrics.face_tracking import TrackingOptions, content_cuts, scenes_from_cuts, track_faces
+from metrics.sync import SyncNetMetric
+from runners.bench_sync import write_synthetic_clip
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("sync_clips")
+    return {
+        "talking": write_synthetic_clip(d / "talking.mp4", n_frames=110, size=(128, 128), seed=1),
+        "silent": write_synthetic_clip(d / "silent.mp4", n_frames=110, size=(128, 128), seed=2, silent=True),
+        "short": write_synthetic_clip(d / "short.mp4", n_frames=60, size=(128, 128), seed=3),
+    }
+
+
+@pytest.fixture(scope="module")
+def smoke_outcomes(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict:
+    corrupt = tmp_path_factory.mktemp("corrupt") / "broken.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"not a video" * 50)
+    metric = get_metric("sync", smoke=True, details=True)
+    metric.setup("cpu")
+    names = ["talking", "silent", "short", "corrupt", "missing"]
+    paths = [clips["talking"], clips["silent"], clips["short"], corrupt, corrupt.parent / "nope.mp4"]
+    outs = metric.score_batch([ScoreInput(n, "s", p) for n, p in zip(names, paths, strict=True)])
+    return {"metric": metric, **dict(zip(names, outs, strict=True))}
+
+
+@pytest.mark.slow
+def test_smoke_detector_finds_a_track_and_scores_it(smoke_outcomes: dict) -> None:
+    out = smoke_outcomes["talking"]
+    assert out.status == "ok", out.reason
+    v = out.values
+    assert v["n_tracks"] == 1
+    track = v["tracks"][0]
+    assert track["n_frames"] > 100 and track["n_windows"] == track["n_frames"] - 5
+    assert len(v["mean_dist"]) == 31
+    assert v["sync_d"] == pytest.approx(min(v["mean_dist"]))
+    assert v["sync_c"] == pytest.approx(float(np.median(v["mean_dist"])) - min(v["mean_dist"]))
+    assert -15 <= v["offset"] <= 15
+    assert smoke_outcomes["metric"].protocol == "sync/syncnet-lse-v1+smoke-random-weights"
+
+
+@pytest.mark.slow
+def test_unscorable_clips_are_skipped_or_failed_with_reasons(smoke_outcomes: dict) -> None:
+    assert smoke_outcomes["silent"].status == "skipped"
+    assert "silent audio" in smoke_outcomes["silent"].reason
+    short = smoke_outcomes["short"]
+    assert short.status == "skipped" and "no face track" in short.reason and "more than 100" in short.reason
+    assert short.values["n_tracks"] == 0
+    assert smoke_outcomes["corrupt"].status == "failed"
+    assert "cannot decode" in smoke_outcomes["corrupt"].reason
+    assert smoke_outcomes["missing"].status == "failed" and "no such file" in smoke_outcomes["missing"].reason
+
+
+@pytest.mark.slow
+def test_random_detector_without_faces_skips_with_reason(clips: dict[str, Path], monkeypatch) -> None:
+    """Plain random S3FD weights see no face above 0.9: skipped (never 0), and the reason says why."""
+    from metrics import syncnet_model
+
+    real = syncnet_model.smoke_s3fd
+    monkeypatch.setattr(
+        syncnet_model, "smoke_s3fd", lambda seed=0, find_faces=True: real(seed, find_faces=False)
+    )
+    metric = SyncNetMetric(smoke=True)
+    metric.setup("cpu")
+    (out,) = metric.score_batch([ScoreInput("talking", "s", clips["talking"])])
+    assert out.status == "skipped"
+    assert out.reason.startswith("no face track: faces (S3FD > 0.9) in 0 of")
+    assert out.values["frames_with_faces"] == 0
+
+
+def test_aggregation_video_vs_track() -> None:
+    from metrics.base import ScoreOutcome
+
+    def ok(c: list[float]) -> ScoreOutcome:
+        tracks = [{"sync_c": x, "sync_d": 10 - x} for x in c]
+        return ScoreOutcome.ok(
+            sync_c=float(np.mean(c)),
+            sync_d=float(np.mean([10 - x for x in c])),
+            n_tracks=len(c),
+            tracks=tracks,
+        )
+
+    outs = [ok([1.0]), ok([2.0, 4.0]), ScoreOutcome.skipped("no face track"), ScoreOutcome.failed("x")]
+    video = SyncNetMetric().aggregate(outs)
+    assert video["sync_c"] == pytest.approx((1.0 + 3.0) / 2)
+    assert (video["n"], video["n_skipped"], video["n_failed"], video["n_tracks"]) == (2, 1, 1, 3)
+    track = SyncNetMetric(aggregation="track").aggregate(outs)
+    assert track["sync_c"] == pytest.approx((1 + 2 + 4) / 3)
+    assert track["sync_d"] == pytest.approx(10 - 7 / 3)
+
+
+def test_batched_s3fd_matches_package_detect_faces() -> None:
+    """Filter-then-NMS over batched frames gives detect_faces' boxes (ties at saturated 1.0 included)."""
+    import cv2
+
+    from metrics.s3fd import S3FDDetector, build_s3fd_net, reference_detect
+
+    torch.manual_seed(3)
+    net = build_s3fd_net().eval()
+    with torch.no_grad():
+        for head in net.conf:  # sharpen the random scores so many boxes pass 0.9
+            head.weight.mul_(30)
+            head.bias[-1] += 1.0
+    rng = np.random.default_rng(0)
+    images = [(rng.random((192, 256, 3)) * 255).astype(np.uint8) for _ in range(2)]
+    images.append(np.full((192, 256, 3), 128, np.uint8))  # uniform: saturated, tied scores
+    det = S3FDDetector(net, "cpu", batch_size=3)
+    ours = det.detect([det.prepare(im, 0.25) for im in images], (256, 192), 0.9)
+
+    def canon(a: np.ndarray) -> np.ndarray:
+        return a[np.lexsort(a[:, :4].round(2).T)]
+
+    for image, boxes in zip(images, ours, strict=True):
+        ref = reference_detect(net, cv2.cvtColor(image, cv2.COLOR_BGR2RGB), 0.9, 0.25)
+        assert len(ref) > 0 and boxes.shape == ref.shape
+        np.testing.assert_allclose(canon(boxes), canon(ref), atol=1e-3)
+
+
+def test_track_shot_follows_official_rules() -> None:
+    """IoU linking, ≤25 missed frames, > min_track detections, mean size > min_face_size, interpolation."""
+    opt = TrackingOptions()
+    big = np.array([10.0, 10.0, 130.0, 140.0, 0.99])
+    small = np.array([300.0, 10.0, 360.0, 70.0, 0.99])  # 60 px: a track, but too small
+    dets = []
+    for f in range(130):
+        frame = []
+        if f not in range(40, 60):  # a 20-frame gap: bridged (≤ 25), then interpolated
+            frame.append(big + np.array([f * 0.1, 0, f * 0.1, 0, 0]))
+        frame.append(small)
+        dets.append(np.array(frame))
+    tracks = track_faces(opt, dets, [(0, 130)])
+    assert len(tracks) == 1
+    t = tracks[0]
+    assert t.frame[0] == 0 and t.frame[-1] == 129 and len(t.frame) == 130
+    np.testing.assert_allclose(t.bbox[50, 0], 10.0 + 5.0)  # interpolated across the gap
+    # a shot shorter than min_track is not tracked at all
+    assert track_faces(opt, dets, [(0, 100), (100, 130)]) == []
+
+
+def test_content_detector_finds_a_hard_cut() -> None:
+    rng = np.random.default_rng(0)
+    a = np.full((64, 64, 3), (20, 200, 40), np.uint8)
+    b = np.full((64, 64, 3), (200, 30, 220), np.uint8)
+    frames = [a + rng.integers(0, 3, a.shape, dtype=np.uint8) for _ in range(30)]
+    frames += [b + rng.integers(0, 3, b.shape, dtype=np.uint8) for _ in range(30)]
+    cuts = content_cuts(frames)
+    assert cuts == [30]
+    assert scenes_from_cuts(cuts, 60) == [(0, 30), (30, 60)]
+    assert scenes_from_cuts([], 60) == [(0, 60)]
+
+
+def test_legacy_range_luts_match_ffmpeg_luma() -> None:
+    """Luma: ffmpeg 5.1 and current ffmpeg agree (the formula is unchanged); spot values."""
+    from metrics.media_decode import legacy_range_luts
+
+    luma, chroma = legacy_range_luts()
+    assert luma[16] == 0 and luma[235] == 255 and chroma[128] == 128
+    assert chroma[16] == 0 and chroma[240] == 255
+    assert np.all(np.diff(luma.astype(int)) >= 0) and np.all(np.diff(chroma.astype(int)) >= 0)
+
+
+def test_missing_weights_error_names_file_and_command(monkeypatch, tmp_path: Path) -> None:
+    from metrics.weights import WeightsMissingError
+
+    monkeypatch.setenv("NAVA_EVAL_WEIGHTS_DIR", str(tmp_path))
+    with pytest.raises(WeightsMissingError) as err:
+        SyncNetMetric(cropped=True).setup("cpu")
+    msg = str(err.value)
+    assert (
+        "syncnet_v2.model" in msg
+        and "nava-eval weights download syncnet" in msg
+        and "--weights syncnet=PATH" in msg
+    )

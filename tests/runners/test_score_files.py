@@ -1,0 +1,128 @@
+"""`nava-eval score-files` and `nava-eval weights` through the CLI (click's runner)."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from runners.cli import cli
+from runners.score_files import ScoreFilesRequest, expand_files, score_files
+
+
+@pytest.fixture(scope="module")
+def syncnet_fixture(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    fixture = shared_dir / "fixtures" / "syncnet"
+    out = tmp_path_factory.mktemp("w")
+    with tarfile.open(fixture / "weights.tar.xz", "r:xz") as tar:
+        tar.extractall(out, members=[tar.getmember("syncnet_random_seed1234.safetensors")], filter="data")
+    expected = json.loads((fixture / "expected.json").read_text())
+    return fixture, out / "syncnet_random_seed1234.safetensors", expected
+
+
+@pytest.mark.slow
+def test_score_files_sync_cropped_details_matches_fixture(syncnet_fixture, tmp_path: Path) -> None:
+    fixture, weights, expected = syncnet_fixture
+    result = CliRunner().invoke(
+        cli,
+        [
+            "score-files", "sync", "--cropped", "--details", "--device", "cpu",
+            "--weights", f"syncnet={weights}", str(fixture / "clip" / "clip.mp4"),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (line,) = [json.loads(s) for s in result.output.splitlines() if s.startswith("{")]
+    exp = expected["official_mp4_pipeline"]
+    assert line["status"] == "ok" and line["protocol"] == "sync/syncnet-lse-v1+cropped"
+    assert line["offset"] == exp["av_offset"] and line["n_tracks"] == 1
+    assert abs(line["sync_d"] - exp["sync_d_minval"]) < 1e-3
+    assert abs(line["sync_c"] - exp["sync_c_conf"]) < 1e-3
+    assert len(line["mean_dist"]) == 31
+    assert max(abs(a - b) for a, b in zip(line["mean_dist"], exp["mean_dist_per_offset"], strict=True)) < 1e-3
+
+
+def test_score_files_errors_are_short_and_precise(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("NAVA_EVAL_WEIGHTS_DIR", str(tmp_path / "cache"))
+    clip = tmp_path / "a.mp4"
+    clip.write_bytes(b"x")
+    runner = CliRunner()
+    r = runner.invoke(cli, ["score-files", "sync", str(clip), "--device", "cpu"])
+    assert r.exit_code == 1
+    assert "nava-eval weights download syncnet" in r.output and "syncnet_v2.model" in r.output
+    r = runner.invoke(cli, ["score-files", "sync", str(clip), "--weights", "whisper=x", "--device", "cpu"])
+    assert r.exit_code == 1 and "not used by metric 'sync'" in r.output
+    r = runner.invoke(cli, ["score-files", "nosuchmetric", str(clip)])
+    assert r.exit_code == 1 and "valid metrics" in r.output
+    r = runner.invoke(cli, ["score-files", "sync", str(clip), "--weights", "syncnet"])
+    assert r.exit_code == 1 and "NAME=PATH" in r.output
+
+
+@pytest.mark.slow
+def test_score_files_folder_with_smoke_video_quality(tmp_path: Path) -> None:
+    from runners.bench_sync import write_synthetic_clip
+
+    folder = tmp_path / "clips"
+    write_synthetic_clip(folder / "b.mp4", n_frames=4, size=(64, 64), seed=1)
+    write_synthetic_clip(folder / "a.mp4", n_frames=4, size=(64, 64), seed=2)
+    (folder / "notes.txt").write_text("ignored")
+    (folder / "c.mp4").write_bytes(b"corrupt")
+    assert [p.name for p in expand_files([folder])] == ["a.mp4", "b.mp4", "c.mp4"]
+    r = CliRunner().invoke(cli, ["score-files", "video_quality", "--smoke", "--device", "cpu", str(folder)])
+    lines = [json.loads(s) for s in r.output.splitlines() if s.startswith("{")]
+    assert [Path(x["file"]).name for x in lines] == ["a.mp4", "b.mp4", "c.mp4"]
+    assert [x["status"] for x in lines] == ["ok", "ok", "failed"]
+    assert r.exit_code == 1  # a failed file sets the exit code
+    assert 0 < lines[0]["video_quality"] < 1 and lines[0]["protocol"].endswith("+smoke-random-weights")
+    assert "reason" in lines[2]
+
+
+def test_score_files_builds_generic_inputs(tmp_path: Path, monkeypatch) -> None:
+    """The runner is generic: it hands --reference/--text/--language to any registered metric."""
+    from metrics import base
+
+    seen = {}
+
+    class Echo:
+        name, protocol, fields, requires, description = "echo", "echo/v1", (), frozenset(), ""
+
+        def __init__(self, **options):
+            seen["options"] = options
+
+        def setup(self, device="cpu"):
+            seen["device"] = device
+
+        def score_batch(self, items):
+            seen["items"] = list(items)
+            return [base.ScoreOutcome.ok(n=len(it.reference_text or "")) for it in items]
+
+    monkeypatch.setattr(base, "get_metric", lambda name, **kw: Echo(**kw))
+    ref = tmp_path / "ref.wav"
+    ref.write_bytes(b"")
+    files = (tmp_path / "x.wav", tmp_path / "y.wav")
+    req = ScoreFilesRequest(
+        "echo", files, reference=ref, text="hello there", language="en", device="cpu", details=True
+    )
+    lines = list(score_files(req))
+    assert [line["n"] for line in lines] == [11, 11]
+    assert seen["options"] == {"weights": {}, "smoke": False, "details": True}
+    item = seen["items"][0]
+    assert item.reference_audio == ref and item.language == "en" and item.id == "x"
+
+
+def test_weights_cli_list_verify_download_offline(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("NAVA_EVAL_WEIGHTS_DIR", str(tmp_path))
+    runner = CliRunner()
+    r = runner.invoke(cli, ["weights", "list"])
+    assert r.exit_code == 0 and "syncnet_v2.model" in r.output and "sfd_face.pth" in r.output
+    assert "nava-eval weights download syncnet" in r.output
+    r = runner.invoke(cli, ["weights", "verify", "syncnet"])
+    assert r.exit_code == 0 and "missing" in r.output
+    r = runner.invoke(cli, ["weights", "download", "--for-metric", "sync", "--offline"])
+    assert r.exit_code == 1 and "offline: not downloaded" in r.output
+    (tmp_path / "syncnet").mkdir()
+    (tmp_path / "syncnet" / "syncnet_v2.model").write_bytes(b"fake")
+    r = runner.invoke(cli, ["weights", "verify", "syncnet"])
+    assert r.exit_code == 0 and "not pinned" in r.output
