@@ -32,9 +32,12 @@ class ParallelTiming:
     sp_size: int
     processes: int
     threads_per_process: int
-    seconds: float  # median per forward
+    seconds: float  # median wall time per forward
     seconds_all: tuple[float, ...]
     collective_seconds: float | None  # median per forward inside SP collectives (SP > 1 only)
+    # Median CPU time per forward summed over the processes: the work done, insensitive to other load
+    # on the machine (wall times on a shared machine are not).
+    cpu_seconds: float
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,10 @@ class ParallelBenchResult:
     def speedup(self, index: int) -> float:
         """Reference time / timings[index] time (>1 = faster than the reference)."""
         return self.timings[0].seconds / self.timings[index].seconds
+
+    def work_ratio(self, index: int) -> float:
+        """CPU time of timings[index] / CPU time of the reference (1 = no extra work)."""
+        return self.timings[index].cpu_seconds / self.timings[0].cpu_seconds
 
 
 @dataclass(frozen=True)
@@ -116,13 +123,14 @@ def _bench_worker(spec: _Spec) -> dict[str, Any] | None:
         if ctx.device.type == "cuda":
             torch.cuda.synchronize(ctx.device)
 
-    def time_forwards(group_barrier: bool) -> tuple[list[float], list[float]]:
-        seconds, collective = [], []
+    def time_forwards(group_barrier: bool) -> tuple[list[float], list[float], list[float]]:
+        seconds, collective, cpu = [], [], []
         for i in range(spec.warmup + spec.repeats):
             if group_barrier:
                 dist.barrier()
             sync()
             totals = [0.0]
+            cpu_start = time.process_time()
             start = time.perf_counter()
             on_gpu = ctx.device.type == "cuda"
             with torch.no_grad(), torch.autocast("cuda", torch.bfloat16, on_gpu), _collective_timer(totals):
@@ -131,7 +139,12 @@ def _bench_worker(spec: _Spec) -> dict[str, Any] | None:
             if i >= spec.warmup:
                 seconds.append(time.perf_counter() - start)
                 collective.append(totals[0])
-        return seconds, collective
+                cpu.append(time.process_time() - cpu_start)
+        if group_barrier:  # sum every rank's CPU time, iteration by iteration
+            summed = torch.tensor(cpu, dtype=torch.float64)
+            dist.all_reduce(summed)
+            cpu = summed.tolist()
+        return seconds, collective, cpu
 
     out: dict[str, Any] = {"heads": config.num_heads, "layers": config.num_layers, "timings": []}
     # References on rank 0 while the other ranks wait, so they do not compete for the cores.
@@ -139,8 +152,8 @@ def _bench_worker(spec: _Spec) -> dict[str, Any] | None:
         thread_counts = [1] if ctx.device.type == "cuda" else sorted({1, world})
         for threads in thread_counts:
             torch.set_num_threads(threads)
-            seconds, _ = time_forwards(group_barrier=False)
-            out["timings"].append(("sp1", 1, 1, threads, seconds, None))
+            seconds, _, cpu = time_forwards(group_barrier=False)
+            out["timings"].append(("sp1", 1, 1, threads, seconds, None, cpu))
         torch.set_num_threads(1)
     dist.barrier()
     for sp_size in spec.sp_sizes:
@@ -148,9 +161,9 @@ def _bench_worker(spec: _Spec) -> dict[str, Any] | None:
             continue
         grid = init_distributed(sp_size=sp_size, timeout_s=600, backend=backend, num_heads=config.num_heads)
         enable_sequence_parallel(model, grid.sp_group)
-        seconds, collective = time_forwards(group_barrier=True)
+        seconds, collective, cpu = time_forwards(group_barrier=True)
         disable_sequence_parallel(model)
-        out["timings"].append((f"sp{sp_size}", sp_size, world, 1, seconds, collective))
+        out["timings"].append((f"sp{sp_size}", sp_size, world, 1, seconds, collective, cpu))
     return out if ctx.rank == 0 else None
 
 
@@ -194,8 +207,9 @@ def bench_parallel(
             seconds=statistics.median(seconds),
             seconds_all=tuple(seconds),
             collective_seconds=None if collective is None else statistics.median(collective),
+            cpu_seconds=statistics.median(cpu),
         )
-        for label, size, procs, threads, seconds, collective in rank0["timings"]
+        for label, size, procs, threads, seconds, collective, cpu in rank0["timings"]
     )
     pt, ph, pw = config.patch_size
     video_tokens = (latent_grid[0] // pt) * (-(-latent_grid[1] // ph)) * (-(-latent_grid[2] // pw))

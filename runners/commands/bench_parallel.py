@@ -57,5 +57,6 @@ def command(
             coll = f"  collectives {t.collective_seconds * 1e3:7.1f} ms ({100 * t.collective_seconds / t.seconds:4.1f}%)"
         click.echo(
             f"  {t.label:<16} {t.processes} proc x {t.threads_per_process} thr  {t.seconds * 1e3:8.1f} ms/forward  "
-            f"speedup vs {result.timings[0].label}: {result.speedup(i):5.2f}x{coll}"
+            f"speedup vs {result.timings[0].label}: {result.speedup(i):5.2f}x  "
+            f"cpu {t.cpu_seconds * 1e3:8.1f} ms ({result.work_ratio(i):4.2f}x work){coll}"
         )
