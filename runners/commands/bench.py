@@ -1,4 +1,4 @@
-"""`nava-eval bench`: speed benchmarks (not tests). Subcommands: `model`."""
+"""`nava-eval bench`: speed benchmarks (not tests). `model` lives here; the others load lazily."""
 
 from __future__ import annotations
 
@@ -7,8 +7,24 @@ from dataclasses import asdict
 
 import click
 
+from runners.cli import LazyGroup
 
-@click.group(name="bench")
+#: Benchmarks that live in their own modules (imported only when run).
+LAZY_BENCHMARKS: dict[str, tuple[str, str]] = {
+    "sampler": ("runners.commands.bench_sampler:command", "Batched CFG passes vs sequential, per step."),
+    "sync": (
+        "runners.commands.bench_sync:command",
+        "Sync-C/D seconds per clip: ours (batched) vs syncnet-python.",
+    ),
+    "speech": (
+        "runners.commands.bench_speech:command",
+        "WER and SIM utterances/s, batched vs one at a time.",
+    ),
+    "parallel": ("runners.commands.bench_parallel:command", "Ulysses SP overhead on gloo/NCCL vs SP=1."),
+}
+
+
+@click.group(name="bench", cls=LazyGroup, lazy_commands=LAZY_BENCHMARKS)
 def command() -> None:
     """Speed benchmarks; each subcommand records the machine it ran on."""
 
