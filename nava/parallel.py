@@ -61,16 +61,18 @@ def pad_sequence(x: torch.Tensor, length: int) -> torch.Tensor:
     return torch.cat([x, x.new_zeros(x.shape[0], extra, *x.shape[2:])], dim=1)
 
 
-def shard_sequence(x: torch.Tensor, sp_rank: int, sp_size: int) -> torch.Tensor:
-    """Chunk sp_rank of x [B, L, ...] padded to a multiple of sp_size: [B, ceil(L / sp_size), ...]."""
-    chunk = chunk_length(x.shape[1], sp_size)
-    # clone: a view would keep the whole sequence's storage alive (for e0 that is 6·D per token)
-    return pad_sequence(x, chunk * sp_size).narrow(1, sp_rank * chunk, chunk).clone()
-
-
 def _valid_in_chunk(rank: int, chunk: int, length: int) -> int:
     """How many of rank's `chunk` tokens are real (the rest is padding) for a modality of `length` tokens."""
     return min(chunk, max(0, length - rank * chunk))
+
+
+def shard_sequence(x: torch.Tensor, sp_rank: int, sp_size: int) -> torch.Tensor:
+    """Chunk sp_rank of x [B, L, ...] padded to a multiple of sp_size: [B, ceil(L / sp_size), ...]."""
+    chunk = chunk_length(x.shape[1], sp_size)
+    valid = _valid_in_chunk(sp_rank, chunk, x.shape[1])
+    # Pad only this chunk (no full-size padded copy), and never return a view: it would keep the whole
+    # sequence's storage alive (for the per-token modulation e0 that is 6·D values per token).
+    return pad_sequence(x.narrow(1, min(sp_rank * chunk, x.shape[1]), valid), chunk).clone()
 
 
 def to_global_order(recv: torch.Tensor, video_len: int, audio_len: int, sp_size: int) -> torch.Tensor:

@@ -227,6 +227,13 @@ def test_shard_pads_each_modality_and_chunks() -> None:
     chunks = [shard_sequence(x, r, 4) for r in range(4)]
     assert chunk_length(13, 4) == 4 and all(c.shape == (1, 4, 1) for c in chunks)
     assert torch.cat(chunks, dim=1).flatten().tolist() == list(range(1, 14)) + [0, 0, 0]
+    # more ranks than tokens: the tail ranks hold only padding
+    assert (
+        torch.cat([shard_sequence(x, r, 16) for r in range(16)], dim=1).flatten().tolist()[12:]
+        == [13] + [0] * 3
+    )
+    # chunks own their memory (a view would keep the whole sequence alive)
+    assert all(c.untyped_storage().nbytes() == c.numel() * c.element_size() for c in chunks)
     assert pad_sequence(x, 13) is x
     with pytest.raises(ValueError, match="cannot pad"):
         pad_sequence(x, 12)
