@@ -188,9 +188,11 @@ def load_ltx_audio_decoder(
     vocoder = LTX2VocoderWithBWE(**vocoder_kwargs)
     _strict_load(vae, vae_state, "audio VAE", path)
     _strict_load(vocoder, vocoder_state, "vocoder", path)
+    if dtype != torch.float32:  # diffusers warns on every dtype cast, so only cast when asked to
+        vae, vocoder = vae.to(dtype), vocoder.to(dtype)
     return LtxAudioDecoder(
-        vae.to(dtype),
-        vocoder.to(dtype),
+        vae,
+        vocoder,
         vae.latents_mean.detach().clone(),
         vae.latents_std.detach().clone(),
         vocoder_sample_rate=int(vocoder.config.output_sampling_rate),

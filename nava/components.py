@@ -110,12 +110,13 @@ TINY_AUDIO_VAE = {
     "latent_channels": 8,
     "mel_bins": 64,
 }
-# Upsampling 5·4·2·2·2 = 160 = the mel hop, so the tiny vocoder emits 16 kHz directly.
+# Upsampling 5·4·2·2·2 = 160 = the mel hop, so the tiny vocoder emits 16 kHz directly; kernel − stride is
+# even at every stage so each mel frame yields exactly 160 samples.
 TINY_VOCODER = {
     "in_channels": 128,
     "hidden_channels": 32,
     "out_channels": 2,
-    "upsample_kernel_sizes": [10, 8, 4, 4, 4],
+    "upsample_kernel_sizes": [11, 8, 4, 4, 4],
     "upsample_factors": [5, 4, 2, 2, 2],
     "resnet_kernel_sizes": [3],
     "resnet_dilations": [[1]],
