@@ -47,3 +47,19 @@ def test_release_manifest_names_every_missing_file(tmp_path: Path) -> None:
 def test_release_preset_with_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         build_components("nava-6b", weights_dir=tmp_path / "absent")
+
+
+def test_download_plan_lists_release_files() -> None:
+    from click.testing import CliRunner
+
+    from nava.weights_download import nava_download_plan
+    from runners.commands.weights_nava import command
+
+    plan = nava_download_plan()
+    assert plan[0] == DIT_FILE and {VIDEO_VAE_FILE, T5_FILE, AUDIO_VAE_FILE} <= set(plan)
+    assert nava_download_plan("fp8_e4m3fn")[0] == "NAVA_fp8.safetensors"
+    assert nava_download_plan("all")[:2] == (DIT_FILE, "NAVA_fp8.safetensors")
+    with pytest.raises(ValueError, match="weight_dtype"):
+        nava_download_plan("int4")
+    out = CliRunner().invoke(command, ["--dry-run"])
+    assert out.exit_code == 0 and out.output.splitlines()[0] == DIT_FILE and "ReDimNet" in out.output
