@@ -87,20 +87,28 @@ class ReDimNetEmbedder:
 
     def __init__(self, device: str | torch.device = "cpu", hub_dir: str | Path | None = None) -> None:
         hub_root = Path(hub_dir) if hub_dir is not None else Path(torch.hub.get_dir())
-        repo_dir = hub_root / "IDRnD_ReDimNet_master"
-        if not repo_dir.is_dir():
+        # torch.hub names the checkout after the branch it resolved (main or master).
+        repos = sorted(hub_root.glob("IDRnD_ReDimNet_*"))
+        if not repos:
             raise FileNotFoundError(
-                f"ReDimNet is not in the torch hub cache ({repo_dir} missing); run `{FETCH_COMMAND}` "
-                "on a machine with network access to fetch it"
+                f"ReDimNet is not in the torch hub cache (no IDRnD_ReDimNet_* in {hub_root}); run "
+                f"`{FETCH_COMMAND}` on a machine with network access to fetch it"
             )
+        previous = torch.hub.get_dir()
+        torch.hub.set_dir(str(hub_root))  # the weights live under <hub dir>/checkpoints
         try:
-            self.model = torch.hub.load(
-                str(repo_dir), "ReDimNet", source="local", pretrained=True, **REDIMNET_ARGS
-            )
-        except (OSError, RuntimeError) as err:  # weights not cached and no network
+            # hubconf: ReDimNet(model_name, train_type, dataset); weights come from the hub checkpoint cache.
+            self.model = torch.hub.load(str(repos[-1]), "ReDimNet", source="local", **REDIMNET_ARGS)
+        except (
+            OSError,
+            RuntimeError,
+            ImportError,
+        ) as err:  # weights not cached and no network, or no torchaudio
             raise FileNotFoundError(
                 f"ReDimNet weights could not be loaded from the hub cache ({err}); run `{FETCH_COMMAND}`"
             ) from err
+        finally:
+            torch.hub.set_dir(previous)
         self.model = self.model.eval().to(device)
         self.device = torch.device(device)
 
@@ -113,5 +121,5 @@ def fetch_redimnet(hub_dir: str | Path | None = None) -> Path:
     """Download the ReDimNet hub repository and weights into the torch hub cache (needs network)."""
     if hub_dir is not None:
         torch.hub.set_dir(str(hub_dir))
-    torch.hub.load(REDIMNET_HUB, "ReDimNet", pretrained=True, trust_repo=True, **REDIMNET_ARGS)
-    return Path(torch.hub.get_dir()) / "IDRnD_ReDimNet_master"
+    torch.hub.load(REDIMNET_HUB, "ReDimNet", trust_repo=True, **REDIMNET_ARGS)
+    return Path(torch.hub.get_dir())

@@ -56,3 +56,47 @@ def test_embed_files_in_order(tmp_path: Path) -> None:
 def test_redimnet_without_hub_cache_names_the_fetch_command(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=FETCH_COMMAND):
         ReDimNetEmbedder(hub_dir=tmp_path)
+
+
+_FAKE_HUBCONF = """
+import torch
+dependencies = ["torch"]
+
+class _Embed(torch.nn.Module):
+    def __init__(self, args):
+        super().__init__()
+        self.args = args
+        self.proj = torch.nn.Linear(1, 192)
+
+    def forward(self, wav):
+        assert wav.ndim == 2 and wav.shape[0] == 1
+        return self.proj(wav.mean(dim=1, keepdim=True))
+
+def ReDimNet(model_name, train_type="ptn", dataset="vox2"):
+    if model_name != "M":
+        raise OSError("no network: weights for " + model_name + " not cached")
+    return _Embed((model_name, train_type, dataset))
+"""
+
+
+def test_redimnet_loads_from_the_hub_cache_with_the_official_arguments(tmp_path: Path) -> None:
+    repo = tmp_path / "IDRnD_ReDimNet_main"
+    repo.mkdir()
+    (repo / "hubconf.py").write_text(_FAKE_HUBCONF)
+    before = torch.hub.get_dir()
+    embedder = ReDimNetEmbedder(hub_dir=tmp_path)
+    assert torch.hub.get_dir() == before  # the caller's hub directory is left as it was
+    assert embedder.model.args == ("M", "ft_mix", "vb2+vox2+cnc")
+    vector = embedder.embed(prepare_waveform(_voice(200.0), 16000))
+    assert vector.shape == (SPEAKER_DIM,) and vector.dtype == torch.float32
+
+
+def test_redimnet_weights_missing_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = tmp_path / "IDRnD_ReDimNet_master"
+    repo.mkdir()
+    (repo / "hubconf.py").write_text(_FAKE_HUBCONF)
+    monkeypatch.setattr(
+        "nava.speaker.REDIMNET_ARGS", {"model_name": "L", "train_type": "ft_mix", "dataset": "x"}
+    )
+    with pytest.raises(FileNotFoundError, match=f"no network.*{FETCH_COMMAND}"):
+        ReDimNetEmbedder(hub_dir=tmp_path)
