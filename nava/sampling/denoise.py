@@ -106,8 +106,22 @@ def evaluate_passes(
     audio_b = None if audio is None else audio[None]
     results: dict[str, tuple[torch.Tensor | None, torch.Tensor | None]] = {}
     for start in range(0, len(passes), max_batch):
-        group = passes[start : start + max_batch]
-        b = len(group)
+        group = list(passes[start : start + max_batch])
+        results.update(_run_group(model, video_cf, audio_b, timestep, group, first_frame_clean))
+    return results
+
+
+def _run_group(
+    model: torch.nn.Module,
+    video_cf: torch.Tensor | None,
+    audio_b: torch.Tensor | None,
+    timestep: int,
+    group: list[GuidancePass],
+    first_frame_clean: bool,
+) -> dict[str, tuple[torch.Tensor | None, torch.Tensor | None]]:
+    """One forward for `group`; on out-of-memory the group is split in halves ("batch when memory allows")."""
+    b = len(group)
+    try:
         out = model(
             None if video_cf is None else video_cf.expand(b, -1, -1, -1, -1),
             None if audio_b is None else audio_b.expand(b, -1, -1),
@@ -118,10 +132,20 @@ def evaluate_passes(
             first_frame_clean=[first_frame_clean] * b,
             modality_mask=[p.modality_mask for p in group],
         )
-        for i, p in enumerate(group):
-            v = None if out.video is None else video_to_token_major(out.video[i].float())
-            a = None if out.audio is None else out.audio[i].float()
-            results[p.name] = (v, a)
+    except torch.OutOfMemoryError:
+        if b == 1:
+            raise
+        logger.warning("out of memory with %d guidance passes in one forward; splitting the batch", b)
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        half = (b + 1) // 2
+        first = _run_group(model, video_cf, audio_b, timestep, group[:half], first_frame_clean)
+        return {**first, **_run_group(model, video_cf, audio_b, timestep, group[half:], first_frame_clean)}
+    results: dict[str, tuple[torch.Tensor | None, torch.Tensor | None]] = {}
+    for i, p in enumerate(group):
+        v = None if out.video is None else video_to_token_major(out.video[i].float())
+        a = None if out.audio is None else out.audio[i].float()
+        results[p.name] = (v, a)
     return results
 
 

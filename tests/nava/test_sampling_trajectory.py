@@ -129,3 +129,30 @@ def test_verify_model_sampler_runners_pass(fixture_dir: Path, model: NavaModel) 
             torch.testing.assert_close(
                 c.actual, c.expected, rtol=bound, atol=bound, msg=f"{case.name}.{c.name}"
             )
+
+
+class _SmallMemory(torch.nn.Module):
+    """Wraps the model and runs out of memory above two rows per forward, like a full GPU would."""
+
+    def __init__(self, inner: NavaModel) -> None:
+        super().__init__()
+        self.inner = inner
+        self.batches: list[int] = []
+
+    def forward(self, video, audio, *args, **kwargs):
+        rows = (video if video is not None else audio).shape[0]
+        self.batches.append(rows)
+        if rows > 2:
+            raise torch.OutOfMemoryError("simulated")
+        return self.inner(video, audio, *args, **kwargs)
+
+
+@torch.no_grad()
+def test_out_of_memory_splits_the_batch(model: NavaModel, cases: dict[str, torch.Tensor]) -> None:
+    p = "f_guided."
+    small = _SmallMemory(model)
+    args = (cases[p + "latents_video"], cases[p + "latents_audio"], cases[p + "t_h_w"].tolist(), 999)
+    split = evaluate_passes(small, *args, _f_passes(cases), max_batch=4)
+    assert small.batches == [4, 2, 2]
+    for name in "CUMS":
+        torch.testing.assert_close(split[name][0], cases[f"{p}{name}_video"], rtol=1e-4, atol=1e-4)
