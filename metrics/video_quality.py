@@ -382,6 +382,7 @@ class VerseBenchVideoQuality(_FrameMetric):
             if siglip and Path(siglip).is_file()
             else siglip or "google/siglip-so400m-patch14-384"
         )
+        self.weights_provenance["siglip_so400m"] = {"source": siglip_source}
         return {
             "aesthetic": _AestheticV25(siglip_source, self._resolve("aesthetic_v2_5"), device, bs),
             "musiq": _NetScorer(_pyiqa_metric("musiq", self._resolve("musiq_koniq"), device), bs),

@@ -17,6 +17,9 @@ import click
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when present).")
 @click.option("--no-package", is_flag=True, help="Time only our path (skip syncnet-python's).")
 @click.option(
+    "--rounds", default=2, show_default=True, help="Alternating timed rounds; each side's best is kept."
+)
+@click.option(
     "-o", "--output", type=click.Path(path_type=Path), default=None, help="Also write the result as JSON."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
@@ -25,6 +28,7 @@ def command(
     n_clips: int,
     device: str | None,
     no_package: bool,
+    rounds: int,
     output: Path | None,
     as_json: bool,
 ) -> None:
@@ -32,7 +36,12 @@ def command(
     from runners.bench_sync import run_bench
 
     result = run_bench(
-        list(clips), n_clips=n_clips, device=device, with_package=not no_package, out_json=output
+        list(clips),
+        n_clips=n_clips,
+        device=device,
+        with_package=not no_package,
+        out_json=output,
+        rounds=rounds,
     )
     if as_json:
         click.echo(json.dumps(asdict(result)))
