@@ -58,18 +58,28 @@ NEGATIVE_PROMPT_VIDEO = (
 AV_GUIDANCE = GuidanceScales(video=3.0, audio=2.0, video_align=3.0, audio_align=2.0, timbre=3.0)
 AUDIO_GUIDANCE = GuidanceScales(audio=2.0, audio_align=2.0, timbre=3.0, align_3d=False)
 
-# I2V aspect buckets at resolution 960: (short side, long side) by ratio short/long (reference §5.3).
-IMAGE_BUCKETS_960 = ((1.0, 960, 960), (0.8, 864, 1056), (0.75, 832, 1088), (0.667, 736, 1184),
-                     (0.5625, 704, 1280), (0.5, 672, 1344), (0.4, 608, 1536))  # fmt: skip
+# I2V aspect buckets at resolution 960: (ratio short/long, short side, long side) (reference §5.3).
+IMAGE_BUCKETS_960 = ((1.0, 960, 960), (4 / 5, 864, 1056), (3 / 4, 832, 1088), (2 / 3, 736, 1184),
+                     (9 / 16, 704, 1280), (1 / 2, 672, 1344), (2 / 5, 608, 1536))  # fmt: skip
 
 
 def image_bucket(width: int, height: int, resolution: int = 960) -> tuple[int, int]:
-    """(width, height) of the I2V bucket for an image; nearest ratio = midpoint thresholds."""
+    """(width, height) of the I2V bucket for an image.
+
+    The bucket is the first ratio whose midpoint with the next ratio is <= min(h/w, w/h), as the
+    official adapter does; portrait images swap the sides. Resolutions other than 960 (tiny presets)
+    scale the 960 sides and round them to multiples of 32.
+    """
     ratio = min(height / width, width / height)
-    _, short, long = min(IMAGE_BUCKETS_960, key=lambda b: abs(b[0] - ratio))
-    if resolution != 960:  # smaller buckets for tiny presets: same ratios, multiples of 32
+    chosen = IMAGE_BUCKETS_960[-1]
+    for bucket, following in zip(IMAGE_BUCKETS_960, IMAGE_BUCKETS_960[1:], strict=False):
+        if ratio >= (bucket[0] + following[0]) / 2:
+            chosen = bucket
+            break
+    _, short, long = chosen
+    if resolution != 960:
         short, long = (max(32, round(s * resolution / 960 / 32) * 32) for s in (short, long))
-    return (long, short) if width >= height else (short, long)
+    return (short, long) if height > width else (long, short)
 
 
 @dataclass(frozen=True)
@@ -381,6 +391,6 @@ class NavaPipeline:
         left, top = (resized.width - width) // 2, (resized.height - height) // 2
         crop = resized.crop((left, top, left + width, top + height))
         pixels = torch.frombuffer(bytearray(crop.tobytes()), dtype=torch.uint8).view(height, width, 3)
-        video = (pixels.float() / 127.5 - 1.0).permute(2, 0, 1)[None, :, None]  # [1, 3, 1, H, W]
+        video = (pixels.float() / 255.0 * 2.0 - 1.0).permute(2, 0, 1)[None, :, None]  # [1, 3, 1, H, W]
         latent = self.components.video_vae.encode(video.to(self.device))[0]
         return latent.float(), (width, height)

@@ -124,6 +124,8 @@ def test_image_buckets_match_reference_table() -> None:
     assert image_bucket(1000, 1000) == (960, 960)
     assert image_bucket(1000, 800) == (1056, 864)
     assert image_bucket(300, 1000) == (608, 1536)
+    # Threshold between 3:4 and 2:3 is their exact midpoint 17/24 ≈ 0.70833.
+    assert image_bucket(1000, 709) == (1088, 832) and image_bucket(1000, 708) == (1184, 736)
 
 
 @pytest.mark.parametrize(
