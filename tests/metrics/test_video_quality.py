@@ -96,3 +96,67 @@ def test_real_metric_without_pyiqa_names_the_extra() -> None:
         VerseBenchVideoQuality().setup("cpu")
     with pytest.raises(ImportError, match="PolyForm-Noncommercial"):
         ImagingQuality().setup("cpu")
+
+
+def test_aesthetic_v25_head_on_a_tiny_siglip(tmp_path: Path) -> None:
+    """The real Aesthetic Predictor V2.5 code path (SigLIP processor + encoder + MLP head file)."""
+    from transformers import SiglipImageProcessor, SiglipVisionConfig, SiglipVisionModel
+
+    from metrics.video_quality import _AestheticV25
+
+    torch.manual_seed(0)
+    config = SiglipVisionConfig(
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        image_size=32,
+        patch_size=8,
+    )
+    SiglipVisionModel(config).save_pretrained(tmp_path / "siglip")
+    SiglipImageProcessor(size={"height": 32, "width": 32}).save_pretrained(tmp_path / "siglip")
+    head = torch.nn.Sequential(
+        torch.nn.Linear(16, 1024), torch.nn.Dropout(0.5), torch.nn.Linear(1024, 128), torch.nn.Dropout(0.5),
+        torch.nn.Linear(128, 64), torch.nn.Dropout(0.5), torch.nn.Linear(64, 16), torch.nn.Dropout(0.2),
+        torch.nn.Linear(16, 1),
+    )  # fmt: skip
+    # the released file is `AestheticPredictorV2_5Head.state_dict()`: keys `scoring_head.N.*`
+    torch.save({f"scoring_head.{k}": v for k, v in head.state_dict().items()}, tmp_path / "head.pth")
+    scorer = _AestheticV25(str(tmp_path / "siglip"), tmp_path / "head.pth", "cpu", batch_size=2)
+    frames = to_tensor01(np.random.default_rng(1).integers(0, 255, (3, 40, 48, 3), dtype=np.uint8), "cpu")
+    scores = scorer.score(frames, 0)
+    assert len(scores) == 3 and all(np.isfinite(scores))
+    # same numbers as the reference formula: pooled output, L2-normalised, head
+    pixels = scorer.processor(
+        images=list((frames * 255).round().byte().permute(0, 2, 3, 1).numpy()), return_tensors="pt"
+    )
+    pooled = scorer.encoder(pixel_values=pixels["pixel_values"]).pooler_output
+    expected = head.eval()(pooled / pooled.norm(dim=-1, keepdim=True)).reshape(-1)
+    np.testing.assert_allclose(scores, expected.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_pyiqa_checkpoint_is_taken_from_our_cache(tmp_path: Path, monkeypatch) -> None:
+    """pyiqa is handed our verified file (linked into its cache under the URL's name), never a download."""
+    import sys
+    import types
+
+    from metrics.video_quality import _pyiqa_metric
+
+    calls = {}
+    pyiqa = types.ModuleType("pyiqa")
+    utils = types.ModuleType("pyiqa.utils")
+    download_util = types.ModuleType("pyiqa.utils.download_util")
+    download_util.DEFAULT_CACHE_DIR = str(tmp_path / "pyiqa_cache")
+    pyiqa.create_metric = lambda name, **kw: calls.setdefault("metric", (name, kw))
+    utils.download_util = download_util
+    pyiqa.utils = utils
+    monkeypatch.setitem(sys.modules, "pyiqa", pyiqa)
+    monkeypatch.setitem(sys.modules, "pyiqa.utils", utils)
+    monkeypatch.setitem(sys.modules, "pyiqa.utils.download_util", download_util)
+    ckpt = tmp_path / "weights" / "musiq_koniq_ckpt-e95806b9.pth"
+    ckpt.parent.mkdir()
+    ckpt.write_bytes(b"ckpt")
+    name, kwargs = _pyiqa_metric("musiq", ckpt, "cpu")
+    assert name == "musiq" and kwargs["as_loss"] is False
+    linked = tmp_path / "pyiqa_cache" / ckpt.name
+    assert linked.read_bytes() == b"ckpt"
