@@ -124,7 +124,7 @@ class SyncNetMetric:
         self.aggregation = aggregation
         self.batch_size = batch_size
         self.detect_batch_size = detect_batch_size
-        self.workers = workers or max(1, min(4, (os.cpu_count() or 2)))
+        self.workers = workers or max(2, min(8, (os.cpu_count() or 2) // 2))
         self.tracking = tracking or TrackingOptions()
         self.seed = seed
         self.device = "cpu"

@@ -270,7 +270,7 @@ class _FrameMetric:
         self.batch_size = batch_size
         self.seed = seed
         self.details = details
-        self.workers = workers or max(1, min(4, os.cpu_count() or 2))
+        self.workers = workers or max(2, min(8, (os.cpu_count() or 2) // 2))
         self.device = "cpu"
         self.weights_provenance: dict[str, dict[str, str]] = {}
         self._scorers: dict[str, Any] | None = None
