@@ -30,10 +30,12 @@ OUTPUT_CLAMP = 0.99
 # Key renames from the LTX-core names of the official file to diffusers' (public in diffusers'
 # scripts/convert_ltx2_to_diffusers.py).
 _VOCODER_RENAMES = (
-    ("ups.", "upsamplers."),
-    ("resblocks.", "resnets."),
-    ("conv_pre.", "conv_in."),
-    ("conv_post.", "conv_out."),
+    (".ups.", ".upsamplers."),
+    (".resblocks.", ".resnets."),
+    (".conv_pre.", ".conv_in."),
+    (".conv_post.", ".conv_out."),
+    (".act_post.", ".act_out."),
+    (".downsample.lowpass.filter", ".downsample.filter"),
 )
 _STAT_RENAMES = {"mean-of-means": "latents_mean", "std-of-means": "latents_std"}
 
@@ -138,10 +140,10 @@ def split_official_audio_state(
         elif key.startswith("audio_vae."):
             vae[key.removeprefix("audio_vae.")] = value
         elif key.startswith("vocoder."):
-            name = key.removeprefix("vocoder.")
+            name = "." + key.removeprefix("vocoder.")  # leading dot so renames also match the first part
             for old, new in _VOCODER_RENAMES:
                 name = name.replace(old, new)
-            vocoder[name] = value
+            vocoder[name[1:]] = value
     return vae, vocoder
 
 
@@ -166,9 +168,9 @@ def load_ltx_audio_decoder(
 ) -> LtxAudioDecoder:
     """Build the decoder from the official `ltx-2.3-22b-dev_audio_vae.safetensors`.
 
-    Hyper-parameters come from the file's `config` metadata when present (sections `audio_vae` /
-    `vocoder`), else from the arguments, else from diffusers' LTX-2.3 defaults; any key or shape
-    mismatch is reported by name.
+    Hyper-parameters come from the arguments, else from the file's `config` metadata (LTX-core
+    sections `audio_vae` / `vocoder`), else from diffusers' LTX-2.3 defaults; any key or shape mismatch
+    is reported by name.
     """
     from diffusers.models.autoencoders.autoencoder_kl_ltx2_audio import AutoencoderKLLTX2Audio
     from diffusers.pipelines.ltx2.vocoder import LTX2VocoderWithBWE
@@ -181,8 +183,12 @@ def load_ltx_audio_decoder(
     with safe_open(str(path), "pt") as handle:
         metadata = handle.metadata() or {}
     meta_config = json.loads(metadata["config"]) if "config" in metadata else {}
-    vae_kwargs = dict(vae_config or _diffusers_kwargs(meta_config.get("audio_vae"), AutoencoderKLLTX2Audio))
-    vocoder_kwargs = dict(vocoder_config or _diffusers_kwargs(meta_config.get("vocoder"), LTX2VocoderWithBWE))
+    vae_kwargs = dict(
+        vae_config or _from_metadata(meta_config, "audio_vae", audio_vae_kwargs_from_metadata, path)
+    )
+    vocoder_kwargs = dict(
+        vocoder_config or _from_metadata(meta_config, "vocoder", vocoder_kwargs_from_metadata, path)
+    )
     vae_state, vocoder_state = split_official_audio_state(load_file(str(path)))
     vae = AutoencoderKLLTX2Audio(**vae_kwargs)
     vocoder = LTX2VocoderWithBWE(**vocoder_kwargs)
@@ -199,15 +205,67 @@ def load_ltx_audio_decoder(
     )
 
 
-def _diffusers_kwargs(section: Mapping[str, Any] | None, cls: type) -> dict[str, Any]:
-    """Keep only the metadata fields that are constructor arguments of the diffusers class."""
-    if not section:
-        return {}
-    import inspect
+def audio_vae_kwargs_from_metadata(section: Mapping[str, Any]) -> dict[str, Any]:
+    """LTX-core audio VAE config (model.params.ddconfig + preprocessing.stft) → diffusers kwargs."""
+    params = section["model"]["params"]
+    dd = params["ddconfig"]
+    stft = section["preprocessing"]["stft"]
+    return {
+        "base_channels": dd["ch"],
+        "output_channels": dd["out_ch"],
+        "ch_mult": tuple(dd["ch_mult"]),
+        "num_res_blocks": dd["num_res_blocks"],
+        "attn_resolutions": tuple(dd.get("attn_resolutions") or ()) or None,
+        "in_channels": dd["in_channels"],
+        "resolution": dd["resolution"],
+        "latent_channels": dd["z_channels"],
+        "norm_type": dd["norm_type"],
+        "causality_axis": dd["causality_axis"],
+        "dropout": dd.get("dropout", 0.0),
+        "mid_block_add_attention": bool(dd.get("mid_block_add_attention", False)),
+        "sample_rate": params["sampling_rate"],
+        "mel_hop_length": stft["hop_length"],
+        "is_causal": bool(stft["causal"]),
+        "mel_bins": dd["mel_bins"],
+        "double_z": bool(dd.get("double_z", True)),
+    }
 
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    kwargs = {k: v for k, v in section.items() if k in accepted}
-    dropped = sorted(set(section) - accepted)
-    if dropped:
-        logger.info("%s: metadata fields without a diffusers equivalent ignored: %s", cls.__name__, dropped)
-    return kwargs
+
+def vocoder_kwargs_from_metadata(section: Mapping[str, Any]) -> dict[str, Any]:
+    """LTX-core vocoder + bandwidth-extension config (sections `vocoder`, `bwe`) → diffusers kwargs."""
+    voc, bwe = section["vocoder"], section["bwe"]
+
+    def stage(cfg: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+        return {
+            f"{prefix}hidden_channels": cfg["upsample_initial_channel"],
+            f"{prefix}out_channels": 2 if cfg.get("stereo", True) else 1,
+            f"{prefix}upsample_kernel_sizes": list(cfg["upsample_kernel_sizes"]),
+            f"{prefix}upsample_factors": list(cfg["upsample_rates"]),
+            f"{prefix}resnet_kernel_sizes": list(cfg["resblock_kernel_sizes"]),
+            f"{prefix}resnet_dilations": [list(d) for d in cfg["resblock_dilation_sizes"]],
+            f"{prefix}act_fn": cfg["activation"],
+            f"{prefix}final_act_fn": "tanh" if cfg.get("use_tanh_at_final", False) else None,
+            f"{prefix}final_bias": bool(cfg.get("use_bias_at_final", False)),
+        }
+
+    return {
+        **stage(voc, ""),
+        **stage(bwe, "bwe_"),
+        "filter_length": bwe["n_fft"],
+        "hop_length": bwe["hop_length"],
+        "window_length": bwe["win_size"],
+        "num_mel_channels": bwe["num_mels"],
+        "input_sampling_rate": bwe["input_sampling_rate"],
+        "output_sampling_rate": bwe["output_sampling_rate"],
+    }
+
+
+def _from_metadata(config: Mapping[str, Any], name: str, convert: Any, path: Path) -> dict[str, Any]:
+    section = config.get(name)
+    if not section:
+        logger.warning("%s: no %r config in the metadata; using diffusers' defaults", path, name)
+        return {}
+    try:
+        return convert(section)
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"{path}: unexpected {name!r} config metadata (missing {err})") from err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -91,11 +92,55 @@ def _official_state(vae: torch.nn.Module, vocoder: torch.nn.Module) -> dict[str,
         else:
             state[f"audio_vae.{key}"] = value
     state["audio_vae.per_channel_statistics.mean-of-stds"] = torch.ones(128)
+    renames = ((".upsamplers.", ".ups."), (".resnets.", ".resblocks."), (".conv_in.", ".conv_pre."),
+               (".conv_out.", ".conv_post."), (".act_out.", ".act_post."),
+               (".downsample.filter", ".downsample.lowpass.filter"))  # fmt: skip
     for key, value in vocoder.state_dict().items():
-        for new, old in (("upsamplers.", "ups."), ("resnets.", "resblocks."), ("conv_in.", "conv_pre."), ("conv_out.", "conv_post.")):  # fmt: skip
-            key = key.replace(new, old)
-        state[f"vocoder.{key}"] = value
+        name = "." + key
+        for new, old in renames:
+            name = name.replace(new, old)
+        state[f"vocoder{name}"] = value
     return {k: v.contiguous().clone() for k, v in state.items()}
+
+
+def _ltx_metadata(vae_cfg: dict, voc_cfg: dict) -> dict:
+    """The same hyper-parameters in LTX-core's metadata layout."""
+
+    def stage(prefix: str) -> dict:
+        return {
+            "upsample_initial_channel": voc_cfg[f"{prefix}hidden_channels"],
+            "stereo": True,
+            "upsample_kernel_sizes": voc_cfg[f"{prefix}upsample_kernel_sizes"],
+            "upsample_rates": voc_cfg[f"{prefix}upsample_factors"],
+            "resblock_kernel_sizes": voc_cfg[f"{prefix}resnet_kernel_sizes"],
+            "resblock_dilation_sizes": voc_cfg[f"{prefix}resnet_dilations"],
+            "activation": "snakebeta",
+            "use_tanh_at_final": False,
+            "use_bias_at_final": False,
+        }
+
+    dd = {"ch": vae_cfg["base_channels"], "out_ch": 2, "ch_mult": list(vae_cfg["ch_mult"]),
+          "num_res_blocks": vae_cfg["num_res_blocks"], "attn_resolutions": [], "in_channels": 2,
+          "resolution": 256, "z_channels": 8, "norm_type": "pixel", "causality_axis": "height",
+          "dropout": 0.0, "mid_block_add_attention": False, "mel_bins": 64, "double_z": True}  # fmt: skip
+    return {
+        "audio_vae": {
+            "model": {"params": {"ddconfig": dd, "sampling_rate": 16000}},
+            "preprocessing": {"stft": {"hop_length": 160, "causal": True}},
+        },
+        "vocoder": {
+            "vocoder": stage(""),
+            "bwe": {
+                **stage("bwe_"),
+                "n_fft": 512,
+                "hop_length": 80,
+                "win_size": 512,
+                "num_mels": 64,
+                "input_sampling_rate": 16000,
+                "output_sampling_rate": 48000,
+            },  # fmt: skip
+        },
+    }
 
 
 def test_official_file_loads_with_bwe_vocoder(tmp_path: Path) -> None:
@@ -104,27 +149,31 @@ def test_official_file_loads_with_bwe_vocoder(tmp_path: Path) -> None:
     voc_cfg = {
         "hidden_channels": 64, "upsample_kernel_sizes": [11, 8, 4, 4, 4], "upsample_factors": [5, 4, 2, 2, 2],
         "resnet_kernel_sizes": [3], "resnet_dilations": [[1]], "bwe_hidden_channels": 64,
-        "bwe_upsample_kernel_sizes": [11, 8, 7, 4, 4], "bwe_upsample_factors": [5, 4, 3, 2, 2], "bwe_resnet_kernel_sizes": [3],
-        "bwe_resnet_dilations": [[1]], "hop_length": 80, "filter_length": 512, "window_length": 512,
-        "input_sampling_rate": 16000, "output_sampling_rate": 48000,
+        "bwe_upsample_kernel_sizes": [11, 8, 7, 4, 4], "bwe_upsample_factors": [5, 4, 3, 2, 2],
+        "bwe_resnet_kernel_sizes": [3], "bwe_resnet_dilations": [[1]], "hop_length": 80, "filter_length": 512,
+        "window_length": 512, "input_sampling_rate": 16000, "output_sampling_rate": 48000,
     }  # fmt: skip
     vae = AutoencoderKLLTX2Audio(**vae_cfg)
     vae.latents_mean.copy_(torch.randn(128))
     vae.latents_std.copy_(torch.rand(128) + 0.5)
     vocoder = LTX2VocoderWithBWE(**voc_cfg)
     state = _official_state(vae, vocoder)
+    assert any(".act_post." in k for k in state) and any(".ups." in k for k in state)
     vae_state, vocoder_state = split_official_audio_state(state)
     assert "latents_mean" in vae_state and not any("per_channel" in k for k in vae_state)
-    assert any(k.startswith("vocoder.upsamplers.") for k in vocoder_state)
+    assert vocoder_state.keys() == vocoder.state_dict().keys()
     path = tmp_path / "ltx-2.3-22b-dev_audio_vae.safetensors"
-    save_file(state, str(path))
-    decoder = load_ltx_audio_decoder(path, vae_config=vae_cfg, vocoder_config=voc_cfg)
+    metadata = {"config": json.dumps(_ltx_metadata(vae_cfg, voc_cfg))}
+    save_file(state, str(path), metadata=metadata)
+    decoder = load_ltx_audio_decoder(path)  # hyper-parameters from the metadata
     assert decoder.vocoder_sample_rate == 48000
     torch.testing.assert_close(decoder.mean, vae.latents_mean)
+    for key, value in vocoder.state_dict().items():
+        assert torch.equal(decoder.vocoder.state_dict()[key], value), key
     wav = decoder.decode(torch.randn(5, 128))
     # 5 tokens → 17 mel frames · 160 samples at 16 kHz, after the 48 kHz BWE output is resampled back.
     assert wav.shape == (1, 2, 17 * 160) and wav.abs().max() <= 0.99
     del state["audio_vae.decoder.conv_in.conv.weight"]
-    save_file(state, str(path))
+    save_file(state, str(path), metadata=metadata)
     with pytest.raises(ValueError, match=r"audio VAE keys .*missing \['decoder.conv_in.conv.weight'\]"):
-        load_ltx_audio_decoder(path, vae_config=vae_cfg, vocoder_config=voc_cfg)
+        load_ltx_audio_decoder(path)
