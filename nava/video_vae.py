@@ -73,13 +73,15 @@ class TilingConfig:
                 )
 
 
-def _tile_starts(size: int, tile: int, stride: int) -> list[int]:
-    """Start offsets that cover [0, size) with tiles of `tile`, the last one flush with the end."""
-    if size <= tile:
-        return [0]
-    starts = list(range(0, size - tile, stride))
-    starts.append(size - tile)
-    return sorted(set(starts))
+def _tile_spans(size: int, tile: int, stride: int) -> list[tuple[int, int]]:
+    """Official placement: tiles start every `stride`, a start is dropped when the previous tile
+    already reaches the end, and the last tile is cut at the edge."""
+    spans = []
+    for start in range(0, size, stride):
+        if start - stride >= 0 and start - stride + tile >= size:
+            continue
+        spans.append((start, min(start + tile, size)))
+    return spans
 
 
 def _ramp(length: int, border: int, ramp_start: bool, ramp_end: bool) -> torch.Tensor:
@@ -159,23 +161,21 @@ class WanVideoVAE:
     def _decode_tiled(self, z: torch.Tensor, tiling: TilingConfig) -> torch.Tensor:
         b, _, t, h, w = z.shape
         f = self.spatial_factor
-        tile_h, tile_w = tiling.tile
-        stride_h, stride_w = tiling.stride
-        rows, cols = _tile_starts(h, tile_h, stride_h), _tile_starts(w, tile_w, stride_w)
+        (tile_h, tile_w), (stride_h, stride_w) = tiling.tile, tiling.stride
+        rows, cols = _tile_spans(h, tile_h, stride_h), _tile_spans(w, tile_w, stride_w)
         acc = torch.zeros(b, 3, self.pixel_frames(t), h * f, w * f)
         weight = torch.zeros(1, 1, 1, h * f, w * f)
-        for r in rows:
-            for c in cols:
-                th, tw = min(tile_h, h - r), min(tile_w, w - c)
-                pixels = self._decode_raw(z[:, :, :, r : r + th, c : c + tw]).cpu()
+        for r0, r1 in rows:
+            for c0, c1 in cols:
+                pixels = self._decode_raw(z[:, :, :, r0:r1, c0:c1]).cpu()
                 # Feather only the edges that overlap a neighbour; frame borders keep full weight.
-                mask_h = _ramp(th * f, (tile_h - stride_h) * f, r > 0, r + th < h)
-                mask_w = _ramp(tw * f, (tile_w - stride_w) * f, c > 0, c + tw < w)
+                mask_h = _ramp((r1 - r0) * f, (tile_h - stride_h) * f, r0 > 0, r1 < h)
+                mask_w = _ramp((c1 - c0) * f, (tile_w - stride_w) * f, c0 > 0, c1 < w)
                 mask = torch.minimum(mask_h[:, None], mask_w[None, :])[None, None, None]
-                acc[..., r * f : (r + th) * f, c * f : (c + tw) * f] += pixels * mask
-                weight[..., r * f : (r + th) * f, c * f : (c + tw) * f] += mask
+                acc[..., r0 * f : r1 * f, c0 * f : c1 * f] += pixels * mask
+                weight[..., r0 * f : r1 * f, c0 * f : c1 * f] += mask
         logger.debug("tiled decode: %d x %d tiles", len(rows), len(cols))
-        return acc / weight
+        return (acc / weight).clamp(-1.0, 1.0)
 
 
 def build_wan22_autoencoder(config: Mapping[str, object] | None = None) -> torch.nn.Module:

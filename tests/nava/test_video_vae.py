@@ -51,6 +51,15 @@ def test_latent_statistics_are_the_official_48() -> None:
     assert WAN22_LATENT_STD[:3] == (0.4765, 1.0364, 0.4514) and WAN22_LATENT_STD[-2:] == (0.7468, 0.7744)
 
 
+def test_tile_placement_follows_the_official_rule() -> None:
+    from nava.video_vae import _tile_spans
+
+    # 704×1280 frames: latent 44×80 → 3 × 3 tiles with the official 22×40 / 14×26 setting.
+    assert _tile_spans(44, 22, 14) == [(0, 22), (14, 36), (28, 44)]
+    assert _tile_spans(80, 40, 26) == [(0, 40), (26, 66), (52, 80)]
+    assert _tile_spans(20, 22, 14) == [(0, 20)]
+
+
 def test_tiled_blend_is_exact_for_a_local_decoder() -> None:
     vae = WanVideoVAE(_LocalDecoder())
     z = torch.randn(1, 48, 2, 30, 53, generator=torch.Generator().manual_seed(1))
