@@ -129,6 +129,9 @@ class SeedTTSEval:
     default_metrics: dict[str, tuple[str, ...]] = {s: ("wer", "sim") for s in SETS}
     languages = LANGUAGES
 
+    # en (WER), zh and hard (CER) are different measurements: tables show each split.
+    report_per_set = True
+
     def __init__(self, expected_counts: dict[str, int] | None = None) -> None:
         self.expected_counts = dict(expected_counts or EXPECTED_COUNTS)
         self.last_load_report: LoadReport | None = None

@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 
 PROTOCOL = "sync/syncnet-lse-v1"
 SMOKE_SUFFIX = "+smoke-random-weights"
+#: Tracking rules of the smoke preset (tracks of > 10 frames, faces > 24 px); only with smoke=True.
+SMOKE_TRACKING = TrackingOptions(min_track=10, min_face_size=24, scene_min_len=5)
 CROPPED_SUFFIX = "+cropped"
 OFFSETS = list(range(15, -16, -1))  # index j of the curve ↔ offset 15 − j
 SILENCE_PEAK = 1  # int16 peak at or below this is digital silence
@@ -125,6 +127,10 @@ class SyncNetMetric:
         self.batch_size = batch_size
         self.detect_batch_size = detect_batch_size
         self.workers = workers or max(2, min(8, (os.cpu_count() or 2) // 2))
+        if tracking is None and smoke:
+            # Smoke clips are a second or two of small frames: the official 100-frame / 100-px track
+            # rules would skip every one, and the point of smoke is to run the whole pipeline.
+            tracking = SMOKE_TRACKING
         self.tracking = tracking or TrackingOptions()
         self.seed = seed
         self.device = "cpu"
@@ -134,7 +140,7 @@ class SyncNetMetric:
         self.protocol = PROTOCOL
         if cropped:
             self.protocol += CROPPED_SUFFIX
-        if tracking is not None and tracking != TrackingOptions():
+        if tracking is not None and tracking not in (TrackingOptions(), SMOKE_TRACKING):
             self.protocol += "+custom-tracking"
         if smoke:
             self.protocol += SMOKE_SUFFIX

@@ -42,6 +42,10 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
     )
     os.close(fd)
     tmp = Path(tmp_name)
+    # mkstemp makes the file 0600; a finished output should get the usual permissions (0666 & ~umask).
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
         with open(tmp, "rb+") as fh:

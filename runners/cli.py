@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import warnings
 
 import click
 
@@ -116,6 +118,12 @@ def cli(verbose: int) -> None:
     """
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if verbose == 0:
+        # Third-party chatter (transformers generation notices, zhconv's pkg_resources import) is
+        # noise to a user reading progress bars; -v brings it back.
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.nn\.modules\.activation")
 
 
 def main() -> None:

@@ -190,6 +190,7 @@ def score_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -> li
     plan = scoring_plan(prepared, metrics)
     device = prepared.request.device or _default_device()
     summaries = []
+    used: dict[str, str] = {}
     for name, samples in plan.items():
         metric = get_metric(
             name,
@@ -208,7 +209,25 @@ def score_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -> li
                 progress=prepared.request.progress,
             )
         )
+        used.update(_weight_hashes(metric))
+    if used:
+        run_file = load_run_file(prepared.run_dir.root)
+        merged = {**run_file.provenance.scorer_weights_sha256, **used}
+        provenance = dataclasses.replace(run_file.provenance, scorer_weights_sha256=merged)
+        atomic_write_json(
+            prepared.run_dir.run_json, to_dict(dataclasses.replace(run_file, provenance=provenance))
+        )
     return summaries
+
+
+def _weight_hashes(metric: Any) -> dict[str, str]:
+    """weight name → sha256 of the file a metric loaded (smoke networks have none)."""
+    out = {}
+    for name, info in (getattr(metric, "weights_provenance", None) or {}).items():
+        digest = info.get("sha256") if isinstance(info, dict) else None
+        if digest:
+            out[name] = str(digest)
+    return out
 
 
 def scoring_plan(prepared: PreparedRun, metrics: Sequence[str] | None = None) -> dict[str, list[Sample]]:
@@ -289,7 +308,11 @@ def write_reports(prepared: PreparedRun) -> list[Path]:
     from reports.tables import build_table, render_table
 
     published = not prepared.spec.benchmark.startswith("jsonl:")
-    table = build_table([prepared.run_dir.root], prepared.benchmark.name, published=published)
+    # Seed-TTS splits are different languages (WER vs CER): report them side by side, not only pooled.
+    per_set = bool(getattr(prepared.benchmark, "report_per_set", False))
+    table = build_table(
+        [prepared.run_dir.root], prepared.benchmark.name, published=published, per_set=per_set
+    )
     md_path = atomic_write_text(
         prepared.run_dir.root / "report.md", f"# {prepared.spec.name}\n\n{render_table(table, 'md')}\n"
     )

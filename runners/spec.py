@@ -53,6 +53,8 @@ class GenerationSettings:
     weight_dtype: str = "auto"
     guidance: Guidance = field(default_factory=Guidance)
     vae_tiling: bool = True
+    image_bucket: int = 960  # I2V output size follows the image's aspect bucket at this resolution
+    cfg_batch: int = 4  # guidance passes per DiT forward (1 = the official sequential order)
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,14 @@ PRESETS: dict[str, Preset] = {
         name="smoke",
         description="CPU, tiny seeded random weights for every component, miniature data: checks the whole path",
         generation=GenerationSettings(
-            model="nava-tiny", steps=2, width=64, height=64, latent_frames=2, fps=8, vae_tiling=False
+            model="nava-tiny",
+            steps=2,
+            width=64,
+            height=64,
+            latent_frames=4,
+            fps=8,
+            vae_tiling=False,
+            image_bucket=256,
         ),
         smoke=True,
         data="smoke",

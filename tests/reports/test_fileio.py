@@ -22,6 +22,9 @@ def test_atomic_write_replaces_whole_file(tmp_path):
     atomic_write_json(target, {"a": 2, "b": [1, 2]})
     assert json.loads(target.read_text()) == {"a": 2, "b": [1, 2]}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
 
 
 def test_interrupted_write_leaves_old_file_and_no_temp(tmp_path):
