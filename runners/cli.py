@@ -123,7 +123,7 @@ def cli(verbose: int) -> None:
         # noise to a user reading progress bars; -v brings it back.
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.nn\.modules\.activation")
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.nn\.functional")
 
 
 def main() -> None:
