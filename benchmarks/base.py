@@ -115,7 +115,7 @@ def get_benchmark(name: str, **options: Any) -> Benchmark:
         cls = getattr(importlib.import_module(module_name), class_name)
         return cls(path=Path(name[len("jsonl:") :]), **options)
     if name not in entries:
-        valid = ", ".join(sorted(entries)) + ", jsonl:PATH"
+        valid = ", ".join(sorted(n for n in entries if n != "jsonl")) + ", jsonl:PATH"
         raise UnknownBenchmarkError(f"unknown benchmark {name!r}; valid benchmarks: {valid}")
     module_name, _, class_name = entries[name].target.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)

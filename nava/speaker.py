@@ -99,11 +99,13 @@ class ReDimNetEmbedder:
         try:
             # hubconf: ReDimNet(model_name, train_type, dataset); weights come from the hub checkpoint cache.
             self.model = torch.hub.load(str(repos[-1]), "ReDimNet", source="local", **REDIMNET_ARGS)
-        except (
-            OSError,
-            RuntimeError,
-            ImportError,
-        ) as err:  # weights not cached and no network, or no torchaudio
+        except ImportError as err:
+            # ReDimNet's hubconf imports torchaudio for its mel front end; torch alone is not enough.
+            raise ImportError(
+                f"ReDimNet's hub code needs a module that is not installed ({err}); install torchaudio "
+                "built for your torch version (the nava-6b speaker embedder needs it)"
+            ) from err
+        except (OSError, RuntimeError) as err:  # weights not cached and no network
             raise FileNotFoundError(
                 f"ReDimNet weights could not be loaded from the hub cache ({err}); run `{FETCH_COMMAND}`"
             ) from err

@@ -58,8 +58,20 @@ def list_command(verify: bool) -> None:
 def download_command(
     names: tuple[str, ...], all_: bool, for_metric: str | None, force: bool, offline: bool
 ) -> None:
-    """Fetch weight files into the cache, verify size/sha256, print each file's sha256."""
+    """Fetch weight files into the cache, verify size/sha256, print each file's sha256.
+
+    The name `nava` fetches the NAVA release (DiT, VAEs, text encoder, ReDimNet) with default
+    options; `nava-eval weights nava --help` lists its options (folder, fp8 file, dry run).
+    """
     from metrics.weights import WeightsError, check_file, download_weight, get_spec, weight_specs
+
+    if "nava" in names:
+        from runners.commands.weights_nava import command as nava_command
+
+        click.get_current_context().invoke(nava_command)
+        names = tuple(n for n in names if n != "nava")
+        if not (names or all_ or for_metric):
+            return
 
     specs = weight_specs()
     chosen = list(names)
@@ -95,6 +107,15 @@ def download_command(
         )
         click.echo(f"✓ {name}: {path} sha256 {digest}{note}")
     raise SystemExit(1 if failed else 0)
+
+
+def _mount_nava() -> None:
+    from runners.commands.weights_nava import command as nava_command
+
+    command.add_command(nava_command)
+
+
+_mount_nava()
 
 
 @command.command(name="verify")

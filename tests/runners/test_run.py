@@ -1,0 +1,108 @@
+"""`nava-eval run --preset smoke` end to end: generate → score → results.json → reports, then resume,
+score alone, submit and validate the bundle. Tiny seeded weights, miniature data, CPU."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reports.results import load_results, load_sample_records, load_score_records
+from runners.cli import cli
+from runners.spec import load_run_file
+
+pytestmark = pytest.mark.slow
+
+
+def invoke(*args: str):
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result
+
+
+@pytest.fixture(scope="module")
+def versebench_run(tmp_path_factory) -> tuple[Path, str]:
+    run_dir = tmp_path_factory.mktemp("runs") / "vb-smoke"
+    result = invoke("run", "versebench", "--preset", "smoke", "--run-dir", str(run_dir), "--no-progress")
+    assert result.exit_code == 0, result.output
+    return run_dir, result.output
+
+
+def test_smoke_run_writes_every_stage(versebench_run):
+    run_dir, output = versebench_run
+    records = load_sample_records(run_dir / "samples.jsonl")
+    assert sorted(r.id for r in records) == ["00000", "00001", "01000", "01001", "300", "301"]
+    assert all(r.status == "done" and (run_dir / r.output).is_file() for r in records)
+    assert {"text", "denoise", "decode", "write"} <= set(records[0].timings)
+
+    results = load_results(run_dir)
+    assert results.smoke and results.model == "nava-tiny" and results.benchmark == "versebench"
+    assert set(results.metrics) == {"sync_c", "sync_d", "video_quality", "wer"}
+    for metric in results.metrics.values():
+        assert metric.protocol.endswith("+smoke-random-weights")
+        assert metric.n + metric.n_skipped + metric.n_failed + metric.n_missing > 0
+    # Speech metrics only where the item has reference speech (the on-screen-text item has none).
+    wer_ids = {r.id for r in load_score_records(run_dir / "scores/wer.jsonl")}
+    assert "00001" not in wer_ids and "01000" in wer_ids
+    assert results.metrics["video_quality"].n == 6 and results.metrics["video_quality"].value is not None
+
+    run_file = load_run_file(run_dir)
+    assert run_file.spec.preset == "smoke" and run_file.provenance.python
+    report = (run_dir / "report.md").read_text()
+    assert "smoke: random weights, numbers are not meaningful" in report and "NAVA (published)" in report
+    assert (run_dir / "report.html").stat().st_size > 1000
+    assert "smoke: random weights" in output
+
+
+def test_rerun_resumes_without_regenerating_or_rescoring(versebench_run):
+    run_dir, _ = versebench_run
+    before = (run_dir / "samples.jsonl").read_text()
+    result = invoke("run", "versebench", "--preset", "smoke", "--run-dir", str(run_dir), "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert (run_dir / "samples.jsonl").read_text() == before
+    assert "score video_quality" in result.output and "0 scored, 6 cached" in result.output
+
+
+def test_changed_generation_settings_are_refused(versebench_run):
+    run_dir, _ = versebench_run
+    result = invoke("run", "versebench", "--preset", "smoke", "--run-dir", str(run_dir), "--steps", "3")
+    assert result.exit_code == 1
+    assert "generated with other settings" in result.output and "run.json" in result.output
+
+
+def test_submit_and_validate_the_bundle(versebench_run, tmp_path):
+    run_dir, _ = versebench_run
+    bundle = tmp_path / "submission.zip"
+    result = invoke("submit", str(run_dir), "-o", str(bundle))
+    assert result.exit_code == 0, result.output
+    checked = invoke("validate", str(bundle))
+    assert checked.exit_code == 0, checked.output
+
+
+def test_check_against_itself_passes_and_report_reads_the_run(versebench_run):
+    run_dir, _ = versebench_run
+    assert invoke("check", str(run_dir), "--against", str(run_dir)).exit_code == 0
+    table = invoke("report", str(run_dir), "--format", "json")
+    assert table.exit_code == 0 and "nava-tiny" in table.output
+    json.loads(table.output)
+
+
+def test_seedtts_smoke_writes_wavs_and_speech_metrics(tmp_path):
+    run_dir = tmp_path / "tts"
+    result = invoke(
+        "run", "seedtts", "--preset", "smoke", "--run-dir", str(run_dir), "--no-progress", "--sets", "en,hard"
+    )
+    assert result.exit_code == 0, result.output
+    outputs = sorted(p.relative_to(run_dir).as_posix() for p in (run_dir / "outputs").rglob("*.wav"))
+    assert len(outputs) == 3 and all(o.startswith(("outputs/en/", "outputs/hard/")) for o in outputs)
+    results = load_results(run_dir)
+    assert set(results.metrics) == {"wer", "sim"}
+    assert results.metrics["sim"].n == 3 and set(results.metrics["wer"].per_set) == {"en", "hard"}
+
+
+def test_unknown_benchmark_and_preset_are_clear_errors(tmp_path):
+    bad = invoke("run", "nope", "--preset", "smoke", "--run-dir", str(tmp_path / "x"))
+    assert bad.exit_code == 1 and "valid benchmarks: seedtts, versebench, jsonl:PATH" in bad.output
+    bad = invoke("run", "versebench", "--preset", "tiny", "--run-dir", str(tmp_path / "y"))
+    assert bad.exit_code == 1 and "valid presets:" in bad.output
