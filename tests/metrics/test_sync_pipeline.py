@@ -28,7 +28,8 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def smoke_outcomes(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict:
     corrupt = tmp_path_factory.mktemp("corrupt") / "broken.mp4"
     corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"not a video" * 50)
-    metric = get_metric("sync", smoke=True, details=True)
+    # Smoke weights under the official track rules (smoke mode alone relaxes them; see below).
+    metric = get_metric("sync", smoke=True, details=True, tracking=TrackingOptions())
     metric.setup("cpu")
     names = ["talking", "silent", "short", "corrupt", "missing"]
     paths = [clips["talking"], clips["silent"], clips["short"], corrupt, corrupt.parent / "nope.mp4"]
@@ -61,6 +62,18 @@ def test_unscorable_clips_are_skipped_or_failed_with_reasons(smoke_outcomes: dic
     assert smoke_outcomes["corrupt"].status == "failed"
     assert "cannot decode" in smoke_outcomes["corrupt"].reason
     assert smoke_outcomes["missing"].status == "failed" and "no such file" in smoke_outcomes["missing"].reason
+
+
+@pytest.mark.slow
+def test_smoke_mode_relaxes_track_rules_so_short_clips_score(clips: dict[str, Path]) -> None:
+    from metrics.sync import SMOKE_TRACKING
+
+    metric = SyncNetMetric(smoke=True)
+    assert metric.tracking == SMOKE_TRACKING and metric.protocol.endswith("+smoke-random-weights")
+    assert "custom-tracking" not in metric.protocol
+    metric.setup("cpu")
+    (out,) = metric.score_batch([ScoreInput("short", "s", clips["short"])])
+    assert out.status == "ok", out.reason  # 60 frames: skipped under the official 100-frame rule
 
 
 @pytest.mark.slow
