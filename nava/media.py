@@ -7,13 +7,17 @@ chooses the path (the runner writes to a temporary name and renames it).
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported lazily so the encoder process starts fast
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +35,12 @@ class DecodedMedia:
     sample_rate: int | None
 
 
+def _is_tensor(x: object) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
 def _as_numpy(x: torch.Tensor | np.ndarray) -> np.ndarray:
-    return x.detach().float().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    return x.detach().float().cpu().numpy() if _is_tensor(x) else np.asarray(x)
 
 
 def peak_normalize(audio: torch.Tensor | np.ndarray, peak: float = PEAK) -> np.ndarray:
@@ -48,6 +56,8 @@ def frames_to_uint8(video: torch.Tensor) -> torch.Tensor:
     """[F, 3, H, W] in [-1, 1] → uint8 [F, H, W, 3] with the official truncating conversion."""
     if video.ndim != 4 or video.shape[1] != 3:
         raise ValueError(f"expected video [F, 3, H, W], got {tuple(video.shape)}")
+    import torch
+
     scaled = ((video.float() + 1.0) / 2.0).clamp(0.0, 1.0) * 255.0
     return scaled.to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
@@ -180,3 +190,63 @@ def read_mp4(path: str | Path) -> DecodedMedia:
         if container.streams.audio:
             audio, rate = _decode_audio(container, None)
     return DecodedMedia(frames=frames, fps=fps, audio=audio, sample_rate=rate)
+
+
+def _encode_npz_job(path: str, arrays: str, fps: float, sample_rate: int, crf: int) -> None:
+    """Runs in the encoder process: read the arrays the parent saved, encode to `path`."""
+    with np.load(arrays) as data:
+        audio = data["audio"]
+        if "frames" in data.files:
+            write_mp4(path, data["frames"], fps, audio=audio, sample_rate=sample_rate, crf=crf)
+        else:
+            write_wav(path, audio, sample_rate)
+
+
+class IsolatedMediaWriter:
+    """Encodes each mp4/wav in a fresh child process (numpy + PyAV only, no torch).
+
+    libx264 was seen to produce different bytes for identical frames depending on what the process
+    did before (heavy torch work, or even an earlier encode of other frames: decoded pixels up to
+    ±28 apart on noise-like content). A process that encodes one file and exits always gives the
+    same file for the same frames, so generation outputs go through here and a rerun reproduces
+    them bit for bit. The cost is one short-lived interpreter per file (well under a second).
+    """
+
+    def write(
+        self,
+        path: str | Path,
+        frames: torch.Tensor | np.ndarray | None,
+        audio: torch.Tensor | np.ndarray,
+        fps: float = 24.0,
+        sample_rate: int = OUTPUT_SAMPLE_RATE,
+        crf: int = 18,
+    ) -> Path:
+        """mp4 when `frames` is given, else wav, at exactly `path` (arrays travel through a temp .npz)."""
+        import subprocess
+        import sys
+        import tempfile
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {"audio": _as_numpy(audio)}
+        if frames is not None:
+            # uint8 frames stay uint8 (_as_numpy would make them float).
+            arrays["frames"] = frames.cpu().numpy() if _is_tensor(frames) else np.asarray(frames)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
+        os.close(fd)
+        try:
+            np.savez(tmp, **arrays)
+            code = "import sys; from nava.media import _encode_npz_job as j; j(sys.argv[1], sys.argv[2], *map(float, sys.argv[3:4]), *map(int, sys.argv[4:]))"
+            done = subprocess.run(
+                [sys.executable, "-c", code, str(path), tmp, repr(float(fps)), str(sample_rate), str(crf)],
+                capture_output=True,
+                text=True,
+            )
+            if done.returncode != 0:
+                raise RuntimeError(f"encoding {path} failed in the encoder process:\n{done.stderr[-2000:]}")
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return path
+
+    def close(self) -> None:
+        """Nothing to release (each encode runs in its own process); kept for symmetry with writers."""

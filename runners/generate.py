@@ -214,6 +214,9 @@ def generate_samples(
             bar.sample_finished()
     finally:
         bar.close()
+        close = getattr(generator, "close", None)
+        if close is not None:
+            close()
     dist_utils.barrier(ctx)
     if ctx.is_main:
         run_dir.merge_shards()

@@ -61,18 +61,26 @@ class GeneratedClip:
 
     sample: Any
     timings: dict[str, float]
+    writer: Any  # nava.media.IsolatedMediaWriter: byte-reproducible encodes
 
     def write(self, path: Any) -> None:
-        self.sample.write(path)
+        clip = self.sample
+        self.writer.write(path, clip.video, clip.audio, fps=clip.fps, sample_rate=clip.sample_rate)
 
 
 class NavaGenerator:
     """A loaded NavaPipeline that generates benchmark samples."""
 
     def __init__(self, pipeline: Any, settings: GenerationSettings, output_kind: str):
+        from nava.media import IsolatedMediaWriter
+
         self.pipeline = pipeline
         self.settings = settings
         self.output_kind = output_kind
+        self.writer = IsolatedMediaWriter()
+
+    def close(self) -> None:
+        self.writer.close()
 
     def generate(self, sample: Sample, seed: int, on_step: Callable[[int, int], None]) -> GeneratedClip:
         request = build_request(sample, self.settings, seed)
@@ -83,7 +91,7 @@ class NavaGenerator:
                 f"expects .{self.output_kind} outputs"
             )
         timings = {k.removesuffix("_s"): float(v) for k, v in clip.timings.items() if k != "total_s"}
-        return GeneratedClip(clip, timings)
+        return GeneratedClip(clip, timings, self.writer)
 
 
 def load_nava_generator(prepared: Any, ctx: Any) -> NavaGenerator:
