@@ -21,6 +21,10 @@ LAZY_BENCHMARKS: dict[str, tuple[str, str]] = {
         "WER and SIM utterances/s, batched vs one at a time.",
     ),
     "parallel": ("runners.commands.bench_parallel:command", "Ulysses SP overhead on gloo/NCCL vs SP=1."),
+    "harness": (
+        "runners.commands.bench_harness:command",
+        "Harness share of a smoke run (all but denoise+decode).",
+    ),
 }
 
 
