@@ -57,12 +57,13 @@ def bench_harness(
             t0 = time.perf_counter()
             score_run(prepared)
             score_wall = time.perf_counter() - t0
+    wall_s, model_s = round(generate_wall, 3), round(model, 3)
     return HarnessTiming(
         benchmark=benchmark,
         samples=len(prepared.samples),
-        generate_wall_s=round(generate_wall, 3),
-        model_s=round(model, 3),
-        overhead_share=round(1 - model / generate_wall, 4),
+        generate_wall_s=wall_s,
+        model_s=model_s,
+        overhead_share=round(1 - model_s / wall_s, 4),
         score_wall_s=None if score_wall is None else round(score_wall, 3),
         machine=MachineInfo.collect(torch.device("cpu")),
     )

@@ -65,7 +65,11 @@ def generate_with_workers(prepared: PreparedRun) -> dict[int, Any]:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
+    from runners.distributed import check_sp_size
+
     request = prepared.request
+    # Fail before spawning anything (and before any weights load) on an impossible layout.
+    check_sp_size(request.sp, request.nproc, _num_heads(prepared))
     config = LaunchConfig(
         min_nodes=1,
         max_nodes=1,

@@ -138,3 +138,25 @@ def test_sp2_and_dp2_workers_write_the_same_bytes_as_one_process(tmp_path, monke
     assert set(reference) == {"01000", "01001"}
     assert hashes(tmp_path / "sp2") == reference
     assert hashes(tmp_path / "dp2") == reference
+
+
+def test_impossible_parallel_layout_fails_before_any_worker_starts(tmp_path):
+    result = invoke(
+        "generate",
+        "versebench",
+        "--preset",
+        "smoke",
+        "--run-dir",
+        str(tmp_path / "r"),
+        "--nproc",
+        "2",
+        "--sp",
+        "3",
+    )
+    assert result.exit_code == 1
+    assert "--sp 3 does not divide the world size 2" in result.output and "valid --sp" in result.output
+    assert not (tmp_path / "r" / "samples.jsonl").exists()
+    single = invoke(
+        "generate", "versebench", "--preset", "smoke", "--run-dir", str(tmp_path / "s"), "--sp", "2"
+    )
+    assert single.exit_code == 1 and "--nproc 2" in single.output
