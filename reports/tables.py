@@ -360,6 +360,7 @@ def build_table(
     columns: list[Column] = []
     footnotes: list[str] = []
     best: dict[str, frozenset[str]] = {}
+    smoke_labels = {row.label for row in rows if row.smoke}
     for name, set_name in column_specs:
         key = name if set_name is None else f"{name}[{set_name}]"
         present = [(row.label, cells[(row.label, key)]) for row in rows if (row.label, key) in cells]
@@ -384,9 +385,12 @@ def build_table(
             )
         for note in sorted({c.note for _, c in present if c.note}):
             marks.append(_footnote(footnotes, f"{label}: {note}."))
-        values = [c.value for _, c in present]
-        target = max(values) if direction == "higher" else min(values)
-        best[key] = frozenset(lbl for lbl, c in present if c.value == target)
+        # Smoke rows (random weights) never take "best": their numbers mean nothing.
+        contenders = [(lbl, c) for lbl, c in present if lbl not in smoke_labels] or []
+        if contenders:
+            values = [c.value for _, c in contenders]
+            target = max(values) if direction == "higher" else min(values)
+            best[key] = frozenset(lbl for lbl, c in contenders if c.value == target)
         columns.append(Column(key, name, set_name, direction, label, tuple(dict.fromkeys(marks))))
 
     notes = []

@@ -71,6 +71,8 @@ def test_report_adds_runs_as_rows_and_flags_smoke(tmp_path):
     result = CliRunner().invoke(cli, ["report", str(tmp_path), "--published"])
     assert result.exit_code == 0, result.output
     assert "nava-tiny (mine)" in result.output and "9.5" in result.output
+    assert "**9.5" not in result.output  # a smoke row never takes "best", even with the highest value
+    assert "**7.791**" in result.output  # the best published Sync-C keeps the mark
     assert "smoke: random weights, numbers are not meaningful" in result.output
 
 
