@@ -22,6 +22,7 @@ decode → per-frame → per-video path runs without pyiqa or weights; the proto
 
 from __future__ import annotations
 
+import abc
 import logging
 import os
 import statistics
@@ -240,7 +241,7 @@ def _pyiqa_metric(name: str, url_file: Path, device: str):
 # Metrics
 
 
-class _FrameMetric:
+class _FrameMetric(abc.ABC):
     """Shared life cycle: decode each video (threads), score its frames per component, average."""
 
     name: str
@@ -293,11 +294,13 @@ class _FrameMetric:
         self.device = device
         self._scorers = self._build(device)
 
-    def _build(self, device: str) -> dict[str, Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _build(self, device: str) -> dict[str, Any]:
+        """The per-frame scorers of this metric, by name, on `device`."""
 
-    def _combine(self, means: dict[str, float]) -> dict[str, float]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _combine(self, means: dict[str, float]) -> dict[str, float]:
+        """Per-video field values from each scorer's mean over frames."""
 
     def score_batch(self, items: Sequence[ScoreInput]) -> list[ScoreOutcome]:
         if self._scorers is None:
