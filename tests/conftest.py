@@ -26,9 +26,10 @@ def shared_dir() -> Path:
     if found is None:
         if os.environ.get("CI") == "true":
             pytest.fail("CI must have ../shared beside the checkout (reference fixtures), but it is missing")
-        pytest.skip(
+        no_shared = (
             "../shared (reference fixtures) is not beside this checkout; set NAVA_EVAL_SHARED to use one"
         )
+        pytest.skip(no_shared)
     return found
 
 
