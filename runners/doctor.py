@@ -124,8 +124,29 @@ def scorer_weight_checks() -> list[Check]:
     return checks
 
 
+def nava_weight_checks() -> list[Check]:
+    """The NAVA release files the nava-6b preset reads (HF cache or $NAVA_WEIGHTS_DIR)."""
+    import os
+
+    from nava.components import release_files, resolve_weights_dir
+
+    fix = "nava-eval weights download nava (or pass --weights-dir to run/generate)"
+    try:
+        root = resolve_weights_dir(os.environ.get("NAVA_WEIGHTS_DIR"))
+    except FileNotFoundError as exc:
+        return [Check("weights:nava-6b", False, str(exc).split(";")[0], fix, False)]
+    try:
+        files = release_files(root)
+    except FileNotFoundError as exc:
+        return [Check("weights:nava-6b", False, str(exc).split(";")[0], fix, False)]
+    return [Check(f"weights:nava-6b:{name}", True, str(path), required=False) for name, path in files.items()]
+
+
 #: "module:function" returning a list of Check, one per weight file (NAVA components and scorers).
-WEIGHT_CHECK_PROVIDERS: tuple[str, ...] = ("runners.doctor:scorer_weight_checks",)
+WEIGHT_CHECK_PROVIDERS: tuple[str, ...] = (
+    "runners.doctor:nava_weight_checks",
+    "runners.doctor:scorer_weight_checks",
+)
 
 
 def run_checks(with_weights: bool = True) -> list[Check]:

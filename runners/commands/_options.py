@@ -29,11 +29,12 @@ def parse_weights(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def read_ids(path: Path | None) -> frozenset[str] | None:
-    """One sample id per line (blank lines and # comments ignored)."""
+    """--ids FILE → the ids (benchmarks.selection reports every malformed line at once)."""
     if path is None:
         return None
-    ids = {line.strip() for line in path.read_text(encoding="utf-8").splitlines()}
-    return frozenset(i for i in ids if i and not i.startswith("#"))
+    from benchmarks.selection import read_ids_file
+
+    return read_ids_file(path)
 
 
 def selection_options(func: Callable) -> Callable:

@@ -19,8 +19,8 @@ def command(benchmark: str, **kwargs) -> None:
     from runners.launch import GenerationFailed, run_generation
     from runners.run import prepare_run
 
-    request = build_request(benchmark, kwargs)
     try:
+        request = build_request(benchmark, kwargs)
         prepared = prepare_run(request, write=int(os.environ.get("RANK", "0")) == 0)
         summary = run_generation(prepared)
         if int(os.environ.get("RANK", "0")) == 0:

@@ -53,8 +53,8 @@ def command(benchmark: str, **kwargs) -> None:
     from runners.launch import GenerationFailed, run_generation
     from runners.run import aggregate_run, prepare_run, score_run, write_reports
 
-    request = build_request(benchmark, kwargs)
     try:
+        request = build_request(benchmark, kwargs)
         prepared = prepare_run(request, write=int(os.environ.get("RANK", "0")) == 0)
         click.echo(
             f"run {prepared.run_dir.root}: {len(prepared.samples)} samples of {benchmark}, preset {prepared.preset.name}"

@@ -96,3 +96,12 @@ def test_doctor_reports_checks_and_finds_ffmpeg_without_path(monkeypatch):
     result = CliRunner().invoke(cli, ["doctor", "--no-weights"])
     assert "✓ python" in result.output and "torch" in result.output
     assert "✓ ffmpeg" in result.output and "imageio_ffmpeg" in result.output
+
+
+def test_doctor_lists_nava_and_scorer_weights_with_the_fetch_command(monkeypatch, tmp_path):
+    monkeypatch.setenv("NAVA_WEIGHTS_DIR", str(tmp_path / "no-such-folder"))
+    monkeypatch.setenv("NAVA_EVAL_WEIGHTS_DIR", str(tmp_path / "scorer-cache"))
+    result = CliRunner().invoke(cli, ["doctor"])
+    assert "✗ weights:nava-6b" in result.output and "nava-eval weights download nava" in result.output
+    assert "weights:syncnet" in result.output and "nava-eval weights download syncnet" in result.output
+    assert result.exit_code == 0  # missing weights warn; they are not required for the smoke preset

@@ -160,3 +160,12 @@ def test_impossible_parallel_layout_fails_before_any_worker_starts(tmp_path):
         "generate", "versebench", "--preset", "smoke", "--run-dir", str(tmp_path / "s"), "--sp", "2"
     )
     assert single.exit_code == 1 and "--nproc 2" in single.output
+
+
+def test_malformed_ids_file_names_the_line(tmp_path):
+    ids = tmp_path / "ids.txt"
+    ids.write_text("01000\nbad id!\n")
+    result = invoke(
+        "run", "versebench", "--preset", "smoke", "--ids", str(ids), "--run-dir", str(tmp_path / "r")
+    )
+    assert result.exit_code == 1 and f"{ids}:2" in result.output and "not a usable sample id" in result.output
