@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,9 +149,9 @@ def prepare_run(request: RunRequest, *, write: bool = True) -> PreparedRun:
 
 
 def _write_run_file(run_dir: RunDir, spec: RunSpec, request: RunRequest) -> None:
-    provenance = collect_provenance(
-        world_size=request.nproc, dp_size=request.nproc // request.sp, sp_size=request.sp
-    )
+    # Under torchrun the world comes from its environment; with --nproc we launch it ourselves.
+    world = int(os.environ.get("WORLD_SIZE", request.nproc))
+    provenance = collect_provenance(world_size=world, dp_size=max(1, world // request.sp), sp_size=request.sp)
     if run_dir.run_json.exists():
         existing = load_run_file(run_dir.root)
         if existing.spec_hash != spec.output_hash():
