@@ -9,6 +9,7 @@ in `PENDING_KINDS` are reported as pending until a runner is registered for them
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -213,7 +214,7 @@ def _score(name: str, comparisons: list[Comparison], tol: Tolerances) -> CaseRes
     worst_abs = worst_rel = 0.0
     failed: list[str] = []
     for comp in comparisons:
-        actual, expected = comp.actual.detach().float().cpu(), comp.expected.float()
+        actual, expected = comp.actual.detach().float().cpu(), comp.expected.detach().float().cpu()
         rtol = atol = tol.trajectory if comp.trajectory else None
         if rtol is None:
             rtol, atol = tol.rtol, tol.atol
@@ -293,7 +294,10 @@ def verify_folder(folder: str | Path, device: str = "cpu") -> FolderResult:
     config = NavaConfig.from_json(folder / "config.json")
     model = load_model(folder / "weights.safetensors", config, device=device, weight_dtype="fp32")
     tol = read_tolerances(folder / "README.md")
-    results = tuple(run_case(model, case, tol) for case in load_cases(folder))
+    cases = load_cases(folder)
+    if torch.device(device).type != "cpu":  # inputs follow the model; comparisons run on the CPU
+        cases = [dataclasses.replace(c, fields={k: v.to(device) for k, v in c.fields.items()}) for c in cases]
+    results = tuple(run_case(model, case, tol) for case in cases)
     return FolderResult(folder, results)
 
 
