@@ -168,79 +168,68 @@ def _qk_norm(dim: int, eps: float, enabled: bool) -> nn.Module:
     return RMSNorm(dim, eps) if enabled else nn.Identity()
 
 
-class Attention(nn.Module):
-    """Shared-weight attention of the fusion blocks (self- or cross-attention)."""
+def _add_projections(module: nn.Module, dim: int, qk_norm: bool, eps: float, suffix: str = "") -> None:
+    """Register q, k, v, o, norm_q, norm_k (+ suffix) in the release's state-dict order."""
+    for name in ("q", "k", "v", "o"):
+        setattr(module, f"{name}{suffix}", nn.Linear(dim, dim))
+    setattr(module, f"norm_q{suffix}", _qk_norm(dim, eps, qk_norm))
+    setattr(module, f"norm_k{suffix}", _qk_norm(dim, eps, qk_norm))
 
-    def __init__(self, dim: int, num_heads: int, qk_norm: bool, eps: float) -> None:
+
+class _HeadedAttention(nn.Module):
+    """Shared plumbing: head split and q/k/v for one set of projections (suffix "" or "_audio")."""
+
+    def __init__(self, num_heads: int) -> None:
         super().__init__()
         self.num_heads = num_heads
         self.backend = "auto"
         self.attn_fn: SelfAttentionFn = joint_self_attention
-        self.q = nn.Linear(dim, dim)
-        self.k = nn.Linear(dim, dim)
-        self.v = nn.Linear(dim, dim)
-        self.o = nn.Linear(dim, dim)
-        self.norm_q = _qk_norm(dim, eps, qk_norm)
-        self.norm_k = _qk_norm(dim, eps, qk_norm)
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         return x.unflatten(-1, (self.num_heads, -1))
+
+    def _qkv(
+        self, x: torch.Tensor, kv: torch.Tensor | None = None, suffix: str = ""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """q from x, k and v from kv (x itself for self-attention), with the `suffix` projections."""
+        kv = x if kv is None else kv
+        get = lambda name: getattr(self, f"{name}{suffix}")  # noqa: E731
+        return (
+            self._heads(get("norm_q")(get("q")(x))),
+            self._heads(get("norm_k")(get("k")(kv))),
+            self._heads(get("v")(kv)),
+        )
+
+
+class Attention(_HeadedAttention):
+    """Shared-weight attention of the fusion blocks (self- or cross-attention)."""
+
+    def __init__(self, dim: int, num_heads: int, qk_norm: bool, eps: float) -> None:
+        super().__init__(num_heads)
+        _add_projections(self, dim, qk_norm, eps)
 
     def self_attention(
         self, x: torch.Tensor, rope: RopeFreqs, video_len: int, modality_mask: torch.Tensor
     ) -> torch.Tensor:
         """x [B, Lv + La, D] -> [B, Lv + La, D]."""
-        q = self._heads(self.norm_q(self.q(x)))
-        k = self._heads(self.norm_k(self.k(x)))
-        v = self._heads(self.v(x))
+        q, k, v = self._qkv(x)
         out = self.attn_fn(q, k, v, rope, video_len, modality_mask, self.backend)
         return self.o(out.flatten(2))
 
     def cross_attention(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """x [B, L, D] attends to every row of context [B, text_len, D] (no key mask, as the release)."""
-        q = self._heads(self.norm_q(self.q(x)))
-        k = self._heads(self.norm_k(self.k(context)))
-        v = self._heads(self.v(context))
+        q, k, v = self._qkv(x, context)
         return self.o(attention(q, k, v, self.backend).flatten(2))
 
 
-class DualStreamAttention(nn.Module):
+class DualStreamAttention(_HeadedAttention):
     """Alignment-block attention: video (q, k, v, o) and audio (*_audio) projections, one attention."""
 
     def __init__(self, dim: int, num_heads: int, qk_norm: bool, eps: float) -> None:
-        super().__init__()
-        self.num_heads = num_heads
-        self.backend = "auto"
-        self.attn_fn: SelfAttentionFn = joint_self_attention
+        super().__init__(num_heads)
         # Registration order matters only for state-dict order, which follows the release.
-        self.q = nn.Linear(dim, dim)
-        self.k = nn.Linear(dim, dim)
-        self.v = nn.Linear(dim, dim)
-        self.o = nn.Linear(dim, dim)
-        self.norm_q = _qk_norm(dim, eps, qk_norm)
-        self.norm_k = _qk_norm(dim, eps, qk_norm)
-        self.q_audio = nn.Linear(dim, dim)
-        self.k_audio = nn.Linear(dim, dim)
-        self.v_audio = nn.Linear(dim, dim)
-        self.o_audio = nn.Linear(dim, dim)
-        self.norm_q_audio = _qk_norm(dim, eps, qk_norm)
-        self.norm_k_audio = _qk_norm(dim, eps, qk_norm)
-
-    def _heads(self, x: torch.Tensor) -> torch.Tensor:
-        return x.unflatten(-1, (self.num_heads, -1))
-
-    def _qkv(self, x: torch.Tensor, audio: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        if audio:
-            return (
-                self._heads(self.norm_q_audio(self.q_audio(x))),
-                self._heads(self.norm_k_audio(self.k_audio(x))),
-                self._heads(self.v_audio(x)),
-            )
-        return (
-            self._heads(self.norm_q(self.q(x))),
-            self._heads(self.norm_k(self.k(x))),
-            self._heads(self.v(x)),
-        )
+        _add_projections(self, dim, qk_norm, eps)
+        _add_projections(self, dim, qk_norm, eps, suffix="_audio")
 
     def self_attention(
         self,
@@ -250,8 +239,8 @@ class DualStreamAttention(nn.Module):
         modality_mask: torch.Tensor,
     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Per-stream projections, one attention over [video | audio]; x_* [B, L_*, D]."""
-        streams = [(x, is_audio) for x, is_audio in ((x_video, False), (x_audio, True)) if x is not None]
-        qkv = [self._qkv(x, is_audio) for x, is_audio in streams]
+        streams = [(x, sfx) for x, sfx in ((x_video, ""), (x_audio, "_audio")) if x is not None]
+        qkv = [self._qkv(x, suffix=sfx) for x, sfx in streams]
         q, k, v = (torch.cat([p[i] for p in qkv], dim=1) for i in range(3))
         video_len = 0 if x_video is None else x_video.shape[1]
         out = self.attn_fn(q, k, v, rope, video_len, modality_mask, self.backend).flatten(2)
@@ -264,18 +253,11 @@ class DualStreamAttention(nn.Module):
     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Each stream attends to the shared text context with its own q/k/v/o."""
         outs: list[torch.Tensor | None] = []
-        for x, is_audio in ((x_video, False), (x_audio, True)):
+        for x, sfx in ((x_video, ""), (x_audio, "_audio")):
             if x is None:
                 outs.append(None)
                 continue
-            if is_audio:
-                q = self._heads(self.norm_q_audio(self.q_audio(x)))
-                k = self._heads(self.norm_k_audio(self.k_audio(context)))
-                v = self._heads(self.v_audio(context))
-            else:
-                q = self._heads(self.norm_q(self.q(x)))
-                k = self._heads(self.norm_k(self.k(context)))
-                v = self._heads(self.v(context))
+            q, k, v = self._qkv(x, context, suffix=sfx)
             out = attention(q, k, v, self.backend).flatten(2)
-            outs.append(self.o_audio(out) if is_audio else self.o(out))
+            outs.append(getattr(self, f"o{sfx}")(out))
         return outs[0], outs[1]
