@@ -148,15 +148,3 @@ def score_metric(
             bar.close()
     summary.seconds = time.perf_counter() - started
     return summary
-
-
-def metrics_for(
-    samples: Sequence[Sample], default_metrics: dict[str, tuple[str, ...]], chosen: Sequence[str] | None
-):
-    """metric name → the samples it scores: the benchmark's per-set defaults, or `chosen` on every set."""
-    plan: dict[str, list[Sample]] = {}
-    for sample in samples:
-        names = chosen if chosen else default_metrics.get(sample.set, ())
-        for name in names:
-            plan.setdefault(name, []).append(sample)
-    return plan
