@@ -150,7 +150,10 @@ def _load_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SchemaError(f"{path}: no such file") from None
+        raise SchemaError(
+            f"{path}: no such file; give a run directory that holds results.json (run `nava-eval score RUN_DIR` "
+            "to write it) or a results.json path"
+        ) from None
     except json.JSONDecodeError as exc:
         raise SchemaError(
             f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
