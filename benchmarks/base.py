@@ -103,7 +103,7 @@ def register_benchmark(entry: BenchmarkEntry) -> None:
 
 def benchmark_entries() -> dict[str, BenchmarkEntry]:
     if not _BENCHMARKS:
-        importlib.import_module("benchmarks.registry")
+        importlib.import_module("nava_eval.benchmarks.registry")
     return dict(_BENCHMARKS)
 
 

@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from benchmarks.errors import DataNotFoundError
-from reports.fileio import atomic_write_json
+from nava_eval.benchmarks.errors import DataNotFoundError
+from nava_eval.reports.fileio import atomic_write_json
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.base import Sample, SampleSelection, select
-from benchmarks.download import registration, resolve_data_dir
-from benchmarks.errors import (
+from nava_eval.benchmarks.base import Sample, SampleSelection, select
+from nava_eval.benchmarks.download import registration, resolve_data_dir
+from nava_eval.benchmarks.errors import (
     BadInputError,
     DataNotFoundError,
     LoadReport,
@@ -27,7 +27,7 @@ from benchmarks.errors import (
     check_selected_ids,
     natural_id_key,
 )
-from benchmarks.validate import SetCount, ValidationReport, media_problems
+from nava_eval.benchmarks.validate import SetCount, ValidationReport, media_problems
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.errors import BadInputError, Problem, check_sample_id
+from nava_eval.benchmarks.errors import BadInputError, Problem, check_sample_id
 
 
 def read_ids_file(path: Path) -> frozenset[str]:

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.base import Sample, SampleSelection, select
-from benchmarks.errors import (
+from nava_eval.benchmarks.base import Sample, SampleSelection, select
+from nava_eval.benchmarks.errors import (
     BadInputError,
     LoadReport,
     MissingFilesError,
@@ -31,7 +31,7 @@ from benchmarks.errors import (
     check_selected_ids,
     natural_id_key,
 )
-from benchmarks.validate import SetCount, ValidationReport, image_problem, wav_problem
+from nava_eval.benchmarks.validate import SetCount, ValidationReport, image_problem, wav_problem
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.errors import Problem
+from nava_eval.benchmarks.errors import Problem
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def validate_data(
     benchmark: str, data_dir: Path | None, sets: tuple[str, ...] | None = None, **options: object
 ) -> ValidationReport:
     """Validate a data folder for the named benchmark (`jsonl:PATH` accepted; data_dir unused there)."""
-    from benchmarks.base import get_benchmark
+    from nava_eval.benchmarks.base import get_benchmark
 
     bench = get_benchmark(benchmark, **options)
     validate = getattr(bench, "validate", None)

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from benchmarks.base import Sample, SampleSelection, select
-from benchmarks.download import registration, resolve_data_dir
-from benchmarks.errors import (
+from nava_eval.benchmarks.base import Sample, SampleSelection, select
+from nava_eval.benchmarks.download import registration, resolve_data_dir
+from nava_eval.benchmarks.errors import (
     BadInputError,
     DataNotFoundError,
     LoadReport,
@@ -38,8 +38,8 @@ from benchmarks.errors import (
     check_selected_ids,
     natural_id_key,
 )
-from benchmarks.user_jsonl import read_json_lines
-from benchmarks.validate import SetCount, ValidationReport, media_problems
+from nava_eval.benchmarks.user_jsonl import read_json_lines
+from nava_eval.benchmarks.validate import SetCount, ValidationReport, media_problems
 
 log = logging.getLogger(__name__)
 

@@ -130,4 +130,4 @@ def get_metric(name: str, **options: Any) -> Metric:
 
 def _ensure_builtin() -> None:
     if not _METRICS:
-        importlib.import_module("metrics.registry")
+        importlib.import_module("nava_eval.metrics.registry")

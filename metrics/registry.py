@@ -9,12 +9,12 @@ one here is the default shown by `nava-eval ls`.
 
 from __future__ import annotations
 
-from metrics.base import MetricEntry, MetricField, register_metric
+from nava_eval.metrics.base import MetricEntry, MetricField, register_metric
 
 BUILTIN_METRICS: tuple[MetricEntry, ...] = (
     MetricEntry(
         name="sync",
-        target="metrics.sync:SyncNetMetric",
+        target="nava_eval.metrics.sync:SyncNetMetric",
         protocol="sync/syncnet-lse-v1",
         fields=(
             MetricField(
@@ -26,7 +26,7 @@ BUILTIN_METRICS: tuple[MetricEntry, ...] = (
     ),
     MetricEntry(
         name="video_quality",
-        target="metrics.video_quality:VerseBenchVideoQuality",
+        target="nava_eval.metrics.video_quality:VerseBenchVideoQuality",
         protocol="video-quality/versebench-as-v1",
         fields=(
             MetricField("video_quality", "higher", "", "(Aesthetic v2.5/10 + MUSIQ-KonIQ/100 + MANIQA)/3"),
@@ -35,14 +35,14 @@ BUILTIN_METRICS: tuple[MetricEntry, ...] = (
     ),
     MetricEntry(
         name="imaging_quality",
-        target="metrics.video_quality:ImagingQuality",
+        target="nava_eval.metrics.video_quality:ImagingQuality",
         protocol="imaging-quality/musiq-spaq-v1",
         fields=(MetricField("imaging_quality", "higher", "", "VBench imaging quality: MUSIQ-SPAQ/100"),),
         description="VBench-style imaging quality with MUSIQ-SPAQ",
     ),
     MetricEntry(
         name="wer",
-        target="metrics.wer:WerMetric",
+        target="nava_eval.metrics.wer:WerMetric",
         protocol="wer/seedtts-v1",
         fields=(
             MetricField("wer", "lower", "%", "word error rate (CER for Chinese), mean of per-utterance ×100"),
@@ -51,7 +51,7 @@ BUILTIN_METRICS: tuple[MetricEntry, ...] = (
     ),
     MetricEntry(
         name="sim",
-        target="metrics.speaker_similarity:SpeakerSimilarity",
+        target="nava_eval.metrics.speaker_similarity:SpeakerSimilarity",
         protocol="sim/wavlm-large-ecapa-v1",
         fields=(
             MetricField("sim", "higher", "×100", "cosine of WavLM-large+ECAPA embeddings, output vs prompt"),

@@ -26,7 +26,7 @@ FINAL_NMS = 0.1  # detect_faces: nms_(bboxes, 0.1)
 
 def build_s3fd_net():
     """The package's S3FDNet on CPU (device moves are ours)."""
-    from metrics.syncnet_model import import_syncnet_python
+    from nava_eval.metrics.syncnet_model import import_syncnet_python
 
     nets = import_syncnet_python("detectors.s3fd.nets")
     return nets.S3FDNet(device="cpu")
@@ -131,7 +131,7 @@ class S3FDDetector:
     def _priors_for(self, size: tuple[int, int], maps: list[tuple[int, int]]) -> torch.Tensor:
         key = (size, tuple(maps))
         if key not in self._priors:
-            from metrics.syncnet_model import import_syncnet_python
+            from nava_eval.metrics.syncnet_model import import_syncnet_python
 
             box_utils = import_syncnet_python("detectors.s3fd.box_utils")
             self._priors[key] = box_utils.PriorBox(size, maps).forward().to(self.device)
@@ -142,7 +142,7 @@ class S3FDDetector:
         self, scaled_rgb: Sequence[np.ndarray], orig_wh: tuple[int, int], conf_th: float = 0.9
     ) -> list[np.ndarray]:
         """Boxes `[k,5]` (x1,y1,x2,y2,score; float64, original pixel units) for each prepared frame."""
-        from metrics.syncnet_model import import_syncnet_python
+        from nava_eval.metrics.syncnet_model import import_syncnet_python
 
         decode = import_syncnet_python("detectors.s3fd.box_utils").decode
         w, h = orig_wh
@@ -177,7 +177,7 @@ class S3FDDetector:
 
 def reference_detect(net, image_rgb: np.ndarray, conf_th: float = 0.9, scale: float = 0.25) -> np.ndarray:
     """The package's own `S3FD.detect_faces` on one frame (used by tests to check `S3FDDetector`)."""
-    from metrics.syncnet_model import import_syncnet_python
+    from nava_eval.metrics.syncnet_model import import_syncnet_python
 
     s3fd = import_syncnet_python("detectors.s3fd")
     return s3fd.S3FD(net=net, device="cpu").detect_faces(image_rgb, conf_th=conf_th, scales=[scale])

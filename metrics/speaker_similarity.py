@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from metrics.base import MetricField, ScoreInput, ScoreOutcome
-from metrics.speech_audio import AudioLoadError, load_audio, resample_sinc
+from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.speech_audio import AudioLoadError, load_audio, resample_sinc
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +105,8 @@ def load_wavlm_ecapa(
     import torch
     from transformers import WavLMModel
 
-    from metrics.ecapa_tdnn import EcapaHead
-    from metrics.wavlm_keymap import CheckpointLayoutError, split_checkpoint, wavlm_large_config
+    from nava_eval.metrics.ecapa_tdnn import EcapaHead
+    from nava_eval.metrics.wavlm_keymap import CheckpointLayoutError, split_checkpoint, wavlm_large_config
 
     # weights_only=True: a checkpoint is untrusted input and must not run code when unpickled.
     raw = torch.load(str(checkpoint), map_location="cpu", weights_only=True)
@@ -120,7 +120,7 @@ def load_wavlm_ecapa(
         _load_strict(wavlm, parts.upstream, f"{checkpoint} (WavLM upstream)")
     else:
         # The official strict=False load keeps s3prl's pretrained WavLM-Large for absent keys.
-        from metrics.weights_speech import WAVLM_LARGE_HF, hub_source
+        from nava_eval.metrics.weights_speech import WAVLM_LARGE_HF, hub_source
 
         source = hub_source(WAVLM_LARGE_HF, weights)
         log.warning(
@@ -131,7 +131,7 @@ def load_wavlm_ecapa(
 
 
 def _load_strict(module: Any, state_dict: Mapping[str, Any], what: str) -> None:
-    from metrics.wavlm_keymap import CheckpointLayoutError
+    from nava_eval.metrics.wavlm_keymap import CheckpointLayoutError
 
     expected = module.state_dict()
     missing = sorted(set(expected) - set(state_dict))
@@ -176,7 +176,7 @@ def tiny_wavlm_config() -> Any:
 
 def tiny_ecapa_config() -> Any:
     """An ECAPA head for `tiny_wavlm_config` (3 hidden states of width 32)."""
-    from metrics.ecapa_tdnn import EcapaConfig
+    from nava_eval.metrics.ecapa_tdnn import EcapaConfig
 
     return EcapaConfig(
         feat_dim=32,
@@ -195,7 +195,7 @@ def tiny_wavlm_ecapa(seed: int = 0, device: str = "cpu") -> WavLMEcapa:
     import torch
     from transformers import WavLMModel
 
-    from metrics.ecapa_tdnn import EcapaHead
+    from nava_eval.metrics.ecapa_tdnn import EcapaHead
 
     torch.manual_seed(seed)
     wavlm = WavLMModel(tiny_wavlm_config())
@@ -255,8 +255,8 @@ class SpeakerSimilarity:
             self.weights_provenance = {"wavlm-ecapa": {"source": f"random seed {self.seed}"}}
             self.model = tiny_wavlm_ecapa(self.seed, device)
             return
-        from metrics.weights import resolve_weight
-        from metrics.weights_speech import WAVLM_FINETUNE
+        from nava_eval.metrics.weights import resolve_weight
+        from nava_eval.metrics.weights_speech import WAVLM_FINETUNE
 
         resolved = resolve_weight(WAVLM_FINETUNE, self.weights)
         self.weights_provenance[WAVLM_FINETUNE] = resolved.provenance()

@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from metrics.base import MetricField, ScoreInput, ScoreOutcome
-from metrics.face_tracking import (
+from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.face_tracking import (
     FaceTrack,
     TrackingOptions,
     content_cuts,
@@ -151,8 +151,8 @@ class SyncNetMetric:
         """Load SyncNet (and S3FD unless `cropped`) once; idempotent."""
         if self._scorer is not None and device == self.device:
             return
-        from metrics import syncnet_model as sm
-        from metrics.s3fd import S3FDDetector, build_s3fd_net
+        from nava_eval.metrics import syncnet_model as sm
+        from nava_eval.metrics.s3fd import S3FDDetector, build_s3fd_net
 
         self.device = device
         on_gpu = str(device).startswith("cuda")
@@ -161,7 +161,7 @@ class SyncNetMetric:
             s3fd = None if self.cropped else sm.smoke_s3fd(self.seed)
             self.weights_provenance = {"syncnet": {"source": f"random seed {self.seed}"}}
         else:
-            from metrics.weights import resolve_weight
+            from nava_eval.metrics.weights import resolve_weight
 
             needed = ("syncnet",) if self.cropped else WEIGHT_NAMES
             resolved = {n: resolve_weight(n, self.weight_overrides) for n in needed}
@@ -210,7 +210,7 @@ class SyncNetMetric:
 
     def score_arrays(self, frames_bgr: np.ndarray, audio: np.ndarray) -> ScoreOutcome:
         """Score one already-cropped track given as arrays (BGR uint8 [T,224,224,3], int16 16 kHz)."""
-        from metrics.syncnet_model import TrackInput
+        from nava_eval.metrics.syncnet_model import TrackInput
 
         if self._scorer is None:
             self.setup(self.device)
@@ -228,7 +228,7 @@ class SyncNetMetric:
     # --- cropped: each file is one 224×224 face track (run_syncnet.py on it)
 
     def _cropped_stage(self, index: int, item: ScoreInput, work: Path) -> _ItemTracks:
-        from metrics.syncnet_model import TrackInput
+        from nava_eval.metrics.syncnet_model import TrackInput
 
         path = Path(item.output)
         if not path.is_file():
@@ -238,7 +238,7 @@ class SyncNetMetric:
             audio_path = item.meta.get("audio") or item.reference_audio
             if audio_path is None:
                 raise _Skip("a raw .npz track needs its 16 kHz wav (score-files --audio FILE)")
-            from metrics.media_decode import read_wav_int16
+            from nava_eval.metrics.media_decode import read_wav_int16
 
             audio = read_wav_int16(Path(audio_path))
         else:
@@ -295,8 +295,8 @@ class SyncNetMetric:
 
     def _prepare_stage(self, index: int, item: ScoreInput, work: Path) -> _Prepared:
         """run_pipeline.py up to face detection: AVI at 25 fps, JPEG frames, audio, shots."""
-        from metrics import media_decode as md
-        from metrics.s3fd import S3FDDetector
+        from nava_eval.metrics import media_decode as md
+        from nava_eval.metrics.s3fd import S3FDDetector
 
         path = Path(item.output)
         if not path.is_file():
@@ -327,8 +327,8 @@ class SyncNetMetric:
         """Tracking, crop_video (XVID AVI + audio cut), then run_syncnet.py's decode of each crop."""
         import cv2
 
-        from metrics import media_decode as md
-        from metrics.syncnet_model import TrackInput
+        from nava_eval.metrics import media_decode as md
+        from nava_eval.metrics.syncnet_model import TrackInput
 
         opt = self.tracking
         n = len(prep.frame_paths)
@@ -375,7 +375,7 @@ class SyncNetMetric:
     # --- SyncNet on collected tracks
 
     def _score_pending(self, pending: list[_ItemTracks], outcomes: list) -> None:
-        from metrics.syncnet_model import n_windows
+        from nava_eval.metrics.syncnet_model import n_windows
 
         flat = []
         for item in pending:
@@ -465,7 +465,7 @@ class SyncNetMetric:
 
 def _official_track_decode(video: Path, work: Path) -> tuple[np.ndarray, np.ndarray]:
     """run_syncnet.py / evaluate(): `-threads 1 -f image2` JPEGs read by cv2.imread, `-async 1` 16 kHz wav."""
-    from metrics import media_decode as md
+    from nava_eval.metrics import media_decode as md
 
     work.mkdir(parents=True, exist_ok=True)
     info = md.probe(video)
@@ -484,7 +484,7 @@ def _check_audio(audio: np.ndarray) -> None:
 
 
 def _outcome_for_exception(exc: BaseException) -> ScoreOutcome:
-    from metrics.media_decode import MediaDecodeError
+    from nava_eval.metrics.media_decode import MediaDecodeError
 
     if isinstance(exc, _Skip):
         return ScoreOutcome.skipped(str(exc))

@@ -97,7 +97,7 @@ def smoke_s3fd(seed: int = 0, *, find_faces: bool = True) -> torch.nn.Module:
     before tracking. Biasing the last face logit up (and zeroing its box regression) gives one
     prior-sized box per frame: tracking, cropping and SyncNet then run on real code.
     """
-    from metrics.s3fd import build_s3fd_net
+    from nava_eval.metrics.s3fd import build_s3fd_net
 
     gen_state = torch.random.get_rng_state()
     try:

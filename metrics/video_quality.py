@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from metrics.base import MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def import_pyiqa():
 
 def decode_rgb_frames(path: Path, *, stride: int = 1) -> np.ndarray:
     """All frames as RGB uint8 [T,H,W,3], decoded as moviepy's FFMPEG_VideoReader does."""
-    from metrics.media_decode import probe, run_ffmpeg
+    from nava_eval.metrics.media_decode import probe, run_ffmpeg
 
     info = probe(path)
     w, h = info.width, info.height
@@ -282,7 +282,7 @@ class _FrameMetric(abc.ABC):
             self.protocol += SMOKE_SUFFIX
 
     def _resolve(self, name: str) -> Path:
-        from metrics.weights import resolve_weight
+        from nava_eval.metrics.weights import resolve_weight
 
         resolved = resolve_weight(name, self.weight_overrides)
         self.weights_provenance[name] = resolved.provenance()
@@ -324,7 +324,7 @@ class _FrameMetric(abc.ABC):
         return outcomes
 
     def _failure(self, item: ScoreInput, exc: Exception) -> ScoreOutcome:
-        from metrics.media_decode import MediaDecodeError
+        from nava_eval.metrics.media_decode import MediaDecodeError
 
         if isinstance(exc, MediaDecodeError) and "no video stream" in str(exc):
             return ScoreOutcome.skipped("no video stream")

@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from metrics.weights import WeightSpec, register_weight
+from nava_eval.metrics.weights import WeightSpec, register_weight
 
 WHISPER_HF = "whisper-large-v3"
 WHISPER_OPENAI = "whisper-large-v3-openai"

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from metrics.asr import AsrBackend, MissingBackendError
-from metrics.base import MetricField, ScoreInput, ScoreOutcome
-from metrics.speech_audio import AudioLoadError, load_audio, resample_fft
-from metrics.text_normalization import (
+from nava_eval.metrics.asr import AsrBackend, MissingBackendError
+from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.speech_audio import AudioLoadError, load_audio, resample_fft
+from nava_eval.metrics.text_normalization import (
     SUPPORTED_LANGUAGES,
     EmptyReferenceError,
     UtteranceMeasures,
@@ -130,9 +130,9 @@ class WerMetric:
             return self._asr[lang]
         if lang in self._asr_errors:
             return None
-        from metrics import asr
-        from metrics.weights import resolve_weight
-        from metrics.weights_speech import PARAFORMER_ZH, WHISPER_HF, WHISPER_OPENAI, hub_source
+        from nava_eval.metrics import asr
+        from nava_eval.metrics.weights import resolve_weight
+        from nava_eval.metrics.weights_speech import PARAFORMER_ZH, WHISPER_HF, WHISPER_OPENAI, hub_source
 
         try:
             if self.smoke:

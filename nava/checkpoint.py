@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nava.config import NavaConfig
-from nava.modeling.model import NavaModel
+from nava_eval.nava.config import NavaConfig
+from nava_eval.nava.modeling.model import NavaModel
 
 logger = logging.getLogger(__name__)
 

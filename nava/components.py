@@ -16,11 +16,11 @@ from pathlib import Path
 
 import torch
 
-from nava.audio_vae import LATENT_CHANNELS, LATENT_MEL_BINS, LtxAudioDecoder, load_ltx_audio_decoder
-from nava.config import NavaConfig
-from nava.modeling import NavaModel
-from nava.speaker import ReDimNetEmbedder, SpeakerEmbedder, TinySpeakerEmbedder
-from nava.text import (
+from nava_eval.nava.audio_vae import LATENT_CHANNELS, LATENT_MEL_BINS, LtxAudioDecoder, load_ltx_audio_decoder
+from nava_eval.nava.config import NavaConfig
+from nava_eval.nava.modeling import NavaModel
+from nava_eval.nava.speaker import ReDimNetEmbedder, SpeakerEmbedder, TinySpeakerEmbedder
+from nava_eval.nava.text import (
     UMT5_XXL_CONFIG,
     SmokeTokenizer,
     TextEncoder,
@@ -28,7 +28,7 @@ from nava.text import (
     load_umt5_encoder,
     load_umt5_tokenizer,
 )
-from nava.video_vae import WAN22_VAE_CONFIG, WanVideoVAE, build_wan22_autoencoder, load_wan22_vae
+from nava_eval.nava.video_vae import WAN22_VAE_CONFIG, WanVideoVAE, build_wan22_autoencoder, load_wan22_vae
 
 logger = logging.getLogger(__name__)
 
@@ -229,7 +229,7 @@ def _release_components(
     t5_offload: bool,
     weight_dtype: str,
 ) -> Components:
-    from nava.checkpoint import load_model
+    from nava_eval.nava.checkpoint import load_model
 
     root = resolve_weights_dir(weights_dir)
     files = release_files(root, weight_dtype)

@@ -236,7 +236,7 @@ class IsolatedMediaWriter:
         os.close(fd)
         try:
             np.savez(tmp, **arrays)
-            code = "import sys; from nava.media import _encode_npz_job as j; j(sys.argv[1], sys.argv[2], *map(float, sys.argv[3:4]), *map(int, sys.argv[4:]))"
+            code = "import sys; from nava_eval.nava.media import _encode_npz_job as j; j(sys.argv[1], sys.argv[2], *map(float, sys.argv[3:4]), *map(int, sys.argv[4:]))"
             done = subprocess.run(
                 [sys.executable, "-c", code, str(path), tmp, repr(float(fps)), str(sample_rate), str(crf)],
                 capture_output=True,

@@ -30,8 +30,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from nava.modeling.attention import SelfAttentionFn
-from nava.modeling.rope import RopeFreqs
+from nava_eval.nava.modeling.attention import SelfAttentionFn
+from nava_eval.nava.modeling.rope import RopeFreqs
 
 logger = logging.getLogger(__name__)
 

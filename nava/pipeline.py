@@ -18,24 +18,24 @@ from typing import Any
 
 import torch
 
-from nava.audio_vae import (
+from nava_eval.nava.audio_vae import (
     LATENT_CHANNELS,
     LATENT_MEL_BINS,
     audio_tokens_for_duration,
     audio_tokens_for_frames,
 )
-from nava.components import Components
-from nava.media import frames_to_uint8, read_audio, write_mp4, write_wav
-from nava.sampling import (
+from nava_eval.nava.components import Components
+from nava_eval.nava.media import frames_to_uint8, read_audio, write_mp4, write_wav
+from nava_eval.nava.sampling import (
     GuidanceScales,
     denoise,
     flow_unipc_schedule,
     required_passes,
     video_to_channel_first,
 )
-from nava.speaker import embed_speaker_files
-from nava.text import SPEAKER_CLOSE, SPEAKER_OPEN, count_speaker_spans
-from nava.video_vae import TilingConfig
+from nava_eval.nava.speaker import embed_speaker_files
+from nava_eval.nava.text import SPEAKER_CLOSE, SPEAKER_OPEN, count_speaker_spans
+from nava_eval.nava.video_vae import TilingConfig
 
 logger = logging.getLogger(__name__)
 
@@ -304,7 +304,7 @@ class NavaPipeline:
         t0 = time.perf_counter()
         schedule = flow_unipc_schedule(request.steps)
         negative = neg_audio if request.audio_only else neg_video  # U uses the video negative in AV modes
-        from nava.checkpoint import inference_autocast
+        from nava_eval.nava.checkpoint import inference_autocast
 
         def on_step(record: Any) -> None:
             if progress is not None:

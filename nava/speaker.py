@@ -34,7 +34,7 @@ class SpeakerEmbedder(Protocol):
 
 def prepare_waveform(wav: np.ndarray | torch.Tensor, sample_rate: int) -> torch.Tensor:
     """[C, N] or [N] at any rate → float32 mono [N] at 16 kHz, first 30 s."""
-    from nava.audio_vae import resample
+    from nava_eval.nava.audio_vae import resample
 
     x = torch.as_tensor(np.asarray(wav) if not isinstance(wav, torch.Tensor) else wav).float()
     x = x[None] if x.ndim == 1 else x
@@ -44,7 +44,7 @@ def prepare_waveform(wav: np.ndarray | torch.Tensor, sample_rate: int) -> torch.
 
 def embed_speaker_files(embedder: SpeakerEmbedder, paths: Sequence[str | Path]) -> torch.Tensor:
     """Speaker vectors [n, 192] for the reference wavs, in order (ValueError on unreadable audio)."""
-    from nava.media import read_audio
+    from nava_eval.nava.media import read_audio
 
     vectors = []
     for path in paths:

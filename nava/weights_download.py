@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from nava.components import (
+from nava_eval.nava.components import (
     AUDIO_VAE_FILE,
     DIT_FILE,
     DIT_FP8_FILE,
@@ -53,7 +53,7 @@ def download_nava_weights(
     )
     release_files(folder, "fp8_e4m3fn" if weight_dtype == "fp8_e4m3fn" else "auto")  # every file arrived
     if redimnet:
-        from nava.speaker import fetch_redimnet
+        from nava_eval.nava.speaker import fetch_redimnet
 
         fetch_redimnet()
     return folder

@@ -12,8 +12,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from metrics.base import MetricField
-from reports.results import (
+from nava_eval.metrics.base import MetricField
+from nava_eval.reports.results import (
     MetricResult,
     Provenance,
     Results,
@@ -22,7 +22,7 @@ from reports.results import (
     latest_by_id,
     load_score_records,
 )
-from reports.stats import PER_SET_MEANS, bootstrap_ci, bootstrap_ci_grouped, mean_of_set_means
+from nava_eval.reports.stats import PER_SET_MEANS, bootstrap_ci, bootstrap_ci_grouped, mean_of_set_means
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from reports.per_sample import RunData, field_values, load_run
-from reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, PER_SET_MEANS, paired_bootstrap
-from reports.tables import FIELD_LABELS, SMOKE_BANNER, field_order
+from nava_eval.reports.per_sample import RunData, field_values, load_run
+from nava_eval.reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, PER_SET_MEANS, paired_bootstrap
+from nava_eval.reports.tables import FIELD_LABELS, SMOKE_BANNER, field_order
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def _direction(run: RunData, name: str) -> str:
     metric = run.results.metrics.get(name)
     if metric is not None:
         return metric.direction
-    from metrics.base import metric_entries
+    from nava_eval.metrics.base import metric_entries
 
     for entry in metric_entries().values():
         for f in entry.fields:

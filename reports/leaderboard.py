@@ -21,9 +21,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from reports.fileio import atomic_path, sha256_file
-from reports.per_sample import record_field_values
-from reports.results import (
+from nava_eval.reports.fileio import atomic_path, sha256_file
+from nava_eval.reports.per_sample import record_field_values
+from nava_eval.reports.results import (
     RESULTS_SCHEMA,
     RUN_SCHEMA,
     SAMPLE_SCHEMA,
@@ -35,8 +35,8 @@ from reports.results import (
     load_results,
     load_sample_records,
 )
-from reports.schema import SchemaError, from_dict, to_dict
-from reports.tables import SMOKE_BANNER
+from nava_eval.reports.schema import SchemaError, from_dict, to_dict
+from nava_eval.reports.tables import SMOKE_BANNER
 
 SUBMISSION_SCHEMA = "nava-eval/submission/v1"
 MANIFEST_NAME = "submission.json"
@@ -304,7 +304,7 @@ def _jsonl(name: str, data: bytes, cls: type, schema: str) -> list[Any]:
 
 def known_protocol(metric: str, protocol: str) -> str | None:
     """None when `protocol` is a known id of `metric` (registry default or a versioned variant), else why not."""
-    from metrics.base import metric_entries  # imports no torch: entries are strings
+    from nava_eval.metrics.base import metric_entries  # imports no torch: entries are strings
 
     entries = metric_entries()
     if metric not in entries:
@@ -318,7 +318,7 @@ def known_protocol(metric: str, protocol: str) -> str | None:
 
 
 def _field_metric() -> dict[str, str]:
-    from metrics.base import metric_entries
+    from nava_eval.metrics.base import metric_entries
 
     return {f.name: name for name, entry in metric_entries().items() for f in entry.fields}
 
@@ -455,7 +455,7 @@ def _check_content(
             )
 
     # Completeness against the benchmark's official counts is a warning: partial runs are valid bundles.
-    from benchmarks.base import benchmark_entries, get_benchmark
+    from nava_eval.benchmarks.base import benchmark_entries, get_benchmark
 
     if results.benchmark in benchmark_entries():
         expected = getattr(get_benchmark(results.benchmark), "expected_counts", {}) or {}

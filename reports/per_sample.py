@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports.results import (
+from nava_eval.reports.results import (
     Results,
     ScoreRecord,
     latest_by_id,
@@ -31,7 +31,7 @@ ISSUE_COLUMNS = ["id", "set", "metric", "status", "reason"]
 
 
 def _field_names(metric: str) -> list[str]:
-    from metrics.base import metric_entries  # imports no torch: the registry holds strings only
+    from nava_eval.metrics.base import metric_entries  # imports no torch: the registry holds strings only
 
     entry = metric_entries().get(metric)
     return [f.name for f in entry.fields] if entry is not None else [metric]
@@ -110,7 +110,7 @@ def field_estimate(
     "mean of per-set means" resamples within each set; anything else is the plain per-item mean.
     None when the run has no ok value for the field.
     """
-    from reports.stats import PER_SET_MEANS, bootstrap_ci, bootstrap_ci_grouped, mean_of_set_means
+    from nava_eval.reports.stats import PER_SET_MEANS, bootstrap_ci, bootstrap_ci_grouped, mean_of_set_means
 
     sub = field_values(scores, field)
     if sub.empty:

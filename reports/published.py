@@ -73,7 +73,7 @@ def _metric_key(name: str) -> str:
 
 def published_csv_path() -> Path:
     """The CSV shipped inside the package."""
-    return Path(str(resources.files("reports").joinpath(PUBLISHED_CSV)))
+    return Path(str(resources.files("nava_eval.reports").joinpath(PUBLISHED_CSV)))
 
 
 def load_published(

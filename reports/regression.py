@@ -18,9 +18,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reports.per_sample import RunData, field_values, load_run
-from reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, PER_SET_MEANS, bootstrap_ci, paired_bootstrap
-from reports.tables import FIELD_LABELS, SMOKE_BANNER, WHOLE_BENCHMARK_SPLITS, field_order
+from nava_eval.reports.per_sample import RunData, field_values, load_run
+from nava_eval.reports.stats import (
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    PER_SET_MEANS,
+    bootstrap_ci,
+    paired_bootstrap,
+)
+from nava_eval.reports.tables import FIELD_LABELS, SMOKE_BANNER, WHOLE_BENCHMARK_SPLITS, field_order
 
 EXIT_OK = 0
 EXIT_REGRESSION = 1
@@ -139,7 +145,7 @@ def resolve_baseline(against: str | Path, run: RunData) -> Baseline:
 
 
 def _published_baseline(model: str, run: RunData) -> Baseline:
-    from reports.published import load_published
+    from nava_eval.reports.published import load_published
 
     table = load_published()
     table = table[table["benchmark"] == run.results.benchmark]
@@ -301,7 +307,7 @@ def _check(
 
 
 def _direction_of(name: str) -> str:
-    from metrics.base import metric_entries
+    from nava_eval.metrics.base import metric_entries
 
     for entry in metric_entries().values():
         for f in entry.fields:
@@ -380,7 +386,7 @@ def junit_xml(result: CheckResult) -> str:
 
 def write_junit(result: CheckResult, path: str | Path) -> Path:
     """Write `junit_xml(result)` atomically."""
-    from reports.fileio import atomic_write_text
+    from nava_eval.reports.fileio import atomic_write_text
 
     return atomic_write_text(path, junit_xml(result))
 

@@ -19,11 +19,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports.fileio import atomic_write_text
-from reports.per_sample import RunData, load_run
-from reports.results import SampleRecord, latest_by_id, load_sample_records
-from reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_ci
-from reports.tables import FIELD_LABELS, SMOKE_BANNER, ComparisonTable, build_table, field_order, render_table
+from nava_eval.reports.fileio import atomic_write_text
+from nava_eval.reports.per_sample import RunData, load_run
+from nava_eval.reports.results import SampleRecord, latest_by_id, load_sample_records
+from nava_eval.reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_ci
+from nava_eval.reports.tables import (
+    FIELD_LABELS,
+    SMOKE_BANNER,
+    ComparisonTable,
+    build_table,
+    field_order,
+    render_table,
+)
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from reports.fileio import atomic_write_json, read_jsonl
-from reports.schema import SchemaError, from_dict, to_dict
+from nava_eval.reports.fileio import atomic_write_json, read_jsonl
+from nava_eval.reports.schema import SchemaError, from_dict, to_dict
 
 RESULTS_SCHEMA = "nava-eval/results/v1"
 RUN_SCHEMA = "nava-eval/run/v1"

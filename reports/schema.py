@@ -2,7 +2,7 @@
 what was expected.
 
 The dataclasses in `reports.results` are the single source of truth; the schema files shipped in
-`reports/schemas/` are exported from them (`python -m reports.schema` rewrites them, a test checks
+`reports/schemas/` are exported from them (`python -m nava_eval.reports.schema` rewrites them, a test checks
 they are current).
 """
 
@@ -151,7 +151,7 @@ def export_schemas(folder: Path, classes: dict[str, type]) -> list[Path]:
     """Write one `<name>.schema.json` per class; returns the paths written."""
     import json
 
-    from reports.fileio import atomic_write_text
+    from nava_eval.reports.fileio import atomic_write_text
 
     written = []
     for name, cls in classes.items():

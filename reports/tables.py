@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from reports.per_sample import RunData, field_estimate, load_run
-from reports.results import Results
-from reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_ci
+from nava_eval.reports.per_sample import RunData, field_estimate, load_run
+from nava_eval.reports.results import Results
+from nava_eval.reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_ci
 
 Format = Literal["md", "csv", "html", "latex", "json"]
 FORMATS: tuple[str, ...] = ("md", "csv", "html", "latex", "json")
@@ -164,7 +164,7 @@ def _fmt_cell(cell: Cell | None) -> str:
 
 def field_order(names: Sequence[str]) -> list[str]:
     """Fields in registry order (sync_c, sync_d, video_quality, …), unknown ones last by name."""
-    from metrics.base import metric_entries  # no torch: registry entries are strings
+    from nava_eval.metrics.base import metric_entries  # no torch: registry entries are strings
 
     order = [f.name for entry in metric_entries().values() for f in entry.fields] + list(FIELD_LABELS)
     rank = {name: i for i, name in enumerate(dict.fromkeys(order))}
@@ -172,7 +172,7 @@ def field_order(names: Sequence[str]) -> list[str]:
 
 
 def _default_direction(name: str) -> str | None:
-    from metrics.base import metric_entries
+    from nava_eval.metrics.base import metric_entries
 
     for entry in metric_entries().values():
         for f in entry.fields:
@@ -185,7 +185,7 @@ def _published_frame(published: bool | pd.DataFrame, benchmark: str) -> pd.DataF
     if isinstance(published, pd.DataFrame):
         frame = published
     elif published:
-        from reports.published import load_published
+        from nava_eval.reports.published import load_published
 
         frame = load_published()
     else:
@@ -295,7 +295,7 @@ def build_table(
     if loaded and len(run_sets) == 1:
         overall_splits |= run_sets
     elif not loaded:
-        from reports.published import DEFAULT_SPLIT
+        from nava_eval.reports.published import DEFAULT_SPLIT
 
         if benchmark in DEFAULT_SPLIT:
             overall_splits.add(DEFAULT_SPLIT[benchmark])

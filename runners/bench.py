@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
-from nava.checkpoint import build_model, count_parameters, inference_autocast
-from nava.config import NavaConfig
+from nava_eval.nava.checkpoint import build_model, count_parameters, inference_autocast
+from nava_eval.nava.config import NavaConfig
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.base import SampleSelection
-from runners.bench import MachineInfo
+from nava_eval.benchmarks.base import SampleSelection
+from nava_eval.runners.bench import MachineInfo
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,9 @@ def bench_harness(
     benchmark: str = "versebench", score: bool = True, limit: int | None = None
 ) -> HarnessTiming:
     """Time the smoke preset end to end in a temporary directory."""
-    from reports.results import latest_by_id
-    from runners.launch import generate_in_process
-    from runners.run import RunRequest, prepare_run, score_run
+    from nava_eval.reports.results import latest_by_id
+    from nava_eval.runners.launch import generate_in_process
+    from nava_eval.runners.run import RunRequest, prepare_run, score_run
 
     with tempfile.TemporaryDirectory() as tmp:
         request = RunRequest(

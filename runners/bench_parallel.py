@@ -20,8 +20,8 @@ from typing import Any
 
 import torch
 
-from runners.bench import MachineInfo
-from runners.distributed import spawn_workers
+from nava_eval.runners.bench import MachineInfo
+from nava_eval.runners.distributed import spawn_workers
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class _Spec:
 @contextmanager
 def _collective_timer(totals: list[float]) -> Iterator[None]:
     """Accumulate wall time spent in nava.parallel's collectives into totals[0] (CPU: gloo is blocking)."""
-    import nava.parallel as parallel
+    import nava_eval.nava.parallel as parallel
 
     exchange, gather = parallel._exchange, parallel.SequenceParallel.gather
 
@@ -101,10 +101,10 @@ def _collective_timer(totals: list[float]) -> Iterator[None]:
 def _bench_worker(spec: _Spec) -> dict[str, Any] | None:
     import torch.distributed as dist
 
-    from nava.checkpoint import build_model
-    from nava.config import NavaConfig
-    from nava.parallel import disable_sequence_parallel, enable_sequence_parallel
-    from runners.distributed import init_distributed
+    from nava_eval.nava.checkpoint import build_model
+    from nava_eval.nava.config import NavaConfig
+    from nava_eval.nava.parallel import disable_sequence_parallel, enable_sequence_parallel
+    from nava_eval.runners.distributed import init_distributed
 
     world = max(spec.sp_sizes)
     backend = "nccl" if spec.device == "cuda" else "gloo"
@@ -180,8 +180,8 @@ def bench_parallel(
     timeout_s: float = 600.0,
 ) -> ParallelBenchResult:
     """Time SP=1 (references) and each SP size in sp_sizes on max(sp_sizes) local processes."""
-    from nava.config import NavaConfig
-    from nava.parallel import check_heads
+    from nava_eval.nava.config import NavaConfig
+    from nava_eval.nava.parallel import check_heads
 
     if not sp_sizes or min(sp_sizes) < 1:
         raise ValueError(f"sp sizes must be >= 1, got {sp_sizes}")

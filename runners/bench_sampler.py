@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import torch
 
-from nava.checkpoint import build_model, inference_autocast
-from nava.config import NavaConfig
-from nava.sampling import build_passes, evaluate_passes
-from runners.bench import BENCH_CONFIGS, MachineInfo
+from nava_eval.nava.checkpoint import build_model, inference_autocast
+from nava_eval.nava.config import NavaConfig
+from nava_eval.nava.sampling import build_passes, evaluate_passes
+from nava_eval.runners.bench import BENCH_CONFIGS, MachineInfo
 
 logger = logging.getLogger(__name__)
 

@@ -115,7 +115,7 @@ def bench_speech(
     `full_size_sim` runs SIM with the real WavLM-Large + ECAPA architecture and random weights (no
     download), which gives realistic compute per utterance without the checkpoint.
     """
-    from metrics.base import ScoreInput, get_metric
+    from nava_eval.metrics.base import ScoreInput, get_metric
 
     timings = []
     with tempfile.TemporaryDirectory(prefix="nava-bench-speech-") as tmp:
@@ -153,9 +153,9 @@ def _full_size_random_sim(device: str):
     import torch
     from transformers import WavLMModel
 
-    from metrics.ecapa_tdnn import EcapaHead
-    from metrics.speaker_similarity import WavLMEcapa
-    from metrics.wavlm_keymap import wavlm_large_config
+    from nava_eval.metrics.ecapa_tdnn import EcapaHead
+    from nava_eval.metrics.speaker_similarity import WavLMEcapa
+    from nava_eval.metrics.wavlm_keymap import wavlm_large_config
 
     torch.manual_seed(0)
     return WavLMEcapa(WavLMModel(wavlm_large_config()), EcapaHead(), device)

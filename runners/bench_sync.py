@@ -38,7 +38,7 @@ def write_synthetic_clip(
     """An H.264 + AAC mp4: a drawn face whose mouth opens with a speech-like audio envelope."""
     import cv2
 
-    from metrics.media_decode import run_ffmpeg
+    from nava_eval.metrics.media_decode import run_ffmpeg
 
     rng = np.random.default_rng(seed)
     w, h = size
@@ -110,8 +110,8 @@ def _weights_for_bench(tmp: Path) -> tuple[dict[str, Path], str]:
     """Real weights from the cache when present; otherwise seeded random ones saved to `tmp`."""
     import torch
 
-    from metrics.syncnet_model import smoke_s3fd, smoke_syncnet
-    from metrics.weights import WeightsError, resolve_weight
+    from nava_eval.metrics.syncnet_model import smoke_s3fd, smoke_syncnet
+    from nava_eval.metrics.weights import WeightsError, resolve_weight
 
     try:
         return {n: resolve_weight(n).path for n in ("syncnet", "s3fd")}, "real (weight cache)"
@@ -125,7 +125,7 @@ def _weights_for_bench(tmp: Path) -> tuple[dict[str, Path], str]:
 
 def _package_runner(weights: dict[str, Path], device: str, tmp: Path):
     """SyncNetPipeline with its networks loaded once, ffmpeg on PATH as it expects."""
-    from metrics.media_decode import ffmpeg_exe
+    from nava_eval.metrics.media_decode import ffmpeg_exe
 
     bin_dir = tmp / "bin"
     bin_dir.mkdir(exist_ok=True)
@@ -153,8 +153,8 @@ def run_bench(
     """Time both paths on the same clips; synthetic 6 s 256×256 clips when none are given."""
     import torch
 
-    from metrics.base import ScoreInput
-    from metrics.sync import SyncNetMetric
+    from nava_eval.metrics.base import ScoreInput
+    from nava_eval.metrics.sync import SyncNetMetric
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     tmp = Path(tempfile.mkdtemp(prefix="nava-bench-sync-"))

@@ -67,36 +67,54 @@ class LazyGroup(click.Group):
 
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("runners.commands.run:command", "Generate, score and report a benchmark end to end (resumable)."),
+    "run": (
+        "nava_eval.runners.commands.run:command",
+        "Generate, score and report a benchmark end to end (resumable).",
+    ),
     "generate": (
-        "runners.commands.generate:command",
+        "nava_eval.runners.commands.generate:command",
         "Generate a benchmark's outputs with NAVA (multi-GPU).",
     ),
     "score": (
-        "runners.commands.score:command",
+        "nava_eval.runners.commands.score:command",
         "Score a run directory's outputs with the benchmark's metrics.",
     ),
-    "report": ("runners.commands.report:command", "Comparison tables of runs and published baselines."),
-    "compare": ("runners.commands.compare:command", "Paired bootstrap comparison of two runs."),
-    "check": ("runners.commands.check:command", "Regression gate: fail when a run is worse than a baseline."),
-    "submit": ("runners.commands.submit:command", "Bundle a run as a leaderboard submission zip."),
-    "validate": ("runners.commands.validate:command", "Check a data folder or a submission zip."),
-    "ls": ("runners.commands.ls:command", "List benchmarks, metrics (protocols, directions) and presets."),
+    "report": (
+        "nava_eval.runners.commands.report:command",
+        "Comparison tables of runs and published baselines.",
+    ),
+    "compare": ("nava_eval.runners.commands.compare:command", "Paired bootstrap comparison of two runs."),
+    "check": (
+        "nava_eval.runners.commands.check:command",
+        "Regression gate: fail when a run is worse than a baseline.",
+    ),
+    "submit": ("nava_eval.runners.commands.submit:command", "Bundle a run as a leaderboard submission zip."),
+    "validate": ("nava_eval.runners.commands.validate:command", "Check a data folder or a submission zip."),
+    "ls": (
+        "nava_eval.runners.commands.ls:command",
+        "List benchmarks, metrics (protocols, directions) and presets.",
+    ),
     "doctor": (
-        "runners.commands.doctor:command",
+        "nava_eval.runners.commands.doctor:command",
         "Check Python, torch, CUDA, ffmpeg, flash-attn and weights.",
     ),
-    "data": ("runners.commands.data:command", "Download or import benchmark data."),
-    "weights": ("runners.commands.weights:command", "List, download and verify model and scorer weights."),
+    "data": ("nava_eval.runners.commands.data:command", "Download or import benchmark data."),
+    "weights": (
+        "nava_eval.runners.commands.weights:command",
+        "List, download and verify model and scorer weights.",
+    ),
     "score-files": (
-        "runners.commands.score_files:command",
+        "nava_eval.runners.commands.score_files:command",
         "Score arbitrary files with one metric (JSON lines).",
     ),
     "verify-model": (
-        "runners.commands.verify_model:command",
+        "nava_eval.runners.commands.verify_model:command",
         "Check NavaModel against reference vectors or a key list.",
     ),
-    "bench": ("runners.commands.bench:command", "Speed benchmarks (model, sampler, sync, speech, parallel)."),
+    "bench": (
+        "nava_eval.runners.commands.bench:command",
+        "Speed benchmarks (model, sampler, sync, speech, parallel).",
+    ),
 }
 
 

@@ -263,7 +263,7 @@ def apply_sequence_parallel(model: torch.nn.Module, ctx: DistContext) -> bool:
     """
     if ctx.sp_size == 1:
         return False
-    from nava.parallel import enable_sequence_parallel
+    from nava_eval.nava.parallel import enable_sequence_parallel
 
     enable_sequence_parallel(model, ctx.sp_group)
     return True

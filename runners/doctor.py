@@ -102,7 +102,7 @@ def weight_checks() -> list[Check]:
 
 def scorer_weight_checks() -> list[Check]:
     """Scorer weights (metrics.weights registry): present in the cache or not, without hashing."""
-    from metrics.weights import weight_statuses
+    from nava_eval.metrics.weights import weight_statuses
 
     checks = []
     for status in weight_statuses(verify=False):
@@ -128,7 +128,7 @@ def nava_weight_checks() -> list[Check]:
     """The NAVA release files the nava-6b preset reads (HF cache or $NAVA_WEIGHTS_DIR)."""
     import os
 
-    from nava.components import release_files, resolve_weights_dir
+    from nava_eval.nava.components import release_files, resolve_weights_dir
 
     fix = "nava-eval weights download nava (or pass --weights-dir to run/generate)"
     try:
@@ -144,8 +144,8 @@ def nava_weight_checks() -> list[Check]:
 
 #: "module:function" returning a list of Check, one per weight file (NAVA components and scorers).
 WEIGHT_CHECK_PROVIDERS: tuple[str, ...] = (
-    "runners.doctor:nava_weight_checks",
-    "runners.doctor:scorer_weight_checks",
+    "nava_eval.runners.doctor:nava_weight_checks",
+    "nava_eval.runners.doctor:scorer_weight_checks",
 )
 
 

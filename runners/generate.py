@@ -16,12 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from benchmarks.base import Sample
-from reports.fileio import atomic_path, sha256_file
-from reports.results import SampleRecord
-from runners.progress import JobProgress, StageTimer, summarize_timings
-from runners.run_dir import RunDir, append_record, verified_done
-from runners.spec import now_iso
+from nava_eval.benchmarks.base import Sample
+from nava_eval.reports.fileio import atomic_path, sha256_file
+from nava_eval.reports.results import SampleRecord
+from nava_eval.runners.progress import JobProgress, StageTimer, summarize_timings
+from nava_eval.runners.run_dir import RunDir, append_record, verified_done
+from nava_eval.runners.spec import now_iso
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def generate_samples(
 
     `ctx` is a runners.distributed.DistContext. `load_generator` runs only if there is work.
     """
-    from runners import distributed as dist_utils
+    from nava_eval.runners import distributed as dist_utils
 
     started = time.perf_counter()
     run_dir.root.mkdir(parents=True, exist_ok=True)

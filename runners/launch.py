@@ -12,8 +12,8 @@ import os
 import uuid
 from typing import Any
 
-from runners.generate import GenerationSummary, generate_samples
-from runners.run import PreparedRun, RunRequest, prepare_run, prompt_sha256
+from nava_eval.runners.generate import GenerationSummary, generate_samples
+from nava_eval.runners.run import PreparedRun, RunRequest, prepare_run, prompt_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ class GenerationFailed(RuntimeError):
 
 def _num_heads(prepared: PreparedRun) -> int | None:
     try:
-        from nava.config import NavaConfig
+        from nava_eval.nava.config import NavaConfig
     except ImportError:
         return None
     return NavaConfig.from_preset(prepared.spec.generation.model).num_heads
@@ -32,8 +32,8 @@ def _num_heads(prepared: PreparedRun) -> int | None:
 
 def generate_in_process(prepared: PreparedRun) -> GenerationSummary:
     """Generate on this process's share (single process, or one rank launched by torchrun)."""
-    from runners.distributed import destroy, init_distributed
-    from runners.nava_backend import load_nava_generator
+    from nava_eval.runners.distributed import destroy, init_distributed
+    from nava_eval.runners.nava_backend import load_nava_generator
 
     request = prepared.request
     backend = "gloo" if (request.device or "").startswith("cpu") else None
@@ -65,7 +65,7 @@ def generate_with_workers(prepared: PreparedRun) -> dict[int, Any]:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-    from runners.distributed import check_sp_size
+    from nava_eval.runners.distributed import check_sp_size
 
     request = prepared.request
     # Fail before spawning anything (and before any weights load) on an impossible layout.

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.base import Sample
-from runners.spec import GenerationSettings
+from nava_eval.benchmarks.base import Sample
+from nava_eval.runners.spec import GenerationSettings
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ WEIGHT_DTYPES = {
 
 def build_request(sample: Sample, settings: GenerationSettings, seed: int):
     """The nava Request for one benchmark sample under the run's settings."""
-    from nava.pipeline import Request
+    from nava_eval.nava.pipeline import Request
 
     g = settings.guidance
     return Request(
@@ -72,7 +72,7 @@ class NavaGenerator:
     """A loaded NavaPipeline that generates benchmark samples."""
 
     def __init__(self, pipeline: Any, settings: GenerationSettings, output_kind: str):
-        from nava.media import IsolatedMediaWriter
+        from nava_eval.nava.media import IsolatedMediaWriter
 
         self.pipeline = pipeline
         self.settings = settings
@@ -96,10 +96,10 @@ class NavaGenerator:
 
 def load_nava_generator(prepared: Any, ctx: Any) -> NavaGenerator:
     """Build the components of the run's model preset on this rank's device, with SP when asked."""
-    from nava.components import build_components
-    from nava.pipeline import NavaPipeline, PipelineOptions
-    from nava.video_vae import TilingConfig
-    from runners.distributed import apply_sequence_parallel
+    from nava_eval.nava.components import build_components
+    from nava_eval.nava.pipeline import NavaPipeline, PipelineOptions
+    from nava_eval.nava.video_vae import TilingConfig
+    from nava_eval.runners.distributed import apply_sequence_parallel
 
     settings: GenerationSettings = prepared.spec.generation
     if settings.weight_dtype not in WEIGHT_DTYPES:

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.base import Benchmark, Sample, SampleSelection, get_benchmark
-from reports.fileio import atomic_write_json, atomic_write_text
-from reports.results import Results, latest_by_id
-from reports.schema import SchemaError, to_dict
-from runners.run_dir import RunDir
-from runners.spec import (
+from nava_eval.benchmarks.base import Benchmark, Sample, SampleSelection, get_benchmark
+from nava_eval.reports.fileio import atomic_write_json, atomic_write_text
+from nava_eval.reports.results import Results, latest_by_id
+from nava_eval.reports.schema import SchemaError, to_dict
+from nava_eval.runners.run_dir import RunDir
+from nava_eval.runners.spec import (
     GenerationSettings,
     Preset,
     RunFile,
@@ -93,7 +93,7 @@ def generation_settings(preset: Preset, overrides: dict[str, Any]) -> Generation
 
 
 def _smoke_data(run_dir: Path, benchmark_name: str) -> Path:
-    from benchmarks.smoke import write_smoke_dataset
+    from nava_eval.benchmarks.smoke import write_smoke_dataset
 
     paths = write_smoke_dataset(run_dir / SMOKE_DATA_DIR)
     if benchmark_name == "versebench":
@@ -106,7 +106,7 @@ def _smoke_data(run_dir: Path, benchmark_name: str) -> Path:
 def _benchmark_options(name: str, preset: Preset) -> dict[str, Any]:
     if preset.data != "smoke" or name.startswith("jsonl:"):
         return {}
-    from benchmarks import smoke
+    from nava_eval.benchmarks import smoke
 
     counts = {"versebench": smoke.SMOKE_VERSEBENCH_COUNTS, "seedtts": smoke.SMOKE_SEEDTTS_COUNTS}
     return {"expected_counts": dict(counts[name])} if name in counts else {}
@@ -184,8 +184,8 @@ def prompt_sha256(sample: Sample) -> str:
 
 def score_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -> list[Any]:
     """Score the run's generated outputs with each planned metric (cached, resumable)."""
-    from metrics.base import get_metric
-    from runners.score import score_metric
+    from nava_eval.metrics.base import get_metric
+    from nava_eval.runners.score import score_metric
 
     records = latest_by_id(prepared.run_dir.all_records())
     plan = scoring_plan(prepared, metrics)
@@ -250,8 +250,8 @@ def _default_device() -> str:
 
 def aggregate_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -> Results:
     """Write results.json from the per-sample scores."""
-    from metrics.base import metric_entries
-    from reports.aggregate import PlannedSample, aggregate_metric, build_results
+    from nava_eval.metrics.base import metric_entries
+    from nava_eval.reports.aggregate import PlannedSample, aggregate_metric, build_results
 
     records = latest_by_id(prepared.run_dir.all_records())
     entries = metric_entries()
@@ -305,8 +305,8 @@ MODEL_PARAMS_B: dict[str, float] = {"nava-6b": 6.3, "nava-tiny": 0.0094}
 
 def write_reports(prepared: PreparedRun) -> list[Path]:
     """report.md (comparison table) and report.html (plots, per-sample table) in the run directory."""
-    from reports.render import write_report
-    from reports.tables import build_table, render_table
+    from nava_eval.reports.render import write_report
+    from nava_eval.reports.tables import build_table, render_table
 
     published = not prepared.spec.benchmark.startswith("jsonl:")
     # Seed-TTS splits are different languages (WER vs CER): report them side by side, not only pooled.

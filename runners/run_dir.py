@@ -12,9 +12,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from reports.fileio import append_jsonl, atomic_write_text, read_jsonl, sha256_file
-from reports.results import SampleRecord, latest_by_id, load_sample_records
-from reports.schema import to_dict
+from nava_eval.reports.fileio import append_jsonl, atomic_write_text, read_jsonl, sha256_file
+from nava_eval.reports.results import SampleRecord, latest_by_id, load_sample_records
+from nava_eval.reports.schema import to_dict
 
 logger = logging.getLogger(__name__)
 

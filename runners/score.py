@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.base import Sample
-from metrics.base import Metric, ScoreInput, ScoreOutcome
-from reports.results import SampleRecord, ScoreRecord, latest_by_id, load_score_records
-from reports.schema import to_dict
-from runners.run_dir import RunDir
+from nava_eval.benchmarks.base import Sample
+from nava_eval.metrics.base import Metric, ScoreInput, ScoreOutcome
+from nava_eval.reports.results import SampleRecord, ScoreRecord, latest_by_id, load_score_records
+from nava_eval.reports.schema import to_dict
+from nava_eval.runners.run_dir import RunDir
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def score_metric(
     on_batch: Callable[[int], None] | None = None,
 ) -> ScoreSummary:
     """Score every generated sample of `samples` with `metric` that is not cached yet."""
-    from reports.fileio import append_jsonl
+    from nava_eval.reports.fileio import append_jsonl
 
     started = time.perf_counter()
     summary = ScoreSummary(metric=metric.name, protocol=metric.protocol)

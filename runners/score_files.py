@@ -53,7 +53,7 @@ def expand_files(paths: Sequence[Path]) -> list[Path]:
 
 
 def build_inputs(req: ScoreFilesRequest, files: Sequence[Path]):
-    from metrics.base import ScoreInput
+    from nava_eval.metrics.base import ScoreInput
 
     meta = {"audio": str(req.audio)} if req.audio is not None else {}
     return [
@@ -88,7 +88,7 @@ def default_device() -> str:
 
 def score_files(req: ScoreFilesRequest) -> Iterator[dict[str, Any]]:
     """Yield one JSON-able dict per file, in the order given (after folder expansion)."""
-    from metrics.base import get_metric
+    from nava_eval.metrics.base import get_metric
 
     files = expand_files(req.files)
     if not files:

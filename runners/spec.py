@@ -19,8 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from reports.results import RUN_SCHEMA, Provenance
-from reports.schema import SchemaError, from_dict, to_dict
+from nava_eval.reports.results import RUN_SCHEMA, Provenance
+from nava_eval.reports.schema import SchemaError, from_dict, to_dict
 
 SeedPolicy = Literal["per-sample", "official-rank"]
 

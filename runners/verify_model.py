@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from nava.checkpoint import (
+from nava_eval.nava.checkpoint import (
     CheckpointError,
     build_model,
     compare_keys,
@@ -27,8 +27,8 @@ from nava.checkpoint import (
     expected_keys,
     load_model,
 )
-from nava.config import NavaConfig
-from nava.modeling import NavaModel
+from nava_eval.nava.config import NavaConfig
+from nava_eval.nava.modeling import NavaModel
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ PENDING_KINDS: dict[str, str] = {}
 
 def _register_sampler_cases() -> None:
     # Imported here: runners.verify_sampler imports this module's Comparison type.
-    from runners.verify_sampler import SAMPLER_CASE_RUNNERS
+    from nava_eval.runners.verify_sampler import SAMPLER_CASE_RUNNERS
 
     CASE_RUNNERS.update(SAMPLER_CASE_RUNNERS)
 

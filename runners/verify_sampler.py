@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from nava.modeling import NavaModel
-from nava.sampling import (
+from nava_eval.nava.modeling import NavaModel
+from nava_eval.nava.sampling import (
     GuidanceScales,
     StepRecord,
     build_passes,
@@ -24,7 +24,7 @@ from nava.sampling import (
 )
 
 if TYPE_CHECKING:
-    from runners.verify_model import Case, Comparison
+    from nava_eval.runners.verify_model import Case, Comparison
 
 # The scales the nava_tiny README states for `f_guided` and the trajectories.
 FIXTURE_GUIDANCE = GuidanceScales(video=3.0, audio=2.0, video_align=3.0, audio_align=2.0, timbre=3.0)
@@ -38,7 +38,7 @@ def _speaker_positions(case: Case) -> torch.Tensor | None:
 
 def run_guided_step(model: NavaModel, case: Case) -> list[Comparison]:
     """Kind "f": all four passes in one batched forward, then the official combination."""
-    from runners.verify_model import Comparison  # late: verify_model imports this module
+    from nava_eval.runners.verify_model import Comparison  # late: verify_model imports this module
 
     passes = build_passes(
         PASS_NAMES,
@@ -69,7 +69,7 @@ def run_guided_step(model: NavaModel, case: Case) -> list[Comparison]:
 
 
 def _schedule_case(case: Case) -> list[Comparison]:
-    from runners.verify_model import Comparison  # late: verify_model imports this module
+    from nava_eval.runners.verify_model import Comparison  # late: verify_model imports this module
 
     comparisons: list[Comparison] = []
     for name in sorted(case.fields):
@@ -86,7 +86,7 @@ def _schedule_case(case: Case) -> list[Comparison]:
 
 
 def _trajectory_case(model: NavaModel, case: Case) -> list[Comparison]:
-    from runners.verify_model import Comparison  # late: verify_model imports this module
+    from nava_eval.runners.verify_model import Comparison  # late: verify_model imports this module
 
     timesteps = case.require("timesteps")
     schedule = flow_unipc_schedule(timesteps.numel())

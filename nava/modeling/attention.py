@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nava.modeling.rope import RopeFreqs, apply_joint_rope
+from nava_eval.nava.modeling.rope import RopeFreqs, apply_joint_rope
 
 logger = logging.getLogger(__name__)
 

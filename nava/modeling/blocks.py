@@ -9,9 +9,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nava.config import NavaConfig
-from nava.modeling.attention import Attention, DualStreamAttention, LayerNorm
-from nava.modeling.rope import RopeFreqs
+from nava_eval.nava.config import NavaConfig
+from nava_eval.nava.modeling.attention import Attention, DualStreamAttention, LayerNorm
+from nava_eval.nava.modeling.rope import RopeFreqs
 
 
 class Modulation(nn.Module):

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from nava.config import SPEAKER_DIM
+from nava_eval.nava.config import SPEAKER_DIM
 
 # An all-zero speaker vector (missing reference audio) selects the learned null token.
 _NULL_SPEAKER_SQNORM = 1e-6

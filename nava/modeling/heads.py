@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nava.modeling.attention import LayerNorm
+from nava_eval.nava.modeling.attention import LayerNorm
 
 
 class OutputHead(nn.Module):

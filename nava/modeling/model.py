@@ -41,9 +41,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from nava.config import NavaConfig
-from nava.modeling.blocks import AlignmentBlock, FusionBlock
-from nava.modeling.embeddings import (
+from nava_eval.nava.config import NavaConfig
+from nava_eval.nava.modeling.blocks import AlignmentBlock, FusionBlock
+from nava_eval.nava.modeling.embeddings import (
     SpeakerTokenEmbedding,
     audio_patch_embedding,
     mlp_embedding,
@@ -51,8 +51,8 @@ from nava.modeling.embeddings import (
     padded_size,
     sinusoidal_embedding,
 )
-from nava.modeling.heads import OutputHead, unpatchify_video
-from nava.modeling.rope import NavaRope, RopeFreqs
+from nava_eval.nava.modeling.heads import OutputHead, unpatchify_video
+from nava_eval.nava.modeling.rope import NavaRope, RopeFreqs
 
 logger = logging.getLogger(__name__)
 

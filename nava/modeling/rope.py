@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from nava.config import ROPE_MAX_POSITIONS
+from nava_eval.nava.config import ROPE_MAX_POSITIONS
 
 
 def rope_table(num_pairs_dim: int, scale: float = 1.0, theta: float = 10000.0) -> torch.Tensor:

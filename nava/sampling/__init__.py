@@ -1,6 +1,6 @@
 """Flow-matching UniPC sampling with 3D cross-modal classifier-free guidance."""
 
-from nava.sampling.denoise import (
+from nava_eval.nava.sampling.denoise import (
     DenoiseResult,
     GuidancePass,
     StepRecord,
@@ -10,7 +10,7 @@ from nava.sampling.denoise import (
     video_to_channel_first,
     video_to_token_major,
 )
-from nava.sampling.guidance import (
+from nava_eval.nava.sampling.guidance import (
     COND,
     MASKED,
     NO_SPEAKER,
@@ -21,8 +21,8 @@ from nava.sampling.guidance import (
     required_passes,
     timbre_active,
 )
-from nava.sampling.schedule import FlowSchedule, flow_unipc_schedule
-from nava.sampling.unipc import FlowUniPCSolver
+from nava_eval.nava.sampling.schedule import FlowSchedule, flow_unipc_schedule
+from nava_eval.nava.sampling.unipc import FlowUniPCSolver
 
 __all__ = [
     "DenoiseResult",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from nava.sampling.guidance import (
+from nava_eval.nava.sampling.guidance import (
     COND,
     MASKED,
     NO_SPEAKER,
@@ -23,8 +23,8 @@ from nava.sampling.guidance import (
     combine_video,
     required_passes,
 )
-from nava.sampling.schedule import FlowSchedule
-from nava.sampling.unipc import FlowUniPCSolver
+from nava_eval.nava.sampling.schedule import FlowSchedule
+from nava_eval.nava.sampling.unipc import FlowUniPCSolver
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from nava.sampling.schedule import FlowSchedule
+from nava_eval.nava.sampling.schedule import FlowSchedule
 
 
 def _lambda(sigma: float) -> float:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from benchmarks.base import SampleSelection
+from nava_eval.benchmarks.base import SampleSelection
 
 
 def _split_csv(value: str | None) -> tuple[str, ...] | None:
@@ -32,7 +32,7 @@ def read_ids(path: Path | None) -> frozenset[str] | None:
     """--ids FILE → the ids (benchmarks.selection reports every malformed line at once)."""
     if path is None:
         return None
-    from benchmarks.selection import read_ids_file
+    from nava_eval.benchmarks.selection import read_ids_file
 
     return read_ids_file(path)
 
@@ -138,7 +138,7 @@ def run_options(func: Callable) -> Callable:
 
 def build_request(benchmark: str, kwargs: dict[str, Any]):
     """Click kwargs → RunRequest."""
-    from runners.run import RunRequest
+    from nava_eval.runners.run import RunRequest
 
     overrides = {
         name: kwargs[name] for name in ("steps", "seed", "seed_policy") if kwargs.get(name) is not None
@@ -170,9 +170,9 @@ def build_request(benchmark: str, kwargs: dict[str, Any]):
 
 #: Errors that are the user's to fix: shown as one clear message, no traceback.
 def user_errors() -> tuple[type[BaseException], ...]:
-    from benchmarks.errors import BadInputError, DataNotFoundError
-    from reports.schema import SchemaError
-    from runners.run import RunSpecMismatch
+    from nava_eval.benchmarks.errors import BadInputError, DataNotFoundError
+    from nava_eval.reports.schema import SchemaError
+    from nava_eval.runners.run import RunSpecMismatch
 
     return (
         BadInputError,

@@ -7,22 +7,28 @@ from dataclasses import asdict
 
 import click
 
-from runners.cli import LazyGroup
+from nava_eval.runners.cli import LazyGroup
 
 #: Benchmarks that live in their own modules (imported only when run).
 LAZY_BENCHMARKS: dict[str, tuple[str, str]] = {
-    "sampler": ("runners.commands.bench_sampler:command", "Batched CFG passes vs sequential, per step."),
+    "sampler": (
+        "nava_eval.runners.commands.bench_sampler:command",
+        "Batched CFG passes vs sequential, per step.",
+    ),
     "sync": (
-        "runners.commands.bench_sync:command",
+        "nava_eval.runners.commands.bench_sync:command",
         "Sync-C/D seconds per clip: ours (batched) vs syncnet-python.",
     ),
     "speech": (
-        "runners.commands.bench_speech:command",
+        "nava_eval.runners.commands.bench_speech:command",
         "WER and SIM utterances/s, batched vs one at a time.",
     ),
-    "parallel": ("runners.commands.bench_parallel:command", "Ulysses SP overhead on gloo/NCCL vs SP=1."),
+    "parallel": (
+        "nava_eval.runners.commands.bench_parallel:command",
+        "Ulysses SP overhead on gloo/NCCL vs SP=1.",
+    ),
     "harness": (
-        "runners.commands.bench_harness:command",
+        "nava_eval.runners.commands.bench_harness:command",
         "Harness share of a smoke run (all but denoise+decode).",
     ),
 }
@@ -55,7 +61,7 @@ def model_command(
     """Time one NavaModel forward: tokens/s, and on GPU achieved FLOP/s ÷ peak; SDPA vs naive attention."""
     import torch
 
-    from runners.bench import bench_model
+    from nava_eval.runners.bench import bench_model
 
     if not devices:
         devices = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)

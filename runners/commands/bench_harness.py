@@ -17,7 +17,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def command(benchmark: str, no_score: bool, limit: int | None, as_json: bool) -> None:
     """Wall time of the smoke preset split into model work (denoise + VAE decode) and everything else."""
-    from runners.bench_harness import bench_harness
+    from nava_eval.runners.bench_harness import bench_harness
 
     result = bench_harness(benchmark, score=not no_score, limit=limit)
     if as_json:

@@ -28,7 +28,7 @@ def command(
     as_json: bool,
 ) -> None:
     """Sequence-parallel overhead: SP=1 references vs SP=N, with the time spent in collectives."""
-    from runners.bench_parallel import bench_parallel
+    from nava_eval.runners.bench_parallel import bench_parallel
 
     try:
         result = bench_parallel(

@@ -34,7 +34,7 @@ def command(
     """Time the C/U/M/S passes of one step run one by one (official) and batched; check they agree."""
     import torch
 
-    from runners.bench_sampler import bench_cfg_batching
+    from nava_eval.runners.bench_sampler import bench_cfg_batching
 
     unknown = set(passes) - set("CUMS")
     if unknown or not passes:

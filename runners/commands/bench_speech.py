@@ -36,7 +36,7 @@ def command(
     as_json: bool,
 ) -> None:
     """Time WER and SIM scoring with batching and one utterance at a time, on this machine."""
-    from runners.bench_speech import bench_speech
+    from nava_eval.runners.bench_speech import bench_speech
 
     result = bench_speech(
         metrics or ("wer", "sim"),

@@ -33,7 +33,7 @@ def command(
     as_json: bool,
 ) -> None:
     """Time Sync-C/D scoring: networks loaded once + batched, vs `SyncNetPipeline.inference` per clip."""
-    from runners.bench_sync import run_bench
+    from nava_eval.runners.bench_sync import run_bench
 
     result = run_bench(
         list(clips),

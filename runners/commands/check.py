@@ -25,7 +25,7 @@ import click
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed for the CIs.")
 def command(run: str, against: str, tolerances: tuple[str, ...], junit: str | None, seed: int) -> None:
     """Fail (exit 1) when RUN is worse than the baseline on any metric beyond its tolerance."""
-    from reports.regression import check, render_check, write_junit
+    from nava_eval.reports.regression import check, render_check, write_junit
 
     result = check(run, against, list(tolerances), seed=seed)
     click.echo(render_check(result), nl=False)

@@ -14,8 +14,8 @@ import click
 @click.option("--resamples", type=int, default=1000, show_default=True, help="Bootstrap resamples.")
 def command(run_a: str, run_b: str, fields: tuple[str, ...], fmt: str, seed: int, resamples: int) -> None:
     """Compare two run directories of one benchmark: delta, 95 % CI and significance per metric."""
-    from reports.compare import compare_runs, render_comparison
-    from reports.schema import SchemaError
+    from nava_eval.reports.compare import compare_runs, render_comparison
+    from nava_eval.reports.schema import SchemaError
 
     try:
         comparison = compare_runs(run_a, run_b, fields=fields or None, seed=seed, n_resamples=resamples)

@@ -58,9 +58,9 @@ def download(
     """Download (or resume) a benchmark's data set and register it. Respects HF_HUB_OFFLINE."""
     if benchmark == "seedtts":
         raise click.ClickException(SEEDTTS_HOWTO)
-    from benchmarks.download import OfflineError, download_versebench, register_data_dir
-    from benchmarks.errors import DataNotFoundError
-    from benchmarks.versebench import VerseBench
+    from nava_eval.benchmarks.download import OfflineError, download_versebench, register_data_dir
+    from nava_eval.benchmarks.errors import DataNotFoundError
+    from nava_eval.benchmarks.versebench import VerseBench
 
     try:
         folder = download_versebench(
@@ -93,10 +93,10 @@ def download(
 @click.option("--force", is_flag=True, help="Register even when validation finds problems.")
 def import_(benchmark: str, path: Path, sets: str | None, nava_prompts: Path | None, force: bool) -> None:
     """Check a hand-downloaded copy of a benchmark and register it as the default --data-dir."""
-    from benchmarks.download import register_data_dir
-    from benchmarks.errors import DataNotFoundError
-    from benchmarks.seedtts import SeedTTSEval
-    from benchmarks.versebench import VerseBench
+    from nava_eval.benchmarks.download import register_data_dir
+    from nava_eval.benchmarks.errors import DataNotFoundError
+    from nava_eval.benchmarks.seedtts import SeedTTSEval
+    from nava_eval.benchmarks.versebench import VerseBench
 
     if nava_prompts is not None and benchmark != "versebench":
         raise click.UsageError("--nava-prompts only applies to versebench")
@@ -123,7 +123,7 @@ def import_(benchmark: str, path: Path, sets: str | None, nava_prompts: Path | N
 @command.command("list")
 def list_() -> None:
     """Show the registered data folders."""
-    from benchmarks.download import data_config_path, load_data_config
+    from nava_eval.benchmarks.download import data_config_path, load_data_config
 
     entries = load_data_config()["benchmarks"]
     if not entries:

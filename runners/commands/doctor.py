@@ -12,7 +12,7 @@ def command(no_weights: bool) -> None:
 
     Exit code 1 when a required check fails; optional ones (GPU, extras, weights) only warn.
     """
-    from runners.doctor import run_checks
+    from nava_eval.runners.doctor import run_checks
 
     failed = False
     for check in run_checks(with_weights=not no_weights):

@@ -6,8 +6,8 @@ import os
 
 import click
 
-from runners.commands._options import build_request, run_options, selection_options, user_errors
-from runners.commands.run import echo_generation, error_text
+from nava_eval.runners.commands._options import build_request, run_options, selection_options, user_errors
+from nava_eval.runners.commands.run import echo_generation, error_text
 
 
 @click.command(name="generate")
@@ -16,8 +16,8 @@ from runners.commands.run import echo_generation, error_text
 @run_options
 def command(benchmark: str, **kwargs) -> None:
     """Generate BENCHMARK's outputs into the run directory; done samples are skipped."""
-    from runners.launch import GenerationFailed, run_generation
-    from runners.run import prepare_run
+    from nava_eval.runners.launch import GenerationFailed, run_generation
+    from nava_eval.runners.run import prepare_run
 
     try:
         request = build_request(benchmark, kwargs)

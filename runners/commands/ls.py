@@ -6,7 +6,7 @@ import click
 
 
 def _benchmark_lines() -> list[str]:
-    from benchmarks.base import benchmark_entries, get_benchmark
+    from nava_eval.benchmarks.base import benchmark_entries, get_benchmark
 
     lines = []
     for name, entry in sorted(benchmark_entries().items()):
@@ -28,7 +28,7 @@ def _benchmark_lines() -> list[str]:
 
 
 def _metric_lines() -> list[str]:
-    from metrics.base import metric_entries
+    from nava_eval.metrics.base import metric_entries
 
     lines = []
     for name, entry in sorted(metric_entries().items()):
@@ -42,7 +42,7 @@ def _metric_lines() -> list[str]:
 
 
 def _preset_lines() -> list[str]:
-    from runners.spec import PRESETS
+    from nava_eval.runners.spec import PRESETS
 
     lines = []
     for name, preset in sorted(PRESETS.items()):

@@ -51,9 +51,9 @@ def command(
       nava-eval report --published --benchmark versebench
       nava-eval report runs/versebench-smoke --published --format html -o table.html
     """
-    from reports.fileio import atomic_write_text
-    from reports.schema import SchemaError
-    from reports.tables import build_table, build_tables, render_table
+    from nava_eval.reports.fileio import atomic_write_text
+    from nava_eval.reports.schema import SchemaError
+    from nava_eval.reports.tables import build_table, build_tables, render_table
 
     if not runs and not published:
         raise click.UsageError("give at least one run directory / results.json, or --published")
@@ -66,7 +66,7 @@ def command(
             tables = [build_table([], benchmark or "versebench", **options)]
         text = "\n\n".join(render_table(t, fmt) for t in tables)
         if html_report:
-            from reports.render import write_report
+            from nava_eval.reports.render import write_report
 
             for run in runs:
                 click.echo(f"wrote {write_report(run)}", err=True)

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from runners.commands._options import build_request, run_options, selection_options, user_errors
+from nava_eval.runners.commands._options import build_request, run_options, selection_options, user_errors
 
 
 def error_text(exc: BaseException) -> str:
@@ -48,10 +48,10 @@ def command(benchmark: str, **kwargs) -> None:
     Examples:
       nava-eval run versebench --preset smoke
       nava-eval run versebench --preset versebench --nproc 8 --sp 8 --sets set3
-      torchrun --nproc-per-node 8 -m runners.cli run seedtts --preset seedtts --sp 8
+      torchrun --nproc-per-node 8 -m nava_eval.runners.cli run seedtts --preset seedtts --sp 8
     """
-    from runners.launch import GenerationFailed, run_generation
-    from runners.run import aggregate_run, prepare_run, score_run, write_reports
+    from nava_eval.runners.launch import GenerationFailed, run_generation
+    from nava_eval.runners.run import aggregate_run, prepare_run, score_run, write_reports
 
     try:
         request = build_request(benchmark, kwargs)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from runners.commands._options import parse_weights, user_errors
-from runners.commands.run import echo_scoring, error_text
+from nava_eval.runners.commands._options import parse_weights, user_errors
+from nava_eval.runners.commands.run import echo_scoring, error_text
 
 
 @click.command(name="score")
@@ -29,7 +29,7 @@ def command(
 ) -> None:
     """Score RUN_DIR (made by `generate`, or any model's outputs laid out as outputs/<set>/<id>.<ext>
     with a samples.jsonl) and write results.json + report.md. Cached scores are reused."""
-    from runners.run import aggregate_run, load_prepared, score_run, write_reports
+    from nava_eval.runners.run import aggregate_run, load_prepared, score_run, write_reports
 
     chosen = tuple(m.strip() for m in metrics.split(",")) if metrics else None
     try:

@@ -62,9 +62,9 @@ def command(
       nava-eval score-files sync --cropped --details face_track.mp4 --weights syncnet=./syncnet_v2.model
       nava-eval score-files wer out.wav --text "the quick brown fox" --language en
     """
-    from metrics.base import UnknownNameError
-    from metrics.weights import WeightsError, parse_weight_overrides
-    from runners.score_files import ScoreFilesRequest, score_files
+    from nava_eval.metrics.base import UnknownNameError
+    from nava_eval.metrics.weights import WeightsError, parse_weight_overrides
+    from nava_eval.runners.score_files import ScoreFilesRequest, score_files
 
     try:
         req = ScoreFilesRequest(

@@ -13,8 +13,8 @@ import click
 )
 def command(run: str, out: str, with_media: bool) -> None:
     """Write results.json, run.json, per-sample scores and a sha256 manifest of the outputs into a zip."""
-    from reports.leaderboard import render_validation, submit, validate_submission
-    from reports.schema import SchemaError
+    from nava_eval.reports.leaderboard import render_validation, submit, validate_submission
+    from nava_eval.reports.schema import SchemaError
 
     try:
         path = submit(run, out, with_media=with_media)

@@ -31,14 +31,14 @@ def command(benchmark: str, data_dir: Path | None, sets: str | None, nava_prompt
     Exit status 1 when anything is wrong.
     """
     if benchmark.endswith(".zip"):
-        from runners.commands.validate_submission import run as validate_zip
+        from nava_eval.runners.commands.validate_submission import run as validate_zip
 
         if not Path(benchmark).is_file():
             raise click.UsageError(f"no such submission file: {benchmark}")
         raise SystemExit(validate_zip(benchmark))
-    from benchmarks.base import UnknownBenchmarkError
-    from benchmarks.errors import DataNotFoundError
-    from benchmarks.validate import validate_data
+    from nava_eval.benchmarks.base import UnknownBenchmarkError
+    from nava_eval.benchmarks.errors import DataNotFoundError
+    from nava_eval.benchmarks.validate import validate_data
 
     options = {"prompts_dir": nava_prompts} if nava_prompts is not None else {}
     if options and benchmark != "versebench":

@@ -13,7 +13,7 @@ import click
 
 def run(path: str | Path) -> int:
     """Validate one submission zip, echo the report, return 0 when valid else 1."""
-    from reports.leaderboard import render_validation, validate_submission
+    from nava_eval.reports.leaderboard import render_validation, validate_submission
 
     report = validate_submission(path)
     click.echo(render_validation(report), nl=False)

@@ -23,7 +23,7 @@ def command(folder: Path | None, preset: str | None, key_file: Path | None, devi
     One line per case with max abs / max rel error and pass/fail against the README's tolerances;
     exit code 1 on any failure. With --preset and --keys, compare names and shapes instead.
     """
-    from runners.verify_model import CheckpointError, verify_folder, verify_keys
+    from nava_eval.runners.verify_model import CheckpointError, verify_folder, verify_keys
 
     if (folder is None) == (preset is None):
         raise click.UsageError("give either a reference FOLDER or --preset NAME --keys FILE")

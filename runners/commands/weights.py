@@ -26,7 +26,7 @@ def command() -> None:
 )
 def list_command(verify: bool) -> None:
     """Every registered weight: name, file, used by, licence, where it is cached and whether it is there."""
-    from metrics.weights import weight_statuses
+    from nava_eval.metrics.weights import weight_statuses
 
     for st in weight_statuses(verify=verify):
         spec = st.spec
@@ -63,10 +63,10 @@ def download_command(
     The name `nava` fetches the NAVA release (DiT, VAEs, text encoder, ReDimNet) with default
     options; `nava-eval weights nava --help` lists its options (folder, fp8 file, dry run).
     """
-    from metrics.weights import WeightsError, check_file, download_weight, get_spec, weight_specs
+    from nava_eval.metrics.weights import WeightsError, check_file, download_weight, get_spec, weight_specs
 
     if "nava" in names:
-        from runners.commands.weights_nava import command as nava_command
+        from nava_eval.runners.commands.weights_nava import command as nava_command
 
         click.get_current_context().invoke(nava_command)
         names = tuple(n for n in names if n != "nava")
@@ -110,7 +110,7 @@ def download_command(
 
 
 def _mount_nava() -> None:
-    from runners.commands.weights_nava import command as nava_command
+    from nava_eval.runners.commands.weights_nava import command as nava_command
 
     command.add_command(nava_command)
 
@@ -122,7 +122,7 @@ _mount_nava()
 @click.argument("names", nargs=-1)
 def verify_command(names: tuple[str, ...]) -> None:
     """Check size and sha256 of cached files; exit 1 on a mismatch (missing files only warn)."""
-    from metrics.weights import WeightsError, weight_statuses
+    from nava_eval.metrics.weights import WeightsError, weight_statuses
 
     try:
         statuses = weight_statuses(names or None, verify=True)

@@ -22,7 +22,7 @@ import click
 @click.option("--dry-run", is_flag=True, help="Only list the files that would be fetched.")
 def command(local_dir: Path | None, weight_dtype: str, no_redimnet: bool, dry_run: bool) -> None:
     """Fetch every file the nava-6b preset reads (tens of GB) and say where they went."""
-    from nava.weights_download import download_nava_weights, nava_download_plan
+    from nava_eval.nava.weights_download import download_nava_weights, nava_download_plan
 
     plan = nava_download_plan(weight_dtype)
     if dry_run:

@@ -9,7 +9,7 @@ import huggingface_hub
 import pytest
 from huggingface_hub.errors import LocalEntryNotFoundError
 
-from benchmarks.download import (
+from nava_eval.benchmarks.download import (
     OfflineError,
     data_config_path,
     download_versebench,
@@ -19,7 +19,7 @@ from benchmarks.download import (
     registration,
     resolve_data_dir,
 )
-from benchmarks.errors import DataNotFoundError
+from nava_eval.benchmarks.errors import DataNotFoundError
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.errors import BadInputError, LoadReport, Problem, check_sample_id, natural_id_key
+from nava_eval.benchmarks.errors import BadInputError, LoadReport, Problem, check_sample_id, natural_id_key
 
 
 def test_problem_and_error_messages():

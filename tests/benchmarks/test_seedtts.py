@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from benchmarks.base import SampleSelection, get_benchmark
-from benchmarks.errors import BadInputError, DataNotFoundError, MissingFilesError
-from benchmarks.seedtts import EXPECTED_COUNTS, SeedTTSEval
+from nava_eval.benchmarks.base import SampleSelection, get_benchmark
+from nava_eval.benchmarks.errors import BadInputError, DataNotFoundError, MissingFilesError
+from nava_eval.benchmarks.seedtts import EXPECTED_COUNTS, SeedTTSEval
 
 
 @pytest.fixture(autouse=True)

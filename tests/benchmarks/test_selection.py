@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.base import SampleSelection
-from benchmarks.errors import BadInputError
-from benchmarks.seedtts import SeedTTSEval
-from benchmarks.selection import read_ids_file
-from benchmarks.smoke import write_smoke_dataset
-from benchmarks.user_jsonl import UserPromptSet
-from benchmarks.versebench import VerseBench
+from nava_eval.benchmarks.base import SampleSelection
+from nava_eval.benchmarks.errors import BadInputError
+from nava_eval.benchmarks.seedtts import SeedTTSEval
+from nava_eval.benchmarks.selection import read_ids_file
+from nava_eval.benchmarks.smoke import write_smoke_dataset
+from nava_eval.benchmarks.user_jsonl import UserPromptSet
+from nava_eval.benchmarks.versebench import VerseBench
 
 
 @pytest.fixture(autouse=True)

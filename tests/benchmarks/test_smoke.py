@@ -10,8 +10,8 @@ import pytest
 import soundfile
 from PIL import Image
 
-from benchmarks.base import SampleSelection, get_benchmark
-from benchmarks.smoke import (
+from nava_eval.benchmarks.base import SampleSelection, get_benchmark
+from nava_eval.benchmarks.smoke import (
     IMAGE_SIZE,
     SAMPLE_RATE,
     SMOKE_SEEDTTS_COUNTS,
@@ -19,7 +19,7 @@ from benchmarks.smoke import (
     SMOKE_VERSEBENCH_COUNTS,
     write_smoke_dataset,
 )
-from benchmarks.user_jsonl import speech_spans
+from nava_eval.benchmarks.user_jsonl import speech_spans
 
 
 @pytest.fixture(autouse=True)

@@ -10,9 +10,9 @@ import pytest
 import soundfile
 from PIL import Image
 
-from benchmarks.base import SampleSelection, get_benchmark
-from benchmarks.errors import BadInputError, MissingFilesError
-from benchmarks.user_jsonl import UserPromptSet, speech_spans
+from nava_eval.benchmarks.base import SampleSelection, get_benchmark
+from nava_eval.benchmarks.errors import BadInputError, MissingFilesError
+from nava_eval.benchmarks.user_jsonl import UserPromptSet, speech_spans
 
 
 @pytest.fixture(autouse=True)

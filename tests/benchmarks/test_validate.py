@@ -8,9 +8,9 @@ import numpy as np
 import soundfile
 from PIL import Image
 
-from benchmarks.errors import Problem
-from benchmarks.smoke import SMOKE_SEEDTTS_COUNTS, write_smoke_dataset
-from benchmarks.validate import (
+from nava_eval.benchmarks.errors import Problem
+from nava_eval.benchmarks.smoke import SMOKE_SEEDTTS_COUNTS, write_smoke_dataset
+from nava_eval.benchmarks.validate import (
     SetCount,
     ValidationReport,
     image_problem,

@@ -10,9 +10,9 @@ import pytest
 import soundfile
 from PIL import Image
 
-from benchmarks.base import SampleSelection, get_benchmark
-from benchmarks.errors import BadInputError, DataNotFoundError, MissingFilesError
-from benchmarks.versebench import EXPECTED_COUNTS, VerseBench, speech_language
+from nava_eval.benchmarks.base import SampleSelection, get_benchmark
+from nava_eval.benchmarks.errors import BadInputError, DataNotFoundError, MissingFilesError
+from nava_eval.benchmarks.versebench import EXPECTED_COUNTS, VerseBench, speech_language
 
 COUNTS = {"set1": 2, "set2": 2, "set3": 2}
 

@@ -13,17 +13,22 @@ import soundfile as sf
 import torch
 import torch.nn.functional as F
 
-from metrics.base import ScoreInput, get_metric
-from metrics.ecapa_tdnn import EcapaHead
-from metrics.speaker_similarity import (
+from nava_eval.metrics.base import ScoreInput, get_metric
+from nava_eval.metrics.ecapa_tdnn import EcapaHead
+from nava_eval.metrics.speaker_similarity import (
     SpeakerSimilarity,
     load_wavlm_ecapa,
     tiny_ecapa_config,
     tiny_wavlm_config,
     tiny_wavlm_ecapa,
 )
-from metrics.speech_audio import resample_sinc
-from metrics.wavlm_keymap import UPSTREAM_PREFIX, CheckpointLayoutError, map_upstream_key, wavlm_large_config
+from nava_eval.metrics.speech_audio import resample_sinc
+from nava_eval.metrics.wavlm_keymap import (
+    UPSTREAM_PREFIX,
+    CheckpointLayoutError,
+    map_upstream_key,
+    wavlm_large_config,
+)
 
 UTTS = ("u1", "u2", "u3")
 
@@ -232,7 +237,7 @@ def test_sinc_resampler_matches_a_sine() -> None:
 
 
 def test_missing_checkpoint_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from metrics.weights import WeightsMissingError, weight_specs
+    from nava_eval.metrics.weights import WeightsMissingError, weight_specs
 
     assert {"wavlm_large_finetune", "whisper-large-v3", "whisper-large-v3-openai"} <= set(weight_specs())
     monkeypatch.setenv("NAVA_EVAL_WEIGHTS_DIR", str(tmp_path))

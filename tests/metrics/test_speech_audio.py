@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from metrics.speech_audio import AudioLoadError, load_audio, resample_fft
+from nava_eval.metrics.speech_audio import AudioLoadError, load_audio, resample_fft
 
 
 def _write_mp4(path: Path, left: np.ndarray, right: np.ndarray, sr: int) -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metrics.base import ScoreInput
-from metrics.sync import OFFSETS, SyncNetMetric
+from nava_eval.metrics.base import ScoreInput
+from nava_eval.metrics.sync import OFFSETS, SyncNetMetric
 
 TOL = 1e-3
 
@@ -105,7 +105,7 @@ def test_decode_bypass_is_exact(outcomes: dict, expected: dict) -> None:
 
 def test_jpeg_decode_reproduces_official_frames_bit_for_bit(fixture_dir: Path, tmp_path: Path) -> None:
     """ffmpeg ≥ 7.1 rounds chroma differently; our legacy range conversion restores ffmpeg 5.1's JPEGs."""
-    from metrics.media_decode import dump_jpeg_frames, read_jpeg_frames
+    from nava_eval.metrics.media_decode import dump_jpeg_frames, read_jpeg_frames
 
     ours = read_jpeg_frames(dump_jpeg_frames(fixture_dir / "clip" / "clip.mp4", tmp_path / "frames"))
     ref = np.load(fixture_dir / "decoded_by_official_pipeline" / "frames_bgr_from_jpg.npz")["frames"]
@@ -115,7 +115,7 @@ def test_jpeg_decode_reproduces_official_frames_bit_for_bit(fixture_dir: Path, t
 
 def test_audio_decode_is_time_aligned(fixture_dir: Path, tmp_path: Path) -> None:
     """Our ffmpeg trims the AAC padding (48000 samples vs the reference's 48128); the samples agree."""
-    from metrics.media_decode import extract_audio_16k, read_wav_int16
+    from nava_eval.metrics.media_decode import extract_audio_16k, read_wav_int16
 
     ours = read_wav_int16(extract_audio_16k(fixture_dir / "clip" / "clip.mp4", tmp_path / "a.wav"))
     ref = _read_wav(fixture_dir / "decoded_by_official_pipeline" / "audio_ffmpeg_16k.wav")

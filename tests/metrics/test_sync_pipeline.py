@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from metrics.base import ScoreInput, get_metric
-from metrics.face_tracking import TrackingOptions, content_cuts, scenes_from_cuts, track_faces
-from metrics.sync import SyncNetMetric
-from runners.bench_sync import write_synthetic_clip
+from nava_eval.metrics.base import ScoreInput, get_metric
+from nava_eval.metrics.face_tracking import TrackingOptions, content_cuts, scenes_from_cuts, track_faces
+from nava_eval.metrics.sync import SyncNetMetric
+from nava_eval.runners.bench_sync import write_synthetic_clip
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_unscorable_clips_are_skipped_or_failed_with_reasons(smoke_outcomes: dic
 
 @pytest.mark.slow
 def test_smoke_mode_relaxes_track_rules_so_short_clips_score(clips: dict[str, Path]) -> None:
-    from metrics.sync import SMOKE_TRACKING
+    from nava_eval.metrics.sync import SMOKE_TRACKING
 
     metric = SyncNetMetric(smoke=True)
     assert metric.tracking == SMOKE_TRACKING and metric.protocol.endswith("+smoke-random-weights")
@@ -79,7 +79,7 @@ def test_smoke_mode_relaxes_track_rules_so_short_clips_score(clips: dict[str, Pa
 @pytest.mark.slow
 def test_random_detector_without_faces_skips_with_reason(clips: dict[str, Path], monkeypatch) -> None:
     """Plain random S3FD weights see no face above 0.9: skipped (never 0), and the reason says why."""
-    from metrics import syncnet_model
+    from nava_eval.metrics import syncnet_model
 
     real = syncnet_model.smoke_s3fd
     monkeypatch.setattr(
@@ -94,7 +94,7 @@ def test_random_detector_without_faces_skips_with_reason(clips: dict[str, Path],
 
 
 def test_aggregation_video_vs_track() -> None:
-    from metrics.base import ScoreOutcome
+    from nava_eval.metrics.base import ScoreOutcome
 
     def ok(c: list[float]) -> ScoreOutcome:
         tracks = [{"sync_c": x, "sync_d": 10 - x} for x in c]
@@ -118,7 +118,7 @@ def test_batched_s3fd_matches_package_detect_faces() -> None:
     """Filter-then-NMS over batched frames gives detect_faces' boxes (ties at saturated 1.0 included)."""
     import cv2
 
-    from metrics.s3fd import S3FDDetector, build_s3fd_net, reference_detect
+    from nava_eval.metrics.s3fd import S3FDDetector, build_s3fd_net, reference_detect
 
     torch.manual_seed(3)
     net = build_s3fd_net().eval()
@@ -176,7 +176,7 @@ def test_content_detector_finds_a_hard_cut() -> None:
 
 def test_legacy_range_luts_match_ffmpeg_luma() -> None:
     """Luma: ffmpeg 5.1 and current ffmpeg agree (the formula is unchanged); spot values."""
-    from metrics.media_decode import legacy_range_luts
+    from nava_eval.metrics.media_decode import legacy_range_luts
 
     luma, chroma = legacy_range_luts()
     assert luma[16] == 0 and luma[235] == 255 and chroma[128] == 128
@@ -185,7 +185,7 @@ def test_legacy_range_luts_match_ffmpeg_luma() -> None:
 
 
 def test_missing_weights_error_names_file_and_command(monkeypatch, tmp_path: Path) -> None:
-    from metrics.weights import WeightsMissingError
+    from nava_eval.metrics.weights import WeightsMissingError
 
     monkeypatch.setenv("NAVA_EVAL_WEIGHTS_DIR", str(tmp_path))
     with pytest.raises(WeightsMissingError) as err:

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from metrics.base import ScoreInput, get_metric
-from metrics.video_quality import (
+from nava_eval.metrics.base import ScoreInput, get_metric
+from nava_eval.metrics.video_quality import (
     ImagingQuality,
     VerseBenchVideoQuality,
     decode_rgb_frames,
     seeded_crops,
     to_tensor01,
 )
-from runners.bench_sync import write_synthetic_clip
+from nava_eval.runners.bench_sync import write_synthetic_clip
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_aesthetic_v25_head_on_a_tiny_siglip(tmp_path: Path) -> None:
     """The real Aesthetic Predictor V2.5 code path (SigLIP processor + encoder + MLP head file)."""
     from transformers import SiglipImageProcessor, SiglipVisionConfig, SiglipVisionModel
 
-    from metrics.video_quality import _AestheticV25
+    from nava_eval.metrics.video_quality import _AestheticV25
 
     torch.manual_seed(0)
     config = SiglipVisionConfig(
@@ -140,7 +140,7 @@ def test_pyiqa_checkpoint_is_taken_from_our_cache(tmp_path: Path, monkeypatch) -
     import sys
     import types
 
-    from metrics.video_quality import _pyiqa_metric
+    from nava_eval.metrics.video_quality import _pyiqa_metric
 
     calls = {}
     pyiqa = types.ModuleType("pyiqa")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from metrics import weights as W
+from nava_eval.metrics import weights as W
 
 
 @pytest.fixture()
@@ -65,7 +65,7 @@ def test_speech_provider_is_loaded_lazily() -> None:
 def test_register_provider_is_imported_on_first_read(tmp_path: Path, monkeypatch) -> None:
     """A provider module registers its specs when imported; the registry imports it lazily."""
     (tmp_path / "fake_weight_provider.py").write_text(
-        "from metrics.weights import WeightSpec, register_weight\n"
+        "from nava_eval.metrics.weights import WeightSpec, register_weight\n"
         "register_weight(WeightSpec('fake_w', 'f.bin', 'https://example.invalid/f.bin', 'MIT', ('x',)))\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))

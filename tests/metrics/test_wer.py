@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from metrics.base import ScoreInput, get_metric
-from metrics.text_normalization import EmptyReferenceError, utterance_measures
-from metrics.wer import WerMetric, aggregate_wer, normalize, protocol_id, utterance_wer
+from nava_eval.metrics.base import ScoreInput, get_metric
+from nava_eval.metrics.text_normalization import EmptyReferenceError, utterance_measures
+from nava_eval.metrics.wer import WerMetric, aggregate_wer, normalize, protocol_id, utterance_wer
 
 
 @pytest.fixture(scope="module")
@@ -214,7 +214,7 @@ def test_missing_funasr_fails_zh_items_with_install_hint(
 
 def test_transformers_prompt_equals_official_forced_decoder_ids() -> None:
     """generate(language=, task=) must start decoding exactly as run_wer.py's forced_decoder_ids."""
-    from metrics.asr import tiny_whisper_transformers
+    from nava_eval.metrics.asr import tiny_whisper_transformers
 
     backend = tiny_whisper_transformers()
     decoder = backend.model.model.decoder
@@ -237,7 +237,7 @@ def test_openai_whisper_long_clip_goes_through_transcribe(monkeypatch: pytest.Mo
     """Clips over 30 s are not truncated: they take whisper's sliding-window transcribe, fed an array."""
     import whisper
 
-    from metrics.asr import tiny_whisper_openai
+    from nava_eval.metrics.asr import tiny_whisper_openai
 
     backend = tiny_whisper_openai()
     calls: list[int] = []

@@ -11,7 +11,7 @@ from diffusers.models.autoencoders.autoencoder_kl_ltx2_audio import AutoencoderK
 from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder, LTX2VocoderWithBWE
 from safetensors.torch import save_file
 
-from nava.audio_vae import (
+from nava_eval.nava.audio_vae import (
     LtxAudioDecoder,
     audio_tokens_for_duration,
     audio_tokens_for_frames,
@@ -21,7 +21,7 @@ from nava.audio_vae import (
     split_official_audio_state,
     unpack_audio_latent,
 )
-from nava.components import TINY_AUDIO_VAE, TINY_VOCODER
+from nava_eval.nava.components import TINY_AUDIO_VAE, TINY_VOCODER
 
 
 def test_pack_is_b_c_t_f_to_b_t_cf() -> None:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from nava.checkpoint import (
+from nava_eval.nava.checkpoint import (
     CHECKPOINT_PREFIX,
     CheckpointError,
     Fp8Linear,
@@ -23,8 +23,8 @@ from nava.checkpoint import (
     save_model,
     save_state_dict,
 )
-from nava.config import NavaConfig
-from runners.verify_model import read_key_list
+from nava_eval.nava.config import NavaConfig
+from nava_eval.runners.verify_model import read_key_list
 
 # Small enough to save and reload in milliseconds, still with both block types.
 SMALL = NavaConfig.from_preset(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nava.components import (
+from nava_eval.nava.components import (
     AUDIO_VAE_FILE,
     DIT_FILE,
     FETCH_COMMAND,
@@ -52,8 +52,8 @@ def test_release_preset_with_missing_folder(tmp_path: Path) -> None:
 def test_download_plan_lists_release_files() -> None:
     from click.testing import CliRunner
 
-    from nava.weights_download import nava_download_plan
-    from runners.commands.weights_nava import command
+    from nava_eval.nava.weights_download import nava_download_plan
+    from nava_eval.runners.commands.weights_nava import command
 
     plan = nava_download_plan()
     assert plan[0] == DIT_FILE and {VIDEO_VAE_FILE, T5_FILE, AUDIO_VAE_FILE} <= set(plan)

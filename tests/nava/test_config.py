@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nava.config import PRESETS, NavaConfig
+from nava_eval.nava.config import PRESETS, NavaConfig
 
 # NAVA_6B.json as released (reference §1.1): no text_dim / add_spk_emb / no_split_norm_ffn.
 NAVA_6B_JSON = {

@@ -6,15 +6,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nava.config import NavaConfig
-from nava.modeling.model import NavaModel
+from nava_eval.nava.config import NavaConfig
+from nava_eval.nava.modeling.model import NavaModel
 
 pytestmark = pytest.mark.gpu
 
 
 def test_reference_folder_passes_on_cuda_fp32(shared_dir):
     """CPU twin: tests/runners/test_verify_model.py (same folder, same tolerances, on CPU)."""
-    from runners.verify_model import verify_folder
+    from nava_eval.runners.verify_model import verify_folder
 
     result = verify_folder(shared_dir / "fixtures" / "nava_tiny", device="cuda")
     assert result.ok, [r for r in result.results if r.status != "pass"]
@@ -22,7 +22,7 @@ def test_reference_folder_passes_on_cuda_fp32(shared_dir):
 
 def test_bf16_autocast_forward_tracks_fp32():
     """CPU twin: the fp32 fixture cases; here the CUDA bf16 policy stays close to CUDA fp32."""
-    from nava.checkpoint import inference_autocast
+    from nava_eval.nava.checkpoint import inference_autocast
 
     torch.manual_seed(0)
     model = NavaModel(NavaConfig.from_preset("nava-tiny")).cuda().eval()
@@ -41,7 +41,7 @@ def test_bf16_autocast_forward_tracks_fp32():
 
 def test_flash_attention_matches_sdpa_when_installed():
     """CPU twin: tests/nava/test_modeling_layers.py (SDPA vs math attention)."""
-    from nava.modeling import attention
+    from nava_eval.nava.modeling import attention
 
     if not attention.flash_attn_available():
         pytest.skip("flash-attn is not installed (pip install 'nava-eval[gpu]')")

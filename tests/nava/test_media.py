@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from nava.media import frames_to_uint8, peak_normalize, read_audio, read_mp4, read_wav, write_mp4, write_wav
+from nava_eval.nava.media import (
+    frames_to_uint8,
+    peak_normalize,
+    read_audio,
+    read_mp4,
+    read_wav,
+    write_mp4,
+    write_wav,
+)
 
 
 def _chirp_stereo(seconds: float = 1.0, rate: int = 16000) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from nava.media import IsolatedMediaWriter, read_mp4, read_wav
+from nava_eval.nava.media import IsolatedMediaWriter, read_mp4, read_wav
 
 
 def _sha(path) -> str:

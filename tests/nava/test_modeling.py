@@ -9,9 +9,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from nava.checkpoint import load_model
-from nava.config import NavaConfig
-from nava.modeling import NavaModel
+from nava_eval.nava.checkpoint import load_model
+from nava_eval.nava.config import NavaConfig
+from nava_eval.nava.modeling import NavaModel
 
 # README of the fixture: allclose with rtol 1e-4 and atol 1e-4 for single fp32 forwards.
 RTOL = ATOL = 1e-4

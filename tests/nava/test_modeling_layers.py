@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from nava.modeling.attention import attention, joint_self_attention, modality_attention
-from nava.modeling.embeddings import ConvMLP, SpeakerTokenEmbedding, sinusoidal_embedding
-from nava.modeling.rope import NavaRope, RopeFreqs, apply_rope, rope_table
+from nava_eval.nava.modeling.attention import attention, joint_self_attention, modality_attention
+from nava_eval.nava.modeling.embeddings import ConvMLP, SpeakerTokenEmbedding, sinusoidal_embedding
+from nava_eval.nava.modeling.rope import NavaRope, RopeFreqs, apply_rope, rope_table
 
 
 def test_rope_splits_match_the_release() -> None:

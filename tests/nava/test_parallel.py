@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nava.config import NavaConfig
-from nava.modeling import NavaModel
-from nava.parallel import (
+from nava_eval.nava.config import NavaConfig
+from nava_eval.nava.modeling import NavaModel
+from nava_eval.nava.parallel import (
     check_heads,
     chunk_length,
     pad_sequence,
@@ -20,8 +20,8 @@ from nava.parallel import (
     to_global_order,
     to_rank_chunks,
 )
-from nava.sampling import GuidanceScales, denoise, flow_unipc_schedule
-from runners.distributed import spawn_workers
+from nava_eval.nava.sampling import GuidanceScales, denoise, flow_unipc_schedule
+from nava_eval.runners.distributed import spawn_workers
 
 TOL = 1e-5
 # Odd latent height (5 -> padded to 6): grid 3 x 3 x 3 = 27 video tokens; 13 audio tokens. Neither is a
@@ -117,8 +117,8 @@ def _dp_share(ctx, model: NavaModel) -> dict[int, tuple[torch.Tensor, torch.Tens
 
 
 def _world2_worker() -> dict:
-    from nava.parallel import enable_sequence_parallel, gather_heads, scatter_heads
-    from runners.distributed import init_distributed
+    from nava_eval.nava.parallel import enable_sequence_parallel, gather_heads, scatter_heads
+    from nava_eval.runners.distributed import init_distributed
 
     ctx = init_distributed(sp_size=2, timeout_s=60, backend="gloo", num_heads=2)
     out: dict = {"rank": ctx.rank}
@@ -158,8 +158,8 @@ def _world2_worker() -> dict:
 
 
 def _world4_worker() -> dict:
-    from nava.parallel import enable_sequence_parallel
-    from runners.distributed import init_distributed
+    from nava_eval.nava.parallel import enable_sequence_parallel
+    from nava_eval.runners.distributed import init_distributed
 
     ctx = init_distributed(sp_size=4, timeout_s=60, backend="gloo", num_heads=4)
     out: dict = {"rank": ctx.rank}
@@ -167,7 +167,7 @@ def _world4_worker() -> dict:
     ref = _forward_cases(model)
     enable_sequence_parallel(model, ctx.sp_group)
     # count the all-to-alls so a silently unsharded forward cannot pass as "equal to SP=1"
-    import nava.parallel as parallel
+    import nava_eval.nava.parallel as parallel
 
     exchanges = []
     original = parallel._exchange
@@ -263,7 +263,7 @@ def test_check_heads_lists_valid_sizes() -> None:
 
 
 def test_enable_without_process_group_is_a_clear_error() -> None:
-    from nava.parallel import enable_sequence_parallel
+    from nava_eval.nava.parallel import enable_sequence_parallel
 
     with pytest.raises(ValueError, match="initialised process group"):
         enable_sequence_parallel(_model(2), None)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from nava.components import build_components
-from nava.media import read_mp4, read_wav, write_wav
-from nava.pipeline import NavaPipeline, PipelineOptions, Request, image_bucket
+from nava_eval.nava.components import build_components
+from nava_eval.nava.media import read_mp4, read_wav, write_wav
+from nava_eval.nava.pipeline import NavaPipeline, PipelineOptions, Request, image_bucket
 
 SMALL = {"width": 64, "height": 64, "frames": 2, "steps": 2}
 ONE_SECOND = {**SMALL, "frames": 7}

@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from nava.sampling import (
+from nava_eval.nava.sampling import (
     FlowUniPCSolver,
     GuidanceScales,
     combine_audio,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from runners.bench_sampler import bench_cfg_batching
-from runners.commands.bench_sampler import command
+from nava_eval.runners.bench_sampler import bench_cfg_batching
+from nava_eval.runners.commands.bench_sampler import command
 
 
 def test_bench_cfg_batching_tiny() -> None:

@@ -9,10 +9,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from nava.config import NavaConfig
-from nava.modeling.model import NavaModel
-from nava.sampling import GuidanceScales, flow_unipc_schedule
-from nava.sampling.denoise import StepRecord, build_passes, denoise, evaluate_passes
+from nava_eval.nava.config import NavaConfig
+from nava_eval.nava.modeling.model import NavaModel
+from nava_eval.nava.sampling import GuidanceScales, flow_unipc_schedule
+from nava_eval.nava.sampling.denoise import StepRecord, build_passes, denoise, evaluate_passes
 
 FIXTURE_SCALES = GuidanceScales(video=3.0, audio=2.0, video_align=3.0, audio_align=2.0, timbre=3.0)
 
@@ -115,8 +115,8 @@ def test_audio_only_denoise_skips_video(model: NavaModel, cases: dict[str, torch
 
 def test_verify_model_sampler_runners_pass(fixture_dir: Path, model: NavaModel) -> None:
     """The f/g runners that `nava-eval verify-model` uses reproduce the reference within its tolerances."""
-    from runners.verify_model import load_cases, read_tolerances
-    from runners.verify_sampler import SAMPLER_CASE_RUNNERS
+    from nava_eval.runners.verify_model import load_cases, read_tolerances
+    from nava_eval.runners.verify_sampler import SAMPLER_CASE_RUNNERS
 
     tol = read_tolerances(fixture_dir / "README.md")
     cases = [c for c in load_cases(fixture_dir) if c.kind in SAMPLER_CASE_RUNNERS]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from nava.media import write_wav
-from nava.speaker import (
+from nava_eval.nava.media import write_wav
+from nava_eval.nava.speaker import (
     FETCH_COMMAND,
     SPEAKER_DIM,
     ReDimNetEmbedder,
@@ -96,7 +96,7 @@ def test_redimnet_weights_missing_offline(tmp_path: Path, monkeypatch: pytest.Mo
     repo.mkdir()
     (repo / "hubconf.py").write_text(_FAKE_HUBCONF)
     monkeypatch.setattr(
-        "nava.speaker.REDIMNET_ARGS", {"model_name": "L", "train_type": "ft_mix", "dataset": "x"}
+        "nava_eval.nava.speaker.REDIMNET_ARGS", {"model_name": "L", "train_type": "ft_mix", "dataset": "x"}
     )
     with pytest.raises(FileNotFoundError, match=f"no network.*{FETCH_COMMAND}"):
         ReDimNetEmbedder(hub_dir=tmp_path)

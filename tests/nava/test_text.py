@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nava.text import (
+from nava_eval.nava.text import (
     UMT5_XXL_CONFIG,
     SmokeTokenizer,
     TextEncoder,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nava.video_vae import (
+from nava_eval.nava.video_vae import (
     WAN22_LATENT_MEAN,
     WAN22_LATENT_STD,
     WAN22_VAE_CONFIG,
@@ -52,7 +52,7 @@ def test_latent_statistics_are_the_official_48() -> None:
 
 
 def test_tile_placement_follows_the_official_rule() -> None:
-    from nava.video_vae import _tile_spans
+    from nava_eval.nava.video_vae import _tile_spans
 
     # 704×1280 frames: latent 44×80 → 3 × 3 tiles with the official 22×40 / 14×26 setting.
     assert _tile_spans(44, 22, 14) == [(0, 22), (14, 36), (28, 44)]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from reports.compare import compare_runs, render_comparison
-from runners.commands.compare import command
+from nava_eval.reports.compare import compare_runs, render_comparison
+from nava_eval.runners.commands.compare import command
 
 RNG = np.random.default_rng(11)
 BASE = RNG.normal(7.0, 1.0, size=30)

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from reports.fileio import (
+from nava_eval.reports.fileio import (
     append_jsonl,
     atomic_path,
     atomic_write_json,
@@ -43,7 +43,7 @@ def test_killed_process_never_leaves_partial_target(tmp_path):
     script = textwrap.dedent(
         f"""
         import os, sys, time
-        from reports.fileio import atomic_path
+        from nava_eval.reports.fileio import atomic_path
         with atomic_path({str(target)!r}) as tmp:
             with open(tmp, "wb") as fh:
                 fh.write(b"x" * 1024)

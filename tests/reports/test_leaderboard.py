@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from reports.leaderboard import MANIFEST_NAME, known_protocol, submit, validate_submission
+from nava_eval.reports.leaderboard import MANIFEST_NAME, known_protocol, submit, validate_submission
 
 VALUES = {
     "sync_c": {"set1": [6.0, 7.0, 8.0], "set3": [5.0, 6.5]},
@@ -210,8 +210,8 @@ def test_known_protocol() -> None:
 
 
 def test_cli_submit_and_validate(run_dir: Path, tmp_path: Path) -> None:
-    from runners.commands.submit import command as submit_command
-    from runners.commands.validate_submission import command as validate_command
+    from nava_eval.runners.commands.submit import command as submit_command
+    from nava_eval.runners.commands.validate_submission import command as validate_command
 
     out = tmp_path / "cli.zip"
     result = CliRunner().invoke(submit_command, [str(run_dir), "-o", str(out)])

@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from reports.published import load_published, published_csv_path
-from reports.tables import build_table, render_table
+from nava_eval.reports.published import load_published, published_csv_path
+from nava_eval.reports.tables import build_table, render_table
 
 
 def _csv_rows():

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from click.testing import CliRunner
 
-from reports.regression import (
+from nava_eval.reports.regression import (
     DEFAULT_TOLERANCES,
     EXIT_OK,
     EXIT_REGRESSION,
@@ -17,7 +17,7 @@ from reports.regression import (
     parse_tolerance,
     render_check,
 )
-from runners.commands.check import command
+from nava_eval.runners.commands.check import command
 
 BASE = {"sync_c": {"set3": [7.0, 7.5, 8.0, 7.5]}, "sync_d": {"set3": [7.5, 7.0, 7.2, 7.3]}}
 

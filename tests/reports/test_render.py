@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from reports.render import REPORT_NAME, render_report, sample_table, write_report
-from reports.tables import SMOKE_BANNER
+from nava_eval.reports.render import REPORT_NAME, render_report, sample_table, write_report
+from nava_eval.reports.tables import SMOKE_BANNER
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -119,7 +119,7 @@ def test_report_is_self_contained_with_expected_content(report_run: Path) -> Non
 
 def test_sample_order_is_worst_first(make_run) -> None:
     run = make_run("r", {"sync_c": {"s": [5.0, 9.0, 1.0]}, "sync_d": {"s": [7.0, 6.0, 9.0]}})
-    from reports.per_sample import load_run
+    from nava_eval.reports.per_sample import load_run
 
     order = sample_table(load_run(run))["id"].tolist()
     # s-002 has the lowest Sync-C and the highest Sync-D: worst; s-001 is best on both.

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from reports.fileio import append_jsonl
-from reports.results import (
+from nava_eval.reports.fileio import append_jsonl
+from nava_eval.reports.results import (
     MetricResult,
     Provenance,
     Results,
@@ -17,8 +17,8 @@ from reports.results import (
     load_score_records,
     write_results,
 )
-from reports.schema import SchemaError, dataclass_schema, to_dict
-from runners.export_schemas import SCHEMA_DIR, all_schema_classes
+from nava_eval.reports.schema import SchemaError, dataclass_schema, to_dict
+from nava_eval.runners.export_schemas import SCHEMA_DIR, all_schema_classes
 
 
 def _results() -> Results:
@@ -108,7 +108,7 @@ def test_shipped_schema_files_are_current():
     for name, cls in all_schema_classes().items():
         shipped = json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text())
         assert shipped == dataclass_schema(cls), (
-            f"reports/schemas/{name}.schema.json is stale: python -m runners.export_schemas"
+            f"reports/schemas/{name}.schema.json is stale: python -m nava_eval.runners.export_schemas"
         )
 
 

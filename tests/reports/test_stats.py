@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reports.stats import (
+from nava_eval.reports.stats import (
     bootstrap_ci,
     bootstrap_ci_grouped,
     mean_of_set_means,
@@ -41,7 +41,7 @@ def test_bootstrap_ci_is_seeded() -> None:
 
 
 def test_bootstrap_ci_chunked_draws_equal_one_matrix(monkeypatch: pytest.MonkeyPatch) -> None:
-    import reports.stats as stats
+    import nava_eval.reports.stats as stats
 
     values = np.arange(40, dtype=float)
     whole = bootstrap_ci(values, seed=1, n_resamples=300)
@@ -100,11 +100,11 @@ def test_paired_bootstrap_grouped_and_length_mismatch() -> None:
 def test_reports_never_import_torch() -> None:
     code = (
         "import sys\n"
-        "import reports.stats, reports.results, reports.fileio\n"
+        "import nava_eval.reports.stats, nava_eval.reports.results, nava_eval.reports.fileio\n"
         "import importlib.util\n"
-        "for name in ('reports.tables', 'reports.regression', 'reports.render', 'reports.leaderboard',"
-        " 'reports.compare', 'reports.per_sample', 'runners.commands.check', 'runners.commands.compare',"
-        " 'runners.commands.submit', 'runners.commands.validate_submission'):\n"
+        "for name in ('nava_eval.reports.tables', 'nava_eval.reports.regression', 'nava_eval.reports.render', 'nava_eval.reports.leaderboard',"
+        " 'nava_eval.reports.compare', 'nava_eval.reports.per_sample', 'nava_eval.runners.commands.check', 'nava_eval.runners.commands.compare',"
+        " 'nava_eval.runners.commands.submit', 'nava_eval.runners.commands.validate_submission'):\n"
         "    if importlib.util.find_spec(name) is not None:\n"
         "        __import__(name)\n"
         "assert 'torch' not in sys.modules, 'torch was imported by reports'\n"

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports.fileio import append_jsonl
-from reports.per_sample import field_estimate, load_sample_scores, scan_scores
-from reports.results import ScoreRecord
-from reports.schema import to_dict
-from reports.stats import bootstrap_ci, bootstrap_ci_grouped
-from reports.tables import FORMATS, SMOKE_BANNER, build_table, render_table
+from nava_eval.reports.fileio import append_jsonl
+from nava_eval.reports.per_sample import field_estimate, load_sample_scores, scan_scores
+from nava_eval.reports.results import ScoreRecord
+from nava_eval.reports.schema import to_dict
+from nava_eval.reports.stats import bootstrap_ci, bootstrap_ci_grouped
+from nava_eval.reports.tables import FORMATS, SMOKE_BANNER, build_table, render_table
 
 A_SYNC_C = {"set1": [6.0, 7.0, 8.0, 9.0], "set3": [5.0, 6.5, 7.5]}
 A_SYNC_D = {"set1": [8.0, 8.5, 7.0, 7.5], "set3": [9.0, 8.0, 8.5]}
@@ -213,7 +213,7 @@ def test_mixed_benchmarks_and_missing_benchmark_are_errors(make_run) -> None:
 
 
 def test_results_without_run_dir_use_results_ci(two_runs: tuple[Path, Path]) -> None:
-    from reports.results import load_results
+    from nava_eval.reports.results import load_results
 
     results = load_results(two_runs[0])
     table = build_table([results], published=False)

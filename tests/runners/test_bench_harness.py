@@ -1,7 +1,7 @@
 from click.testing import CliRunner
 
-from runners.bench_harness import bench_harness
-from runners.commands.bench import LAZY_BENCHMARKS, command
+from nava_eval.runners.bench_harness import bench_harness
+from nava_eval.runners.commands.bench import LAZY_BENCHMARKS, command
 
 
 def test_harness_split_is_consistent():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runners.bench_parallel import bench_parallel
+from nava_eval.runners.bench_parallel import bench_parallel
 
 
 def test_rejects_bad_sizes_before_spawning() -> None:

@@ -6,8 +6,8 @@ import json
 
 from click.testing import CliRunner
 
-from runners.bench_speech import bench_speech
-from runners.commands.bench_speech import command
+from nava_eval.runners.bench_speech import bench_speech
+from nava_eval.runners.commands.bench_speech import command
 
 
 def test_bench_speech_reports_both_settings() -> None:

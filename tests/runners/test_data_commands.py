@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 from huggingface_hub.errors import LocalEntryNotFoundError
 
-from benchmarks.download import registration
-from benchmarks.seedtts import SeedTTSEval
-from benchmarks.smoke import write_smoke_dataset
-from runners.commands.data import command as data_command
-from runners.commands.validate import command as validate_command
+from nava_eval.benchmarks.download import registration
+from nava_eval.benchmarks.seedtts import SeedTTSEval
+from nava_eval.benchmarks.smoke import write_smoke_dataset
+from nava_eval.runners.commands.data import command as data_command
+from nava_eval.runners.commands.validate import command as validate_command
 
 
 @pytest.fixture(autouse=True)

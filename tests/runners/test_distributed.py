@@ -8,7 +8,7 @@ import time
 import pytest
 import torch
 
-from runners.distributed import (
+from nava_eval.runners.distributed import (
     DistContext,
     WorkerError,
     check_sp_size,
@@ -65,7 +65,7 @@ def test_missing_rendezvous_env_is_a_clear_error() -> None:
 
 
 def _layout_worker(sp_size: int) -> dict:
-    from runners import distributed as d
+    from nava_eval.runners import distributed as d
 
     ctx = d.init_distributed(sp_size=sp_size, timeout_s=60, backend="gloo", num_heads=4)
     # The SP group must contain exactly the ranks of this DP slot: sum their ranks over the SP group.
@@ -146,7 +146,7 @@ def test_context_describe_for_provenance() -> None:
 
 
 def test_apply_sequence_parallel_is_a_no_op_at_sp1() -> None:
-    from runners.distributed import apply_sequence_parallel
+    from nava_eval.runners.distributed import apply_sequence_parallel
 
     ctx = init_distributed(sp_size=1, env={})
     model = torch.nn.Linear(2, 2)

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.base import Sample
-from reports.results import load_sample_records
-from runners.distributed import init_distributed, spawn_workers
-from runners.generate import generate_samples, plan_assignments
-from runners.run_dir import RunDir
+from nava_eval.benchmarks.base import Sample
+from nava_eval.reports.results import load_sample_records
+from nava_eval.runners.distributed import init_distributed, spawn_workers
+from nava_eval.runners.generate import generate_samples, plan_assignments
+from nava_eval.runners.run_dir import RunDir
 
 
 def make_samples(n: int) -> list[Sample]:
@@ -140,8 +140,8 @@ def test_killed_run_resumed_with_another_world_size_does_each_sample_once(tmp_pa
         import sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from test_generate import EchoGenerator, make_samples, single_ctx
-        from runners.generate import generate_samples
-        from runners.run_dir import RunDir
+        from nava_eval.runners.generate import generate_samples
+        from nava_eval.runners.run_dir import RunDir
         generate_samples(RunDir(__import__("pathlib").Path({str(run_root)!r})), make_samples(6),
                          lambda: EchoGenerator(pause_on="003"), single_ctx(), progress=False)
         """

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.base import Sample
-from runners.nava_backend import WEIGHT_DTYPES, build_request
-from runners.spec import PRESETS, GenerationSettings, Guidance
+from nava_eval.benchmarks.base import Sample
+from nava_eval.runners.nava_backend import WEIGHT_DTYPES, build_request
+from nava_eval.runners.spec import PRESETS, GenerationSettings, Guidance
 
 
 def test_i2av_sample_uses_the_run_settings(tmp_path):

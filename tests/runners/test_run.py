@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from reports.results import load_results, load_sample_records, load_score_records
-from runners.cli import cli
-from runners.spec import load_run_file
+from nava_eval.reports.results import load_results, load_sample_records, load_score_records
+from nava_eval.runners.cli import cli
+from nava_eval.runners.spec import load_run_file
 
 pytestmark = pytest.mark.slow
 
@@ -112,7 +112,7 @@ def test_sp2_and_dp2_workers_write_the_same_bytes_as_one_process(tmp_path, monke
     """--nproc 2 (elastic launcher, gloo) with SP=2 and with DP=2 reproduce the single-process files."""
     import torch
 
-    from reports.results import latest_by_id
+    from nava_eval.reports.results import latest_by_id
 
     def hashes(run_dir: Path) -> dict[str, str]:
         return {

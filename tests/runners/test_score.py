@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.base import Sample
-from metrics.base import MetricField, ScoreOutcome
-from reports.aggregate import PlannedSample, aggregate_metric
-from reports.fileio import append_jsonl, sha256_file
-from reports.results import SampleRecord, latest_by_id, load_score_records
-from reports.schema import to_dict
-from reports.stats import bootstrap_ci
-from runners.run_dir import RunDir
-from runners.score import score_metric
+from nava_eval.benchmarks.base import Sample
+from nava_eval.metrics.base import MetricField, ScoreOutcome
+from nava_eval.reports.aggregate import PlannedSample, aggregate_metric
+from nava_eval.reports.fileio import append_jsonl, sha256_file
+from nava_eval.reports.results import SampleRecord, latest_by_id, load_score_records
+from nava_eval.reports.schema import to_dict
+from nava_eval.reports.stats import bootstrap_ci
+from nava_eval.runners.run_dir import RunDir
+from nava_eval.runners.score import score_metric
 
 
 class LengthMetric:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from runners.cli import cli
-from runners.score_files import ScoreFilesRequest, expand_files, score_files
+from nava_eval.runners.cli import cli
+from nava_eval.runners.score_files import ScoreFilesRequest, expand_files, score_files
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_score_files_errors_are_short_and_precise(tmp_path: Path, monkeypatch) -
 
 @pytest.mark.slow
 def test_score_files_folder_with_smoke_video_quality(tmp_path: Path) -> None:
-    from runners.bench_sync import write_synthetic_clip
+    from nava_eval.runners.bench_sync import write_synthetic_clip
 
     folder = tmp_path / "clips"
     write_synthetic_clip(folder / "b.mp4", n_frames=4, size=(64, 64), seed=1)
@@ -81,7 +81,7 @@ def test_score_files_folder_with_smoke_video_quality(tmp_path: Path) -> None:
 
 def test_score_files_builds_generic_inputs(tmp_path: Path, monkeypatch) -> None:
     """The runner is generic: it hands --reference/--text/--language to any registered metric."""
-    from metrics import base
+    from nava_eval.metrics import base
 
     seen = {}
 

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from safetensors.torch import load_file, save_file
 
-from runners.commands.verify_model import command
-from runners.verify_model import FAIL, PASS, PENDING, read_tolerances, verify_folder
+from nava_eval.runners.commands.verify_model import command
+from nava_eval.runners.verify_model import FAIL, PASS, PENDING, read_tolerances, verify_folder
 
 FORWARD_CASES = {
     "a_joint",
