@@ -55,8 +55,15 @@ class MetricField:
         return self.quantity or self.name
 
     def protocol_for(self, pass_protocol: str) -> str:
-        """This field's protocol id, given the protocol of the metric pass that produced it."""
-        return self.protocol or pass_protocol
+        """This field's protocol id, given the protocol of the metric pass that produced it.
+
+        Variant suffixes of the pass (`+smoke-random-weights`, `+stride2`, ...) carry over: a smoke
+        pass never yields a field that claims the real protocol.
+        """
+        if not self.protocol:
+            return pass_protocol
+        _, plus, suffix = pass_protocol.partition("+")
+        return self.protocol + plus + suffix
 
 
 @dataclass(frozen=True)

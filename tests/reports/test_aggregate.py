@@ -125,3 +125,10 @@ def test_set_field_needs_a_reducer() -> None:
         MetricField("fd", "lower", kind="set")
     with pytest.raises(ValueError, match="reducer"):
         MetricField("x", "lower", reducer="m:f")
+
+
+def test_variant_suffix_of_the_pass_carries_over_to_field_protocols() -> None:
+    best = FIELDS[1]
+    assert best.protocol_for(PASS) == "lip/best-track-v1"
+    assert best.protocol_for(PASS + "+smoke-random-weights") == "lip/best-track-v1+smoke-random-weights"
+    assert FIELDS[0].protocol_for(PASS + "+stride2") == PASS + "+stride2"
