@@ -14,4 +14,15 @@ try:
 except PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0+unknown"
 
-__all__ = ["__version__"]
+
+def __getattr__(name: str):  # noqa: ANN202 - PEP 562 lazy attribute
+    # `nava_eval.evaluate` is the documented Python entry point (runners/api.py); loaded on first use
+    # so `import nava_eval` and `nava-eval --help` stay light.
+    if name == "evaluate":
+        from nava_eval.runners.api import evaluate
+
+        return evaluate
+    raise AttributeError(f"module 'nava_eval' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "evaluate"]

@@ -3,6 +3,10 @@
 Coverage is explicit: a sample planned for a metric is counted once as ok (n), skipped (the
 metric's rules exclude it, e.g. no face track), failed (scorer error), or missing (never
 generated or never scored). Nothing is dropped silently and nothing is counted as 0.
+
+In a multi-seed run every (sample, seed) is planned and counted; the value is the mean over seeds of
+each seed's value, with the between-seed standard deviation and an item bootstrap CI
+(reports.stats.seed_estimate / seed_statistic_estimate).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from nava_eval.reports.results import (
     SetResult,
     latest_by_id,
     load_score_records,
+    sample_key,
 )
 from nava_eval.reports.stats import (
     PER_SET_MEANS,
@@ -30,6 +35,8 @@ from nava_eval.reports.stats import (
     bootstrap_ci_grouped,
     bootstrap_ci_statistic,
     mean_of_set_means,
+    seed_estimate,
+    seed_statistic_estimate,
 )
 
 #: results.json `aggregation` of a set-level field.
@@ -43,6 +50,11 @@ class PlannedSample:
     id: str
     set: str
     output_sha256: str | None
+    run_seed: int | None = None  # which seed of a multi-seed run
+
+    @property
+    def key(self) -> str:
+        return sample_key(self.id, self.run_seed)
 
 
 def _finite(value: object) -> float | None:
@@ -77,13 +89,17 @@ def aggregate_field(
     """
     if sets is not None:
         planned = [p for p in planned if p.set in sets]
+    if any(p.run_seed is not None for p in planned):
+        if field.kind == "set":
+            return _aggregate_set_field_seeds(records, planned, field, protocol, seed, n_resamples, sets)
+        return _aggregate_field_seeds(records, planned, field, protocol, aggregation, seed, n_resamples, sets)
     if field.kind == "set":
         return _aggregate_set_field(records, planned, field, protocol, seed, n_resamples, sets)
     values: dict[str, list[float]] = {}
     flat: list[float] = []  # in planned (benchmark) order, so the bootstrap draw is reproducible
     counts: Counter[str] = Counter()
     for sample in planned:
-        record = records.get(sample.id)
+        record = records.get(sample.key)
         if not _current(record, sample):
             counts["missing"] += 1
             continue
@@ -160,7 +176,7 @@ def _aggregate_set_field(
     by_set: dict[str, list[Mapping[str, Any]]] = {}
     counts: Counter[str] = Counter()
     for sample in planned:
-        record = records.get(sample.id)
+        record = records.get(sample.key)
         if not _current(record, sample):
             counts["missing"] += 1
         elif record.status != "ok":
@@ -194,6 +210,152 @@ def _aggregate_set_field(
     )
 
 
+def _item_field_value(record: ScoreRecord, field: MetricField) -> float | None:
+    return _finite(record.values.get(field.name, record.value if field.name == record.metric else None))
+
+
+def _seed_cells(
+    records: Mapping[str, ScoreRecord], planned: Sequence[PlannedSample], field: MetricField
+) -> tuple[dict[str, dict[int, float]], dict[str, str], list[int], Counter[str]]:
+    """(item → seed → value, item → set, seeds in planned order, coverage counts) of a multi-seed field."""
+    cells: dict[str, dict[int, float]] = {}
+    item_set: dict[str, str] = {}
+    seeds: list[int] = []
+    counts: Counter[str] = Counter()
+    for sample in planned:
+        if sample.run_seed is not None and sample.run_seed not in seeds:
+            seeds.append(sample.run_seed)
+        record = records.get(sample.key)
+        if not _current(record, sample):
+            counts["missing"] += 1
+            continue
+        if record.status != "ok":
+            counts[record.status] += 1
+            continue
+        value = _item_field_value(record, field)
+        if value is None:
+            counts["skipped"] += 1
+            continue
+        item_set.setdefault(sample.id, sample.set)
+        cells.setdefault(sample.id, {})[int(sample.run_seed or 0)] = value
+    return cells, item_set, seeds, counts
+
+
+def _matrix(cells: Mapping[str, Mapping[int, float]], items: Sequence[str], seeds: Sequence[int]) -> list:
+    return [[cells[i].get(s, math.nan) for s in seeds] for i in items]
+
+
+def _aggregate_field_seeds(
+    records: Mapping[str, ScoreRecord],
+    planned: Sequence[PlannedSample],
+    field: MetricField,
+    protocol: str,
+    aggregation: str,
+    seed: int,
+    n_resamples: int,
+    sets: Sequence[str] | None,
+) -> MetricResult:
+    """A per-item field of a multi-seed run: mean over seeds, item bootstrap CI, between-seed sd."""
+    cells, item_set, seeds, counts = _seed_cells(records, planned, field)
+    items = list(cells)  # planned (benchmark) order
+    per_set: dict[str, SetResult] = {}
+    for name in sorted(set(item_set.values())):
+        mine = [i for i in items if item_set[i] == name]
+        est = seed_estimate(_matrix(cells, mine, seeds), seeds, seed=seed, n_resamples=n_resamples)
+        per_set[name] = SetResult(value=est.value, n=est.n, ci95=list(est.ci95), seed_sd=est.seed_sd)
+    value = ci = sd = None
+    per_seed: dict[str, float | None] = {str(s): None for s in seeds}
+    n = 0
+    if items:
+        labels = [item_set[i] for i in items] if aggregation == PER_SET_MEANS else None
+        est = seed_estimate(_matrix(cells, items, seeds), seeds, labels, seed, n_resamples)
+        value, ci, sd, n = est.value, list(est.ci95), est.seed_sd, est.n
+        per_seed = {str(s): v for s, v in est.per_seed.items()}
+    return MetricResult(
+        name=field.name,
+        protocol=field.protocol_for(protocol),
+        direction=field.direction,
+        value=value,
+        n=n,
+        n_skipped=counts["skipped"],
+        n_failed=counts["failed"],
+        n_missing=counts["missing"],
+        ci95=ci,
+        unit=field.unit,
+        aggregation=aggregation,
+        per_set=per_set,
+        quantity=field.quantity,
+        sets=list(sets) if sets is not None else None,
+        seeds=list(seeds),
+        seed_sd=sd,
+        per_seed=per_seed,
+    )
+
+
+def _aggregate_set_field_seeds(
+    records: Mapping[str, ScoreRecord],
+    planned: Sequence[PlannedSample],
+    field: MetricField,
+    protocol: str,
+    seed: int,
+    n_resamples: int,
+    sets: Sequence[str] | None,
+) -> MetricResult:
+    """A set-level statistic of a multi-seed run: per seed over its items, mean over seeds, item bootstrap."""
+    statistic = set_statistic(field)
+    rows: dict[str, dict[int, Mapping[str, Any]]] = {}
+    item_set: dict[str, str] = {}
+    seeds: list[int] = []
+    counts: Counter[str] = Counter()
+    for sample in planned:
+        if sample.run_seed is not None and sample.run_seed not in seeds:
+            seeds.append(sample.run_seed)
+        record = records.get(sample.key)
+        if not _current(record, sample):
+            counts["missing"] += 1
+        elif record.status != "ok":
+            counts[record.status] += 1
+        else:
+            item_set.setdefault(sample.id, sample.set)
+            rows.setdefault(sample.id, {})[int(sample.run_seed or 0)] = record.values
+    n = sum(len(r) for r in rows.values())
+    per_set = {}
+    for name in sorted(set(item_set.values())):
+        group = [rows[i] for i in rows if item_set[i] == name]
+        v, ci, _, sd = seed_statistic_estimate(group, seeds, statistic, seed, n_resamples)
+        per_set[name] = SetResult(
+            value=v, n=sum(len(r) for r in group), ci95=list(ci) if ci else None, seed_sd=sd
+        )
+    value = ci = sd = None
+    per_seed: dict[str, float | None] = {str(s): None for s in seeds}
+    if rows:
+        value, ci_t, per, sd = seed_statistic_estimate(
+            list(rows.values()), seeds, statistic, seed, n_resamples
+        )
+        ci = list(ci_t) if ci_t else None
+        per_seed = {str(s): v for s, v in per.items()}
+    return MetricResult(
+        name=field.name,
+        protocol=field.protocol_for(protocol),
+        direction=field.direction,
+        value=value,
+        n=n,
+        n_skipped=counts["skipped"],
+        n_failed=counts["failed"],
+        n_missing=counts["missing"],
+        ci95=ci,
+        unit=field.unit,
+        aggregation=SET_STATISTIC,
+        per_set=per_set,
+        quantity=field.quantity,
+        kind="set",
+        sets=list(sets) if sets is not None else None,
+        seeds=list(seeds),
+        seed_sd=sd,
+        per_seed=per_seed,
+    )
+
+
 def aggregate_metric(
     scores_path,
     metric: str,
@@ -208,8 +370,8 @@ def aggregate_metric(
     `rules` (by field name) are the benchmark's per-field population and aggregation (FieldRule).
     """
     records = latest_by_id(load_score_records(scores_path))
-    planned_ids = {p.id for p in planned}
-    protocols = Counter(r.protocol for r in records.values() if r.id in planned_ids)
+    planned_keys = {p.key for p in planned}
+    protocols = Counter(r.protocol for key, r in records.items() if key in planned_keys)
     if len(protocols) > 1:
         raise ValueError(
             f"{scores_path}: scores of different protocols are mixed ({dict(protocols)}); "
@@ -239,6 +401,9 @@ def build_results(
     provenance: Provenance | None,
     created_at: str,
     notes: Sequence[str] = (),
+    origin: str = "generated",
+    n_outputs: int | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> Results:
     """The results.json object (kept as a function so every writer fills the same fields)."""
     all_notes = list(notes)
@@ -257,4 +422,7 @@ def build_results(
         notes=all_notes,
         spec=spec,
         provenance=provenance,
+        origin=origin,  # type: ignore[arg-type]
+        n_outputs=n_outputs,
+        seeds=list(seeds) if seeds else None,
     )

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from nava_eval.reports.per_sample import RunData, field_values, load_run
+from nava_eval.reports.per_sample import RunData, field_values, load_run, paired_items
 from nava_eval.reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, PER_SET_MEANS, paired_bootstrap
 from nava_eval.reports.tables import FIELD_LABELS, SMOKE_BANNER, field_order
 
@@ -103,11 +103,12 @@ def compare_runs(
             "n_a": len(va),
             "n_b": len(vb),
         }
-        common = va.index.intersection(vb.index)
         if va.empty or vb.empty:
             missing = "A" if va.empty else "B"
             rows.append(MetricComparison(**base, n_common=0, note=f"no per-sample scores in run {missing}"))
             continue
+        pairs = paired_items(va, vb)
+        common = pairs.frame
         if pa != pb:
             rows.append(
                 MetricComparison(**base, n_common=len(common), note="different protocols: not comparable")
@@ -116,19 +117,18 @@ def compare_runs(
         if len(common) == 0:
             rows.append(MetricComparison(**base, n_common=0, note="no sample scored by both runs"))
             continue
-        common = common.sort_values()
-        x, y = va.loc[common, "value"].to_numpy(), vb.loc[common, "value"].to_numpy()
+        x, y = common["a"].to_numpy(), common["b"].to_numpy()
         ref = a.results.metrics.get(name) or b.results.metrics.get(name)
         per_set = ref is not None and ref.aggregation == PER_SET_MEANS
-        sets = [str(s) for s in va.loc[common, "set"]] if per_set else None
+        sets = [str(s) for s in common["set"]] if per_set else None
         paired = paired_bootstrap(x, y, seed=seed, n_resamples=n_resamples, sets=sets)
         better = None
         if paired.significant:
             b_higher = paired.delta > 0
             better = "B" if b_higher == (base["direction"] == "higher") else "A"
-        notes = []
-        if len(common) < max(len(va), len(vb)):
-            notes.append(f"{max(len(va), len(vb)) - len(common)} sample(s) scored by only one run left out")
+        notes = [pairs.note] if pairs.note else []
+        if pairs.left_out:
+            notes.append(f"{pairs.left_out} sample(s) scored by only one run left out")
         rows.append(
             MetricComparison(
                 **base,

@@ -34,6 +34,8 @@ from nava_eval.reports.results import (
     latest_by_id,
     load_results,
     load_sample_records,
+    record_key,
+    sample_key,
 )
 from nava_eval.reports.schema import SchemaError, from_dict, to_dict
 from nava_eval.reports.tables import SMOKE_BANNER
@@ -50,7 +52,8 @@ MAX_METADATA_BYTES = 256 * 1024**2
 MAX_MEMBERS = 100_000
 
 _SCORE_NAME = re.compile(r"^scores/[A-Za-z0-9_.\-]+\.jsonl$")
-_OUTPUT_NAME = re.compile(r"^outputs/([A-Za-z0-9_.\-]+)/([A-Za-z0-9_.\-]+)\.(mp4|wav)$")
+# outputs/<set>/<id>.ext, or outputs/seed<S>/<set>/<id>.ext in a multi-seed run.
+_OUTPUT_NAME = re.compile(r"^outputs/(?:seed(-?[0-9]+)/)?([A-Za-z0-9_.\-]+)/([A-Za-z0-9_.\-]+)\.(mp4|wav)$")
 _PROTOCOL_VARIANT = re.compile(r"^[a-z0-9][a-z0-9.\-]*-v[0-9]+$")
 _CHUNK = 1 << 20
 
@@ -67,6 +70,8 @@ class ManifestOutput:
     set: str
     sha256: str
     size: int
+    run_seed: int | None = None  # multi-seed runs
+    role: str = "output"  # "audio": an imported item's separate wav beside its mp4
 
 
 @dataclass(frozen=True)
@@ -151,8 +156,18 @@ def submit(run_dir: str | Path, out: str | Path, with_media: bool = False) -> Pa
                 "output changed after it was recorded: rerun generate/score for it"
             )
         outputs[Path(sample.output).as_posix()] = ManifestOutput(
-            sample.id, sample.set, digest, path.stat().st_size
+            sample.id, sample.set, digest, path.stat().st_size, sample.run_seed
         )
+        if sample.audio_output:
+            audio = run_dir / sample.audio_output
+            if not audio.is_file():
+                raise ValueError(f"{audio}: separate audio of sample {sample.id} is missing; import it again")
+            audio_digest = sha256_file(audio)
+            if sample.audio_output_sha256 and audio_digest != sample.audio_output_sha256:
+                raise ValueError(f"{audio}: sha256 differs from samples.jsonl; the file changed after import")
+            outputs[Path(sample.audio_output).as_posix()] = ManifestOutput(
+                sample.id, sample.set, audio_digest, audio.stat().st_size, sample.run_seed, "audio"
+            )
     members = [*METADATA_FILES, *(f"scores/{p.name}" for p in score_files)]
     files = {
         name: ManifestFile(sha256_file(run_dir / name), (run_dir / name).stat().st_size) for name in members
@@ -393,23 +408,31 @@ def _check_content(
         errors.append(
             f"results.json: n_samples {results.n_samples} but samples.jsonl has {len(samples)} samples"
         )
-    by_output = {o.id: (path, o) for path, o in manifest.outputs.items()}
-    for sample in samples.values():
+    by_output = {(sample_key(o.id, o.run_seed), o.role): (path, o) for path, o in manifest.outputs.items()}
+    for key, sample in samples.items():
         if sample.status != "done":
             continue
-        if sample.id not in by_output:
-            errors.append(f"samples.jsonl: done sample {sample.id} has no output in {MANIFEST_NAME}")
-            continue
-        path, out = by_output[sample.id]
-        match = _OUTPUT_NAME.match(path)
-        if not match or (match.group(1), match.group(2)) != (sample.set, sample.id) or out.set != sample.set:
-            errors.append(
-                f"{MANIFEST_NAME}: output {path} does not sit at outputs/{sample.set}/{sample.id}.*"
-            )
-        if sample.output_sha256 and sample.output_sha256 != out.sha256:
-            errors.append(f"{path}: sha256 in {MANIFEST_NAME} differs from samples.jsonl for {sample.id}")
+        expected = [("output", sample.output_sha256)]
+        if sample.audio_output:
+            expected.append(("audio", sample.audio_output_sha256))
+        for role, sha in expected:
+            if (key, role) not in by_output:
+                errors.append(f"samples.jsonl: done sample {key} has no {role} file in {MANIFEST_NAME}")
+                continue
+            path, out = by_output[(key, role)]
+            match = _OUTPUT_NAME.match(path)
+            seed = None if not match or match.group(1) is None else int(match.group(1))
+            where = (seed, match.group(2), match.group(3)) if match else None
+            if where != (sample.run_seed, sample.set, sample.id) or out.set != sample.set:
+                folder = "" if sample.run_seed is None else f"seed{sample.run_seed}/"
+                errors.append(
+                    f"{MANIFEST_NAME}: {role} {path} does not sit at outputs/{folder}{sample.set}/{sample.id}.*"
+                )
+            if sha and sha != out.sha256:
+                errors.append(f"{path}: sha256 in {MANIFEST_NAME} differs from samples.jsonl for {key}")
     for path, out in manifest.outputs.items():
-        if out.id not in samples or samples[out.id].status != "done":
+        key = sample_key(out.id, out.run_seed)
+        if key not in samples or samples[key].status != "done":
             errors.append(f"{MANIFEST_NAME}: output {path} belongs to no done sample in samples.jsonl")
 
     # Protocols and per-metric counts.
@@ -435,7 +458,7 @@ def _check_content(
             if why:
                 errors.append(f"{score_name}: id {record.id}: {why}")
                 break
-            sample = samples.get(record.id)
+            sample = samples.get(record_key(record))
             if sample is None or sample.set != record.set:
                 errors.append(f"{score_name}: id {record.id} (set {record.set}) is not a sample of this run")
                 break
@@ -459,7 +482,11 @@ def _check_content(
 
     if results.benchmark in benchmark_entries():
         expected = getattr(get_benchmark(results.benchmark), "expected_counts", {}) or {}
-        short = {s: (counts.get(s, 0), n) for s, n in expected.items() if counts.get(s, 0) != n}
+        items: dict[str, set[str]] = {}
+        for sample in samples.values():  # distinct items: a multi-seed run holds each item once per seed
+            items.setdefault(sample.set, set()).add(sample.id)
+        item_counts = {name: len(ids) for name, ids in items.items()}
+        short = {s: (item_counts.get(s, 0), n) for s, n in expected.items() if item_counts.get(s, 0) != n}
         if short:
             desc = ", ".join(f"{s} {have}/{want}" for s, (have, want) in sorted(short.items()))
             warnings.append(f"incomplete {results.benchmark}: samples per set {desc}")

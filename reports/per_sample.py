@@ -26,7 +26,9 @@ from nava_eval.reports.results import (
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["id", "set", "metric", "field", "value", "protocol"]
+#: `id` is the unit (reports.results.sample_key: the item id, or `id@seed` in a multi-seed run);
+#: `item` the benchmark item and `seed` the run seed (None in a single-seed run).
+COLUMNS = ["id", "set", "metric", "field", "value", "protocol", "item", "seed"]
 ISSUE_COLUMNS = ["id", "set", "metric", "status", "reason"]
 
 
@@ -57,9 +59,10 @@ def record_field_values(record: ScoreRecord) -> dict[str, float]:
 def scan_scores(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(ok values, issues) of `run_dir/scores/*.jsonl` in one pass.
 
-    ok values: one row per (id, field), columns id, set, metric (scores file), field (results.json
-    column, e.g. sync_c), value, protocol. issues: one row per sample a metric did not score, columns
-    id, set, metric, status (skipped | failed | stale), reason.
+    ok values: one row per (unit, field), columns id (the unit: item id, or id@seed in a multi-seed run),
+    set, metric (scores file), field (results.json column, e.g. sync_c), value, protocol, item, seed.
+    issues: one row per unit a metric did not score, columns id, set, metric, status (skipped | failed |
+    stale), reason.
     """
     run_dir = Path(run_dir)
     current_sha: dict[str, str | None] = {}
@@ -71,19 +74,19 @@ def scan_scores(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows = []
     issues = []
     for path in sorted((run_dir / "scores").glob("*.jsonl")):
-        for record in latest_by_id(load_score_records(path)).values():
+        for key, record in latest_by_id(load_score_records(path)).items():
             if record.status != "ok":
-                issues.append([record.id, record.set, record.metric, record.status, record.reason or ""])
+                issues.append([key, record.set, record.metric, record.status, record.reason or ""])
                 continue
-            known = current_sha.get(record.id)
+            known = current_sha.get(key)
             if known and record.output_sha256 and known != record.output_sha256:
-                log.info("%s: score of %s is for an older output (sha256 differs); ignored", path, record.id)
-                issues.append(
-                    [record.id, record.set, record.metric, "stale", "scored an older output; rescore"]
-                )
+                log.info("%s: score of %s is for an older output (sha256 differs); ignored", path, key)
+                issues.append([key, record.set, record.metric, "stale", "scored an older output; rescore"])
                 continue
             for name, value in record_field_values(record).items():
-                rows.append([record.id, record.set, record.metric, name, value, record.protocol])
+                rows.append(
+                    [key, record.set, record.metric, name, value, record.protocol, record.id, record.run_seed]
+                )
     return pd.DataFrame(rows, columns=COLUMNS), pd.DataFrame(issues, columns=ISSUE_COLUMNS)
 
 
@@ -93,9 +96,27 @@ def load_sample_scores(run_dir: str | Path) -> pd.DataFrame:
 
 
 def field_values(scores: pd.DataFrame, field: str) -> pd.DataFrame:
-    """The rows of one field, indexed by sample id (columns set, value, protocol)."""
+    """The rows of one field, indexed by unit (columns set, value, protocol, item, seed)."""
     sub = scores[scores["field"] == field]
-    return sub.drop_duplicates("id", keep="last").set_index("id")[["set", "value", "protocol"]]
+    for column, default in (("item", None), ("seed", None)):
+        if column not in sub.columns:  # a frame built by hand with the older columns
+            sub = sub.assign(**{column: sub["id"] if column == "item" else default})
+    return sub.drop_duplicates("id", keep="last").set_index("id")[
+        ["set", "value", "protocol", "item", "seed"]
+    ]
+
+
+def is_multi_seed(values: pd.DataFrame) -> bool:
+    """Whether `field_values` rows come from a multi-seed run (units carry a run seed)."""
+    return "seed" in values.columns and bool(values["seed"].notna().any())
+
+
+def item_means(values: pd.DataFrame) -> pd.DataFrame:
+    """Per item: the mean over its seeds (columns set, value), in first-seen order; a single-seed run as is."""
+    if not is_multi_seed(values):
+        return values[["set", "value"]]
+    grouped = values.groupby("item", sort=False)
+    return pd.DataFrame({"set": grouped["set"].first(), "value": grouped["value"].mean()})
 
 
 def field_estimate(
@@ -110,11 +131,25 @@ def field_estimate(
     "mean of per-set means" resamples within each set; anything else is the plain per-item mean.
     None when the run has no ok value for the field.
     """
-    from nava_eval.reports.stats import PER_SET_MEANS, bootstrap_ci, bootstrap_ci_grouped, mean_of_set_means
+    from nava_eval.reports.stats import (
+        PER_SET_MEANS,
+        bootstrap_ci,
+        bootstrap_ci_grouped,
+        mean_of_set_means,
+        seed_estimate,
+    )
 
     sub = field_values(scores, field)
     if sub.empty:
         return None
+    if is_multi_seed(sub):
+        seeds = sorted({int(s) for s in sub["seed"].dropna()})
+        matrix = sub.pivot_table(index="item", columns="seed", values="value", aggfunc="last", sort=False)
+        matrix = matrix.reindex(columns=seeds)
+        sets = sub.groupby("item", sort=False)["set"].first().reindex(matrix.index)
+        labels = [str(s) for s in sets] if aggregation == PER_SET_MEANS else None
+        est = seed_estimate(matrix.to_numpy(dtype=float), seeds, labels, seed, n_resamples)
+        return est.value, est.ci95, est.n
     if aggregation == PER_SET_MEANS:
         groups = {str(name): grp["value"].to_numpy() for name, grp in sub.groupby("set")}
         return mean_of_set_means(groups), bootstrap_ci_grouped(groups, seed, n_resamples), len(sub)
@@ -160,3 +195,44 @@ def load_run(source: str | Path | Results | RunData) -> RunData:
     else:
         scores, issues = pd.DataFrame(columns=COLUMNS), pd.DataFrame(columns=ISSUE_COLUMNS)
     return RunData(results, run_dir if has_scores or path.is_dir() else None, scores, issues)
+
+
+@dataclass(frozen=True)
+class PairedItems:
+    """Two runs' values of one field, paired per item: columns set, a, b (index: item id, sorted)."""
+
+    frame: pd.DataFrame
+    by_seed: bool  # paired on (item, seed) units; False: on items (seed means when a run has seeds)
+    units: int  # (item, seed) pairs used when by_seed, else items
+    complete: bool  # every value of both runs entered a pair
+    note: str = ""
+    left_out: int = 0  # units (or items, when paired by item) of the larger run that found no partner
+
+
+def paired_items(va: pd.DataFrame, vb: pd.DataFrame) -> PairedItems:
+    """Pair two runs' `field_values` as compare and check do: same item, same seed.
+
+    Units both runs have (the same item, and the same seed in multi-seed runs) are paired and averaged
+    per item, so a bootstrap over the returned rows resamples items with all their seeds. Runs without a
+    seed in common are paired by item on each run's mean over its seeds (noted). Single-seed runs pair
+    by item id, as before multi-seed runs existed.
+    """
+    multi = is_multi_seed(va) or is_multi_seed(vb)
+    common = va.index.intersection(vb.index)
+    if len(common) or not multi:
+        a, b = va.loc[common], vb.loc[common]
+        frame = pd.DataFrame({"item": a["item"], "set": a["set"], "a": a["value"], "b": b["value"]})
+        grouped = frame.groupby("item", sort=True).agg(set=("set", "first"), a=("a", "mean"), b=("b", "mean"))
+        complete = len(common) == len(va) == len(vb)
+        note = ""
+        if multi:
+            note = f"paired by (item, seed): {len(common)} pairs over {len(grouped)} items"
+        return PairedItems(grouped, True, len(common), complete, note, max(len(va), len(vb)) - len(common))
+    ma, mb = item_means(va), item_means(vb)
+    items = ma.index.intersection(mb.index).sort_values()
+    frame = pd.DataFrame(
+        {"set": ma.loc[items, "set"], "a": ma.loc[items, "value"], "b": mb.loc[items, "value"]}
+    )
+    complete = len(items) == len(ma) == len(mb)
+    note = "no seed in common: paired by item on each run's mean over its seeds"
+    return PairedItems(frame, False, len(items), complete, note, max(len(ma), len(mb)) - len(items))

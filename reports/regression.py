@@ -18,7 +18,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nava_eval.reports.per_sample import RunData, field_values, load_run
+from nava_eval.reports.per_sample import (
+    RunData,
+    field_estimate,
+    field_values,
+    is_multi_seed,
+    load_run,
+    paired_items,
+)
 from nava_eval.reports.stats import (
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
@@ -195,15 +202,20 @@ def _delta_ci(
     per_set = metric is not None and metric.aggregation == PER_SET_MEANS
     if ours is not None and not ours.empty and baseline.run is not None and not baseline.run.scores.empty:
         theirs = field_values(baseline.run.scores, name)
-        common = ours.index.intersection(theirs.index).sort_values()
-        if len(common) == len(ours) == len(theirs) and len(common) > 0:
-            sets = [str(s) for s in ours.loc[common, "set"]] if per_set else None
+        # Same item, same seed (multi-seed runs); resampled by item. See reports.per_sample.paired_items.
+        pairs = paired_items(theirs, ours)
+        if pairs.complete and len(pairs.frame) > 0:
+            sets = [str(s) for s in pairs.frame["set"]] if per_set else None
             paired = paired_bootstrap(
-                theirs.loc[common, "value"].to_numpy(), ours.loc[common, "value"].to_numpy(), seed, n_resamples,
-                sets=sets,
-            )  # fmt: skip
+                pairs.frame["a"].to_numpy(), pairs.frame["b"].to_numpy(), seed, n_resamples, sets=sets
+            )
             return paired.ci95
     if ours is not None and not ours.empty:
+        if is_multi_seed(ours):
+            estimate = field_estimate(run.scores, name, metric.aggregation if metric else "per-item mean", seed,
+                                      n_resamples)  # fmt: skip
+            if estimate is not None:
+                return estimate[1][0] - base_value, estimate[1][1] - base_value
         lo, hi = bootstrap_ci(ours["value"].to_numpy(), seed, n_resamples)
         return lo - base_value, hi - base_value
     if metric is not None and metric.ci95:

@@ -66,6 +66,11 @@ class SampleRecord:
     timings: dict[str, float] = field(default_factory=dict)
     rank: int | None = None
     finished_at: str | None = None
+    # Which seed of a multi-seed run this output is (None in a single-seed run: the seed is run.json's).
+    run_seed: int | None = None
+    # An imported output's separate audio file (Verse-Bench toolkit layout: <id>.mp4 + <id>.wav).
+    audio_output: str | None = None
+    audio_output_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,7 @@ class ScoreRecord:
     value: float | None = None
     values: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
+    run_seed: int | None = None  # the seed of a multi-seed run this score belongs to
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,7 @@ class SetResult:
     value: float | None
     n: int
     ci95: list[float] | None = None
+    seed_sd: float | None = None  # multi-seed runs: standard deviation of the set's value across seeds
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,12 @@ class MetricResult:
     quantity: str | None = None  # what the value measures (table column family); None: `name`
     kind: Literal["item", "set"] = "item"  # "set": one statistic of the whole set (FD), not a mean
     sets: list[str] | None = None  # the sets the protocol aggregates over; None: every scored set
+    # Multi-seed runs: `value` is the mean over seeds of each seed's value (per_seed, keyed by the seed as
+    # text), seed_sd their standard deviation (ddof 1), ci95 the item bootstrap (items resampled with all
+    # their seeds). None / empty in a single-seed run.
+    seeds: list[int] | None = None
+    seed_sd: float | None = None
+    per_seed: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def measures(self) -> str:
@@ -135,6 +148,28 @@ class Results:
     notes: list[str] = field(default_factory=list)
     spec: dict[str, Any] = field(default_factory=dict)
     provenance: Provenance | None = None
+    origin: Literal["generated", "imported"] = "generated"  # imported: another model's outputs folder
+    n_outputs: int | None = None  # planned samples (× seeds) that have an output: the run's coverage
+    seeds: list[int] | None = None  # a multi-seed run's seeds (n_samples counts every (item, seed))
+
+
+def sample_key(sample_id: str, run_seed: int | None = None) -> str:
+    """The unit a record describes: the item id, or `id@seed` for one seed of a multi-seed run.
+
+    '@' is not allowed in sample ids (benchmarks.errors.check_sample_id), so the key is unambiguous.
+    """
+    return sample_id if run_seed is None else f"{sample_id}@{run_seed}"
+
+
+def split_key(key: str) -> tuple[str, int | None]:
+    """Inverse of `sample_key`."""
+    item, sep, seed = key.partition("@")
+    return (item, int(seed)) if sep else (item, None)
+
+
+def record_key(record: Any) -> str:
+    """`sample_key` of a sample or score record (records without a run seed are keyed by id)."""
+    return sample_key(record.id, getattr(record, "run_seed", None))
 
 
 def _check_version(data: Any, expected: str, source: str) -> None:
@@ -206,10 +241,13 @@ def _load_records(path: Path, cls: type, schema: str) -> list[Any]:
 
 
 def latest_by_id(records: list[Any]) -> dict[str, Any]:
-    """Appends are the history; the last record of an id is its current state."""
+    """Appends are the history; the last record of a unit is its current state.
+
+    Keyed by `record_key`: the sample id, or `id@seed` for one seed of a multi-seed run.
+    """
     latest: dict[str, Any] = {}
     for record in records:
-        latest[record.id] = record
+        latest[record_key(record)] = record
     return latest
 
 

@@ -9,6 +9,7 @@ both runs, which is what makes a delta between two runs on the same prompts tigh
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -181,3 +182,148 @@ def paired_bootstrap(
     return PairedDelta(
         delta=delta, ci95=(lo, hi), n=int(diff.size), significant=bool(lo > 0.0 or hi < 0.0), p_value=p_value
     )
+
+
+# --- multi-seed runs ---------------------------------------------------------------------------------
+#
+# A multi-seed run holds one value per (item, seed). The reported number is the mean over seeds of each
+# seed's value (the benchmark's own aggregation over items); its CI resamples *items*, each with all of
+# its seeds, since an item's seeds share its prompt and are not independent draws. The between-seed
+# standard deviation of the per-seed values is reported next to it. With one seed and no gaps these
+# reduce exactly (same random draws) to `bootstrap_ci` / `bootstrap_ci_grouped`.
+
+
+@dataclass(frozen=True)
+class SeedEstimate:
+    """Mean over seeds, its item-bootstrap CI, the per-seed values and their standard deviation."""
+
+    value: float
+    ci95: tuple[float, float]
+    per_seed: dict[int, float | None]
+    seed_sd: float | None  # ddof 1; None with fewer than two seeds that have a value
+    n: int  # (item, seed) cells with a value
+
+
+def _seed_column_means(matrix: np.ndarray, rng: np.random.Generator, n_resamples: int) -> np.ndarray:
+    """(n_resamples, n_seeds): per seed, the mean over resampled rows of that seed's present values."""
+    n, n_seeds = matrix.shape
+    present = ~np.isnan(matrix)
+    filled = np.where(present, matrix, 0.0)
+    rows = max(1, _MAX_CELLS // (n * n_seeds))  # = _resampled_means' chunks with one seed: same draws
+    out = np.empty((n_resamples, n_seeds), dtype=np.float64)
+    for start in range(0, n_resamples, rows):
+        stop = min(n_resamples, start + rows)
+        idx = rng.integers(0, n, size=(stop - start, n))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[start:stop] = filled[idx].sum(axis=1) / present[idx].sum(axis=1)
+    return out
+
+
+def _nanmean_last(values: np.ndarray) -> np.ndarray:
+    """Mean over the last axis ignoring NaN; NaN where every entry is NaN (no warning)."""
+    present = ~np.isnan(values)
+    counts = present.sum(axis=-1)
+    sums = np.where(present, values, 0.0).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def _per_seed_values(matrix: np.ndarray, sets: np.ndarray | None) -> np.ndarray:
+    """Each seed's value: the mean over items, or the mean of per-set means (sets without a value left out)."""
+    if sets is None:
+        return _nanmean_last(matrix.T)
+    per_set = [_nanmean_last(matrix[sets == name].T) for name in sorted(set(sets.tolist()))]
+    return _nanmean_last(np.stack(per_set, axis=1))
+
+
+def seed_estimate(
+    matrix: Sequence[Sequence[float]] | np.ndarray,
+    seeds: Sequence[int],
+    sets: Sequence[str] | None = None,
+    seed: int = DEFAULT_SEED,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> SeedEstimate:
+    """Estimate of a multi-seed run from an (items × seeds) matrix, NaN where an (item, seed) has no value.
+
+    `sets` (one label per item) switches to the mean of per-set means, resampled within each set.
+    """
+    arr = np.asarray(matrix, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != len(seeds):
+        raise ValueError(f"expected an items × {len(seeds)} seeds matrix, got shape {arr.shape}")
+    if np.isinf(arr).any():
+        raise ValueError("the seed matrix holds infinite values; only status-ok scores may be bootstrapped")
+    arr = arr[~np.isnan(arr).all(axis=1)]  # items with no value for any seed are not in the population
+    labels = None
+    if sets is not None:
+        full = np.asarray(list(sets))
+        if full.size != np.asarray(matrix).shape[0]:
+            raise ValueError(f"sets has {full.size} labels for {np.asarray(matrix).shape[0]} items")
+        labels = full[~np.isnan(np.asarray(matrix, dtype=np.float64)).all(axis=1)]
+    if arr.size == 0:
+        raise ValueError("bootstrap needs at least one value; got none")
+    per_seed = _per_seed_values(arr, labels)
+    defined = per_seed[~np.isnan(per_seed)]
+    value = float(defined.mean())
+    rng = np.random.default_rng(seed)
+    if labels is None:
+        dist = _nanmean_last(_seed_column_means(arr, rng, n_resamples))
+    else:
+        per_set = [
+            _seed_column_means(arr[labels == name], rng, n_resamples) for name in sorted(set(labels.tolist()))
+        ]
+        dist = _nanmean_last(_nanmean_last(np.stack(per_set, axis=2)))
+    dist = dist[~np.isnan(dist)]
+    return SeedEstimate(
+        value=value,
+        ci95=_percentiles(dist, confidence),
+        per_seed={int(s): (None if np.isnan(v) else float(v)) for s, v in zip(seeds, per_seed, strict=True)},
+        seed_sd=float(np.std(defined, ddof=1)) if defined.size >= 2 else None,
+        n=int((~np.isnan(arr)).sum()),
+    )
+
+
+def seed_statistic_estimate(
+    rows: Sequence[Mapping[int, object]],
+    seeds: Sequence[int],
+    statistic: Callable[[Sequence[object]], float],
+    seed: int = DEFAULT_SEED,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> tuple[float | None, tuple[float, float] | None, dict[int, float | None], float | None]:
+    """A set-level statistic (e.g. a Fréchet distance) of a multi-seed run: (value, CI, per seed, seed sd).
+
+    `rows` holds one mapping per item: run seed → that (item, seed)'s per-item values. Each seed's
+    statistic is computed over its own items; the value is their mean. The CI resamples items with all
+    their seeds (None when fewer than half the resamples give a defined value, as
+    `bootstrap_ci_statistic`).
+    """
+
+    def evaluate(chosen: Sequence[Mapping[int, object]]) -> tuple[float | None, dict[int, float | None]]:
+        per: dict[int, float | None] = {}
+        for s in seeds:
+            items = [row[s] for row in chosen if s in row]
+            try:
+                v = float(statistic(items)) if items else math.nan
+            except ValueError:
+                v = math.nan
+            per[int(s)] = v if math.isfinite(v) else None
+        got = [v for v in per.values() if v is not None]
+        return (sum(got) / len(got) if got else None), per
+
+    if not rows:
+        raise ValueError("bootstrap needs at least one item; got none")
+    value, per_seed = evaluate(rows)
+    got = [v for v in per_seed.values() if v is not None]
+    sd = float(np.std(got, ddof=1)) if len(got) >= 2 else None
+    if value is None:
+        return None, None, per_seed, sd
+    rng = np.random.default_rng(seed)
+    stats = []
+    for _ in range(n_resamples):
+        idx = rng.integers(0, len(rows), size=len(rows))
+        v, _ = evaluate([rows[i] for i in idx])
+        if v is not None:
+            stats.append(v)
+    ci = _percentiles(np.asarray(stats), confidence) if len(stats) >= n_resamples / 2 else None
+    return value, ci, per_seed, sd

@@ -13,14 +13,15 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
-from nava_eval.reports.per_sample import RunData, field_estimate, load_run
+from nava_eval.reports.model_names import published_name
+from nava_eval.reports.per_sample import RunData, field_estimate, field_values, is_multi_seed, load_run
 from nava_eval.reports.results import Results
 from nava_eval.reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_ci
 
@@ -88,6 +89,18 @@ class Row:
     params_b: float | None
     run_name: str | None = None
     smoke: bool = False
+    n_outputs: int | None = None  # runs: planned samples (× seeds) with an output
+    n_planned: int | None = None  # runs: planned samples (× seeds)
+    n_seeds: int | None = None  # multi-seed runs
+    published_as: str | None = None  # runs: the published model this run is (reports.model_names)
+
+    @property
+    def coverage(self) -> str:
+        """ "598/600" (outputs / planned), with the seed count of a multi-seed run; "" for published rows."""
+        if self.n_planned is None or self.n_outputs is None:
+            return ""  # published rows, and results.json files written before coverage was recorded
+        seeds = f" ({self.n_seeds} seeds)" if self.n_seeds else ""
+        return f"{self.n_outputs}/{self.n_planned}{seeds}"
 
 
 @dataclass(frozen=True)
@@ -98,6 +111,23 @@ class Cell:
     n: int | None = None
     split: str | None = None
     note: str = ""
+    seed_sd: float | None = None  # multi-seed runs: between-seed standard deviation of the value
+
+
+@dataclass(frozen=True)
+class ReproRow:
+    """One (run, column) of the paper-vs-harness table: a measured number beside the published one."""
+
+    run: str  # row label of the run
+    published: str  # row label of the published model
+    quantity: str
+    protocol: str
+    column: str | None  # the shared column key; None when the protocols differ (not compared)
+    published_value: float
+    measured: float | None
+    ci95: tuple[float, float] | None
+    seed_sd: float | None
+    verdict: str  # "agrees" | "disagrees" | "different protocol (...)" | "no CI"
 
 
 @dataclass(frozen=True)
@@ -114,25 +144,38 @@ class ComparisonTable:
     seed: int = DEFAULT_SEED
     n_resamples: int = DEFAULT_RESAMPLES
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # column key → labels of run rows whose number disagrees with their own model's published one
+    disagree: dict[str, frozenset[str]] = field(default_factory=dict)
+    reproducibility: tuple[ReproRow, ...] = ()
 
     def cell(self, row: str, column: str) -> Cell | None:
         return self.cells.get((row, column))
 
+    def cell_text(self, row: str, column: str) -> str:
+        """ "value ± half-CI [sd s]", with DISAGREE_MARK when it disagrees with the same model's published number."""
+        text = _fmt_cell(self.cell(row, column))
+        if row in self.disagree.get(column, ()):
+            text += DISAGREE_MARK
+        return text
+
+    @property
+    def has_coverage(self) -> bool:
+        return any(row.n_outputs is not None for row in self.rows)
+
     def frame(self, mark_best: str = "*") -> pd.DataFrame:
         """Display table: one string per cell, "value ± half-CI", best per column suffixed with `mark_best`."""
         records = []
+        lead = _lead_headers(self)
         for row in self.rows:
-            record: dict[str, Any] = {"Model": row.label, "Params (B)": _fmt_params(row.params_b)}
+            record: dict[str, Any] = dict(zip(lead, _lead_values(self, row), strict=True))
             for column in self.columns:
                 cell = self.cell(row.label, column.key)
-                text = _fmt_cell(cell)
+                text = self.cell_text(row.label, column.key)
                 if cell is not None and row.label in self.best.get(column.key, ()):
                     text += mark_best
                 record[column.header] = text
             records.append(record)
-        return pd.DataFrame.from_records(
-            records, columns=["Model", "Params (B)", *[c.header for c in self.columns]]
-        )
+        return pd.DataFrame.from_records(records, columns=[*lead, *[c.header for c in self.columns]])
 
     def numeric_frame(self) -> pd.DataFrame:
         """Machine-readable table: value, ci_lo, ci_hi, protocol and best flag per column."""
@@ -143,14 +186,22 @@ class ComparisonTable:
                 "kind": row.kind,
                 "run": row.run_name,
                 "params_b": row.params_b,
+                "n_outputs": row.n_outputs,
+                "n_planned": row.n_planned,
+                "n_seeds": row.n_seeds,
+                "published_as": row.published_as,
             }
             for column in self.columns:
                 cell = self.cell(row.label, column.key)
                 record[column.key] = cell.value if cell else math.nan
                 record[f"{column.key}_ci_lo"] = cell.ci95[0] if cell and cell.ci95 else math.nan
                 record[f"{column.key}_ci_hi"] = cell.ci95[1] if cell and cell.ci95 else math.nan
+                record[f"{column.key}_seed_sd"] = (
+                    cell.seed_sd if cell and cell.seed_sd is not None else math.nan
+                )
                 record[f"{column.key}_protocol"] = cell.protocol if cell else None
                 record[f"{column.key}_best"] = bool(cell) and row.label in self.best.get(column.key, ())
+                record[f"{column.key}_disagrees_published"] = row.label in self.disagree.get(column.key, ())
             records.append(record)
         return pd.DataFrame.from_records(records)
 
@@ -172,7 +223,21 @@ def _fmt_cell(cell: Cell | None) -> str:
     if cell.ci95 is not None:
         half = (cell.ci95[1] - cell.ci95[0]) / 2
         text += f" ± {_fmt_number(half)}"
+    if cell.seed_sd is not None:
+        text += f" [sd {_fmt_number(cell.seed_sd)}]"
     return text
+
+
+#: Suffix of a run's number that disagrees with its own model's published number beyond the CI.
+DISAGREE_MARK = " ≠"
+
+
+def _lead_headers(table: ComparisonTable) -> list[str]:
+    return ["Model", "Params (B)", *(["Coverage"] if table.has_coverage else [])]
+
+
+def _lead_values(table: ComparisonTable, row: Row) -> list[str]:
+    return [row.label, _fmt_params(row.params_b), *([row.coverage] if table.has_coverage else [])]
 
 
 def field_order(names: Sequence[str]) -> list[str]:
@@ -253,8 +318,9 @@ def _run_cells(
         else:
             ci = estimate[1] if estimate else (tuple(metric.ci95) if metric and metric.ci95 else None)
         n = metric.n if metric else (estimate[2] if estimate else None)
+        seed_sd = metric.seed_sd if metric is not None else None
         if value is not None:
-            cells[column_key(quantity, protocol)] = Cell(float(value), ci, protocol, n)
+            cells[column_key(quantity, protocol)] = Cell(float(value), ci, protocol, n, seed_sd=seed_sd)
         if not per_set:
             continue
         for set_name in run.sets():
@@ -269,7 +335,14 @@ def _run_cells(
             )
             if set_result is not None and set_result.value is not None and (set_level or default_draw):
                 ci95 = (set_result.ci95[0], set_result.ci95[1]) if set_result.ci95 else None
-                cells[key] = Cell(float(set_result.value), ci95, protocol, set_result.n)
+                cells[key] = Cell(
+                    float(set_result.value), ci95, protocol, set_result.n, seed_sd=set_result.seed_sd
+                )
+            elif not sub.empty and is_multi_seed(field_values(sub, name)):
+                estimate_set = field_estimate(sub, name, "per-item mean", seed, n_resamples)
+                if estimate_set is not None:
+                    sd = set_result.seed_sd if set_result is not None else None
+                    cells[key] = Cell(estimate_set[0], estimate_set[1], protocol, estimate_set[2], seed_sd=sd)
             elif not sub.empty:
                 values = sub.drop_duplicates("id", keep="last")["value"].to_numpy()
                 point = (
@@ -300,8 +373,15 @@ def build_table(
     metrics: Sequence[str] | None = None,
     seed: int = DEFAULT_SEED,
     n_resamples: int = DEFAULT_RESAMPLES,
+    aliases: Mapping[str, str] | None = None,
 ) -> ComparisonTable:
     """One benchmark's comparison table of `runs` (dirs, results.json paths or Results) and published rows.
+
+    Each run's row carries its own model name (results.json `model`: an imported run's `--model`) and
+    coverage. A run that *is* a published model (reports.model_names: `aliases`, built-in aliases, or
+    the same name) is checked against that model's published numbers column by column: a measured value
+    whose 95 % CI excludes the published number of the same protocol is marked (DISAGREE_MARK), and
+    every such pair is listed in `reproducibility` (the paper-vs-harness table).
 
     Columns are (quantity, protocol) pairs: a measured number sits in a published column only when the
     protocol ids match; a quantity measured under several protocols gets one column per protocol, its
@@ -324,6 +404,7 @@ def build_table(
         raise ValueError(f"runs are of benchmark {names[0]!r}, not {benchmark!r}")
 
     pub = _published_frame(published, benchmark)
+    pub_models = [str(m) for m in pub["model"].unique()] if len(pub) else []
     run_sets = {s for r in loaded for s in r.sets()}
     if not loaded:
         # Published-only: the per-set columns are the single-set splits the baselines report.
@@ -366,9 +447,19 @@ def build_table(
         labels_seen[label] = labels_seen.get(label, 0) + 1
         if labels_seen[label] > 1:
             label = f"{label} #{labels_seen[label]}"
+        res = run.results
         rows.append(
             Row(
-                label, "run", run.results.model, run.results.params_b, run.results.run_name, run.results.smoke
+                label,
+                "run",
+                res.model,
+                res.params_b,
+                res.run_name,
+                res.smoke,
+                n_outputs=res.n_outputs,
+                n_planned=res.n_samples or None,
+                n_seeds=len(res.seeds) if res.seeds else None,
+                published_as=None if res.smoke else published_name(res.model, pub_models, aliases),
             )
         )
         for key, cell in _run_cells(run, fields, per_set, seed, n_resamples).items():
@@ -453,11 +544,26 @@ def build_table(
             )
         )
 
+    disagree, repro = _reproducibility(rows, columns, cells, pub, quantities, overall_splits)
     notes = []
     if loaded:
         notes.append(
             f"± is half the 95 % bootstrap CI of the mean over per-sample scores ({n_resamples} resamples, "
             f"seed {seed}); published numbers carry no CI."
+        )
+    if any(row.n_seeds for row in rows):
+        notes.append(
+            "Multi-seed runs: the value is the mean over seeds, ± the item bootstrap CI (items resampled with "
+            "all their seeds), [sd s] the standard deviation of the value between seeds."
+        )
+    if any(row.n_outputs is not None for row in rows):
+        notes.append(
+            "Coverage: samples with an output / samples planned (× seeds); the rest count as missing."
+        )
+    if disagree:
+        notes.append(
+            f"{DISAGREE_MARK.strip()}: the measured number's 95 % CI excludes the published number of the same "
+            "model and protocol (paper vs harness below)."
         )
     shown = dict.fromkeys((c.field, c.protocol) for c in columns)
     for quantity, protocol in shown:
@@ -481,7 +587,64 @@ def build_table(
         seed=seed,
         n_resamples=n_resamples,
         notes=tuple(notes),
+        disagree=disagree,
+        reproducibility=tuple(repro),
     )
+
+
+def _reproducibility(
+    rows: Sequence[Row],
+    columns: Sequence[Column],
+    cells: dict[tuple[str, str], Cell],
+    pub: pd.DataFrame,
+    quantities: Sequence[str],
+    overall_splits: set[str],
+) -> tuple[dict[str, frozenset[str]], list[ReproRow]]:
+    """Measured vs published numbers of the same model: shared columns compared, other protocols listed."""
+    disagree: dict[str, set[str]] = {}
+    repro: list[ReproRow] = []
+    for row in rows:
+        if row.kind != "run" or row.published_as is None:
+            continue
+        pub_label = f"{row.published_as} (published)"
+        compared: set[tuple[str, str]] = set()
+        for column in columns:
+            mine, theirs = cells.get((row.label, column.key)), cells.get((pub_label, column.key))
+            if mine is None or theirs is None:
+                continue
+            compared.add((column.field, column.set or ""))
+            if mine.ci95 is None:
+                verdict = "no CI"
+            else:
+                inside = mine.ci95[0] <= theirs.value <= mine.ci95[1]
+                verdict = "agrees" if inside else "disagrees"
+                if not inside:
+                    disagree.setdefault(column.key, set()).add(row.label)
+            repro.append(
+                ReproRow(row.label, pub_label, column.field, column.protocol, column.key, theirs.value,
+                         mine.value, mine.ci95, mine.seed_sd, verdict)
+            )  # fmt: skip
+        # The published model's numbers this run has no same-protocol column for: say why not compared.
+        theirs_rows = (
+            pub[(pub["model"] == row.published_as) & pub["split"].isin(overall_splits)] if len(pub) else pub
+        )
+        for rec in theirs_rows.to_dict("records") if len(theirs_rows) else []:
+            quantity = str(rec["metric"])
+            if quantity not in quantities or (quantity, "") in compared:
+                continue
+            ours = [
+                (c.protocol, cells[(row.label, c.key)])
+                for c in columns
+                if c.field == quantity and c.set is None and (row.label, c.key) in cells
+            ]
+            if not ours:
+                continue
+            protocol, mine = ours[0]
+            repro.append(
+                ReproRow(row.label, pub_label, quantity, protocol, None, float(rec["value"]), mine.value, mine.ci95,
+                         mine.seed_sd, f"different protocol (published: {rec['protocol']})")
+            )  # fmt: skip
+    return {k: frozenset(v) for k, v in disagree.items()}, repro
 
 
 def _quantities_named(name: str, run_fields: Sequence[dict[str, tuple[str, str]]]) -> list[str]:
@@ -515,9 +678,9 @@ def _render_md(table: ComparisonTable) -> str:
     frame = table.frame(mark_best="")
     body = []
     for row in table.rows:
-        values = [row.label, _fmt_params(row.params_b)]
+        values = _lead_values(table, row)
         for column in table.columns:
-            text = _fmt_cell(table.cell(row.label, column.key))
+            text = table.cell_text(row.label, column.key)
             if row.label in table.best.get(column.key, ()) and table.cell(row.label, column.key):
                 text = f"**{text}**"
             values.append(text)
@@ -530,7 +693,44 @@ def _render_md(table: ComparisonTable) -> str:
     out.append(tabulate(body, headers=list(frame.columns), tablefmt="github", disable_numparse=True))
     out.append("")
     out += [f"{line}  " for line in _footer_lines(table)]
+    if table.reproducibility:
+        out += [
+            "",
+            f"**Paper vs harness** ({table.benchmark}: measured runs against their own published rows)",
+            "",
+        ]
+        out.append(
+            tabulate(
+                _repro_body(table), headers=list(REPRO_HEADERS), tablefmt="github", disable_numparse=True
+            )
+        )
     return "\n".join(out).rstrip() + "\n"
+
+
+REPRO_HEADERS = (
+    "run",
+    "published",
+    "metric",
+    "protocol",
+    "published value",
+    "measured",
+    "95 % CI",
+    "verdict",
+)
+
+
+def _repro_body(table: ComparisonTable) -> list[list[str]]:
+    body = []
+    for r in table.reproducibility:
+        ci = f"[{_fmt_number(r.ci95[0])}, {_fmt_number(r.ci95[1])}]" if r.ci95 else "–"
+        measured = "–" if r.measured is None else _fmt_number(r.measured)
+        if r.seed_sd is not None:
+            measured += f" [sd {_fmt_number(r.seed_sd)}]"
+        body.append(
+            [r.run, r.published, FIELD_LABELS.get(r.quantity, r.quantity), r.protocol,
+             _fmt_number(r.published_value), measured, ci, r.verdict]
+        )  # fmt: skip
+    return body
 
 
 def _render_html(table: ComparisonTable) -> str:
@@ -539,16 +739,16 @@ def _render_html(table: ComparisonTable) -> str:
     if table.banner:
         parts.append(f'<p class="smoke-banner"><strong>{esc(table.banner)}</strong></p>')
     parts.append(f"<table><caption>{esc(table.benchmark)} (best per column in bold)</caption><thead><tr>")
-    parts.append("<th>Model</th><th>Params (B)</th>")
+    parts += [f"<th>{esc(h)}</th>" for h in _lead_headers(table)]
     parts += [f'<th data-key="{esc(c.key)}">{esc(c.header)}</th>' for c in table.columns]
     parts.append("</tr></thead><tbody>")
     for row in table.rows:
         parts.append(
-            f'<tr class="{row.kind}"><td>{esc(row.label)}</td><td>{esc(_fmt_params(row.params_b))}</td>'
+            f'<tr class="{row.kind}">' + "".join(f"<td>{esc(v)}</td>" for v in _lead_values(table, row))
         )
         for column in table.columns:
             cell = table.cell(row.label, column.key)
-            text = esc(_fmt_cell(cell))
+            text = esc(table.cell_text(row.label, column.key))
             if cell is not None and row.label in table.best.get(column.key, ()):
                 text = f'<strong class="best">{text}</strong>'
             parts.append(f"<td>{text}</td>")
@@ -557,6 +757,13 @@ def _render_html(table: ComparisonTable) -> str:
     footer = _footer_lines(table)
     if footer:
         parts.append('<ul class="footnotes">' + "".join(f"<li>{esc(line)}</li>" for line in footer) + "</ul>")
+    if table.reproducibility:
+        parts.append('<table class="reproducibility"><caption>Paper vs harness</caption><thead><tr>')
+        parts += [f"<th>{esc(h)}</th>" for h in REPRO_HEADERS]
+        parts.append("</tr></thead><tbody>")
+        for values in _repro_body(table):
+            parts.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in values) + "</tr>")
+        parts.append("</tbody></table>")
     parts.append("</div>")
     return "\n".join(parts) + "\n"
 
@@ -589,16 +796,17 @@ def _render_latex(table: ComparisonTable) -> str:
     if table.banner:
         lines.append(f"% {table.banner}")
         lines.append(r"\textbf{" + _latex(table.banner) + r"}\\")
-    lines.append(r"\begin{tabular}{l r " + " ".join("r" for _ in table.columns) + "}")
+    lead = _lead_headers(table)
+    lines.append(r"\begin{tabular}{l " + " ".join("r" for _ in [*lead[1:], *table.columns]) + "}")
     lines.append(r"\toprule")
-    headers = ["Model", "Params (B)", *[c.header for c in table.columns]]
+    headers = [*lead, *[c.header for c in table.columns]]
     lines.append(" & ".join(_latex(h) for h in headers) + r" \\")
     lines.append(r"\midrule")
     for row in table.rows:
-        values = [_latex(row.label), _fmt_params(row.params_b)]
+        values = [_latex(v) for v in _lead_values(table, row)]
         for column in table.columns:
             cell = table.cell(row.label, column.key)
-            text = _latex(_fmt_cell(cell))
+            text = _latex(table.cell_text(row.label, column.key))
             if cell is not None and row.label in table.best.get(column.key, ()):
                 text = r"\textbf{" + text + "}"
             values.append(text)
@@ -606,6 +814,7 @@ def _render_latex(table: ComparisonTable) -> str:
     lines.append(r"\bottomrule")
     lines.append(r"\end{tabular}")
     lines += [f"% {line}" for line in _footer_lines(table)]
+    lines += [f"% paper vs harness: {' | '.join(values)}" for values in _repro_body(table)]
     return "\n".join(lines) + "\n"
 
 
@@ -634,14 +843,18 @@ def table_to_dict(table: ComparisonTable) -> dict[str, Any]:
                 "run": row.run_name,
                 "params_b": row.params_b,
                 "smoke": row.smoke,
+                "coverage": {"outputs": row.n_outputs, "planned": row.n_planned, "seeds": row.n_seeds},
+                "published_as": row.published_as,
                 "cells": {
                     c.key: {
                         "value": cell.value,
                         "ci95": list(cell.ci95) if cell.ci95 else None,
+                        "seed_sd": cell.seed_sd,
                         "protocol": cell.protocol,
                         "n": cell.n,
                         "split": cell.split,
                         "best": row.label in table.best.get(c.key, ()),
+                        "disagrees_published": row.label in table.disagree.get(c.key, ()),
                     }
                     for c in table.columns
                     if (cell := table.cell(row.label, c.key)) is not None
@@ -651,6 +864,21 @@ def table_to_dict(table: ComparisonTable) -> dict[str, Any]:
         ],
         "footnotes": list(table.footnotes),
         "notes": list(table.notes),
+        "reproducibility": [
+            {
+                "run": r.run,
+                "published": r.published,
+                "quantity": r.quantity,
+                "protocol": r.protocol,
+                "column": r.column,
+                "published_value": r.published_value,
+                "measured": r.measured,
+                "ci95": list(r.ci95) if r.ci95 else None,
+                "seed_sd": r.seed_sd,
+                "verdict": r.verdict,
+            }
+            for r in table.reproducibility
+        ],
     }
 
 

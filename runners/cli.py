@@ -77,7 +77,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "score": (
         "nava_eval.runners.commands.score:command",
-        "Score a run directory's outputs with the benchmark's metrics.",
+        "Score a run directory's outputs with the benchmark's metrics (--nproc N).",
+    ),
+    "import": (
+        "nava_eval.runners.commands.import_outputs:command",
+        "Import another model's outputs folder as a run directory.",
     ),
     "report": (
         "nava_eval.runners.commands.report:command",

@@ -9,6 +9,7 @@ rerun (with any world size) does only what is missing.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import traceback
@@ -18,9 +19,9 @@ from typing import Any, Literal, Protocol
 
 from nava_eval.benchmarks.base import Sample
 from nava_eval.reports.fileio import atomic_path, sha256_file
-from nava_eval.reports.results import SampleRecord
+from nava_eval.reports.results import SampleRecord, sample_key
 from nava_eval.runners.progress import JobProgress, StageTimer, summarize_timings
-from nava_eval.runners.run_dir import RunDir, append_record, verified_done
+from nava_eval.runners.run_dir import RunDir, append_record, output_relpath, verified_done
 from nava_eval.runners.spec import now_iso
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,32 @@ def plan_assignments(
     raise ValueError(f"unknown seed policy {seed_policy!r}; valid: per-sample, official-rank")
 
 
+def plan_seed_replicates(
+    ordered: Sequence[Sample],
+    done_keys: set[str],
+    dp_size: int,
+    run_seeds: Sequence[int | None],
+    seed: int,
+    seed_policy: SeedPolicy = "per-sample",
+) -> list[list[tuple[Sample, int, int | None]]]:
+    """Per DP group: (sample, sample seed, run seed) of everything missing, for every run seed.
+
+    A multi-seed run is the single-seed plan repeated with each seed of the list as the run seed
+    (`plan_assignments` derives the per-sample seeds); `run_seeds` [None] is a single-seed run with
+    `seed`. Groups take their share of each seed's plan in turn, so the load stays balanced.
+    """
+    work: list[list[tuple[Sample, int, int | None]]] = [[] for _ in range(dp_size)]
+    for run_seed in run_seeds:
+        done_ids = {s.id for s in ordered if sample_key(s.id, run_seed) in done_keys}
+        base = seed if run_seed is None else run_seed
+        for group, assignment in enumerate(plan_assignments(ordered, done_ids, dp_size, base, seed_policy)):
+            work[group].extend(
+                (sample, sample_seed, run_seed)
+                for sample, sample_seed in zip(assignment.samples, assignment.seeds, strict=True)
+            )
+    return work
+
+
 @dataclass
 class GenerationSummary:
     """What the generate stage did in this invocation (rank 0's view after merging)."""
@@ -122,15 +149,19 @@ def generate_samples(
     fail_fast: bool = False,
     progress: bool = True,
     prompt_hash: Callable[[Sample], str] | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> GenerationSummary:
     """Generate every sample of `samples` that is not verifiably done. Call on every rank.
 
     `ctx` is a runners.distributed.DistContext. `load_generator` runs only if there is work.
+    `seeds` (a multi-seed run) generates every sample once per run seed, each into its own
+    outputs/seed<S>/ folder and recorded with its `run_seed`.
     """
     from nava_eval.runners import distributed as dist_utils
 
     started = time.perf_counter()
     run_dir.root.mkdir(parents=True, exist_ok=True)
+    run_seeds: list[int | None] = list(seeds) if seeds else [None]
     plan = None
     already = 0
     if ctx.is_main:
@@ -138,17 +169,21 @@ def generate_samples(
         if added:
             logger.info("folded %d records from an earlier run's shards into %s", added, run_dir.samples)
         done = verified_done(run_dir)
-        wanted = {s.id for s in samples}
-        done_ids = set(done) & wanted
-        already = len(done_ids)
-        plan = (done_ids, plan_assignments(samples, done_ids, ctx.dp_size, seed, seed_policy))
-    done_ids, assignments = dist_utils.broadcast_object_from_main(plan, ctx)
+        wanted = {sample_key(s.id, r) for s in samples for r in run_seeds}
+        done_keys = set(done) & wanted
+        already = len(done_keys)
+        plan = (
+            done_keys,
+            plan_seed_replicates(samples, done_keys, ctx.dp_size, run_seeds, seed, seed_policy),
+        )
+    done_keys, work = dist_utils.broadcast_object_from_main(plan, ctx)
     already = dist_utils.broadcast_object_from_main(already, ctx)
-    mine = assignments[ctx.dp_rank]
-    summary = GenerationSummary(total=len(samples), already_done=len(done_ids))
-    total_work = sum(len(a.samples) for a in assignments)
+    mine = work[ctx.dp_rank]
+    total = len(samples) * len(run_seeds)
+    summary = GenerationSummary(total=total, already_done=len(done_keys))
+    total_work = sum(len(w) for w in work)
     if total_work == 0:
-        logger.info("all %d samples are already done", len(samples))
+        logger.info("all %d samples are already done", total)
         summary.seconds = time.perf_counter() - started
         return summary
 
@@ -161,7 +196,7 @@ def generate_samples(
         )
 
     bar = JobProgress(
-        total=len(samples),
+        total=total,
         initial=already,
         desc=f"generate {run_dir.root.name}",
         enabled=progress and ctx.is_main,
@@ -170,8 +205,11 @@ def generate_samples(
     generator = load_generator()
     timings_done: list[dict[str, float]] = []
     try:
-        for sample, sample_seed in zip(mine.samples, mine.seeds, strict=True):
-            run_dir.write_heartbeat(ctx.rank, f"sample {sample.id} (set {sample.set}) since {now_iso()}")
+        for sample, sample_seed, run_seed in mine:
+            where = f"sample {sample.id} (set {sample.set}" + (
+                f", seed {run_seed}" if run_seed is not None else ""
+            )
+            run_dir.write_heartbeat(ctx.rank, f"{where}) since {now_iso()}")
             t0 = time.perf_counter()
             timer = StageTimer()
             try:
@@ -179,7 +217,7 @@ def generate_samples(
                 timer.add(output.timings)
                 record = None
                 if ctx.is_group_leader:
-                    relpath = sample.output_relpath(generator.output_kind)
+                    relpath = output_relpath(sample.set, sample.id, generator.output_kind, run_seed)
                     with timer.stage("write"), atomic_path(run_dir.output(relpath)) as tmp:
                         output.write(tmp)
                     record = SampleRecord(
@@ -195,14 +233,16 @@ def generate_samples(
                         timings=timer.as_dict(),
                         rank=ctx.rank,
                         finished_at=now_iso(),
+                        run_seed=run_seed,
                     )
                 summary.done += 1
                 timings_done.append(timer.as_dict())
             except Exception as exc:  # one bad sample is recorded, not fatal
                 logger.error("sample %s failed: %s", sample.id, exc)
                 record = _failure_record(sample, sample_seed, exc, time.perf_counter() - t0, ctx.rank)
+                record = dataclasses.replace(record, run_seed=run_seed)
                 summary.failed += 1
-                summary.failed_ids.append(sample.id)
+                summary.failed_ids.append(sample_key(sample.id, run_seed))
                 if ctx.is_group_leader:
                     append_record(shard, record)
                 if fail_fast:

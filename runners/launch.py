@@ -23,6 +23,8 @@ class GenerationFailed(RuntimeError):
 
 
 def _num_heads(prepared: PreparedRun) -> int | None:
+    if prepared.spec.generation is None:
+        return None
     try:
         from nava_eval.nava.config import NavaConfig
     except ImportError:
@@ -49,6 +51,7 @@ def generate_in_process(prepared: PreparedRun) -> GenerationSummary:
             fail_fast=request.fail_fast,
             progress=request.progress,
             prompt_hash=prompt_sha256,
+            seeds=prepared.spec.seeds,
         )
     finally:
         destroy(ctx)
@@ -101,6 +104,12 @@ def generate_with_workers(prepared: PreparedRun) -> dict[int, Any]:
 
 def run_generation(prepared: PreparedRun) -> GenerationSummary | dict[int, Any]:
     """Pick the launch mode: inside torchrun or with --nproc 1 run here, else spawn local workers."""
+    if prepared.spec.imported is not None:
+        raise GenerationFailed(
+            f"{prepared.run_dir.run_json}: this run directory holds imported outputs of "
+            f"{prepared.spec.imported.model!r} (from {prepared.spec.imported.source_dir}); there is nothing to "
+            f"generate. Score it with `nava-eval score {prepared.run_dir.root}`."
+        )
     if prepared.request.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return generate_with_workers(prepared)
     return generate_in_process(prepared)

@@ -18,7 +18,7 @@ from typing import Any
 
 from nava_eval.benchmarks.base import Benchmark, Sample, SampleSelection, field_rule, get_benchmark
 from nava_eval.reports.fileio import atomic_write_json, atomic_write_text
-from nava_eval.reports.results import Results, latest_by_id
+from nava_eval.reports.results import Results, latest_by_id, sample_key
 from nava_eval.reports.schema import SchemaError, to_dict
 from nava_eval.runners.run_dir import RunDir
 from nava_eval.runners.spec import (
@@ -62,6 +62,7 @@ class RunRequest:
     fail_fast: bool = False
     batch_size: int = 8
     progress: bool = True
+    seeds: tuple[int, ...] | None = None  # multi-seed: every item once per run seed
 
     def resolved_run_dir(self) -> Path:
         if self.run_dir is not None:
@@ -112,10 +113,35 @@ def _benchmark_options(name: str, preset: Preset) -> dict[str, Any]:
     return {"expected_counts": dict(counts[name])} if name in counts else {}
 
 
+def resolve_seeds(request: RunRequest) -> tuple[dict[str, Any], list[int] | None]:
+    """(generation overrides, run seeds): one seed is an ordinary run with that seed; several, a multi-seed run.
+
+    The first seed of a list becomes the settings' `seed`, so the spec shows where the list starts.
+    """
+    overrides = dict(request.overrides)
+    if not request.seeds:
+        return overrides, None
+    seeds = list(request.seeds)
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds {','.join(map(str, seeds))}: a seed is listed twice")
+    if "seed" in overrides and overrides["seed"] != seeds[0]:
+        raise ValueError("give either --seed or --seeds/--num-seeds, not both")
+    overrides["seed"] = seeds[0]
+    return overrides, (seeds if len(seeds) > 1 else None)
+
+
+def seed_list(first: int, count: int) -> tuple[int, ...]:
+    """--num-seeds N: N consecutive run seeds from `first` (the preset's seed unless --seed is given)."""
+    if count < 1:
+        raise ValueError(f"--num-seeds must be at least 1, got {count}")
+    return tuple(range(first, first + count))
+
+
 def prepare_run(request: RunRequest, *, write: bool = True) -> PreparedRun:
     """Resolve preset, benchmark, data and samples; create or check run.json."""
     preset = get_preset(request.preset)
-    settings = generation_settings(preset, request.overrides)
+    overrides, seeds = resolve_seeds(request)
+    settings = generation_settings(preset, overrides)
     run_root = request.resolved_run_dir()
     run_dir = RunDir(run_root)
     data_dir = request.data_dir
@@ -142,6 +168,7 @@ def prepare_run(request: RunRequest, *, write: bool = True) -> PreparedRun:
         ids=sorted(sel.ids) if sel.ids else None,
         limit=sel.limit,
         smoke=preset.smoke,
+        seeds=seeds,
     )
     if write:
         _write_run_file(run_dir, spec, request)
@@ -154,6 +181,12 @@ def _write_run_file(run_dir: RunDir, spec: RunSpec, request: RunRequest) -> None
     provenance = collect_provenance(world_size=world, dp_size=max(1, world // request.sp), sp_size=request.sp)
     if run_dir.run_json.exists():
         existing = load_run_file(run_dir.root)
+        if existing.spec.imported is not None:
+            raise RunSpecMismatch(
+                f"{run_dir.run_json}: this run directory holds imported outputs of "
+                f"{existing.spec.imported.model!r}; NAVA cannot generate into it. Use another --run-dir, "
+                f"or `nava-eval score {run_dir.root}` to score the imported outputs."
+            )
         if existing.spec_hash != spec.output_hash():
             raise RunSpecMismatch(
                 f"{run_dir.run_json}: this run directory was generated with other settings "
@@ -183,42 +216,23 @@ def prompt_sha256(sample: Sample) -> str:
 
 
 def score_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -> list[Any]:
-    """Score the run's generated outputs with each planned metric (cached, resumable)."""
-    from nava_eval.metrics.base import get_metric
-    from nava_eval.runners.score import score_metric
+    """Score the run's outputs with each planned metric (cached, resumable, data-parallel with --nproc/torchrun).
 
-    records = latest_by_id(prepared.run_dir.all_records())
-    plan = scoring_plan(prepared, metrics)
-    device = prepared.request.device or _default_device()
-    summaries = []
-    used: dict[str, str] = {}
-    for name, samples in plan.items():
-        metric = get_metric(
-            name,
-            smoke=prepared.spec.smoke,
-            weights=dict(prepared.request.scorer_weights),
-            benchmark=prepared.benchmark.name,
-        )
-        summaries.append(
-            score_metric(
-                prepared.run_dir,
-                samples,
-                records,
-                metric,
-                batch_size=prepared.request.batch_size,
-                device=device,
-                progress=prepared.request.progress,
-            )
-        )
-        used.update(_weight_hashes(metric))
-    if used:
-        run_file = load_run_file(prepared.run_dir.root)
-        merged = {**run_file.provenance.scorer_weights_sha256, **used}
-        provenance = dataclasses.replace(run_file.provenance, scorer_weights_sha256=merged)
-        atomic_write_json(
-            prepared.run_dir.run_json, to_dict(dataclasses.replace(run_file, provenance=provenance))
-        )
-    return summaries
+    Under torchrun call it on every rank; the summaries (totals over ranks) are on rank 0, [] elsewhere.
+    """
+    from nava_eval.runners.score_parallel import score_run_parallel
+
+    return score_run_parallel(prepared, metrics)
+
+
+def record_weight_hashes(run_dir: RunDir, used: dict[str, str]) -> None:
+    """Add the sha256 of the scorer weight files used to run.json's provenance."""
+    if not used:
+        return
+    run_file = load_run_file(run_dir.root)
+    merged = {**run_file.provenance.scorer_weights_sha256, **used}
+    provenance = dataclasses.replace(run_file.provenance, scorer_weights_sha256=merged)
+    atomic_write_json(run_dir.run_json, to_dict(dataclasses.replace(run_file, provenance=provenance)))
 
 
 def _weight_hashes(metric: Any) -> dict[str, str]:
@@ -231,14 +245,26 @@ def _weight_hashes(metric: Any) -> dict[str, str]:
     return out
 
 
-def scoring_plan(prepared: PreparedRun, metrics: Sequence[str] | None = None) -> dict[str, list[Sample]]:
-    """metric → samples it scores: the chosen metrics on every sample, else the benchmark's choice."""
+def run_seeds(prepared: PreparedRun) -> list[int | None]:
+    """The run seeds of a multi-seed run, [None] for a single-seed (or imported) run."""
+    return list(prepared.spec.seeds) if prepared.spec.seeds else [None]
+
+
+def scoring_plan(prepared: PreparedRun, metrics: Sequence[str] | None = None) -> dict[str, list[Any]]:
+    """metric → the units it scores (runners.score.SampleUnit: each sample, once per seed of a multi-seed run).
+
+    The chosen metrics on every sample, else the benchmark's per-sample choice; units in benchmark
+    order, seed by seed within a sample.
+    """
+    from nava_eval.runners.score import SampleUnit
+
     chosen = list(metrics) if metrics else None
-    plan: dict[str, list[Sample]] = {}
+    seeds = run_seeds(prepared)
+    plan: dict[str, list[Any]] = {}
     for sample in prepared.samples:
         names = chosen if chosen else metrics_for_sample(prepared.benchmark, sample)
         for name in names:
-            plan.setdefault(name, []).append(sample)
+            plan.setdefault(name, []).extend(SampleUnit(sample, seed) for seed in seeds)
     return plan
 
 
@@ -256,14 +282,17 @@ def aggregate_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -
     records = latest_by_id(prepared.run_dir.all_records())
     entries = metric_entries()
     results = {}
-    for name, samples in scoring_plan(prepared, metrics).items():
+    for name, units in scoring_plan(prepared, metrics).items():
         planned = [
             PlannedSample(
-                s.id,
-                s.set,
-                records[s.id].output_sha256 if s.id in records and records[s.id].status == "done" else None,
+                u.sample.id,
+                u.sample.set,
+                records[u.key].output_sha256
+                if u.key in records and records[u.key].status == "done"
+                else None,
+                u.run_seed,
             )
-            for s in samples
+            for u in units
         ]
         fields = entries[name].fields
         results.update(
@@ -278,24 +307,35 @@ def aggregate_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -
         )
     run_file = load_run_file(prepared.run_dir.root)
     provenance = dataclasses.replace(run_file.provenance, ended_at=now_iso())
-    model = prepared.spec.generation.model
-    failed = sorted(
-        i for i, r in records.items() if r.status == "failed" and i in {s.id for s in prepared.samples}
-    )
+    spec = prepared.spec
+    model = spec.model
+    keys = [sample_key(s.id, seed) for s in prepared.samples for seed in run_seeds(prepared)]
+    done = [k for k in keys if k in records and records[k].status == "done"]
+    failed = [k for k in keys if k in records and records[k].status == "failed"]
     notes = [f"{len(failed)} sample(s) failed to generate: {', '.join(failed[:20])}"] if failed else []
+    if spec.imported is not None and len(done) < len(keys):
+        absent = [k for k in keys if k not in set(done)]
+        notes.append(
+            f"{len(absent)} of {len(keys)} item(s) have no usable output in {spec.imported.source_dir} "
+            f"(see import-report.md): {', '.join(absent[:20])}"
+        )
+    params_b = spec.imported.params_b if spec.imported is not None else MODEL_PARAMS_B.get(model)
     res = build_results(
-        run_name=prepared.spec.name,
+        run_name=spec.name,
         benchmark=prepared.benchmark.name,
         model=model,
         metrics=results,
-        n_samples=len(prepared.samples),
-        smoke=prepared.spec.smoke,
-        params_b=MODEL_PARAMS_B.get(model),
-        preset=prepared.spec.preset,
-        spec=to_dict(prepared.spec),
+        n_samples=len(keys),
+        smoke=spec.smoke,
+        params_b=params_b,
+        preset=spec.preset,
+        spec=to_dict(spec),
         provenance=provenance,
         created_at=now_iso(),
         notes=notes,
+        origin="imported" if spec.imported is not None else "generated",
+        n_outputs=len(done),
+        seeds=list(spec.seeds) if spec.seeds else None,
     )
     atomic_write_json(prepared.run_dir.results_json, to_dict(res))
     return res

@@ -54,6 +54,15 @@ class RunDir:
     def scores(self, metric: str) -> Path:
         return self.scores_dir / f"{metric}.jsonl"
 
+    @property
+    def score_shards_dir(self) -> Path:
+        # A subfolder, so readers of scores/*.jsonl never mistake a rank's shard for a metric's file.
+        return self.scores_dir / ".shards"
+
+    def score_shard(self, metric: str, rank: int) -> Path:
+        """Where rank `rank` of a data-parallel scorer appends its lines for `metric`."""
+        return self.score_shards_dir / f"{metric}.rank{rank}.jsonl"
+
     def output(self, relpath: str) -> Path:
         return self.root / relpath
 
@@ -97,6 +106,15 @@ class RunDir:
 def _line_key(record: dict) -> tuple:
     # A record is identified by its content; the same line folded twice is one line.
     return tuple(sorted((k, repr(v)) for k, v in record.items()))
+
+
+def output_relpath(sample_set: str, sample_id: str, kind: str, run_seed: int | None = None) -> str:
+    """outputs/<set>/<id>.<kind>; one folder per seed in a multi-seed run: outputs/seed<S>/<set>/<id>.<kind>.
+
+    Each seed folder is laid out like a single-seed run's outputs, so per-seed tools can read it.
+    """
+    seed_dir = "" if run_seed is None else f"seed{run_seed}/"
+    return f"outputs/{seed_dir}{sample_set}/{sample_id}.{kind}"
 
 
 def append_record(path: Path, record: SampleRecord) -> None:

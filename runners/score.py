@@ -1,8 +1,9 @@
 """The score stage: run directory outputs → scores/<metric>.jsonl, batched, cached, resumable.
 
-A score is cached per (sample id, output sha256, protocol id): a regenerated output or a changed
-protocol is scored again, everything else never twice. Each batch is appended as whole lines as
-soon as it is scored, so a kill loses at most the batch in flight.
+A score is cached per (sample id [+ seed], output sha256, protocol id): a regenerated output or a
+changed protocol is scored again, everything else never twice. Each batch is appended as whole lines
+as soon as it is scored, so a kill loses at most the batch in flight. Under data-parallel scoring
+(runners.score_parallel) each rank scores its share of the same to-do list into its own shard file.
 """
 
 from __future__ import annotations
@@ -15,11 +16,34 @@ from pathlib import Path
 
 from nava_eval.benchmarks.base import Sample
 from nava_eval.metrics.base import Metric, ScoreInput, ScoreOutcome
-from nava_eval.reports.results import SampleRecord, ScoreRecord, latest_by_id, load_score_records
+from nava_eval.reports.results import (
+    SampleRecord,
+    ScoreRecord,
+    latest_by_id,
+    load_score_records,
+    sample_key,
+)
 from nava_eval.reports.schema import to_dict
 from nava_eval.runners.run_dir import RunDir
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SampleUnit:
+    """What one score line is about: a benchmark sample, and which seed of a multi-seed run."""
+
+    sample: Sample
+    run_seed: int | None = None
+
+    @property
+    def key(self) -> str:
+        return sample_key(self.sample.id, self.run_seed)
+
+
+def as_units(samples: Sequence[Sample | SampleUnit]) -> list[SampleUnit]:
+    """Samples of a single-seed run are units with no run seed."""
+    return [s if isinstance(s, SampleUnit) else SampleUnit(s) for s in samples]
 
 
 @dataclass
@@ -36,9 +60,16 @@ class ScoreSummary:
     seconds: float = 0.0
 
 
-def score_input(sample: Sample, output: Path) -> ScoreInput:
-    """What a metric may need about one sample (prompt wav = first speaker wav, for SIM)."""
+def score_input(sample: Sample, output: Path, audio: Path | None = None) -> ScoreInput:
+    """What a metric may need about one sample (prompt wav = first speaker wav, for SIM).
+
+    `audio` is an imported output's separate wav (meta["audio"]); `output_for` decides which file a
+    metric reads as its output.
+    """
     reference_audio = sample.speaker_wavs[0] if sample.speaker_wavs else sample.ground_truth_audio
+    meta = {"prompt": sample.prompt, "mode": sample.mode, **sample.meta}
+    if audio is not None:
+        meta["audio"] = str(audio)
     return ScoreInput(
         id=sample.id,
         set=sample.set,
@@ -46,11 +77,29 @@ def score_input(sample: Sample, output: Path) -> ScoreInput:
         reference_text=sample.reference_text,
         reference_audio=reference_audio,
         language=sample.language,
-        meta={"prompt": sample.prompt, "mode": sample.mode, **sample.meta},
+        meta=meta,
     )
 
 
-def _record(metric: Metric, sample: Sample, sha: str | None, outcome: ScoreOutcome) -> ScoreRecord:
+def output_for(metric: Metric, run_dir: RunDir, record: SampleRecord) -> tuple[Path, Path | None]:
+    """(file the metric scores, separate audio file or None) for one sample record.
+
+    An imported item in the Verse-Bench toolkit layout has <id>.mp4 and <id>.wav: as the toolkit does,
+    audio-only metrics (WER, SIM, ...) read the wav and video metrics (Sync, video quality) the mp4.
+    """
+    video = run_dir.output(record.output or "")
+    if not record.audio_output:
+        return video, None
+    audio = run_dir.output(record.audio_output)
+    needs = set(getattr(metric, "requires", ()) or ())
+    if "audio" in needs and "video" not in needs:
+        return audio, audio
+    return video, audio
+
+
+def _record(
+    metric: Metric, sample: Sample, sha: str | None, outcome: ScoreOutcome, run_seed: int | None = None
+) -> ScoreRecord:
     primary = metric.fields[0].name if metric.fields else None
     value = outcome.values.get(primary) if outcome.status == "ok" and primary else None
     return ScoreRecord(
@@ -63,6 +112,7 @@ def _record(metric: Metric, sample: Sample, sha: str | None, outcome: ScoreOutco
         value=float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None,
         values=_jsonable(outcome.values),
         reason=outcome.reason,
+        run_seed=run_seed,
     )
 
 
@@ -79,9 +129,35 @@ def _jsonable(values: dict) -> dict:
     return out
 
 
+def pending_units(
+    units: Sequence[SampleUnit],
+    sample_records: dict[str, SampleRecord],
+    cached: dict[str, ScoreRecord],
+    protocol: str,
+    summary: ScoreSummary,
+) -> list[tuple[SampleUnit, SampleRecord]]:
+    """The units still to score, in plan order; counts cached and not-generated ones into `summary`.
+
+    Deterministic for a given run directory state, so every rank of a data-parallel scorer derives the
+    same list and takes its own share of it without any message.
+    """
+    todo: list[tuple[SampleUnit, SampleRecord]] = []
+    for unit in units:
+        record = sample_records.get(unit.key)
+        if record is None or record.status != "done" or not record.output:
+            summary.not_generated.append(unit.key)
+            continue
+        hit = cached.get(unit.key)
+        if hit is not None and hit.protocol == protocol and hit.output_sha256 == record.output_sha256:
+            summary.cached += 1
+            continue
+        todo.append((unit, record))
+    return todo
+
+
 def score_metric(
     run_dir: RunDir,
-    samples: Sequence[Sample],
+    samples: Sequence[Sample | SampleUnit],
     sample_records: dict[str, SampleRecord],
     metric: Metric,
     *,
@@ -89,25 +165,23 @@ def score_metric(
     device: str = "cpu",
     progress: bool = True,
     on_batch: Callable[[int], None] | None = None,
+    share: tuple[int, int] = (0, 1),
+    out_path: Path | None = None,
 ) -> ScoreSummary:
-    """Score every generated sample of `samples` with `metric` that is not cached yet."""
+    """Score every generated sample (or (sample, seed) unit) of `samples` that is not cached yet.
+
+    `share` = (rank, world): score only every world-th pending unit starting at rank (data-parallel
+    scoring), appending to `out_path` (the rank's shard) instead of scores/<metric>.jsonl.
+    """
     from nava_eval.reports.fileio import append_jsonl
 
     started = time.perf_counter()
     summary = ScoreSummary(metric=metric.name, protocol=metric.protocol)
     path = run_dir.scores(metric.name)
     cached = latest_by_id(load_score_records(path))
-    todo: list[tuple[Sample, SampleRecord]] = []
-    for sample in samples:
-        record = sample_records.get(sample.id)
-        if record is None or record.status != "done" or not record.output:
-            summary.not_generated.append(sample.id)
-            continue
-        hit = cached.get(sample.id)
-        if hit is not None and hit.protocol == metric.protocol and hit.output_sha256 == record.output_sha256:
-            summary.cached += 1
-            continue
-        todo.append((sample, record))
+    rank, world = share
+    todo = pending_units(as_units(samples), sample_records, cached, metric.protocol, summary)[rank::world]
+    out = out_path if out_path is not None else path
     if not todo:
         summary.seconds = time.perf_counter() - started
         return summary
@@ -117,11 +191,15 @@ def score_metric(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(todo), desc=f"score {metric.name}", unit="sample", dynamic_ncols=True)
+        desc = f"score {metric.name}" + (f" (rank {rank}/{world})" if world > 1 else "")
+        bar = tqdm(total=len(todo), desc=desc, unit="sample", dynamic_ncols=True)
     try:
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
-            inputs = [score_input(s, run_dir.output(r.output)) for s, r in batch]
+            inputs = []
+            for unit, record in batch:
+                output, audio = output_for(metric, run_dir, record)
+                inputs.append(score_input(unit.sample, output, audio))
             try:
                 outcomes = metric.score_batch(inputs)
             except Exception as exc:  # a metric bug must not lose the batch's bookkeeping
@@ -131,8 +209,9 @@ def score_metric(
                 raise RuntimeError(
                     f"metric {metric.name} returned {len(outcomes)} outcomes for {len(batch)} inputs"
                 )
-            for (sample, record), outcome in zip(batch, outcomes, strict=True):
-                append_jsonl(path, to_dict(_record(metric, sample, record.output_sha256, outcome)))
+            for (unit, record), outcome in zip(batch, outcomes, strict=True):
+                line = _record(metric, unit.sample, record.output_sha256, outcome, unit.run_seed)
+                append_jsonl(out, to_dict(line))
                 if outcome.status == "ok":
                     summary.scored += 1
                 elif outcome.status == "skipped":

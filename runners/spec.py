@@ -58,13 +58,43 @@ class GenerationSettings:
 
 
 @dataclass(frozen=True)
+class ImportedFile:
+    """One file taken from an imported outputs folder."""
+
+    id: str  # the benchmark item it was matched to
+    role: Literal["output", "audio"]  # audio: a separate wav beside the item's mp4
+    sha256: str
+    size: int
+    run_path: str  # where it lives in the run directory (outputs/<set>/<id>.<ext>)
+
+
+@dataclass(frozen=True)
+class ImportSource:
+    """Where an imported run's outputs came from: another model's folder, not a NAVA generation."""
+
+    model: str
+    source_dir: str  # absolute path of the folder as given
+    layout: str  # "mp4" | "mp4+wav" | "wav" (what the matched files were)
+    transfer: str  # "hardlink", "copy" or "copy+hardlink": how the files reached outputs/
+    files: dict[str, ImportedFile]  # source path relative to source_dir → what was taken
+    mapping: str | None = None
+    mapping_sha256: str | None = None
+    params_b: float | None = None
+    imported_at: str | None = None
+
+
+@dataclass(frozen=True)
 class RunSpec:
-    """What a run directory holds; written to run.json with the provenance."""
+    """What a run directory holds; written to run.json with the provenance.
+
+    `generation` is None for an imported run (`imported` says where its outputs came from);
+    `seeds` lists the run seeds of a multi-seed run (each item generated once per seed).
+    """
 
     name: str
     benchmark: str
     preset: str
-    generation: GenerationSettings
+    generation: GenerationSettings | None
     metrics: list[str]
     schema: str = RUN_SCHEMA
     data_dir: str | None = None
@@ -72,13 +102,33 @@ class RunSpec:
     ids: list[str] | None = None
     limit: int | None = None
     smoke: bool = False
+    seeds: list[int] | None = None
+    imported: ImportSource | None = None
+
+    @property
+    def model(self) -> str:
+        """The model whose outputs the run holds: NAVA's preset model, or an imported model's name."""
+        if self.imported is not None:
+            return self.imported.model
+        return self.generation.model if self.generation is not None else "unknown"
 
     def output_hash(self) -> str:
-        """Hash of the fields that determine the outputs (not name, metrics or paths)."""
-        payload = {
-            "benchmark": self.benchmark,
-            "generation": to_dict(self.generation),
-        }
+        """Hash of the fields that determine the outputs (not name, metrics or paths).
+
+        A generated run: benchmark, generation settings and (multi-seed) the seed list. An imported
+        run: benchmark, model name and the sha256 of every file taken, so importing another folder
+        into the same run directory is refused.
+        """
+        payload: dict[str, Any] = {"benchmark": self.benchmark}
+        if self.generation is not None:
+            payload["generation"] = to_dict(self.generation)
+        if self.seeds is not None:
+            payload["seeds"] = list(self.seeds)
+        if self.imported is not None:
+            payload["imported"] = {
+                "model": self.imported.model,
+                "files": {k: f.sha256 for k, f in sorted(self.imported.files.items())},
+            }
         blob = json.dumps(payload, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

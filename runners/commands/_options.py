@@ -81,6 +81,16 @@ def run_options(func: Callable) -> Callable:
             click.option("--steps", type=click.IntRange(min=1), help="Override the sampler steps."),
             click.option("--seed", type=int, help="Override the seed (default 100)."),
             click.option(
+                "--seeds",
+                help="Comma-separated run seeds, e.g. 100,101,102: every item is generated once per seed "
+                "(outputs/seed<S>/...); tables show the mean over seeds and the between-seed sd.",
+            ),
+            click.option(
+                "--num-seeds",
+                type=click.IntRange(min=1),
+                help="N run seeds counted up from --seed (default 100): 100,101,…",
+            ),
+            click.option(
                 "--seed-policy",
                 type=click.Choice(["per-sample", "official-rank"]),
                 help="per-sample: every sample seeded alike, independent of world size (default). "
@@ -136,9 +146,30 @@ def run_options(func: Callable) -> Callable:
     return func
 
 
+def parse_seeds(
+    seeds: str | None, num_seeds: int | None, seed: int | None, default_seed: int
+) -> tuple[int, ...] | None:
+    """--seeds LIST / --num-seeds N → the run seeds (None: a single-seed run); a bad list is a usage error."""
+    if seeds and num_seeds:
+        raise click.BadParameter("give --seeds or --num-seeds, not both", param_hint="--seeds")
+    if seeds:
+        try:
+            return tuple(int(v) for v in seeds.split(",") if v.strip())
+        except ValueError:
+            raise click.BadParameter(
+                f"{seeds!r} is not a comma-separated list of integers", param_hint="--seeds"
+            ) from None
+    if num_seeds:
+        from nava_eval.runners.run import seed_list
+
+        return seed_list(seed if seed is not None else default_seed, num_seeds)
+    return None
+
+
 def build_request(benchmark: str, kwargs: dict[str, Any]):
     """Click kwargs → RunRequest."""
     from nava_eval.runners.run import RunRequest
+    from nava_eval.runners.spec import get_preset
 
     overrides = {
         name: kwargs[name] for name in ("steps", "seed", "seed_policy") if kwargs.get(name) is not None
@@ -165,6 +196,12 @@ def build_request(benchmark: str, kwargs: dict[str, Any]):
         fail_fast=bool(kwargs.get("fail_fast")),
         batch_size=kwargs.get("batch_size", 8),
         progress=not kwargs.get("no_progress"),
+        seeds=parse_seeds(
+            kwargs.get("seeds"),
+            kwargs.get("num_seeds"),
+            kwargs.get("seed"),
+            get_preset(kwargs["preset"]).generation.seed,
+        ),
     )
 
 

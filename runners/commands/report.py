@@ -25,6 +25,14 @@ FORMATS = ("md", "csv", "html", "latex", "json")
 @click.option("--metrics", help="Comma-separated metric fields to show (default: all).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed for the ± CIs.")
 @click.option(
+    "--alias",
+    "aliases",
+    multiple=True,
+    metavar="RUN_MODEL=PUBLISHED",
+    help="Say which published model a run's model is (repeatable), e.g. 'mova-720p=MOVA-720p (dual CFG)'. "
+    "Without it a run matches the published model of the same name (and nava-6b is NAVA).",
+)
+@click.option(
     "--html-report", is_flag=True, help="Also write RUN/report.html (plots, per-sample table) for each run."
 )
 @click.option(
@@ -38,27 +46,47 @@ def command(
     per_set: bool,
     metrics: str | None,
     seed: int,
+    aliases: tuple[str, ...],
     html_report: bool,
     output: Path | None,
 ) -> None:
     """Print comparison tables: RUNS (run directories or results.json files) and/or --published rows.
 
-    One table per benchmark; each run's value carries ± half its 95 % bootstrap CI, the best value
-    per column is marked, and a footnote flags columns that mix protocols.
+    One table per benchmark; each run's row carries its own model name (an imported run's --model),
+    its coverage and ± half its 95 % bootstrap CI ([sd s] across seeds for multi-seed runs); the best
+    value per column is marked. With --published, a run that is a published model (same name, or
+    --alias) is compared with that model's published numbers of the same protocol: ≠ marks a number
+    outside the CI, and a paper-vs-harness table lists every pair.
 
     \b
     Examples:
       nava-eval report --published --benchmark versebench
+      nava-eval report runs/nava runs/ovi runs/mova --published --alias "MOVA=MOVA-720p (dual CFG)"
       nava-eval report runs/versebench-smoke --published --format html -o table.html
     """
     from nava_eval.reports.fileio import atomic_write_text
+    from nava_eval.reports.model_names import check_aliases, parse_alias
     from nava_eval.reports.schema import SchemaError
     from nava_eval.reports.tables import build_table, build_tables, render_table
 
     if not runs and not published:
         raise click.UsageError("give at least one run directory / results.json, or --published")
     chosen = [m.strip() for m in metrics.split(",")] if metrics else None
-    options = {"published": published, "per_set": per_set, "metrics": chosen, "seed": seed}
+    try:
+        alias_map = dict(parse_alias(a) for a in aliases)
+        if alias_map:
+            from nava_eval.reports.published import load_published
+
+            check_aliases(alias_map, load_published()["model"].unique(), "any benchmark")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--alias") from None
+    options = {
+        "published": published,
+        "per_set": per_set,
+        "metrics": chosen,
+        "seed": seed,
+        "aliases": alias_map,
+    }
     try:
         if runs:
             tables = build_tables(list(runs), **options)

@@ -48,27 +48,35 @@ def command(benchmark: str, **kwargs) -> None:
     Examples:
       nava-eval run versebench --preset smoke
       nava-eval run versebench --preset versebench --nproc 8 --sp 8 --sets set3
+      nava-eval run versebench --preset smoke --seeds 100,101,102
       torchrun --nproc-per-node 8 -m nava_eval.runners.cli run seedtts --preset seedtts --sp 8
     """
+    from nava_eval.runners.api import score_prepared
     from nava_eval.runners.launch import GenerationFailed, run_generation
-    from nava_eval.runners.run import aggregate_run, prepare_run, score_run, write_reports
+    from nava_eval.runners.run import prepare_run
+    from nava_eval.runners.score_parallel import ScoringFailed
 
     try:
         request = build_request(benchmark, kwargs)
-        prepared = prepare_run(request, write=int(os.environ.get("RANK", "0")) == 0)
+        main = int(os.environ.get("RANK", "0")) == 0
+        prepared = prepare_run(request, write=main)
+        seeds = f" × {len(prepared.spec.seeds)} seeds" if prepared.spec.seeds else ""
         click.echo(
-            f"run {prepared.run_dir.root}: {len(prepared.samples)} samples of {benchmark}, preset {prepared.preset.name}"
+            f"run {prepared.run_dir.root}: {len(prepared.samples)} samples{seeds} of {benchmark}, "
+            f"preset {prepared.preset.name}"
         )
         summary = run_generation(prepared)
-        if int(os.environ.get("RANK", "0")) != 0:
-            return  # under torchrun only rank 0 scores and reports
-        echo_generation(summary)
-        echo_scoring(score_run(prepared, request.metrics))
-        aggregate_run(prepared, request.metrics)
-        for path in write_reports(prepared):
+        if main:
+            echo_generation(summary)
+        # Every torchrun rank scores its share; rank 0 folds, aggregates and reports.
+        scored = score_prepared(prepared, request.metrics)
+        if not main:
+            return
+        echo_scoring(scored.summaries)
+        for path in scored.written:
             click.echo(f"wrote {path}")
         click.echo((prepared.run_dir.root / "report.md").read_text(encoding="utf-8"))
-    except GenerationFailed as exc:
+    except (GenerationFailed, ScoringFailed) as exc:
         raise click.ClickException(str(exc)) from None
     except user_errors() as exc:
         raise click.ClickException(error_text(exc)) from None

@@ -16,8 +16,23 @@ from nava_eval.runners.commands.run import echo_scoring, error_text
 @click.option(
     "--weights", "scorer_weights", multiple=True, metavar="NAME=PATH", help="Own scorer weight file."
 )
-@click.option("--device", help="cpu, cuda or cuda:N (default: cuda when available).")
+@click.option("--device", help="cpu, cuda or cuda:N (default: cuda when available; one GPU per process).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option(
+    "--nproc",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Score in N local processes (one GPU each, or CPU processes); under torchrun leave at 1.",
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=float,
+    default=1800.0,
+    show_default=True,
+    help="Seconds a rank may wait for the others at the end of scoring.",
+)
 @click.option("--no-progress", is_flag=True)
 def command(
     run_dir: Path,
@@ -25,27 +40,40 @@ def command(
     scorer_weights: tuple[str, ...],
     device: str | None,
     batch_size: int,
+    nproc: int,
+    timeout_s: float,
     no_progress: bool,
 ) -> None:
-    """Score RUN_DIR (made by `generate`, or any model's outputs laid out as outputs/<set>/<id>.<ext>
-    with a samples.jsonl) and write results.json + report.md. Cached scores are reused."""
-    from nava_eval.runners.run import aggregate_run, load_prepared, score_run, write_reports
+    """Score RUN_DIR (made by `run`/`generate`, or by `import` from any model's outputs) and write
+    results.json + report.md. Cached scores are reused; a killed scorer resumes where it stopped.
+
+    \b
+    Data-parallel: each process loads the scorers once and scores its share into its own shard;
+    rank 0 folds the shards into scores/<metric>.jsonl (the same file one process writes).
+      nava-eval score runs/ovi --nproc 8
+      torchrun --nproc-per-node 8 -m nava_eval.runners.cli score runs/ovi
+    """
+    from nava_eval.runners.api import score
+    from nava_eval.runners.score_parallel import ScoringFailed
 
     chosen = tuple(m.strip() for m in metrics.split(",")) if metrics else None
     try:
-        prepared = load_prepared(
+        scored = score(
             run_dir,
-            {
-                "metrics": chosen,
-                "scorer_weights": parse_weights(scorer_weights),
-                "device": device,
-                "batch_size": batch_size,
-                "progress": not no_progress,
-            },
+            metrics=chosen,
+            nproc=nproc,
+            device=device,
+            batch_size=batch_size,
+            weights=parse_weights(scorer_weights),
+            progress=not no_progress,
+            timeout_s=timeout_s,
         )
-        echo_scoring(score_run(prepared, chosen))
-        aggregate_run(prepared, chosen)
-        for path in write_reports(prepared):
-            click.echo(f"wrote {path}")
+    except ScoringFailed as exc:
+        raise click.ClickException(str(exc)) from None
     except user_errors() as exc:
         raise click.ClickException(error_text(exc)) from None
+    if scored.results is None:
+        return  # a torchrun rank other than 0: rank 0 reports
+    echo_scoring(scored.summaries)
+    for path in scored.written:
+        click.echo(f"wrote {path}")

@@ -1,0 +1,251 @@
+"""Data-parallel scoring: the score stage over `--nproc N` local processes or a torchrun world.
+
+Every rank reads the same run directory state, so every rank derives the same to-do list per metric
+(runners.score.pending_units) without any message; rank r scores items r, r+W, r+2W… of it with its
+metric loaded once and appends each batch to its own shard (scores/.shards/<metric>.rank<r>.jsonl, whole
+lines, fsynced). After a barrier rank 0 folds the shards into scores/<metric>.jsonl in plan order (one
+atomic rewrite), so the folded file is the one a single process writes. A killed scorer leaves its
+shards; the next run, whatever its world size, folds them first and scores only what is still missing.
+Set-level statistics (FD) are computed once, by rank 0, when results.json is aggregated after the fold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from nava_eval.reports.fileio import atomic_write_text
+from nava_eval.reports.results import latest_by_id, sample_key
+from nava_eval.runners.run_dir import RunDir
+from nava_eval.runners.score import ScoreSummary, score_metric
+
+logger = logging.getLogger(__name__)
+
+
+class ScoringFailed(RuntimeError):
+    """A scoring worker died; finished batches are kept in its shard and folded on the next run."""
+
+
+def _complete_lines(path: Path) -> list[str]:
+    """The whole lines of a JSONL file (a torn last line from a crash is dropped)."""
+    if not path.exists():
+        return []
+    text = path.read_bytes().decode("utf-8")
+    return [line for line in text.split("\n")[:-1] if line.strip()]
+
+
+def _line_unit(line: str) -> str:
+    record = json.loads(line)
+    return sample_key(str(record.get("id")), record.get("run_seed"))
+
+
+def fold_score_shards(run_dir: RunDir, metric: str, order: Mapping[str, int] | None = None) -> int:
+    """Fold every rank's shard of `metric` into scores/<metric>.jsonl; returns the lines added.
+
+    New lines are sorted by their unit's position in `order` (the scoring plan), so the result equals
+    a single process's appends. Lines already in the file (a fold interrupted after its write) are not
+    added twice. The file is rewritten atomically, then the shards are removed.
+    """
+    shards = sorted(run_dir.score_shards_dir.glob(f"{metric}.rank*.jsonl"))
+    if not shards:
+        return 0
+    main = run_dir.scores(metric)
+    existing = _complete_lines(main)
+    seen = set(existing)
+    new: list[str] = []
+    for shard in shards:
+        for line in _complete_lines(shard):
+            if line not in seen:
+                seen.add(line)
+                new.append(line)
+    if order is not None:
+        last = len(order)
+        new.sort(key=lambda line: order.get(_line_unit(line), last))  # stable: shard order among equals
+    if new:
+        atomic_write_text(main, "".join(f"{line}\n" for line in [*existing, *new]))
+    for shard in shards:
+        shard.unlink()
+    try:
+        run_dir.score_shards_dir.rmdir()  # only when no other metric's shard is left
+    except OSError:
+        pass
+    return len(new)
+
+
+def fold_all_shards(run_dir: RunDir) -> int:
+    """Fold the shards a killed data-parallel scorer left behind, for every metric."""
+    if not run_dir.score_shards_dir.is_dir():
+        return 0
+    metrics = sorted({p.name.split(".rank", 1)[0] for p in run_dir.score_shards_dir.glob("*.rank*.jsonl")})
+    added = sum(fold_score_shards(run_dir, name) for name in metrics)
+    if added:
+        logger.info("folded %d score lines left by an interrupted scorer into %s", added, run_dir.scores_dir)
+    return added
+
+
+def _scoring_device(request_device: str | None, local_rank: int, world: int) -> str:
+    """cpu, or one GPU per local rank (an explicit cuda:N only makes sense for one process)."""
+    import torch
+
+    if request_device is not None and request_device.startswith("cpu"):
+        return "cpu"
+    if not torch.cuda.is_available():
+        if request_device is not None and request_device.startswith("cuda"):
+            raise ValueError(f"--device {request_device}: torch sees no CUDA GPU; use --device cpu")
+        return "cpu"
+    if world == 1:
+        return request_device or "cuda"
+    count = torch.cuda.device_count()
+    if local_rank >= count:
+        raise ValueError(
+            f"scoring rank with LOCAL_RANK {local_rank} but only {count} GPU(s) visible: launch at most one "
+            "process per GPU (--nproc / torchrun --nproc-per-node), or --device cpu"
+        )
+    return f"cuda:{local_rank}"
+
+
+def _merge(summaries: Sequence[Sequence[ScoreSummary]]) -> list[ScoreSummary]:
+    """Totals over ranks: cached / not generated are the same on every rank (one plan), work is summed."""
+    merged = [dataclasses.replace(s, not_generated=list(s.not_generated)) for s in summaries[0]]
+    for other in summaries[1:]:
+        for total, part in zip(merged, other, strict=True):
+            total.scored += part.scored
+            total.skipped += part.skipped
+            total.failed += part.failed
+            total.seconds = max(total.seconds, part.seconds)
+    return merged
+
+
+def score_in_process(prepared: Any, metrics: Sequence[str] | None = None) -> list[ScoreSummary]:
+    """Score this process's share: the whole plan in one process, or one rank of a torchrun / --nproc world.
+
+    Returns the summaries totalled over ranks on rank 0 and [] on the other ranks.
+    """
+    from nava_eval.metrics.base import get_metric
+    from nava_eval.runners import distributed as dist_utils
+    from nava_eval.runners.run import _weight_hashes, record_weight_hashes, scoring_plan
+
+    request = prepared.request
+    run_dir: RunDir = prepared.run_dir
+    plan = scoring_plan(prepared, metrics)
+    world_env = int(os.environ.get("WORLD_SIZE", "1"))
+    ctx = None
+    if world_env > 1:
+        # gloo carries the two small collectives (a barrier, a gather); metrics run on the rank's own GPU.
+        ctx = dist_utils.init_distributed(1, request.timeout_s, "gloo")
+    rank, world = (ctx.rank, ctx.world_size) if ctx is not None else (0, 1)
+    local_rank = ctx.local_rank if ctx is not None else 0
+    try:
+        if rank == 0:
+            fold_all_shards(run_dir)
+        if ctx is not None:
+            dist_utils.barrier(ctx)
+        device = _scoring_device(request.device, local_rank, world)
+        records = latest_by_id(run_dir.all_records())
+        summaries: list[ScoreSummary] = []
+        used: dict[str, str] = {}
+        for name, units in plan.items():
+            metric = get_metric(
+                name,
+                smoke=prepared.spec.smoke,
+                weights=dict(request.scorer_weights),
+                benchmark=prepared.benchmark.name,
+            )
+            summaries.append(
+                score_metric(
+                    run_dir,
+                    units,
+                    records,
+                    metric,
+                    batch_size=request.batch_size,
+                    device=device,
+                    progress=request.progress and rank == 0,
+                    share=(rank, world),
+                    out_path=run_dir.score_shard(name, rank) if world > 1 else None,
+                )
+            )
+            used.update(_weight_hashes(metric))
+        if ctx is None:
+            record_weight_hashes(run_dir, used)
+            return summaries
+        dist_utils.barrier(ctx)
+        gathered = dist_utils.gather_objects_to_main((summaries, used), ctx)
+        if not ctx.is_main or gathered is None:
+            return []
+        for name, units in plan.items():
+            order = {unit.key: i for i, unit in enumerate(units)}
+            fold_score_shards(run_dir, name, order)
+        record_weight_hashes(run_dir, {k: v for _, part in gathered for k, v in part.items()})
+        return _merge([part for part, _ in gathered])
+    finally:
+        if ctx is not None:
+            dist_utils.destroy(ctx)
+
+
+def _score_worker(run_root: Path, overrides: dict[str, Any], metrics: tuple[str, ...] | None) -> Any:
+    from nava_eval.runners.run import load_prepared
+
+    prepared = load_prepared(run_root, overrides)
+    return score_in_process(prepared, metrics)
+
+
+def scoring_overrides(request: Any) -> dict[str, Any]:
+    """The RunRequest fields a scoring worker needs on top of run.json (load_prepared)."""
+    names = ("metrics", "scorer_weights", "device", "batch_size", "progress", "timeout_s", "nproc")
+    return {name: getattr(request, name) for name in names}
+
+
+def score_with_workers(prepared: Any, metrics: Sequence[str] | None = None) -> list[ScoreSummary]:
+    """Launch `nproc` local scoring workers with torch's elastic launcher; returns rank 0's totals."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    request = prepared.request
+    config = LaunchConfig(
+        min_nodes=1,
+        max_nodes=1,
+        nproc_per_node=request.nproc,
+        run_id=f"nava-eval-score-{uuid.uuid4().hex[:8]}",
+        rdzv_backend="c10d",
+        rdzv_endpoint="127.0.0.1:0",
+        max_restarts=0,
+        monitor_interval=0.5,
+        start_method="spawn",
+    )
+    # One share of the cores per worker: N processes × all cores would only fight over them.
+    threads = str(max(1, (os.cpu_count() or 1) // request.nproc))
+    previous = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = threads
+    try:
+        returned = elastic_launch(config, _score_worker)(
+            prepared.run_dir.root, scoring_overrides(request), tuple(metrics) if metrics else None
+        )
+    except ChildFailedError as exc:
+        lines = [
+            f"rank {rank} (exit code {failure.exitcode}): {failure.message or ''}".strip()
+            for rank, failure in sorted(exc.failures.items())
+        ]
+        raise ScoringFailed(
+            "scoring worker(s) died:\n  "
+            + "\n  ".join(lines)
+            + "\nScored batches are kept; rerun to resume (only what is missing is scored)."
+        ) from None
+    finally:
+        if previous is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = previous
+    return list(returned.get(0) or [])
+
+
+def score_run_parallel(prepared: Any, metrics: Sequence[str] | None = None) -> list[ScoreSummary]:
+    """Pick the launch mode: a torchrun rank scores its share here; --nproc N > 1 spawns N workers."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 or prepared.request.nproc <= 1:
+        return score_in_process(prepared, metrics)
+    return score_with_workers(prepared, metrics)
