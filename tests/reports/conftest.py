@@ -159,3 +159,59 @@ def make_run(tmp_path: Path) -> MakeRun:
         return write_run(tmp_path / name, values, **options)  # type: ignore[arg-type]
 
     return _make
+
+
+def write_seed_run(
+    run_dir: Path,
+    values: Mapping[int, Mapping[str, Sequence[float]]],
+    *,
+    field: str = "sync_c",
+    model: str = "NAVA",
+    benchmark: str = "versebench",
+) -> Path:
+    """A multi-seed run: `values[seed][set]` per-item values (ids `<set>-<index>`, NaN = not generated),
+    aggregated into results.json by the real aggregation (reports.aggregate)."""
+    import math
+
+    from nava_eval.metrics.base import metric_entries
+    from nava_eval.reports.aggregate import PlannedSample, aggregate_metric, build_results
+    from nava_eval.runners.run_dir import output_relpath
+    from nava_eval.runners.spec import GenerationSettings, RunFile, RunSpec
+
+    metric, protocol, _ = FIELDS[field]
+    seeds = list(values)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    spec = RunSpec(
+        name=run_dir.name, benchmark=benchmark, preset=benchmark, generation=GenerationSettings(seed=seeds[0]),
+        metrics=[metric], seeds=seeds,
+    )  # fmt: skip
+    atomic_write_json(run_dir / "run.json", to_dict(RunFile(spec, spec.output_hash(), _provenance())))
+    planned = []
+    for seed, per_set in values.items():
+        for set_name, vals in sorted(per_set.items()):
+            for index, value in enumerate(vals):
+                sid = f"{set_name}-{index:03d}"
+                rel = output_relpath(set_name, sid, "mp4", seed)
+                if math.isnan(value):
+                    planned.append(PlannedSample(sid, set_name, None, seed))
+                    continue
+                atomic_write_bytes(run_dir / rel, f"fake {sid} {seed}".encode())
+                sha = sha256_file(run_dir / rel)
+                record = SampleRecord(id=sid, set=set_name, status="done", output=rel, output_sha256=sha,
+                                      seed=seed, run_seed=seed)  # fmt: skip
+                append_jsonl(run_dir / "samples.jsonl", to_dict(record))
+                score = ScoreRecord(id=sid, set=set_name, metric=metric, protocol=protocol, status="ok",
+                                    output_sha256=sha, value=value, values={field: value}, run_seed=seed)  # fmt: skip
+                append_jsonl(run_dir / "scores" / f"{metric}.jsonl", to_dict(score))
+                planned.append(PlannedSample(sid, set_name, sha, seed))
+    fields = [f for f in metric_entries()[metric].fields if f.name == field]
+    metrics = aggregate_metric(
+        run_dir / "scores" / f"{metric}.jsonl", metric, fields, planned, "per-item mean"
+    )
+    results = build_results(
+        run_name=run_dir.name, benchmark=benchmark, model=model, metrics=metrics, n_samples=len(planned),
+        smoke=False, params_b=6.3, preset=benchmark, spec=to_dict(spec), provenance=_provenance(),
+        created_at="2026-11-25T00:00:00Z", n_outputs=sum(p.output_sha256 is not None for p in planned), seeds=seeds,
+    )  # fmt: skip
+    write_results(run_dir / "results.json", results)
+    return run_dir

@@ -7,7 +7,7 @@ import pytest
 
 from nava_eval.benchmarks.base import FieldRule, field_rule
 from nava_eval.metrics.base import MetricField
-from nava_eval.metrics.frechet import frechet_distance
+from nava_eval.metrics.frechet import embedding_set_fd, frechet_distance
 from nava_eval.reports.aggregate import SET_STATISTIC, PlannedSample, aggregate_metric
 from nava_eval.reports.fileio import append_jsonl
 from nava_eval.reports.results import ScoreRecord
@@ -132,3 +132,58 @@ def test_variant_suffix_of_the_pass_carries_over_to_field_protocols() -> None:
     assert best.protocol_for(PASS) == "lip/best-track-v1"
     assert best.protocol_for(PASS + "+smoke-random-weights") == "lip/best-track-v1+smoke-random-weights"
     assert FIELDS[0].protocol_for(PASS + "+stride2") == PASS + "+stride2"
+
+
+def test_multi_seed_field_is_the_mean_over_seeds_with_their_sd_and_counts(tmp_path) -> None:
+    path = tmp_path / "lip.jsonl"
+    planned = []
+    per_seed_values = {100: [1.0, 2.0, 3.0, 4.0], 101: [2.0, 2.5, 3.5, 5.0]}
+    for seed, vals in per_seed_values.items():
+        for i, v in enumerate(vals):
+            sid, sha = f"x{i}", f"{seed}{i}".rjust(64, "0")
+            status = "failed" if (seed, i) == (101, 3) else "ok"
+            record = ScoreRecord(id=sid, set="set1" if i < 2 else "set2", metric="lip", protocol=PASS, status=status,
+                                 output_sha256=sha, values={"conf": v} if status == "ok" else {}, run_seed=seed)  # fmt: skip
+            append_jsonl(path, to_dict(record))
+            planned.append(PlannedSample(sid, record.set, sha, seed))
+    planned.append(PlannedSample("x4", "set2", None, 100))  # never generated for seed 100
+    out = aggregate_metric(path, "lip", FIELDS[:1], planned, "per-item mean")["conf"]
+    m100, m101 = np.mean([1.0, 2.0, 3.0, 4.0]), np.mean([2.0, 2.5, 3.5])
+    assert out.seeds == [100, 101] and out.per_seed == pytest.approx({"100": m100, "101": m101})
+    assert out.value == pytest.approx((m100 + m101) / 2)
+    assert out.seed_sd == pytest.approx(np.std([m100, m101], ddof=1))
+    assert (out.n, out.n_failed, out.n_missing) == (7, 1, 1)
+    assert out.per_set["set1"].value == pytest.approx((1.5 + 2.25) / 2)
+    assert out.per_set["set1"].seed_sd == pytest.approx(np.std([1.5, 2.25], ddof=1))
+    assert out.ci95[0] < out.value < out.ci95[1]
+
+
+def test_multi_seed_set_level_field_per_seed_statistic(tmp_path) -> None:
+    path = tmp_path / "emb.jsonl"
+    field = MetricField("fd", "lower", kind="set", reducer="nava_eval.metrics.frechet:embedding_set_fd")
+    rng = np.random.default_rng(0)
+    planned = []
+    for seed in (100, 101):
+        for i in range(12):
+            values = {
+                "embedding": rng.normal(size=3).tolist(),
+                "reference_embedding": rng.normal(size=3).tolist(),
+            }
+            sha = f"{seed}{i}".rjust(64, "0")
+            record = ScoreRecord(id=f"i{i}", set="set2", metric="emb", protocol=PASS, status="ok",
+                                 output_sha256=sha, values=values, run_seed=seed)  # fmt: skip
+            append_jsonl(path, to_dict(record))
+            planned.append(PlannedSample(f"i{i}", "set2", sha, seed))
+    out = aggregate_metric(path, "emb", (field,), planned, "per-item mean")["fd"]
+    records = _read(path)
+    per = {s: embedding_set_fd([r.values for r in records if r.run_seed == s]) for s in (100, 101)}
+    assert out.kind == "set" and out.aggregation == SET_STATISTIC and out.n == 24
+    assert out.per_seed == pytest.approx({str(k): v for k, v in per.items()})
+    assert out.value == pytest.approx(np.mean(list(per.values())))
+    assert out.seed_sd == pytest.approx(np.std(list(per.values()), ddof=1))
+
+
+def _read(path):
+    from nava_eval.reports.results import load_score_records
+
+    return load_score_records(path)

@@ -72,3 +72,53 @@ def test_cli_json_and_smoke_banner(make_run) -> None:
     assert data["metrics"][0]["ci95"] == pytest.approx([1.0, 1.0])
     md = CliRunner().invoke(command, [str(a), str(b)])
     assert "smoke: random weights" in md.output and "B better" in md.output
+
+
+def test_multi_seed_runs_pair_same_item_same_seed_and_resample_items(tmp_path) -> None:
+    from conftest import write_seed_run
+
+    from nava_eval.reports.regression import check
+    from nava_eval.reports.stats import paired_bootstrap
+
+    rng = np.random.default_rng(5)
+    items = rng.normal(7.0, 1.0, size=24)
+    a_vals = {s: {"set3": list(items + rng.normal(0, 0.2, 24))} for s in (100, 101, 102)}
+    b_vals = {
+        s: {"set3": list(np.asarray(a_vals[s]["set3"]) + 0.3 + rng.normal(0, 0.05, 24))}
+        for s in (100, 101, 102)
+    }
+    a = write_seed_run(tmp_path / "a", a_vals)
+    b = write_seed_run(tmp_path / "b", b_vals, model="NAVA-ft")
+    (row,) = compare_runs(a, b, fields=["sync_c"], seed=1, n_resamples=500).metrics
+    # Pairs are (item, seed); the bootstrap resamples items, each with the mean of its seed differences.
+    ids = sorted(f"set3-{i:03d}" for i in range(24))
+    order = [int(i.split("-")[1]) for i in ids]
+    mean_a = np.mean([[a_vals[s]["set3"][i] for s in a_vals] for i in order], axis=1)
+    mean_b = np.mean([[b_vals[s]["set3"][i] for s in b_vals] for i in order], axis=1)
+    direct = paired_bootstrap(mean_a, mean_b, seed=1, n_resamples=500)
+    assert row.n_common == 24 and row.delta == pytest.approx(direct.delta)
+    assert row.ci95 == pytest.approx(direct.ci95) and row.better == "B"
+    assert "paired by (item, seed): 72 pairs over 24 items" in row.note
+
+    # Other seeds: paired by item on each run's mean over its seeds, and said so.
+    c_vals = {s + 100: v for s, v in b_vals.items()}
+    c = write_seed_run(tmp_path / "c", c_vals, model="NAVA-ft")
+    (row_c,) = compare_runs(a, c, fields=["sync_c"], seed=1, n_resamples=500).metrics
+    assert row_c.delta == pytest.approx(direct.delta) and "no seed in common" in row_c.note
+
+    # The regression gate pairs the same way (complete pairing: every unit of both runs).
+    gate = check(b, str(a), ["sync_c=1"], seed=1, n_resamples=500)
+    (gate_row,) = [r for r in gate.rows if r.field == "sync_c"]
+    assert gate.exit_code == 0 and gate_row.ci95 == pytest.approx(direct.ci95)
+
+
+def test_multi_seed_run_submits_and_validates(tmp_path) -> None:
+    from conftest import write_seed_run
+
+    from nava_eval.reports.leaderboard import submit, validate_submission
+
+    run = write_seed_run(tmp_path / "ms", {100: {"set3": [7.0, 7.5, 7.2]}, 101: {"set3": [7.1, 7.6, 7.0]}})
+    report = validate_submission(submit(run, tmp_path / "ms.zip"))
+    assert report.ok, report.errors
+    assert report.counts == {"set3": 6}
+    assert any("set3 3/100" in w for w in report.warnings)  # items, not (item, seed) units, vs 100

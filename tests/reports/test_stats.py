@@ -14,6 +14,8 @@ from nava_eval.reports.stats import (
     bootstrap_ci_grouped,
     mean_of_set_means,
     paired_bootstrap,
+    seed_estimate,
+    seed_statistic_estimate,
 )
 
 
@@ -140,3 +142,71 @@ def test_statistic_bootstrap_gives_up_when_the_statistic_is_mostly_undefined() -
     assert bootstrap_ci_statistic([1.0, 2.0], needs_distinct) is None
     with pytest.raises(ValueError, match="at least one item"):
         bootstrap_ci_statistic([], needs_distinct)
+
+
+# --- multi-seed estimates ---------------------------------------------------------------------------
+
+
+def _direct_seed_ci(matrix: np.ndarray, seed: int, n_resamples: int) -> tuple[float, float]:
+    """Items resampled with all their seeds: per resample, each seed's mean over its present values, then the mean."""
+    rng = np.random.default_rng(seed)
+    n = matrix.shape[0]
+    stats = []
+    idx_all = rng.integers(0, n, size=(n_resamples, n))
+    for idx in idx_all:
+        sample = matrix[idx]
+        per_seed = [
+            np.nanmean(sample[:, s]) for s in range(matrix.shape[1]) if np.isfinite(sample[:, s]).any()
+        ]
+        stats.append(np.mean(per_seed))
+    lo, hi = np.percentile(stats, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def test_seed_estimate_with_one_seed_is_the_ordinary_bootstrap() -> None:
+    values = np.random.default_rng(1).normal(7.0, 1.5, size=53)
+    est = seed_estimate(values[:, None], [100], seed=0, n_resamples=1000)
+    assert est.value == pytest.approx(values.mean()) and est.seed_sd is None and est.n == 53
+    assert est.ci95 == bootstrap_ci(values, seed=0, n_resamples=1000)  # identical draws, not just close
+    sets = ["a"] * 20 + ["b"] * 33
+    grouped = seed_estimate(values[:, None], [100], sets, seed=2, n_resamples=500)
+    groups = {"a": values[:20], "b": values[20:]}
+    assert grouped.ci95 == bootstrap_ci_grouped(groups, seed=2, n_resamples=500)
+    assert grouped.value == pytest.approx(mean_of_set_means(groups))
+
+
+def test_seed_estimate_mean_over_seeds_sd_between_seeds_and_item_bootstrap() -> None:
+    rng = np.random.default_rng(7)
+    item_effect = rng.normal(0.0, 1.0, size=(40, 1))
+    seed_effect = np.array([[0.0, 0.3, -0.2]])
+    matrix = 5.0 + item_effect + seed_effect + rng.normal(0.0, 0.1, size=(40, 3))
+    matrix[3, 1] = np.nan  # (item 3, seed 101) failed to generate
+    est = seed_estimate(matrix, [100, 101, 102], seed=0, n_resamples=400)
+    per_seed = [np.nanmean(matrix[:, s]) for s in range(3)]
+    assert est.per_seed == pytest.approx(dict(zip([100, 101, 102], per_seed, strict=True)))
+    assert est.value == pytest.approx(np.mean(per_seed))
+    assert est.seed_sd == pytest.approx(np.std(per_seed, ddof=1))
+    assert est.n == 119
+    assert est.ci95 == pytest.approx(_direct_seed_ci(matrix, 0, 400), abs=1e-12)
+    # Resampling items (not item-seed cells) keeps the item effect in the CI: as wide as the item spread says.
+    half = 1.96 * item_effect.std(ddof=1) / np.sqrt(40)
+    assert (est.ci95[1] - est.ci95[0]) / 2 == pytest.approx(half, rel=0.3)
+
+
+def test_seed_statistic_estimate_per_seed_statistic_then_mean() -> None:
+    rows = [{100: {"v": float(i)}, 101: {"v": float(i) * 2}} for i in range(12)]
+    rows[0] = {100: {"v": 0.0}}  # item 0 has no seed-101 output
+
+    def variance(items):
+        if len(items) < 2:
+            raise ValueError("too few")
+        return float(np.var([x["v"] for x in items]))
+
+    value, ci, per_seed, sd = seed_statistic_estimate(rows, [100, 101], variance, seed=0, n_resamples=200)
+    v100 = np.var(np.arange(12.0))
+    v101 = np.var(np.arange(1, 12) * 2.0)
+    assert per_seed == pytest.approx({100: v100, 101: v101})
+    assert value == pytest.approx((v100 + v101) / 2) and sd == pytest.approx(np.std([v100, v101], ddof=1))
+    assert ci is not None and ci[0] < value < ci[1]
+    with pytest.raises(ValueError, match="at least one item"):
+        seed_statistic_estimate([], [100], variance)
