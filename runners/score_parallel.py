@@ -201,8 +201,13 @@ def scoring_overrides(request: Any) -> dict[str, Any]:
     return {name: getattr(request, name) for name in names}
 
 
-def score_with_workers(prepared: Any, metrics: Sequence[str] | None = None) -> list[ScoreSummary]:
-    """Launch `nproc` local scoring workers with torch's elastic launcher; returns rank 0's totals."""
+def score_with_workers(
+    prepared: Any, metrics: Sequence[str] | None = None, *, threads: int | None = None
+) -> list[ScoreSummary]:
+    """Launch `nproc` local scoring workers with torch's elastic launcher; returns rank 0's totals.
+
+    `threads` per worker defaults to an equal share of the cores.
+    """
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
@@ -219,9 +224,9 @@ def score_with_workers(prepared: Any, metrics: Sequence[str] | None = None) -> l
         start_method="spawn",
     )
     # One share of the cores per worker: N processes × all cores would only fight over them.
-    threads = str(max(1, (os.cpu_count() or 1) // request.nproc))
+    share = threads if threads is not None else max(1, (os.cpu_count() or 1) // request.nproc)
     previous = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = threads
+    os.environ["OMP_NUM_THREADS"] = str(share)
     try:
         returned = elastic_launch(config, _score_worker)(
             prepared.run_dir.root, scoring_overrides(request), tuple(metrics) if metrics else None

@@ -27,6 +27,10 @@ LAZY_BENCHMARKS: dict[str, tuple[str, str]] = {
         "nava_eval.runners.commands.bench_parallel:command",
         "Ulysses SP overhead on gloo/NCCL vs SP=1.",
     ),
+    "scoring": (
+        "nava_eval.runners.commands.bench_scoring:command",
+        "Data-parallel scoring: clips/s with N processes vs one.",
+    ),
     "harness": (
         "nava_eval.runners.commands.bench_harness:command",
         "Harness share of a smoke run (all but denoise+decode).",
