@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from nava_eval.reports.per_sample import RunData, field_values, load_run, paired_items
+from nava_eval.reports.per_sample import RunData, field_values, load_run, paired_items, paired_set_statistic
 from nava_eval.reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, PER_SET_MEANS, paired_bootstrap
 from nava_eval.reports.tables import FIELD_LABELS, SMOKE_BANNER, field_order
 
@@ -82,7 +82,7 @@ def compare_runs(
             "a paired comparison needs the same prompts"
         )
     for run in (a, b):
-        if run.scores.empty:
+        if run.run_dir is None or not (run.run_dir / "scores").is_dir():
             raise ValueError(
                 f"run {run.results.run_name}: no per-sample scores (scores/*.jsonl) next to its results.json; "
                 "compare needs run directories"
@@ -92,6 +92,12 @@ def compare_runs(
     names = list(fields) if fields is not None else field_order(present_a | present_b)
     rows = []
     for name in names:
+        if any(
+            m is not None and m.kind == "set"
+            for m in (a.results.metrics.get(name), b.results.metrics.get(name))
+        ):
+            rows.append(_compare_set_field(a, b, name, seed, n_resamples))
+            continue
         va, vb = field_values(a.scores, name), field_values(b.scores, name)
         pa = a.results.metrics[name].protocol if name in a.results.metrics else _protocol(va)
         pb = b.results.metrics[name].protocol if name in b.results.metrics else _protocol(vb)
@@ -145,13 +151,57 @@ def compare_runs(
         )
     return Comparison(
         benchmark=a.results.benchmark,
-        run_a=a.label,
-        run_b=b.label,
+        run_a=a.described,
+        run_b=b.described,
         metrics=tuple(rows),
         smoke=a.results.smoke or b.results.smoke,
         seed=seed,
         n_resamples=n_resamples,
     )
+
+
+def _compare_set_field(a: RunData, b: RunData, name: str, seed: int, n_resamples: int) -> MetricComparison:
+    """A set-level field (FD): no per-item values, so items are resampled and the reducer applied to both runs."""
+    ma, mb = a.results.metrics.get(name), b.results.metrics.get(name)
+    base = {
+        "field": name,
+        "direction": (ma or mb).direction,  # type: ignore[union-attr]
+        "protocol_a": ma.protocol if ma else "unknown",
+        "protocol_b": mb.protocol if mb else "unknown",
+        "n_a": ma.n if ma else 0,
+        "n_b": mb.n if mb else 0,
+    }
+    if ma is None or mb is None:
+        return MetricComparison(**base, n_common=0, note=f"not in run {'A' if ma is None else 'B'}")
+    if ma.protocol != mb.protocol:
+        return MetricComparison(**base, n_common=0, note="different protocols: not comparable")
+    reducer = _reducer(name)
+    if reducer is None:
+        return MetricComparison(**base, n_common=0, note="set-level field without a registered reducer")
+    paired, n_items, note = paired_set_statistic(a, b, name, reducer, seed, n_resamples)
+    if paired is None:
+        return MetricComparison(
+            **base, n_common=n_items, mean_a=ma.value, mean_b=mb.value,
+            delta=None if ma.value is None or mb.value is None else mb.value - ma.value,
+            note=f"{note}; statistic undefined on the paired items: results.json values, no CI",
+        )  # fmt: skip
+    better = None
+    if paired.significant:
+        better = "B" if (paired.delta > 0) == (base["direction"] == "higher") else "A"
+    return MetricComparison(
+        **base, n_common=n_items, mean_a=paired.value_a, mean_b=paired.value_b, delta=paired.delta,
+        ci95=paired.ci95, p_value=paired.p_value, significant=paired.significant, better=better, note=note,
+    )  # fmt: skip
+
+
+def _reducer(name: str) -> str | None:
+    from nava_eval.metrics.base import metric_entries
+
+    for entry in metric_entries().values():
+        for f in entry.fields:
+            if f.name == name and f.reducer:
+                return f.reducer
+    return None
 
 
 def _protocol(values: Any) -> str:

@@ -170,6 +170,20 @@ class RunData:
     def label(self) -> str:
         return f"{self.results.model} ({self.results.run_name})"
 
+    @property
+    def coverage(self) -> str:
+        """ "598/600 samples with an output" (× seeds in a multi-seed run); "" when results.json does not say."""
+        res = self.results
+        if res.n_outputs is None or not res.n_samples:
+            return ""
+        seeds = f" ({len(res.seeds)} seeds)" if res.seeds else ""
+        return f"{res.n_outputs}/{res.n_samples} samples with an output{seeds}"
+
+    @property
+    def described(self) -> str:
+        """The label with its coverage, for the headers of compare and check."""
+        return f"{self.label}, {self.coverage}" if self.coverage else self.label
+
     def sets(self) -> list[str]:
         """The benchmark sets this run covers."""
         found: set[str] = set()
@@ -236,3 +250,64 @@ def paired_items(va: pd.DataFrame, vb: pd.DataFrame) -> PairedItems:
     complete = len(items) == len(ma) == len(mb)
     note = "no seed in common: paired by item on each run's mean over its seeds"
     return PairedItems(frame, False, len(items), complete, note, max(len(ma), len(mb)) - len(items))
+
+
+#: Run seed standing for "the run's only seed" in set-level rows of single-seed runs.
+SINGLE_SEED = -1
+
+
+def set_field_rows(run: RunData, field: str) -> dict[str, dict[int, dict]]:
+    """item → run seed (SINGLE_SEED in a single-seed run) → per-item `values` of a set-level field's
+    status-ok, current score records (what its reducer reads), from the run directory's scores."""
+    from nava_eval.metrics.base import metric_entries
+
+    if run.run_dir is None:
+        return {}
+    metric = next(
+        (name for name, e in metric_entries().items() if any(f.name == field for f in e.fields)), None
+    )
+    path = run.run_dir / "scores" / f"{metric}.jsonl"
+    if metric is None or not path.exists():
+        return {}
+    current: dict[str, str | None] = {}
+    samples = run.run_dir / "samples.jsonl"
+    if samples.exists():
+        current = {k: r.output_sha256 for k, r in latest_by_id(load_sample_records(samples)).items()}
+    rows: dict[str, dict[int, dict]] = {}
+    for key, record in latest_by_id(load_score_records(path)).items():
+        known = current.get(key)
+        if record.status != "ok" or (known and record.output_sha256 and known != record.output_sha256):
+            continue
+        seed = SINGLE_SEED if record.run_seed is None else int(record.run_seed)
+        rows.setdefault(record.id, {})[seed] = record.values
+    return rows
+
+
+def paired_set_statistic(
+    a: RunData, b: RunData, field: str, reducer: str, seed: int, n_resamples: int
+) -> tuple[object | None, int, str]:
+    """(PairedDelta or None, items paired, note) of a set-level field of two runs, items resampled with the reducer.
+
+    Items are paired as `paired_items` pairs: same item and same seed when the runs share seeds (the
+    statistic is computed per common seed), else same item with each run's own seeds.
+    """
+    from nava_eval.metrics.base import load_target
+    from nava_eval.reports.stats import paired_statistic_bootstrap
+
+    rows_a, rows_b = set_field_rows(a, field), set_field_rows(b, field)
+    items = sorted(set(rows_a) & set(rows_b))
+    if not items:
+        return None, 0, "no item scored by both runs"
+    seeds_a = sorted({s for i in items for s in rows_a[i]})
+    seeds_b = sorted({s for i in items for s in rows_b[i]})
+    common = sorted(set(seeds_a) & set(seeds_b))
+    note = f"set statistic ({reducer.rpartition(':')[2]}) resampled over {len(items)} common items"
+    if common:
+        ra = [{s: rows_a[i][s] for s in common if s in rows_a[i] and s in rows_b[i]} for i in items]
+        rb = [{s: rows_b[i][s] for s in common if s in rows_a[i] and s in rows_b[i]} for i in items]
+        seeds_a = seeds_b = common
+    else:
+        ra, rb = [rows_a[i] for i in items], [rows_b[i] for i in items]
+        note += "; no seed in common: each run's statistic over its own seeds"
+    paired = paired_statistic_bootstrap(ra, seeds_a, rb, seeds_b, load_target(reducer), seed, n_resamples)
+    return paired, len(items), note

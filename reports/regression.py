@@ -25,6 +25,7 @@ from nava_eval.reports.per_sample import (
     is_multi_seed,
     load_run,
     paired_items,
+    paired_set_statistic,
 )
 from nava_eval.reports.stats import (
     DEFAULT_RESAMPLES,
@@ -147,7 +148,7 @@ def resolve_baseline(against: str | Path, run: RunData) -> Baseline:
             for name, m in base.results.metrics.items()
             if m.value is not None
         }
-        return Baseline(base.label, "run", base.results.benchmark, values, base, base.results.smoke)
+        return Baseline(base.described, "run", base.results.benchmark, values, base, base.results.smoke)
     return _published_baseline(str(against), run)
 
 
@@ -199,6 +200,16 @@ def _delta_ci(
     base_value = baseline.values[name].value
     ours = field_values(run.scores, name) if not run.scores.empty else None
     metric = run.results.metrics.get(name)
+    if metric is not None and metric.kind == "set":
+        # A set-level statistic (FD): resample the items both runs hold and apply the reducer to each.
+        from nava_eval.reports.compare import _reducer
+
+        reducer = _reducer(name)
+        if baseline.run is not None and reducer is not None:
+            paired, _, _ = paired_set_statistic(baseline.run, run, name, reducer, seed, n_resamples)
+            if paired is not None:
+                return paired.ci95
+        return (metric.ci95[0] - base_value, metric.ci95[1] - base_value) if metric.ci95 else None
     per_set = metric is not None and metric.aggregation == PER_SET_MEANS
     if ours is not None and not ours.empty and baseline.run is not None and not baseline.run.scores.empty:
         theirs = field_values(baseline.run.scores, name)
@@ -239,7 +250,7 @@ def check(
         else:
             parsed = dict(parse_tolerance(t) for t in tolerances)
         loaded = load_run(run)
-        run_label = loaded.label
+        run_label = loaded.described
         baseline = resolve_baseline(against, loaded)
         base_label = baseline.label
         return _check(loaded, baseline, parsed, seed, n_resamples)
@@ -287,7 +298,7 @@ def _check(
     if not names:
         errors.append("no metric in common between the run and the baseline")
     if errors:
-        return CheckResult(EXIT_UNUSABLE, run.label, baseline.label, errors=tuple(errors), warnings=tuple(warnings),
+        return CheckResult(EXIT_UNUSABLE, run.described, baseline.label, errors=tuple(errors), warnings=tuple(warnings),
                            smoke=smoke)  # fmt: skip
 
     rows: list[CheckRow] = []
@@ -328,7 +339,7 @@ def _check(
             )
         )
     code = EXIT_REGRESSION if any(r.status == "fail" for r in rows) else EXIT_OK
-    return CheckResult(code, run.label, baseline.label, tuple(rows), (), tuple(warnings), smoke)
+    return CheckResult(code, run.described, baseline.label, tuple(rows), (), tuple(warnings), smoke)
 
 
 def _direction_of(name: str) -> str:

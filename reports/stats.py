@@ -145,6 +145,8 @@ class PairedDelta:
     n: int
     significant: bool
     p_value: float
+    value_a: float | None = None  # set-level statistics: each run's value on the paired items
+    value_b: float | None = None
 
 
 def paired_bootstrap(
@@ -283,6 +285,71 @@ def seed_estimate(
     )
 
 
+def mean_seed_statistic(
+    rows: Sequence[Mapping[int, object]], seeds: Sequence[int], statistic: Callable[[Sequence[object]], float]
+) -> tuple[float | None, dict[int, float | None]]:
+    """(mean over seeds of each seed's statistic over its items, per seed); undefined statistics are left out."""
+    per: dict[int, float | None] = {}
+    for s in seeds:
+        items = [row[s] for row in rows if s in row]
+        try:
+            v = float(statistic(items)) if items else math.nan
+        except ValueError:
+            v = math.nan
+        per[int(s)] = v if math.isfinite(v) else None
+    got = [v for v in per.values() if v is not None]
+    return (sum(got) / len(got) if got else None), per
+
+
+def paired_statistic_bootstrap(
+    rows_a: Sequence[Mapping[int, object]],
+    seeds_a: Sequence[int],
+    rows_b: Sequence[Mapping[int, object]],
+    seeds_b: Sequence[int],
+    statistic: Callable[[Sequence[object]], float],
+    seed: int = DEFAULT_SEED,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> PairedDelta | None:
+    """Paired bootstrap of a set-level statistic (e.g. FD): B − A, resampling the items both runs hold.
+
+    rows_a[i] and rows_b[i] are the same item (run seed → its per-item values); each resample draws the
+    same items for both runs, so prompt-to-prompt variation cancels as in `paired_bootstrap`. None when
+    the statistic is undefined on the full sets or on more than half the resamples.
+    """
+    if len(rows_a) != len(rows_b):
+        raise ValueError(f"paired rows differ in length: {len(rows_a)} vs {len(rows_b)}")
+    if not rows_a:
+        raise ValueError("bootstrap needs at least one item; got none")
+    value_a, _ = mean_seed_statistic(rows_a, seeds_a, statistic)
+    value_b, _ = mean_seed_statistic(rows_b, seeds_b, statistic)
+    if value_a is None or value_b is None:
+        return None
+    rng = np.random.default_rng(seed)
+    deltas = []
+    for _ in range(n_resamples):
+        idx = rng.integers(0, len(rows_a), size=len(rows_a))
+        va, _ = mean_seed_statistic([rows_a[i] for i in idx], seeds_a, statistic)
+        vb, _ = mean_seed_statistic([rows_b[i] for i in idx], seeds_b, statistic)
+        if va is not None and vb is not None:
+            deltas.append(vb - va)
+    if len(deltas) < n_resamples / 2:
+        return None
+    dist = np.asarray(deltas)
+    lo, hi = _percentiles(dist, confidence)
+    below, above = float(np.mean(dist <= 0.0)), float(np.mean(dist >= 0.0))
+    p_value = max(min(1.0, 2.0 * min(below, above)), 1.0 / n_resamples)
+    return PairedDelta(
+        delta=value_b - value_a,
+        ci95=(lo, hi),
+        n=len(rows_a),
+        significant=bool(lo > 0.0 or hi < 0.0),
+        p_value=p_value,
+        value_a=value_a,
+        value_b=value_b,
+    )
+
+
 def seed_statistic_estimate(
     rows: Sequence[Mapping[int, object]],
     seeds: Sequence[int],
@@ -300,16 +367,7 @@ def seed_statistic_estimate(
     """
 
     def evaluate(chosen: Sequence[Mapping[int, object]]) -> tuple[float | None, dict[int, float | None]]:
-        per: dict[int, float | None] = {}
-        for s in seeds:
-            items = [row[s] for row in chosen if s in row]
-            try:
-                v = float(statistic(items)) if items else math.nan
-            except ValueError:
-                v = math.nan
-            per[int(s)] = v if math.isfinite(v) else None
-        got = [v for v in per.values() if v is not None]
-        return (sum(got) / len(got) if got else None), per
+        return mean_seed_statistic(chosen, seeds, statistic)
 
     if not rows:
         raise ValueError("bootstrap needs at least one item; got none")

@@ -122,3 +122,82 @@ def test_multi_seed_run_submits_and_validates(tmp_path) -> None:
     assert report.ok, report.errors
     assert report.counts == {"set3": 6}
     assert any("set3 3/100" in w for w in report.warnings)  # items, not (item, seed) units, vs 100
+
+
+def _fd_run(tmp_path, name: str, shift: float, seeds=(None,), n: int = 16):
+    """A run whose only field is a set-level FD over per-item embeddings (registered as metric `emb`)."""
+    from conftest import _provenance
+
+    from nava_eval.metrics.base import metric_entries
+    from nava_eval.reports.aggregate import PlannedSample, aggregate_metric, build_results
+    from nava_eval.reports.fileio import append_jsonl, atomic_write_json
+    from nava_eval.reports.results import SampleRecord, ScoreRecord, write_results
+    from nava_eval.reports.schema import to_dict
+    from nava_eval.runners.spec import GenerationSettings, RunFile, RunSpec
+
+    run = tmp_path / name
+    rng = np.random.default_rng(0)
+    refs = rng.normal(size=(n, 3))
+    planned = []
+    for s in seeds:
+        noise = np.random.default_rng(100 + (s or 0)).normal(size=(n, 3))
+        for i in range(n):
+            sid, sha = f"i{i:02d}", f"{name}{i}{s}".rjust(64, "0")
+            append_jsonl(run / "samples.jsonl", to_dict(SampleRecord(id=sid, set="set2", status="done",
+                         output=f"o/{sid}", output_sha256=sha, run_seed=s)))  # fmt: skip
+            values = {
+                "embedding": list(refs[i] + shift * noise[i] + shift),
+                "reference_embedding": list(refs[i]),
+            }
+            append_jsonl(run / "scores/emb.jsonl", to_dict(ScoreRecord(id=sid, set="set2", metric="emb",
+                         protocol="fd/test-v1", status="ok", output_sha256=sha, values=values, run_seed=s)))  # fmt: skip
+            planned.append(PlannedSample(sid, "set2", sha, s))
+    spec = RunSpec(name=name, benchmark="versebench", preset="versebench", generation=GenerationSettings(),
+                   metrics=["emb"], seeds=[s for s in seeds if s is not None] or None)  # fmt: skip
+    atomic_write_json(run / "run.json", to_dict(RunFile(spec, spec.output_hash(), _provenance())))
+    metrics = aggregate_metric(
+        run / "scores/emb.jsonl", "emb", metric_entries()["emb"].fields, planned, "per-item mean"
+    )
+    write_results(run / "results.json", build_results(
+        run_name=name, benchmark="versebench", model=name, metrics=metrics, n_samples=len(planned), smoke=False,
+        params_b=None, preset="versebench", spec=to_dict(spec), provenance=_provenance(), created_at="x"))  # fmt: skip
+    return run
+
+
+def test_set_level_field_is_compared_by_resampling_items_with_its_reducer(tmp_path, monkeypatch) -> None:
+    from nava_eval.metrics import base as metric_base
+    from nava_eval.metrics.base import MetricEntry, MetricField
+    from nava_eval.metrics.frechet import embedding_set_fd
+    from nava_eval.reports.regression import check
+
+    fd = MetricField("fd", "lower", kind="set", reducer="nava_eval.metrics.frechet:embedding_set_fd")
+    metric_base.metric_entries()
+    monkeypatch.setitem(metric_base._METRICS, "emb", MetricEntry("emb", "x:Y", "fd/test-v1", (fd,), "test"))
+    a, b = _fd_run(tmp_path, "a", 1.0), _fd_run(tmp_path, "b", 0.2)
+    (row,) = compare_runs(a, b, seed=2, n_resamples=300).metrics
+    records = {name: [json.loads(x)["values"] for x in (tmp_path / name / "scores/emb.jsonl").read_text().splitlines()]
+               for name in ("a", "b")}  # fmt: skip
+    fd_a, fd_b = embedding_set_fd(records["a"]), embedding_set_fd(records["b"])
+    assert row.mean_a == pytest.approx(fd_a) and row.mean_b == pytest.approx(fd_b)
+    assert row.delta == pytest.approx(fd_b - fd_a) and row.n_common == 16
+    rng = np.random.default_rng(2)
+    deltas = []
+    for _ in range(300):
+        idx = rng.integers(0, 16, size=16)
+        deltas.append(
+            embedding_set_fd([records["b"][i] for i in idx])
+            - embedding_set_fd([records["a"][i] for i in idx])
+        )
+    assert row.ci95 == pytest.approx(tuple(np.percentile(deltas, [2.5, 97.5])))
+    assert row.better == "B" and "set statistic" in row.note
+    gate = check(b, str(a), seed=2, n_resamples=300)
+    assert gate.rows[0].field == "fd" and gate.rows[0].ci95 == pytest.approx(row.ci95)
+
+    # Multi-seed runs sharing seeds: per common seed, the statistic; their mean.
+    ma, mb = _fd_run(tmp_path, "ma", 1.0, seeds=(100, 101)), _fd_run(tmp_path, "mb", 0.2, seeds=(100, 101))
+    (multi,) = compare_runs(ma, mb, seed=2, n_resamples=100).metrics
+    res = {n: json.loads((tmp_path / n / "results.json").read_text())["metrics"]["fd"] for n in ("ma", "mb")}
+    assert multi.mean_a == pytest.approx(res["ma"]["value"]) and multi.mean_b == pytest.approx(
+        res["mb"]["value"]
+    )
+    assert res["ma"]["seeds"] == [100, 101] and res["ma"]["seed_sd"] is not None
