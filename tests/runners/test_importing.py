@@ -126,6 +126,25 @@ def test_every_bad_input_is_named_with_what_to_do_and_the_rest_imported(tmp_path
     )
     assert result.exit_code == 1  # imported with problems
     assert "duplicate" in result.output
+    refused = CliRunner().invoke(
+        cli,
+        [
+            "import",
+            "versebench",
+            str(src),
+            "--model",
+            "M",
+            "--preset",
+            "smoke",
+            "--strict",
+            "--run-dir",
+            str(strict_run),
+        ],
+    )
+    assert (
+        refused.exit_code == 2 and "nothing was imported" in refused.output and "99999.mp4" in refused.output
+    )
+    assert not strict_run.exists()
 
 
 def test_mapping_file_matches_ids_and_refuses_paths_outside_the_folder(tmp_path: Path):
