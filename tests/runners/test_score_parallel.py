@@ -252,3 +252,12 @@ def test_process_group_reinitialises_under_the_elastic_launcher():
         start_method="spawn",
     )
     assert elastic_launch(config, _reinit_worker)() == {0: True, 1: True}
+
+
+def test_unknown_metric_fails_before_any_worker_starts(imported: Path):
+    from nava_eval.metrics.base import UnknownNameError
+    from nava_eval.runners.score_parallel import score_run_parallel
+
+    prepared = load_prepared(imported, {**OVERRIDES, "metrics": ("bogus",), "nproc": 2})
+    with pytest.raises(UnknownNameError, match="unknown metric.*bogus; valid metrics: .*video_quality"):
+        score_run_parallel(prepared, ["bogus"])
