@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_seed_run
+from seed_runs import write_seed_run
 
 from nava_eval.reports.model_names import check_aliases, parse_alias, published_name
 from nava_eval.reports.stats import seed_estimate

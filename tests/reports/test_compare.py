@@ -75,7 +75,7 @@ def test_cli_json_and_smoke_banner(make_run) -> None:
 
 
 def test_multi_seed_runs_pair_same_item_same_seed_and_resample_items(tmp_path) -> None:
-    from conftest import write_seed_run
+    from seed_runs import write_seed_run
 
     from nava_eval.reports.regression import check
     from nava_eval.reports.stats import paired_bootstrap
@@ -113,7 +113,7 @@ def test_multi_seed_runs_pair_same_item_same_seed_and_resample_items(tmp_path) -
 
 
 def test_multi_seed_run_submits_and_validates(tmp_path) -> None:
-    from conftest import write_seed_run
+    from seed_runs import write_seed_run
 
     from nava_eval.reports.leaderboard import submit, validate_submission
 
@@ -126,7 +126,7 @@ def test_multi_seed_run_submits_and_validates(tmp_path) -> None:
 
 def _fd_run(tmp_path, name: str, shift: float, seeds=(None,), n: int = 16):
     """A run whose only field is a set-level FD over per-item embeddings (registered as metric `emb`)."""
-    from conftest import _provenance
+    from seed_runs import provenance as _provenance
 
     from nava_eval.metrics.base import metric_entries
     from nava_eval.reports.aggregate import PlannedSample, aggregate_metric, build_results

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import VERSE_IDS, snapshot, write_clip, write_tone
+from media_files import VERSE_IDS, snapshot, write_clip, write_tone
 
 from nava_eval.benchmarks.base import SampleSelection
 from nava_eval.reports.fileio import sha256_file

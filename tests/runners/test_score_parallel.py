@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_clip
+from media_files import write_clip
 
 from nava_eval.metrics import base as metric_base
 from nava_eval.metrics.base import MetricEntry, MetricField, ScoreOutcome
