@@ -119,7 +119,9 @@ def test_every_registered_weight_is_pinned_or_says_why() -> None:
     # Pins quoted in the registry (sources in metrics/weights.py); torch-hub names carry the hash prefix.
     assert specs["syncnet"].sha256.startswith("961e8696") and specs["syncnet"].size == 54_573_114
     assert specs["s3fd"].size == 89_844_381
-    assert specs["musiq_koniq"].sha256.startswith("e95806b9") and specs["musiq_spaq"].sha256.startswith("358bb6af")
+    assert specs["musiq_koniq"].sha256.startswith("e95806b9") and specs["musiq_spaq"].sha256.startswith(
+        "358bb6af"
+    )
     assert specs["whisper-large-v3-openai"].sha256 in specs["whisper-large-v3-openai"].url
 
 
@@ -229,7 +231,9 @@ def test_download_verify_cache_and_delete_on_mismatch(cache: Path, server: _Serv
     assert not path.exists()
 
 
-def test_download_resumes_a_partial_file_with_a_range_request(cache: Path, server: _Server, registered) -> None:
+def test_download_resumes_a_partial_file_with_a_range_request(
+    cache: Path, server: _Server, registered
+) -> None:
     server.routes["/w.bin"] = (PAYLOAD, "application/octet-stream", True)
     spec = registered(_spec("resume_test", server.url("/w.bin")))
     part = spec.cache_path().with_name("resume_test.bin.part")
@@ -307,14 +311,24 @@ def _put_in_hf_cache(root: Path, repo_id: str, files: dict[str, bytes], revision
 
 def test_hub_files_are_used_in_place_and_checked(cache: Path, hf_cache: Path, registered) -> None:
     spec = registered(
-        W.WeightSpec("hub_test", "model.bin", "hf://org/model/model.bin", "l", ("x",), sha256=PAYLOAD_SHA, size=len(PAYLOAD))
+        W.WeightSpec(
+            "hub_test",
+            "model.bin",
+            "hf://org/model/model.bin",
+            "l",
+            ("x",),
+            sha256=PAYLOAD_SHA,
+            size=len(PAYLOAD),
+        )
     )
     with pytest.raises(W.WeightsMissingError, match="nava-eval weights download hub_test"):
         W.hub_folder("hub_test")
     snapshot = _put_in_hf_cache(hf_cache, "org/model", {"model.bin": PAYLOAD, "config.json": b"{}"})
     resolved = W.resolve_weight("hub_test")
     assert resolved.source == "hf-cache" and resolved.path == snapshot / "model.bin"
-    assert not cache.exists() or not any(p.is_file() and p.suffix == ".bin" for p in cache.rglob("*"))  # no copy
+    assert not cache.exists() or not any(
+        p.is_file() and p.suffix == ".bin" for p in cache.rglob("*")
+    )  # no copy
     assert W.hub_folder("hub_test") == snapshot
     blob = (snapshot / "model.bin").resolve()
     blob.write_bytes(b"z" + PAYLOAD[1:])
@@ -342,5 +356,9 @@ def test_hub_download_fetches_weight_and_small_files(cache: Path, hf_cache: Path
         W.download_weight(unpinned)
     assert calls == {}
     path = W.download_weight(unpinned, trust_unpinned=True)
-    assert calls == {"repo_id": "org/model", "revision": "b" * 40, "allow_patterns": ["model.bin", "config.json"]}
+    assert calls == {
+        "repo_id": "org/model",
+        "revision": "b" * 40,
+        "allow_patterns": ["model.bin", "config.json"],
+    }
     assert path.read_bytes() == PAYLOAD and W.check_file(unpinned, path) == (PAYLOAD_SHA, "unpinned")
