@@ -193,7 +193,7 @@ def _sample_rows(run: RunData, report_dir: Path) -> tuple[list[str], list[dict[s
         rows.append(
             {
                 "id": rec["id"], "set": rec["set"] or "", "status": rec["status"], "href": href,
-                "output_name": Path(output).name if output else "", "values": values,
+                "output_name": Path(output).name if output else "", "cells": values,
                 "rank": "" if rank is None or math.isnan(rank) else f"{rank:.2f}", "notes": rec["notes"],
             }
         )  # fmt: skip
