@@ -262,7 +262,9 @@ def render_report(
     per_set_columns = [c for c in per_set.columns if c.set is not None]
     metric_plots = [chart for column in table.columns if (chart := _metric_chart(table, column.key))]
     per_set_plots = [
-        p for name in [c.field for c in table.columns] if (p := _per_set_chart(main, name, seed, n_resamples))
+        p
+        for name in field_order(list(main.results.metrics))
+        if (p := _per_set_chart(main, name, seed, n_resamples))
     ]
     meta, coverage = _meta(main)
     field_labels, samples = _sample_rows(main, report_dir)
