@@ -327,6 +327,29 @@ def all_reduce_sum(values: list[float], ctx: DistContext) -> list[float]:
 # through torchrun or torch's elastic launcher instead.
 
 
+def local_launch_config(nproc: int, job: str) -> Any:
+    """torch's elastic-launcher config for `nproc` workers on this machine (what `--nproc N` uses).
+
+    One node, c10d rendezvous on a free local port, no restarts (a dead worker fails the job with its
+    rank), spawn start method (CUDA-safe). `job` prefixes the run id.
+    """
+    import uuid
+
+    from torch.distributed.launcher.api import LaunchConfig
+
+    return LaunchConfig(
+        min_nodes=1,
+        max_nodes=1,
+        nproc_per_node=nproc,
+        run_id=f"{job}-{uuid.uuid4().hex[:8]}",
+        rdzv_backend="c10d",
+        rdzv_endpoint="127.0.0.1:0",
+        max_restarts=0,
+        monitor_interval=0.5,
+        start_method="spawn",
+    )
+
+
 class WorkerError(RuntimeError):
     """A spawned worker raised, died or missed the deadline; the message names the rank(s)."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from typing import Any
 
 from nava_eval.runners.generate import GenerationSummary, generate_samples
@@ -66,24 +65,14 @@ def _elastic_worker(request: RunRequest) -> dict[str, Any]:
 def generate_with_workers(prepared: PreparedRun) -> dict[int, Any]:
     """Launch `nproc` local workers with torch's elastic launcher; returns each rank's return value."""
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+    from torch.distributed.launcher.api import elastic_launch
 
-    from nava_eval.runners.distributed import check_sp_size
+    from nava_eval.runners.distributed import check_sp_size, local_launch_config
 
     request = prepared.request
     # Fail before spawning anything (and before any weights load) on an impossible layout.
     check_sp_size(request.sp, request.nproc, _num_heads(prepared))
-    config = LaunchConfig(
-        min_nodes=1,
-        max_nodes=1,
-        nproc_per_node=request.nproc,
-        run_id=f"nava-eval-{uuid.uuid4().hex[:8]}",
-        rdzv_backend="c10d",
-        rdzv_endpoint="127.0.0.1:0",
-        max_restarts=0,
-        monitor_interval=0.5,
-        start_method="spawn",
-    )
+    config = local_launch_config(request.nproc, "nava-eval")
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // request.nproc)))
     try:
         return elastic_launch(config, _elastic_worker)(request)

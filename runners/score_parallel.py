@@ -15,7 +15,6 @@ import dataclasses
 import json
 import logging
 import os
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -209,20 +208,12 @@ def score_with_workers(
     `threads` per worker defaults to an equal share of the cores.
     """
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+    from torch.distributed.launcher.api import elastic_launch
+
+    from nava_eval.runners.distributed import local_launch_config
 
     request = prepared.request
-    config = LaunchConfig(
-        min_nodes=1,
-        max_nodes=1,
-        nproc_per_node=request.nproc,
-        run_id=f"nava-eval-score-{uuid.uuid4().hex[:8]}",
-        rdzv_backend="c10d",
-        rdzv_endpoint="127.0.0.1:0",
-        max_restarts=0,
-        monitor_interval=0.5,
-        start_method="spawn",
-    )
+    config = local_launch_config(request.nproc, "nava-eval-score")
     # One share of the cores per worker: N processes × all cores would only fight over them.
     share = threads if threads is not None else max(1, (os.cpu_count() or 1) // request.nproc)
     previous = os.environ.get("OMP_NUM_THREADS")

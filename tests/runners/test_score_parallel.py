@@ -237,21 +237,11 @@ def _reinit_worker() -> bool:
 @pytest.mark.slow
 def test_process_group_reinitialises_under_the_elastic_launcher():
     """Under torchrun the generate stage tears its process group down and the score stage makes a new one."""
-    import uuid
+    from torch.distributed.launcher.api import elastic_launch
 
-    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+    from nava_eval.runners.distributed import local_launch_config
 
-    config = LaunchConfig(
-        min_nodes=1,
-        max_nodes=1,
-        nproc_per_node=2,
-        run_id=f"test-{uuid.uuid4().hex[:8]}",
-        rdzv_backend="c10d",
-        rdzv_endpoint="127.0.0.1:0",
-        max_restarts=0,
-        start_method="spawn",
-    )
-    assert elastic_launch(config, _reinit_worker)() == {0: True, 1: True}
+    assert elastic_launch(local_launch_config(2, "test-reinit"), _reinit_worker)() == {0: True, 1: True}
 
 
 def test_unknown_metric_fails_before_any_worker_starts(imported: Path):
