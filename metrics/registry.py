@@ -50,6 +50,22 @@ BUILTIN_METRICS: tuple[MetricEntry, ...] = (
         description="Whisper-large-v3 (en) / Paraformer-zh (zh) ASR, Seed-TTS-eval normalisation, jiwer",
     ),
     MetricEntry(
+        name="wer_sensevoice",
+        target="nava_eval.metrics.wer_sensevoice:SenseVoiceWer",
+        protocol="wer/versebench-sensevoice-v1",
+        fields=(
+            MetricField(
+                "wer_sensevoice",
+                "lower",
+                "%",
+                "Verse-Bench toolkit WER ×100: SenseVoiceSmall + fsmn-VAD, strip+lowercase, jiwer.wer per item",
+                quantity="wer",
+            ),
+        ),
+        description="Verse-Bench toolkit WER (NAVA's WER column): items with speech text in set1–3, "
+        "plain mean; funasr (extra zh)",
+    ),
+    MetricEntry(
         name="sim",
         target="nava_eval.metrics.speaker_similarity:SpeakerSimilarity",
         protocol="sim/wavlm-large-ecapa-v1",
