@@ -66,6 +66,24 @@ BUILTIN_METRICS: tuple[MetricEntry, ...] = (
         "plain mean; funasr (extra zh)",
     ),
     MetricEntry(
+        name="audiobox",
+        target="nava_eval.metrics.audiobox:AudioboxAesthetics",
+        protocol="audiobox/versebench-aesthetics-v1",
+        fields=(
+            MetricField("pq", "higher", "1–10", "Audiobox Aesthetics production quality (NAVA's PQ column)"),
+            MetricField("ce", "higher", "1–10", "Audiobox Aesthetics content enjoyment"),
+            MetricField("cu", "higher", "1–10", "Audiobox Aesthetics content usefulness"),
+            MetricField(
+                "pc",
+                "lower",
+                "1–10",
+                "Audiobox Aesthetics production complexity (the toolkit's overall score treats lower as better)",
+            ),
+        ),
+        description="Audiobox Aesthetics as the Verse-Bench toolkit runs it (every wav of set1+set2; "
+        "10 s windows, weighted mean)",
+    ),
+    MetricEntry(
         name="sim",
         target="nava_eval.metrics.speaker_similarity:SpeakerSimilarity",
         protocol="sim/wavlm-large-ecapa-v1",
