@@ -92,7 +92,9 @@ json.dump(
         "source": "audiobox-aesthetics 0.0.4 AesPredictor.forward (the Verse-Bench toolkit's call), "
         "tiny random WavLM (seed 1234)",
         "versions": {"audiobox-aesthetics": "0.0.4", "torchaudio": "2.11.0"},
-        "files": {n: {"one_at_a_time": single[n], "batched": b} for n, b in zip(single, batched)},
+        "files": {
+            n: {"one_at_a_time": single[n], "batched": b} for n, b in zip(single, batched, strict=True)
+        },
     },
     open(out / "expected.json", "w"),
     indent=1,
