@@ -84,6 +84,40 @@ BUILTIN_METRICS: tuple[MetricEntry, ...] = (
         "10 s windows, weighted mean)",
     ),
     MetricEntry(
+        name="clap",
+        target="nava_eval.metrics.clap:ClapScore",
+        protocol="cs/versebench-clap-v1",
+        fields=(
+            MetricField(
+                "fd",
+                "lower",
+                "",
+                "the toolkit's per-clip CLAP FD to the ground-truth wav (‖g − r‖² + (σ_g − σ_r)²), mean over items",
+                protocol="fd/versebench-clap-perclip-v1",
+                quantity="fd",
+            ),
+            MetricField(
+                "cs",
+                "higher",
+                "cosine",
+                "CLAP cosine between the clip and its audio_prompt[0]",
+                quantity="cs",
+            ),
+            MetricField(
+                "fd_set",
+                "lower",
+                "",
+                "Fréchet distance between the sets of generated and ground-truth CLAP embeddings (one per set)",
+                protocol="fd/versebench-clap-set-v1",
+                quantity="fd",
+                kind="set",
+                reducer="nava_eval.metrics.frechet:embedding_set_fd",
+            ),
+        ),
+        description="LAION-CLAP 630k-audioset-fusion (Verse-Bench toolkit): CS with audio_prompt[0] on "
+        "set1+set2; FD of set2 clips to their ground-truth wavs (per clip as the toolkit, and set-level)",
+    ),
+    MetricEntry(
         name="sim",
         target="nava_eval.metrics.speaker_similarity:SpeakerSimilarity",
         protocol="sim/wavlm-large-ecapa-v1",
