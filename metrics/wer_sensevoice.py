@@ -149,12 +149,18 @@ class SenseVoiceWer:
             self.weights_provenance = {"asr": {"source": f"random seed {self.seed}"}}
             self.asr = SmokeAsr(self.seed)
             return
+        import importlib.util
+
         from nava_eval.metrics.weights_audio import FSMN_VAD, SENSEVOICE, hub_source
 
+        if importlib.util.find_spec("funasr") is None:  # the missing extra is said before a missing model
+            self.asr_error = SENSEVOICE_INSTALL_HINT
+            log.error("wer_sensevoice: %s", SENSEVOICE_INSTALL_HINT)
+            return
         model, vad = hub_source(SENSEVOICE, self.weights), hub_source(FSMN_VAD, self.weights)
         self.weights_provenance = {
-            SENSEVOICE: {"source": "funasr hub=hf", "path": model},
-            FSMN_VAD: {"source": "funasr hub=hf", "path": vad},
+            SENSEVOICE: {"source": "hf-cache", "path": model},
+            FSMN_VAD: {"source": "hf-cache", "path": vad},
         }
         try:
             self.asr = SenseVoice.load(model, vad, device)
