@@ -349,6 +349,16 @@ def toolkit_perclip_fd(generated: np.ndarray, reference: np.ndarray) -> float:
     return float(diff @ diff + var_g + var_r - 2.0 * np.sqrt(var_g * var_r))
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 class ClapScore:
     """CLAP CS per item and the set-level FD against ground-truth wavs (Verse-Bench toolkit)."""
 
@@ -483,4 +493,6 @@ class ClapScore:
         else:
             values["reference_embedding"] = [float(f"{v:.7g}") for v in ref]
             values["fd"] = toolkit_perclip_fd(gen, ref)
+            # The score depends on the ground-truth file too: the runner rescores when it changes.
+            values["reference_sha256"] = _sha256(Path(item.reference_audio))
         return ScoreOutcome.ok(**values)
