@@ -85,6 +85,7 @@ def build_components(
     *,
     t5_offload: bool = False,
     weight_dtype: str = "auto",
+    dit_file: str | None = None,
 ) -> Components:
     """Components for `preset` ("nava-tiny" or "nava-6b") on `device`.
 
@@ -95,7 +96,7 @@ def build_components(
     if preset == "nava-tiny":
         return _tiny_components(device, dtype)
     if preset == "nava-6b":
-        return _release_components(weights_dir, device, dtype, t5_offload, weight_dtype)
+        return _release_components(weights_dir, device, dtype, t5_offload, weight_dtype, dit_file)
     raise ValueError(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
 
 
@@ -200,11 +201,16 @@ def resolve_weights_dir(weights_dir: str | Path | None) -> Path:
         ) from err
 
 
-def release_files(root: Path, weight_dtype: str = "auto") -> dict[str, Path]:
-    """Every file the release preset reads; FileNotFoundError names all that are missing."""
+def release_files(root: Path, weight_dtype: str = "auto", dit_file: str | None = None) -> dict[str, Path]:
+    """Every file the release preset reads; FileNotFoundError names all that are missing.
+
+    dit_file: the DiT checkpoint's name in the folder (default: by weight_dtype, as the release names them).
+    """
     dit = DIT_FP8_FILE if weight_dtype == "fp8_e4m3fn" else DIT_FILE
     if weight_dtype == "auto" and not (root / DIT_FILE).is_file() and (root / DIT_FP8_FILE).is_file():
         dit = DIT_FP8_FILE
+    if dit_file is not None:
+        dit = dit_file
     wanted = {
         "dit": dit,
         "video_vae": VIDEO_VAE_FILE,
@@ -228,11 +234,12 @@ def _release_components(
     dtype: torch.dtype,
     t5_offload: bool,
     weight_dtype: str,
+    dit_file: str | None = None,
 ) -> Components:
     from nava_eval.nava.checkpoint import load_model
 
     root = resolve_weights_dir(weights_dir)
-    files = release_files(root, weight_dtype)
+    files = release_files(root, weight_dtype, dit_file)
     speaker = ReDimNetEmbedder(device=device)  # fails early, naming the fetch command, when not cached
     config = NavaConfig.from_preset("nava-6b")
     model = load_model(files["dit"], config, device=device, weight_dtype=weight_dtype)

@@ -27,6 +27,15 @@ def echo_generation(summary) -> None:
         )
 
 
+def echo_dry_run(request) -> None:
+    """The resolved plan as one JSON object on stdout (see runners.dry_run)."""
+    import json
+
+    from nava_eval.runners.dry_run import dry_run_plan
+
+    click.echo(json.dumps(dry_run_plan(request), indent=2, ensure_ascii=False))
+
+
 def echo_scoring(summaries) -> None:
     for s in summaries:
         line = f"score {s.metric} [{s.protocol}]: {s.scored} scored, {s.cached} cached, {s.skipped} skipped, {s.failed} failed"
@@ -39,22 +48,34 @@ def echo_scoring(summaries) -> None:
 @click.argument("benchmark")
 @selection_options
 @run_options
-def command(benchmark: str, **kwargs) -> None:
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the resolved settings (preset, guidance, steps, weights, audio timing, each sample's id "
+    "and seed) as one JSON object and stop: no weights, nothing written.",
+)
+def command(benchmark: str, dry_run: bool, **kwargs) -> None:
     """Generate, score and report BENCHMARK (versebench, seedtts or jsonl:PATH) in a run directory.
 
     Rerunning the same command resumes: finished samples and cached scores are kept.
 
+    Each benchmark runs its own preset unless --preset says otherwise (nava-eval ls presets).
+
     \b
     Examples:
       nava-eval run versebench --preset smoke
-      nava-eval run versebench --preset versebench --nproc 8 --sp 8 --sets set3
-      torchrun --nproc-per-node 8 -m nava_eval.runners.cli run seedtts --preset seedtts --sp 8
+      nava-eval run versebench --dry-run --sets set3
+      nava-eval run versebench --nproc 8 --sp 8 --sets set3
+      torchrun --nproc-per-node 8 -m nava_eval.runners.cli run seedtts --sp 8
     """
     from nava_eval.runners.launch import GenerationFailed, run_generation
     from nava_eval.runners.run import aggregate_run, prepare_run, score_run, write_reports
 
     try:
         request = build_request(benchmark, kwargs)
+        if dry_run:
+            echo_dry_run(request)
+            return
         prepared = prepare_run(request, write=int(os.environ.get("RANK", "0")) == 0)
         click.echo(
             f"run {prepared.run_dir.root}: {len(prepared.samples)} samples of {benchmark}, preset {prepared.preset.name}"
