@@ -10,17 +10,19 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from nava_eval.runners.run import RunRequest, prepare_run
+from nava_eval.runners.run import RunRequest, prepare_run, stream_universe
 from nava_eval.runners.seeds import official_streams, sample_seed
 
 
-def planned_seeds(samples: list[Any], seed: int, policy: str, dp_size: int) -> dict[str, dict[str, Any]]:
+def planned_seeds(
+    samples: list[Any], seed: int, policy: str, dp_size: int, universe: list[Any] | None = None
+) -> dict[str, dict[str, Any]]:
     """sample id → how its noise is seeded under `policy` with `dp_size` data-parallel groups."""
     if policy == "per-sample":
         return {s.id: {"seed": sample_seed(seed, s.id)} for s in samples}
     out: dict[str, dict[str, Any]] = {}
     for group in range(dp_size):
-        for stream in official_streams(samples, dp_size, group, seed):
+        for stream in official_streams(universe or samples, dp_size, group, seed):
             for position, sample in enumerate(stream.samples):
                 out[sample.id] = {"seed": stream.seed, "dp_group": group, "stream_position": position}
     return out
@@ -31,12 +33,13 @@ def dry_run_plan(request: RunRequest) -> dict[str, Any]:
     scratch = Path(tempfile.mkdtemp(prefix="nava-eval-dry-run-"))
     try:
         prepared = prepare_run(request, write=False, smoke_data_root=scratch)
+        universe = stream_universe(prepared)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     gen = prepared.spec.generation
     preset = prepared.preset
     dp_size = max(1, request.nproc // max(1, request.sp))
-    seeds = planned_seeds(prepared.samples, gen.seed, gen.seed_policy, dp_size)
+    seeds = planned_seeds(prepared.samples, gen.seed, gen.seed_policy, dp_size, universe)
     modes = sorted({s.mode for s in prepared.samples})
     weights = gen.weight_files()
     if weights["dit"] is not None:

@@ -73,6 +73,7 @@ def plan_assignments(
     dp_size: int,
     seed: int,
     seed_policy: SeedPolicy = "per-sample",
+    universe: Sequence[Sample] | None = None,
 ) -> list[Assignment]:
     """Split what is missing over DP groups, deterministically.
 
@@ -81,7 +82,9 @@ def plan_assignments(
     dealt round-robin in benchmark order.
     official-rank: NAVA's batch mode, for exact reproduction of its outputs: per set (one official
     invocation per data file), group g takes items g, g+W, g+2W… in file order and draws every
-    item's noise from one stream seeded seed + g (valid only for the same world size).
+    item's noise from one stream seeded seed + g (valid only for the same world size). `universe`:
+    every item of the selected sets when --ids/--limit picked a subset; the unpicked items still
+    advance the streams, so each picked item gets the noise it has in a full official run.
     """
     if seed_policy == "per-sample":
         missing = [s for s in ordered if s.id not in done_ids]
@@ -91,9 +94,10 @@ def plan_assignments(
         ]
     if seed_policy == "official-rank":
         out = []
+        wanted = {s.id for s in ordered} - set(done_ids)
         for g in range(dp_size):
-            streams = official_streams(ordered, dp_size, g, seed)
-            mine = [s for stream in streams for s in stream.samples if s.id not in done_ids]
+            streams = official_streams(universe if universe is not None else ordered, dp_size, g, seed)
+            mine = [s for stream in streams for s in stream.samples if s.id in wanted]
             out.append(Assignment(samples=mine, seeds=[seed + g] * len(mine), streams=streams))
         return out
     raise ValueError(f"unknown seed policy {seed_policy!r}; valid: {', '.join(SEED_POLICIES)}")
@@ -165,10 +169,12 @@ def generate_samples(
     fail_fast: bool = False,
     progress: bool = True,
     prompt_hash: Callable[[Sample], str] | None = None,
+    stream_universe: Sequence[Sample] | None = None,
 ) -> GenerationSummary:
     """Generate every sample of `samples` that is not verifiably done. Call on every rank.
 
     `ctx` is a runners.distributed.DistContext. `load_generator` runs only if there is work.
+    stream_universe: see `plan_assignments` (official-rank with a subset of the sets).
     """
     from nava_eval.runners import distributed as dist_utils
 
@@ -184,7 +190,10 @@ def generate_samples(
         wanted = {s.id for s in samples}
         done_ids = set(done) & wanted
         already = len(done_ids)
-        plan = (done_ids, plan_assignments(samples, done_ids, ctx.dp_size, seed, seed_policy))
+        plan = (
+            done_ids,
+            plan_assignments(samples, done_ids, ctx.dp_size, seed, seed_policy, stream_universe),
+        )
     done_ids, assignments = dist_utils.broadcast_object_from_main(plan, ctx)
     already = dist_utils.broadcast_object_from_main(already, ctx)
     mine = assignments[ctx.dp_rank]
@@ -239,7 +248,11 @@ def generate_samples(
                         output_sha256=sha256_file(run_dir.output(relpath)),
                         prompt_sha256=prompt_hash(sample) if prompt_hash else None,
                         seed=seed_used,
-                        inputs={**_inputs_summary(sample), "noise": item.noise_info},
+                        inputs={
+                            **_inputs_summary(sample),
+                            "noise": item.noise_info,
+                            **dict(getattr(output, "record_meta", None) or {}),
+                        },
                         seconds=round(time.perf_counter() - t0, 3),
                         timings=timer.as_dict(),
                         rank=ctx.rank,

@@ -68,6 +68,17 @@ class GeneratedClip:
     writer: Any  # nava.media.IsolatedMediaWriter: byte-reproducible encodes
     audio_timing: str = "official"
 
+    @property
+    def record_meta(self) -> dict[str, Any]:
+        """What samples.jsonl records about how this clip was made (effective on this device)."""
+        meta = self.sample.meta
+        return {
+            "decode_precision": meta.get("decode_precision"),
+            "audio_timing": self.audio_timing if self.sample.video is not None else None,
+            "speaker_embedded": meta.get("speaker_embedded"),
+            "guidance_passes": meta.get("passes"),
+        }
+
     def write(self, path: Any) -> None:
         clip = self.sample
         self.writer.write(

@@ -204,6 +204,14 @@ def _write_run_file(run_dir: RunDir, spec: RunSpec, request: RunRequest) -> None
     atomic_write_json(run_dir.run_json, to_dict(run_file))
 
 
+def stream_universe(prepared: PreparedRun) -> list[Sample] | None:
+    """Every item of the selected sets, when official-rank noise must see items --ids/--limit left out."""
+    sel = prepared.request.selection
+    if prepared.spec.generation.seed_policy != "official-rank" or (sel.ids is None and sel.limit is None):
+        return None
+    return prepared.benchmark.load(prepared.data_dir, SampleSelection(sets=sel.sets, skip_bad=sel.skip_bad))
+
+
 def metrics_for_sample(benchmark: Benchmark, sample: Sample) -> tuple[str, ...]:
     """The benchmark's own per-sample choice when it has one, else its per-set defaults."""
     chooser = getattr(benchmark, "metrics_for", None)
@@ -379,7 +387,10 @@ def load_prepared(run_dir: Path, request_overrides: dict[str, Any] | None = None
         ),
         **(request_overrides or {}),
     )
-    preset = get_preset(spec.preset, spec.benchmark)
+    try:
+        preset = get_preset(spec.preset, spec.benchmark)
+    except KeyError:  # a preset renamed since the run was made: run.json holds its settings
+        preset = Preset(spec.preset, "(from run.json)", spec.generation, smoke=spec.smoke)
     request = dataclasses.replace(request, prompt_source=spec.prompt_source)
     benchmark = get_benchmark(
         spec.benchmark, **_benchmark_options(spec.benchmark, preset, spec.prompt_source)

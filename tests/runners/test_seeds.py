@@ -134,3 +134,17 @@ def test_a_sample_whose_noise_cannot_be_drawn_is_reported(tiny_generator, tmp_pa
     (assignment,) = plan_assignments([bad], set(), 1, 0, "official-rank")
     (item,) = list(work_items(assignment, tiny_generator))
     assert item.noise is None and item.noise_error is not None
+
+
+def test_official_rank_on_a_subset_keeps_each_items_full_run_noise(tiny_generator) -> None:
+    """--ids/--limit: the items left out still advance the stream (universe = the whole sets)."""
+    samples = _samples()
+    expected = _official_loop(samples, 2, seed=3)
+    subset = [s for s in samples if s.id in {"set1-3", "set3-2"}]
+    got = {}
+    for assignment in plan_assignments(subset, set(), 2, 3, "official-rank", universe=samples):
+        for item in work_items(assignment, tiny_generator):
+            got[item.sample.id] = item.noise.audio
+    assert got.keys() == {"set1-3", "set3-2"}
+    for sample_id, audio in got.items():
+        assert torch.equal(audio, expected[sample_id][1]), sample_id
