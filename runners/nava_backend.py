@@ -143,6 +143,7 @@ def load_nava_generator(prepared: Any, ctx: Any) -> NavaGenerator:
         device=ctx.device,
         weight_dtype=WEIGHT_DTYPES[settings.weight_dtype],
         dit_file=settings.dit_file,
+        t5_offload=prepared.request.t5_offload,
     )
     if apply_sequence_parallel(components.model, ctx):
         logger.info("Ulysses sequence parallel over %d ranks", ctx.sp_size)

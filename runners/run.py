@@ -65,6 +65,8 @@ class RunRequest:
     batch_size: int = 8
     progress: bool = True
     prompt_source: str | None = None  # versebench only: "nava" (default) or "official"
+    t5_offload: bool = False  # memory only (text encoder kept on the CPU between prompts); not in the hash
+    config: dict[str, Any] = field(default_factory=dict)  # the resolved command options, for run.json
 
     def preset_name(self) -> str:
         """The preset asked for, else the benchmark's own."""
@@ -199,8 +201,12 @@ def _write_run_file(run_dir: RunDir, spec: RunSpec, request: RunRequest) -> None
                 "Resume with the same --nproc/--sp layout, or use another --run-dir."
             )
         run_file = dataclasses.replace(replace_provenance(existing, provenance), spec=spec)
+        if request.config:
+            run_file = dataclasses.replace(run_file, config=dict(request.config))
     else:
-        run_file = RunFile(spec=spec, spec_hash=spec.output_hash(), provenance=provenance)
+        run_file = RunFile(
+            spec=spec, spec_hash=spec.output_hash(), provenance=provenance, config=dict(request.config)
+        )
     atomic_write_json(run_dir.run_json, to_dict(run_file))
 
 
