@@ -19,6 +19,16 @@ import torch
 from nava_eval.nava.audio_vae import LATENT_CHANNELS, LATENT_MEL_BINS, LtxAudioDecoder, load_ltx_audio_decoder
 from nava_eval.nava.config import NavaConfig
 from nava_eval.nava.modeling import NavaModel
+from nava_eval.nava.release_layout import (  # the release's file names, torch-free for the dry run
+    AUDIO_VAE_FILE,
+    DIT_FILE,
+    DIT_FP8_FILE,
+    FETCH_COMMAND,
+    NAVA_REPO_ID,
+    T5_FILE,
+    TOKENIZER_FILES,
+    VIDEO_VAE_FILE,
+)
 from nava_eval.nava.speaker import ReDimNetEmbedder, SpeakerEmbedder, TinySpeakerEmbedder
 from nava_eval.nava.text import (
     UMT5_XXL_CONFIG,
@@ -33,17 +43,6 @@ from nava_eval.nava.video_vae import WAN22_VAE_CONFIG, WanVideoVAE, build_wan22_
 logger = logging.getLogger(__name__)
 
 PRESETS = ("nava-tiny", "nava-6b")
-NAVA_REPO_ID = "ernie-research/NAVA"
-FETCH_COMMAND = "nava-eval weights download nava"
-
-# Paths inside the release repository (reference §10).
-DIT_FILE = "NAVA.safetensors"
-DIT_FP8_FILE = "NAVA_fp8.safetensors"
-VIDEO_VAE_FILE = "Wan2.2-TI2V-5B/Wan2.2_VAE.pth"
-T5_FILE = "Wan2.2-TI2V-5B/models_t5_umt5-xxl-enc-bf16.pth"
-TOKENIZER_DIR = "Wan2.2-TI2V-5B/google/umt5-xxl"
-TOKENIZER_FILES = (f"{TOKENIZER_DIR}/spiece.model", f"{TOKENIZER_DIR}/tokenizer.json")
-AUDIO_VAE_FILE = "params/LTX2/ltx-2.3-22b-dev_audio_vae.safetensors"
 
 
 @dataclass(frozen=True)

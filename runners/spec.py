@@ -99,12 +99,22 @@ class GenerationSettings:
                 raise ValueError(f"{name} must be one of {', '.join(valid)}, got {getattr(self, name)!r}")
 
     def weight_files(self) -> dict[str, Any]:
-        """The DiT file and how it loads, as the dry run shows them (nava-tiny has no files)."""
+        """The weight files and how the DiT loads, as the dry run shows them (nava-tiny has no files)."""
         if self.model == "nava-tiny":
             return {"dit": None, "weight_dtype": "fp32 (tiny seeded random weights, no files)"}
+        from nava_eval.nava import release_layout as files
+
         fp8 = self.weight_dtype in ("fp8", "fp8_e4m3fn")
-        dit = self.dit_file or ("NAVA_fp8.safetensors" if fp8 else "NAVA.safetensors")
-        return {"dit": dit, "weight_dtype": self.weight_dtype}
+        dit = self.dit_file or (files.DIT_FP8_FILE if fp8 else files.DIT_FILE)
+        return {
+            "dit": dit,
+            "weight_dtype": self.weight_dtype,
+            "video_vae": files.VIDEO_VAE_FILE,
+            "text_encoder": files.T5_FILE,
+            "tokenizer": list(files.TOKENIZER_FILES),
+            "audio_vae": files.AUDIO_VAE_FILE,
+            "speaker": files.SPEAKER_MODEL,
+        }
 
 
 @dataclass(frozen=True)
