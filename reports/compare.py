@@ -175,10 +175,7 @@ def _compare_set_field(a: RunData, b: RunData, name: str, seed: int, n_resamples
         return MetricComparison(**base, n_common=0, note=f"not in run {'A' if ma is None else 'B'}")
     if ma.protocol != mb.protocol:
         return MetricComparison(**base, n_common=0, note="different protocols: not comparable")
-    reducer = _reducer(name)
-    if reducer is None:
-        return MetricComparison(**base, n_common=0, note="set-level field without a registered reducer")
-    paired, n_items, note = paired_set_statistic(a, b, name, reducer, seed, n_resamples)
+    paired, n_items, note = paired_set_statistic(a, b, name, seed, n_resamples)
     if paired is None:
         return MetricComparison(
             **base, n_common=n_items, mean_a=ma.value, mean_b=mb.value,
@@ -192,16 +189,6 @@ def _compare_set_field(a: RunData, b: RunData, name: str, seed: int, n_resamples
         **base, n_common=n_items, mean_a=paired.value_a, mean_b=paired.value_b, delta=paired.delta,
         ci95=paired.ci95, p_value=paired.p_value, significant=paired.significant, better=better, note=note,
     )  # fmt: skip
-
-
-def _reducer(name: str) -> str | None:
-    from nava_eval.metrics.base import metric_entries
-
-    for entry in metric_entries().values():
-        for f in entry.fields:
-            if f.name == name and f.reducer:
-                return f.reducer
-    return None
 
 
 def _protocol(values: Any) -> str:

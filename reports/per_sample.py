@@ -256,19 +256,30 @@ def paired_items(va: pd.DataFrame, vb: pd.DataFrame) -> PairedItems:
 SINGLE_SEED = -1
 
 
-def set_field_rows(run: RunData, field: str) -> dict[str, dict[int, dict]]:
-    """item → run seed (SINGLE_SEED in a single-seed run) → per-item `values` of a set-level field's
-    status-ok, current score records (what its reducer reads), from the run directory's scores."""
+def set_field_source(run: RunData, field: str) -> tuple[Path, str] | None:
+    """(scores file, reducer "module:function") of a set-level field as this run scored it, or None.
+
+    Several metrics may name a field alike (two FD protocols): the one whose scores file the run has.
+    """
     from nava_eval.metrics.base import metric_entries
 
     if run.run_dir is None:
+        return None
+    for name, entry in metric_entries().items():
+        for f in entry.fields:
+            path = run.run_dir / "scores" / f"{name}.jsonl"
+            if f.name == field and f.reducer and path.exists():
+                return path, f.reducer
+    return None
+
+
+def set_field_rows(run: RunData, field: str) -> dict[str, dict[int, dict]]:
+    """item → run seed (SINGLE_SEED in a single-seed run) → per-item `values` of a set-level field's
+    status-ok, current score records (what its reducer reads), from the run directory's scores."""
+    source = set_field_source(run, field)
+    if source is None or run.run_dir is None:
         return {}
-    metric = next(
-        (name for name, e in metric_entries().items() if any(f.name == field for f in e.fields)), None
-    )
-    path = run.run_dir / "scores" / f"{metric}.jsonl"
-    if metric is None or not path.exists():
-        return {}
+    path = source[0]
     current: dict[str, str | None] = {}
     samples = run.run_dir / "samples.jsonl"
     if samples.exists():
@@ -284,7 +295,7 @@ def set_field_rows(run: RunData, field: str) -> dict[str, dict[int, dict]]:
 
 
 def paired_set_statistic(
-    a: RunData, b: RunData, field: str, reducer: str, seed: int, n_resamples: int
+    a: RunData, b: RunData, field: str, seed: int, n_resamples: int
 ) -> tuple[object | None, int, str]:
     """(PairedDelta or None, items paired, note) of a set-level field of two runs, items resampled with the reducer.
 
@@ -294,6 +305,17 @@ def paired_set_statistic(
     from nava_eval.metrics.base import load_target
     from nava_eval.reports.stats import paired_statistic_bootstrap
 
+    sources = (set_field_source(a, field), set_field_source(b, field))
+    if sources[0] is None or sources[1] is None:
+        missing = "A" if sources[0] is None else "B"
+        return None, 0, f"run {missing} has no scores file with this set-level field's inputs"
+    if sources[0][1] != sources[1][1]:
+        return (
+            None,
+            0,
+            f"the runs computed {field} with different reducers ({sources[0][1]}, {sources[1][1]})",
+        )
+    reducer = sources[0][1]
     rows_a, rows_b = set_field_rows(a, field), set_field_rows(b, field)
     items = sorted(set(rows_a) & set(rows_b))
     if not items:

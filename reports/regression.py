@@ -202,11 +202,8 @@ def _delta_ci(
     metric = run.results.metrics.get(name)
     if metric is not None and metric.kind == "set":
         # A set-level statistic (FD): resample the items both runs hold and apply the reducer to each.
-        from nava_eval.reports.compare import _reducer
-
-        reducer = _reducer(name)
-        if baseline.run is not None and reducer is not None:
-            paired, _, _ = paired_set_statistic(baseline.run, run, name, reducer, seed, n_resamples)
+        if baseline.run is not None:
+            paired, _, _ = paired_set_statistic(baseline.run, run, name, seed, n_resamples)
             if paired is not None:
                 return paired.ci95
         return (metric.ci95[0] - base_value, metric.ci95[1] - base_value) if metric.ci95 else None

@@ -52,6 +52,7 @@ from nava_eval.runners.spec import (
     RunFile,
     RunSpec,
     collect_provenance,
+    default_preset,
     get_preset,
     load_run_file,
     now_iso,
@@ -169,12 +170,6 @@ def _place(source: Path, target: Path, transfer: Transfer) -> str:
     return "copy"
 
 
-def _default_preset(benchmark: str) -> str:
-    from nava_eval.runners.spec import PRESETS
-
-    return benchmark if benchmark in PRESETS else "versebench"
-
-
 def import_outputs(request: ImportRequest) -> ImportReport:
     """Import `request.source_dir` into a run directory; raises ImportRefused when nothing can be imported.
 
@@ -193,7 +188,7 @@ def import_outputs(request: ImportRequest) -> ImportReport:
         )
     if not request.model.strip():
         raise ImportRefused("--model must name the model whose outputs these are (e.g. 'Ovi 1.1')")
-    preset = get_preset(request.preset or _default_preset(request.benchmark))
+    preset = get_preset(request.preset or default_preset(request.benchmark), request.benchmark)
     created = not run_root.exists()
     try:
         return _import(request, preset, root, run_root)

@@ -81,6 +81,23 @@ def score_input(sample: Sample, output: Path, audio: Path | None = None) -> Scor
     )
 
 
+#: A score whose values record the sha256 of the reference file it was computed against (a
+#: ground-truth wav) is reused only while that file is unchanged.
+REFERENCE_SHA256_KEY = "reference_sha256"
+
+
+def _reference_unchanged(hit: ScoreRecord, sample: Sample) -> bool:
+    recorded = hit.values.get(REFERENCE_SHA256_KEY)
+    if recorded is None:
+        return True
+    reference = score_input(sample, Path(".")).reference_audio
+    if reference is None or not Path(reference).is_file():
+        return False
+    from nava_eval.reports.fileio import sha256_file
+
+    return sha256_file(Path(reference)) == recorded
+
+
 def output_for(metric: Metric, run_dir: RunDir, record: SampleRecord) -> tuple[Path, Path | None]:
     """(file the metric scores, separate audio file or None) for one sample record.
 
@@ -148,7 +165,12 @@ def pending_units(
             summary.not_generated.append(unit.key)
             continue
         hit = cached.get(unit.key)
-        if hit is not None and hit.protocol == protocol and hit.output_sha256 == record.output_sha256:
+        if (
+            hit is not None
+            and hit.protocol == protocol
+            and hit.output_sha256 == record.output_sha256
+            and _reference_unchanged(hit, unit.sample)
+        ):
             summary.cached += 1
             continue
         todo.append((unit, record))

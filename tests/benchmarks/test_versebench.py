@@ -105,27 +105,42 @@ def test_data_dir_may_be_the_parent_folder(layout):
 def test_metrics_per_set_and_per_item(layout):
     bench = VerseBench()
     by_id = {s.id: s for s in bench.load(layout)}
-    assert bench.metrics_for(by_id["00000"]) == ("sync", "video_quality", "wer")
-    assert bench.metrics_for(by_id["301"]) == ("video_quality",)
-    assert bench.metrics_for(by_id["300"]) == ("video_quality", "sync", "wer")
+    assert bench.metrics_for(by_id["00000"]) == (
+        "sync",
+        "video_quality",
+        "wer_sensevoice",
+        "audiobox",
+        "clap",
+    )
+    assert bench.metrics_for(by_id["301"]) == ("video_quality", "audiobox", "clap")
+    # 300 speaks but has no audio_prompt: no CLAP (the toolkit computes CS and FD only with one).
+    assert bench.metrics_for(by_id["300"]) == ("video_quality", "sync", "wer_sensevoice", "audiobox")
+    assert bench.metrics_for(by_id["01000"]) == ("sync", "video_quality", "wer_sensevoice")
+    assert "wer" not in {m for ms in bench.default_metrics.values() for m in ms}  # Whisper WER: --metrics wer
+    assert bench.field_rules["fd"].sets == ("set2",) and bench.field_rules["fd_set"].sets == ("set2",)
     assert bench.output_kind == "mp4" and bench.aggregation == "per-item mean"
     assert bench.expected_counts == EXPECTED_COUNTS == {"set1": 205, "set2": 295, "set3": 100}
     assert set(bench.default_metrics) == set(bench.sets)
 
 
-def test_official_prompt_source_and_auto_fallback(layout, caplog):
+def test_official_prompts_only_by_name_and_missing_nava_files_fail(layout):
     official = VerseBench(prompt_source="official").load(layout)
     assert [s.prompt for s in official][:2] == ["official 00000", "official 00001"]
     assert {s.meta["prompt_source"] for s in official} == {"official"}
-    # Without NAVA files "auto" falls back to the official prompts, and says so.
+    # Without NAVA's files the default (and "auto") fails, naming the files looked for and the fix.
     for f in (layout / "nava_prompts").iterdir():
         f.unlink()
     (layout / "nava_prompts").rmdir()
-    auto = VerseBench().load(layout)
-    assert [s.prompt for s in auto] == [s.prompt for s in official]
-    assert "no NAVA prompt files" in caplog.text
-    with pytest.raises(DataNotFoundError, match="prompt_source='nava'"):
-        VerseBench(prompt_source="nava").load(layout)
+    for bench in (VerseBench(), VerseBench(prompt_source="auto"), VerseBench(prompt_source="nava")):
+        with pytest.raises(DataNotFoundError) as err:
+            bench.load(layout)
+        message = str(err.value)
+        assert str(layout / "verse_bench_rewrite" / "set1.jsonl") in message
+        assert "git clone --depth 1 https://github.com/ernie-research/NAVA" in message
+        assert "--prompt-source official" in message
+    assert [s.prompt for s in VerseBench(prompt_source="official").load(layout)] == [
+        s.prompt for s in official
+    ]
 
 
 def test_explicit_prompts_dir(layout, tmp_path):
