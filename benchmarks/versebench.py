@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from nava_eval.benchmarks.base import Sample, SampleSelection, select
+from nava_eval.benchmarks.base import FieldRule, Sample, SampleSelection, select
 from nava_eval.benchmarks.download import registration, resolve_data_dir
 from nava_eval.benchmarks.errors import (
     BadInputError,
@@ -201,11 +201,19 @@ class VerseBench:
     aggregation = "per-item mean"
     # Speech metrics (sync, wer) only score items whose speech_prompt.text is non-empty (metrics_for).
     default_metrics: dict[str, tuple[str, ...]] = {
-        "set1": ("sync", "video_quality", "wer"),
-        "set2": ("video_quality", "sync", "wer"),
-        "set3": ("sync", "video_quality", "wer"),
+        "set1": ("sync", "video_quality", "wer", "ib"),
+        "set2": ("video_quality", "sync", "wer", "ib"),
+        "set3": ("sync", "video_quality", "wer", "ib"),
     }
     speech_metrics = ("sync", "wer")
+    # How the official protocols aggregate single fields (benchmarks.base.FieldRule):
+    field_rules: dict[str, FieldRule] = {
+        # MOVA's toolkit publishes LSE-C/LSE-D on set3 only (all 100 set3 items carry speech text)
+        "sync_c_mova": FieldRule(sets=("set3",)),
+        "sync_d_mova": FieldRule(sets=("set3",)),
+        # MOVA's toolkit: IB-Score per set (category), "all" = mean of the per-set means
+        "ib": FieldRule(aggregation="mean of per-set means"),
+    }
 
     def __init__(
         self,
