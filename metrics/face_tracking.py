@@ -103,15 +103,14 @@ def scenes_pyscenedetect06(path) -> list[tuple[int, int]]:
         ) from exc
     import logging
 
-    # VideoManager is deprecated in 0.6 and logs an error on every call; MOVA's pipeline uses it anyway.
+    # VideoManager is deprecated in 0.6 and logs an error on every call (MOVA's pipeline uses it all the
+    # same), and detect_scenes logs at INFO per clip: neither belongs in our output.
     sd_log = logging.getLogger("pyscenedetect")
     level = sd_log.level
     sd_log.setLevel(logging.CRITICAL)
+    video = None
     try:
         video = VideoManager([str(path)])
-    finally:
-        sd_log.setLevel(level)
-    try:
         manager = SceneManager(StatsManager())
         manager.add_detector(ContentDetector())
         video.set_downscale_factor()
@@ -122,7 +121,9 @@ def scenes_pyscenedetect06(path) -> list[tuple[int, int]]:
             return [(0, int(video.get_current_timecode().get_frames()))]
         return [(int(a.get_frames()), int(b.get_frames())) for a, b in scenes]
     finally:
-        video.release()
+        if video is not None:
+            video.release()
+        sd_log.setLevel(level)
 
 
 def read_video_frames_cv2(path) -> Iterable[np.ndarray]:
