@@ -244,3 +244,19 @@ def test_real_metric_without_weights_names_the_command(monkeypatch, tmp_path: Pa
     monkeypatch.setenv("NAVA_EVAL_WEIGHTS_DIR", str(tmp_path))
     with pytest.raises(WeightsMissingError, match="nava-eval weights download imagebind_huge"):
         ImageBindScore().setup("cpu")
+
+
+@pytest.mark.slow
+def test_score_files_ib_smoke(clips: dict[str, Path]) -> None:
+    from click.testing import CliRunner
+
+    from nava_eval.runners.cli import cli
+
+    result = CliRunner().invoke(
+        cli, ["score-files", "ib", "--smoke", "--device", "cpu", str(clips["six"]), str(clips["mute"])]
+    )
+    assert result.exit_code == 0, result.output
+    six, mute = [json.loads(s) for s in result.output.splitlines() if s.startswith("{")]
+    assert six["status"] == "ok" and six["protocol"] == "ib/mova-imagebind-huge-v1+smoke-random-weights"
+    assert -1 <= six["ib"] <= 1 and six["clip_duration_s"] == 5.9
+    assert mute["status"] == "skipped" and mute["reason"] == "no audio stream"

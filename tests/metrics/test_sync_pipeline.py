@@ -263,3 +263,36 @@ def test_missing_weights_error_names_file_and_command(monkeypatch, tmp_path: Pat
         and "nava-eval weights download syncnet" in msg
         and "--weights syncnet=PATH" in msg
     )
+
+
+def test_mova_rules_match_its_eval_lip_sync_and_run_pipeline(tmp_path: Path) -> None:
+    """Reference from MOVA's own files (tests/metrics/reference/README.md): best-track values per clip
+    from `compute_lip_scores_from_crops`, and shots from its run_pipeline `scene_detect` (PySceneDetect 0.6)."""
+    import json
+
+    import cv2
+
+    from nava_eval.metrics.face_tracking import scenes_pyscenedetect06
+    from nava_eval.metrics.sync import _ItemTracks
+
+    ref = json.loads((Path(__file__).parent / "reference" / "mova_lip_sync.json").read_text())
+    for case in ref["selection"]:
+        n = len(case["tracks"])
+        item = _ItemTracks(index=0, n_frames=500, syncnet_idx=list(range(n)), mova_idx=list(range(n)))
+        item.tracks = [FaceTrack(np.arange(30), np.zeros((30, 4))) for _ in range(n)]
+        scores = _scores(*[(t["conf"], t["dist"]) for t in case["tracks"]])
+        out = SyncNetMetric()._outcome(item, dict(enumerate(scores)))
+        assert out.values["sync_c_mova"] == case["max_C_inperson"]
+        assert out.values["sync_d_mova"] == case["min_D_inperson"]
+        assert out.values["sync_c"] == pytest.approx(case["mean_LSE-C"])  # syncnet_python's mean
+    for case in ref["scenes"]:
+        path = tmp_path / f"{case['name']}.avi"
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"XVID"), 25, (128, 96))
+        rng = np.random.default_rng(0)
+        for count, level in case["segments"]:
+            for _ in range(count):
+                writer.write(
+                    np.full((96, 128, 3), level, np.uint8) + rng.integers(0, 3, (96, 128, 3), dtype=np.uint8)
+                )
+        writer.release()
+        assert scenes_pyscenedetect06(path) == [tuple(s) for s in case["scenes"]], case["name"]
