@@ -144,7 +144,10 @@ class ImageBindScore:
                     outcomes[i] = ScoreOutcome.failed(f"ImageBind failed: {type(exc).__name__}: {exc}")
             else:
                 for (i, inp), (value, extra) in zip(ready, scores, strict=True):
-                    outcomes[i] = ScoreOutcome.ok(ib=value, **inp.details, **extra)
+                    if math.isfinite(value):
+                        outcomes[i] = ScoreOutcome.ok(ib=value, **inp.details, **extra)
+                    else:
+                        outcomes[i] = ScoreOutcome.failed(f"non-finite IB-Score ({value})")
         return [o if o is not None else ScoreOutcome.failed("internal: no outcome") for o in outcomes]
 
     def _prepare(self, path: Path) -> _Inputs:
@@ -215,8 +218,6 @@ class ImageBindScore:
             if self.details:
                 extra["vision_embedding"] = v.tolist()
                 extra["audio_embedding"] = a.tolist()
-            if not math.isfinite(value):
-                raise FloatingPointError(f"non-finite IB-Score {value}")
             results.append((value, extra))
         return results
 

@@ -260,3 +260,16 @@ def test_score_files_ib_smoke(clips: dict[str, Path]) -> None:
     assert six["status"] == "ok" and six["protocol"] == "ib/mova-imagebind-huge-v1+smoke-random-weights"
     assert -1 <= six["ib"] <= 1 and six["clip_duration_s"] == 5.9
     assert mute["status"] == "skipped" and mute["reason"] == "no audio stream"
+
+
+@pytest.mark.gpu
+def test_cuda_fp16_autocast_agrees_with_cpu(clips: dict[str, Path]) -> None:
+    """The toolkit runs ImageBind under fp16 autocast on CUDA; CPU twin: test_smoke_metric_scores_batched_as_one_at_a_time."""
+    cpu = ImageBindScore(smoke=True)
+    cpu.setup("cpu")
+    gpu = ImageBindScore(smoke=True)
+    gpu.setup("cuda")
+    items = [ScoreInput(n, "s", clips[n]) for n in ("six", "other")]
+    for a, b in zip(cpu.score_batch(items), gpu.score_batch(items), strict=True):
+        assert a.status == b.status == "ok"
+        assert b.values["ib"] == pytest.approx(a.values["ib"], abs=5e-3)  # fp16 rounding
