@@ -9,7 +9,6 @@ architecture with seeded random weights (timings valid, scores meaningless; the 
 from __future__ import annotations
 
 import json
-import platform
 import shutil
 import tempfile
 import time
@@ -85,15 +84,13 @@ def run_ib_bench(
             bad = [o.reason for o in outs if o.status != "ok"]
             if bad:
                 raise RuntimeError(f"bench clips did not score: {bad[:2]}")
-        name = (
-            torch.cuda.get_device_name(0)
-            if str(device).startswith("cuda")
-            else (platform.processor() or "cpu")
-        )
+        from nava_eval.runners.bench import MachineInfo
+
+        info = MachineInfo.collect(torch.device(device))
         result = IBBenchResult(
             clips=len(items),
             device=str(device),
-            machine=f"{name}; {torch.get_num_threads()} CPU threads; torch {torch.__version__}",
+            machine=f"{info.device_name} (CPU {info.cpu}, {info.cpu_threads} threads); torch {info.torch_version}",
             weights=label,
             batched_s_per_clip=min(batched),
             one_at_a_time_s_per_clip=min(single),
