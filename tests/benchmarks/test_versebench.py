@@ -110,7 +110,10 @@ def test_metrics_per_set_and_per_item(layout):
     assert bench.metrics_for(by_id["300"]) == ("video_quality", "sync", "wer", "ib")
     # MOVA's protocols: LSE on set3 only, IB-Score as the mean of per-set means
     assert bench.field_rules["sync_c_mova"].sets == bench.field_rules["sync_d_mova"].sets == ("set3",)
-    assert bench.field_rules["ib"].aggregation == "mean of per-set means" and bench.field_rules["ib"].sets is None
+    assert (
+        bench.field_rules["ib"].aggregation == "mean of per-set means"
+        and bench.field_rules["ib"].sets is None
+    )
     assert bench.output_kind == "mp4" and bench.aggregation == "per-item mean"
     assert bench.expected_counts == EXPECTED_COUNTS == {"set1": 205, "set2": 295, "set3": 100}
     assert set(bench.default_metrics) == set(bench.sets)
