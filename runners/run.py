@@ -62,6 +62,8 @@ class RunRequest:
     fail_fast: bool = False
     batch_size: int = 8
     progress: bool = True
+    t5_offload: bool = False  # memory only (text encoder kept on the CPU between prompts); not in the hash
+    config: dict[str, Any] = field(default_factory=dict)  # the resolved command options, for run.json
 
     def resolved_run_dir(self) -> Path:
         if self.run_dir is not None:
@@ -161,8 +163,12 @@ def _write_run_file(run_dir: RunDir, spec: RunSpec, request: RunRequest) -> None
                 "Use another --run-dir, or delete the directory to start over."
             )
         run_file = dataclasses.replace(replace_provenance(existing, provenance), spec=spec)
+        if request.config:
+            run_file = dataclasses.replace(run_file, config=dict(request.config))
     else:
-        run_file = RunFile(spec=spec, spec_hash=spec.output_hash(), provenance=provenance)
+        run_file = RunFile(
+            spec=spec, spec_hash=spec.output_hash(), provenance=provenance, config=dict(request.config)
+        )
     atomic_write_json(run_dir.run_json, to_dict(run_file))
 
 

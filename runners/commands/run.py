@@ -7,6 +7,7 @@ import os
 import click
 
 from nava_eval.runners.commands._options import build_request, run_options, selection_options, user_errors
+from nava_eval.runners.config_file import config_option, resolved_config
 
 
 def error_text(exc: BaseException) -> str:
@@ -37,24 +38,38 @@ def echo_scoring(summaries) -> None:
 
 @click.command(name="run")
 @click.argument("benchmark")
+@config_option
 @selection_options
 @run_options
-def command(benchmark: str, **kwargs) -> None:
+@click.option(
+    "--log-to",
+    "log_to",
+    type=click.Choice(["wandb", "tensorboard"]),
+    multiple=True,
+    help="Also log settings, per-metric aggregates with CIs and per-sample scores to W&B (extra `wandb`; "
+    "WANDB_MODE=offline works) or TensorBoard (extra `tensorboard`, event files in RUN/tensorboard). Repeatable.",
+)
+@click.pass_context
+def command(ctx: click.Context, benchmark: str, **kwargs) -> None:
     """Generate, score and report BENCHMARK (versebench, seedtts or jsonl:PATH) in a run directory.
 
-    Rerunning the same command resumes: finished samples and cached scores are kept.
+    Rerunning the same command resumes: finished samples and cached scores are kept. Every option
+    (and BENCHMARK) can come from a YAML file, `--config run.yaml`; flags given here win. The
+    resolved settings go to RUN/run.json, and `--config RUN/run.json` replays them.
 
     \b
     Examples:
       nava-eval run versebench --preset smoke
       nava-eval run versebench --preset versebench --nproc 8 --sp 8 --sets set3
       torchrun --nproc-per-node 8 -m nava_eval.runners.cli run seedtts --preset seedtts --sp 8
+      nava-eval run --config run.yaml --steps 10
+      nava-eval run --config runs/versebench-versebench/run.json
     """
     from nava_eval.runners.launch import GenerationFailed, run_generation
     from nava_eval.runners.run import aggregate_run, prepare_run, score_run, write_reports
 
     try:
-        request = build_request(benchmark, kwargs)
+        request = build_request(benchmark, kwargs, resolved_config(ctx))
         prepared = prepare_run(request, write=int(os.environ.get("RANK", "0")) == 0)
         click.echo(
             f"run {prepared.run_dir.root}: {len(prepared.samples)} samples of {benchmark}, preset {prepared.preset.name}"
@@ -68,6 +83,15 @@ def command(benchmark: str, **kwargs) -> None:
         for path in write_reports(prepared):
             click.echo(f"wrote {path}")
         click.echo((prepared.run_dir.root / "report.md").read_text(encoding="utf-8"))
+        if kwargs.get("log_to"):
+            from nava_eval.runners.tracking import TrackerMissingError, log_run
+
+            try:
+                where = log_run(kwargs["log_to"], prepared.run_dir.root, request.config)
+            except TrackerMissingError as exc:
+                raise click.ClickException(str(exc)) from None
+            for backend, place in where.items():
+                click.echo(f"logged to {backend}: {place}")
     except GenerationFailed as exc:
         raise click.ClickException(str(exc)) from None
     except user_errors() as exc:
