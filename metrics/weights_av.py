@@ -9,10 +9,12 @@ AV_WEIGHTS: tuple[WeightSpec, ...] = (
         name="imagebind_huge",
         filename="imagebind_huge.pth",
         # The URL facebookresearch/ImageBind's imagebind_huge(pretrained=True) downloads, and the one
-        # OpenMOSS/MOVA's evaluation README names. Neither publishes a checksum, and no mirror with an
-        # LFS pointer was found, so the sha256 is not pinned: `weights verify` shows "unpinned" and each
-        # run records the digest of the file it used.
+        # OpenMOSS/MOVA's evaluation README names.
         url="https://dl.fbaipublicfiles.com/imagebind/imagebind_huge.pth",
+        unpinned_reason=(
+            "neither facebookresearch/ImageBind nor MOVA's toolkit publishes a checksum, and no mirror "
+            "with a readable LFS pointer was found; each run records the sha256 of the file it used"
+        ),
         license="CC-BY-NC-4.0 (facebookresearch/ImageBind): non-commercial use only",
         used_by=("ib",),
         description="ImageBind-huge (all six modalities; IB-Score loads the vision and audio towers)",

@@ -155,6 +155,7 @@ class _StubManiqa(torch.nn.Module):
         return torch.cat([save_output.outputs[k][:, 1:] for k in (6, 7, 8, 9)], dim=2)
 
 
+@torch.no_grad()
 def test_maniqa_scores_each_crop_as_the_weighted_mean_of_its_own_patches() -> None:
     torch.manual_seed(0)
     net = _StubManiqa()

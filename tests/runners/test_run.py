@@ -38,7 +38,9 @@ def test_smoke_run_writes_every_stage(versebench_run):
 
     results = load_results(run_dir)
     assert results.smoke and results.model == "nava-tiny" and results.benchmark == "versebench"
-    assert set(results.metrics) == {"sync_c", "sync_d", "video_quality", "wer"}
+    assert {"sync_c", "sync_d", "sync_c_mova", "sync_d_mova", "video_quality", "ib"} <= set(results.metrics)
+    assert results.metrics["sync_c_mova"].sets == ["set3"]
+    assert results.metrics["ib"].aggregation == "mean of per-set means"
     for metric in results.metrics.values():
         assert metric.protocol.endswith("+smoke-random-weights")
         assert metric.n + metric.n_skipped + metric.n_failed + metric.n_missing > 0
