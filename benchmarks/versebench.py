@@ -205,15 +205,21 @@ class VerseBench:
     output_kind = "mp4"
     # The official Verse-Bench toolkit pools every item of the three sets before averaging.
     aggregation = "per-item mean"
-    # Speech metrics (sync, wer) only score items whose speech_prompt.text is non-empty (metrics_for).
+    # Speech metrics (sync, wer_sensevoice) only score items whose speech_prompt.text is non-empty
+    # (metrics_for). The Verse-Bench toolkit (calculate_metrics.py) scores audiobox on every set1+set2
+    # wav and clap (CS; FD against the ground truth in set2) on set1+set2 items with an audio_prompt.
+    # Whisper `wer` (wer/versebench-v1) is no default: NAVA's WER column is the toolkit's SenseVoice WER.
     default_metrics: dict[str, tuple[str, ...]] = {
-        "set1": ("sync", "video_quality", "wer", "ib"),
-        "set2": ("video_quality", "sync", "wer", "ib"),
-        "set3": ("sync", "video_quality", "wer", "ib"),
+        "set1": ("sync", "video_quality", "wer_sensevoice", "audiobox", "clap", "ib"),
+        "set2": ("video_quality", "sync", "wer_sensevoice", "audiobox", "clap", "ib"),
+        "set3": ("sync", "video_quality", "wer_sensevoice", "ib"),
     }
-    speech_metrics = ("sync", "wer")
-    # How the official protocols aggregate single fields (benchmarks.base.FieldRule):
+    speech_metrics = ("sync", "wer", "wer_sensevoice")
+    audio_prompt_metrics = ("clap",)  # items without an audio_prompt get no CS and no FD (the toolkit)
+    # Fields whose official population or aggregation differs from the metric's (benchmarks.base.FieldRule).
     field_rules: dict[str, FieldRule] = {
+        "fd": FieldRule(sets=("set2",)),  # the toolkit's FD compares set2 clips with their ground truth
+        "fd_set": FieldRule(sets=("set2",)),
         # MOVA's toolkit publishes LSE-C/LSE-D on set3 only (all 100 set3 items carry speech text)
         "sync_c_mova": FieldRule(sets=("set3",)),
         "sync_d_mova": FieldRule(sets=("set3",)),
@@ -275,10 +281,13 @@ class VerseBench:
         return None
 
     def metrics_for(self, sample: Sample) -> tuple[str, ...]:
-        """The set's default metrics, without speech metrics for items that have no speech."""
+        """The set's default metrics, without speech metrics for items that have no speech and
+        without CLAP for items that have no audio prompt."""
         metrics = self.default_metrics[sample.set]
         if sample.reference_text is None:
             metrics = tuple(m for m in metrics if m not in self.speech_metrics)
+        if not sample.meta.get("audio_prompt"):
+            metrics = tuple(m for m in metrics if m not in self.audio_prompt_metrics)
         return metrics
 
     # --- reading ------------------------------------------------------------------------------

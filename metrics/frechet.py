@@ -66,3 +66,7 @@ def embedding_set_fd(items: Sequence[Mapping[str, Any]]) -> float:
     generated = [item[EMBEDDING_KEY] for item in items]
     references = [item[REFERENCE_EMBEDDING_KEY] for item in items]
     return frechet_distance(generated, references)
+
+
+# The per-item keys the reducer reads: an ok item without both is counted as skipped for the field.
+embedding_set_fd.requires = (EMBEDDING_KEY, REFERENCE_EMBEDDING_KEY)  # type: ignore[attr-defined]

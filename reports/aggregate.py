@@ -156,6 +156,7 @@ def _aggregate_set_field(
 ) -> MetricResult:
     """A statistic of the whole population (e.g. FD between embedding sets), CI by resampling items."""
     statistic = set_statistic(field)
+    needed = tuple(getattr(statistic, "requires", ()))  # the per-item keys the reducer reads
     items: list[Mapping[str, Any]] = []
     by_set: dict[str, list[Mapping[str, Any]]] = {}
     counts: Counter[str] = Counter()
@@ -165,6 +166,8 @@ def _aggregate_set_field(
             counts["missing"] += 1
         elif record.status != "ok":
             counts[record.status] += 1
+        elif any(key not in record.values for key in needed):
+            counts["skipped"] += 1  # scored, but without this statistic's inputs (e.g. no ground truth)
         else:
             items.append(record.values)
             by_set.setdefault(sample.set, []).append(record.values)

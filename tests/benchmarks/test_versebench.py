@@ -105,9 +105,21 @@ def test_data_dir_may_be_the_parent_folder(layout):
 def test_metrics_per_set_and_per_item(layout):
     bench = VerseBench()
     by_id = {s.id: s for s in bench.load(layout)}
-    assert bench.metrics_for(by_id["00000"]) == ("sync", "video_quality", "wer", "ib")
-    assert bench.metrics_for(by_id["301"]) == ("video_quality", "ib")  # IB scores items without speech too
-    assert bench.metrics_for(by_id["300"]) == ("video_quality", "sync", "wer", "ib")
+    assert bench.metrics_for(by_id["00000"]) == (
+        "sync",
+        "video_quality",
+        "wer_sensevoice",
+        "audiobox",
+        "clap",
+        "ib",
+    )
+    # IB-Score scores items without speech too
+    assert bench.metrics_for(by_id["301"]) == ("video_quality", "audiobox", "clap", "ib")
+    # 300 speaks but has no audio_prompt: no CLAP (the toolkit computes CS and FD only with one).
+    assert bench.metrics_for(by_id["300"]) == ("video_quality", "sync", "wer_sensevoice", "audiobox", "ib")
+    assert bench.metrics_for(by_id["01000"]) == ("sync", "video_quality", "wer_sensevoice", "ib")
+    assert "wer" not in {m for ms in bench.default_metrics.values() for m in ms}  # Whisper WER: --metrics wer
+    assert bench.field_rules["fd"].sets == ("set2",) and bench.field_rules["fd_set"].sets == ("set2",)
     # MOVA's protocols: LSE on set3 only, IB-Score as the mean of per-set means
     assert bench.field_rules["sync_c_mova"].sets == bench.field_rules["sync_d_mova"].sets == ("set3",)
     assert (
