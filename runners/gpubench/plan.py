@@ -72,7 +72,6 @@ class BenchPlan:
 
 def _step_from_preset(preset_name: str, config: NavaConfig, first_frame_clean: bool) -> StepPlan:
     from nava_eval.nava.audio_vae import audio_tokens_for_frames
-    from nava_eval.nava.pipeline import PipelineOptions
     from nava_eval.nava.sampling import GuidanceScales, required_passes
     from nava_eval.runners.spec import get_preset
 
@@ -80,7 +79,9 @@ def _step_from_preset(preset_name: str, config: NavaConfig, first_frame_clean: b
     spatial = 16  # Wan2.2 VAE: 16× in space (nava.pipeline.SPATIAL_FACTOR)
     grid = (gen.latent_frames, gen.height // spatial, gen.width // spatial)
     pixel_frames = 4 * (gen.latent_frames - 1) + 1
-    audio = audio_tokens_for_frames(pixel_frames, PipelineOptions().video_fps_for_audio)
+    # The training video fps (24) sets the AV audio length, as PipelineOptions' default; nava.pipeline
+    # itself is not imported here because it needs PyAV, which the GPU machine lacks.
+    audio = audio_tokens_for_frames(pixel_frames)
     scales = GuidanceScales(**dataclasses.asdict(gen.guidance))
     return StepPlan(
         latent_grid=grid,

@@ -15,6 +15,10 @@ def test_versebench_plan_is_the_presets_shape() -> None:
     assert plan.step.latent_grid == (37, 44, 80)
     assert video_tokens(plan.config, plan.step.latent_grid) == 32560
     assert plan.step.audio_tokens == 152
+    from nava_eval.nava.audio_vae import audio_tokens_for_frames
+    from nava_eval.nava.pipeline import PipelineOptions
+
+    assert audio_tokens_for_frames(145, PipelineOptions().video_fps_for_audio) == 152  # the pipeline's rule
     assert plan.step.passes == ("C", "U", "M")
     assert plan.step.steps == 50 and plan.step.first_frame_clean
     assert (plan.items, plan.gpus) == (600, 8)
