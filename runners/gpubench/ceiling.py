@@ -74,8 +74,9 @@ def _fp8_gemm(ctx: BenchContext, section: SectionResult, deadline: Deadline, pai
             return out
 
         timing, _ = measure(fp8_gemms, device, deadline.sub(deadline.remaining() / 2), max_repeats=10)
-    except (RuntimeError, NotImplementedError) as err:  # no fp8 kernel for this device or build
-        section.notes.append(f"fp8 GEMM unavailable here: {str(err).splitlines()[0]}")
+    except (RuntimeError, NotImplementedError, AttributeError, TypeError) as err:
+        # No fp8 kernel for this device (before sm_89) or build, or a torch without _scaled_mm.
+        section.notes.append(f"fp8 GEMM unavailable here: {type(err).__name__}: {str(err).splitlines()[0]}")
         return
     flops = PRODUCTS_PER_CALL * 2.0 * n**3
     section.add(
