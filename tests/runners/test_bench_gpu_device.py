@@ -10,7 +10,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from conftest import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 ABSENT_THERE = ("av", "soundfile", "ftfy", "jsonschema")
 
