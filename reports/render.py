@@ -282,7 +282,9 @@ def render_report(
             parts.append(chart)
     parts.append("</div>")
     plots = [
-        p for name in [c.field for c in table.columns] if (p := _per_set_chart(main, name, seed, n_resamples))
+        p
+        for name in field_order(list(main.results.metrics))
+        if (p := _per_set_chart(main, name, seed, n_resamples))
     ]
     if plots:
         parts.append(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nava_eval.benchmarks.base import Benchmark, Sample, SampleSelection, get_benchmark
+from nava_eval.benchmarks.base import Benchmark, Sample, SampleSelection, field_rule, get_benchmark
 from nava_eval.reports.fileio import atomic_write_json, atomic_write_text
 from nava_eval.reports.results import Results, latest_by_id
 from nava_eval.reports.schema import SchemaError, to_dict
@@ -265,13 +265,15 @@ def aggregate_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -
             )
             for s in samples
         ]
+        fields = entries[name].fields
         results.update(
             aggregate_metric(
                 prepared.run_dir.scores(name),
                 name,
-                entries[name].fields,
+                fields,
                 planned,
                 prepared.benchmark.aggregation,
+                rules={f.name: field_rule(prepared.benchmark, f.name) for f in fields},
             )
         )
     run_file = load_run_file(prepared.run_dir.root)
