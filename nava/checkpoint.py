@@ -199,6 +199,7 @@ def materialize_random(
     (`NavaModel.init_weights` is); every 6.3 B parameters cost only their memory on `device`.
     """
     device = torch.device(device)
+    model.to(dtype)  # still on meta: free, and the device then holds only the final dtype
     model.to_empty(device=device)
     gen = torch.Generator(device=device).manual_seed(seed)
     for name, param in model.named_parameters():
@@ -214,7 +215,7 @@ def materialize_random(
             param.zero_()
         else:
             param.normal_(0.0, 0.02, generator=gen)
-    return model.to(dtype)
+    return model
 
 
 def expected_keys(model: nn.Module) -> dict[str, Shape]:

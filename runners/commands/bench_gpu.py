@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -97,7 +98,7 @@ def command(
     if repeats:
         changes["max_repeats"] = repeats
     if clips:
-        changes["clips"] = plan.clips.__class__(**{**plan.clips.__dict__, "count": clips})
+        changes["clips"] = dataclasses.replace(plan.clips, count=clips)
     plan = plan.replace(**changes)
     names = [s.strip() for s in sections.split(",") if s.strip()] if sections else None
     out_dir = out_dir or Path("runs") / f"bench-gpu-{datetime.now():%Y%m%d-%H%M%S}"

@@ -10,6 +10,8 @@ forced onto each backend that ran, fastest kernel first.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from nava_eval.nava.modeling import attention as attn
@@ -37,8 +39,6 @@ def _sdpa_backend(name: str):
 
 def backend_context(name: str):
     """(model backend, context manager) that forces `name`."""
-    import contextlib
-
     from torch.nn.attention import sdpa_kernel
 
     if name == FLASH_ATTN:

@@ -12,6 +12,7 @@ long enough that first-call overhead is noise, and the box could not afford two.
 from __future__ import annotations
 
 import contextlib
+import logging
 
 import torch
 
@@ -21,6 +22,19 @@ from nava_eval.runners.gpubench.report import Measurement, SectionResult
 from nava_eval.runners.gpubench.timing import measure
 
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
+
+
+@contextlib.contextmanager
+def _quiet_diffusers():
+    """diffusers warns on every dtype cast of a model built in code (there is no from_pretrained
+    here whose fp32 modules it could keep); the warning says nothing about these timings."""
+    log = logging.getLogger("diffusers")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 @contextlib.contextmanager
@@ -60,7 +74,8 @@ def run_video(ctx: BenchContext, section: SectionResult, deadline: Deadline) -> 
                 f"{name} decode not run: the {previous:.0f} s of the last would pass the box"
             )
             continue
-        vae.model.to(DTYPES[name])
+        with _quiet_diffusers():
+            vae.model.to(DTYPES[name])
         timing, pixels = measure(
             lambda: vae.decode(latent, tiling=tiling),
             ctx.device,

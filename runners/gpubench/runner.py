@@ -65,8 +65,8 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section("video_vae", "Video VAE decode (Wan2.2, tiled)", decode_bench.run_video, 1.5),
     Section("audio_vae", "Audio VAE + vocoder decode (LTX-2.3)", decode_bench.run_audio, 0.3),
-    Section("clips", "Synthetic talking-face clips for the scoring sections", scoring_bench.run_clips, 0.3),
-    Section("sync", "Scoring: Sync-C/D (S3FD + SyncNet)", scoring_bench.run_sync, 1.2, "clips"),
+    Section("clips", "Synthetic talking-face clips for the scoring sections", scoring_bench.run_clips, 0.6),
+    Section("sync", "Scoring: Sync-C/D (S3FD + SyncNet)", scoring_bench.run_sync, 1.5, "clips"),
     Section(
         "video_quality",
         "Scoring: video quality (Verse-Bench AS path)",
