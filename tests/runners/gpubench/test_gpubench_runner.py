@@ -98,13 +98,17 @@ def test_decode_sections(tmp_path) -> None:
 
 @pytest.mark.slow
 def test_scoring_sections_reach_the_scorers(tmp_path) -> None:
-    plan = _plan(clips=dataclasses.replace(small_plan().clips, count=2, frames=12))  # > 10: smoke tracks
+    clips = dataclasses.replace(small_plan().clips, count=2, frames=12)  # > 10 frames: smoke tracks
+    plan = _plan(clips=clips, sync_package=True)
     report = runner.run_gpu_bench(plan, tmp_path, sections=["sync", "video_quality", "projection"])
     assert [s.name for s in report.sections] == ["clips", "sync", "video_quality", "projection"]
     _checks(report, "clips")
     sync = _checks(report, "sync")
     assert sync.checks["sync_statuses"] == "ok 2"  # tracking, crops and SyncNet ran on both clips
     assert sync.checks["sync_batched_speedup"] > 0
+    package = sync.find("sync: syncnet-python per clip")
+    assert package.seconds > 0 and len(package.seconds_all) == 2, package.note
+    assert sync.checks["sync_batched_speedup_vs_package"] > 0
     quality = _checks(report, "video_quality")
     assert quality.checks["video_quality_statuses"] == "ok 2"
     assert report.projection["missing_figures"] == ["step_s", "video_decode_s", "audio_decode_s"]
