@@ -12,20 +12,19 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from nava_eval.benchmarks.base import Sample
 from nava_eval.reports.fileio import atomic_path, sha256_file
 from nava_eval.reports.results import SampleRecord
 from nava_eval.runners.progress import JobProgress, StageTimer, summarize_timings
 from nava_eval.runners.run_dir import RunDir, append_record, verified_done
+from nava_eval.runners.seeds import SEED_POLICIES, NoiseStream, SeedPolicy, official_streams, sample_seed
 from nava_eval.runners.spec import now_iso
 
 logger = logging.getLogger(__name__)
-
-SeedPolicy = Literal["per-sample", "official-rank"]
 
 
 class GeneratedOutput(Protocol):
@@ -37,7 +36,11 @@ class GeneratedOutput(Protocol):
 
 
 class SampleGenerator(Protocol):
-    """A loaded generator (NAVA pipeline, or a test double) for one benchmark's samples."""
+    """A loaded generator (NAVA pipeline, or a test double) for one benchmark's samples.
+
+    The official-rank seed policy also needs `noise_stream(seed)` and `draw_noise(sample, stream)`,
+    and passes the drawn noise to `generate(..., noise=...)`.
+    """
 
     output_kind: str
 
@@ -46,10 +49,22 @@ class SampleGenerator(Protocol):
 
 @dataclass(frozen=True)
 class Assignment:
-    """The samples one DP group generates, in order, with their seeds."""
+    """The samples one DP group generates, in order, with their seeds (and official noise streams)."""
 
     samples: list[Sample]
     seeds: list[int]
+    streams: list[NoiseStream] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One sample to generate: its seed, its pre-drawn noise (official streams) and how it was drawn."""
+
+    sample: Sample
+    seed: int
+    noise: Any = None
+    noise_error: BaseException | None = None
+    noise_info: dict[str, Any] = field(default_factory=dict)
 
 
 def plan_assignments(
@@ -58,28 +73,60 @@ def plan_assignments(
     dp_size: int,
     seed: int,
     seed_policy: SeedPolicy = "per-sample",
+    universe: Sequence[Sample] | None = None,
 ) -> list[Assignment]:
     """Split what is missing over DP groups, deterministically.
 
-    per-sample: every sample uses `seed` and its own freshly seeded generator, so its output does
-    not depend on the world size or on which samples ran before; the missing samples are dealt
-    round-robin in benchmark order.
-    official-rank: NAVA's batch mode, for exact reproduction of its outputs: group g takes items
-    g, g+W, g+2W… of the whole list and seeds with seed + g (valid only for the same world size).
+    per-sample: each sample gets its own generator seeded with `sample_seed(seed, id)`, so its output
+    depends neither on the world size nor on which samples ran before; the missing samples are
+    dealt round-robin in benchmark order.
+    official-rank: NAVA's batch mode, for exact reproduction of its outputs: per set (one official
+    invocation per data file), group g takes items g, g+W, g+2W… in file order and draws every
+    item's noise from one stream seeded seed + g (valid only for the same world size). `universe`:
+    every item of the selected sets when --ids/--limit picked a subset; the unpicked items still
+    advance the streams, so each picked item gets the noise it has in a full official run.
     """
     if seed_policy == "per-sample":
         missing = [s for s in ordered if s.id not in done_ids]
         return [
-            Assignment(samples=missing[g::dp_size], seeds=[seed] * len(missing[g::dp_size]))
-            for g in range(dp_size)
+            Assignment(samples=mine, seeds=[sample_seed(seed, s.id) for s in mine])
+            for mine in (missing[g::dp_size] for g in range(dp_size))
         ]
     if seed_policy == "official-rank":
         out = []
+        wanted = {s.id for s in ordered} - set(done_ids)
         for g in range(dp_size):
-            mine = [s for s in ordered[g::dp_size] if s.id not in done_ids]
-            out.append(Assignment(samples=mine, seeds=[seed + g] * len(mine)))
+            streams = official_streams(universe if universe is not None else ordered, dp_size, g, seed)
+            mine = [s for stream in streams for s in stream.samples if s.id in wanted]
+            out.append(Assignment(samples=mine, seeds=[seed + g] * len(mine), streams=streams))
         return out
-    raise ValueError(f"unknown seed policy {seed_policy!r}; valid: per-sample, official-rank")
+    raise ValueError(f"unknown seed policy {seed_policy!r}; valid: {', '.join(SEED_POLICIES)}")
+
+
+def work_items(assignment: Assignment, generator: Any) -> Iterator[WorkItem]:
+    """The assignment's samples in generation order, each with its seed and (official streams) noise.
+
+    Official streams draw the noise of every item in order, including items already done, so the
+    remaining ones start from the noise a fresh official run gives them.
+    """
+    if not assignment.streams:
+        for sample, seed in zip(assignment.samples, assignment.seeds, strict=True):
+            yield WorkItem(sample, seed, noise_info={"policy": "per-sample"})
+        return
+    todo = {s.id for s in assignment.samples}
+    for stream in assignment.streams:
+        rng = generator.noise_stream(stream.seed)
+        for position, sample in enumerate(stream.samples):
+            info = {"policy": "official-rank", "stream_seed": stream.seed, "stream_position": position}
+            try:
+                noise, error = generator.draw_noise(sample, rng), None
+            except Exception as exc:  # the stream cannot advance past this item faithfully
+                noise, error = None, exc
+                logger.error(
+                    "noise for %s could not be drawn; later items of its stream shift: %s", sample.id, exc
+                )
+            if sample.id in todo:
+                yield WorkItem(sample, stream.seed, noise, error, info)
 
 
 @dataclass
@@ -122,10 +169,12 @@ def generate_samples(
     fail_fast: bool = False,
     progress: bool = True,
     prompt_hash: Callable[[Sample], str] | None = None,
+    stream_universe: Sequence[Sample] | None = None,
 ) -> GenerationSummary:
     """Generate every sample of `samples` that is not verifiably done. Call on every rank.
 
     `ctx` is a runners.distributed.DistContext. `load_generator` runs only if there is work.
+    stream_universe: see `plan_assignments` (official-rank with a subset of the sets).
     """
     from nava_eval.runners import distributed as dist_utils
 
@@ -141,7 +190,10 @@ def generate_samples(
         wanted = {s.id for s in samples}
         done_ids = set(done) & wanted
         already = len(done_ids)
-        plan = (done_ids, plan_assignments(samples, done_ids, ctx.dp_size, seed, seed_policy))
+        plan = (
+            done_ids,
+            plan_assignments(samples, done_ids, ctx.dp_size, seed, seed_policy, stream_universe),
+        )
     done_ids, assignments = dist_utils.broadcast_object_from_main(plan, ctx)
     already = dist_utils.broadcast_object_from_main(already, ctx)
     mine = assignments[ctx.dp_rank]
@@ -170,12 +222,18 @@ def generate_samples(
     generator = load_generator()
     timings_done: list[dict[str, float]] = []
     try:
-        for sample, sample_seed in zip(mine.samples, mine.seeds, strict=True):
+        for item in work_items(mine, generator):
+            sample, seed_used = item.sample, item.seed
             run_dir.write_heartbeat(ctx.rank, f"sample {sample.id} (set {sample.set}) since {now_iso()}")
             t0 = time.perf_counter()
             timer = StageTimer()
             try:
-                output = generator.generate(sample, sample_seed, bar.on_step)
+                if item.noise_error is not None:
+                    raise item.noise_error
+                if item.noise is not None:
+                    output = generator.generate(sample, seed_used, bar.on_step, noise=item.noise)
+                else:
+                    output = generator.generate(sample, seed_used, bar.on_step)
                 timer.add(output.timings)
                 record = None
                 if ctx.is_group_leader:
@@ -189,8 +247,12 @@ def generate_samples(
                         output=relpath,
                         output_sha256=sha256_file(run_dir.output(relpath)),
                         prompt_sha256=prompt_hash(sample) if prompt_hash else None,
-                        seed=sample_seed,
-                        inputs=_inputs_summary(sample),
+                        seed=seed_used,
+                        inputs={
+                            **_inputs_summary(sample),
+                            "noise": item.noise_info,
+                            **dict(getattr(output, "record_meta", None) or {}),
+                        },
                         seconds=round(time.perf_counter() - t0, 3),
                         timings=timer.as_dict(),
                         rank=ctx.rank,
@@ -200,7 +262,7 @@ def generate_samples(
                 timings_done.append(timer.as_dict())
             except Exception as exc:  # one bad sample is recorded, not fatal
                 logger.error("sample %s failed: %s", sample.id, exc)
-                record = _failure_record(sample, sample_seed, exc, time.perf_counter() - t0, ctx.rank)
+                record = _failure_record(sample, seed_used, exc, time.perf_counter() - t0, ctx.rank)
                 summary.failed += 1
                 summary.failed_ids.append(sample.id)
                 if ctx.is_group_leader:

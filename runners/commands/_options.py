@@ -69,9 +69,10 @@ def run_options(func: Callable) -> Callable:
         [
             click.option(
                 "--preset",
-                default="versebench",
-                show_default=True,
-                help="Settings bundle (nava-eval ls presets); `smoke` runs on CPU with random weights.",
+                default=None,
+                help="Settings bundle (nava-eval ls presets). Default: the benchmark's own (versebench → "
+                "versebench, seedtts → seedtts, jsonl:PATH → nava); `smoke` runs it on CPU with tiny "
+                "random weights.",
             ),
             click.option(
                 "--run-dir",
@@ -83,9 +84,22 @@ def run_options(func: Callable) -> Callable:
             click.option(
                 "--seed-policy",
                 type=click.Choice(["per-sample", "official-rank"]),
-                help="per-sample: every sample seeded alike, independent of world size (default). "
-                "official-rank: NAVA's batch mode (seed + rank, item i on rank i mod W), exact "
-                "reproduction of its outputs for the same world size.",
+                help="per-sample (default): each sample's noise seeded from the run seed and its id, "
+                "independent of world size and order. official-rank: NAVA's own loop (one stream per "
+                "set seeded seed + rank, item i on rank i mod W), exact reproduction of its outputs for "
+                "the same number of data-parallel groups.",
+            ),
+            click.option(
+                "--audio-timing",
+                type=click.Choice(["official", "exact"]),
+                help="mp4 audio: official (default) keeps the AAC encoder's 1024 priming samples in front "
+                "(64 ms lag), as NAVA's scripts write it; exact aligns audio with the first frame.",
+            ),
+            click.option(
+                "--prompt-source",
+                type=click.Choice(["nava", "official"]),
+                help="versebench only: NAVA's rewritten prompts (default, required) or Verse-Bench's own "
+                "prompts (another protocol, recorded in run.json).",
             ),
             click.option(
                 "--weights-dir", type=click.Path(path_type=Path), help="Folder with the NAVA weight files."
@@ -133,19 +147,52 @@ def run_options(func: Callable) -> Callable:
         ]
     ):
         func = option(func)
+    return memory_options(func)
+
+
+def memory_options(func: Callable) -> Callable:
+    """GPU-memory switches (see `nava-eval doctor` for what each preset needs and docs/parallel.md)."""
+    for option in reversed(
+        [
+            click.option(
+                "--t5-offload/--no-t5-offload",
+                default=False,
+                show_default=True,
+                help="Keep the umt5-xxl text encoder on the CPU, moving it to the GPU only to encode "
+                "(-10.6 GiB on the GPU; outputs unchanged).",
+            ),
+            click.option(
+                "--cfg-batch",
+                type=click.IntRange(min=1),
+                default=None,
+                help="Guidance passes per DiT forward (preset default 4: all passes of a step in one "
+                "batched forward; 1 = the official sequential order, least activation memory).",
+            ),
+            click.option(
+                "--vae-tiling/--no-vae-tiling",
+                default=None,
+                help="Tiled video-VAE decode (official --vae_tiling): bounds the decode peak. Default: the "
+                "preset's (on for versebench*, off for nava and smoke).",
+            ),
+        ]
+    ):
+        func = option(func)
     return func
 
 
-def build_request(benchmark: str, kwargs: dict[str, Any]):
-    """Click kwargs → RunRequest."""
+def build_request(benchmark: str, kwargs: dict[str, Any], config: dict[str, Any] | None = None):
+    """Click kwargs → RunRequest; `config` is the resolved option set recorded in run.json."""
     from nava_eval.runners.run import RunRequest
 
     overrides = {
-        name: kwargs[name] for name in ("steps", "seed", "seed_policy") if kwargs.get(name) is not None
+        name: kwargs[name]
+        for name in ("steps", "seed", "seed_policy", "audio_timing", "cfg_batch", "vae_tiling")
+        if kwargs.get(name) is not None
     }
     return RunRequest(
         benchmark=benchmark,
-        preset=kwargs["preset"],
+        preset=kwargs.get("preset"),
+        prompt_source=kwargs.get("prompt_source"),
         run_dir=kwargs.get("run_dir"),
         data_dir=kwargs.get("data_dir"),
         selection=SampleSelection(
@@ -165,6 +212,8 @@ def build_request(benchmark: str, kwargs: dict[str, Any]):
         fail_fast=bool(kwargs.get("fail_fast")),
         batch_size=kwargs.get("batch_size", 8),
         progress=not kwargs.get("no_progress"),
+        t5_offload=bool(kwargs.get("t5_offload")),
+        config=dict(config or {}),
     )
 
 

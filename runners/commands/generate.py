@@ -7,20 +7,35 @@ import os
 import click
 
 from nava_eval.runners.commands._options import build_request, run_options, selection_options, user_errors
-from nava_eval.runners.commands.run import echo_generation, error_text
+from nava_eval.runners.commands.run import echo_dry_run, echo_generation, error_text
+from nava_eval.runners.config_file import config_option, resolved_config
 
 
 @click.command(name="generate")
 @click.argument("benchmark")
+@config_option
 @selection_options
 @run_options
-def command(benchmark: str, **kwargs) -> None:
-    """Generate BENCHMARK's outputs into the run directory; done samples are skipped."""
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the resolved settings (preset, guidance, steps, weights, audio timing, each sample's id "
+    "and seed) as one JSON object and stop: no weights, nothing written.",
+)
+@click.pass_context
+def command(ctx: click.Context, benchmark: str, dry_run: bool, **kwargs) -> None:
+    """Generate BENCHMARK's outputs into the run directory; done samples are skipped.
+
+    Options can come from `--config FILE` (YAML, or a run.json to replay), as for `run`.
+    """
     from nava_eval.runners.launch import GenerationFailed, run_generation
     from nava_eval.runners.run import prepare_run
 
     try:
-        request = build_request(benchmark, kwargs)
+        request = build_request(benchmark, kwargs, resolved_config(ctx))
+        if dry_run:
+            echo_dry_run(request)
+            return
         prepared = prepare_run(request, write=int(os.environ.get("RANK", "0")) == 0)
         summary = run_generation(prepared)
         if int(os.environ.get("RANK", "0")) == 0:

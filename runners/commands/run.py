@@ -7,6 +7,7 @@ import os
 import click
 
 from nava_eval.runners.commands._options import build_request, run_options, selection_options, user_errors
+from nava_eval.runners.config_file import config_option, resolved_config
 
 
 def error_text(exc: BaseException) -> str:
@@ -27,6 +28,15 @@ def echo_generation(summary) -> None:
         )
 
 
+def echo_dry_run(request) -> None:
+    """The resolved plan as one JSON object on stdout (see runners.dry_run)."""
+    import json
+
+    from nava_eval.runners.dry_run import dry_run_plan
+
+    click.echo(json.dumps(dry_run_plan(request), indent=2, ensure_ascii=False))
+
+
 def echo_scoring(summaries) -> None:
     for s in summaries:
         line = f"score {s.metric} [{s.protocol}]: {s.scored} scored, {s.cached} cached, {s.skipped} skipped, {s.failed} failed"
@@ -37,24 +47,50 @@ def echo_scoring(summaries) -> None:
 
 @click.command(name="run")
 @click.argument("benchmark")
+@config_option
 @selection_options
 @run_options
-def command(benchmark: str, **kwargs) -> None:
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the resolved settings (preset, guidance, steps, weights, audio timing, each sample's id "
+    "and seed) as one JSON object and stop: no weights, nothing written.",
+)
+@click.option(
+    "--log-to",
+    "log_to",
+    type=click.Choice(["wandb", "tensorboard"]),
+    multiple=True,
+    help="Also log settings, per-metric aggregates with CIs and per-sample scores to W&B (extra `wandb`; "
+    "WANDB_MODE=offline works) or TensorBoard (extra `tensorboard`, event files in RUN/tensorboard). Repeatable.",
+)
+@click.pass_context
+def command(ctx: click.Context, benchmark: str, dry_run: bool, **kwargs) -> None:
     """Generate, score and report BENCHMARK (versebench, seedtts or jsonl:PATH) in a run directory.
 
-    Rerunning the same command resumes: finished samples and cached scores are kept.
+    Rerunning the same command resumes: finished samples and cached scores are kept. Every option
+    (and BENCHMARK) can come from a YAML file, `--config run.yaml`; flags given here win. The
+    resolved settings go to RUN/run.json, and `--config RUN/run.json` replays them.
+
+    Each benchmark runs its own preset unless --preset says otherwise (nava-eval ls presets).
 
     \b
     Examples:
       nava-eval run versebench --preset smoke
-      nava-eval run versebench --preset versebench --nproc 8 --sp 8 --sets set3
-      torchrun --nproc-per-node 8 -m nava_eval.runners.cli run seedtts --preset seedtts --sp 8
+      nava-eval run versebench --dry-run --sets set3
+      nava-eval run versebench --nproc 8 --sp 8 --sets set3
+      torchrun --nproc-per-node 8 -m nava_eval.runners.cli run seedtts --sp 8
+      nava-eval run --config run.yaml --steps 10
+      nava-eval run --config runs/versebench-versebench/run.json
     """
     from nava_eval.runners.launch import GenerationFailed, run_generation
     from nava_eval.runners.run import aggregate_run, prepare_run, score_run, write_reports
 
     try:
-        request = build_request(benchmark, kwargs)
+        request = build_request(benchmark, kwargs, resolved_config(ctx))
+        if dry_run:
+            echo_dry_run(request)
+            return
         prepared = prepare_run(request, write=int(os.environ.get("RANK", "0")) == 0)
         click.echo(
             f"run {prepared.run_dir.root}: {len(prepared.samples)} samples of {benchmark}, preset {prepared.preset.name}"
@@ -68,6 +104,15 @@ def command(benchmark: str, **kwargs) -> None:
         for path in write_reports(prepared):
             click.echo(f"wrote {path}")
         click.echo((prepared.run_dir.root / "report.md").read_text(encoding="utf-8"))
+        if kwargs.get("log_to"):
+            from nava_eval.runners.tracking import TrackerMissingError, log_run
+
+            try:
+                where = log_run(kwargs["log_to"], prepared.run_dir.root, request.config)
+            except TrackerMissingError as exc:
+                raise click.ClickException(str(exc)) from None
+            for backend, place in where.items():
+                click.echo(f"logged to {backend}: {place}")
     except GenerationFailed as exc:
         raise click.ClickException(str(exc)) from None
     except user_errors() as exc:

@@ -19,6 +19,7 @@ from nava_eval.reports.results import load_sample_records
 from nava_eval.runners.distributed import init_distributed, spawn_workers
 from nava_eval.runners.generate import generate_samples, plan_assignments
 from nava_eval.runners.run_dir import RunDir
+from nava_eval.runners.seeds import sample_seed
 
 
 def make_samples(n: int) -> list[Sample]:
@@ -69,9 +70,19 @@ def test_plan_is_deterministic_and_world_size_independent():
     three = plan_assignments(samples, {"001"}, dp_size=3, seed=100)
     assert [s.id for s in one[0].samples] == ["000", "002", "003", "004", "005", "006"]
     assert sorted(s.id for a in three for s in a.samples) == [s.id for s in one[0].samples]
-    assert all(seed == 100 for a in three for seed in a.seeds)
+    # Each sample's seed is a function of (run seed, id) alone: the same on any world size.
+    seeds_one = dict(zip((s.id for s in one[0].samples), one[0].seeds, strict=True))
+    seeds_three = {s.id: seed for a in three for s, seed in zip(a.samples, a.seeds, strict=True)}
+    assert seeds_one == seeds_three == {s: sample_seed(100, s) for s in seeds_one}
+    assert len(set(seeds_one.values())) == len(seeds_one)  # every sample starts from its own noise
     official = plan_assignments(samples, set(), dp_size=2, seed=100, seed_policy="official-rank")
-    assert [s.id for s in official[1].samples] == ["001", "003", "005"] and official[1].seeds[0] == 101
+    # One official invocation per set (set2 = 000 002 004 006, set1 = 001 003 005); group 1 takes
+    # every second item of each from the second on, its streams seeded 100 + 1.
+    assert [s.id for s in official[1].samples] == ["002", "006", "003"] and official[1].seeds[0] == 101
+    assert [(st.set, st.seed, [s.id for s in st.samples]) for st in official[1].streams] == [
+        ("set2", 101, ["002", "006"]),
+        ("set1", 101, ["003"]),
+    ]
     with pytest.raises(ValueError, match="valid: per-sample, official-rank"):
         plan_assignments(samples, set(), 1, 0, seed_policy="random")
 
@@ -82,8 +93,10 @@ def test_generate_writes_records_and_resume_skips_verified_outputs(tmp_path):
     gen = EchoGenerator()
     summary = generate_samples(run_dir, samples, lambda: gen, single_ctx(), seed=7, progress=False)
     assert (summary.done, summary.failed, summary.already_done) == (4, 0, 0)
-    assert (run_dir.root / "outputs/set1/001.txt").read_text() == "prompt 1|seed=7"
+    assert (run_dir.root / "outputs/set1/001.txt").read_text() == f"prompt 1|seed={sample_seed(7, '001')}"
     records = {r.id: r for r in load_sample_records(run_dir.samples)}
+    assert records["001"].seed == sample_seed(7, "001")  # samples.jsonl records each sample's seed
+    assert records["001"].inputs["noise"] == {"policy": "per-sample"}
     assert records["002"].status == "done" and len(records["002"].output_sha256) == 64
     assert set(records["002"].timings) == {"denoise", "decode", "write"}
     assert not list(run_dir.root.glob("samples.shard-*"))
@@ -93,7 +106,7 @@ def test_generate_writes_records_and_resume_skips_verified_outputs(tmp_path):
     gen2 = EchoGenerator()
     summary2 = generate_samples(run_dir, samples, lambda: gen2, single_ctx(), seed=7, progress=False)
     assert gen2.calls == ["002"] and summary2.already_done == 3
-    assert (run_dir.root / "outputs/set2/002.txt").read_text() == "prompt 2|seed=7"
+    assert (run_dir.root / "outputs/set2/002.txt").read_text() == f"prompt 2|seed={sample_seed(7, '002')}"
 
     # Nothing missing: the generator is never even loaded.
     def must_not_load():
