@@ -130,7 +130,7 @@ def _steps_per_backend(
     rig = ctx.rig
     n = len(rig.passes)
     for name in names:
-        expected = ctx.figures.get("step_s", 0.0) * 2.2  # a warm-up and one timed step
+        expected = ctx.figures.get("bf16_step_s", 0.0) * 2.2  # a warm-up and one timed step
         if expected > deadline.remaining():
             section.notes.append(f"step under {name}: not run, {expected:.0f} s would pass the time box")
             continue

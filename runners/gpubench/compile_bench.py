@@ -67,6 +67,6 @@ def run(ctx: BenchContext, section: SectionResult, deadline: Deadline) -> None:
         section.checks["compiled_vs_eager_rel_error"] = f"{error:.2e}"
         note += f"; rel. diff vs eager: {error:.1e}"
     section.add(step_measurement(ctx, f"step, {n} passes batched, blocks compiled", timing, note))
-    eager_step = ctx.figures.get("step_s")
+    eager_step = ctx.figures.get("bf16_step_s")
     if eager_step:
         section.checks["compiled_speedup_vs_eager"] = round(eager_step / timing.seconds, 3)

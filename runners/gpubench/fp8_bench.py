@@ -69,6 +69,7 @@ def run(ctx: BenchContext, section: SectionResult, deadline: Deadline) -> None:
             )
             if reference is not None:
                 section.checks[f"{gemm}_vs_bf16_rel_error"] = f"{relative_error(out, reference):.2e}"
+            ctx.figures[f"fp8_{gemm}_step_s"] = timing.seconds
             section.add(step_measurement(ctx, label, timing, note))
     finally:
         _restore(model, originals, ctx.device)

@@ -151,7 +151,7 @@ def run_step(ctx: BenchContext, section: SectionResult, deadline: Deadline) -> N
         lambda: rig.step(n), ctx.device, deadline.sub(deadline.remaining() / 2), max_repeats=repeats
     )
     ctx.reference_step = out_batched
-    ctx.figures["step_s"] = batched.seconds
+    ctx.figures["bf16_step_s"] = batched.seconds
     section.add(step_measurement(ctx, f"{n} passes batched (1 forward, B={n})", batched, "harness default"))
     sequential, out_sequential = measure(lambda: rig.step(1), ctx.device, deadline, max_repeats=repeats)
     section.add(

@@ -29,6 +29,8 @@ class StepPlan:
     first_frame_clean: bool  # I2AV: the first latent frame is the clean image latent
     steps: int
     text_tokens: int  # unpadded positive prompt rows
+    harness_weights: str  # the preset's DiT weights: "fp8" (weight-only, dequantised) or "bf16"
+    release_decode: bool  # the preset decodes at the release's precision (decode_precision "release")
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,9 @@ class BenchPlan:
     compile_backend: str
     video_vae: str  # "wan2.2" (the release architecture) | "tiny"
     vae_tiling: TilingConfig | None
-    vae_dtypes: tuple[str, ...]  # first = the official script's, then the harness default
+    vae_modes: tuple[
+        str, ...
+    ]  # "release" (bf16-rounded weights, fp32 math: the release and the harness), "bf16"
     audio_vae: str  # "ltx-2.3" | "tiny"
     clips: ClipPlan
     siglip: str  # "so400m" (the aesthetic predictor's encoder) | "tiny"
@@ -90,11 +94,17 @@ def _step_from_preset(preset_name: str, config: NavaConfig, first_frame_clean: b
         first_frame_clean=first_frame_clean,
         steps=gen.steps,
         text_tokens=min(160, config.text_len),
+        harness_weights="fp8" if gen.weight_dtype in ("fp8", "fp8_e4m3fn") else "bf16",
+        release_decode=gen.decode_precision == "release",
     )
 
 
 def versebench_plan(device: str = "cuda") -> BenchPlan:
-    """The release model at NAVA's VerseBench setting (I2AV items: 600 of them, 8 GPUs in the goal)."""
+    """The release model at NAVA's VerseBench setting (I2AV items: 600 of them, 8 GPUs in the goal).
+
+    The `versebench` preset runs the fp8 checkpoint (weight-only, dequantised to bf16): its step is the
+    fp8 section's "dequant" row; the `step` section times the bf16 model (`versebench-bf16`).
+    """
     from nava_eval.benchmarks.versebench import EXPECTED_COUNTS
 
     config = NavaConfig.from_preset("nava-6b")
@@ -110,7 +120,7 @@ def versebench_plan(device: str = "cuda") -> BenchPlan:
         compile_backend="inductor",
         video_vae="wan2.2",
         vae_tiling=TilingConfig(),
-        vae_dtypes=("bf16", "fp32"),
+        vae_modes=("release", "bf16"),
         audio_vae="ltx-2.3",
         clips=ClipPlan(count=4, frames=125, width=1280, height=720),
         siglip="so400m",
@@ -135,7 +145,7 @@ def small_plan(device: str = "cpu") -> BenchPlan:
         compile_backend="inductor",
         video_vae="tiny",
         vae_tiling=TilingConfig(tile=(3, 3), stride=(2, 2)),  # 2×2 overlapping tiles
-        vae_dtypes=("bf16", "fp32"),
+        vae_modes=("release", "bf16"),
         audio_vae="tiny",
         clips=ClipPlan(count=2, frames=30, width=160, height=128),
         siglip="tiny",

@@ -21,6 +21,7 @@ def test_versebench_plan_is_the_presets_shape() -> None:
     assert audio_tokens_for_frames(145, PipelineOptions().video_fps_for_audio) == 152  # the pipeline's rule
     assert plan.step.passes == ("C", "U", "M")
     assert plan.step.steps == 50 and plan.step.first_frame_clean
+    assert plan.step.harness_weights == "fp8" and plan.step.release_decode  # the fp8 script's preset
     assert (plan.items, plan.gpus) == (600, 8)
     assert plan.clips.frames == 125 and (plan.clips.width, plan.clips.height) == (1280, 720)
 
