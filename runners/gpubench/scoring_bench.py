@@ -148,7 +148,14 @@ def _time_paths(
     outcomes = metric.score_batch(items)
     batched = (time.perf_counter() - t0) / len(items)
     peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
-    ctx.figures[f"{name}_s_per_clip"] = batched
+    if any(o.status == "ok" for o in outcomes):
+        ctx.figures[f"{name}_s_per_clip"] = batched
+    else:
+        # Skipped or failed clips never reach the networks: their seconds would flatter the scorer.
+        section.status = "error"
+        section.error = (
+            f"{name}: no clip was scored ({_statuses(outcomes)}); its seconds are not a scoring figure"
+        )
     section.add(
         Measurement(
             label=f"{name}: {len(items)} clips in one score_batch",
