@@ -323,6 +323,33 @@ def _field_metric() -> dict[str, str]:
     return {f.name: name for name, entry in metric_entries().items() for f in entry.fields}
 
 
+def known_field_protocol(field: str, metric: str, protocol: str) -> str | None:
+    """Like `known_protocol`, for a results.json field: a field with its own protocol must carry that one."""
+    from nava_eval.metrics.base import metric_entries
+
+    entry = metric_entries().get(metric)
+    declared = next((f.protocol for f in entry.fields if f.name == field), None) if entry else None
+    if not declared:
+        return known_protocol(metric, protocol)
+    base = protocol.split("+", 1)[0]
+    family, _, variant = base.partition("/")
+    if base == declared or (family == declared.partition("/")[0] and _PROTOCOL_VARIANT.match(variant)):
+        return None
+    return f"unknown protocol {protocol!r} for field {field!r} of metric {metric!r} (registry: {declared})"
+
+
+def _set_field_inputs() -> dict[str, tuple[str, ...]]:
+    """Set-level field → the per-item keys its reducer reads (an ok item backs it when it has them)."""
+    from nava_eval.metrics.base import load_target, metric_entries
+
+    out = {}
+    for entry in metric_entries().values():
+        for f in entry.fields:
+            if f.kind == "set" and f.reducer:
+                out[f.name] = tuple(getattr(load_target(f.reducer), "requires", ()))
+    return out
+
+
 def _check_content(
     metadata: dict[str, bytes], hashes: dict[str, ManifestFile], errors: list[str], warnings: list[str]
 ):
@@ -415,7 +442,7 @@ def _check_content(
     # Protocols and per-metric counts.
     field_metric = _field_metric()
     for name, metric in results.metrics.items():
-        why = known_protocol(field_metric.get(name, name), metric.protocol)
+        why = known_field_protocol(name, field_metric.get(name, name), metric.protocol)
         if why:
             errors.append(f"results.json: metrics.{name}: {why}")
         for set_name, set_result in metric.per_set.items():
@@ -428,6 +455,7 @@ def _check_content(
         if metric.n > len(samples):
             errors.append(f"results.json: metrics.{name}.n = {metric.n} > {len(samples)} samples")
     ok_per_field: Counter[str] = Counter()
+    set_inputs = _set_field_inputs()
     for score_name in sorted(n for n in metadata if n.startswith("scores/")):
         records = latest_by_id(_jsonl(score_name, metadata[score_name], ScoreRecord, SCORE_SCHEMA))
         for record in records.values():
@@ -447,6 +475,11 @@ def _check_content(
                 )
                 if not stale:
                     ok_per_field.update(record_field_values(record).keys())
+                    for field, needed in set_inputs.items():
+                        if field_metric.get(field) == record.metric and all(
+                            k in record.values for k in needed
+                        ):
+                            ok_per_field[field] += 1
     for name, metric in results.metrics.items():
         if name in field_metric and metric.n > ok_per_field[name]:
             errors.append(

@@ -50,6 +50,23 @@ def score_input(sample: Sample, output: Path) -> ScoreInput:
     )
 
 
+#: A score whose values record the sha256 of the reference file it was computed against (a
+#: ground-truth wav) is reused only while that file is unchanged.
+REFERENCE_SHA256_KEY = "reference_sha256"
+
+
+def _reference_unchanged(hit: ScoreRecord, sample: Sample) -> bool:
+    recorded = hit.values.get(REFERENCE_SHA256_KEY)
+    if recorded is None:
+        return True
+    reference = score_input(sample, Path(".")).reference_audio
+    if reference is None or not Path(reference).is_file():
+        return False
+    from nava_eval.reports.fileio import sha256_file
+
+    return sha256_file(Path(reference)) == recorded
+
+
 def _record(metric: Metric, sample: Sample, sha: str | None, outcome: ScoreOutcome) -> ScoreRecord:
     primary = metric.fields[0].name if metric.fields else None
     value = outcome.values.get(primary) if outcome.status == "ok" and primary else None
@@ -104,7 +121,12 @@ def score_metric(
             summary.not_generated.append(sample.id)
             continue
         hit = cached.get(sample.id)
-        if hit is not None and hit.protocol == metric.protocol and hit.output_sha256 == record.output_sha256:
+        if (
+            hit is not None
+            and hit.protocol == metric.protocol
+            and hit.output_sha256 == record.output_sha256
+            and _reference_unchanged(hit, sample)
+        ):
             summary.cached += 1
             continue
         todo.append((sample, record))

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from nava_eval.reports.leaderboard import MANIFEST_NAME, known_protocol, submit, validate_submission
+from nava_eval.reports.leaderboard import (
+    MANIFEST_NAME,
+    known_field_protocol,
+    known_protocol,
+    submit,
+    validate_submission,
+)
 
 VALUES = {
     "sync_c": {"set1": [6.0, 7.0, 8.0], "set3": [5.0, 6.5]},
@@ -222,3 +228,11 @@ def test_cli_submit_and_validate(run_dir: Path, tmp_path: Path) -> None:
     bad = _write_raw(tmp_path / "bad.zip", [("../x", b"1")])
     result = CliRunner().invoke(validate_command, [str(bad)])
     assert result.exit_code == 1 and "INVALID" in result.output and "'..' component" in result.output
+
+
+def test_known_field_protocol_uses_the_fields_own_protocol() -> None:
+    # clap's pass is cs/versebench-clap-v1; its fd and fd_set fields carry their own FD protocols.
+    assert known_field_protocol("cs", "clap", "cs/versebench-clap-v1+smoke-random-weights") is None
+    assert known_field_protocol("fd", "clap", "fd/versebench-clap-perclip-v1") is None
+    assert known_field_protocol("fd_set", "clap", "fd/versebench-clap-set-v1+smoke-random-weights") is None
+    assert "unknown protocol" in (known_field_protocol("fd", "clap", "cs/versebench-clap-v1") or "")
