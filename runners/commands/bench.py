@@ -39,6 +39,10 @@ LAZY_BENCHMARKS: dict[str, tuple[str, str]] = {
         "nava_eval.runners.commands.bench_harness:command",
         "Harness share of a smoke run (all but denoise+decode).",
     ),
+    "gpu": (
+        "nava_eval.runners.commands.bench_gpu:command",
+        "NAVA-6B step, VAE decodes and scoring at the VerseBench shape (time-boxed; --small on CPU).",
+    ),
 }
 
 
