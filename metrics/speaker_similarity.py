@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from nava_eval.interrupts import reraise_interrupts
 from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
 from nava_eval.metrics.speech_audio import AudioLoadError, load_audio, resample_sinc
 
@@ -282,11 +283,13 @@ class SpeakerSimilarity:
                 for p, e in zip(chunk, self.model.embed([waves[p] for p in chunk]), strict=True):
                     results[p] = e
             except Exception as exc:  # isolate the bad file: retry this chunk one by one
+                reraise_interrupts(exc)
                 log.warning("sim: batch of %d failed (%s); retrying one at a time", len(chunk), exc)
                 for p in chunk:
                     try:
                         results[p] = self.model.embed([waves[p]])[0]
                     except Exception as one_exc:
+                        reraise_interrupts(one_exc)
                         results[p] = RuntimeError(
                             f"{p}: speaker embedding failed ({type(one_exc).__name__}: {one_exc})"
                         )

@@ -27,7 +27,6 @@ import logging
 import os
 import statistics
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from nava_eval.interrupts import interruptible_pool, reraise_interrupts
 from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
 
 log = logging.getLogger(__name__)
@@ -306,7 +306,7 @@ class _FrameMetric(abc.ABC):
         if self._scorers is None:
             self.setup(self.device)
         outcomes: list[ScoreOutcome] = []
-        with ThreadPoolExecutor(self.workers) as pool:
+        with interruptible_pool(self.workers, "nava-vq") as pool:
             futures = [
                 pool.submit(decode_rgb_frames, Path(it.output), stride=self.frame_stride) for it in items
             ]
@@ -314,11 +314,13 @@ class _FrameMetric(abc.ABC):
                 try:
                     frames = fut.result()
                 except Exception as exc:  # noqa: BLE001 (one bad file is one failed outcome)
+                    reraise_interrupts(exc)
                     outcomes.append(self._failure(item, exc))
                     continue
                 try:
                     outcomes.append(self._score_frames(frames))
                 except Exception as exc:  # noqa: BLE001
+                    reraise_interrupts(exc)
                     log.exception("video quality scoring failed on %s", item.output)
                     outcomes.append(ScoreOutcome.failed(f"{type(exc).__name__}: {exc}"))
         return outcomes

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from nava_eval.interrupts import reraise_interrupts
+
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "NAVA_EVAL_WEIGHTS_DIR"
@@ -322,6 +324,7 @@ def download_weight(
                 _fetch_url(url, tmp, spec.filename, progress or _tqdm_progress)
             check_file(spec, tmp)
         except Exception as exc:  # noqa: BLE001 (try the next mirror, report all)
+            reraise_interrupts(exc)
             errors.append(f"{url}: {exc}")
             tmp.unlink(missing_ok=True)
             tmp.with_name(tmp.name + ".sha256.json").unlink(missing_ok=True)

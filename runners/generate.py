@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from nava_eval.benchmarks.base import Sample
+from nava_eval.interrupts import reraise_interrupts
 from nava_eval.reports.fileio import atomic_path, sha256_file
 from nava_eval.reports.results import SampleRecord
 from nava_eval.runners.progress import JobProgress, StageTimer, summarize_timings
@@ -199,6 +200,7 @@ def generate_samples(
                 summary.done += 1
                 timings_done.append(timer.as_dict())
             except Exception as exc:  # one bad sample is recorded, not fatal
+                reraise_interrupts(exc)
                 logger.error("sample %s failed: %s", sample.id, exc)
                 record = _failure_record(sample, sample_seed, exc, time.perf_counter() - t0, ctx.rank)
                 summary.failed += 1

@@ -12,6 +12,7 @@ import os
 import uuid
 from typing import Any
 
+from nava_eval.interrupts import as_interrupt, is_interrupt, restored_signal_handlers
 from nava_eval.runners.generate import GenerationSummary, generate_samples
 from nava_eval.runners.run import PreparedRun, RunRequest, prepare_run, prompt_sha256
 
@@ -82,9 +83,16 @@ def generate_with_workers(prepared: PreparedRun) -> dict[int, Any]:
         start_method="spawn",
     )
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // request.nproc)))
+    # The launcher installs SIGINT/SIGTERM handlers that raise an Exception subclass and never
+    # removes them: left in place, a later Ctrl-C (while scoring) would be caught as a sample failure.
     try:
-        return elastic_launch(config, _elastic_worker)(request)
-    except ChildFailedError as exc:
+        with restored_signal_handlers():
+            return elastic_launch(config, _elastic_worker)(request)
+    except Exception as exc:
+        if is_interrupt(exc):
+            raise as_interrupt(exc) from None
+        if not isinstance(exc, ChildFailedError):
+            raise
         beats = prepared.run_dir.heartbeats()
         lines = []
         for rank, failure in sorted(exc.failures.items()):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nava_eval.benchmarks.base import Sample
+from nava_eval.interrupts import reraise_interrupts
 from nava_eval.metrics.base import Metric, ScoreInput, ScoreOutcome
 from nava_eval.reports.results import SampleRecord, ScoreRecord, latest_by_id, load_score_records
 from nava_eval.reports.schema import to_dict
@@ -125,6 +126,7 @@ def score_metric(
             try:
                 outcomes = metric.score_batch(inputs)
             except Exception as exc:  # a metric bug must not lose the batch's bookkeeping
+                reraise_interrupts(exc)
                 logger.exception("metric %s failed on a batch", metric.name)
                 outcomes = [ScoreOutcome.failed(f"{type(exc).__name__}: {exc}") for _ in batch]
             if len(outcomes) != len(batch):
