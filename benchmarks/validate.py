@@ -92,7 +92,7 @@ def json_problem(path: Path) -> Problem | None:
     """A Problem when `path` is not a readable JSON object, else None."""
     try:
         obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         return Problem(path, f"unreadable JSON ({exc})")
     if not isinstance(obj, dict):
         return Problem(path, "expected a JSON object")
