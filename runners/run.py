@@ -190,6 +190,7 @@ def score_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -> li
     records = latest_by_id(prepared.run_dir.all_records())
     plan = scoring_plan(prepared, metrics)
     device = prepared.request.device or _default_device()
+    index = prepared.run_dir.file_index()
     summaries = []
     used: dict[str, str] = {}
     for name, samples in plan.items():
@@ -208,8 +209,10 @@ def score_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -> li
                 batch_size=prepared.request.batch_size,
                 device=device,
                 progress=prepared.request.progress,
+                index=index,
             )
         )
+        index.save()
         used.update(_weight_hashes(metric))
     if used:
         run_file = load_run_file(prepared.run_dir.root)
@@ -251,20 +254,15 @@ def _default_device() -> str:
 def aggregate_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -> Results:
     """Write results.json from the per-sample scores."""
     from nava_eval.metrics.base import metric_entries
-    from nava_eval.reports.aggregate import PlannedSample, aggregate_metric, build_results
+    from nava_eval.reports.aggregate import aggregate_metric, build_results
+    from nava_eval.runners.run_dir import planned_samples
 
     records = latest_by_id(prepared.run_dir.all_records())
     entries = metric_entries()
+    index = prepared.run_dir.file_index()
     results = {}
     for name, samples in scoring_plan(prepared, metrics).items():
-        planned = [
-            PlannedSample(
-                s.id,
-                s.set,
-                records[s.id].output_sha256 if s.id in records and records[s.id].status == "done" else None,
-            )
-            for s in samples
-        ]
+        planned = planned_samples(prepared.run_dir, samples, records, index)
         results.update(
             aggregate_metric(
                 prepared.run_dir.scores(name),
@@ -274,6 +272,7 @@ def aggregate_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -
                 prepared.benchmark.aggregation,
             )
         )
+    index.save()
     run_file = load_run_file(prepared.run_dir.root)
     provenance = dataclasses.replace(run_file.provenance, ended_at=now_iso())
     model = prepared.spec.generation.model

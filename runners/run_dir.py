@@ -12,7 +12,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from nava_eval.reports.fileio import append_jsonl, atomic_write_text, read_jsonl, sha256_file
+from nava_eval.reports.file_identity import FileIdentityIndex
+from nava_eval.reports.fileio import append_jsonl, atomic_write_text, read_jsonl
 from nava_eval.reports.results import SampleRecord, latest_by_id, load_sample_records
 from nava_eval.reports.schema import to_dict
 
@@ -20,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 SAMPLES_FILE = "samples.jsonl"
 SHARD_GLOB = "samples.shard-*.jsonl"
+IDENTITY_INDEX = ".file-identity.json"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,14 @@ class RunDir:
     @property
     def heartbeat_dir(self) -> Path:
         return self.root / ".ranks"
+
+    @property
+    def identity_index(self) -> Path:
+        return self.root / IDENTITY_INDEX
+
+    def file_index(self) -> FileIdentityIndex:
+        """The stat-gated sha256 cache of this run's files (call `.save()` when done)."""
+        return FileIdentityIndex(self.root, self.identity_index)
 
     def shard(self, dp_rank: int) -> Path:
         return self.root / f"samples.shard-dp{dp_rank}.jsonl"
@@ -103,21 +113,60 @@ def append_record(path: Path, record: SampleRecord) -> None:
     append_jsonl(path, to_dict(record))
 
 
-def verified_done(run_dir: RunDir, records: list[SampleRecord] | None = None) -> dict[str, SampleRecord]:
+def current_output_sha(
+    run_dir: RunDir, record: SampleRecord | None, index: FileIdentityIndex
+) -> tuple[str | None, str | None]:
+    """(sha256 of the sample's output as it is on disk, None) or (None, why it has no usable output).
+
+    Why is "not generated", "missing" (recorded done, file gone) or "changed" (the bytes on disk are
+    not the ones samples.jsonl recorded). A record without a hash (an imported run) takes the file's.
+    """
+    if record is None or record.status != "done" or not record.output:
+        return None, "not generated"
+    current = index.sha256(run_dir.output(record.output))
+    if current is None:
+        return None, "missing"
+    if record.output_sha256 and current != record.output_sha256:
+        return None, "changed"
+    return current, None
+
+
+def planned_samples(run_dir: RunDir, samples: list, records: dict[str, SampleRecord], index=None) -> list:
+    """reports.aggregate's PlannedSample per sample, with the sha256 of its output as it is on disk."""
+    from nava_eval.reports.aggregate import PlannedSample
+
+    own = index is None
+    index = index or run_dir.file_index()
+    planned = [
+        PlannedSample(s.id, s.set, current_output_sha(run_dir, records.get(s.id), index)[0]) for s in samples
+    ]
+    if own:
+        index.save()
+    return planned
+
+
+def verified_done(
+    run_dir: RunDir, records: list[SampleRecord] | None = None, index: FileIdentityIndex | None = None
+) -> dict[str, SampleRecord]:
     """Samples whose latest record is done and whose output file still has the recorded sha256."""
     latest = latest_by_id(run_dir.all_records() if records is None else records)
+    own = index is None
+    index = index or run_dir.file_index()
     done = {}
     for sample_id, record in latest.items():
         if record.status != "done" or not record.output:
             continue
+        _, problem = current_output_sha(run_dir, record, index)
         path = run_dir.output(record.output)
-        if not path.is_file():
+        if problem == "missing":
             logger.warning("%s: recorded done but %s is missing; it will be generated again", sample_id, path)
             continue
-        if record.output_sha256 and sha256_file(path) != record.output_sha256:
+        if problem == "changed":
             logger.warning(
                 "%s: %s does not match its recorded sha256; it will be generated again", sample_id, path
             )
             continue
         done[sample_id] = record
+    if own:
+        index.save()
     return done

@@ -1,8 +1,12 @@
 """The score stage: run directory outputs → scores/<metric>.jsonl, batched, cached, resumable.
 
-A score is cached per (sample id, output sha256, protocol id): a regenerated output or a changed
-protocol is scored again, everything else never twice. Each batch is appended as whole lines as
-soon as it is scored, so a kill loses at most the batch in flight.
+A score is cached per (sample id, output sha256, protocol id), and only a finished verdict is
+reused: "ok", or "skipped" by the protocol's own rules (no face track, silent audio: the same bytes
+give the same verdict). A "failed" score is tried again on the next run. The sha256 is the one of
+the file on disk (stat-gated, see reports.file_identity), never only the recorded one: an output
+replaced since it was generated is not scored at all (listed as changed; `run`/`generate` makes it
+again), so no number is ever filed under bytes it was not computed from. Each batch is appended as
+whole lines as soon as it is scored, so a kill loses at most the batch in flight.
 """
 
 from __future__ import annotations
@@ -16,11 +20,15 @@ from pathlib import Path
 from nava_eval.benchmarks.base import Sample
 from nava_eval.interrupts import reraise_interrupts
 from nava_eval.metrics.base import Metric, ScoreInput, ScoreOutcome
+from nava_eval.reports.file_identity import FileIdentityIndex
 from nava_eval.reports.results import SampleRecord, ScoreRecord, latest_by_id, load_score_records
 from nava_eval.reports.schema import to_dict
 from nava_eval.runners.run_dir import RunDir
 
 logger = logging.getLogger(__name__)
+
+#: Score statuses that are a final verdict on the bytes they name, and so are cache hits.
+CACHE_HIT_STATUSES = frozenset({"ok", "skipped"})
 
 
 @dataclass
@@ -34,6 +42,7 @@ class ScoreSummary:
     skipped: int = 0
     failed: int = 0
     not_generated: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)  # output missing or not the recorded bytes
     seconds: float = 0.0
 
 
@@ -90,25 +99,44 @@ def score_metric(
     device: str = "cpu",
     progress: bool = True,
     on_batch: Callable[[int], None] | None = None,
+    index: FileIdentityIndex | None = None,
 ) -> ScoreSummary:
     """Score every generated sample of `samples` with `metric` that is not cached yet."""
     from nava_eval.reports.fileio import append_jsonl
+    from nava_eval.runners.run_dir import current_output_sha
 
     started = time.perf_counter()
     summary = ScoreSummary(metric=metric.name, protocol=metric.protocol)
     path = run_dir.scores(metric.name)
     cached = latest_by_id(load_score_records(path))
-    todo: list[tuple[Sample, SampleRecord]] = []
+    own_index = index is None
+    index = index or run_dir.file_index()
+    todo: list[tuple[Sample, SampleRecord, str]] = []
     for sample in samples:
         record = sample_records.get(sample.id)
-        if record is None or record.status != "done" or not record.output:
+        sha, problem = current_output_sha(run_dir, record, index)
+        if problem == "not generated":
             summary.not_generated.append(sample.id)
             continue
+        if sha is None:
+            logger.warning(
+                "%s: output %s is %s since it was generated; not scored (rerun generate or run to make it again)",
+                sample.id, record.output, "missing" if problem == "missing" else "not the recorded bytes",
+            )  # fmt: skip
+            summary.changed.append(sample.id)
+            continue
         hit = cached.get(sample.id)
-        if hit is not None and hit.protocol == metric.protocol and hit.output_sha256 == record.output_sha256:
+        if (
+            hit is not None
+            and hit.status in CACHE_HIT_STATUSES
+            and hit.protocol == metric.protocol
+            and hit.output_sha256 == sha
+        ):
             summary.cached += 1
             continue
-        todo.append((sample, record))
+        todo.append((sample, record, sha))
+    if own_index:
+        index.save()
     if not todo:
         summary.seconds = time.perf_counter() - started
         return summary
@@ -122,7 +150,7 @@ def score_metric(
     try:
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
-            inputs = [score_input(s, run_dir.output(r.output)) for s, r in batch]
+            inputs = [score_input(s, run_dir.output(r.output)) for s, r, _ in batch]
             try:
                 outcomes = metric.score_batch(inputs)
             except Exception as exc:  # a metric bug must not lose the batch's bookkeeping
@@ -133,8 +161,8 @@ def score_metric(
                 raise RuntimeError(
                     f"metric {metric.name} returned {len(outcomes)} outcomes for {len(batch)} inputs"
                 )
-            for (sample, record), outcome in zip(batch, outcomes, strict=True):
-                append_jsonl(path, to_dict(_record(metric, sample, record.output_sha256, outcome)))
+            for (sample, _, sha), outcome in zip(batch, outcomes, strict=True):
+                append_jsonl(path, to_dict(_record(metric, sample, sha, outcome)))
                 if outcome.status == "ok":
                     summary.scored += 1
                 elif outcome.status == "skipped":

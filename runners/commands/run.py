@@ -32,6 +32,11 @@ def echo_scoring(summaries) -> None:
         line = f"score {s.metric} [{s.protocol}]: {s.scored} scored, {s.cached} cached, {s.skipped} skipped, {s.failed} failed"
         if s.not_generated:
             line += f", {len(s.not_generated)} not generated"
+        if s.changed:
+            line += (
+                f", {len(s.changed)} output(s) missing or changed since generated, not scored "
+                f"({', '.join(s.changed[:5])}{', ...' if len(s.changed) > 5 else ''}; rerun `run` to regenerate)"
+            )
         click.echo(line)
 
 
