@@ -59,6 +59,7 @@ class SampleRecord:
     output_sha256: str | None = None
     prompt_sha256: str | None = None
     seed: int | None = None
+    inputs_sha256: str | None = None  # prompt, image/wav bytes, seed, settings: see runners.inputs_hash
     inputs: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     seconds: float | None = None

@@ -12,6 +12,7 @@ group (reused, never destroyed here), or a plain single process (no process grou
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import os
@@ -20,7 +21,7 @@ import queue
 import socket
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -267,6 +268,27 @@ def apply_sequence_parallel(model: torch.nn.Module, ctx: DistContext) -> bool:
 
     enable_sequence_parallel(model, ctx.sp_group)
     return True
+
+
+#: Intra-op threads of every process that generates on CPU, whatever the layout. A float reduction
+#: split over threads is summed in another order, so with the default (cores / processes) the same
+#: sample came out with other bytes under --nproc 1 and --nproc 2. One thread is the only count that
+#: every layout (and every machine) can share.
+CPU_GENERATION_THREADS = 1
+
+
+@contextlib.contextmanager
+def pinned_cpu_threads(device: torch.device | str) -> Iterator[None]:
+    """Run the block with CPU_GENERATION_THREADS intra-op threads when generating on CPU; restore after."""
+    if torch.device(device).type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(CPU_GENERATION_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # --------------------------------------------------------------------------------------------------

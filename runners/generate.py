@@ -83,6 +83,33 @@ def plan_assignments(
     raise ValueError(f"unknown seed policy {seed_policy!r}; valid: per-sample, official-rank")
 
 
+def seeds_by_id(assignments: Sequence[Assignment]) -> dict[str, int]:
+    """sample id → the seed its assignment gives it."""
+    return {s.id: seed for a in assignments for s, seed in zip(a.samples, a.seeds, strict=True)}
+
+
+def resume_plan(
+    run_dir: RunDir,
+    samples: Sequence[Sample],
+    dp_size: int,
+    seed: int,
+    seed_policy: SeedPolicy = "per-sample",
+    inputs_hash: Callable[[Sample, int], str] | None = None,
+) -> tuple[set[str], list[Assignment]]:
+    """(ids already done, the plan for the rest) on rank 0.
+
+    Done means: the output is on disk with its recorded sha256 and, with `inputs_hash`, it was made
+    from the inputs and the seed this sample has now (the seed from the plan for this world size).
+    """
+    expected = None
+    if inputs_hash is not None:
+        seeds = seeds_by_id(plan_assignments(samples, set(), dp_size, seed, seed_policy))
+        expected = {s.id: inputs_hash(s, seeds[s.id]) for s in samples}
+    done = verified_done(run_dir, expected_inputs=expected)
+    done_ids = set(done) & {s.id for s in samples}
+    return done_ids, plan_assignments(samples, done_ids, dp_size, seed, seed_policy)
+
+
 @dataclass
 class GenerationSummary:
     """What the generate stage did in this invocation (rank 0's view after merging)."""
@@ -123,10 +150,13 @@ def generate_samples(
     fail_fast: bool = False,
     progress: bool = True,
     prompt_hash: Callable[[Sample], str] | None = None,
+    inputs_hash: Callable[[Sample, int], str] | None = None,
 ) -> GenerationSummary:
     """Generate every sample of `samples` that is not verifiably done. Call on every rank.
 
     `ctx` is a runners.distributed.DistContext. `load_generator` runs only if there is work.
+    `inputs_hash(sample, seed)` (runners.inputs_hash) is recorded with each output and checked on
+    resume; without it only the output file itself is checked.
     """
     from nava_eval.runners import distributed as dist_utils
 
@@ -138,11 +168,8 @@ def generate_samples(
         added = run_dir.merge_shards()
         if added:
             logger.info("folded %d records from an earlier run's shards into %s", added, run_dir.samples)
-        done = verified_done(run_dir)
-        wanted = {s.id for s in samples}
-        done_ids = set(done) & wanted
-        already = len(done_ids)
-        plan = (done_ids, plan_assignments(samples, done_ids, ctx.dp_size, seed, seed_policy))
+        plan = resume_plan(run_dir, samples, ctx.dp_size, seed, seed_policy, inputs_hash)
+        already = len(plan[0])
     done_ids, assignments = dist_utils.broadcast_object_from_main(plan, ctx)
     already = dist_utils.broadcast_object_from_main(already, ctx)
     mine = assignments[ctx.dp_rank]
@@ -191,6 +218,7 @@ def generate_samples(
                         output_sha256=sha256_file(run_dir.output(relpath)),
                         prompt_sha256=prompt_hash(sample) if prompt_hash else None,
                         seed=sample_seed,
+                        inputs_sha256=inputs_hash(sample, sample_seed) if inputs_hash else None,
                         inputs=_inputs_summary(sample),
                         seconds=round(time.perf_counter() - t0, 3),
                         timings=timer.as_dict(),

@@ -33,24 +33,27 @@ def _num_heads(prepared: PreparedRun) -> int | None:
 
 def generate_in_process(prepared: PreparedRun) -> GenerationSummary:
     """Generate on this process's share (single process, or one rank launched by torchrun)."""
-    from nava_eval.runners.distributed import destroy, init_distributed
+    from nava_eval.runners.distributed import destroy, init_distributed, pinned_cpu_threads
+    from nava_eval.runners.inputs_hash import InputsHasher
     from nava_eval.runners.nava_backend import load_nava_generator
 
     request = prepared.request
     backend = "gloo" if (request.device or "").startswith("cpu") else None
     ctx = init_distributed(request.sp, request.timeout_s, backend, num_heads=_num_heads(prepared))
     try:
-        return generate_samples(
-            prepared.run_dir,
-            prepared.samples,
-            lambda: load_nava_generator(prepared, ctx),
-            ctx,
-            seed=prepared.spec.generation.seed,
-            seed_policy=prepared.spec.generation.seed_policy,
-            fail_fast=request.fail_fast,
-            progress=request.progress,
-            prompt_hash=prompt_sha256,
-        )
+        with pinned_cpu_threads(ctx.device):
+            return generate_samples(
+                prepared.run_dir,
+                prepared.samples,
+                lambda: load_nava_generator(prepared, ctx),
+                ctx,
+                seed=prepared.spec.generation.seed,
+                seed_policy=prepared.spec.generation.seed_policy,
+                fail_fast=request.fail_fast,
+                progress=request.progress,
+                prompt_hash=prompt_sha256,
+                inputs_hash=InputsHasher(prepared.spec.output_hash()),
+            )
     finally:
         destroy(ctx)
 

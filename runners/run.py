@@ -162,8 +162,28 @@ def _write_run_file(run_dir: RunDir, spec: RunSpec, request: RunRequest) -> None
             )
         run_file = dataclasses.replace(replace_provenance(existing, provenance), spec=spec)
     else:
+        leftovers = _generated_content(run_dir)
+        if leftovers:
+            raise RunSpecMismatch(
+                f"{run_dir.root} holds {', '.join(leftovers)} but no run.json: the settings those outputs were "
+                "made with are unknown, so they are not adopted. Use another --run-dir, or move them away "
+                "(or delete the folder) to start over."
+            )
         run_file = RunFile(spec=spec, spec_hash=spec.output_hash(), provenance=provenance)
     atomic_write_json(run_dir.run_json, to_dict(run_file))
+
+
+def _generated_content(run_dir: RunDir) -> list[str]:
+    """What a run directory holds besides run.json that only a generate or score stage writes."""
+    root = run_dir.root
+    found = [name for name in ("samples.jsonl", "results.json") if (root / name).exists()]
+    found += [p.name for p in sorted(root.glob("samples.shard-*.jsonl"))]
+    found += [
+        f"{name}/"
+        for name in ("outputs", "scores")
+        if (root / name).is_dir() and any((root / name).iterdir())
+    ]
+    return found
 
 
 def metrics_for_sample(benchmark: Benchmark, sample: Sample) -> tuple[str, ...]:

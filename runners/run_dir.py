@@ -146,9 +146,16 @@ def planned_samples(run_dir: RunDir, samples: list, records: dict[str, SampleRec
 
 
 def verified_done(
-    run_dir: RunDir, records: list[SampleRecord] | None = None, index: FileIdentityIndex | None = None
+    run_dir: RunDir,
+    records: list[SampleRecord] | None = None,
+    index: FileIdentityIndex | None = None,
+    expected_inputs: dict[str, str] | None = None,
 ) -> dict[str, SampleRecord]:
-    """Samples whose latest record is done and whose output file still has the recorded sha256."""
+    """Samples whose latest record is done and whose output file still has the recorded sha256.
+
+    With `expected_inputs` (sample id → inputs hash as the sample is now), a record of one of those
+    samples also needs that inputs hash: an output made from other inputs is not done.
+    """
     latest = latest_by_id(run_dir.all_records() if records is None else records)
     own = index is None
     index = index or run_dir.file_index()
@@ -156,6 +163,15 @@ def verified_done(
     for sample_id, record in latest.items():
         if record.status != "done" or not record.output:
             continue
+        if expected_inputs is not None and sample_id in expected_inputs:
+            if record.inputs_sha256 != expected_inputs[sample_id]:
+                why = (
+                    "has no inputs hash (written by an older nava-eval)"
+                    if record.inputs_sha256 is None
+                    else "was made from other inputs (prompt, image, speaker wav, seed or output settings)"
+                )
+                logger.warning("%s: the recorded output %s; it will be generated again", sample_id, why)
+                continue
         _, problem = current_output_sha(run_dir, record, index)
         path = run_dir.output(record.output)
         if problem == "missing":

@@ -108,8 +108,11 @@ def test_unknown_benchmark_and_preset_are_clear_errors(tmp_path):
     assert bad.exit_code == 1 and "valid presets:" in bad.output
 
 
-def test_sp2_and_dp2_workers_write_the_same_bytes_as_one_process(tmp_path, monkeypatch):
-    """--nproc 2 (elastic launcher, gloo) with SP=2 and with DP=2 reproduce the single-process files."""
+def test_sp2_and_dp2_workers_write_the_same_bytes_as_one_process(tmp_path):
+    """--nproc 2 (elastic launcher, gloo) with SP=2 and with DP=2 reproduce the single-process files,
+    whatever thread count the launching process runs with (CPU generation pins its own)."""
+    import signal
+
     import torch
 
     from nava_eval.reports.results import latest_by_id
@@ -122,12 +125,12 @@ def test_sp2_and_dp2_workers_write_the_same_bytes_as_one_process(tmp_path, monke
 
     common = ["--preset", "smoke", "--sets", "set3", "--no-progress"]
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the workers run one thread each; float sums must be ordered alike
+    torch.set_num_threads(2)  # more than the workers get: the outputs must not care
     try:
         assert invoke("generate", "versebench", "--run-dir", str(tmp_path / "one"), *common).exit_code == 0
+        assert torch.get_num_threads() == 2  # the pin is undone after generation
     finally:
         torch.set_num_threads(threads)
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     sp = invoke(
         "generate", "versebench", "--run-dir", str(tmp_path / "sp2"), "--nproc", "2", "--sp", "2", *common
     )
@@ -138,6 +141,8 @@ def test_sp2_and_dp2_workers_write_the_same_bytes_as_one_process(tmp_path, monke
     assert set(reference) == {"01000", "01001"}
     assert hashes(tmp_path / "sp2") == reference
     assert hashes(tmp_path / "dp2") == reference
+    # The launcher's signal handlers are gone: a Ctrl-C while scoring is a KeyboardInterrupt again.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_impossible_parallel_layout_fails_before_any_worker_starts(tmp_path):
@@ -169,3 +174,18 @@ def test_malformed_ids_file_names_the_line(tmp_path):
         "run", "versebench", "--preset", "smoke", "--ids", str(ids), "--run-dir", str(tmp_path / "r")
     )
     assert result.exit_code == 1 and f"{ids}:2" in result.output and "not a usable sample id" in result.output
+
+
+def test_outputs_without_run_json_are_never_adopted(tmp_path):
+    from nava_eval.runners.run import RunRequest, RunSpecMismatch, prepare_run
+
+    run_dir = tmp_path / "r"
+    prepare_run(RunRequest("versebench", preset="smoke", run_dir=run_dir, device="cpu"))
+    (run_dir / "outputs/set3").mkdir(parents=True)
+    (run_dir / "outputs/set3/300.mp4").write_bytes(b"made with seed 100")
+    (run_dir / "run.json").unlink()  # the settings these outputs were made with are now unknown
+    with pytest.raises(RunSpecMismatch, match=r"no run\.json") as err:
+        prepare_run(RunRequest("versebench", preset="smoke", run_dir=run_dir, overrides={"seed": 5}))
+    assert "outputs" in str(err.value) and str(run_dir) in str(err.value)
+    result = invoke("run", "versebench", "--preset", "smoke", "--run-dir", str(run_dir), "--seed", "5")
+    assert result.exit_code == 1 and "no run.json" in result.output
