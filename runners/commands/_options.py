@@ -173,12 +173,14 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from nava_eval.benchmarks.errors import BadInputError, DataNotFoundError
     from nava_eval.reports.schema import SchemaError
     from nava_eval.runners.run import RunSpecMismatch
+    from nava_eval.runners.run_lock import RunDirLocked
 
     return (
         BadInputError,
         DataNotFoundError,
         SchemaError,
         RunSpecMismatch,
+        RunDirLocked,
         KeyError,
         ValueError,
         FileNotFoundError,

@@ -18,11 +18,13 @@ def command(benchmark: str, **kwargs) -> None:
     """Generate BENCHMARK's outputs into the run directory; done samples are skipped."""
     from nava_eval.runners.launch import GenerationFailed, run_generation
     from nava_eval.runners.run import prepare_run
+    from nava_eval.runners.run_lock import command_lock
 
     try:
         request = build_request(benchmark, kwargs)
-        prepared = prepare_run(request, write=int(os.environ.get("RANK", "0")) == 0)
-        summary = run_generation(prepared)
+        with command_lock(request.resolved_run_dir(), f"nava-eval generate {benchmark}"):
+            prepared = prepare_run(request, write=int(os.environ.get("RANK", "0")) == 0)
+            summary = run_generation(prepared)
         if int(os.environ.get("RANK", "0")) == 0:
             echo_generation(summary)
     except GenerationFailed as exc:

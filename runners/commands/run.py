@@ -57,21 +57,23 @@ def command(benchmark: str, **kwargs) -> None:
     """
     from nava_eval.runners.launch import GenerationFailed, run_generation
     from nava_eval.runners.run import aggregate_run, prepare_run, score_run, write_reports
+    from nava_eval.runners.run_lock import command_lock
 
     try:
         request = build_request(benchmark, kwargs)
-        prepared = prepare_run(request, write=int(os.environ.get("RANK", "0")) == 0)
-        click.echo(
-            f"run {prepared.run_dir.root}: {len(prepared.samples)} samples of {benchmark}, preset {prepared.preset.name}"
-        )
-        summary = run_generation(prepared)
-        if int(os.environ.get("RANK", "0")) != 0:
-            return  # under torchrun only rank 0 scores and reports
-        echo_generation(summary)
-        echo_scoring(score_run(prepared, request.metrics))
-        aggregate_run(prepared, request.metrics)
-        for path in write_reports(prepared):
-            click.echo(f"wrote {path}")
+        with command_lock(request.resolved_run_dir(), f"nava-eval run {benchmark}"):
+            prepared = prepare_run(request, write=int(os.environ.get("RANK", "0")) == 0)
+            click.echo(
+                f"run {prepared.run_dir.root}: {len(prepared.samples)} samples of {benchmark}, preset {prepared.preset.name}"
+            )
+            summary = run_generation(prepared)
+            if int(os.environ.get("RANK", "0")) != 0:
+                return  # under torchrun only rank 0 scores and reports
+            echo_generation(summary)
+            echo_scoring(score_run(prepared, request.metrics))
+            aggregate_run(prepared, request.metrics)
+            for path in write_reports(prepared):
+                click.echo(f"wrote {path}")
         click.echo((prepared.run_dir.root / "report.md").read_text(encoding="utf-8"))
     except GenerationFailed as exc:
         raise click.ClickException(str(exc)) from None

@@ -30,22 +30,24 @@ def command(
     """Score RUN_DIR (made by `generate`, or any model's outputs laid out as outputs/<set>/<id>.<ext>
     with a samples.jsonl) and write results.json + report.md. Cached scores are reused."""
     from nava_eval.runners.run import aggregate_run, load_prepared, score_run, write_reports
+    from nava_eval.runners.run_lock import command_lock
 
     chosen = tuple(m.strip() for m in metrics.split(",")) if metrics else None
     try:
-        prepared = load_prepared(
-            run_dir,
-            {
-                "metrics": chosen,
-                "scorer_weights": parse_weights(scorer_weights),
-                "device": device,
-                "batch_size": batch_size,
-                "progress": not no_progress,
-            },
-        )
-        echo_scoring(score_run(prepared, chosen))
-        aggregate_run(prepared, chosen)
-        for path in write_reports(prepared):
-            click.echo(f"wrote {path}")
+        with command_lock(run_dir, "nava-eval score"):
+            prepared = load_prepared(
+                run_dir,
+                {
+                    "metrics": chosen,
+                    "scorer_weights": parse_weights(scorer_weights),
+                    "device": device,
+                    "batch_size": batch_size,
+                    "progress": not no_progress,
+                },
+            )
+            echo_scoring(score_run(prepared, chosen))
+            aggregate_run(prepared, chosen)
+            for path in write_reports(prepared):
+                click.echo(f"wrote {path}")
     except user_errors() as exc:
         raise click.ClickException(error_text(exc)) from None
