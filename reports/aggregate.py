@@ -34,6 +34,11 @@ class PlannedSample:
     output_sha256: str | None
 
 
+def sample_order_key(sample_id: str) -> tuple[int, int, str]:
+    """Numeric ids in numeric order, then the rest by name: the order aggregates see samples in."""
+    return (0, int(sample_id), sample_id) if sample_id.isdigit() else (1, 0, sample_id)
+
+
 def _finite(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -51,9 +56,11 @@ def aggregate_field(
 ) -> MetricResult:
     """One results.json entry from the latest score record of every planned sample."""
     values: dict[str, list[float]] = {}
-    flat: list[float] = []  # in planned (benchmark) order, so the bootstrap draw is reproducible
+    # In sample-id order, not the plan's: the bootstrap draw then depends only on the per-sample
+    # scores, so anyone holding them (a leaderboard validating a submission) gets the same CI.
+    flat: list[float] = []
     counts: Counter[str] = Counter()
-    for sample in planned:
+    for sample in sorted(planned, key=lambda p: sample_order_key(p.id)):
         record = records.get(sample.id)
         current = (
             record is not None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import stat
 import zipfile
@@ -22,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from nava_eval.reports.fileio import atomic_path, sha256_file
-from nava_eval.reports.per_sample import record_field_values
 from nava_eval.reports.results import (
     RESULTS_SCHEMA,
     RUN_SCHEMA,
@@ -45,9 +45,14 @@ MEDIA_SUFFIXES = (".mp4", ".wav")
 
 #: Everything a submission may unpack to, media included (a full VerseBench run at 720p is a few GB).
 MAX_UNPACKED_BYTES = 16 * 1024**3
-#: Any one metadata member (JSON/JSONL) is read into memory, so it gets a tighter cap.
-MAX_METADATA_BYTES = 256 * 1024**2
+#: Metadata members (JSON/JSONL) are read into memory and parsed, so they get tight caps: one member,
+#: and all of them together. A full VerseBench or Seed-TTS run's metadata is a few MB.
+MAX_METADATA_BYTES = 32 * 1024**2
+MAX_METADATA_TOTAL = 64 * 1024**2
+MAX_MANIFEST_BYTES = 16 * 1024**2
 MAX_MEMBERS = 100_000
+#: Recomputed aggregates must match results.json to this relative tolerance (float summation order).
+RECOMPUTE_RTOL = 1e-9
 
 _SCORE_NAME = re.compile(r"^scores/[A-Za-z0-9_.\-]+\.jsonl$")
 _OUTPUT_NAME = re.compile(r"^outputs/([A-Za-z0-9_.\-]+)/([A-Za-z0-9_.\-]+)\.(mp4|wav)$")
@@ -125,6 +130,11 @@ def submit(run_dir: str | Path, out: str | Path, with_media: bool = False) -> Pa
     Raises ValueError when the run is incomplete or its outputs changed since they were recorded.
     """
     run_dir = Path(run_dir)
+    if Path(out).resolve().is_relative_to(run_dir.resolve()):
+        raise ValueError(
+            f"{out}: inside the run directory {run_dir}; the bundle would overwrite or join the files it "
+            "bundles. Write it elsewhere (e.g. -o submission.zip)"
+        )
     for name in (*METADATA_FILES,):
         if not (run_dir / name).is_file():
             raise ValueError(f"{run_dir / name}: missing; submit needs a generated and scored run directory")
@@ -216,8 +226,8 @@ def _member_problem(info: zipfile.ZipInfo) -> str | None:
     )
 
 
-def _read_members(zf: zipfile.ZipFile, max_unpacked: int) -> tuple[dict[str, bytes], dict[str, ManifestFile]]:
-    """Metadata bytes by name, and (sha256, size) of every file member, reading at most `max_unpacked` bytes."""
+def _safe_infos(zf: zipfile.ZipFile, max_unpacked: int) -> list[zipfile.ZipInfo]:
+    """Every member, after the checks that need no byte of them: names, types, declared sizes."""
     infos = zf.infolist()
     if len(infos) > MAX_MEMBERS:
         raise SubmissionError(f"{len(infos)} members, more than the limit of {MAX_MEMBERS}")
@@ -240,62 +250,119 @@ def _read_members(zf: zipfile.ZipFile, max_unpacked: int) -> tuple[dict[str, byt
         raise SubmissionError(
             f"declared unpacked size {declared} bytes exceeds the limit of {max_unpacked} bytes (zip bomb?)"
         )
+    metadata = [i for i in infos if not i.is_dir() and not i.filename.startswith("outputs/")]
+    for info in metadata:
+        limit = MAX_MANIFEST_BYTES if info.filename == MANIFEST_NAME else MAX_METADATA_BYTES
+        if info.file_size > limit:
+            raise SubmissionError(
+                f"member {info.filename!r}: {info.file_size} bytes, over the metadata limit of {limit} bytes"
+            )
+    return infos
+
+
+def _read_member(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: list[int], keep: bool
+) -> tuple[bytes | None, ManifestFile]:
+    """(bytes when `keep`, sha256/size) of one member; `budget[0]` is what may still be inflated."""
+    digest = hashlib.sha256()
+    size = 0
+    chunks: list[bytes] = []
+    try:
+        with zf.open(info) as fh:
+            while chunk := fh.read(_CHUNK):
+                size += len(chunk)
+                budget[0] -= len(chunk)
+                # zipfile stops at the declared size; these guard the invariant rather than trust it.
+                if size > info.file_size:
+                    raise SubmissionError(f"member {info.filename!r}: inflates past its declared size")
+                if budget[0] < 0:
+                    raise SubmissionError(f"unpacked data exceeds the limit at {info.filename!r} (zip bomb?)")
+                digest.update(chunk)
+                if keep:
+                    chunks.append(chunk)
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
+        raise SubmissionError(f"member {info.filename!r}: corrupt or unsupported ({exc})") from None
+    if size != info.file_size:
+        raise SubmissionError(f"member {info.filename!r}: {size} bytes read, {info.file_size} declared")
+    return (b"".join(chunks) if keep else None), ManifestFile(digest.hexdigest(), size)
+
+
+def _read_manifest(
+    zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], budget: list[int]
+) -> SubmissionManifest:
+    info = next((i for i in infos if i.filename == MANIFEST_NAME), None)
+    if info is None:
+        raise SubmissionError(
+            f"no {MANIFEST_NAME}: not a nava-eval submission (make one with `nava-eval submit`)"
+        )
+    data, _ = _read_member(zf, info, budget, keep=True)
+    raw = _json(MANIFEST_NAME, data or b"")
+    if not isinstance(raw, dict) or raw.get("schema") != SUBMISSION_SCHEMA:
+        found = raw.get("schema") if isinstance(raw, dict) else type(raw).__name__
+        raise SchemaError(f"{MANIFEST_NAME}: at $.schema: expected {SUBMISSION_SCHEMA!r}, found {found!r}")
+    return from_dict(SubmissionManifest, raw, MANIFEST_NAME)
+
+
+def _read_members(
+    zf: zipfile.ZipFile,
+    infos: list[zipfile.ZipInfo],
+    manifest: SubmissionManifest,
+    max_unpacked: int,
+    errors: list[str],
+) -> tuple[dict[str, bytes], dict[str, ManifestFile]]:
+    """Metadata bytes by name and (sha256, size) of every file member read.
+
+    The manifest is read first; a metadata member it does not list, or lists with another size, is
+    reported and never inflated, and what is listed must fit the metadata budget before a byte of
+    it is read: memory stays bounded whatever the zip claims.
+    """
+    budget = [max_unpacked]
+    listed: list[zipfile.ZipInfo] = []
+    for info in infos:
+        name = info.filename
+        if info.is_dir() or name == MANIFEST_NAME or name.startswith("outputs/"):
+            continue
+        entry = manifest.files.get(name)
+        if entry is None:
+            errors.append(f"{name}: in the zip but not in {MANIFEST_NAME}")
+        elif entry.size != info.file_size:
+            errors.append(
+                f"{name}: sha256/size do not match {MANIFEST_NAME} ({info.file_size} bytes in the zip, "
+                f"{entry.size} listed); not read"
+            )
+        else:
+            listed.append(info)
+    total = sum(i.file_size for i in listed)
+    if total > MAX_METADATA_TOTAL:
+        raise SubmissionError(
+            f"metadata members (JSON/JSONL) total {total} bytes, over the limit of {MAX_METADATA_TOTAL} bytes"
+        )
     metadata: dict[str, bytes] = {}
     hashes: dict[str, ManifestFile] = {}
-    total = 0
+    for info in listed:
+        data, hashes[info.filename] = _read_member(zf, info, budget, keep=True)
+        metadata[info.filename] = data or b""
     for info in infos:
-        if info.is_dir():
-            continue
-        is_media = info.filename.startswith("outputs/")
-        if not is_media and info.file_size > MAX_METADATA_BYTES:
-            raise SubmissionError(
-                f"member {info.filename!r}: {info.file_size} bytes, over the metadata limit"
-            )
-        digest = hashlib.sha256()
-        size = 0
-        chunks: list[bytes] = []
-        try:
-            with zf.open(info) as fh:
-                while chunk := fh.read(_CHUNK):
-                    size += len(chunk)
-                    total += len(chunk)
-                    # zipfile stops at the declared size; these guard the invariant rather than trust it.
-                    if size > info.file_size:
-                        raise SubmissionError(f"member {info.filename!r}: inflates past its declared size")
-                    if total > max_unpacked:
-                        raise SubmissionError(
-                            f"unpacked data exceeds the limit of {max_unpacked} bytes at {info.filename!r} (zip bomb?)"
-                        )
-                    digest.update(chunk)
-                    if not is_media:
-                        chunks.append(chunk)
-        except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
-            raise SubmissionError(f"member {info.filename!r}: corrupt or unsupported ({exc})") from None
-        if size != info.file_size:
-            raise SubmissionError(f"member {info.filename!r}: {size} bytes read, {info.file_size} declared")
-        hashes[info.filename] = ManifestFile(digest.hexdigest(), size)
-        if not is_media:
-            metadata[info.filename] = b"".join(chunks)
+        if info.filename.startswith("outputs/") and not info.is_dir():
+            _, hashes[info.filename] = _read_member(zf, info, budget, keep=False)
     return metadata, hashes
 
 
 def _json(name: str, data: bytes) -> Any:
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SchemaError(f"{name}: not valid UTF-8 JSON ({exc})") from None
+    from nava_eval.reports.safe_json import parse_json
+
+    return parse_json(data, name, finite=True)
 
 
 def _jsonl(name: str, data: bytes, cls: type, schema: str) -> list[Any]:
+    from nava_eval.reports.safe_json import parse_json
+
     records = []
-    for number, line in enumerate(data.decode("utf-8", errors="strict").splitlines(), start=1):
+    for number, line in enumerate(data.split(b"\n"), start=1):
         if not line.strip():
             continue
         source = f"{name}:{number}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SchemaError(f"{source}: not valid JSON ({exc.msg})") from None
+        obj = parse_json(line, source, finite=True)
         if not isinstance(obj, dict) or obj.get("schema", schema) != schema:
             raise SchemaError(f"{source}: expected a {schema} object")
         records.append(from_dict(cls, obj, source))
@@ -324,24 +391,17 @@ def _field_metric() -> dict[str, str]:
 
 
 def _check_content(
-    metadata: dict[str, bytes], hashes: dict[str, ManifestFile], errors: list[str], warnings: list[str]
+    manifest: SubmissionManifest,
+    names_in_zip: set[str],
+    metadata: dict[str, bytes],
+    hashes: dict[str, ManifestFile],
+    errors: list[str],
+    warnings: list[str],
 ):
-    if MANIFEST_NAME not in metadata:
-        raise SubmissionError(
-            f"no {MANIFEST_NAME}: not a nava-eval submission (make one with `nava-eval submit`)"
-        )
-    raw = _json(MANIFEST_NAME, metadata[MANIFEST_NAME])
-    if not isinstance(raw, dict) or raw.get("schema") != SUBMISSION_SCHEMA:
-        found = raw.get("schema") if isinstance(raw, dict) else type(raw).__name__
-        raise SchemaError(f"{MANIFEST_NAME}: at $.schema: expected {SUBMISSION_SCHEMA!r}, found {found!r}")
-    manifest = from_dict(SubmissionManifest, raw, MANIFEST_NAME)
-
     # Manifest ⇄ members: every file listed, present and with the listed hash and size.
     listed = set(manifest.files)
     present = {n for n in hashes if n != MANIFEST_NAME and not n.startswith("outputs/")}
-    for name in sorted(present - listed):
-        errors.append(f"{name}: in the zip but not in {MANIFEST_NAME}")
-    for name in sorted(listed - present):
+    for name in sorted(listed - names_in_zip):
         errors.append(f"{name}: listed in {MANIFEST_NAME} but missing from the zip")
     for name in sorted(listed & present):
         if hashes[name] != manifest.files[name]:
@@ -350,7 +410,7 @@ def _check_content(
                 f"{MANIFEST_NAME} ({manifest.files[name].sha256[:12]}…/{manifest.files[name].size})"
             )
     for name in METADATA_FILES:
-        if name not in metadata:
+        if name not in names_in_zip:
             errors.append(f"{name}: missing (required in every submission)")
     media = {n for n in hashes if n.startswith("outputs/")}
     if media and not manifest.with_media:
@@ -427,7 +487,7 @@ def _check_content(
                 )
         if metric.n > len(samples):
             errors.append(f"results.json: metrics.{name}.n = {metric.n} > {len(samples)} samples")
-    ok_per_field: Counter[str] = Counter()
+    score_records: dict[str, dict[str, ScoreRecord]] = {}
     for score_name in sorted(n for n in metadata if n.startswith("scores/")):
         records = latest_by_id(_jsonl(score_name, metadata[score_name], ScoreRecord, SCORE_SCHEMA))
         for record in records.values():
@@ -439,25 +499,16 @@ def _check_content(
             if sample is None or sample.set != record.set:
                 errors.append(f"{score_name}: id {record.id} (set {record.set}) is not a sample of this run")
                 break
-            if record.status == "ok":
-                stale = (
-                    sample.output_sha256
-                    and record.output_sha256
-                    and sample.output_sha256 != record.output_sha256
-                )
-                if not stale:
-                    ok_per_field.update(record_field_values(record).keys())
-    for name, metric in results.metrics.items():
-        if name in field_metric and metric.n > ok_per_field[name]:
-            errors.append(
-                f"results.json: metrics.{name}.n = {metric.n} but the submitted scores hold {ok_per_field[name]} "
-                "ok values: results not backed by per-sample scores"
-            )
+        score_records[Path(score_name).stem] = records
+    output_sha = {o.id: o.sha256 for o in manifest.outputs.values()}
+    errors += recompute_errors(results, samples, score_records, output_sha)
 
     # Completeness against the benchmark's official counts is a warning: partial runs are valid bundles.
     from nava_eval.benchmarks.base import benchmark_entries, get_benchmark
 
-    if results.benchmark in benchmark_entries():
+    if results.benchmark == "jsonl" or results.benchmark.startswith("jsonl:"):
+        warnings.append("a user prompt set (jsonl:PATH): it has no official counts to check against")
+    elif results.benchmark in benchmark_entries():
         expected = getattr(get_benchmark(results.benchmark), "expected_counts", {}) or {}
         short = {s: (counts.get(s, 0), n) for s, n in expected.items() if counts.get(s, 0) != n}
         if short:
@@ -470,6 +521,110 @@ def _check_content(
     return manifest, results
 
 
+def _close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return math.isclose(a, b, rel_tol=RECOMPUTE_RTOL, abs_tol=1e-12)
+
+
+def _close_ci(a: list[float] | None, b: list[float] | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+
+
+def _expected_aggregation(benchmark: str) -> str | None:
+    from nava_eval.benchmarks.base import benchmark_entries, get_benchmark
+
+    if benchmark == "jsonl" or benchmark.startswith("jsonl:"):
+        return "per-item mean"
+    if benchmark in benchmark_entries():
+        return str(get_benchmark(benchmark).aggregation)
+    return None
+
+
+def recompute_errors(
+    results: Results,
+    samples: dict[str, SampleRecord],
+    score_records: dict[str, dict[str, ScoreRecord]],
+    output_sha: dict[str, str],
+) -> list[str]:
+    """Every aggregate of results.json recomputed from the per-sample scores (reports.aggregate); what differs.
+
+    A sample counts with the sha256 of its output as the manifest lists it; the benchmark's own
+    aggregation rule and the registry's direction are required. `n_missing` cannot be recomputed
+    (which samples a metric was planned for is not in the bundle); it must cover what is missing here.
+    """
+    from nava_eval.metrics.base import metric_entries
+    from nava_eval.reports.aggregate import PlannedSample, aggregate_field
+
+    fields = {f.name: (name, f) for name, entry in metric_entries().items() for f in entry.fields}
+    aggregation = _expected_aggregation(results.benchmark)
+    errors: list[str] = []
+    for name, claimed in results.metrics.items():
+        where = f"results.json: metrics.{name}"
+        if name not in fields:
+            continue  # reported by the protocol check
+        metric_name, field_def = fields[name]
+        if claimed.direction != field_def.direction:
+            errors.append(
+                f"{where}.direction is {claimed.direction!r}; the metric registry says {field_def.direction!r}"
+            )
+        if aggregation is not None and claimed.aggregation != aggregation:
+            errors.append(
+                f"{where}.aggregation is {claimed.aggregation!r}; {results.benchmark} uses {aggregation!r}"
+            )
+        records = score_records.get(metric_name)
+        if records is None:
+            errors.append(
+                f"{where}: no scores/{metric_name}.jsonl in the bundle; results not backed by per-sample scores"
+            )
+            continue
+        planned = [
+            PlannedSample(r.id, r.set, output_sha.get(r.id) if samples[r.id].status == "done" else None)
+            for r in records.values()
+            if r.id in samples
+        ]
+        protocols = sorted({records[p.id].protocol for p in planned})
+        if protocols and protocols != [claimed.protocol]:
+            errors.append(
+                f"{where}.protocol is {claimed.protocol!r}; the per-sample scores say {', '.join(protocols)}"
+            )
+        again = aggregate_field(
+            records, planned, field_def, claimed.protocol, aggregation or claimed.aggregation
+        )
+        differs = [
+            key
+            for key, same in (
+                ("value", _close(again.value, claimed.value)),
+                ("ci95", _close_ci(again.ci95, claimed.ci95)),
+                ("n", again.n == claimed.n),
+                ("n_skipped", again.n_skipped == claimed.n_skipped),
+                ("n_failed", again.n_failed == claimed.n_failed),
+                ("n_missing", claimed.n_missing >= again.n_missing),
+            )
+            if not same
+        ]
+        if set(again.per_set) != set(claimed.per_set):
+            differs.append("per_set")
+        else:
+            for set_name, mine in again.per_set.items():
+                theirs = claimed.per_set[set_name]
+                if not (
+                    _close(mine.value, theirs.value)
+                    and mine.n == theirs.n
+                    and _close_ci(mine.ci95, theirs.ci95)
+                ):
+                    differs.append(f"per_set.{set_name}")
+        if differs:
+            errors.append(
+                f"{where}: {', '.join(differs)} do not match the per-sample scores in the bundle "
+                f"(recomputed value {again.value}, n {again.n}, CI {again.ci95}; results.json says "
+                f"{claimed.value}, n {claimed.n}, CI {claimed.ci95})"
+            )
+    return errors
+
+
 def validate_submission(path: str | Path, max_unpacked_bytes: int = MAX_UNPACKED_BYTES) -> ValidationReport:
     """Check a submission zip without trusting it; never raises for a bad zip, the report lists why."""
     path = Path(path)
@@ -480,8 +635,11 @@ def validate_submission(path: str | Path, max_unpacked_bytes: int = MAX_UNPACKED
         if not zipfile.is_zipfile(path):
             raise SubmissionError("not a zip file")
         with zipfile.ZipFile(path) as zf:
-            metadata, hashes = _read_members(zf, max_unpacked_bytes)
-        manifest, _ = _check_content(metadata, hashes, errors, warnings)
+            infos = _safe_infos(zf, max_unpacked_bytes)
+            manifest = _read_manifest(zf, infos, [max_unpacked_bytes])
+            metadata, hashes = _read_members(zf, infos, manifest, max_unpacked_bytes, errors)
+        names = {i.filename for i in infos if not i.is_dir()}
+        manifest, _ = _check_content(manifest, names, metadata, hashes, errors, warnings)
     except (SubmissionError, SchemaError, UnicodeDecodeError, zipfile.BadZipFile, OSError) as exc:
         errors.append(str(exc))
     return ValidationReport(

@@ -12,10 +12,12 @@ whole lines as soon as it is scored, so a kill loses at most the batch in flight
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from nava_eval.benchmarks.base import Sample
 from nava_eval.interrupts import reraise_interrupts
@@ -61,6 +63,11 @@ def score_input(sample: Sample, output: Path) -> ScoreInput:
 
 
 def _record(metric: Metric, sample: Sample, sha: str | None, outcome: ScoreOutcome) -> ScoreRecord:
+    bad = _non_finite_fields(metric, outcome)
+    if bad:  # NaN is not a score: counted as a failure, never written (JSON has no NaN)
+        outcome = ScoreOutcome.failed(
+            f"the metric returned a value that is not a finite number for {', '.join(bad)}"
+        )
     primary = metric.fields[0].name if metric.fields else None
     value = outcome.values.get(primary) if outcome.status == "ok" and primary else None
     return ScoreRecord(
@@ -76,17 +83,29 @@ def _record(metric: Metric, sample: Sample, sha: str | None, outcome: ScoreOutco
     )
 
 
-def _jsonable(values: dict) -> dict:
-    import json
+def _non_finite_fields(metric: Metric, outcome: ScoreOutcome) -> list[str]:
+    if outcome.status != "ok":
+        return []
+    return [
+        f.name
+        for f in metric.fields
+        if isinstance(outcome.values.get(f.name), float) and not math.isfinite(outcome.values[f.name])
+    ]
 
-    out = {}
-    for key, value in values.items():
-        try:
-            json.dumps(value)
-            out[key] = value
-        except TypeError:
-            out[key] = value.tolist() if hasattr(value, "tolist") else str(value)
-    return out
+
+def _jsonable(value: Any) -> Any:
+    """JSON-ready copy: arrays to lists, non-finite floats to None (details such as curves)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _jsonable(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return str(value)
 
 
 def score_metric(
@@ -162,10 +181,11 @@ def score_metric(
                     f"metric {metric.name} returned {len(outcomes)} outcomes for {len(batch)} inputs"
                 )
             for (sample, _, sha), outcome in zip(batch, outcomes, strict=True):
-                append_jsonl(path, to_dict(_record(metric, sample, sha, outcome)))
-                if outcome.status == "ok":
+                record = _record(metric, sample, sha, outcome)
+                append_jsonl(path, to_dict(record))
+                if record.status == "ok":
                     summary.scored += 1
-                elif outcome.status == "skipped":
+                elif record.status == "skipped":
                     summary.skipped += 1
                 else:
                     summary.failed += 1

@@ -193,3 +193,29 @@ def test_aggregate_counts_a_changed_output_as_missing(tmp_path):
     assert [p.output_sha256 is None for p in planned] == [False, True]
     out = aggregate_metric(run_dir.scores("length"), "length", LengthMetric.fields, planned, "per-item mean")
     assert out["length"].n == 1 and out["length"].n_missing == 1 and out["length"].value == 3
+
+
+def test_a_non_finite_score_is_a_failure_and_never_written_as_nan(tmp_path):
+    import json
+
+    class NanMetric(LengthMetric):
+        def score_batch(self, items):
+            return [
+                ScoreOutcome.ok(length=float("nan"), half=1.0, curve=[1.0, float("inf")])
+                if i.id == "x"
+                else ScoreOutcome.ok(length=2.0, half=1.0, curve=[float("nan")])
+                for i in items
+            ]
+
+    run_dir, samples = _run(tmp_path, {"x": "aaa", "y": "bb"})
+    summary = score_metric(run_dir, samples, latest_by_id(run_dir.all_records()), NanMetric(), progress=False)
+    assert (summary.scored, summary.failed) == (1, 1)
+    text = run_dir.scores("length").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    lines = {r["id"]: r for r in map(json.loads, text.splitlines())}
+    assert (
+        lines["x"]["status"] == "failed"
+        and "length" in lines["x"]["reason"]
+        and "finite" in lines["x"]["reason"]
+    )
+    assert lines["y"]["status"] == "ok" and lines["y"]["values"]["curve"] == [None]
