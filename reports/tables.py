@@ -302,6 +302,7 @@ def build_table(
 
     if metrics is not None:
         fields = list(metrics)
+        _check_field_names(fields, loaded, pub)
     elif loaded:
         found = {n for r in loaded for n in r.results.metrics}
         found |= {str(f) for r in loaded if not r.scores.empty for f in r.scores["field"].unique()}
@@ -413,6 +414,20 @@ def build_table(
         n_resamples=n_resamples,
         notes=tuple(notes),
     )
+
+
+def _check_field_names(fields: Sequence[str], loaded: Sequence[RunData], pub: pd.DataFrame) -> None:
+    """An unknown name is an error listing the valid ones, not an empty table."""
+    from nava_eval.metrics.base import metric_entries
+
+    known = {f.name for entry in metric_entries().values() for f in entry.fields}
+    known |= {n for r in loaded for n in r.results.metrics}
+    known |= {str(m) for m in pub["metric"].unique()} if len(pub) else set()
+    unknown = [f for f in fields if f not in known]
+    if unknown:
+        raise ValueError(
+            f"unknown metric field(s) {', '.join(unknown)}; valid: {', '.join(field_order(known))}"
+        )
 
 
 def build_tables(runs: Sequence[str | Path | Results | RunData], **options: Any) -> list[ComparisonTable]:

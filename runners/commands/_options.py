@@ -79,7 +79,7 @@ def run_options(func: Callable) -> Callable:
                 help="Run directory (default runs/<benchmark>-<preset>).",
             ),
             click.option("--steps", type=click.IntRange(min=1), help="Override the sampler steps."),
-            click.option("--seed", type=int, help="Override the seed (default 100)."),
+            click.option("--seed", type=click.IntRange(min=0), help="Override the seed (default 100)."),
             click.option(
                 "--seed-policy",
                 type=click.Choice(["per-sample", "official-rank"]),
@@ -116,7 +116,7 @@ def run_options(func: Callable) -> Callable:
             click.option(
                 "--timeout",
                 "timeout_s",
-                type=float,
+                type=click.FloatRange(min=0, min_open=True),
                 default=1800.0,
                 show_default=True,
                 help="Seconds a collective may wait before the job fails.",

@@ -126,3 +126,8 @@ def test_weights_cli_list_verify_download_offline(tmp_path: Path, monkeypatch) -
     (tmp_path / "syncnet" / "syncnet_v2.model").write_bytes(b"fake")
     r = runner.invoke(cli, ["weights", "verify", "syncnet"])
     assert r.exit_code == 0 and "not pinned" in r.output
+
+
+def test_request_refuses_a_batch_size_below_one() -> None:
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        ScoreFilesRequest(metric="sync", files=(Path("a.mp4"),), batch_size=0)
