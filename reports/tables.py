@@ -400,6 +400,7 @@ def build_table(
             f"± is half the 95 % bootstrap CI of the mean over per-sample scores ({n_resamples} resamples, "
             f"seed {seed}); published numbers carry no CI."
         )
+    notes += [note for run in loaded for note in coverage_notes(run)]
     notes += sorted(pub_notes.values())
     banner = SMOKE_BANNER if any(r.results.smoke for r in loaded) else None
     return ComparisonTable(
@@ -414,6 +415,19 @@ def build_table(
         n_resamples=n_resamples,
         notes=tuple(notes),
     )
+
+
+def coverage_notes(run: RunData) -> list[str]:
+    """What a run's numbers leave out: failed generations, failed and missing scores (never silent)."""
+    out = [f"{run.label}: {note}" for note in run.results.notes if note != SMOKE_BANNER]
+    gaps = []
+    for name, m in run.results.metrics.items():
+        parts = [f"{m.n_failed} failed"] * bool(m.n_failed) + [f"{m.n_missing} missing"] * bool(m.n_missing)
+        if parts:
+            gaps.append(f"{FIELD_LABELS.get(name, name)} {', '.join(parts)}")
+    if gaps:
+        out.append(f"{run.label}: not in the means: " + "; ".join(gaps))
+    return out
 
 
 def _check_field_names(fields: Sequence[str], loaded: Sequence[RunData], pub: pd.DataFrame) -> None:

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from nava_eval.benchmarks.base import Benchmark, Sample, SampleSelection, get_benchmark
+from nava_eval.interrupts import reraise_interrupts
 from nava_eval.reports.fileio import atomic_write_json, atomic_write_text
-from nava_eval.reports.results import Results, latest_by_id
+from nava_eval.reports.results import Results, latest_by_id, load_score_records
 from nava_eval.reports.schema import SchemaError, to_dict
 from nava_eval.runners.run_dir import RunDir
 from nava_eval.runners.spec import (
@@ -62,6 +63,7 @@ class RunRequest:
     fail_fast: bool = False
     batch_size: int = 8
     progress: bool = True
+    allow_failures: bool = False
 
     def resolved_run_dir(self) -> Path:
         if self.run_dir is not None:
@@ -271,18 +273,73 @@ def _default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def results_samples(prepared: PreparedRun, records: dict[str, Any]) -> list[Sample]:
+    """The samples results.json covers: this invocation's selection and every sample the run recorded.
+
+    A narrower invocation (`--limit 1`, `--sets set3`, `--ids`) adds to a run; it never makes its
+    results.json forget what was generated before.
+    """
+    selected = {s.id for s in prepared.samples}
+    recorded = set(records) - selected
+    if not recorded:
+        return list(prepared.samples)
+    try:
+        everything = prepared.benchmark.load(
+            prepared.data_dir, SampleSelection(skip_bad=prepared.request.selection.skip_bad)
+        )
+    except Exception as exc:  # the data moved or changed: report what can still be planned
+        reraise_interrupts(exc)
+        logger.warning(
+            "results.json covers only the selected samples: the benchmark could not be read again (%s)", exc
+        )
+        return list(prepared.samples)
+    return [s for s in everything if s.id in selected or s.id in recorded]
+
+
+def aggregation_plan(
+    prepared: PreparedRun, samples: Sequence[Sample], metrics: Sequence[str] | None = None
+) -> dict[str, list[Sample]]:
+    """metric → the samples its aggregate covers: where the benchmark plans it, where it was scored
+    (an earlier `--metrics` run), and, for metrics chosen now, the current selection."""
+    from nava_eval.metrics.base import metric_entries
+
+    entries = metric_entries()
+    selected = {s.id for s in prepared.samples}
+    chosen = list(metrics or ())
+    default = {s.id: metrics_for_sample(prepared.benchmark, s) for s in samples}
+    scored: dict[str, set[str]] = {}
+    if prepared.run_dir.scores_dir.is_dir():
+        for path in sorted(prepared.run_dir.scores_dir.glob("*.jsonl")):
+            scored[path.stem] = {r.id for r in load_score_records(path)}
+    names = list(dict.fromkeys([*(m for s in samples for m in default[s.id]), *chosen, *sorted(scored)]))
+    plan: dict[str, list[Sample]] = {}
+    for name in names:
+        if name not in entries:
+            logger.warning(
+                "scores/%s.jsonl: no metric %r is registered; left out of results.json", name, name
+            )
+            continue
+        plan[name] = [
+            s
+            for s in samples
+            if name in default[s.id] or s.id in scored.get(name, ()) or (name in chosen and s.id in selected)
+        ]
+    return {name: group for name, group in plan.items() if group}
+
+
 def aggregate_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -> Results:
-    """Write results.json from the per-sample scores."""
+    """Write results.json from the per-sample scores: every metric and sample of the run, merged."""
     from nava_eval.metrics.base import metric_entries
     from nava_eval.reports.aggregate import aggregate_metric, build_results
     from nava_eval.runners.run_dir import planned_samples
 
     records = latest_by_id(prepared.run_dir.all_records())
+    samples = results_samples(prepared, records)
     entries = metric_entries()
     index = prepared.run_dir.file_index()
     results = {}
-    for name, samples in scoring_plan(prepared, metrics).items():
-        planned = planned_samples(prepared.run_dir, samples, records, index)
+    for name, planned_for in aggregation_plan(prepared, samples, metrics).items():
+        planned = planned_samples(prepared.run_dir, planned_for, records, index)
         results.update(
             aggregate_metric(
                 prepared.run_dir.scores(name),
@@ -296,16 +353,15 @@ def aggregate_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -
     run_file = load_run_file(prepared.run_dir.root)
     provenance = dataclasses.replace(run_file.provenance, ended_at=now_iso())
     model = prepared.spec.generation.model
-    failed = sorted(
-        i for i, r in records.items() if r.status == "failed" and i in {s.id for s in prepared.samples}
-    )
+    ids = {s.id for s in samples}
+    failed = sorted(i for i, r in records.items() if r.status == "failed" and i in ids)
     notes = [f"{len(failed)} sample(s) failed to generate: {', '.join(failed[:20])}"] if failed else []
     res = build_results(
         run_name=prepared.spec.name,
         benchmark=prepared.benchmark.name,
         model=model,
         metrics=results,
-        n_samples=len(prepared.samples),
+        n_samples=len(samples),
         smoke=prepared.spec.smoke,
         params_b=MODEL_PARAMS_B.get(model),
         preset=prepared.spec.preset,
@@ -316,6 +372,33 @@ def aggregate_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -
     )
     atomic_write_json(prepared.run_dir.results_json, to_dict(res))
     return res
+
+
+def generation_failures(prepared: PreparedRun) -> str | None:
+    """The selected samples whose latest record is a failure, as a sentence; None when there are none."""
+    records = latest_by_id(prepared.run_dir.all_records())
+    failed = sorted(s.id for s in prepared.samples if s.id in records and records[s.id].status == "failed")
+    if not failed:
+        return None
+    return f"{len(failed)} sample(s) failed to generate ({', '.join(failed[:5])}{', ...' if len(failed) > 5 else ''})"
+
+
+def failure_summary(prepared: PreparedRun, results: Results, changed: Sequence[str] = ()) -> str | None:
+    """What failed in the run (generation, scoring, outputs changed on disk); None when nothing did."""
+    records = latest_by_id(prepared.run_dir.all_records())
+    covered = {s.id for s in results_samples(prepared, records)}
+    failed = sorted(i for i, r in records.items() if r.status == "failed" and i in covered)
+    parts = []
+    if failed:
+        parts.append(
+            f"{len(failed)} sample(s) failed to generate ({', '.join(failed[:5])}{', ...' if len(failed) > 5 else ''})"
+        )
+    scoring = {name: m.n_failed for name, m in results.metrics.items() if m.n_failed}
+    if scoring:
+        parts.append("scoring failed on " + ", ".join(f"{n} sample(s) for {k}" for k, n in scoring.items()))
+    if changed:
+        parts.append(f"{len(set(changed))} output(s) missing or changed since generated, not scored")
+    return "; ".join(parts) or None
 
 
 #: Parameter counts shown in tables (billions).

@@ -64,6 +64,13 @@ def selection_options(func: Callable) -> Callable:
     return func
 
 
+allow_failures_option = click.option(
+    "--allow-failures",
+    is_flag=True,
+    help="Exit 0 even when samples failed to generate or score (they are counted in results.json and the report).",
+)
+
+
 def run_options(func: Callable) -> Callable:
     for option in reversed(
         [
@@ -122,6 +129,7 @@ def run_options(func: Callable) -> Callable:
                 help="Seconds a collective may wait before the job fails.",
             ),
             click.option("--fail-fast", is_flag=True, help="Stop at the first failed sample."),
+            allow_failures_option,
             click.option(
                 "--batch-size",
                 type=click.IntRange(min=1),
@@ -165,6 +173,7 @@ def build_request(benchmark: str, kwargs: dict[str, Any]):
         fail_fast=bool(kwargs.get("fail_fast")),
         batch_size=kwargs.get("batch_size", 8),
         progress=not kwargs.get("no_progress"),
+        allow_failures=bool(kwargs.get("allow_failures")),
     )
 
 
@@ -185,3 +194,12 @@ def user_errors() -> tuple[type[BaseException], ...]:
         ValueError,
         FileNotFoundError,
     )
+
+
+def fail_unless_allowed(summary: str | None, allowed: bool) -> None:
+    """Exit 1 naming what failed, unless --allow-failures; the files are written either way."""
+    if summary and not allowed:
+        raise click.ClickException(
+            f"{summary}. Everything that finished is kept and counted in results.json and the report; "
+            "rerun the command to retry, or pass --allow-failures to exit 0."
+        )

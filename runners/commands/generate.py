@@ -6,7 +6,13 @@ import os
 
 import click
 
-from nava_eval.runners.commands._options import build_request, run_options, selection_options, user_errors
+from nava_eval.runners.commands._options import (
+    build_request,
+    fail_unless_allowed,
+    run_options,
+    selection_options,
+    user_errors,
+)
 from nava_eval.runners.commands.run import echo_generation, error_text
 
 
@@ -17,7 +23,7 @@ from nava_eval.runners.commands.run import echo_generation, error_text
 def command(benchmark: str, **kwargs) -> None:
     """Generate BENCHMARK's outputs into the run directory; done samples are skipped."""
     from nava_eval.runners.launch import GenerationFailed, run_generation
-    from nava_eval.runners.run import prepare_run
+    from nava_eval.runners.run import generation_failures, prepare_run
     from nava_eval.runners.run_lock import command_lock
 
     try:
@@ -27,6 +33,7 @@ def command(benchmark: str, **kwargs) -> None:
             summary = run_generation(prepared)
         if int(os.environ.get("RANK", "0")) == 0:
             echo_generation(summary)
+            fail_unless_allowed(generation_failures(prepared), request.allow_failures)
     except GenerationFailed as exc:
         raise click.ClickException(str(exc)) from None
     except user_errors() as exc:

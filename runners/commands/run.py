@@ -6,7 +6,13 @@ import os
 
 import click
 
-from nava_eval.runners.commands._options import build_request, run_options, selection_options, user_errors
+from nava_eval.runners.commands._options import (
+    build_request,
+    fail_unless_allowed,
+    run_options,
+    selection_options,
+    user_errors,
+)
 
 
 def error_text(exc: BaseException) -> str:
@@ -56,7 +62,7 @@ def command(benchmark: str, **kwargs) -> None:
       torchrun --nproc-per-node 8 -m nava_eval.runners.cli run seedtts --preset seedtts --sp 8
     """
     from nava_eval.runners.launch import GenerationFailed, run_generation
-    from nava_eval.runners.run import aggregate_run, prepare_run, score_run, write_reports
+    from nava_eval.runners.run import aggregate_run, failure_summary, prepare_run, score_run, write_reports
     from nava_eval.runners.run_lock import command_lock
 
     try:
@@ -70,11 +76,14 @@ def command(benchmark: str, **kwargs) -> None:
             if int(os.environ.get("RANK", "0")) != 0:
                 return  # under torchrun only rank 0 scores and reports
             echo_generation(summary)
-            echo_scoring(score_run(prepared, request.metrics))
-            aggregate_run(prepared, request.metrics)
+            scored = score_run(prepared, request.metrics)
+            echo_scoring(scored)
+            results = aggregate_run(prepared, request.metrics)
             for path in write_reports(prepared):
                 click.echo(f"wrote {path}")
+            failures = failure_summary(prepared, results, [i for s in scored for i in s.changed])
         click.echo((prepared.run_dir.root / "report.md").read_text(encoding="utf-8"))
+        fail_unless_allowed(failures, request.allow_failures)
     except GenerationFailed as exc:
         raise click.ClickException(str(exc)) from None
     except user_errors() as exc:

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import click
 
-from nava_eval.runners.commands._options import parse_weights, user_errors
+from nava_eval.runners.commands._options import (
+    allow_failures_option,
+    fail_unless_allowed,
+    parse_weights,
+    user_errors,
+)
 from nava_eval.runners.commands.run import echo_scoring, error_text
 
 
@@ -19,6 +24,7 @@ from nava_eval.runners.commands.run import echo_scoring, error_text
 @click.option("--device", help="cpu, cuda or cuda:N (default: cuda when available).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--no-progress", is_flag=True)
+@allow_failures_option
 def command(
     run_dir: Path,
     metrics: str | None,
@@ -26,10 +32,11 @@ def command(
     device: str | None,
     batch_size: int,
     no_progress: bool,
+    allow_failures: bool,
 ) -> None:
     """Score RUN_DIR (made by `generate`, or any model's outputs laid out as outputs/<set>/<id>.<ext>
     with a samples.jsonl) and write results.json + report.md. Cached scores are reused."""
-    from nava_eval.runners.run import aggregate_run, load_prepared, score_run, write_reports
+    from nava_eval.runners.run import aggregate_run, failure_summary, load_prepared, score_run, write_reports
     from nava_eval.runners.run_lock import command_lock
 
     chosen = tuple(m.strip() for m in metrics.split(",")) if metrics else None
@@ -45,9 +52,12 @@ def command(
                     "progress": not no_progress,
                 },
             )
-            echo_scoring(score_run(prepared, chosen))
-            aggregate_run(prepared, chosen)
+            scored = score_run(prepared, chosen)
+            echo_scoring(scored)
+            results = aggregate_run(prepared, chosen)
             for path in write_reports(prepared):
                 click.echo(f"wrote {path}")
+            failures = failure_summary(prepared, results, [i for s in scored for i in s.changed])
+        fail_unless_allowed(failures, allow_failures)
     except user_errors() as exc:
         raise click.ClickException(error_text(exc)) from None

@@ -189,3 +189,62 @@ def test_outputs_without_run_json_are_never_adopted(tmp_path):
     assert "outputs" in str(err.value) and str(run_dir) in str(err.value)
     result = invoke("run", "versebench", "--preset", "smoke", "--run-dir", str(run_dir), "--seed", "5")
     assert result.exit_code == 1 and "no run.json" in result.output
+
+
+@pytest.fixture
+def finished_copy(versebench_run, tmp_path) -> Path:
+    import shutil
+
+    run_dir, _ = versebench_run
+    copy = tmp_path / "vb-smoke"
+    shutil.copytree(run_dir, copy, symlinks=True)
+    spec = json.loads((copy / "run.json").read_text())
+    spec["spec"]["data_dir"] = str(copy / "smoke-data/versebench")  # the copy reads its own data
+    (copy / "run.json").write_text(json.dumps(spec))
+    return copy
+
+
+def _summary(run_dir: Path) -> dict[str, tuple[int, float | None]]:
+    return {k: (m.n, m.value) for k, m in load_results(run_dir).metrics.items()}
+
+
+def test_a_narrower_invocation_never_shrinks_results(finished_copy):
+    before = _summary(finished_copy)
+    assert before["video_quality"][0] == 6
+    limited = invoke(
+        "run", "versebench", "--preset", "smoke", "--run-dir", str(finished_copy), "--limit", "1"
+    )
+    assert limited.exit_code == 0, limited.output
+    assert _summary(finished_copy) == before and load_results(finished_copy).n_samples == 6
+    only_sync = invoke("score", str(finished_copy), "--metrics", "sync", "--no-progress")
+    assert only_sync.exit_code == 0, only_sync.output
+    assert _summary(finished_copy) == before
+
+
+def test_failed_samples_make_the_command_fail_unless_allowed(tmp_path, monkeypatch):
+    from nava_eval.runners import nava_backend
+
+    def broken(self, sample, seed, on_step):
+        raise RuntimeError(f"request {sample.id!r}: out of memory")
+
+    monkeypatch.setattr(nava_backend.NavaGenerator, "generate", broken)
+    run_dir = tmp_path / "r"
+    args = [
+        "run",
+        "versebench",
+        "--preset",
+        "smoke",
+        "--run-dir",
+        str(run_dir),
+        "--sets",
+        "set3",
+        "--no-progress",
+    ]
+    result = invoke(*args)
+    assert result.exit_code == 1, result.output
+    assert "2 sample(s) failed" in result.output and "--allow-failures" in result.output
+    assert (run_dir / "results.json").is_file()  # everything is still written, nothing is lost
+    allowed = invoke(*args, "--allow-failures")
+    assert allowed.exit_code == 0, allowed.output
+    report = (run_dir / "report.md").read_text()
+    assert "2 sample(s) failed to generate" in report
