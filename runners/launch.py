@@ -39,7 +39,9 @@ def generate_in_process(prepared: PreparedRun) -> GenerationSummary:
 
     request = prepared.request
     backend = "gloo" if (request.device or "").startswith("cpu") else None
-    ctx = init_distributed(request.sp, request.timeout_s, backend, num_heads=_num_heads(prepared))
+    ctx = init_distributed(
+        request.sp, request.timeout_s, backend, num_heads=_num_heads(prepared), device=request.device
+    )
     try:
         with pinned_cpu_threads(ctx.device):
             return generate_samples(

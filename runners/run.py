@@ -21,6 +21,7 @@ from nava_eval.interrupts import reraise_interrupts
 from nava_eval.reports.fileio import atomic_write_json, atomic_write_text
 from nava_eval.reports.results import Results, latest_by_id, load_score_records
 from nava_eval.reports.schema import SchemaError, to_dict
+from nava_eval.runners.request_checks import check_device, check_metric_names, check_scorer_weights
 from nava_eval.runners.run_dir import RunDir
 from nava_eval.runners.spec import (
     GenerationSettings,
@@ -115,9 +116,13 @@ def _benchmark_options(name: str, preset: Preset) -> dict[str, Any]:
 
 
 def prepare_run(request: RunRequest, *, write: bool = True) -> PreparedRun:
-    """Resolve preset, benchmark, data and samples; create or check run.json."""
+    """Resolve preset, benchmark, data and samples; create or check run.json.
+
+    Every name and range in the request is checked here, before anything is written or loaded.
+    """
     preset = get_preset(request.preset)
     settings = generation_settings(preset, request.overrides)
+    _check_request(request)
     run_root = request.resolved_run_dir()
     run_dir = RunDir(run_root)
     data_dir = request.data_dir
@@ -132,6 +137,7 @@ def prepare_run(request: RunRequest, *, write: bool = True) -> PreparedRun:
         if request.metrics
         else sorted({m for s in samples for m in metrics_for_sample(benchmark, s)})
     )
+    check_scorer_weights(request.scorer_weights, metrics)
     sel = request.selection
     spec = RunSpec(
         name=run_root.name,
@@ -148,6 +154,15 @@ def prepare_run(request: RunRequest, *, write: bool = True) -> PreparedRun:
     if write:
         _write_run_file(run_dir, spec, request)
     return PreparedRun(request, preset, benchmark, samples, spec, run_dir, data_dir)
+
+
+def _check_request(request: RunRequest) -> None:
+    if request.metrics:
+        check_metric_names(request.metrics)
+    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1 and request.nproc == 1
+    check_device(request.device, request.nproc, launched=launched)
+    if request.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {request.batch_size}")
 
 
 def _write_run_file(run_dir: RunDir, spec: RunSpec, request: RunRequest) -> None:
@@ -442,6 +457,8 @@ def load_prepared(run_dir: Path, request_overrides: dict[str, Any] | None = None
         **(request_overrides or {}),
     )
     preset = get_preset(spec.preset)
+    _check_request(request)
     benchmark = get_benchmark(spec.benchmark, **_benchmark_options(spec.benchmark, preset))
     samples = benchmark.load(request.data_dir, request.selection)
+    check_scorer_weights(request.scorer_weights, request.metrics or spec.metrics)
     return PreparedRun(request, preset, benchmark, samples, spec, RunDir(Path(run_dir)), request.data_dir)
