@@ -54,9 +54,10 @@ MAX_MEMBERS = 100_000
 #: Recomputed aggregates must match results.json to this relative tolerance (float summation order).
 RECOMPUTE_RTOL = 1e-9
 
-_SCORE_NAME = re.compile(r"^scores/[A-Za-z0-9_.\-]+\.jsonl$")
-_OUTPUT_NAME = re.compile(r"^outputs/([A-Za-z0-9_.\-]+)/([A-Za-z0-9_.\-]+)\.(mp4|wav)$")
-_PROTOCOL_VARIANT = re.compile(r"^[a-z0-9][a-z0-9.\-]*-v[0-9]+$")
+# Always fullmatch()ed: with match() and `$`, a name ending in a newline would pass.
+_SCORE_NAME = re.compile(r"scores/[A-Za-z0-9_.\-]{1,128}\.jsonl")
+_OUTPUT_NAME = re.compile(r"outputs/([A-Za-z0-9_.\-]{1,128})/([A-Za-z0-9_.+\-]{1,128})\.(mp4|wav)")
+_PROTOCOL_VARIANT = re.compile(r"[a-z0-9][a-z0-9.\-]{0,126}-v[0-9]{1,6}")
 _CHUNK = 1 << 20
 
 
@@ -218,7 +219,11 @@ def _member_problem(info: zipfile.ZipInfo) -> str | None:
             if name.rstrip("/") in ("scores", "outputs") or name.startswith("outputs/")
             else "unexpected folder"
         )
-    if name in (MANIFEST_NAME, *METADATA_FILES) or _SCORE_NAME.match(name) or _OUTPUT_NAME.match(name):
+    if (
+        name in (MANIFEST_NAME, *METADATA_FILES)
+        or _SCORE_NAME.fullmatch(name)
+        or _OUTPUT_NAME.fullmatch(name)
+    ):
         return None
     return (
         "unexpected file; a submission holds only submission.json, results.json, run.json, samples.jsonl, "
@@ -379,7 +384,7 @@ def known_protocol(metric: str, protocol: str) -> str | None:
     base = protocol.split("+", 1)[0]  # "+smoke-random-weights" and similar suffixes qualify a protocol
     expected = entries[metric].protocol
     family, _, variant = base.partition("/")
-    if base == expected or (family == expected.partition("/")[0] and _PROTOCOL_VARIANT.match(variant)):
+    if base == expected or (family == expected.partition("/")[0] and _PROTOCOL_VARIANT.fullmatch(variant)):
         return None
     return f"unknown protocol {protocol!r} for metric {metric!r} (registry: {expected})"
 
@@ -461,7 +466,7 @@ def _check_content(
             errors.append(f"samples.jsonl: done sample {sample.id} has no output in {MANIFEST_NAME}")
             continue
         path, out = by_output[sample.id]
-        match = _OUTPUT_NAME.match(path)
+        match = _OUTPUT_NAME.fullmatch(path)
         if not match or (match.group(1), match.group(2)) != (sample.set, sample.id) or out.set != sample.set:
             errors.append(
                 f"{MANIFEST_NAME}: output {path} does not sit at outputs/{sample.set}/{sample.id}.*"

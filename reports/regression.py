@@ -69,12 +69,12 @@ FALLBACK_TOLERANCE = Tolerance(2.0, relative=True)
 #: over fewer samples is another number, however close it looks. Deterministic runs lose none.
 DEFAULT_COVERAGE_TOLERANCE = 0.02
 
-_TOLERANCE_RE = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*=\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(%?)\s*$")
+_TOLERANCE_RE = re.compile(r"\s*([A-Za-z0-9_.\-]+)\s*=\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(%?)\s*")
 
 
 def parse_tolerance(text: str) -> tuple[str, Tolerance]:
     """ "wer=0.5" (absolute, the metric's units) or "sync_c=2%" (relative to the baseline) → (field, Tolerance)."""
-    match = _TOLERANCE_RE.match(text)
+    match = _TOLERANCE_RE.fullmatch(text)
     if not match:
         raise ValueError(
             f"bad tolerance {text!r}; write METRIC=ABS or METRIC=REL% (e.g. wer=0.5 or sync_c=2%)"

@@ -174,6 +174,8 @@ def test_malicious_zips_are_all_rejected(bundle: Path, tmp_path: Path) -> None:
         "duplicate": ([*good, ("results.json", b"{}")], "duplicate member name(s): results.json"),
         "case-clash": ([*good, ("Results.json", b"{}")], "differing only in case"),
         "pickle": ([*good, ("scores/model.pkl", b"\x80\x04K\x01.")], "unexpected file"),
+        "newline-name": ([*good, ("scores/x.jsonl\n", b"{}")], "unexpected file"),
+        "long-name": ([*good, ("scores/" + "x" * 300 + ".jsonl", b"{}")], "unexpected file"),
         "no-manifest": ([(n, d) for n, d in good if n != MANIFEST_NAME], "no submission.json"),
     }
     for name, (entries, expected) in cases.items():
@@ -207,6 +209,8 @@ def test_known_protocol() -> None:
     assert known_protocol("wer", "wer/versebench-v1+smoke-random-weights") is None
     assert "unknown protocol" in (known_protocol("sync", "wer/seedtts-v1") or "")
     assert "unknown metric" in (known_protocol("fid", "fid/x-v1") or "")
+    assert known_protocol("sync", "sync/mova-best-track-v1") is None
+    assert "unknown protocol" in (known_protocol("sync", "sync/mova-best-track-v1\n") or "")
 
 
 def test_cli_submit_and_validate(run_dir: Path, tmp_path: Path) -> None:
