@@ -103,14 +103,14 @@ def load_wavlm_ecapa(
 
     The configs default to the official sizes; tests pass tiny ones with a tiny checkpoint.
     """
-    import torch
     from transformers import WavLMModel
 
     from nava_eval.metrics.ecapa_tdnn import EcapaHead
     from nava_eval.metrics.wavlm_keymap import CheckpointLayoutError, split_checkpoint, wavlm_large_config
+    from nava_eval.weight_files import read_torch_file
 
     # weights_only=True: a checkpoint is untrusted input and must not run code when unpickled.
-    raw = torch.load(str(checkpoint), map_location="cpu", weights_only=True)
+    raw = read_torch_file(checkpoint, "the WavLM-large + ECAPA speaker verification checkpoint")
     if not isinstance(raw, dict) or "model" not in raw:
         raise CheckpointLayoutError(f"{checkpoint}: expected a dict with the state dict under 'model'")
     parts = split_checkpoint(raw["model"])

@@ -319,6 +319,13 @@ class SyncNetMetric:
             image = cv2.imread(str(p))
             size = (image.shape[1], image.shape[0])
             scaled.append(S3FDDetector.prepare(image, self.tracking.facedet_scale))
+        if scaled and min(scaled[0].shape[:2]) < self._detector.min_input_side:
+            h, w = scaled[0].shape[:2]
+            raise _Skip(
+                f"frames too small for face detection: {size[0]}×{size[1]} is {w}×{h} after S3FD's "
+                f"×{self.tracking.facedet_scale:g} downscale, under the {self._detector.min_input_side} px "
+                "per side its layers need"
+            )
         cuts = content_cuts(
             read_video_frames_cv2(avi), self.tracking.scene_threshold, self.tracking.scene_min_len
         )

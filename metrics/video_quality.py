@@ -194,7 +194,9 @@ class _AestheticV25:
             torch.nn.Linear(128, 64), torch.nn.Dropout(0.5), torch.nn.Linear(64, 16), torch.nn.Dropout(0.2),
             torch.nn.Linear(16, 1),
         )  # fmt: skip
-        state = torch.load(str(head_path), map_location="cpu", weights_only=True)
+        from nava_eval.weight_files import read_torch_file
+
+        state = read_torch_file(head_path, "the aesthetic predictor head")
         state = {k.removeprefix("layers.").removeprefix("scoring_head."): v for k, v in state.items()}
         self.head.load_state_dict(state)
         self.head = self.head.to(device=device, dtype=dtype).eval()

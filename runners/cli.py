@@ -65,6 +65,12 @@ class LazyGroup(click.Group):
 
         try:
             return super().invoke(ctx)
+        except EOFError as exc:
+            # click would report an EOFError as "Aborted!", as if the user had typed Ctrl-D.
+            logging.getLogger(__name__).debug("end of input", exc_info=True)
+            raise click.ClickException(
+                f"a file ended before it was complete ({exc or 'EOFError'}); rerun with -vv to see which"
+            ) from None
         except (KeyboardInterrupt, Exception) as exc:
             if not is_interrupt(exc):
                 raise

@@ -196,3 +196,27 @@ def test_missing_weights_error_names_file_and_command(monkeypatch, tmp_path: Pat
         and "nava-eval weights download syncnet" in msg
         and "--weights syncnet=PATH" in msg
     )
+
+
+def test_frames_too_small_for_the_face_detector_are_a_skip_with_its_reason(tmp_path):
+    """A 64×64 clip is 16×16 after S3FD's ×0.25 downscale, too small for its pooling layers."""
+    from nava_eval.metrics.base import ScoreInput, get_metric
+    from nava_eval.nava.media import write_mp4
+
+    rng = np.random.default_rng(0)
+    clip = tmp_path / "tiny.mp4"
+    frames = rng.integers(0, 255, size=(150, 64, 64, 3), dtype=np.uint8)
+    write_mp4(
+        clip,
+        frames,
+        25.0,
+        audio=(rng.standard_normal((2, 96000)) * 0.1).astype(np.float32),
+        sample_rate=16000,
+    )
+    metric = get_metric("sync", smoke=True)
+    metric.setup("cpu")
+    (outcome,) = metric.score_batch([ScoreInput(id="tiny", set="s", output=clip)])
+    assert outcome.status == "skipped", outcome
+    assert "64×64" in outcome.reason and "16×16" in outcome.reason and "too small" in outcome.reason
+    side = metric._detector.min_input_side
+    assert 16 < side <= 64
