@@ -94,6 +94,32 @@ class RunDir:
     def write_heartbeat(self, rank: int, text: str) -> None:
         atomic_write_text(self.heartbeat_dir / f"rank{rank}.txt", text)
 
+    def remove_leftovers(self) -> list[Path]:
+        """Delete what killed writers left: temp files of atomic writes and encodes, stale heartbeats.
+
+        Only safe while no one else writes here: call it holding the run's lock (runners.run_lock).
+        Temp names are hidden files ending in `.tmp` (reports.fileio.atomic_path) or `.npz`
+        (nava.media's arrays for the encoder process); nothing else is touched.
+        """
+        removed = []
+        for path in sorted(self.root.rglob(".*")):
+            if path.is_file() and path.name.endswith((".tmp", ".npz")):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        if self.heartbeat_dir.is_dir():
+            for path in sorted(self.heartbeat_dir.glob("rank*.txt")):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        if removed:
+            logger.warning(
+                "%s: removed %d leftover file(s) of an interrupted run (%s%s)",
+                self.root,
+                len(removed),
+                ", ".join(p.name for p in removed[:3]),
+                ", ..." if len(removed) > 3 else "",
+            )
+        return removed
+
     def heartbeats(self) -> dict[int, str]:
         out = {}
         for path in sorted(self.heartbeat_dir.glob("rank*.txt")):

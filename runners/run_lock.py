@@ -162,9 +162,13 @@ def run_lock(root: str | os.PathLike[str], command: str) -> Iterator[LockHolder]
 
 @contextlib.contextmanager
 def command_lock(root: str | os.PathLike[str], command: str) -> Iterator[None]:
-    """`run_lock` on global rank 0 (or a plain process); other torchrun ranks go without."""
+    """`run_lock` on global rank 0 (or a plain process), which then clears what dead writers left;
+    other torchrun ranks go without (they write nothing before rank 0 hands out the plan)."""
     if int(os.environ.get("RANK", "0")) != 0:
         yield
         return
+    from nava_eval.runners.run_dir import RunDir
+
     with run_lock(root, command):
+        RunDir(Path(root)).remove_leftovers()
         yield

@@ -99,3 +99,24 @@ def test_score_command_refuses_a_locked_run(tmp_path):
     finally:
         child.kill()
         child.wait()
+
+
+def test_the_lock_holder_removes_what_killed_writers_left(tmp_path, caplog):
+    from nava_eval.runners.run_lock import command_lock
+
+    out = tmp_path / "outputs/set3"
+    out.mkdir(parents=True)
+    keep = [out / "300.mp4", tmp_path / ".file-identity.json", tmp_path / "samples.shard-dp1.jsonl"]
+    leftovers = [
+        out / ".300.mp4.k3x9_a2b.mp4.tmp",  # reports.fileio.atomic_path
+        out / "..300.mp4.k3x9_a2b.mp4.tmp.q8w1e2r3.npz",  # nava.media.IsolatedMediaWriter's arrays
+        tmp_path / ".results.json.ab12cd34.json.tmp",
+        tmp_path / ".ranks/rank3.txt",  # heartbeat of a rank of an earlier run
+    ]
+    for path in keep + leftovers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    with caplog.at_level("WARNING"), command_lock(tmp_path, "nava-eval run"):
+        assert [p for p in leftovers if p.exists()] == []
+        assert all(p.exists() for p in keep)
+    assert "4 leftover" in caplog.text
