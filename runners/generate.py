@@ -247,6 +247,7 @@ def generate_samples(
         close = getattr(generator, "close", None)
         if close is not None:
             close()
+    run_dir.clear_heartbeat(ctx.rank)
     dist_utils.barrier(ctx)
     if ctx.is_main:
         run_dir.merge_shards()

@@ -94,6 +94,10 @@ class RunDir:
     def write_heartbeat(self, rank: int, text: str) -> None:
         atomic_write_text(self.heartbeat_dir / f"rank{rank}.txt", text)
 
+    def clear_heartbeat(self, rank: int) -> None:
+        """A rank that finished its share leaves no heartbeat (one left behind marks a rank that died)."""
+        (self.heartbeat_dir / f"rank{rank}.txt").unlink(missing_ok=True)
+
     def remove_leftovers(self) -> list[Path]:
         """Delete what killed writers left: temp files of atomic writes and encodes, stale heartbeats.
 
@@ -107,6 +111,7 @@ class RunDir:
                 path.unlink(missing_ok=True)
                 removed.append(path)
         if self.heartbeat_dir.is_dir():
+            # A rank removes its own heartbeat when it finishes; one still here belongs to a dead rank.
             for path in sorted(self.heartbeat_dir.glob("rank*.txt")):
                 path.unlink(missing_ok=True)
                 removed.append(path)

@@ -87,6 +87,7 @@ def test_generate_writes_records_and_resume_skips_verified_outputs(tmp_path):
     assert records["002"].status == "done" and len(records["002"].output_sha256) == 64
     assert set(records["002"].timings) == {"denoise", "decode", "write"}
     assert not list(run_dir.root.glob("samples.shard-*"))
+    assert not list(run_dir.root.glob(".ranks/rank*.txt"))  # finished ranks leave no heartbeat behind
 
     # Tamper with one output: only that one is regenerated.
     (run_dir.root / "outputs/set2/002.txt").write_text("corrupted")
