@@ -412,7 +412,10 @@ def failure_summary(prepared: PreparedRun, results: Results, changed: Sequence[s
     if scoring:
         parts.append("scoring failed on " + ", ".join(f"{n} sample(s) for {k}" for k, n in scoring.items()))
     if changed:
-        parts.append(f"{len(set(changed))} output(s) missing or changed since generated, not scored")
+        parts.append(
+            f"{len(set(changed))} output(s) missing or changed since generated, not scored "
+            "(`nava-eval run` or `generate` makes them again)"
+        )
     return "; ".join(parts) or None
 
 
