@@ -205,7 +205,7 @@ def _run_cells(
         if metric is None and not has_scores:
             continue
         aggregation = metric.aggregation if metric else "per-item mean"
-        # results.json's CI was drawn from the same per-sample values with the default seed, in benchmark
+        # results.json's CI was drawn from the same per-sample values with the default seed, in sample-id
         # order (reports.aggregate); reuse it so the table and results.json agree to the last digit.
         stored = metric is not None and metric.value is not None and metric.ci95 is not None and default_draw
         estimate = (

@@ -31,6 +31,10 @@ LAZY_BENCHMARKS: dict[str, tuple[str, str]] = {
         "nava_eval.runners.commands.bench_harness:command",
         "Harness share of a smoke run (all but denoise+decode).",
     ),
+    "identity": (
+        "nava_eval.runners.commands.bench_identity:command",
+        "Checking outputs on disk: sha256 of each vs the stat-gated index.",
+    ),
 }
 
 
