@@ -40,6 +40,26 @@ class Sample:
 
 
 @dataclass(frozen=True)
+class FieldRule:
+    """How a benchmark's official protocol aggregates one metric field.
+
+    `sets` restricts the items that enter the value (MOVA publishes Sync on set3 only; the toolkit's
+    FD compares set2 with its ground truth); `aggregation` overrides the benchmark's rule (MOVA's
+    IB-Score is a mean of per-set means). Items outside `sets` are simply not in the field's
+    population: they are not counted as skipped or missing.
+    """
+
+    sets: tuple[str, ...] | None = None
+    aggregation: Aggregation | None = None
+
+
+def field_rule(benchmark: object, field_name: str) -> FieldRule:
+    """The benchmark's rule for a field (benchmarks without `field_rules` pool every scored item)."""
+    rules = getattr(benchmark, "field_rules", None) or {}
+    return rules.get(field_name, FieldRule())
+
+
+@dataclass(frozen=True)
 class SampleSelection:
     """Deterministic subset options shared by every benchmark (--sets, --ids, --limit)."""
 

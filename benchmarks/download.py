@@ -19,17 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from nava_eval.benchmarks.errors import DataNotFoundError
+from nava_eval.offline import offline_requested
 from nava_eval.reports.fileio import atomic_write_json
 
 log = logging.getLogger(__name__)
 
 VERSEBENCH_REPO_ID = "dorni/Verse-Bench"
 DATA_CONFIG_SCHEMA = "nava-eval/data/v1"
-_TRUE = {"1", "true", "yes", "on"}
 
 
 class OfflineError(RuntimeError):
-    """HF_HUB_OFFLINE is set and the requested data is not in the local cache."""
+    """Offline mode is on and the requested data is not in the local cache."""
 
     def __str__(self) -> str:
         return str(self.args[0])
@@ -123,8 +123,8 @@ def resolve_data_dir(benchmark: str, data_dir: Path | None, how_to_get: str) -> 
 
 
 def hf_offline() -> bool:
-    """True when the user asked huggingface_hub to stay offline."""
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE
+    """True when the user asked for no network (nava-eval --offline, NAVA_EVAL_OFFLINE or HF_HUB_OFFLINE)."""
+    return offline_requested()
 
 
 def download_versebench(
@@ -132,16 +132,17 @@ def download_versebench(
     revision: str | None = None,
     local_dir: Path | None = None,
     register: bool = True,
+    offline: bool = False,
 ) -> Path:
     """Download (or resume, or find in the cache) `dorni/Verse-Bench`; return the snapshot folder.
 
-    With HF_HUB_OFFLINE set, only the local cache is used and a clear OfflineError says what to
+    Offline (`offline=True`, NAVA_EVAL_OFFLINE or HF_HUB_OFFLINE), only the local cache is used and a clear OfflineError says what to
     do when the snapshot is not there.
     """
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
-    offline = hf_offline()
+    offline = offline or hf_offline()
     kwargs: dict[str, Any] = {"repo_type": "dataset", "revision": revision, "local_files_only": offline}
     if cache_dir is not None:
         kwargs["cache_dir"] = str(cache_dir)
@@ -160,8 +161,8 @@ def download_versebench(
     except LocalEntryNotFoundError as exc:
         if offline:
             raise OfflineError(
-                f"HF_HUB_OFFLINE is set and {VERSEBENCH_REPO_ID} (revision {revision or 'main'}) is not in {where}. "
-                "Unset HF_HUB_OFFLINE to download it, point --cache-dir at a cache that has it, or copy the "
+                f"offline mode is on and {VERSEBENCH_REPO_ID} (revision {revision or 'main'}) is not in {where}. "
+                "Leave out --offline (and unset NAVA_EVAL_OFFLINE/HF_HUB_OFFLINE) to download it, point --cache-dir at a cache that has it, or copy the "
                 "dataset here by hand and run `nava-eval data import versebench PATH`."
             ) from exc
         raise

@@ -19,14 +19,51 @@ Direction = Literal["higher", "lower"]
 Requirement = Literal["video", "audio", "reference_text", "reference_audio", "language"]
 
 
+FieldKind = Literal["item", "set"]
+
+
 @dataclass(frozen=True)
 class MetricField:
-    """One aggregated value a metric produces."""
+    """One aggregated value a metric produces.
+
+    `protocol` names how this value is computed when it differs from the metric pass's own protocol
+    (one SyncNet pass yields `sync/syncnet-lse-v1` and MOVA's `sync/mova-lse-v1` values). `quantity`
+    is what the value measures (`sync_c` for both): tables put values of one quantity and one protocol
+    in one column, so a published number and ours share a column only when their protocols match.
+
+    A "set" field is not a mean of per-item numbers: `reducer` ("module:function", numpy only, no
+    torch) turns the per-item `values` dicts of the scored items into one number (e.g. a Fréchet
+    distance between two embedding sets), and its CI comes from resampling items.
+    """
 
     name: str
     direction: Direction
     unit: str = ""
     description: str = ""
+    protocol: str | None = None  # None: the metric pass's protocol
+    quantity: str | None = None  # None: the field's own name
+    kind: FieldKind = "item"
+    reducer: str | None = None  # "module:function" for kind "set"
+
+    def __post_init__(self) -> None:
+        if (self.kind == "set") != (self.reducer is not None):
+            raise ValueError(f"metric field {self.name!r}: a reducer is needed exactly for kind 'set'")
+
+    @property
+    def measures(self) -> str:
+        """The quantity this field measures (a table column family)."""
+        return self.quantity or self.name
+
+    def protocol_for(self, pass_protocol: str) -> str:
+        """This field's protocol id, given the protocol of the metric pass that produced it.
+
+        Variant suffixes of the pass (`+smoke-random-weights`, `+stride2`, ...) carry over: a smoke
+        pass never yields a field that claims the real protocol.
+        """
+        if not self.protocol:
+            return pass_protocol
+        _, plus, suffix = pass_protocol.partition("+")
+        return self.protocol + plus + suffix
 
 
 @dataclass(frozen=True)
@@ -126,6 +163,12 @@ def get_metric(name: str, **options: Any) -> Metric:
     module_name, _, class_name = entries[name].target.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     return cls(**options)
+
+
+def load_target(target: str) -> Any:
+    """Import a "module:attr" registry target."""
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
 
 
 def _ensure_builtin() -> None:

@@ -383,12 +383,11 @@ class VerseBenchVideoQuality(_FrameMetric):
                 "maniqa": _CropScorer(TinyIQANet(self.seed + 2, 0.0, 1.0).to(device).eval(), self.seed),
             }
         import_pyiqa()  # fail early, with the install hint, before loading anything else
-        siglip = self.weight_overrides.get("siglip_so400m")
-        siglip_source = str(
-            Path(siglip).parent
-            if siglip and Path(siglip).is_file()
-            else siglip or "google/siglip-so400m-patch14-384"
-        )
+        from nava_eval.metrics.weights import hub_folder
+
+        # A user's folder (or its model file) or the cached snapshot, in place; never a download.
+        siglip = hub_folder("siglip_so400m", self.weight_overrides)
+        siglip_source = str(siglip.parent if siglip.is_file() else siglip)
         self.weights_provenance["siglip_so400m"] = {"source": siglip_source}
         return {
             "aesthetic": _AestheticV25(siglip_source, self._resolve("aesthetic_v2_5"), device, bs),

@@ -5,18 +5,18 @@ Two kinds of weights:
   `large-v3.pt`), resolved with `metrics.weights.resolve_weight` (a `--weights NAME=PATH` file
   wins, else the cache; nothing downloads implicitly: `nava-eval weights download NAME`);
 * hub models that are a whole folder (transformers' Whisper-large-v3 on the Hugging Face hub,
-  funasr's Paraformer-zh, the WavLM-Large fallback): the hub client caches them, and
-  `hub_source()` returns the user's override (a local folder) or the hub id. Their registry
-  entries point at the main weight file so `weights list` shows them with licence and use.
+  funasr's Paraformer-zh, the WavLM-Large fallback): `nava-eval weights download NAME` puts the
+  weight file and the entry's `hub_files` in the HF cache, and `hub_source()` returns the user's
+  override (a local folder) or that cached snapshot folder, used in place. It never downloads, so
+  scoring works offline and loaders never fetch behind the user's back.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
-from nava_eval.metrics.weights import WeightSpec, register_weight
+from nava_eval.metrics.weights import WeightSpec, hub_folder, register_weight
 
 WHISPER_HF = "whisper-large-v3"
 WHISPER_OPENAI = "whisper-large-v3-openai"
@@ -24,10 +24,14 @@ PARAFORMER_ZH = "paraformer-zh"
 WAVLM_FINETUNE = "wavlm_large_finetune"
 WAVLM_LARGE_HF = "wavlm-large"
 
-# Hub models: the id the hub client resolves when the user gives no local folder.
+_NO_PUBLISHED_HASH = (
+    "no sha256 of this file is published by its authors or quoted in any source we could read"
+)
+
+# Hub models: the repository whose cached snapshot folder a loader reads when the user gives no folder.
 HUB_IDS: dict[str, str] = {
     WHISPER_HF: "openai/whisper-large-v3",
-    PARAFORMER_ZH: "paraformer-zh",  # funasr's model name (ModelScope iic/... by default)
+    PARAFORMER_ZH: "funasr/paraformer-zh",
     WAVLM_LARGE_HF: "microsoft/wavlm-large",
 }
 
@@ -38,9 +42,21 @@ SPEECH_WEIGHTS: tuple[WeightSpec, ...] = (
         url="hf://openai/whisper-large-v3/model.safetensors",
         license="Apache-2.0 (openai/whisper-large-v3 model card)",
         used_by=("wer",),
-        description="Whisper-large-v3 for transformers (seed-tts-eval run_wer.py, English). Loaded from the "
-        "HF hub cache by repo id; --weights whisper-large-v3=DIR takes a local copy of the whole repo folder",
-        subdir="wer/whisper-large-v3",
+        hub_files=(
+            "config.json",
+            "generation_config.json",
+            "preprocessor_config.json",
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "vocab.json",
+            "merges.txt",
+            "normalizer.json",
+            "added_tokens.json",
+            "special_tokens_map.json",
+        ),  # fmt: skip
+        unpinned_reason=_NO_PUBLISHED_HASH,
+        description="Whisper-large-v3 for transformers (seed-tts-eval run_wer.py, English), read in place from "
+        "the HF cache; --weights whisper-large-v3=DIR takes a local copy of the whole repo folder",
     ),
     WeightSpec(
         name=WHISPER_OPENAI,
@@ -50,6 +66,7 @@ SPEECH_WEIGHTS: tuple[WeightSpec, ...] = (
         license="MIT (openai/whisper)",
         used_by=("wer",),
         sha256="e5b1a55b89c1367dacf97e3e19bfd829a01529dbfdeefa8caeb59b3f1b81dadb",
+        pin_source="openai/whisper's own pin: the download URL carries the sha256 (whisper/__init__.py _MODELS)",
         description="openai-whisper large-v3 checkpoint (backend='openai-whisper'); the URL carries its sha256",
         subdir="wer",
     ),
@@ -59,9 +76,10 @@ SPEECH_WEIGHTS: tuple[WeightSpec, ...] = (
         url="hf://funasr/paraformer-zh/model.pt",
         license="FunASR model licence (see the model card)",
         used_by=("wer",),
-        description="Paraformer-zh for Chinese WER via funasr AutoModel(model='paraformer-zh') (extra `zh`); "
-        "funasr caches it itself; --weights paraformer-zh=DIR takes a local model folder",
-        subdir="wer/paraformer-zh",
+        hub_files=("config.yaml", "configuration.json", "am.mvn", "tokens.json", "seg_dict"),
+        unpinned_reason=_NO_PUBLISHED_HASH,
+        description="Paraformer-zh for Chinese WER via funasr AutoModel (extra `zh`), from the HF cache folder "
+        "funasr/paraformer-zh; --weights paraformer-zh=DIR takes a local model folder",
     ),
     WeightSpec(
         name=WAVLM_FINETUNE,
@@ -69,6 +87,7 @@ SPEECH_WEIGHTS: tuple[WeightSpec, ...] = (
         url="https://drive.google.com/uc?export=download&id=1-aE1NfzpRCLxA4GUxX9ITI3F9LlbtEGP",
         license="MIT (microsoft/UniSpeech)",
         used_by=("sim",),
+        unpinned_reason=_NO_PUBLISHED_HASH + " (distributed through Google Drive only)",
         description="UniSpeech WavLM-Large + ECAPA-TDNN speaker verification (seed-tts-eval cal_sim.sh); "
         "Google Drive may refuse scripted downloads of large files: fetch it in a browser and put it at "
         "the cache path, or pass --weights wavlm_large_finetune=PATH",
@@ -80,9 +99,10 @@ SPEECH_WEIGHTS: tuple[WeightSpec, ...] = (
         url="hf://microsoft/wavlm-large/pytorch_model.bin",
         license="see the microsoft/wavlm-large model card",
         used_by=("sim",),
+        hub_files=("config.json", "preprocessor_config.json"),
+        unpinned_reason=_NO_PUBLISHED_HASH,
         description="pretrained WavLM-Large; only used if wavlm_large_finetune.pth holds no upstream keys "
         "(the official strict=False load then keeps s3prl's pretrained WavLM-Large)",
-        subdir="sim/wavlm-large",
     ),
 )
 
@@ -91,10 +111,5 @@ for _spec in SPEECH_WEIGHTS:
 
 
 def hub_source(name: str, overrides: Mapping[str, str | os.PathLike[str]] | None = None) -> str:
-    """A user's local folder for hub model `name` (checked to exist), else its hub id."""
-    if overrides and name in overrides:
-        path = Path(overrides[name]).expanduser()
-        if not path.exists():
-            raise FileNotFoundError(f"--weights {name}={path}: no such file or folder")
-        return str(path)
-    return HUB_IDS[name]
+    """A user's local folder for hub model `name`, else its cached HF snapshot folder (never downloads)."""
+    return str(hub_folder(name, overrides))

@@ -144,6 +144,10 @@ class WerMetric:
                     else asr.tiny_whisper_openai(self.seed)
                 )
             elif lang == "zh":
+                try:  # the `zh` extra first, so a missing install says so before a missing model does
+                    import funasr  # noqa: F401
+                except ImportError as exc:
+                    raise MissingBackendError(asr.ZH_INSTALL_HINT) from exc
                 source = hub_source(PARAFORMER_ZH, self.weights)
                 self.weights_provenance[PARAFORMER_ZH] = {"source": "funasr", "path": source}
                 model = asr.Paraformer.load(source, self.device)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from nava_eval.benchmarks.base import FieldRule
 from nava_eval.metrics.base import MetricField
 from nava_eval.reports.results import (
     MetricResult,
@@ -22,7 +24,16 @@ from nava_eval.reports.results import (
     latest_by_id,
     load_score_records,
 )
-from nava_eval.reports.stats import PER_SET_MEANS, bootstrap_ci, bootstrap_ci_grouped, mean_of_set_means
+from nava_eval.reports.stats import (
+    PER_SET_MEANS,
+    bootstrap_ci,
+    bootstrap_ci_grouped,
+    bootstrap_ci_statistic,
+    mean_of_set_means,
+)
+
+#: results.json `aggregation` of a set-level field.
+SET_STATISTIC = "set statistic"
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,15 @@ def _finite(value: object) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def _current(record: ScoreRecord | None, sample: PlannedSample) -> bool:
+    """A score counts only if it was made on the sample's current output."""
+    return (
+        record is not None
+        and sample.output_sha256 is not None
+        and record.output_sha256 in (None, sample.output_sha256)
+    )
+
+
 def aggregate_field(
     records: Mapping[str, ScoreRecord],
     planned: Sequence[PlannedSample],
@@ -53,25 +73,26 @@ def aggregate_field(
     aggregation: str,
     seed: int = 0,
     n_resamples: int = 1000,
+    sets: Sequence[str] | None = None,
 ) -> MetricResult:
-    """One results.json entry from the latest score record of every planned sample."""
-    values: dict[str, list[float]] = {}
+    """One results.json entry from the latest score record of every planned sample.
+
+    `protocol` is the metric pass's protocol (the field may name its own); `sets` restricts the
+    population to the sets the benchmark's protocol aggregates over.
+    """
     # In sample-id order, not the plan's: the bootstrap draw then depends only on the per-sample
     # scores, so anyone holding them (a leaderboard validating a submission) gets the same CI.
+    planned = sorted(planned, key=lambda p: sample_order_key(p.id))
+    if sets is not None:
+        planned = [p for p in planned if p.set in sets]
+    if field.kind == "set":
+        return _aggregate_set_field(records, planned, field, protocol, seed, n_resamples, sets)
+    values: dict[str, list[float]] = {}
     flat: list[float] = []
     counts: Counter[str] = Counter()
-    for sample in sorted(planned, key=lambda p: sample_order_key(p.id)):
+    for sample in planned:
         record = records.get(sample.id)
-        current = (
-            record is not None
-            and sample.output_sha256 is not None
-            and record.output_sha256
-            in (
-                None,
-                sample.output_sha256,
-            )
-        )
-        if not current:
+        if not _current(record, sample):
             counts["missing"] += 1
             continue
         if record.status != "ok":
@@ -99,7 +120,7 @@ def aggregate_field(
         value, ci = float(sum(flat) / len(flat)), list(bootstrap_ci(flat, seed, n_resamples))
     return MetricResult(
         name=field.name,
-        protocol=protocol,
+        protocol=field.protocol_for(protocol),
         direction=field.direction,
         value=value,
         n=len(flat),
@@ -110,6 +131,74 @@ def aggregate_field(
         unit=field.unit,
         aggregation=aggregation,
         per_set=per_set,
+        quantity=field.quantity,
+        sets=list(sets) if sets is not None else None,
+    )
+
+
+def set_statistic(field: MetricField) -> Callable[[Sequence[Mapping[str, Any]]], float]:
+    """The reducer of a set-level field (numpy only: imported without torch)."""
+    from nava_eval.metrics.base import load_target
+
+    if field.reducer is None:
+        raise ValueError(f"metric field {field.name!r} is not a set-level field")
+    return load_target(field.reducer)
+
+
+def _reduce(statistic: Callable[[Sequence[Mapping[str, Any]]], float], items: Sequence[Any]) -> float | None:
+    try:
+        value = float(statistic(items))
+    except ValueError:  # too few items for the statistic (e.g. a covariance of one embedding)
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _aggregate_set_field(
+    records: Mapping[str, ScoreRecord],
+    planned: Sequence[PlannedSample],
+    field: MetricField,
+    protocol: str,
+    seed: int,
+    n_resamples: int,
+    sets: Sequence[str] | None,
+) -> MetricResult:
+    """A statistic of the whole population (e.g. FD between embedding sets), CI by resampling items."""
+    statistic = set_statistic(field)
+    items: list[Mapping[str, Any]] = []
+    by_set: dict[str, list[Mapping[str, Any]]] = {}
+    counts: Counter[str] = Counter()
+    for sample in planned:
+        record = records.get(sample.id)
+        if not _current(record, sample):
+            counts["missing"] += 1
+        elif record.status != "ok":
+            counts[record.status] += 1
+        else:
+            items.append(record.values)
+            by_set.setdefault(sample.set, []).append(record.values)
+    per_set = {}
+    for name, group in sorted(by_set.items()):
+        point = _reduce(statistic, group)
+        ci = bootstrap_ci_statistic(group, statistic, seed, n_resamples) if point is not None else None
+        per_set[name] = SetResult(value=point, n=len(group), ci95=list(ci) if ci else None)
+    value = _reduce(statistic, items) if items else None
+    ci = bootstrap_ci_statistic(items, statistic, seed, n_resamples) if value is not None else None
+    return MetricResult(
+        name=field.name,
+        protocol=field.protocol_for(protocol),
+        direction=field.direction,
+        value=value,
+        n=len(items),
+        n_skipped=counts["skipped"],
+        n_failed=counts["failed"],
+        n_missing=counts["missing"],
+        ci95=list(ci) if ci else None,
+        unit=field.unit,
+        aggregation=SET_STATISTIC,
+        per_set=per_set,
+        quantity=field.quantity,
+        kind="set",
+        sets=list(sets) if sets is not None else None,
     )
 
 
@@ -120,8 +209,12 @@ def aggregate_metric(
     planned: Sequence[PlannedSample],
     aggregation: str,
     seed: int = 0,
+    rules: Mapping[str, FieldRule] | None = None,
 ) -> dict[str, MetricResult]:
-    """Every field of one metric from its scores file; protocols must agree across the planned samples."""
+    """Every field of one metric from its scores file; protocols must agree across the planned samples.
+
+    `rules` (by field name) are the benchmark's per-field population and aggregation (FieldRule).
+    """
     records = latest_by_id(load_score_records(scores_path))
     planned_ids = {p.id for p in planned}
     protocols = Counter(r.protocol for r in records.values() if r.id in planned_ids)
@@ -131,7 +224,13 @@ def aggregate_metric(
             f"rescore with one protocol (nava-eval score --metrics {metric}) before aggregating"
         )
     protocol = next(iter(protocols)) if protocols else "unscored"
-    return {f.name: aggregate_field(records, planned, f, protocol, aggregation, seed) for f in fields}
+    out = {}
+    for f in fields:
+        rule = (rules or {}).get(f.name, FieldRule())
+        out[f.name] = aggregate_field(
+            records, planned, f, protocol, rule.aggregation or aggregation, seed, sets=rule.sets
+        )
+    return out
 
 
 def build_results(

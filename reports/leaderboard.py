@@ -538,13 +538,16 @@ def _close_ci(a: list[float] | None, b: list[float] | None) -> bool:
     return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
 
 
-def _expected_aggregation(benchmark: str) -> str | None:
+def _benchmark_rules(benchmark: str) -> Any:
+    """The benchmark class (or instance) whose `aggregation` and `field_rules` the results must follow."""
     from nava_eval.benchmarks.base import benchmark_entries, get_benchmark
+    from nava_eval.metrics.base import load_target
 
+    entries = benchmark_entries()
     if benchmark == "jsonl" or benchmark.startswith("jsonl:"):
-        return "per-item mean"
-    if benchmark in benchmark_entries():
-        return str(get_benchmark(benchmark).aggregation)
+        return load_target(entries["jsonl"].target)  # class attributes; an instance needs the user's file
+    if benchmark in entries:
+        return get_benchmark(benchmark)
     return None
 
 
@@ -557,27 +560,29 @@ def recompute_errors(
     """Every aggregate of results.json recomputed from the per-sample scores (reports.aggregate); what differs.
 
     A sample counts with the sha256 of its output as the manifest lists it; the benchmark's own
-    aggregation rule and the registry's direction are required. `n_missing` cannot be recomputed
-    (which samples a metric was planned for is not in the bundle); it must cover what is missing here.
+    aggregation and population rules and the registry's direction and field protocol are required.
+    `n_missing` cannot be recomputed (which samples a metric was planned for is not in the bundle);
+    it must cover what is missing here.
     """
+    from nava_eval.benchmarks.base import field_rule
     from nava_eval.metrics.base import metric_entries
     from nava_eval.reports.aggregate import PlannedSample, aggregate_field
 
     fields = {f.name: (name, f) for name, entry in metric_entries().items() for f in entry.fields}
-    aggregation = _expected_aggregation(results.benchmark)
+    rules_from = _benchmark_rules(results.benchmark)
     errors: list[str] = []
     for name, claimed in results.metrics.items():
         where = f"results.json: metrics.{name}"
         if name not in fields:
             continue  # reported by the protocol check
         metric_name, field_def = fields[name]
+        rule = field_rule(rules_from, name) if rules_from is not None else None
+        aggregation = None
+        if rules_from is not None:
+            aggregation = rule.aggregation or rules_from.aggregation
         if claimed.direction != field_def.direction:
             errors.append(
                 f"{where}.direction is {claimed.direction!r}; the metric registry says {field_def.direction!r}"
-            )
-        if aggregation is not None and claimed.aggregation != aggregation:
-            errors.append(
-                f"{where}.aggregation is {claimed.aggregation!r}; {results.benchmark} uses {aggregation!r}"
             )
         records = score_records.get(metric_name)
         if records is None:
@@ -590,13 +595,23 @@ def recompute_errors(
             for r in records.values()
             if r.id in samples
         ]
-        protocols = sorted({records[p.id].protocol for p in planned})
-        if protocols and protocols != [claimed.protocol]:
+        passes = sorted({records[p.id].protocol for p in planned})
+        if len(passes) > 1:
+            errors.append(f"{where}: the per-sample scores mix protocols ({', '.join(passes)})")
+            continue
+        pass_protocol = passes[0] if passes else claimed.protocol
+        if passes and field_def.protocol_for(pass_protocol) != claimed.protocol:
             errors.append(
-                f"{where}.protocol is {claimed.protocol!r}; the per-sample scores say {', '.join(protocols)}"
+                f"{where}.protocol is {claimed.protocol!r}; the per-sample scores make it "
+                f"{field_def.protocol_for(pass_protocol)!r}"
             )
         again = aggregate_field(
-            records, planned, field_def, claimed.protocol, aggregation or claimed.aggregation
+            records,
+            planned,
+            field_def,
+            pass_protocol,
+            aggregation or claimed.aggregation,
+            sets=rule.sets if rule is not None else claimed.sets,
         )
         differs = [
             key
@@ -607,6 +622,8 @@ def recompute_errors(
                 ("n_skipped", again.n_skipped == claimed.n_skipped),
                 ("n_failed", again.n_failed == claimed.n_failed),
                 ("n_missing", claimed.n_missing >= again.n_missing),
+                ("aggregation", again.aggregation == claimed.aggregation),
+                ("sets", again.sets == claimed.sets),
             )
             if not same
         ]

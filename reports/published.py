@@ -50,6 +50,7 @@ METRIC_MAP: dict[str, MetricMapping] = {
     "IB-Score": MetricMapping("ib"),
     "PQ": MetricMapping("pq"),
     "FD": MetricMapping("fd"),
+    "CLAP": MetricMapping("cs", 1.0, "MOVA's CLAP score: text-audio cosine, its own protocol"),
 }
 
 #: Published split labels → short keys users type (`--split`).
@@ -71,6 +72,18 @@ def _metric_key(name: str) -> str:
     return name.lower().replace("-", "_").replace(" ", "_")
 
 
+def _required(record: dict, column: str, path: str | Path | None) -> str:
+    """A column every published number must fill: its protocol id and the evidence for it."""
+    value = record.get(column)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(
+            f"{path or published_csv_path()}: {record.get('model')!r} {record.get('metric')!r} has no "
+            f"{column}; every published number names the protocol it was measured with "
+            "(and 'verified: ...' or 'inferred: ...' evidence)"
+        )
+    return value.strip()
+
+
 def published_csv_path() -> Path:
     """The CSV shipped inside the package."""
     return Path(str(resources.files("nava_eval.reports").joinpath(PUBLISHED_CSV)))
@@ -82,7 +95,7 @@ def load_published(
     """Published rows, normalised: one row per (benchmark, split, model, metric).
 
     Columns: benchmark, split, split_label, model, params_b, metric, metric_label, value,
-    higher_is_better, protocol, source, note. `value` is in our units (see METRIC_MAP).
+    higher_is_better, protocol, protocol_evidence, source, note. `value` is in our units (see METRIC_MAP).
     """
     raw = pd.read_csv(path or published_csv_path(), dtype={"params_b": "float64"})
     unknown = sorted(set(raw["benchmark"]) - set(BENCHMARK_KEYS))
@@ -104,7 +117,8 @@ def load_published(
                 "metric_label": record["metric"],
                 "value": float(record["value"]) * mapping.scale,
                 "higher_is_better": str(record["higher_is_better"]).strip().lower() == "true",
-                "protocol": record.get("protocol") or "unknown",
+                "protocol": _required(record, "protocol", path),
+                "protocol_evidence": _required(record, "protocol_evidence", path),
                 "source": record["source"],
                 "note": mapping.note,
             }

@@ -151,6 +151,17 @@ def resolve_baseline(against: str | Path, run: RunData) -> Baseline:
     return _published_baseline(str(against), run)
 
 
+def _run_field_for(run: RunData, quantity: str, protocol: str) -> str:
+    """The run field a published number of (quantity, protocol) is checked against.
+
+    The field of the same quantity and protocol when the run has one (sync_c_mova for a published
+    Sync-C of `sync/mova-lse-v1`); else one of the same quantity, so the protocol clash is reported.
+    """
+    same = [n for n, m in run.results.metrics.items() if m.measures == quantity]
+    exact = [n for n in same if run.results.metrics[n].protocol == protocol]
+    return (exact or same or [quantity])[0]
+
+
 def _published_baseline(model: str, run: RunData) -> Baseline:
     from nava_eval.reports.published import load_published
 
@@ -172,7 +183,9 @@ def _published_baseline(model: str, run: RunData) -> Baseline:
             f"but the run covers set(s) {', '.join(sets) or 'unknown'}; run those sets or pick another baseline"
         )
     values = {
-        str(r["metric"]): BaselineValue(float(r["value"]), str(r["protocol"] or UNKNOWN_PROTOCOL))
+        _run_field_for(run, str(r["metric"]), str(r["protocol"])): BaselineValue(
+            float(r["value"]), str(r["protocol"] or UNKNOWN_PROTOCOL)
+        )
         for r in chosen.to_dict("records")
     }
     label = f"{rows['model'].iloc[0]} (published, {', '.join(sorted(chosen['split'].unique()))})"

@@ -1,6 +1,7 @@
 """report.html: one self-contained page per run (no network): tables, CI bar charts, per-set plots, per-sample table.
 
-Everything is inline: CSS in a <style> block, plots as base64 PNG from matplotlib's Agg canvas (no
+The page is the jinja2 template `reports/templates/report.html.j2` (autoescaped). Everything is
+inline: CSS in a <style> block, plots as base64 PNG from matplotlib's Agg canvas (no
 pyplot global state, no display). Links to outputs and score files are relative to the report's
 folder, so the run directory can be moved or zipped with its report.
 """
@@ -8,7 +9,7 @@ folder, so the run directory can be moved or zipped with its report.
 from __future__ import annotations
 
 import base64
-import html
+import functools
 import io
 import logging
 import math
@@ -16,8 +17,10 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import jinja2
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from nava_eval.reports.fileio import atomic_write_text
 from nava_eval.reports.per_sample import RunData, load_run
@@ -35,6 +38,7 @@ from nava_eval.reports.tables import (
 log = logging.getLogger(__name__)
 
 REPORT_NAME = "report.html"
+TEMPLATE_NAME = "report.html.j2"
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; margin: 2em auto;
@@ -53,19 +57,15 @@ td.notes { text-align: left; white-space: normal; font-size: 0.85em; color: #a00
 """
 
 
-def _esc(text: object) -> str:
-    return html.escape(str(text))
-
-
 def _png(fig: object) -> str:
-    """A matplotlib Figure as an <img> with a base64 PNG data URI."""
+    """A matplotlib Figure as a base64 PNG data URI."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)  # attaches the canvas; Figure.savefig needs one
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=96, bbox_inches="tight")  # type: ignore[attr-defined]
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img alt="plot" src="data:image/png;base64,{data}">'
+    return f"data:image/png;base64,{data}"
 
 
 def _metric_chart(table: ComparisonTable, key: str) -> str | None:
@@ -174,47 +174,35 @@ def sample_table(run: RunData) -> pd.DataFrame:
     return frame.drop(columns="_bad").reset_index(drop=True)
 
 
-def _sample_rows_html(run: RunData, report_dir: Path) -> str:
+def _sample_rows(run: RunData, report_dir: Path) -> tuple[list[str], list[dict[str, object]]]:
+    """Column labels and one row per sample (worst first) for the template's per-sample table."""
     frame = sample_table(run)
     fields = [c for c in frame.columns if c not in ("id", "set", "status", "output", "worst_rank", "notes")]
-    score_files = sorted((run.run_dir / "scores").glob("*.jsonl")) if run.run_dir else []
-    links = " ".join(
-        f'<a href="{_esc(_relative_link(p, report_dir))}">{_esc(p.name)}</a>' for p in score_files
-    )
-    parts = [
-        "<h2>Per-sample scores (worst first)</h2>",
-        f"<p>Score files: {links or 'none'}. Order: failed or unscored first, then by the mean "
-        "direction-aware percentile rank over metrics (1.0 = worst of this run).</p>",
-        '<table id="samples"><thead><tr><th>id</th><th>set</th><th>status</th><th>output</th>',
-    ]
-    parts += [f"<th>{_esc(FIELD_LABELS.get(f, f))}</th>" for f in fields]
-    parts.append("<th>rank</th><th>notes</th></tr></thead><tbody>")
+    rows = []
     for rec in frame.to_dict("records"):
         output = rec["output"]
-        if output and run.run_dir is not None:
-            href = _relative_link(run.run_dir / output, report_dir)
-            link = f'<a href="{_esc(href)}">{_esc(Path(output).name)}</a>'
-        else:
-            link = "–"
-        cells = [
-            f'<tr data-id="{_esc(rec["id"])}"><td>{_esc(rec["id"])}</td><td>{_esc(rec["set"] or "")}</td>',
-            f'<td class="{_esc(rec["status"])}">{_esc(rec["status"])}</td><td>{link}</td>',
-        ]
+        href = (
+            _relative_link(run.run_dir / output, report_dir) if output and run.run_dir is not None else None
+        )
+        values = []
         for name in fields:
             value = rec[name]
             missing = value is None or (isinstance(value, float) and math.isnan(value))
-            cells.append('<td class="missing">–</td>' if missing else f"<td>{value:.4g}</td>")
+            values.append(None if missing else f"{value:.4g}")
         rank = rec["worst_rank"]
-        cells.append(f"<td>{'' if rank is None or math.isnan(rank) else f'{rank:.2f}'}</td>")
-        cells.append(f'<td class="notes">{_esc(rec["notes"])}</td></tr>')
-        parts.append("".join(cells))
-    parts.append("</tbody></table>")
-    return "\n".join(parts)
+        rows.append(
+            {
+                "id": rec["id"], "set": rec["set"] or "", "status": rec["status"], "href": href,
+                "output_name": Path(output).name if output else "", "cells": values,
+                "rank": "" if rank is None or math.isnan(rank) else f"{rank:.2f}", "notes": rec["notes"],
+            }
+        )  # fmt: skip
+    return [FIELD_LABELS.get(f, f) for f in fields], rows
 
 
-def _meta_html(run: RunData) -> str:
+def _meta(run: RunData) -> tuple[list[tuple[str, object]], list[str]]:
     r = run.results
-    rows = [
+    rows: list[tuple[str, object]] = [
         ("run", r.run_name),
         ("model", r.model),
         ("benchmark", r.benchmark),
@@ -235,9 +223,19 @@ def _meta_html(run: RunData) -> str:
         f"{name}: n={m.n}, skipped {m.n_skipped}, failed {m.n_failed}, missing {m.n_missing} ({m.protocol})"
         for name, m in r.metrics.items()
     ]
-    body = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows)
-    body += "".join(f"<tr><th>coverage</th><td>{_esc(line)}</td></tr>" for line in coverage)
-    return f'<table class="meta">{body}</table>'
+    return rows, coverage
+
+
+@functools.cache
+def _template() -> jinja2.Template:
+    # Autoescape everything; only our own rendered tables are passed in as Markup.
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("nava_eval.reports", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    return env.get_template(TEMPLATE_NAME)
 
 
 def render_report(
@@ -261,36 +259,32 @@ def render_report(
     )
     r = main.results
     smoke = r.smoke or any(o.results.smoke for o in extra)
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>nava-eval report: {_esc(r.run_name)} ({_esc(r.benchmark)})</title>",
-        f"<style>{_CSS}</style></head><body>",
-    ]
-    if smoke:
-        parts.append(f'<p class="smoke-banner" id="smoke-banner"><strong>{_esc(SMOKE_BANNER)}</strong></p>')
-    parts.append(f"<h1>{_esc(r.model)}: {_esc(r.run_name)} on {_esc(r.benchmark)}</h1>")
-    parts.append(_meta_html(main))
-    parts.append('<h2>Comparison</h2><div id="comparison">' + render_table(table, "html") + "</div>")
     per_set_columns = [c for c in per_set.columns if c.set is not None]
-    if per_set_columns:
-        parts.append('<h2>Per set</h2><div id="per-set">' + render_table(per_set, "html") + "</div>")
-    parts.append('<h2>Metrics against baselines</h2><div class="plots" id="metric-plots">')
-    for column in table.columns:
-        chart = _metric_chart(table, column.key)
-        if chart:
-            parts.append(chart)
-    parts.append("</div>")
-    plots = [
-        p for name in [c.field for c in table.columns] if (p := _per_set_chart(main, name, seed, n_resamples))
+    metric_plots = [chart for column in table.columns if (chart := _metric_chart(table, column.key))]
+    per_set_plots = [
+        p
+        for name in field_order(list(main.results.metrics))
+        if (p := _per_set_chart(main, name, seed, n_resamples))
     ]
-    if plots:
-        parts.append(
-            '<h2>Per-set plots</h2><div class="plots" id="per-set-plots">' + "".join(plots) + "</div>"
-        )
-    parts.append(_sample_rows_html(main, report_dir))
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    meta, coverage = _meta(main)
+    field_labels, samples = _sample_rows(main, report_dir)
+    score_files = sorted((main.run_dir / "scores").glob("*.jsonl")) if main.run_dir else []
+    return _template().render(
+        css=Markup(_CSS),
+        run_name=r.run_name,
+        benchmark=r.benchmark,
+        model=r.model,
+        smoke_banner=SMOKE_BANNER if smoke else None,
+        meta=meta,
+        coverage=coverage,
+        comparison_html=Markup(render_table(table, "html")),
+        per_set_html=Markup(render_table(per_set, "html")) if per_set_columns else None,
+        metric_plots=metric_plots,
+        per_set_plots=per_set_plots,
+        score_files=[(p.name, _relative_link(p, report_dir)) for p in score_files],
+        field_labels=field_labels,
+        samples=samples,
+    )
 
 
 def write_report(

@@ -109,6 +109,13 @@ class MetricResult:
     unit: str = ""
     aggregation: str = "per-item mean"
     per_set: dict[str, SetResult] = field(default_factory=dict)
+    quantity: str | None = None  # what the value measures (table column family); None: `name`
+    kind: Literal["item", "set"] = "item"  # "set": one statistic of the whole set (FD), not a mean
+    sets: list[str] | None = None  # the sets the protocol aggregates over; None: every scored set
+
+    @property
+    def measures(self) -> str:
+        return self.quantity or self.name
 
 
 @dataclass(frozen=True)

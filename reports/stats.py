@@ -9,7 +9,7 @@ both runs, which is what makes a delta between two runs on the same prompts tigh
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,6 +100,39 @@ def bootstrap_ci_grouped(
 def mean_of_set_means(groups: Mapping[str, Sequence[float] | np.ndarray]) -> float:
     """The point estimate that `bootstrap_ci_grouped` brackets."""
     return float(np.mean([_as_array(groups[name], f"set {name!r}").mean() for name in sorted(groups)]))
+
+
+def bootstrap_ci_statistic(
+    items: Sequence[object],
+    statistic: Callable[[Sequence[object]], float],
+    seed: int = DEFAULT_SEED,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> tuple[float, float] | None:
+    """Percentile bootstrap CI of a statistic of a whole set of items (e.g. a Fréchet distance).
+
+    Items are resampled with replacement, `statistic` is evaluated on each resample. Resamples on
+    which the statistic is undefined (it raises ValueError or returns a non-finite number) are
+    dropped; None when fewer than half remain, since such an interval would describe another number.
+    """
+    if not items:
+        raise ValueError("bootstrap needs at least one item; got none")
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
+    rng = np.random.default_rng(seed)
+    n = len(items)
+    stats = []
+    for _ in range(n_resamples):
+        idx = rng.integers(0, n, size=n)
+        try:
+            value = float(statistic([items[i] for i in idx]))
+        except ValueError:
+            continue
+        if np.isfinite(value):
+            stats.append(value)
+    if len(stats) < n_resamples / 2:
+        return None
+    return _percentiles(np.asarray(stats), confidence)
 
 
 @dataclass(frozen=True)

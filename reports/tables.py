@@ -48,21 +48,34 @@ WHOLE_BENCHMARK_SPLITS = ("all", "all-per-set-mean")
 
 @dataclass(frozen=True)
 class Column:
-    """One numeric column: a field overall (`set` None) or on one set."""
+    """One numeric column: one quantity under one protocol, overall (`set` None) or on one set.
+
+    A column never mixes protocols: a published number and a measured one share a column only when
+    their protocol ids are equal; otherwise each protocol gets its own column.
+    """
 
     key: str
-    field: str
+    field: str  # the quantity (sync_c, wer, ...): our field name or the one a published metric maps to
     set: str | None
     direction: str  # "higher" | "lower"
     label: str
     footnotes: tuple[int, ...] = ()
+    protocol: str = "unknown"
+    show_protocol: bool = False  # the quantity has columns of several protocols in this table
 
     @property
     def header(self) -> str:
         arrow = "↑" if self.direction == "higher" else "↓"
         where = f" {self.set}" if self.set else ""
+        which = f" [{self.protocol}]" if self.show_protocol else ""
         marks = "".join(f"[{n}]" for n in self.footnotes)
-        return f"{self.label} {arrow}{where}{marks}"
+        return f"{self.label}{which} {arrow}{where}{marks}"
+
+
+def column_key(quantity: str, protocol: str, set_name: str | None = None) -> str:
+    """Stable key of a column: quantity@protocol, with [set] for a per-set column."""
+    key = f"{quantity}@{protocol}"
+    return key if set_name is None else f"{key}[{set_name}]"
 
 
 @dataclass(frozen=True)
@@ -193,47 +206,69 @@ def _published_frame(published: bool | pd.DataFrame, benchmark: str) -> pd.DataF
     return frame[frame["benchmark"] == benchmark].reset_index(drop=True)
 
 
+def _run_fields(run: RunData, wanted: Sequence[str] | None) -> dict[str, tuple[str, str]]:
+    """field name → (quantity, protocol) of the run's fields, restricted to `wanted` names/quantities."""
+    out: dict[str, tuple[str, str]] = {}
+    for name, metric in run.results.metrics.items():
+        if wanted is None or name in wanted or metric.measures in wanted:
+            out[name] = (metric.measures, metric.protocol)
+    if not run.scores.empty:  # fields scored but not aggregated yet (no results.json entry)
+        for name, grp in run.scores.groupby("field", sort=False):
+            name = str(name)
+            if name not in out and name not in run.results.metrics and (wanted is None or name in wanted):
+                out[name] = (name, str(grp["protocol"].iloc[-1]))
+    return out
+
+
 def _run_cells(
-    run: RunData, fields: Sequence[str], per_set: bool, seed: int, n_resamples: int
+    run: RunData, fields: dict[str, tuple[str, str]], per_set: bool, seed: int, n_resamples: int
 ) -> dict[str, Cell]:
+    """Cells of one run, keyed by column key (quantity@protocol[set])."""
     cells: dict[str, Cell] = {}
     scores = run.scores
     default_draw = seed == DEFAULT_SEED and n_resamples == DEFAULT_RESAMPLES
-    for name in fields:
+    for name, (quantity, protocol) in fields.items():
         metric = run.results.metrics.get(name)
         has_scores = not scores.empty and (scores["field"] == name).any()
         if metric is None and not has_scores:
             continue
         aggregation = metric.aggregation if metric else "per-item mean"
         # results.json's CI was drawn from the same per-sample values with the default seed, in sample-id
-        # order (reports.aggregate); reuse it so the table and results.json agree to the last digit.
-        stored = metric is not None and metric.value is not None and metric.ci95 is not None and default_draw
+        # order (reports.aggregate); reuse it so the table and results.json agree to the last digit. A
+        # set-level statistic (FD) has no per-item values to redraw from: its stored CI is the one.
+        set_level = metric is not None and metric.kind == "set"
+        stored = (
+            metric is not None and metric.value is not None and metric.ci95 is not None and default_draw
+        ) or set_level
+        population = metric.sets if metric is not None else None
+        sub_scores = scores if population is None or scores.empty else scores[scores["set"].isin(population)]
         estimate = (
-            field_estimate(scores, name, aggregation, seed, n_resamples)
+            field_estimate(sub_scores, name, aggregation, seed, n_resamples)
             if has_scores and not stored
             else None
         )
-        protocol = metric.protocol if metric else str(scores[scores["field"] == name]["protocol"].iloc[-1])
         value = metric.value if metric and metric.value is not None else (estimate[0] if estimate else None)
-        if stored:
-            ci: tuple[float, float] | None = (metric.ci95[0], metric.ci95[1])  # type: ignore[union-attr]
+        if stored and metric is not None and metric.ci95 is not None:
+            ci: tuple[float, float] | None = (metric.ci95[0], metric.ci95[1])
         else:
             ci = estimate[1] if estimate else (tuple(metric.ci95) if metric and metric.ci95 else None)
         n = metric.n if metric else (estimate[2] if estimate else None)
         if value is not None:
-            cells[name] = Cell(float(value), ci, protocol, n)
+            cells[column_key(quantity, protocol)] = Cell(float(value), ci, protocol, n)
         if not per_set:
             continue
         for set_name in run.sets():
-            key = f"{name}[{set_name}]"
+            if population is not None and set_name not in population:
+                continue
+            key = column_key(quantity, protocol, set_name)
             set_result = metric.per_set.get(set_name) if metric else None
             sub = (
                 scores[(scores["field"] == name) & (scores["set"] == set_name)]
-                if has_scores
+                if has_scores and not set_level
                 else scores.iloc[0:0]
             )
-            if set_result is not None and set_result.value is not None and set_result.ci95 and default_draw:
-                ci95 = (set_result.ci95[0], set_result.ci95[1])
+            if set_result is not None and set_result.value is not None and (set_level or default_draw):
+                ci95 = (set_result.ci95[0], set_result.ci95[1]) if set_result.ci95 else None
                 cells[key] = Cell(float(set_result.value), ci95, protocol, set_result.n)
             elif not sub.empty:
                 values = sub.drop_duplicates("id", keep="last")["value"].to_numpy()
@@ -268,10 +303,14 @@ def build_table(
 ) -> ComparisonTable:
     """One benchmark's comparison table of `runs` (dirs, results.json paths or Results) and published rows.
 
-    With no runs it is the published table of `benchmark`. `metrics` restricts and orders the fields;
-    by default the runs' fields, or every published field when there are no runs. Published numbers
-    of a whole-benchmark split fill the overall columns; one of a single set (set3, en) fills that
-    set's column, and the overall one too when every run covers only that set (or there are none).
+    Columns are (quantity, protocol) pairs: a measured number sits in a published column only when the
+    protocol ids match; a quantity measured under several protocols gets one column per protocol, its
+    header naming the protocol. With no runs it is the published table of `benchmark`. `metrics`
+    restricts and orders the quantities (field names or quantities); by default the runs' quantities,
+    or every published one when there are no runs. Published numbers of a whole-benchmark split (or of
+    exactly the sets a run's protocol aggregates over) fill the overall columns; one of a single set
+    (set3, en) fills that set's column, and the overall one too when every run covers only that set
+    (or there are none).
     """
     loaded = [load_run(r) for r in runs]
     names = sorted({r.results.benchmark for r in loaded})
@@ -300,21 +339,30 @@ def build_table(
         if benchmark in DEFAULT_SPLIT:
             overall_splits.add(DEFAULT_SPLIT[benchmark])
 
-    if metrics is not None:
-        fields = list(metrics)
-        _check_field_names(fields, loaded, pub)
+    wanted = list(metrics) if metrics is not None else None
+    run_fields = [_run_fields(run, wanted) for run in loaded]
+    if wanted is not None:
+        _check_field_names(wanted, loaded, pub)
+        quantities = list(dict.fromkeys(q for w in wanted for q in _quantities_named(w, run_fields)))
     elif loaded:
-        found = {n for r in loaded for n in r.results.metrics}
-        found |= {str(f) for r in loaded if not r.scores.empty for f in r.scores["field"].unique()}
-        fields = field_order(found)
+        quantities = field_order({q for fields in run_fields for q, _ in fields.values()})
     else:
-        fields = field_order(pub[pub["split"].isin(overall_splits)]["metric"].unique()) if len(pub) else []
+        quantities = (
+            field_order(pub[pub["split"].isin(overall_splits)]["metric"].unique()) if len(pub) else []
+        )
+    # The sets a protocol aggregates over (MOVA's Sync: set3), from the runs' results.json.
+    populations: dict[tuple[str, str], str] = {}
+    for run in loaded:
+        for metric in run.results.metrics.values():
+            if metric.sets:
+                populations[(metric.measures, metric.protocol)] = "+".join(sorted(metric.sets))
 
     rows: list[Row] = []
     cells: dict[tuple[str, str], Cell] = {}
     directions: dict[str, str] = {}
+    specs: dict[tuple[str, str], None] = {}  # (quantity, protocol) in first-seen order
     labels_seen: dict[str, int] = {}
-    for run in loaded:
+    for run, fields in zip(loaded, run_fields, strict=True):
         label = run.label
         labels_seen[label] = labels_seen.get(label, 0) + 1
         if labels_seen[label] > 1:
@@ -326,28 +374,37 @@ def build_table(
         )
         for key, cell in _run_cells(run, fields, per_set, seed, n_resamples).items():
             cells[(label, key)] = cell
-        for name, metric in run.results.metrics.items():
-            directions.setdefault(name, metric.direction)
+        for name, (quantity, protocol) in fields.items():
+            if quantity in quantities:
+                specs.setdefault((quantity, protocol))
+            metric = run.results.metrics.get(name)
+            if metric is not None:
+                directions.setdefault(quantity, metric.direction)
 
     pub_notes: dict[str, str] = {}
+    evidence: dict[tuple[str, str], str] = {}
     for model, grp in pub.groupby("model", sort=False):
         label = f"{model} (published)"
         added = False
         for rec in grp.to_dict("records"):
-            name, split = rec["metric"], rec["split"]
-            if name not in fields:
+            quantity, split = rec["metric"], rec["split"]
+            if quantity not in quantities:
                 continue
-            directions.setdefault(name, "higher" if rec["higher_is_better"] else "lower")
-            cell = Cell(float(rec["value"]), None, str(rec["protocol"]), None, split, rec.get("note") or "")
+            protocol = str(rec["protocol"])
+            directions.setdefault(quantity, "higher" if rec["higher_is_better"] else "lower")
+            cell = Cell(float(rec["value"]), None, protocol, None, split, rec.get("note") or "")
             placed = False
-            if split in overall_splits:
-                cells[(label, name)] = cell
+            if split in overall_splits or populations.get((quantity, protocol)) == split:
+                cells[(label, column_key(quantity, protocol))] = cell
                 placed = True
             if per_set and split in run_sets:
-                cells[(label, f"{name}[{split}]")] = cell
+                cells[(label, column_key(quantity, protocol, split))] = cell
                 placed = True
             if placed:
                 added = True
+                specs.setdefault((quantity, protocol))
+                if rec.get("protocol_evidence"):
+                    evidence.setdefault((quantity, protocol), str(rec["protocol_evidence"]))
                 pub_notes.setdefault(
                     f"{rec.get('split_label', split)}|{rec.get('source', '')}",
                     f"published, split {rec.get('split_label', split)!s}: {rec.get('source', 'source not recorded')}",
@@ -356,43 +413,46 @@ def build_table(
             params = grp["params_b"].dropna()
             rows.append(Row(label, "published", str(model), float(params.iloc[0]) if len(params) else None))
 
+    rank = {q: i for i, q in enumerate(quantities)}
+    ordered = sorted(specs, key=lambda qp: rank.get(qp[0], len(rank)))  # stable: protocols in seen order
+    protocols_of: dict[str, list[str]] = {}
+    for quantity, protocol in ordered:
+        protocols_of.setdefault(quantity, []).append(protocol)
     set_names = sorted(run_sets) if per_set else []
-    column_specs = [(n, None) for n in fields] + [(n, s) for n in fields for s in set_names]
+    column_specs = [(q, p, None) for q, p in ordered] + [(q, p, s) for q, p in ordered for s in set_names]
     columns: list[Column] = []
     footnotes: list[str] = []
     best: dict[str, frozenset[str]] = {}
     smoke_labels = {row.label for row in rows if row.smoke}
-    for name, set_name in column_specs:
-        key = name if set_name is None else f"{name}[{set_name}]"
+    for quantity, protocol, set_name in column_specs:
+        key = column_key(quantity, protocol, set_name)
         present = [(row.label, cells[(row.label, key)]) for row in rows if (row.label, key) in cells]
         if not present:
             continue
-        direction = directions.get(name) or _default_direction(name) or "higher"
-        marks: list[int] = []
-        protocols: dict[str, list[str]] = {}
-        for row_label, cell in present:
-            protocols.setdefault(cell.protocol, []).append(row_label)
-        label = FIELD_LABELS.get(name, name)
-        if len(protocols) > 1:
-            parts = "; ".join(
-                f"{p}: {', '.join(rows_) if len(rows_) <= 3 else f'{len(rows_)} rows'}"
-                for p, rows_ in sorted(protocols.items())
-            )
-            marks.append(
-                _footnote(
-                    footnotes,
-                    f"{label} mixes protocols ({parts}); numbers of different protocols are not strictly comparable.",
-                )
-            )
-        for note in sorted({c.note for _, c in present if c.note}):
-            marks.append(_footnote(footnotes, f"{label}: {note}."))
+        direction = directions.get(quantity) or _default_direction(quantity) or "higher"
+        label = FIELD_LABELS.get(quantity, quantity)
+        marks = [
+            _footnote(footnotes, f"{label}: {note}.")
+            for note in sorted({c.note for _, c in present if c.note})
+        ]
         # Smoke rows (random weights) never take "best": their numbers mean nothing.
-        contenders = [(lbl, c) for lbl, c in present if lbl not in smoke_labels] or []
+        contenders = [(lbl, c) for lbl, c in present if lbl not in smoke_labels]
         if contenders:
             values = [c.value for _, c in contenders]
             target = max(values) if direction == "higher" else min(values)
             best[key] = frozenset(lbl for lbl, c in contenders if c.value == target)
-        columns.append(Column(key, name, set_name, direction, label, tuple(dict.fromkeys(marks))))
+        columns.append(
+            Column(
+                key,
+                quantity,
+                set_name,
+                direction,
+                label,
+                tuple(dict.fromkeys(marks)),
+                protocol,
+                len(protocols_of[quantity]) > 1,
+            )
+        )
 
     notes = []
     if loaded:
@@ -400,6 +460,15 @@ def build_table(
             f"± is half the 95 % bootstrap CI of the mean over per-sample scores ({n_resamples} resamples, "
             f"seed {seed}); published numbers carry no CI."
         )
+    shown = dict.fromkeys((c.field, c.protocol) for c in columns)
+    for quantity, protocol in shown:
+        where = f", {populations[(quantity, protocol)]} only" if (quantity, protocol) in populations else ""
+        proof = (
+            f" (published numbers: {evidence[(quantity, protocol)]})"
+            if (quantity, protocol) in evidence
+            else ""
+        )
+        notes.append(f"{FIELD_LABELS.get(quantity, quantity)}: protocol {protocol}{where}{proof}")
     notes += [note for run in loaded for note in coverage_notes(run)]
     notes += sorted(pub_notes.values())
     banner = SMOKE_BANNER if any(r.results.smoke for r in loaded) else None
@@ -434,14 +503,22 @@ def _check_field_names(fields: Sequence[str], loaded: Sequence[RunData], pub: pd
     """An unknown name is an error listing the valid ones, not an empty table."""
     from nava_eval.metrics.base import metric_entries
 
-    known = {f.name for entry in metric_entries().values() for f in entry.fields}
-    known |= {n for r in loaded for n in r.results.metrics}
+    known = {x for entry in metric_entries().values() for f in entry.fields for x in (f.name, f.measures)}
+    known |= {x for r in loaded for name, m in r.results.metrics.items() for x in (name, m.measures)}
     known |= {str(m) for m in pub["metric"].unique()} if len(pub) else set()
     unknown = [f for f in fields if f not in known]
     if unknown:
         raise ValueError(
             f"unknown metric field(s) {', '.join(unknown)}; valid: {', '.join(field_order(known))}"
         )
+
+
+def _quantities_named(name: str, run_fields: Sequence[dict[str, tuple[str, str]]]) -> list[str]:
+    """The quantity a --metrics name stands for: a run field's quantity, else the name itself."""
+    for fields in run_fields:
+        if name in fields:
+            return [fields[name][0]]
+    return [name]
 
 
 def build_tables(runs: Sequence[str | Path | Results | RunData], **options: Any) -> list[ComparisonTable]:
@@ -568,7 +645,14 @@ def table_to_dict(table: ComparisonTable) -> dict[str, Any]:
         "banner": table.banner,
         "bootstrap": {"seed": table.seed, "n_resamples": table.n_resamples, "confidence": 0.95},
         "columns": [
-            {"key": c.key, "field": c.field, "set": c.set, "direction": c.direction, "header": c.header}
+            {
+                "key": c.key,
+                "field": c.field,
+                "protocol": c.protocol,
+                "set": c.set,
+                "direction": c.direction,
+                "header": c.header,
+            }
             for c in table.columns
         ],
         "rows": [

@@ -150,7 +150,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 )
 @click.version_option(_version(), prog_name="nava-eval")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
-def cli(verbose: int) -> None:
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Never touch the network: weights, hub models and data come from the local caches only.",
+)
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, offline: bool) -> None:
     """nava-eval: generate, score and compare NAVA on VerseBench and Seed-TTS-eval.
 
     \b
@@ -159,6 +165,10 @@ def cli(verbose: int) -> None:
     Published comparison table:
       nava-eval report --published --benchmark versebench
     """
+    if offline:
+        from nava_eval.offline import offline_environment
+
+        _set_env_for_command(ctx, offline_environment())
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if verbose == 0:
@@ -167,6 +177,22 @@ def cli(verbose: int) -> None:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
         warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.nn\.functional")
+
+
+def _set_env_for_command(ctx: click.Context, values: dict[str, str]) -> None:
+    # Environment, not a flag threaded through every call, because huggingface_hub and transformers
+    # read it too; restored when the command ends so in-process callers (tests) see no leftover.
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+
+    def restore() -> None:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+    ctx.call_on_close(restore)
 
 
 def main() -> None:

@@ -164,3 +164,44 @@ def run_checks(with_weights: bool = True) -> list[Check]:
     if with_weights:
         checks.extend(weight_checks())
     return checks
+
+
+#: Presets whose memory doctor estimates (smoke runs on the CPU).
+MEMORY_PRESETS: tuple[str, ...] = ("versebench", "versebench-fp8", "seedtts")
+
+
+def print_memory_table(gpus, presets=MEMORY_PRESETS, console=None) -> None:
+    """A rich table: per preset and GPU model, the estimated peak and the switches that make it fit."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from nava_eval.runners.memory import GIB, estimate, memory_table
+
+    console = console or Console(highlight=False)
+    title = "Estimated peak GPU memory per sample (an estimate from parameter counts, not a measurement)"
+    table = Table(title=title, title_justify="left")
+    if not gpus:
+        table.add_column("preset")
+        table.add_column("estimated peak", justify="right")
+        for preset in presets:
+            table.add_row(preset, f"{estimate(preset).peak / GIB:.1f} GiB")
+        console.print(table)
+        console.print("no CUDA GPU found: run doctor on the GPU machine to see what fits")
+        return
+    for column in ("preset", "GPU", "estimated peak", "fits", "add these switches"):
+        table.add_column(column, justify="right" if column == "estimated peak" else "left")
+    for advice in memory_table(presets, gpus):
+        gpu = f"{advice.gpu.name} ({advice.gpu.total_bytes / GIB:.0f} GiB)"
+        peak = f"{advice.default_peak / GIB:.1f} GiB"
+        if advice.fits_by_default:
+            table.add_row(advice.preset, gpu, peak, "[green]yes[/green]", "none needed")
+        elif advice.fits:
+            switches = " ".join(advice.switches) + f" → {advice.peak_with_switches / GIB:.1f} GiB"
+            table.add_row(advice.preset, gpu, peak, "[yellow]with switches[/yellow]", switches)
+        else:
+            table.add_row(
+                advice.preset, gpu, peak, "[red]no[/red]",
+                "even with " + (" ".join(advice.switches) or "every switch")
+                + f": {advice.peak_with_switches / GIB:.1f} GiB; use a larger GPU or more GPUs with --sp",
+            )  # fmt: skip
+    console.print(table)

@@ -109,6 +109,7 @@ def load_nava_generator(prepared: Any, ctx: Any) -> NavaGenerator:
         prepared.request.weights_dir,
         device=ctx.device,
         weight_dtype=WEIGHT_DTYPES[settings.weight_dtype],
+        t5_offload=prepared.request.t5_offload,
     )
     if apply_sequence_parallel(components.model, ctx):
         logger.info("Ulysses sequence parallel over %d ranks", ctx.sp_size)

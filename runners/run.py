@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nava_eval.benchmarks.base import Benchmark, Sample, SampleSelection, get_benchmark
+from nava_eval.benchmarks.base import Benchmark, Sample, SampleSelection, field_rule, get_benchmark
 from nava_eval.interrupts import reraise_interrupts
 from nava_eval.reports.fileio import atomic_write_json, atomic_write_text
 from nava_eval.reports.results import Results, latest_by_id, load_score_records
@@ -65,6 +65,8 @@ class RunRequest:
     batch_size: int = 8
     progress: bool = True
     allow_failures: bool = False
+    t5_offload: bool = False  # memory only (text encoder kept on the CPU between prompts); not in the hash
+    config: dict[str, Any] = field(default_factory=dict)  # the resolved command options, for run.json
 
     def resolved_run_dir(self) -> Path:
         if self.run_dir is not None:
@@ -178,6 +180,8 @@ def _write_run_file(run_dir: RunDir, spec: RunSpec, request: RunRequest) -> None
                 "Use another --run-dir, or delete the directory to start over."
             )
         run_file = dataclasses.replace(replace_provenance(existing, provenance), spec=spec)
+        if request.config:
+            run_file = dataclasses.replace(run_file, config=dict(request.config))
     else:
         leftovers = _generated_content(run_dir)
         if leftovers:
@@ -186,7 +190,9 @@ def _write_run_file(run_dir: RunDir, spec: RunSpec, request: RunRequest) -> None
                 "made with are unknown, so they are not adopted. Use another --run-dir, or move them away "
                 "(or delete the folder) to start over."
             )
-        run_file = RunFile(spec=spec, spec_hash=spec.output_hash(), provenance=provenance)
+        run_file = RunFile(
+            spec=spec, spec_hash=spec.output_hash(), provenance=provenance, config=dict(request.config)
+        )
     atomic_write_json(run_dir.run_json, to_dict(run_file))
 
 
@@ -355,13 +361,15 @@ def aggregate_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -
     results = {}
     for name, planned_for in aggregation_plan(prepared, samples, metrics).items():
         planned = planned_samples(prepared.run_dir, planned_for, records, index)
+        fields = entries[name].fields
         results.update(
             aggregate_metric(
                 prepared.run_dir.scores(name),
                 name,
-                entries[name].fields,
+                fields,
                 planned,
                 prepared.benchmark.aggregation,
+                rules={f.name: field_rule(prepared.benchmark, f.name) for f in fields},
             )
         )
     index.save()

@@ -92,6 +92,9 @@ class RunFile:
     provenance: Provenance
     schema: str = RUN_SCHEMA
     history: list[dict[str, Any]] = field(default_factory=list)
+    # Every option of the invoking command as resolved (config file, command line, defaults);
+    # `nava-eval run --config RUN/run.json` replays it.
+    config: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

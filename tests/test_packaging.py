@@ -76,3 +76,43 @@ def test_wheel_top_level_is_nava_eval_only(tmp_path: Path) -> None:
     assert "nava_eval/nava/modeling/model.py" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "nava-eval = nava_eval.runners.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+#: Distribution name → import name, where they differ.
+IMPORT_NAMES = {
+    "pyyaml": "yaml",
+    "pillow": "PIL",
+    "opencv-contrib-python": "cv2",
+    "imageio-ffmpeg": "imageio_ffmpeg",
+    "huggingface-hub": "huggingface_hub",
+    "openai-whisper": "whisper",
+    "python-speech-features": "python_speech_features",
+    "syncnet-python": "syncnet_python",
+    "flash-attn": "flash_attn",
+}
+#: Declared but never imported, each for a reason stated in pyproject.toml.
+NOT_IMPORTED = {
+    "sentencepiece": "transformers reads umt5's spiece.model through it",
+    "scenedetect": "a pin for the resolver only (syncnet-python depends on it)",
+    "pytest-timeout": "a pytest plugin",
+    "ruff": "a command",
+}
+
+
+def test_every_declared_dependency_is_imported_somewhere() -> None:
+    """A declared dependency that nothing imports is dead weight (or belongs in NOT_IMPORTED with a reason)."""
+    import re
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    declared = list(project["dependencies"]) + [
+        d for deps in project["optional-dependencies"].values() for d in deps
+    ]
+    names = {re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0].lower() for d in declared}
+    source = "\n".join(p.read_text() for p in _python_files())
+    unused = []
+    for name in sorted(names - set(NOT_IMPORTED)):
+        module = IMPORT_NAMES.get(name, name.replace("-", "_"))
+        if not re.search(rf"^\s*(import|from) {re.escape(module)}(\.|\s|$)", source, flags=re.M):
+            unused.append(f"{name} (import {module})")
+    assert not unused, "declared but never imported: " + ", ".join(unused)
+    assert set(NOT_IMPORTED) <= names  # the exemptions are still declared

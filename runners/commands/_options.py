@@ -141,15 +141,47 @@ def run_options(func: Callable) -> Callable:
         ]
     ):
         func = option(func)
+    return memory_options(func)
+
+
+def memory_options(func: Callable) -> Callable:
+    """GPU-memory switches (see `nava-eval doctor` for what each preset needs and docs/parallel.md)."""
+    for option in reversed(
+        [
+            click.option(
+                "--t5-offload/--no-t5-offload",
+                default=False,
+                show_default=True,
+                help="Keep the umt5-xxl text encoder on the CPU, moving it to the GPU only to encode "
+                "(-10.6 GiB on the GPU; outputs unchanged).",
+            ),
+            click.option(
+                "--cfg-batch",
+                type=click.IntRange(min=1),
+                default=None,
+                help="Guidance passes per DiT forward (preset default 4: all passes of a step in one "
+                "batched forward; 1 = the official sequential order, least activation memory).",
+            ),
+            click.option(
+                "--vae-tiling/--no-vae-tiling",
+                default=None,
+                help="Tiled video-VAE decode (official --vae_tiling): bounds the decode peak. Default: the "
+                "preset's (on for versebench*, off for smoke).",
+            ),
+        ]
+    ):
+        func = option(func)
     return func
 
 
-def build_request(benchmark: str, kwargs: dict[str, Any]):
-    """Click kwargs → RunRequest."""
+def build_request(benchmark: str, kwargs: dict[str, Any], config: dict[str, Any] | None = None):
+    """Click kwargs → RunRequest; `config` is the resolved option set recorded in run.json."""
     from nava_eval.runners.run import RunRequest
 
     overrides = {
-        name: kwargs[name] for name in ("steps", "seed", "seed_policy") if kwargs.get(name) is not None
+        name: kwargs[name]
+        for name in ("steps", "seed", "seed_policy", "cfg_batch", "vae_tiling")
+        if kwargs.get(name) is not None
     }
     return RunRequest(
         benchmark=benchmark,
@@ -174,6 +206,8 @@ def build_request(benchmark: str, kwargs: dict[str, Any]):
         batch_size=kwargs.get("batch_size", 8),
         progress=not kwargs.get("no_progress"),
         allow_failures=bool(kwargs.get("allow_failures")),
+        t5_offload=bool(kwargs.get("t5_offload")),
+        config=dict(config or {}),
     )
 
 

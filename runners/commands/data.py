@@ -48,14 +48,20 @@ def command() -> None:
     default=None,
     help="Folder with NAVA's set1/2/3.jsonl (NAVA checkout: infer_cases/verse_bench_rewrite); recorded too.",
 )
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Use only what is already cached (also: nava-eval --offline, NAVA_EVAL_OFFLINE=1, HF_HUB_OFFLINE=1).",
+)
 def download(
     benchmark: str,
     cache_dir: Path | None,
     local_dir: Path | None,
     revision: str | None,
     nava_prompts: Path | None,
+    offline: bool,
 ) -> None:
-    """Download (or resume) a benchmark's data set and register it. Respects HF_HUB_OFFLINE."""
+    """Download (or resume) a benchmark's data set and register it; offline, find it in the cache."""
     if benchmark == "seedtts":
         raise click.ClickException(SEEDTTS_HOWTO)
     from nava_eval.benchmarks.download import OfflineError, download_versebench, register_data_dir
@@ -64,7 +70,7 @@ def download(
 
     try:
         folder = download_versebench(
-            cache_dir=cache_dir, local_dir=local_dir, revision=revision, register=False
+            cache_dir=cache_dir, local_dir=local_dir, revision=revision, register=False, offline=offline
         )
     except OfflineError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -7,10 +7,16 @@ import click
 
 @click.command(name="doctor")
 @click.option("--no-weights", is_flag=True, help="Skip the weight-file checks.")
-def command(no_weights: bool) -> None:
-    """Check Python, torch, CUDA/GPUs, ffmpeg, PyAV, optional extras and weight files.
+@click.option(
+    "--memory/--no-memory",
+    default=True,
+    show_default=True,
+    help="Estimate each preset's peak GPU memory on the GPUs found and the switches that make it fit.",
+)
+def command(no_weights: bool, memory: bool) -> None:
+    """Check Python, torch, CUDA/GPUs, ffmpeg, PyAV, optional extras, weight files and GPU memory.
 
-    Exit code 1 when a required check fails; optional ones (GPU, extras, weights) only warn.
+    Exit code 1 when a required check fails; optional ones (GPU, extras, weights, memory) only warn.
     """
     from nava_eval.runners.doctor import run_checks
 
@@ -26,4 +32,9 @@ def command(no_weights: bool) -> None:
             line += f"\n    → {check.fix}"
         click.echo(line)
         failed |= check.required and not check.ok
+    if memory:
+        from nava_eval.runners.doctor import print_memory_table
+        from nava_eval.runners.memory import gpu_list
+
+        print_memory_table(gpu_list())
     raise SystemExit(1 if failed else 0)

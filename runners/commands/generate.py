@@ -14,20 +14,26 @@ from nava_eval.runners.commands._options import (
     user_errors,
 )
 from nava_eval.runners.commands.run import echo_generation, error_text
+from nava_eval.runners.config_file import config_option, resolved_config
 
 
 @click.command(name="generate")
 @click.argument("benchmark")
+@config_option
 @selection_options
 @run_options
-def command(benchmark: str, **kwargs) -> None:
-    """Generate BENCHMARK's outputs into the run directory; done samples are skipped."""
+@click.pass_context
+def command(ctx: click.Context, benchmark: str, **kwargs) -> None:
+    """Generate BENCHMARK's outputs into the run directory; done samples are skipped.
+
+    Options can come from `--config FILE` (YAML, or a run.json to replay), as for `run`.
+    """
     from nava_eval.runners.launch import GenerationFailed, run_generation
     from nava_eval.runners.run import generation_failures, prepare_run
     from nava_eval.runners.run_lock import command_lock
 
     try:
-        request = build_request(benchmark, kwargs)
+        request = build_request(benchmark, kwargs, resolved_config(ctx))
         with command_lock(request.resolved_run_dir(), f"nava-eval generate {benchmark}"):
             prepared = prepare_run(request, write=int(os.environ.get("RANK", "0")) == 0)
             summary = run_generation(prepared)

@@ -37,7 +37,15 @@ def _metric_lines() -> list[str]:
         for fld in entry.fields:
             arrow = "↑ higher is better" if fld.direction == "higher" else "↓ lower is better"
             unit = f" [{fld.unit}]" if fld.unit else ""
-            lines.append(f"      {fld.name}{unit}: {arrow}; {fld.description}")
+            extra = []
+            if fld.protocol:
+                extra.append(f"protocol {fld.protocol}")
+            if fld.quantity:
+                extra.append(f"measures {fld.quantity}")
+            if fld.kind == "set":
+                extra.append("one statistic of the whole set")
+            more = f" ({'; '.join(extra)})" if extra else ""
+            lines.append(f"      {fld.name}{unit}: {arrow}; {fld.description}{more}")
     return lines
 
 

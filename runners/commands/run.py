@@ -13,6 +13,7 @@ from nava_eval.runners.commands._options import (
     selection_options,
     user_errors,
 )
+from nava_eval.runners.config_file import config_option, resolved_config
 
 
 def error_text(exc: BaseException) -> str:
@@ -48,25 +49,39 @@ def echo_scoring(summaries) -> None:
 
 @click.command(name="run")
 @click.argument("benchmark")
+@config_option
 @selection_options
 @run_options
-def command(benchmark: str, **kwargs) -> None:
+@click.option(
+    "--log-to",
+    "log_to",
+    type=click.Choice(["wandb", "tensorboard"]),
+    multiple=True,
+    help="Also log settings, per-metric aggregates with CIs and per-sample scores to W&B (extra `wandb`; "
+    "WANDB_MODE=offline works) or TensorBoard (extra `tensorboard`, event files in RUN/tensorboard). Repeatable.",
+)
+@click.pass_context
+def command(ctx: click.Context, benchmark: str, **kwargs) -> None:
     """Generate, score and report BENCHMARK (versebench, seedtts or jsonl:PATH) in a run directory.
 
-    Rerunning the same command resumes: finished samples and cached scores are kept.
+    Rerunning the same command resumes: finished samples and cached scores are kept. Every option
+    (and BENCHMARK) can come from a YAML file, `--config run.yaml`; flags given here win. The
+    resolved settings go to RUN/run.json, and `--config RUN/run.json` replays them.
 
     \b
     Examples:
       nava-eval run versebench --preset smoke
       nava-eval run versebench --preset versebench --nproc 8 --sp 8 --sets set3
       torchrun --nproc-per-node 8 -m nava_eval.runners.cli run seedtts --preset seedtts --sp 8
+      nava-eval run --config run.yaml --steps 10
+      nava-eval run --config runs/versebench-versebench/run.json
     """
     from nava_eval.runners.launch import GenerationFailed, run_generation
     from nava_eval.runners.run import aggregate_run, failure_summary, prepare_run, score_run, write_reports
     from nava_eval.runners.run_lock import command_lock
 
     try:
-        request = build_request(benchmark, kwargs)
+        request = build_request(benchmark, kwargs, resolved_config(ctx))
         with command_lock(request.resolved_run_dir(), f"nava-eval run {benchmark}"):
             prepared = prepare_run(request, write=int(os.environ.get("RANK", "0")) == 0)
             click.echo(
@@ -83,6 +98,15 @@ def command(benchmark: str, **kwargs) -> None:
                 click.echo(f"wrote {path}")
             failures = failure_summary(prepared, results, [i for s in scored for i in s.changed])
         click.echo((prepared.run_dir.root / "report.md").read_text(encoding="utf-8"))
+        if kwargs.get("log_to"):
+            from nava_eval.runners.tracking import TrackerMissingError, log_run
+
+            try:
+                where = log_run(kwargs["log_to"], prepared.run_dir.root, request.config)
+            except TrackerMissingError as exc:
+                raise click.ClickException(str(exc)) from None
+            for backend, place in where.items():
+                click.echo(f"logged to {backend}: {place}")
         fail_unless_allowed(failures, request.allow_failures)
     except GenerationFailed as exc:
         raise click.ClickException(str(exc)) from None

@@ -41,9 +41,11 @@ def list_command(verify: bool) -> None:
             f"{mark} {spec.name:<22} {spec.filename}  [{', '.join(spec.used_by)}]  {_human(spec.size)}"
         )
         click.echo(f"    licence: {spec.license}")
-        click.echo(f"    url:     {spec.url}")
-        pin = spec.sha256 or (f"{spec.sha256_prefix}… (prefix)" if spec.sha256_prefix else "not pinned")
+        click.echo(f"    url:     {spec.url}" + (f" @ {spec.revision}" if spec.revision else ""))
+        pin = spec.sha256 or f"not pinned: {spec.unpinned_reason}"
         click.echo(f"    sha256:  {pin}")
+        if spec.pin_source:
+            click.echo(f"    pinned from: {spec.pin_source}")
         click.echo(f"    cache:   {st.path} ({st.state}{': ' + st.detail if st.detail else ''})")
 
 
@@ -54,21 +56,48 @@ def list_command(verify: bool) -> None:
     "--for-metric", "for_metric", default=None, help="Every weight used by this metric (e.g. sync)."
 )
 @click.option("--force", is_flag=True, help="Download again even when the cached file verifies.")
-@click.option("--offline", is_flag=True, help="Never touch the network: only report what is missing.")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Never touch the network: only check what is cached (also: nava-eval --offline, NAVA_EVAL_OFFLINE=1).",
+)
+@click.option(
+    "--trust-unpinned",
+    is_flag=True,
+    help="Also download entries whose sha256 is not pinned in the registry (their hash is printed).",
+)
 def download_command(
-    names: tuple[str, ...], all_: bool, for_metric: str | None, force: bool, offline: bool
+    names: tuple[str, ...],
+    all_: bool,
+    for_metric: str | None,
+    force: bool,
+    offline: bool,
+    trust_unpinned: bool,
 ) -> None:
-    """Fetch weight files into the cache, verify size/sha256, print each file's sha256.
+    """Fetch weight files (resuming partial downloads), verify size/sha256, print each file's sha256.
 
-    The name `nava` fetches the NAVA release (DiT, VAEs, text encoder, ReDimNet) with default
-    options; `nava-eval weights nava --help` lists its options (folder, fp8 file, dry run).
+    Hub files stay in the Hugging Face cache and are used from there; other files go to
+    $NAVA_EVAL_WEIGHTS_DIR. A file that fails its checksum is deleted. The name `nava` fetches the
+    NAVA release (DiT, VAEs, text encoder, ReDimNet) with default options; `nava-eval weights nava
+    --help` lists its options (folder, fp8 file, dry run).
     """
-    from nava_eval.metrics.weights import WeightsError, check_file, download_weight, get_spec, weight_specs
+    from nava_eval.metrics.weights import (
+        WeightsError,
+        cached_file,
+        check_file,
+        download_weight,
+        expected_location,
+        get_spec,
+        offline_requested,
+        weight_specs,
+    )
+
+    offline = offline or offline_requested()
 
     if "nava" in names:
         from nava_eval.runners.commands.weights_nava import command as nava_command
 
-        click.get_current_context().invoke(nava_command)
+        click.get_current_context().invoke(nava_command, offline=offline)
         names = tuple(n for n in names if n != "nava")
         if not (names or all_ or for_metric):
             return
@@ -87,15 +116,21 @@ def download_command(
             spec = get_spec(name)
         except WeightsError as exc:
             raise click.ClickException(str(exc)) from None
-        path = spec.cache_path()
         if offline:
-            state = "present" if path.is_file() else "missing (offline: not downloaded)"
-            failed |= not path.is_file()
-            click.echo(f"{name}: {state} {path}")
+            path = cached_file(spec)
+            failed |= path is None
+            click.echo(
+                f"{name}: "
+                + (
+                    f"present {path}"
+                    if path
+                    else f"missing (offline: not downloaded) {expected_location(spec)}"
+                )
+            )
             continue
         try:
-            path = download_weight(spec, force=force)
-            digest, state = check_file(spec, path)
+            path = download_weight(spec, force=force, trust_unpinned=trust_unpinned)
+            digest, state = check_file(spec, path, delete_bad=True)
         except WeightsError as exc:
             failed = True
             click.echo(click.style(f"✗ {name}: {exc}", fg="red"), err=True)
@@ -121,7 +156,7 @@ _mount_nava()
 @command.command(name="verify")
 @click.argument("names", nargs=-1)
 def verify_command(names: tuple[str, ...]) -> None:
-    """Check size and sha256 of cached files; exit 1 on a mismatch (missing files only warn)."""
+    """Check size and sha256 of cached files; a mismatching file is deleted and the exit code is 1."""
     from nava_eval.metrics.weights import WeightsError, weight_statuses
 
     try:
@@ -136,6 +171,6 @@ def verify_command(names: tuple[str, ...]) -> None:
         elif st.state == "missing":
             click.echo(f"· {st.spec.name}: missing at {st.path} → nava-eval weights download {st.spec.name}")
         else:
-            tag = "ok" if st.state == "ok" else "present, sha256 not pinned"
+            tag = "ok" if st.state in ("ok", "unchecked") else "present, sha256 not pinned"
             click.echo(f"✓ {st.spec.name}: {tag} ({st.sha256})")
     raise SystemExit(1 if bad else 0)

@@ -26,6 +26,7 @@ from nava_eval.benchmarks.errors import DataNotFoundError
 def home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("NAVA_EVAL_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("NAVA_EVAL_OFFLINE", raising=False)
     return tmp_path / "home"
 
 
@@ -111,5 +112,5 @@ def test_offline_uses_cache_only_and_explains(tmp_path, monkeypatch):
         download_versebench(cache_dir=tmp_path / "c")
     assert seen["local_files_only"] is True
     message = str(info.value)
-    assert "HF_HUB_OFFLINE is set" in message and "nava-eval data import versebench" in message
+    assert "offline mode is on" in message and "nava-eval data import versebench" in message
     assert registration("versebench") is None

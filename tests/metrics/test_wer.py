@@ -179,13 +179,23 @@ def test_coverage_failures_and_skips(wavs: dict[str, Path], tmp_path: Path) -> N
 
 
 def test_paraformer_zh_path_uses_funasr_and_zhconv(
-    wavs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+    wavs: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     calls: list[dict] = []
+    # The model is read in place from the HF cache that `nava-eval weights download paraformer-zh` fills.
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setenv("NAVA_EVAL_WEIGHTS_DIR", str(tmp_path / "weights"))
+    snapshot = tmp_path / "hf" / "models--funasr--paraformer-zh" / "snapshots" / ("c" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot / "model.pt").write_bytes(b"paraformer weights")
+    (snapshot.parent.parent / "refs").mkdir()
+    (snapshot.parent.parent / "refs" / "main").write_text("c" * 40)
 
     class FakeAutoModel:
         def __init__(self, model: str, device: str, disable_update: bool) -> None:
-            assert model == "paraformer-zh"
+            assert model == str(snapshot)
 
         def generate(self, input: list, key: list, batch_size_s: int) -> list[dict]:
             calls.append({"n": len(input), "batch_size_s": batch_size_s, "dtype": input[0].dtype})

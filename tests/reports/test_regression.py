@@ -95,18 +95,27 @@ def test_missing_metric_in_run_fails(make_run) -> None:
     assert row.status == "fail" and "missing in run" in row.message
 
 
+MOVA_SYNC = {"sync_c": "sync/mova-lse-v1", "sync_d": "sync/mova-lse-v1"}
+
+
 def test_published_model_baseline(make_run) -> None:
-    # Published NAVA on VerseBench: Sync-C 7.7914, Sync-D 7.5655 (protocol unknown → warning, not error).
-    good = make_run("good", {"sync_c": {"set1": [7.9, 7.8]}, "sync_d": {"set1": [7.5, 7.4]}})
+    # Published NAVA on VerseBench: Sync-C 7.7914, Sync-D 7.5655, protocol sync/mova-lse-v1 (inferred).
+    good = make_run(
+        "good", {"sync_c": {"set1": [7.9, 7.8]}, "sync_d": {"set1": [7.5, 7.4]}}, protocols=MOVA_SYNC
+    )
     result = check(good, "nava")
     assert result.exit_code == EXIT_OK, render_check(result)
     assert result.baseline.startswith("NAVA (published, all)")
-    assert any("protocol is unknown" in w for w in result.warnings)
     row = next(r for r in result.rows if r.field == "sync_c")
     assert row.baseline == pytest.approx(7.7914) and row.delta == pytest.approx(7.85 - 7.7914)
 
-    bad = make_run("bad", {"sync_c": {"set1": [7.0, 7.2]}})
+    bad = make_run("bad", {"sync_c": {"set1": [7.0, 7.2]}}, protocols=MOVA_SYNC)
     assert check(bad, "NAVA").exit_code == EXIT_REGRESSION
+    # Same numbers under plain syncnet_python's protocol: not comparable with the published column.
+    other = make_run("other", {"sync_c": {"set1": [7.9, 7.8]}})
+    clash = check(other, "NAVA")
+    assert clash.exit_code == EXIT_UNUSABLE
+    assert any("different protocols" in e and "sync/mova-lse-v1" in e for e in clash.errors)
     unknown = check(bad, "GPT-9")
     assert unknown.exit_code == EXIT_UNUSABLE and "published models" in unknown.errors[0]
 

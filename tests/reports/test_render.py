@@ -98,8 +98,9 @@ def test_report_is_self_contained_with_expected_content(report_run: Path) -> Non
     assert page.sources and all(src.startswith("data:image/png;base64,") for src in page.sources)
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", text)
     assert "<script" not in text and "<link" not in text
-    # Charts: one per metric column (2) plus one per-set plot per field (2).
-    assert len(page.sources) == 4
+    # Charts: one per metric column (Sync-C/D under the run's protocol and under the published one: 4)
+    # plus one per-set plot per field (2).
+    assert len(page.sources) == 6
     assert SMOKE_BANNER in text and page.banners >= 3  # page + both tables
 
     comparison = page.tables["comparison"]

@@ -117,3 +117,26 @@ def test_reports_never_import_torch() -> None:
         cwd=Path(__file__).resolve().parents[2],
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_statistic_bootstrap_draws_like_the_mean_bootstrap() -> None:
+    from nava_eval.reports.stats import bootstrap_ci_statistic
+
+    values = [0.3, 1.2, 2.2, 0.9, 4.0, 1.1]
+    # Same generator, one row of indices per resample: for the mean it is the same interval.
+    assert bootstrap_ci_statistic(
+        values, lambda xs: float(np.mean(xs)), seed=3, n_resamples=200
+    ) == pytest.approx(bootstrap_ci(values, seed=3, n_resamples=200), abs=1e-12)
+
+
+def test_statistic_bootstrap_gives_up_when_the_statistic_is_mostly_undefined() -> None:
+    from nava_eval.reports.stats import bootstrap_ci_statistic
+
+    def needs_distinct(xs):
+        if len(set(xs)) < 3:
+            raise ValueError("too few distinct items")
+        return float(np.mean(xs))
+
+    assert bootstrap_ci_statistic([1.0, 2.0], needs_distinct) is None
+    with pytest.raises(ValueError, match="at least one item"):
+        bootstrap_ci_statistic([], needs_distinct)

@@ -21,6 +21,7 @@ from nava_eval.runners.commands.validate import command as validate_command
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("NAVA_EVAL_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("NAVA_EVAL_OFFLINE", raising=False)
     return tmp_path / "home"
 
 
@@ -107,6 +108,6 @@ def test_download_offline_and_seedtts_messages(monkeypatch, tmp_path):
     monkeypatch.setattr(huggingface_hub, "snapshot_download", offline_snapshot_download)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     result = CliRunner().invoke(data_command, ["download", "versebench"])
-    assert result.exit_code == 1 and "HF_HUB_OFFLINE is set" in result.output
+    assert result.exit_code == 1 and "offline mode is on" in result.output
     seed = CliRunner().invoke(data_command, ["download", "seedtts"])
     assert seed.exit_code == 1 and "nava-eval data import seedtts PATH" in seed.output

@@ -64,6 +64,20 @@ def test_rerun_resumes_without_regenerating_or_rescoring(versebench_run):
     assert "score video_quality" in result.output and "0 scored, 6 cached" in result.output
 
 
+def test_run_json_records_the_resolved_config_and_replays_it(versebench_run):
+    run_dir, _ = versebench_run
+    config = load_run_file(run_dir).config
+    assert config["benchmark"] == "versebench" and config["preset"] == "smoke"
+    assert config["run_dir"] == str(run_dir.resolve()) and config["no_progress"] is True
+    assert config["t5_offload"] is False and config["cfg_batch"] is None and config["vae_tiling"] is None
+    spec = load_run_file(run_dir).spec.generation
+    assert spec.cfg_batch == 4 and spec.vae_tiling is False  # the smoke preset's own values
+    result = invoke("run", "--config", str(run_dir / "run.json"))  # replay: same settings, so it resumes
+    assert result.exit_code == 0, result.output
+    assert "0 scored, 6 cached" in result.output
+    assert load_run_file(run_dir).config == config
+
+
 def test_changed_generation_settings_are_refused(versebench_run):
     run_dir, _ = versebench_run
     result = invoke("run", "versebench", "--preset", "smoke", "--run-dir", str(run_dir), "--steps", "3")
@@ -248,3 +262,89 @@ def test_failed_samples_make_the_command_fail_unless_allowed(tmp_path, monkeypat
     assert allowed.exit_code == 0, allowed.output
     report = (run_dir / "report.md").read_text()
     assert "2 sample(s) failed to generate" in report
+
+
+def test_log_to_tensorboard_writes_readable_event_files(versebench_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_dir, _ = versebench_run
+    result = invoke("run", "--config", str(run_dir / "run.json"), "--log-to", "tensorboard")
+    assert result.exit_code == 0, result.output
+    assert f"logged to tensorboard: {run_dir / 'tensorboard'}" in result.output
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0, "tensors": 0})
+    events.Reload()
+    results = load_results(run_dir)
+    sync = results.metrics["sync_c"]
+    (point,) = events.Scalars("summary/sync_c")
+    assert point.value == pytest.approx(sync.value, rel=1e-6)
+    assert events.Scalars("summary/sync_c/ci95_low")[0].value == pytest.approx(sync.ci95[0], rel=1e-6)
+    per_sample = events.Scalars("per_sample/video_quality")
+    scores = {r.id: r for r in load_score_records(run_dir / "scores/video_quality.jsonl")}
+    assert len(per_sample) == results.metrics["video_quality"].n == len(scores)
+    first_id = sorted(scores)[0]
+    assert per_sample[0].value == pytest.approx(scores[first_id].values["video_quality"], rel=1e-6)
+    assert "config" in "".join(events.Tags()["tensors"])  # settings as text
+
+
+def test_log_to_wandb_sends_config_summary_and_per_sample_table(versebench_run, monkeypatch):
+    import sys
+    import types
+
+    from nava_eval.runners.tracking import log_run
+
+    calls: dict = {}
+
+    class FakeRun:
+        def __init__(self, **kwargs):
+            calls["init"] = kwargs
+            self.summary: dict = {}
+            self.url = "https://wandb.invalid/run"
+
+        def log(self, data):
+            calls["log"] = data
+
+        def finish(self):
+            calls["summary"] = dict(self.summary)
+            calls["finished"] = True
+
+    class FakeTable:
+        def __init__(self, columns, data):
+            self.columns, self.data = columns, data
+
+    fake = types.ModuleType("wandb")
+    fake.init = lambda **kwargs: FakeRun(**kwargs)
+    fake.Table = FakeTable
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    run_dir, _ = versebench_run
+    assert log_run(["wandb"], run_dir) == {"wandb": "https://wandb.invalid/run"}
+    results = load_results(run_dir)
+    assert (
+        calls["init"]["name"] == results.run_name and calls["init"]["config"]["config"]["preset"] == "smoke"
+    )
+    assert calls["summary"]["sync_d"] == pytest.approx(results.metrics["sync_d"].value)
+    assert calls["summary"]["sync_d/protocol"] == results.metrics["sync_d"].protocol
+    table = calls["log"]["per_sample"]
+    assert table.columns[:5] == ["id", "set", "metric", "field", "value"]
+    assert {row[3] for row in table.data} >= {"sync_c", "sync_d", "video_quality"} and calls["finished"]
+
+
+def test_trackers_are_imported_only_when_asked() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, nava_eval.runners.commands.run, nava_eval.runners.tracking;"
+        "bad=[m for m in ('wandb','tensorboard','torch.utils.tensorboard') if m in sys.modules];"
+        "assert not bad, bad"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_missing_tracker_names_its_extra(versebench_run, monkeypatch):
+    import sys
+
+    run_dir, _ = versebench_run
+    monkeypatch.setitem(sys.modules, "wandb", None)  # makes `import wandb` fail as if not installed
+    result = invoke("run", "--config", str(run_dir / "run.json"), "--log-to", "wandb")
+    assert result.exit_code == 1 and "pip install 'nava-eval[wandb]'" in result.output

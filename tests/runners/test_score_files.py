@@ -122,10 +122,15 @@ def test_weights_cli_list_verify_download_offline(tmp_path: Path, monkeypatch) -
     assert r.exit_code == 0 and "missing" in r.output
     r = runner.invoke(cli, ["weights", "download", "--for-metric", "sync", "--offline"])
     assert r.exit_code == 1 and "offline: not downloaded" in r.output
-    (tmp_path / "syncnet").mkdir()
-    (tmp_path / "syncnet" / "syncnet_v2.model").write_bytes(b"fake")
+    r = runner.invoke(cli, ["--offline", "weights", "download", "syncnet"])  # the global switch
+    assert r.exit_code == 1 and "offline: not downloaded" in r.output
+    fake = tmp_path / "syncnet" / "syncnet_v2.model"
+    fake.parent.mkdir()
+    fake.write_bytes(b"fake")
     r = runner.invoke(cli, ["weights", "verify", "syncnet"])
-    assert r.exit_code == 0 and "not pinned" in r.output
+    assert r.exit_code == 1 and "has 4 bytes, expected 54573114" in r.output
+    assert "deleted it from the cache" in r.output and "nava-eval weights download syncnet" in r.output
+    assert not fake.exists()
 
 
 def test_request_refuses_a_batch_size_below_one() -> None:
