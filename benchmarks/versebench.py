@@ -48,6 +48,12 @@ EXPECTED_COUNTS = {"set1": 205, "set2": 295, "set3": 100}
 ROOT_CANDIDATES = (".", "verse_bench", "verse_bench_data")
 NAVA_PROMPT_DIR_CANDIDATES = ("nava_prompts", "verse_bench_rewrite")
 HOW_TO_GET = "run `nava-eval data download versebench`"
+HOW_TO_GET_NAVA_PROMPTS = (
+    "get them with `git clone --depth 1 https://github.com/ernie-research/NAVA` and register them with "
+    "`nava-eval data import versebench DATA_DIR --nava-prompts NAVA/infer_cases/verse_bench_rewrite` "
+    "(or put that folder next to the data as verse_bench_rewrite/); to generate from Verse-Bench's own "
+    "prompts instead (not NAVA's protocol) pass --prompt-source official"
+)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 PromptSource = Literal["auto", "nava", "official"]
@@ -210,15 +216,15 @@ class VerseBench:
     def __init__(
         self,
         prompts_dir: Path | None = None,
-        prompt_source: PromptSource = "auto",
+        prompt_source: PromptSource = "nava",
         item_subdirs: tuple[str, ...] = ("", "clips"),
         expected_counts: dict[str, int] | None = None,
     ) -> None:
         """
         prompts_dir: folder with NAVA's set1/2/3.jsonl (default: `nava_prompts/` or
             `verse_bench_rewrite/` in or beside the data folder, else the registered one).
-        prompt_source: "nava" requires those files, "official" uses each item's own `prompt`,
-            "auto" uses NAVA's when found and says so in the log and in Sample.meta["prompt_source"].
+        prompt_source: "nava" (default; "auto" is the same) requires those files and fails naming
+            them when they are missing; "official" uses each item's own `prompt`, only when asked for.
         expected_counts: override of the per-set counts (the smoke set uses its own).
         """
         if prompt_source not in ("auto", "nava", "official"):
@@ -307,15 +313,15 @@ class VerseBench:
             return None
         folder = self.nava_prompts_dir(root)
         if folder is None:
-            if self.prompt_source == "nava":
-                raise DataNotFoundError(
-                    f"prompt_source='nava' but no NAVA prompt files (set1.jsonl ...) were found near {root}; "
-                    "pass prompts_dir (a NAVA checkout's infer_cases/verse_bench_rewrite)"
-                )
-            log.warning(
-                "no NAVA prompt files found near %s: generating from the official Verse-Bench prompts", root
+            # NAVA ran VerseBench on its rewritten prompts; silently using the originals would put
+            # numbers of another protocol in NAVA's column.
+            looked = [
+                str(b / n / "set1.jsonl") for n in NAVA_PROMPT_DIR_CANDIDATES for b in (root, root.parent)
+            ]
+            raise DataNotFoundError(
+                f"NAVA's rewritten VerseBench prompts (set1.jsonl, set2.jsonl, set3.jsonl) are missing: looked "
+                f"for {', '.join(looked)} and the data registration; {HOW_TO_GET_NAVA_PROMPTS}"
             )
-            return None
         out: dict[str, dict[str, NavaPrompt]] = {}
         for set_name in sets:
             path = folder / f"{set_name}.jsonl"
@@ -435,9 +441,15 @@ class VerseBench:
         chosen = self._selected_sets(SampleSelection(sets=sets))
         items, problems = self._scan_items(root, chosen)
         notes: list[str] = []
-        prompts = self._nava_prompts(root, chosen, problems)
+        try:
+            prompts = self._nava_prompts(root, chosen, problems)
+        except DataNotFoundError as missing:
+            prompts = None
+            problems.append(Problem(root, str(missing)))
         if prompts is None:
-            notes.append("no NAVA prompt files: generation would use the official prompts")
+            notes.append(
+                "no NAVA prompt files: generation needs them (or --prompt-source official, another protocol)"
+            )
         else:
             notes.append(f"NAVA prompt files: {self.nava_prompts_dir(root)}")
             self._join(items, prompts, problems)

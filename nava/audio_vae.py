@@ -3,21 +3,24 @@
 The DiT's audio latent is token-major [La, 128] with La = 25 tokens per second; the 128 channels are
 8 latent channels × 16 latent mel bins ("b c t f → b t (c f)"), normalised with the checkpoint's
 per-channel statistics. Decoding: un-normalise → [B, 8, La, 16] → stereo log-mel → vocoder waveform at
-the vocoder's rate → resampled to 16 kHz → clamped to ±0.99 (as NAVA writes it).
+the vocoder's rate → resampled to 16 kHz with torchaudio's default windowed-sinc filter → clamped to
+±0.99 (as NAVA writes it). The release runs all of it under the bf16 autocast of its sampler on CUDA
+(`decode(..., autocast_dtype=torch.bfloat16)`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 from collections.abc import Mapping
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
+
+from nava_eval.nava.resample import sinc_resample
 
 logger = logging.getLogger(__name__)
 
@@ -63,14 +66,8 @@ def unpack_audio_latent(tokens: torch.Tensor, mel_bins: int = LATENT_MEL_BINS) -
 
 
 def resample(wav: torch.Tensor, rate_in: int, rate_out: int) -> torch.Tensor:
-    """Polyphase resampling along the last axis (scipy), float32 out."""
-    if rate_in == rate_out:
-        return wav.float()
-    from scipy.signal import resample_poly
-
-    ratio = Fraction(rate_out, rate_in)
-    out = resample_poly(wav.detach().float().cpu().numpy(), ratio.numerator, ratio.denominator, axis=-1)
-    return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))
+    """torchaudio's default resampling (Hann-windowed sinc) along the last axis, float32 out."""
+    return sinc_resample(wav.detach().float(), rate_in, rate_out)
 
 
 class LtxAudioDecoder:
@@ -116,13 +113,24 @@ class LtxAudioDecoder:
         return self.vae.decode(latent).sample
 
     @torch.no_grad()
-    def decode(self, tokens: torch.Tensor) -> torch.Tensor:
-        """[La, 128] or [B, La, 128] → float32 waveform [B, 2, N] at 16 kHz, clamped to ±0.99."""
-        mel = self.decode_mel(tokens)
-        vocoder_dtype = next(self.vocoder.parameters()).dtype
-        wav = self.vocoder(mel.to(vocoder_dtype)).float()
-        wav = resample(wav, self.vocoder_sample_rate, self.sample_rate)
-        return wav.clamp(-OUTPUT_CLAMP, OUTPUT_CLAMP).cpu()
+    def decode(self, tokens: torch.Tensor, autocast_dtype: torch.dtype | None = None) -> torch.Tensor:
+        """[La, 128] or [B, La, 128] → float32 waveform [B, 2, N] at 16 kHz, clamped to ±0.99.
+
+        autocast_dtype: run decoder, vocoder and resampler under autocast to this dtype, as the release
+        does on CUDA (bf16); the resampler's conv then yields bf16 samples, returned as float32 values.
+        """
+        context = (
+            torch.autocast(self.device.type, dtype=autocast_dtype)
+            if autocast_dtype is not None
+            else contextlib.nullcontext()
+        )
+        with context:
+            mel = self.decode_mel(tokens)
+            vocoder_dtype = next(self.vocoder.parameters()).dtype
+            wav = self.vocoder(mel.to(vocoder_dtype)).float()
+            wav = sinc_resample(wav, self.vocoder_sample_rate, self.sample_rate)
+            wav = wav.clamp(-OUTPUT_CLAMP, OUTPUT_CLAMP)
+        return wav.float().cpu()
 
 
 def split_official_audio_state(
@@ -233,10 +241,20 @@ def audio_vae_kwargs_from_metadata(section: Mapping[str, Any]) -> dict[str, Any]
 
 
 def vocoder_kwargs_from_metadata(section: Mapping[str, Any]) -> dict[str, Any]:
-    """LTX-core vocoder + bandwidth-extension config (sections `vocoder`, `bwe`) → diffusers kwargs."""
+    """LTX-core vocoder + bandwidth-extension config (sections `vocoder`, `bwe`) → diffusers kwargs.
+
+    Defaults and final activations follow LTX-core's configurator: the 16 kHz vocoder ends in tanh or,
+    with `use_tanh_at_final: false` (LTX-2.3), a clamp to [-1, 1] before the bandwidth extension; the
+    BWE generator has no final activation (its sum with the resampled skip is clamped instead).
+    """
     voc, bwe = section["vocoder"], section["bwe"]
 
-    def stage(cfg: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    def final_activation(cfg: Mapping[str, Any], applied: bool) -> str | None:
+        if not applied:
+            return None
+        return "tanh" if cfg.get("use_tanh_at_final", True) else "clamp"
+
+    def stage(cfg: Mapping[str, Any], prefix: str, final_applied: bool) -> dict[str, Any]:
         return {
             f"{prefix}hidden_channels": cfg["upsample_initial_channel"],
             f"{prefix}out_channels": 2 if cfg.get("stereo", True) else 1,
@@ -245,13 +263,13 @@ def vocoder_kwargs_from_metadata(section: Mapping[str, Any]) -> dict[str, Any]:
             f"{prefix}resnet_kernel_sizes": list(cfg["resblock_kernel_sizes"]),
             f"{prefix}resnet_dilations": [list(d) for d in cfg["resblock_dilation_sizes"]],
             f"{prefix}act_fn": cfg["activation"],
-            f"{prefix}final_act_fn": "tanh" if cfg.get("use_tanh_at_final", False) else None,
-            f"{prefix}final_bias": bool(cfg.get("use_bias_at_final", False)),
+            f"{prefix}final_act_fn": final_activation(cfg, final_applied),
+            f"{prefix}final_bias": bool(cfg.get("use_bias_at_final", True)),
         }
 
     return {
-        **stage(voc, ""),
-        **stage(bwe, "bwe_"),
+        **stage(voc, "", final_applied=True),
+        **stage(bwe, "bwe_", final_applied=False),
         "filter_length": bwe["n_fft"],
         "hop_length": bwe["hop_length"],
         "window_length": bwe["win_size"],

@@ -19,6 +19,16 @@ import torch
 from nava_eval.nava.audio_vae import LATENT_CHANNELS, LATENT_MEL_BINS, LtxAudioDecoder, load_ltx_audio_decoder
 from nava_eval.nava.config import NavaConfig
 from nava_eval.nava.modeling import NavaModel
+from nava_eval.nava.release_layout import (  # the release's file names, torch-free for the dry run
+    AUDIO_VAE_FILE,
+    DIT_FILE,
+    DIT_FP8_FILE,
+    FETCH_COMMAND,
+    NAVA_REPO_ID,
+    T5_FILE,
+    TOKENIZER_FILES,
+    VIDEO_VAE_FILE,
+)
 from nava_eval.nava.speaker import ReDimNetEmbedder, SpeakerEmbedder, TinySpeakerEmbedder
 from nava_eval.nava.text import (
     UMT5_XXL_CONFIG,
@@ -33,17 +43,6 @@ from nava_eval.nava.video_vae import WAN22_VAE_CONFIG, WanVideoVAE, build_wan22_
 logger = logging.getLogger(__name__)
 
 PRESETS = ("nava-tiny", "nava-6b")
-NAVA_REPO_ID = "ernie-research/NAVA"
-FETCH_COMMAND = "nava-eval weights download nava"
-
-# Paths inside the release repository (reference §10).
-DIT_FILE = "NAVA.safetensors"
-DIT_FP8_FILE = "NAVA_fp8.safetensors"
-VIDEO_VAE_FILE = "Wan2.2-TI2V-5B/Wan2.2_VAE.pth"
-T5_FILE = "Wan2.2-TI2V-5B/models_t5_umt5-xxl-enc-bf16.pth"
-TOKENIZER_DIR = "Wan2.2-TI2V-5B/google/umt5-xxl"
-TOKENIZER_FILES = (f"{TOKENIZER_DIR}/spiece.model", f"{TOKENIZER_DIR}/tokenizer.json")
-AUDIO_VAE_FILE = "params/LTX2/ltx-2.3-22b-dev_audio_vae.safetensors"
 
 
 @dataclass(frozen=True)
@@ -85,6 +84,7 @@ def build_components(
     *,
     t5_offload: bool = False,
     weight_dtype: str = "auto",
+    dit_file: str | None = None,
 ) -> Components:
     """Components for `preset` ("nava-tiny" or "nava-6b") on `device`.
 
@@ -95,7 +95,7 @@ def build_components(
     if preset == "nava-tiny":
         return _tiny_components(device, dtype)
     if preset == "nava-6b":
-        return _release_components(weights_dir, device, dtype, t5_offload, weight_dtype)
+        return _release_components(weights_dir, device, dtype, t5_offload, weight_dtype, dit_file)
     raise ValueError(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
 
 
@@ -200,11 +200,16 @@ def resolve_weights_dir(weights_dir: str | Path | None) -> Path:
         ) from err
 
 
-def release_files(root: Path, weight_dtype: str = "auto") -> dict[str, Path]:
-    """Every file the release preset reads; FileNotFoundError names all that are missing."""
+def release_files(root: Path, weight_dtype: str = "auto", dit_file: str | None = None) -> dict[str, Path]:
+    """Every file the release preset reads; FileNotFoundError names all that are missing.
+
+    dit_file: the DiT checkpoint's name in the folder (default: by weight_dtype, as the release names them).
+    """
     dit = DIT_FP8_FILE if weight_dtype == "fp8_e4m3fn" else DIT_FILE
     if weight_dtype == "auto" and not (root / DIT_FILE).is_file() and (root / DIT_FP8_FILE).is_file():
         dit = DIT_FP8_FILE
+    if dit_file is not None:
+        dit = dit_file
     wanted = {
         "dit": dit,
         "video_vae": VIDEO_VAE_FILE,
@@ -228,11 +233,12 @@ def _release_components(
     dtype: torch.dtype,
     t5_offload: bool,
     weight_dtype: str,
+    dit_file: str | None = None,
 ) -> Components:
     from nava_eval.nava.checkpoint import load_model
 
     root = resolve_weights_dir(weights_dir)
-    files = release_files(root, weight_dtype)
+    files = release_files(root, weight_dtype, dit_file)
     speaker = ReDimNetEmbedder(device=device)  # fails early, naming the fetch command, when not cached
     config = NavaConfig.from_preset("nava-6b")
     model = load_model(files["dit"], config, device=device, weight_dtype=weight_dtype)

@@ -2,6 +2,12 @@
 
 Audio is peak-normalised to 0.95 before writing, as the official inference script does. The caller
 chooses the path (the runner writes to a temporary name and renames it).
+
+Audio timing in the mp4 (`audio_timing`): the release writes through `torchvision.io.write_video`,
+which hands the AAC encoder one frame without a timestamp, so the encoder's 1024 priming samples stay
+at the start of the decoded audio (64 ms of lag at 16 kHz, what every decoder, ffmpeg included, plays).
+"official" reproduces that; "exact" stamps the frame at pts 0 so the muxer writes an edit list that
+trims the priming and the audio starts with the video.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 OUTPUT_SAMPLE_RATE = 16000
 PEAK = 0.95
+AUDIO_TIMINGS = ("official", "exact")
+AUDIO_ARITHMETICS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -43,11 +51,32 @@ def _as_numpy(x: torch.Tensor | np.ndarray) -> np.ndarray:
     return x.detach().float().cpu().numpy() if _is_tensor(x) else np.asarray(x)
 
 
-def peak_normalize(audio: torch.Tensor | np.ndarray, peak: float = PEAK) -> np.ndarray:
-    """x·peak/max|x|, clamped to ±1; silence stays silence. Returns float32 [C, N]."""
+def round_to_bf16(x: np.ndarray) -> np.ndarray:
+    """float32 values rounded to the nearest bfloat16 (ties to even), as float32."""
+    bits = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+    return bits.astype(np.uint32).view(np.float32)
+
+
+def peak_normalize(
+    audio: torch.Tensor | np.ndarray, peak: float = PEAK, arithmetic: str = "fp32"
+) -> np.ndarray:
+    """x·peak/max|x|, clamped to ±1; silence stays silence. Returns float32 [C, N].
+
+    arithmetic "bf16" repeats the release's arithmetic on its bf16 waveform (the release computes
+    `x * (0.95 / peak)` on a bf16 tensor: reciprocal, product and result each rounded to bf16).
+    """
+    if arithmetic not in AUDIO_ARITHMETICS:
+        raise ValueError(f"arithmetic must be one of {', '.join(AUDIO_ARITHMETICS)}, got {arithmetic!r}")
     wav = _as_numpy(audio).astype(np.float32)
     top = float(np.abs(wav).max()) if wav.size else 0.0
-    if top > 0:
+    if top > 0 and arithmetic == "bf16":
+        wav = round_to_bf16(wav)
+        top = float(np.abs(wav).max())
+        inverse = round_to_bf16(np.float32(1.0) / np.array([top], np.float32))
+        scale = round_to_bf16(inverse * np.float32(peak))
+        wav = round_to_bf16(wav * scale[0])
+    elif top > 0:
         wav = wav * (peak / top)
     return np.clip(wav, -1.0, 1.0)
 
@@ -70,16 +99,19 @@ def _check_audio(audio: np.ndarray) -> np.ndarray:
     return audio
 
 
-def _encode_audio(container: av.container.OutputContainer, stream, wav: np.ndarray, sample_rate: int) -> None:
+def _encode_audio(
+    container: av.container.OutputContainer, stream, wav: np.ndarray, sample_rate: int, stamped: bool = True
+) -> None:
     layout = "stereo" if wav.shape[0] == 2 else "mono"
     frame = av.AudioFrame.from_ndarray(
         np.ascontiguousarray(wav, dtype=np.float32), format="fltp", layout=layout
     )
     frame.sample_rate = sample_rate
-    # An explicit pts lets the encoder emit the AAC priming packet at a negative pts, which the mp4
-    # muxer turns into an edit list; without it, readers see 1024 extra samples at the start.
-    frame.pts = 0
-    frame.time_base = Fraction(1, sample_rate)
+    if stamped:
+        # An explicit pts lets the encoder emit the AAC priming packet at a negative pts, which the mp4
+        # muxer turns into an edit list; without it, readers see 1024 extra samples at the start.
+        frame.pts = 0
+        frame.time_base = Fraction(1, sample_rate)
     for packet in stream.encode(frame):
         container.mux(packet)
     for packet in stream.encode(None):
@@ -93,9 +125,17 @@ def write_mp4(
     audio: torch.Tensor | np.ndarray | None = None,
     sample_rate: int = OUTPUT_SAMPLE_RATE,
     crf: int = 18,
-    audio_bit_rate: int = 192_000,
+    audio_bit_rate: int | None = None,
+    audio_timing: str = "official",
+    audio_arithmetic: str = "fp32",
 ) -> Path:
-    """Write uint8 frames [F, H, W, 3] (+ optional audio [C, N]) as H.264/AAC mp4 at `path`."""
+    """Write uint8 frames [F, H, W, 3] (+ optional audio [C, N]) as H.264/AAC mp4 at `path`.
+
+    audio_bit_rate None keeps the AAC encoder's default (128 kb/s, what the release gets); audio_timing
+    "official" keeps the AAC priming at the start as the release does, "exact" trims it (module doc).
+    """
+    if audio_timing not in AUDIO_TIMINGS:
+        raise ValueError(f"audio_timing must be one of {', '.join(AUDIO_TIMINGS)}, got {audio_timing!r}")
     path = Path(path)
     pixels = _as_numpy(frames) if not isinstance(frames, np.ndarray) else frames
     if pixels.dtype != np.uint8:
@@ -113,27 +153,30 @@ def write_mp4(
         video_stream.options = {"crf": str(crf)}
         audio_stream = None
         if audio is not None:
-            wav = peak_normalize(_check_audio(_as_numpy(audio)))
+            wav = peak_normalize(_check_audio(_as_numpy(audio)), arithmetic=audio_arithmetic)
             audio_stream = container.add_stream("aac", rate=sample_rate)
             audio_stream.layout = "stereo" if wav.shape[0] == 2 else "mono"
-            # FFmpeg's native AAC encoder at its default rate smears the first frames by up to ~0.3.
-            audio_stream.bit_rate = audio_bit_rate
+            if audio_bit_rate is not None:
+                audio_stream.bit_rate = audio_bit_rate
         for image in pixels:
             for packet in video_stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
                 container.mux(packet)
         for packet in video_stream.encode(None):
             container.mux(packet)
         if audio_stream is not None:
-            _encode_audio(container, audio_stream, wav, sample_rate)
+            _encode_audio(container, audio_stream, wav, sample_rate, stamped=audio_timing == "exact")
     return path
 
 
 def write_wav(
-    path: str | Path, audio: torch.Tensor | np.ndarray, sample_rate: int = OUTPUT_SAMPLE_RATE
+    path: str | Path,
+    audio: torch.Tensor | np.ndarray,
+    sample_rate: int = OUTPUT_SAMPLE_RATE,
+    audio_arithmetic: str = "fp32",
 ) -> Path:
     """Write audio [C, N] as 16-bit PCM wav at `path`, peak-normalised to 0.95."""
     path = Path(path)
-    wav = peak_normalize(_check_audio(_as_numpy(audio)))
+    wav = peak_normalize(_check_audio(_as_numpy(audio)), arithmetic=audio_arithmetic)
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), mode="w", format="wav") as container:
         stream = container.add_stream("pcm_s16le", rate=sample_rate)
@@ -192,14 +235,31 @@ def read_mp4(path: str | Path) -> DecodedMedia:
     return DecodedMedia(frames=frames, fps=fps, audio=audio, sample_rate=rate)
 
 
-def _encode_npz_job(path: str, arrays: str, fps: float, sample_rate: int, crf: int) -> None:
+def _encode_npz_job(
+    path: str,
+    arrays: str,
+    fps: float,
+    sample_rate: int,
+    crf: int,
+    audio_timing: str = "official",
+    audio_arithmetic: str = "fp32",
+) -> None:
     """Runs in the encoder process: read the arrays the parent saved, encode to `path`."""
     with np.load(arrays) as data:
         audio = data["audio"]
         if "frames" in data.files:
-            write_mp4(path, data["frames"], fps, audio=audio, sample_rate=sample_rate, crf=crf)
+            write_mp4(
+                path,
+                data["frames"],
+                fps,
+                audio=audio,
+                sample_rate=sample_rate,
+                crf=crf,
+                audio_timing=audio_timing,
+                audio_arithmetic=audio_arithmetic,
+            )
         else:
-            write_wav(path, audio, sample_rate)
+            write_wav(path, audio, sample_rate, audio_arithmetic=audio_arithmetic)
 
 
 class IsolatedMediaWriter:
@@ -220,8 +280,12 @@ class IsolatedMediaWriter:
         fps: float = 24.0,
         sample_rate: int = OUTPUT_SAMPLE_RATE,
         crf: int = 18,
+        audio_timing: str = "official",
+        audio_arithmetic: str = "fp32",
     ) -> Path:
         """mp4 when `frames` is given, else wav, at exactly `path` (arrays travel through a temp .npz)."""
+        if audio_timing not in AUDIO_TIMINGS or audio_arithmetic not in AUDIO_ARITHMETICS:
+            raise ValueError(f"bad audio_timing {audio_timing!r} or audio_arithmetic {audio_arithmetic!r}")
         import subprocess
         import sys
         import tempfile
@@ -236,9 +300,21 @@ class IsolatedMediaWriter:
         os.close(fd)
         try:
             np.savez(tmp, **arrays)
-            code = "import sys; from nava_eval.nava.media import _encode_npz_job as j; j(sys.argv[1], sys.argv[2], *map(float, sys.argv[3:4]), *map(int, sys.argv[4:]))"
+            code = (
+                "import sys; from nava_eval.nava.media import _encode_npz_job as j; "
+                "j(sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), *sys.argv[6:])"
+            )
+            args = [
+                str(path),
+                tmp,
+                repr(float(fps)),
+                str(sample_rate),
+                str(crf),
+                audio_timing,
+                audio_arithmetic,
+            ]
             done = subprocess.run(
-                [sys.executable, "-c", code, str(path), tmp, repr(float(fps)), str(sample_rate), str(crf)],
+                [sys.executable, "-c", code, *args],
                 capture_output=True,
                 text=True,
             )

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -44,7 +44,9 @@ AUDIO_ONLY_MODES = ("t2a", "tts")
 AUDIO_LATENT_DIM = LATENT_CHANNELS * LATENT_MEL_BINS
 VIDEO_LATENT_DIM = 48
 SPATIAL_FACTOR = 16
-DEFAULT_T2A_SECONDS = 5.0
+DEFAULT_T2A_SECONDS = 6.0  # scripts/inference_t2a.sh (the CLI's own default, 5.0, is never used)
+#: Seed-TTS reference length the released `t2a_seedtts.py` falls back to (its speaker path fails).
+RELEASED_TTS_REFERENCE_TOKENS = 313
 
 # Exact negative prompts of the release (reference §6.5; the MMDiT variant for video).
 NEGATIVE_PROMPT_AUDIO = "机械音、闷糊、回音、失真、电流声、爆音、杂音"
@@ -88,6 +90,9 @@ class Request:
 
     frames: latent frames (pixel frames = 4(frames − 1) + 1); fps: mp4 frame rate only. Guidance fields
     left None take the mode's shipped defaults. reference_text: Seed-TTS transcript of the speaker wav.
+    embed_speakers: False runs as the released Seed-TTS code does (no speaker embedding: the raw
+    `<extra_id_2>` vector stays in the prompt and timbre CFG has nothing to drop); reference_tokens
+    fixes the Seed-TTS reference length (the released code's fallback, 313) instead of measuring the wav.
     """
 
     id: str
@@ -110,6 +115,8 @@ class Request:
     timbre_guidance: float | None = None
     align_3d: bool | None = None
     timbre_cfg: bool | None = None
+    embed_speakers: bool = True
+    reference_tokens: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "image", None if self.image is None else Path(self.image))
@@ -132,6 +139,8 @@ class Request:
             self._fail("fps", f"must be > 0, got {self.fps}")
         if self.duration is not None and not self.duration > 0:
             self._fail("duration", f"must be > 0 seconds, got {self.duration}")
+        if self.reference_tokens is not None and self.reference_tokens < 1:
+            self._fail("reference_tokens", f"must be >= 1, got {self.reference_tokens}")
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name.endswith("_guidance") and value is not None and not value >= 0:
@@ -233,16 +242,48 @@ class AVSample:
         return write_mp4(path, self.video.numpy(), self.fps, audio=self.audio, sample_rate=self.sample_rate)
 
 
+DecodePrecision = Literal["release", "fp32"]
+DECODE_PRECISIONS: tuple[str, ...] = ("release", "fp32")
+
+
 @dataclass(frozen=True)
 class PipelineOptions:
     """vae_tiling: tiled video decode (official --vae_tiling); cfg_batch: guidance passes per DiT forward
     (1 = the official sequential order, 4 = one batched forward per step); image_size: I2V bucket
-    resolution; video_fps_for_audio: the training video fps that sets the AV audio length."""
+    resolution; video_fps_for_audio: the training video fps that sets the AV audio length;
+    decode_precision: "release" decodes as the release does on CUDA (audio VAE decoder, vocoder and
+    resampler under bf16 autocast; the video VAE's weights in bf16, computed in fp32), "fp32" keeps
+    every decode in fp32. On CPU both run fp32 (the release has no CPU path)."""
 
     vae_tiling: TilingConfig | None = None
     cfg_batch: int = 4
     image_size: int = 960
     video_fps_for_audio: float = 24.0
+    decode_precision: DecodePrecision = "release"
+
+    def __post_init__(self) -> None:
+        if self.decode_precision not in DECODE_PRECISIONS:
+            raise ValueError(
+                f"decode_precision must be one of {', '.join(DECODE_PRECISIONS)}, got {self.decode_precision!r}"
+            )
+
+
+@dataclass(frozen=True)
+class InitialNoise:
+    """The starting latents of one request: video [T·h·w, 48] (None for audio-only) and audio [La, 128]."""
+
+    video: torch.Tensor | None
+    audio: torch.Tensor
+
+
+@dataclass(frozen=True)
+class NoiseShapes:
+    """Latent geometry of one request: video grid (T, h, w) or None, and the audio token count."""
+
+    t_h_w: tuple[int, int, int] | None
+    audio_tokens: int
+    width: int | None = None  # output size in pixels (I2V: the image's bucket)
+    height: int | None = None
 
 
 class NavaPipeline:
@@ -253,13 +294,56 @@ class NavaPipeline:
         self.options = options or PipelineOptions()
         if self.options.cfg_batch < 1:
             raise ValueError(f"cfg_batch must be >= 1, got {self.options.cfg_batch}")
+        if self.release_decode:
+            # The release's video VAE holds bf16 weights computed in fp32 (see WanVideoVAE).
+            components.video_vae.round_weights_to_bf16()
 
     @property
     def device(self) -> torch.device:
         return self.components.device
 
+    @property
+    def release_decode(self) -> bool:
+        """Whether decoding follows the release's CUDA precision (see PipelineOptions)."""
+        return self.options.decode_precision == "release" and self.device.type == "cuda"
+
     # ------------------------------------------------------------------------------------------------
-    def __call__(self, request: Request, progress: Callable[[int, int], None] | None = None) -> AVSample:
+    def noise_shapes(self, request: Request) -> NoiseShapes:
+        """The latent geometry of `request` (reads an I2V image's header or a Seed-TTS wav, nothing more)."""
+        t_h_w, width, height = None, None, None
+        if not request.audio_only:
+            width, height = request.width, request.height
+            if request.mode == "i2av":
+                from PIL import Image
+
+                with Image.open(request.image) as img:
+                    width, height = image_bucket(img.width, img.height, self.options.image_size)
+            t_h_w = (request.frames, height // SPATIAL_FACTOR, width // SPATIAL_FACTOR)
+        return NoiseShapes(t_h_w, self._audio_tokens(request), width, height)
+
+    def draw_noise(self, request: Request, generator: torch.Generator) -> InitialNoise:
+        """Video noise, then audio noise, token-major, from `generator` (the official order)."""
+        shapes = self.noise_shapes(request)
+        video = None
+        if shapes.t_h_w is not None:
+            video = torch.randn(
+                (math.prod(shapes.t_h_w), VIDEO_LATENT_DIM), generator=generator, device=self.device
+            )
+        audio = torch.randn((shapes.audio_tokens, AUDIO_LATENT_DIM), generator=generator, device=self.device)
+        return InitialNoise(video, audio)
+
+    def noise_generator(self, seed: int) -> torch.Generator:
+        """A generator on the pipeline's device seeded like the official `set_seed(seed)`."""
+        return torch.Generator(device=self.device).manual_seed(int(seed))
+
+    # ------------------------------------------------------------------------------------------------
+    def __call__(
+        self,
+        request: Request,
+        progress: Callable[[int, int], None] | None = None,
+        noise: InitialNoise | None = None,
+    ) -> AVSample:
+        """Generate one clip; `noise` (from `draw_noise`) replaces a fresh draw seeded with request.seed."""
         request.validate_files()
         c = self.components
         scales = request.guidance_scales()
@@ -271,7 +355,7 @@ class NavaPipeline:
         (positive,) = c.text_encoder.encode([request.caption()])
         neg_video, neg_audio = c.text_encoder.encode([NEGATIVE_PROMPT_VIDEO, NEGATIVE_PROMPT_AUDIO])
         spk_embed = spk_pos = None
-        if request.speaker_wavs:
+        if request.speaker_wavs and request.embed_speakers:
             if positive.speaker_positions.numel() != len(request.speaker_wavs):
                 raise ValueError(
                     f"request {request.id!r}: speaker_wavs: {len(request.speaker_wavs)} wav(s) but "
@@ -284,20 +368,13 @@ class NavaPipeline:
 
         # 2) latent geometry, first frame, noise (video first, then audio, token-major)
         t0 = time.perf_counter()
-        first_frame, t_h_w = None, None
-        if not request.audio_only:
-            width, height = request.width, request.height
-            if request.mode == "i2av":
-                first_frame, (width, height) = self._image_latent(request.image)
-            t_h_w = (request.frames, height // SPATIAL_FACTOR, width // SPATIAL_FACTOR)
-        audio_tokens = self._audio_tokens(request)
-        generator = torch.Generator(device=self.device).manual_seed(request.seed)
-        noise_video = None
-        if t_h_w is not None:
-            noise_video = torch.randn(
-                (math.prod(t_h_w), VIDEO_LATENT_DIM), generator=generator, device=self.device
-            )
-        noise_audio = torch.randn((audio_tokens, AUDIO_LATENT_DIM), generator=generator, device=self.device)
+        shapes = self.noise_shapes(request)
+        first_frame = None
+        if request.mode == "i2av":
+            first_frame = self._image_latent(request.image, (shapes.width, shapes.height))
+        if noise is None:
+            noise = self.draw_noise(request, self.noise_generator(request.seed))
+        self._check_noise(request, noise, shapes)
         timings["image_s"] = time.perf_counter() - t0
 
         # 3) denoise
@@ -315,9 +392,9 @@ class NavaPipeline:
                 c.model,
                 schedule,
                 scales,
-                noise_video=noise_video,
-                noise_audio=noise_audio,
-                t_h_w=t_h_w,
+                noise_video=noise.video,
+                noise_audio=noise.audio,
+                t_h_w=shapes.t_h_w,
                 context_pos=positive.features.float(),
                 context_neg=negative.features.float(),
                 spk_embed=spk_embed,
@@ -332,10 +409,11 @@ class NavaPipeline:
         t0 = time.perf_counter()
         video = None
         if result.video is not None:
-            latent = video_to_channel_first(result.video, t_h_w)[None]
+            latent = video_to_channel_first(result.video, shapes.t_h_w)[None]
             pixels = c.video_vae.decode(latent, tiling=self.options.vae_tiling)[0]  # [3, F, H, W]
             video = frames_to_uint8(pixels.permute(1, 0, 2, 3).cpu())
-        audio = c.audio_decoder.decode(result.audio)[0]
+        audio_dtype = torch.bfloat16 if self.release_decode else None
+        audio = c.audio_decoder.decode(result.audio, autocast_dtype=audio_dtype)[0]
         timings["decode_s"] = time.perf_counter() - t0
         timings["total_s"] = time.perf_counter() - started
 
@@ -343,12 +421,16 @@ class NavaPipeline:
         meta = {
             "preset": c.preset,
             "smoke": c.smoke,
-            "latent_grid": list(t_h_w) if t_h_w else None,
-            "audio_tokens": audio_tokens,
+            "latent_grid": list(shapes.t_h_w) if shapes.t_h_w else None,
+            "audio_tokens": shapes.audio_tokens,
             "steps": request.steps,
-            "passes": list(required_passes(scales, t_h_w is not None, has_speaker)),
+            "passes": list(required_passes(scales, shapes.t_h_w is not None, has_speaker)),
             "cfg_batch": self.options.cfg_batch,
             "guidance": {f.name: getattr(scales, f.name) for f in fields(scales)},
+            "speaker_embedded": has_speaker,
+            "decode_precision": self.options.decode_precision if self.device.type == "cuda" else "fp32",
+            # The release's final waveform is a bf16 tensor; the writer's peak normalisation repeats that.
+            "audio_arithmetic": "bf16" if audio_dtype is not None else "fp32",
         }
         logger.info(
             "request %s (%s): %s", request.id, request.mode, {k: round(v, 3) for k, v in timings.items()}
@@ -366,26 +448,40 @@ class NavaPipeline:
         )
 
     # ------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _check_noise(request: Request, noise: InitialNoise, shapes: NoiseShapes) -> None:
+        want_video = None if shapes.t_h_w is None else (math.prod(shapes.t_h_w), VIDEO_LATENT_DIM)
+        got_video = None if noise.video is None else tuple(noise.video.shape)
+        want_audio = (shapes.audio_tokens, AUDIO_LATENT_DIM)
+        if got_video != want_video or tuple(noise.audio.shape) != want_audio:
+            raise ValueError(
+                f"request {request.id!r}: noise shapes video {got_video}, audio {tuple(noise.audio.shape)} do "
+                f"not match the request's latents (video {want_video}, audio {want_audio})"
+            )
+
     def _audio_tokens(self, request: Request) -> int:
         if request.mode == "t2a":
             return audio_tokens_for_duration(request.duration or DEFAULT_T2A_SECONDS)
         if request.mode == "tts":
             # Official: int(len(text) / len(transcript) · reference tokens), the reference measured in
-            # latent tokens (25 per second of the speaker wav).
-            wav, rate = read_audio(request.speaker_wavs[0])
-            ref_tokens = audio_tokens_for_duration(wav.shape[-1] / rate)
+            # latent tokens (25 per second of the speaker wav), or the released code's fixed fallback.
+            ref_tokens = request.reference_tokens
+            if ref_tokens is None:
+                wav, rate = read_audio(request.speaker_wavs[0])
+                ref_tokens = audio_tokens_for_duration(wav.shape[-1] / rate)
             return max(1, int(len(request.prompt) / len(request.reference_text or "") * ref_tokens))
         pixel_frames = self.components.video_vae.pixel_frames(request.frames)
         return audio_tokens_for_frames(pixel_frames, self.options.video_fps_for_audio)
 
-    def _image_latent(self, path: Path | None) -> tuple[torch.Tensor, tuple[int, int]]:
-        """Bucket, resize (LANCZOS, cover) + centre-crop, encode as a 1-frame video → [48, 1, h, w]."""
+    def _image_latent(self, path: Path | None, size: tuple[int | None, int | None]) -> torch.Tensor:
+        """Resize (LANCZOS, cover) + centre-crop to the bucket `size`, encode as a 1-frame video → [48, 1, h, w]."""
         from PIL import Image
 
         assert path is not None
+        width, height = size
+        assert width is not None and height is not None
         with Image.open(path) as img:
             img = img.convert("RGB")
-            width, height = image_bucket(img.width, img.height, self.options.image_size)
             scale = max(width / img.width, height / img.height)
             resized = img.resize((round(img.width * scale), round(img.height * scale)), Image.LANCZOS)
         left, top = (resized.width - width) // 2, (resized.height - height) // 2
@@ -393,4 +489,4 @@ class NavaPipeline:
         pixels = torch.frombuffer(bytearray(crop.tobytes()), dtype=torch.uint8).view(height, width, 3)
         video = (pixels.float() / 255.0 * 2.0 - 1.0).permute(2, 0, 1)[None, :, None]  # [1, 3, 1, H, W]
         latent = self.components.video_vae.encode(video.to(self.device))[0]
-        return latent.float(), (width, height)
+        return latent.float()

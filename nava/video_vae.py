@@ -126,6 +126,18 @@ class WanVideoVAE:
     def dtype(self) -> torch.dtype:
         return next(self.model.parameters()).dtype
 
+    @torch.no_grad()
+    def round_weights_to_bf16(self) -> None:
+        """Round every floating weight to bf16 in place, keeping its storage dtype.
+
+        The release keeps the Wan VAE's weights in bf16 and runs it under an fp32 autocast, which
+        casts them back up before every conv: fp32 arithmetic on bf16-rounded weights. Rounded fp32
+        weights give that arithmetic on any device (CPU autocast has no fp32 mode).
+        """
+        for tensor in [*self.model.parameters(), *self.model.buffers()]:
+            if tensor.is_floating_point():
+                tensor.copy_(tensor.to(torch.bfloat16).to(tensor.dtype))
+
     def _stats(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         shape = (1, -1, 1, 1, 1)
         return self.mean.view(shape).to(like), self.std.view(shape).to(like)

@@ -167,7 +167,7 @@ def run_checks(with_weights: bool = True) -> list[Check]:
 
 
 #: Presets whose memory doctor estimates (smoke runs on the CPU).
-MEMORY_PRESETS: tuple[str, ...] = ("versebench", "versebench-fp8", "seedtts")
+MEMORY_PRESETS: tuple[str, ...] = ("versebench", "versebench-bf16", "seedtts")
 
 
 def print_memory_table(gpus, presets=MEMORY_PRESETS, console=None) -> None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from nava_eval.benchmarks.base import Sample
 from nava_eval.interrupts import reraise_interrupts
@@ -22,11 +22,10 @@ from nava_eval.reports.fileio import atomic_path, sha256_file
 from nava_eval.reports.results import SampleRecord
 from nava_eval.runners.progress import JobProgress, StageTimer, summarize_timings
 from nava_eval.runners.run_dir import RunDir, append_record, verified_done
+from nava_eval.runners.seeds import SEED_POLICIES, NoiseStream, SeedPolicy, official_streams, sample_seed
 from nava_eval.runners.spec import now_iso
 
 logger = logging.getLogger(__name__)
-
-SeedPolicy = Literal["per-sample", "official-rank"]
 
 
 class GeneratedOutput(Protocol):
@@ -38,7 +37,11 @@ class GeneratedOutput(Protocol):
 
 
 class SampleGenerator(Protocol):
-    """A loaded generator (NAVA pipeline, or a test double) for one benchmark's samples."""
+    """A loaded generator (NAVA pipeline, or a test double) for one benchmark's samples.
+
+    The official-rank seed policy also needs `noise_stream(seed)` and `draw_noise(sample, stream)`,
+    and passes the drawn noise to `generate(..., noise=...)`.
+    """
 
     output_kind: str
 
@@ -47,10 +50,22 @@ class SampleGenerator(Protocol):
 
 @dataclass(frozen=True)
 class Assignment:
-    """The samples one DP group generates, in order, with their seeds."""
+    """The samples one DP group generates, in order, with their seeds (and official noise streams)."""
 
     samples: list[Sample]
     seeds: list[int]
+    streams: list[NoiseStream] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One sample to generate: its seed, its pre-drawn noise (official streams) and how it was drawn."""
+
+    sample: Sample
+    seed: int
+    noise: Any = None
+    noise_error: BaseException | None = None
+    noise_info: dict[str, Any] = field(default_factory=dict)
 
 
 def plan_assignments(
@@ -59,33 +74,76 @@ def plan_assignments(
     dp_size: int,
     seed: int,
     seed_policy: SeedPolicy = "per-sample",
+    universe: Sequence[Sample] | None = None,
 ) -> list[Assignment]:
     """Split what is missing over DP groups, deterministically.
 
-    per-sample: every sample uses `seed` and its own freshly seeded generator, so its output does
-    not depend on the world size or on which samples ran before; the missing samples are dealt
-    round-robin in benchmark order.
-    official-rank: NAVA's batch mode, for exact reproduction of its outputs: group g takes items
-    g, g+W, g+2W… of the whole list and seeds with seed + g (valid only for the same world size).
+    per-sample: each sample gets its own generator seeded with `sample_seed(seed, id)`, so its output
+    depends neither on the world size nor on which samples ran before; the missing samples are
+    dealt round-robin in benchmark order.
+    official-rank: NAVA's batch mode, for exact reproduction of its outputs: per set (one official
+    invocation per data file), group g takes items g, g+W, g+2W… in file order and draws every
+    item's noise from one stream seeded seed + g (valid only for the same world size). `universe`:
+    every item of the selected sets when --ids/--limit picked a subset; the unpicked items still
+    advance the streams, so each picked item gets the noise it has in a full official run.
     """
     if seed_policy == "per-sample":
         missing = [s for s in ordered if s.id not in done_ids]
         return [
-            Assignment(samples=missing[g::dp_size], seeds=[seed] * len(missing[g::dp_size]))
-            for g in range(dp_size)
+            Assignment(samples=mine, seeds=[sample_seed(seed, s.id) for s in mine])
+            for mine in (missing[g::dp_size] for g in range(dp_size))
         ]
     if seed_policy == "official-rank":
         out = []
+        wanted = {s.id for s in ordered} - set(done_ids)
         for g in range(dp_size):
-            mine = [s for s in ordered[g::dp_size] if s.id not in done_ids]
-            out.append(Assignment(samples=mine, seeds=[seed + g] * len(mine)))
+            streams = official_streams(universe if universe is not None else ordered, dp_size, g, seed)
+            mine = [s for stream in streams for s in stream.samples if s.id in wanted]
+            out.append(Assignment(samples=mine, seeds=[seed + g] * len(mine), streams=streams))
         return out
-    raise ValueError(f"unknown seed policy {seed_policy!r}; valid: per-sample, official-rank")
+    raise ValueError(f"unknown seed policy {seed_policy!r}; valid: {', '.join(SEED_POLICIES)}")
 
 
-def seeds_by_id(assignments: Sequence[Assignment]) -> dict[str, int]:
-    """sample id → the seed its assignment gives it."""
-    return {s.id: seed for a in assignments for s, seed in zip(a.samples, a.seeds, strict=True)}
+def work_items(assignment: Assignment, generator: Any) -> Iterator[WorkItem]:
+    """The assignment's samples in generation order, each with its seed and (official streams) noise.
+
+    Official streams draw the noise of every item in order, including items already done, so the
+    remaining ones start from the noise a fresh official run gives them.
+    """
+    if not assignment.streams:
+        for sample, seed in zip(assignment.samples, assignment.seeds, strict=True):
+            yield WorkItem(sample, seed, noise_info={"policy": "per-sample"})
+        return
+    todo = {s.id for s in assignment.samples}
+    for stream in assignment.streams:
+        rng = generator.noise_stream(stream.seed)
+        for position, sample in enumerate(stream.samples):
+            info = {"policy": "official-rank", "stream_seed": stream.seed, "stream_position": position}
+            try:
+                noise, error = generator.draw_noise(sample, rng), None
+            except Exception as exc:  # the stream cannot advance past this item faithfully
+                reraise_interrupts(exc)
+                noise, error = None, exc
+                logger.error(
+                    "noise for %s could not be drawn; later items of its stream shift: %s", sample.id, exc
+                )
+            if sample.id in todo:
+                yield WorkItem(sample, stream.seed, noise, error, info)
+
+
+def planned_noise(assignments: Sequence[Assignment]) -> dict[str, tuple[int, dict[str, Any]]]:
+    """sample id → (seed, noise description) as `work_items` gives them, without drawing any noise."""
+    out: dict[str, tuple[int, dict[str, Any]]] = {}
+    for assignment in assignments:
+        if not assignment.streams:
+            for sample, seed in zip(assignment.samples, assignment.seeds, strict=True):
+                out[sample.id] = (seed, {"policy": "per-sample"})
+            continue
+        for stream in assignment.streams:
+            for position, sample in enumerate(stream.samples):
+                info = {"policy": "official-rank", "stream_seed": stream.seed, "stream_position": position}
+                out.setdefault(sample.id, (stream.seed, info))
+    return out
 
 
 def resume_plan(
@@ -94,20 +152,22 @@ def resume_plan(
     dp_size: int,
     seed: int,
     seed_policy: SeedPolicy = "per-sample",
-    inputs_hash: Callable[[Sample, int], str] | None = None,
+    inputs_hash: Callable[[Sample, int, dict[str, Any]], str] | None = None,
+    universe: Sequence[Sample] | None = None,
 ) -> tuple[set[str], list[Assignment]]:
     """(ids already done, the plan for the rest) on rank 0.
 
     Done means: the output is on disk with its recorded sha256 and, with `inputs_hash`, it was made
-    from the inputs and the seed this sample has now (the seed from the plan for this world size).
+    from the inputs this sample has now and the seed and noise the plan gives it on this world size
+    (under official-rank another world size moves items to other streams: they are made again).
     """
     expected = None
     if inputs_hash is not None:
-        seeds = seeds_by_id(plan_assignments(samples, set(), dp_size, seed, seed_policy))
-        expected = {s.id: inputs_hash(s, seeds[s.id]) for s in samples}
+        noise = planned_noise(plan_assignments(samples, set(), dp_size, seed, seed_policy, universe))
+        expected = {s.id: inputs_hash(s, *noise[s.id]) for s in samples if s.id in noise}
     done = verified_done(run_dir, expected_inputs=expected)
     done_ids = set(done) & {s.id for s in samples}
-    return done_ids, plan_assignments(samples, done_ids, dp_size, seed, seed_policy)
+    return done_ids, plan_assignments(samples, done_ids, dp_size, seed, seed_policy, universe)
 
 
 @dataclass
@@ -150,13 +210,15 @@ def generate_samples(
     fail_fast: bool = False,
     progress: bool = True,
     prompt_hash: Callable[[Sample], str] | None = None,
-    inputs_hash: Callable[[Sample, int], str] | None = None,
+    stream_universe: Sequence[Sample] | None = None,
+    inputs_hash: Callable[[Sample, int, dict[str, Any]], str] | None = None,
 ) -> GenerationSummary:
     """Generate every sample of `samples` that is not verifiably done. Call on every rank.
 
     `ctx` is a runners.distributed.DistContext. `load_generator` runs only if there is work.
-    `inputs_hash(sample, seed)` (runners.inputs_hash) is recorded with each output and checked on
-    resume; without it only the output file itself is checked.
+    stream_universe: see `plan_assignments` (official-rank with a subset of the sets).
+    `inputs_hash(sample, seed, noise)` (runners.inputs_hash) is recorded with each output and checked
+    on resume; without it only the output file itself is checked.
     """
     from nava_eval.runners import distributed as dist_utils
 
@@ -168,7 +230,7 @@ def generate_samples(
         added = run_dir.merge_shards()
         if added:
             logger.info("folded %d records from an earlier run's shards into %s", added, run_dir.samples)
-        plan = resume_plan(run_dir, samples, ctx.dp_size, seed, seed_policy, inputs_hash)
+        plan = resume_plan(run_dir, samples, ctx.dp_size, seed, seed_policy, inputs_hash, stream_universe)
         already = len(plan[0])
     done_ids, assignments = dist_utils.broadcast_object_from_main(plan, ctx)
     already = dist_utils.broadcast_object_from_main(already, ctx)
@@ -198,12 +260,18 @@ def generate_samples(
     generator = load_generator()
     timings_done: list[dict[str, float]] = []
     try:
-        for sample, sample_seed in zip(mine.samples, mine.seeds, strict=True):
+        for item in work_items(mine, generator):
+            sample, seed_used = item.sample, item.seed
             run_dir.write_heartbeat(ctx.rank, f"sample {sample.id} (set {sample.set}) since {now_iso()}")
             t0 = time.perf_counter()
             timer = StageTimer()
             try:
-                output = generator.generate(sample, sample_seed, bar.on_step)
+                if item.noise_error is not None:
+                    raise item.noise_error
+                if item.noise is not None:
+                    output = generator.generate(sample, seed_used, bar.on_step, noise=item.noise)
+                else:
+                    output = generator.generate(sample, seed_used, bar.on_step)
                 timer.add(output.timings)
                 record = None
                 if ctx.is_group_leader:
@@ -217,9 +285,15 @@ def generate_samples(
                         output=relpath,
                         output_sha256=sha256_file(run_dir.output(relpath)),
                         prompt_sha256=prompt_hash(sample) if prompt_hash else None,
-                        seed=sample_seed,
-                        inputs_sha256=inputs_hash(sample, sample_seed) if inputs_hash else None,
-                        inputs=_inputs_summary(sample),
+                        seed=seed_used,
+                        inputs_sha256=inputs_hash(sample, seed_used, item.noise_info)
+                        if inputs_hash
+                        else None,
+                        inputs={
+                            **_inputs_summary(sample),
+                            "noise": item.noise_info,
+                            **dict(getattr(output, "record_meta", None) or {}),
+                        },
                         seconds=round(time.perf_counter() - t0, 3),
                         timings=timer.as_dict(),
                         rank=ctx.rank,
@@ -230,7 +304,7 @@ def generate_samples(
             except Exception as exc:  # one bad sample is recorded, not fatal
                 reraise_interrupts(exc)
                 logger.error("sample %s failed: %s", sample.id, exc)
-                record = _failure_record(sample, sample_seed, exc, time.perf_counter() - t0, ctx.rank)
+                record = _failure_record(sample, seed_used, exc, time.perf_counter() - t0, ctx.rank)
                 summary.failed += 1
                 summary.failed_ids.append(sample.id)
                 if ctx.is_group_leader:

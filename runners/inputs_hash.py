@@ -6,15 +6,18 @@ record in samples.jsonl carries this hash; on resume an output is reused only wh
 sample as it is now matches, so an edited prompt, a replaced image, another seed or another world
 size under the official-rank seed policy regenerates that sample instead of keeping old bytes.
 
-The seed is the one the sample was (or will be) generated with, as given by the generate stage's
-plan, not recomputed here: how seeds are derived is the plan's business.
+The seed (and, under the official-rank policy, the noise stream and the position in it) is the one
+the sample was or will be generated with, as the generate stage's plan gives it, not recomputed
+here: how seeds are derived is runners.seeds' business.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from nava_eval.benchmarks.base import Sample
 from nava_eval.reports.file_identity import FileStamp
@@ -22,7 +25,7 @@ from nava_eval.reports.fileio import sha256_file
 
 
 class InputsHasher:
-    """`hasher(sample, seed)` → hex sha256 of the sample's inputs under one run's settings."""
+    """`hasher(sample, seed, noise)` → hex sha256 of the sample's inputs under one run's settings."""
 
     def __init__(self, settings_hash: str) -> None:
         self.settings_hash = settings_hash
@@ -42,7 +45,8 @@ class InputsHasher:
         self._files[path] = (stamp, digest)
         return digest
 
-    def __call__(self, sample: Sample, seed: int) -> str:
+    def __call__(self, sample: Sample, seed: int, noise: Mapping[str, Any] | None = None) -> str:
+        """`seed` and `noise` (the official stream and position) as the generate stage's plan gives them."""
         payload = {
             "prompt": sample.prompt,
             "mode": sample.mode,
@@ -51,6 +55,7 @@ class InputsHasher:
             "image": self.file_sha256(sample.image) if sample.image is not None else None,
             "speaker_wavs": [self.file_sha256(p) for p in sample.speaker_wavs],
             "seed": int(seed),
+            "noise": dict(noise or {}),
             "settings": self.settings_hash,
         }
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")

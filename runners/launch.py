@@ -14,7 +14,7 @@ from typing import Any
 
 from nava_eval.interrupts import as_interrupt, is_interrupt, restored_signal_handlers
 from nava_eval.runners.generate import GenerationSummary, generate_samples
-from nava_eval.runners.run import PreparedRun, RunRequest, prepare_run, prompt_sha256
+from nava_eval.runners.run import PreparedRun, RunRequest, prepare_run, prompt_sha256, stream_universe
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ def generate_in_process(prepared: PreparedRun) -> GenerationSummary:
                 fail_fast=request.fail_fast,
                 progress=request.progress,
                 prompt_hash=prompt_sha256,
+                stream_universe=stream_universe(prepared),
                 inputs_hash=InputsHasher(prepared.spec.output_hash()),
             )
     finally:

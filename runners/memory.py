@@ -160,7 +160,7 @@ def estimate(preset_name: str, switches: MemorySwitches | None = None) -> Memory
     g = preset.generation
     sw = switches or default_switches(preset_name)
     config = NavaConfig.from_preset(g.model)
-    video = preset_name != "seedtts"
+    video = any(mode in ("t2av", "i2av") for mode in preset.modes)
     v_tokens, a_tokens = token_counts(g.width, g.height, g.latent_frames, g.fps, video)
     scales = GuidanceScales(
         video=g.guidance.video, audio=g.guidance.audio, video_align=g.guidance.video_align,
@@ -200,7 +200,7 @@ SWITCH_STEPS: tuple[tuple[str, dict[str, object]], ...] = (
     ("--t5-offload", {"t5_offload": True}),
     ("--cfg-batch 1", {"cfg_batch": 1}),
     ("--vae-tiling", {"vae_tiling": True}),
-    ("--preset versebench-fp8 (fp8 DiT weights)", {"fp8": True}),
+    ("--preset versebench (NAVA's fp8 DiT weights)", {"fp8": True}),
 )
 
 
@@ -225,8 +225,13 @@ def advise(preset_name: str, gpu: GpuInfo, gpu_count: int = 1) -> FitAdvice:
         return FitAdvice(preset_name, gpu, peak, True, (), peak, True)
     chosen: list[str] = []
     switches = base
+    from nava_eval.runners.spec import get_preset
+
+    has_fp8_preset = any(m in ("t2av", "i2av") for m in get_preset(preset_name).modes)
     for label, change in SWITCH_STEPS:
         if all(getattr(switches, k) == v for k, v in change.items()):
+            continue
+        if "fp8" in change and not has_fp8_preset:  # only VerseBench has an fp8 preset
             continue
         switches = dataclasses.replace(switches, **change)  # type: ignore[arg-type]
         chosen.append(label)

@@ -28,7 +28,9 @@ from nava_eval.runners.spec import (
     Preset,
     RunFile,
     RunSpec,
+    check_preset_fits,
     collect_provenance,
+    default_preset,
     get_preset,
     load_run_file,
     now_iso,
@@ -49,7 +51,7 @@ class RunRequest:
     """Everything `nava-eval run/generate/score` was asked for."""
 
     benchmark: str
-    preset: str = "versebench"
+    preset: str | None = None  # None: the benchmark's own preset (spec.DEFAULT_PRESETS)
     run_dir: Path | None = None
     data_dir: Path | None = None
     selection: SampleSelection = SampleSelection()
@@ -65,14 +67,25 @@ class RunRequest:
     batch_size: int = 8
     progress: bool = True
     allow_failures: bool = False
+    prompt_source: str | None = None  # versebench only: "nava" (default) or "official"
     t5_offload: bool = False  # memory only (text encoder kept on the CPU between prompts); not in the hash
     config: dict[str, Any] = field(default_factory=dict)  # the resolved command options, for run.json
+
+    def preset_name(self) -> str:
+        """The preset asked for, else the benchmark's own."""
+        if self.preset is not None:
+            return self.preset
+        try:
+            return default_preset(self.benchmark)
+        except KeyError:
+            get_benchmark(self.benchmark)  # an unknown name: the error lists the valid benchmarks
+            raise
 
     def resolved_run_dir(self) -> Path:
         if self.run_dir is not None:
             return Path(self.run_dir)
         safe = self.benchmark.replace(":", "-").replace("/", "_")
-        return Path("runs") / f"{safe}-{self.preset}"
+        return Path("runs") / f"{safe}-{self.preset_name()}"
 
 
 @dataclass(frozen=True)
@@ -108,32 +121,43 @@ def _smoke_data(run_dir: Path, benchmark_name: str) -> Path:
     return paths.root
 
 
-def _benchmark_options(name: str, preset: Preset) -> dict[str, Any]:
+def _benchmark_options(name: str, preset: Preset, prompt_source: str | None = None) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if prompt_source is not None:
+        if name != "versebench":
+            raise ValueError(f"--prompt-source only applies to versebench, not {name}")
+        options["prompt_source"] = prompt_source
     if preset.data != "smoke" or name.startswith("jsonl:"):
-        return {}
+        return options
     from nava_eval.benchmarks import smoke
 
     counts = {"versebench": smoke.SMOKE_VERSEBENCH_COUNTS, "seedtts": smoke.SMOKE_SEEDTTS_COUNTS}
-    return {"expected_counts": dict(counts[name])} if name in counts else {}
+    return {**options, "expected_counts": dict(counts[name])} if name in counts else options
 
 
-def prepare_run(request: RunRequest, *, write: bool = True) -> PreparedRun:
+def prepare_run(
+    request: RunRequest, *, write: bool = True, smoke_data_root: Path | None = None
+) -> PreparedRun:
     """Resolve preset, benchmark, data and samples; create or check run.json.
 
-    Every name and range in the request is checked here, before anything is written or loaded.
+    Nothing here loads weights: a preset that does not fit the benchmark, missing prompt files or
+    bad data fail now, with the file and the fix. smoke_data_root: where the smoke preset writes its
+    miniature data (default: inside the run directory).
     """
-    preset = get_preset(request.preset)
+    preset = get_preset(request.preset_name(), request.benchmark)
     settings = generation_settings(preset, request.overrides)
     _check_request(request)
     run_root = request.resolved_run_dir()
     run_dir = RunDir(run_root)
     data_dir = request.data_dir
     if data_dir is None and preset.data == "smoke" and not request.benchmark.startswith("jsonl:"):
-        data_dir = _smoke_data(run_root, request.benchmark)
-    benchmark = get_benchmark(request.benchmark, **_benchmark_options(request.benchmark, preset))
+        data_dir = _smoke_data(smoke_data_root or run_root, request.benchmark)
+    options = _benchmark_options(request.benchmark, preset, request.prompt_source)
+    benchmark = get_benchmark(request.benchmark, **options)
     samples = benchmark.load(data_dir, request.selection)
     if not samples:
         raise ValueError(f"no samples selected from {request.benchmark} (check --sets/--ids/--limit)")
+    check_preset_fits(preset, request.benchmark, {s.mode for s in samples})
     metrics = (
         list(request.metrics)
         if request.metrics
@@ -152,6 +176,7 @@ def prepare_run(request: RunRequest, *, write: bool = True) -> PreparedRun:
         ids=sorted(sel.ids) if sel.ids else None,
         limit=sel.limit,
         smoke=preset.smoke,
+        prompt_source=request.prompt_source,
     )
     if write:
         _write_run_file(run_dir, spec, request)
@@ -178,6 +203,16 @@ def _write_run_file(run_dir: RunDir, spec: RunSpec, request: RunRequest) -> None
                 f"{run_dir.run_json}: this run directory was generated with other settings "
                 f"(spec hash {existing.spec_hash}, now {spec.output_hash()}); resuming would mix outputs. "
                 "Use another --run-dir, or delete the directory to start over."
+            )
+        # official-rank noise depends on the number of DP groups; per-sample noise does not.
+        if (
+            spec.generation.seed_policy == "official-rank"
+            and existing.provenance.dp_size != provenance.dp_size
+        ):
+            raise RunSpecMismatch(
+                f"{run_dir.run_json}: seed policy official-rank was started with {existing.provenance.dp_size} "
+                f"data-parallel group(s), now {provenance.dp_size}; its noise depends on that number. "
+                "Resume with the same --nproc/--sp layout, or use another --run-dir."
             )
         run_file = dataclasses.replace(replace_provenance(existing, provenance), spec=spec)
         if request.config:
@@ -207,6 +242,14 @@ def _generated_content(run_dir: RunDir) -> list[str]:
         if (root / name).is_dir() and any((root / name).iterdir())
     ]
     return found
+
+
+def stream_universe(prepared: PreparedRun) -> list[Sample] | None:
+    """Every item of the selected sets, when official-rank noise must see items --ids/--limit left out."""
+    sel = prepared.request.selection
+    if prepared.spec.generation.seed_policy != "official-rank" or (sel.ids is None and sel.limit is None):
+        return None
+    return prepared.benchmark.load(prepared.data_dir, SampleSelection(sets=sel.sets, skip_bad=sel.skip_bad))
 
 
 def metrics_for_sample(benchmark: Benchmark, sample: Sample) -> tuple[str, ...]:
@@ -467,9 +510,15 @@ def load_prepared(run_dir: Path, request_overrides: dict[str, Any] | None = None
         ),
         **(request_overrides or {}),
     )
-    preset = get_preset(spec.preset)
+    try:
+        preset = get_preset(spec.preset, spec.benchmark)
+    except KeyError:  # a preset renamed since the run was made: run.json holds its settings
+        preset = Preset(spec.preset, "(from run.json)", spec.generation, smoke=spec.smoke)
+    request = dataclasses.replace(request, prompt_source=spec.prompt_source)
     _check_request(request)
-    benchmark = get_benchmark(spec.benchmark, **_benchmark_options(spec.benchmark, preset))
+    benchmark = get_benchmark(
+        spec.benchmark, **_benchmark_options(spec.benchmark, preset, spec.prompt_source)
+    )
     samples = benchmark.load(request.data_dir, request.selection)
     check_scorer_weights(request.scorer_weights, request.metrics or spec.metrics)
     return PreparedRun(request, preset, benchmark, samples, spec, RunDir(Path(run_dir)), request.data_dir)

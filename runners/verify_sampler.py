@@ -26,9 +26,39 @@ from nava_eval.nava.sampling import (
 if TYPE_CHECKING:
     from nava_eval.runners.verify_model import Case, Comparison
 
-# The scales the nava_tiny README states for `f_guided` and the trajectories.
-FIXTURE_GUIDANCE = GuidanceScales(video=3.0, audio=2.0, video_align=3.0, audio_align=2.0, timbre=3.0)
 PASS_NAMES = ("C", "U", "M", "S")
+# cases.json names the scales as the paper does; each maps to a GuidanceScales field.
+_GUIDANCE_KEYS = {
+    "g_v": "video",
+    "g_a": "audio",
+    "g_va": "video_align",
+    "g_aa": "audio_align",
+    "g_t": "timbre",
+}
+_SWITCH_KEYS = {"align_3d_cfg": "align_3d", "align_3d": "align_3d", "timbre_cfg": "timbre_cfg"}
+
+
+def case_guidance(case: Case) -> GuidanceScales:
+    """The guidance a case was computed with, from its `guidance` entry in cases.json.
+
+    Every scale must be given (g_v, g_a, g_va, g_aa, g_t); optional switches (align_3d_cfg,
+    timbre_cfg) default to on, as the reference loop runs.
+    """
+    given = case.meta.get("guidance")
+    if not isinstance(given, dict):
+        raise KeyError(
+            f"case {case.name} has no 'guidance' object in cases.json (needs {', '.join(_GUIDANCE_KEYS)})"
+        )
+    unknown = sorted(set(given) - set(_GUIDANCE_KEYS) - set(_SWITCH_KEYS))
+    missing = [k for k in _GUIDANCE_KEYS if k not in given]
+    if unknown or missing:
+        raise KeyError(
+            f"case {case.name}: cases.json guidance {'lacks ' + ', '.join(missing) if missing else ''}"
+            f"{'; unknown keys ' + ', '.join(unknown) if unknown else ''}"
+        )
+    values: dict[str, float | bool] = {field: float(given[key]) for key, field in _GUIDANCE_KEYS.items()}
+    values.update({field: bool(given[key]) for key, field in _SWITCH_KEYS.items() if key in given})
+    return GuidanceScales(**values)
 
 
 def _speaker_positions(case: Case) -> torch.Tensor | None:
@@ -61,8 +91,9 @@ def run_guided_step(model: NavaModel, case: Case) -> list[Comparison]:
     for name in PASS_NAMES:
         comparisons.append(Comparison(f"{name}_video", preds[name][0], case.require(f"{name}_video")))
         comparisons.append(Comparison(f"{name}_audio", preds[name][1], case.require(f"{name}_audio")))
-    video = combine_video(FIXTURE_GUIDANCE, {k: v[0] for k, v in preds.items()})
-    audio = combine_audio(FIXTURE_GUIDANCE, {k: v[1] for k, v in preds.items()}, has_speaker=True)
+    guidance = case_guidance(case)
+    video = combine_video(guidance, {k: v[0] for k, v in preds.items()})
+    audio = combine_audio(guidance, {k: v[1] for k, v in preds.items()}, has_speaker=True)
     comparisons.append(Comparison("guided_video", video, case.require("guided_video")))
     comparisons.append(Comparison("guided_audio", audio, case.require("guided_audio")))
     return comparisons
@@ -95,7 +126,7 @@ def _trajectory_case(model: NavaModel, case: Case) -> list[Comparison]:
         denoise(
             model,
             schedule,
-            FIXTURE_GUIDANCE,
+            case_guidance(case),
             noise_video=case.require("noise_video"),
             noise_audio=case.require("noise_audio"),
             t_h_w=case.require("t_h_w").tolist(),

@@ -76,9 +76,10 @@ def run_options(func: Callable) -> Callable:
         [
             click.option(
                 "--preset",
-                default="versebench",
-                show_default=True,
-                help="Settings bundle (nava-eval ls presets); `smoke` runs on CPU with random weights.",
+                default=None,
+                help="Settings bundle (nava-eval ls presets). Default: the benchmark's own (versebench → "
+                "versebench, seedtts → seedtts, jsonl:PATH → nava); `smoke` runs it on CPU with tiny "
+                "random weights.",
             ),
             click.option(
                 "--run-dir",
@@ -90,9 +91,22 @@ def run_options(func: Callable) -> Callable:
             click.option(
                 "--seed-policy",
                 type=click.Choice(["per-sample", "official-rank"]),
-                help="per-sample: every sample seeded alike, independent of world size (default). "
-                "official-rank: NAVA's batch mode (seed + rank, item i on rank i mod W), exact "
-                "reproduction of its outputs for the same world size.",
+                help="per-sample (default): each sample's noise seeded from the run seed and its id, "
+                "independent of world size and order. official-rank: NAVA's own loop (one stream per "
+                "set seeded seed + rank, item i on rank i mod W), exact reproduction of its outputs for "
+                "the same number of data-parallel groups.",
+            ),
+            click.option(
+                "--audio-timing",
+                type=click.Choice(["official", "exact"]),
+                help="mp4 audio: official (default) keeps the AAC encoder's 1024 priming samples in front "
+                "(64 ms lag), as NAVA's scripts write it; exact aligns audio with the first frame.",
+            ),
+            click.option(
+                "--prompt-source",
+                type=click.Choice(["nava", "official"]),
+                help="versebench only: NAVA's rewritten prompts (default, required) or Verse-Bench's own "
+                "prompts (another protocol, recorded in run.json).",
             ),
             click.option(
                 "--weights-dir", type=click.Path(path_type=Path), help="Folder with the NAVA weight files."
@@ -166,7 +180,7 @@ def memory_options(func: Callable) -> Callable:
                 "--vae-tiling/--no-vae-tiling",
                 default=None,
                 help="Tiled video-VAE decode (official --vae_tiling): bounds the decode peak. Default: the "
-                "preset's (on for versebench*, off for smoke).",
+                "preset's (on for versebench*, off for nava and smoke).",
             ),
         ]
     ):
@@ -180,12 +194,13 @@ def build_request(benchmark: str, kwargs: dict[str, Any], config: dict[str, Any]
 
     overrides = {
         name: kwargs[name]
-        for name in ("steps", "seed", "seed_policy", "cfg_batch", "vae_tiling")
+        for name in ("steps", "seed", "seed_policy", "audio_timing", "cfg_batch", "vae_tiling")
         if kwargs.get(name) is not None
     }
     return RunRequest(
         benchmark=benchmark,
-        preset=kwargs["preset"],
+        preset=kwargs.get("preset"),
+        prompt_source=kwargs.get("prompt_source"),
         run_dir=kwargs.get("run_dir"),
         data_dir=kwargs.get("data_dir"),
         selection=SampleSelection(

@@ -13,7 +13,7 @@ from nava_eval.runners.commands._options import (
     selection_options,
     user_errors,
 )
-from nava_eval.runners.commands.run import echo_generation, error_text
+from nava_eval.runners.commands.run import echo_dry_run, echo_generation, error_text
 from nava_eval.runners.config_file import config_option, resolved_config
 
 
@@ -22,8 +22,14 @@ from nava_eval.runners.config_file import config_option, resolved_config
 @config_option
 @selection_options
 @run_options
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the resolved settings (preset, guidance, steps, weights, audio timing, each sample's id "
+    "and seed) as one JSON object and stop: no weights, nothing written.",
+)
 @click.pass_context
-def command(ctx: click.Context, benchmark: str, **kwargs) -> None:
+def command(ctx: click.Context, benchmark: str, dry_run: bool, **kwargs) -> None:
     """Generate BENCHMARK's outputs into the run directory; done samples are skipped.
 
     Options can come from `--config FILE` (YAML, or a run.json to replay), as for `run`.
@@ -34,6 +40,9 @@ def command(ctx: click.Context, benchmark: str, **kwargs) -> None:
 
     try:
         request = build_request(benchmark, kwargs, resolved_config(ctx))
+        if dry_run:
+            echo_dry_run(request)
+            return
         with command_lock(request.resolved_run_dir(), f"nava-eval generate {benchmark}"):
             prepared = prepare_run(request, write=int(os.environ.get("RANK", "0")) == 0)
             summary = run_generation(prepared)

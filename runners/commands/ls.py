@@ -50,15 +50,36 @@ def _metric_lines() -> list[str]:
 
 
 def _preset_lines() -> list[str]:
-    from nava_eval.runners.spec import PRESETS
+    from nava_eval.runners.spec import DEFAULT_PRESETS, PRESETS, SMOKE_PRESET, get_preset
 
     lines = []
-    for name, preset in sorted(PRESETS.items()):
+    for name in [*sorted(PRESETS), SMOKE_PRESET]:
+        preset = get_preset(name)
         gen = preset.generation
-        lines.append(f"  {name:<16} {preset.description}")
+        g = gen.guidance.summary()
+        default_for = sorted(
+            b if b != "jsonl" else "jsonl:PATH" for b, p in DEFAULT_PRESETS.items() if p == name
+        )
+        lines.append(f"  {name:<17} {preset.description}")
+        lines.append(f"      reproduces: {preset.reproduces}")
+        if name == SMOKE_PRESET:
+            lines.append(
+                f"      model {gen.model}, {gen.steps} steps, {gen.width}×{gen.height}, {gen.latent_frames} latent "
+                "frames; any mode, with the guidance, seeds and output settings of the benchmark's own preset"
+            )
+            continue
+        weights = gen.weight_files()
         lines.append(
-            f"      model {gen.model}, {gen.steps} steps, {gen.width}×{gen.height}, "
-            f"{gen.latent_frames} latent frames, seed {gen.seed} ({gen.seed_policy})"
+            f"      modes: {'/'.join(preset.modes)}"
+            + (f"; default for {', '.join(default_for)}" if default_for else "")
+            + f"; weights {weights['dit']} ({weights['weight_dtype']})"
+        )
+        lines.append(
+            f"      g_v {g['g_v']}, g_a {g['g_a']}, g_va {g['g_va']}, g_aa {g['g_aa']}, g_t {g['g_t']}, "
+            f"3D CFG {'on' if g['align_3d_cfg'] else 'off'}, timbre CFG {'on' if g['timbre_cfg'] else 'off'}; "
+            f"{gen.steps} steps, {gen.width}×{gen.height}, {gen.latent_frames} latent frames, seed {gen.seed} "
+            f"({gen.seed_policy}), audio timing {gen.audio_timing}, decode {gen.decode_precision}"
+            + (f", Seed-TTS speaker {gen.tts_speaker}" if "tts" in preset.modes else "")
         )
     return lines
 

@@ -34,6 +34,15 @@ def echo_generation(summary) -> None:
         )
 
 
+def echo_dry_run(request) -> None:
+    """The resolved plan as one JSON object on stdout (see runners.dry_run)."""
+    import json
+
+    from nava_eval.runners.dry_run import dry_run_plan
+
+    click.echo(json.dumps(dry_run_plan(request), indent=2, ensure_ascii=False))
+
+
 def echo_scoring(summaries) -> None:
     for s in summaries:
         line = f"score {s.metric} [{s.protocol}]: {s.scored} scored, {s.cached} cached, {s.skipped} skipped, {s.failed} failed"
@@ -53,6 +62,12 @@ def echo_scoring(summaries) -> None:
 @selection_options
 @run_options
 @click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the resolved settings (preset, guidance, steps, weights, audio timing, each sample's id "
+    "and seed) as one JSON object and stop: no weights, nothing written.",
+)
+@click.option(
     "--log-to",
     "log_to",
     type=click.Choice(["wandb", "tensorboard"]),
@@ -61,18 +76,21 @@ def echo_scoring(summaries) -> None:
     "WANDB_MODE=offline works) or TensorBoard (extra `tensorboard`, event files in RUN/tensorboard). Repeatable.",
 )
 @click.pass_context
-def command(ctx: click.Context, benchmark: str, **kwargs) -> None:
+def command(ctx: click.Context, benchmark: str, dry_run: bool, **kwargs) -> None:
     """Generate, score and report BENCHMARK (versebench, seedtts or jsonl:PATH) in a run directory.
 
     Rerunning the same command resumes: finished samples and cached scores are kept. Every option
     (and BENCHMARK) can come from a YAML file, `--config run.yaml`; flags given here win. The
     resolved settings go to RUN/run.json, and `--config RUN/run.json` replays them.
 
+    Each benchmark runs its own preset unless --preset says otherwise (nava-eval ls presets).
+
     \b
     Examples:
       nava-eval run versebench --preset smoke
-      nava-eval run versebench --preset versebench --nproc 8 --sp 8 --sets set3
-      torchrun --nproc-per-node 8 -m nava_eval.runners.cli run seedtts --preset seedtts --sp 8
+      nava-eval run versebench --dry-run --sets set3
+      nava-eval run versebench --nproc 8 --sp 8 --sets set3
+      torchrun --nproc-per-node 8 -m nava_eval.runners.cli run seedtts --sp 8
       nava-eval run --config run.yaml --steps 10
       nava-eval run --config runs/versebench-versebench/run.json
     """
@@ -82,6 +100,9 @@ def command(ctx: click.Context, benchmark: str, **kwargs) -> None:
 
     try:
         request = build_request(benchmark, kwargs, resolved_config(ctx))
+        if dry_run:
+            echo_dry_run(request)
+            return
         with command_lock(request.resolved_run_dir(), f"nava-eval run {benchmark}"):
             prepared = prepare_run(request, write=int(os.environ.get("RANK", "0")) == 0)
             click.echo(

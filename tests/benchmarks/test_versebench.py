@@ -113,19 +113,24 @@ def test_metrics_per_set_and_per_item(layout):
     assert set(bench.default_metrics) == set(bench.sets)
 
 
-def test_official_prompt_source_and_auto_fallback(layout, caplog):
+def test_official_prompts_only_by_name_and_missing_nava_files_fail(layout):
     official = VerseBench(prompt_source="official").load(layout)
     assert [s.prompt for s in official][:2] == ["official 00000", "official 00001"]
     assert {s.meta["prompt_source"] for s in official} == {"official"}
-    # Without NAVA files "auto" falls back to the official prompts, and says so.
+    # Without NAVA's files the default (and "auto") fails, naming the files looked for and the fix.
     for f in (layout / "nava_prompts").iterdir():
         f.unlink()
     (layout / "nava_prompts").rmdir()
-    auto = VerseBench().load(layout)
-    assert [s.prompt for s in auto] == [s.prompt for s in official]
-    assert "no NAVA prompt files" in caplog.text
-    with pytest.raises(DataNotFoundError, match="prompt_source='nava'"):
-        VerseBench(prompt_source="nava").load(layout)
+    for bench in (VerseBench(), VerseBench(prompt_source="auto"), VerseBench(prompt_source="nava")):
+        with pytest.raises(DataNotFoundError) as err:
+            bench.load(layout)
+        message = str(err.value)
+        assert str(layout / "verse_bench_rewrite" / "set1.jsonl") in message
+        assert "git clone --depth 1 https://github.com/ernie-research/NAVA" in message
+        assert "--prompt-source official" in message
+    assert [s.prompt for s in VerseBench(prompt_source="official").load(layout)] == [
+        s.prompt for s in official
+    ]
 
 
 def test_explicit_prompts_dir(layout, tmp_path):

@@ -20,6 +20,7 @@ from nava_eval.nava.audio_vae import (
     resample,
     split_official_audio_state,
     unpack_audio_latent,
+    vocoder_kwargs_from_metadata,
 )
 from nava_eval.nava.components import TINY_AUDIO_VAE, TINY_VOCODER
 
@@ -167,6 +168,9 @@ def test_official_file_loads_with_bwe_vocoder(tmp_path: Path) -> None:
     save_file(state, str(path), metadata=metadata)
     decoder = load_ltx_audio_decoder(path)  # hyper-parameters from the metadata
     assert decoder.vocoder_sample_rate == 48000
+    # LTX-core: the 16 kHz stage ends in a clamp (use_tanh_at_final false), the BWE generator in nothing.
+    assert decoder.vocoder.vocoder.final_act_fn == "clamp"
+    assert decoder.vocoder.bwe_generator.final_act_fn is None
     torch.testing.assert_close(decoder.mean, vae.latents_mean)
     for key, value in vocoder.state_dict().items():
         assert torch.equal(decoder.vocoder.state_dict()[key], value), key
@@ -177,3 +181,37 @@ def test_official_file_loads_with_bwe_vocoder(tmp_path: Path) -> None:
     save_file(state, str(path), metadata=metadata)
     with pytest.raises(ValueError, match=r"audio VAE keys .*missing \['decoder.conv_in.conv.weight'\]"):
         load_ltx_audio_decoder(path)
+
+
+def test_vocoder_final_activations_follow_ltx_core_defaults() -> None:
+    stage = {
+        "upsample_initial_channel": 8, "upsample_kernel_sizes": [4], "upsample_rates": [2],
+        "resblock_kernel_sizes": [3], "resblock_dilation_sizes": [[1]], "activation": "snakebeta",
+    }  # fmt: skip
+    bwe = {**stage, "n_fft": 512, "hop_length": 80, "win_size": 512, "num_mels": 64,
+           "input_sampling_rate": 16000, "output_sampling_rate": 48000}  # fmt: skip
+    defaults = vocoder_kwargs_from_metadata({"vocoder": stage, "bwe": bwe})
+    # Absent keys take LTX-core's defaults: tanh and a bias at the end of the vocoder; never on the BWE.
+    assert defaults["final_act_fn"] == "tanh" and defaults["final_bias"] is True
+    assert defaults["bwe_final_act_fn"] is None
+    clamped = vocoder_kwargs_from_metadata(
+        {"vocoder": {**stage, "use_tanh_at_final": False}, "bwe": {**bwe, "use_tanh_at_final": False}}
+    )
+    assert clamped["final_act_fn"] == "clamp" and clamped["bwe_final_act_fn"] is None
+
+
+@torch.no_grad()
+def test_bf16_autocast_decode_cpu_twin() -> None:
+    """CPU twin of tests/nava/test_cuda.py::test_release_audio_decode_on_cuda: the release's bf16 decode."""
+    torch.manual_seed(0)
+    vae, vocoder = AutoencoderKLLTX2Audio(**TINY_AUDIO_VAE).eval(), LTX2Vocoder(**TINY_VOCODER).eval()
+    decoder = LtxAudioDecoder(vae, vocoder, torch.zeros(128), torch.ones(128), vocoder_sample_rate=16000)
+    tokens = torch.randn(6, 128)
+    full = decoder.decode(tokens)
+    half = decoder.decode(tokens, autocast_dtype=torch.bfloat16)
+    assert half.dtype == torch.float32 and half.shape == full.shape
+    # The vocoder's last conv ran in bf16, so every sample sits on the bf16 grid ...
+    assert torch.equal(half, half.bfloat16().float())
+    assert not torch.equal(full, full.bfloat16().float())
+    # ... and stays close to the fp32 decode (bf16 has 8 mantissa bits).
+    assert 0 < (half - full).abs().max() < 0.05 * full.abs().max()

@@ -49,3 +49,40 @@ def test_flash_attention_matches_sdpa_when_installed():
     flash = attention.attention(q, k, v, backend="flash")
     sdpa = attention.attention(q, k, v, backend="sdpa")
     assert torch.allclose(flash.float(), sdpa.float(), atol=2e-2)
+
+
+@torch.no_grad()
+def test_release_video_decode_on_cuda():
+    """The release's arrangement (bf16 weights under an fp32 CUDA autocast) equals our rounded fp32 weights.
+    CPU twin: tests/nava/test_video_vae.py::test_release_precision_rounds_weights_to_bf16_cpu_twin."""
+    from nava_eval.nava.video_vae import WAN22_VAE_CONFIG, WanVideoVAE, build_wan22_autoencoder
+
+    tiny = dict(WAN22_VAE_CONFIG, base_dim=8, decoder_base_dim=8, num_res_blocks=1)
+    torch.manual_seed(0)
+    ours = WanVideoVAE(build_wan22_autoencoder(tiny).eval().cuda())
+    official = build_wan22_autoencoder(tiny).eval().cuda()
+    official.load_state_dict(ours.model.state_dict())
+    official.to(torch.bfloat16)
+    ours.round_weights_to_bf16()
+    z = torch.randn(1, 48, 2, 2, 2, device="cuda")
+    mean, std = ours._stats(z)
+    with torch.autocast("cuda", dtype=torch.float32):
+        expected = official.decode(z * std + mean).sample.float().clamp(-1, 1)
+    torch.testing.assert_close(ours.decode(z), expected, rtol=1e-4, atol=1e-4)
+
+
+@torch.no_grad()
+def test_release_audio_decode_on_cuda():
+    """Decoder, vocoder and resampler under the bf16 CUDA autocast, as `pipe.sample` runs them.
+    CPU twin: tests/nava/test_audio_vae.py::test_bf16_autocast_decode_cpu_twin."""
+    from nava_eval.nava.components import build_components
+    from nava_eval.nava.pipeline import NavaPipeline, PipelineOptions, Request
+
+    components = build_components("nava-tiny", device="cuda")
+    request = Request(id="g", prompt="a bell", width=64, height=64, frames=2, steps=1)
+    release = NavaPipeline(components, PipelineOptions(decode_precision="release"))(request)
+    fp32 = NavaPipeline(components, PipelineOptions(decode_precision="fp32"))(request)
+    assert release.meta["decode_precision"] == "release" and release.meta["audio_arithmetic"] == "bf16"
+    assert torch.equal(release.audio, release.audio.bfloat16().float())  # the resampler's conv ran in bf16
+    assert not torch.equal(fp32.audio, fp32.audio.bfloat16().float())
+    assert (release.audio - fp32.audio).abs().max() < 0.1

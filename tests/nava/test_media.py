@@ -14,6 +14,7 @@ from nava_eval.nava.media import (
     read_audio,
     read_mp4,
     read_wav,
+    round_to_bf16,
     write_mp4,
     write_wav,
 )
@@ -59,7 +60,7 @@ def test_wav_round_trip(tmp_path: Path) -> None:
 
 def test_mp4_round_trip(tmp_path: Path) -> None:
     frames, wav = _frames(), _chirp_stereo(0.5)
-    path = write_mp4(tmp_path / "clip.mp4", frames, fps=24, audio=wav)
+    path = write_mp4(tmp_path / "clip.mp4", frames, fps=24, audio=wav, audio_timing="exact")
     media = read_mp4(path)
     assert media.frames.shape == frames.shape and media.fps == 24.0
     # crf 18 is visually lossless on flat colour blocks, not bit-exact.
@@ -87,3 +88,48 @@ def test_read_audio_resamples_and_rejects_garbage(tmp_path: Path) -> None:
     bad.write_bytes(b"not audio at all")
     with pytest.raises(ValueError, match="unreadable audio"):
         read_audio(bad)
+
+
+def _tone_burst(rate: int = 16000, start: int = 8000) -> np.ndarray:
+    wav = np.zeros((2, 2 * rate), np.float32)
+    t = np.arange(1600) / rate
+    wav[:, start : start + 1600] = 0.5 * np.sin(2 * np.pi * 1000 * t)
+    return wav
+
+
+def _onset(signal: np.ndarray) -> int:
+    return int(np.argmax(np.abs(signal) > 0.1))
+
+
+@pytest.mark.parametrize(("timing", "lag"), [("official", 1024), ("exact", 0)])
+def test_audio_timing_in_the_mp4(tmp_path: Path, timing: str, lag: int) -> None:
+    """official: the AAC priming (1024 samples) stays in front, as torchvision.io.write_video leaves it."""
+    from nava_eval.metrics.media_decode import extract_audio_16k, read_wav_int16
+
+    wav = _tone_burst()
+    path = write_mp4(tmp_path / f"{timing}.mp4", _frames(48, 64, 64), fps=24, audio=wav, audio_timing=timing)
+    decoded = read_mp4(path).audio
+    assert decoded is not None
+    # Onset of a burst placed at sample 8000, as PyAV and as the Sync-C/D ffmpeg extraction decode it.
+    assert abs(_onset(decoded[0]) - 8000 - lag) <= 2
+    extracted = read_wav_int16(extract_audio_16k(path, tmp_path / f"{timing}.wav")).astype(np.float32) / 32768
+    assert abs(_onset(extracted.reshape(-1)) - 8000 - lag) <= 2
+    with pytest.raises(ValueError, match="audio_timing"):
+        write_mp4(tmp_path / "x.mp4", _frames(), fps=24, audio=wav, audio_timing="late")
+
+
+def test_bf16_peak_normalisation_matches_torch_arithmetic() -> None:
+    """The release normalises its bf16 waveform in bf16: `x * (0.95 / x.abs().max())`, clamped."""
+    gen = torch.Generator().manual_seed(0)
+    for scale in (0.3, 0.99, 1e-3):
+        x = (torch.randn(2, 4001, generator=gen) * scale).clamp(-0.99, 0.99).bfloat16()
+        peak = x.abs().max().clamp(min=1e-12)
+        expected = (x * (0.95 / peak)).clamp(-1.0, 1.0).float().numpy()
+        out = peak_normalize(x.float().numpy(), arithmetic="bf16")
+        np.testing.assert_array_equal(out, expected)
+    # fp32 arithmetic is the plain formula and differs from the bf16 one.
+    plain = peak_normalize(x.float().numpy())
+    assert np.isclose(np.abs(plain).max(), 0.95) and not np.array_equal(plain, out)
+    assert np.array_equal(
+        round_to_bf16(np.array([1.0, 1.00390625, 1.01171875], np.float32)), [1.0, 1.0, 1.015625]
+    )

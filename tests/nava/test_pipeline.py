@@ -166,3 +166,33 @@ def test_missing_and_unreadable_files(pipe: NavaPipeline, tmp_path: Path) -> Non
         pipe(Request(id="u", prompt="<S>a<E>", speaker_wavs=(junk,), **SMALL))
     with pytest.raises(ValueError, match=r"request 'img': image: .*does not exist"):
         pipe(Request(id="img", prompt="x", mode="i2av", image=tmp_path / "none.png", **SMALL))
+
+
+def test_released_seedtts_path_has_no_speaker_and_313_reference_tokens(pipe: NavaPipeline, voices) -> None:
+    base = dict(id="r", prompt="0123456789", mode="tts", speaker_wavs=(voices[0],), reference_text="x" * 20)
+    intended = pipe(Request(**base, steps=1, timbre_guidance=1.0))
+    released = pipe(Request(**base, steps=1, timbre_guidance=1.0, embed_speakers=False, reference_tokens=313))
+    assert intended.meta["passes"] == ["C", "U", "S"] and intended.meta["speaker_embedded"] is True
+    # t2a_seedtts.py as released: no speaker vector (so no timbre pass) and int(10 / 20 · 313) tokens.
+    assert released.meta["passes"] == ["C", "U"] and released.meta["speaker_embedded"] is False
+    assert released.meta["audio_tokens"] == 156 and intended.meta["audio_tokens"] == 12
+
+
+def test_t2a_default_duration_is_the_scripts_six_seconds(pipe: NavaPipeline) -> None:
+    sample = pipe(Request(id="d", prompt="rain", mode="t2a", steps=1))
+    assert sample.meta["audio_tokens"] == 150  # scripts/inference_t2a.sh: DURATION=6.0 → 6 · 25 tokens
+
+
+def test_given_noise_replaces_the_seeded_draw(pipe: NavaPipeline) -> None:
+    request = Request(
+        id="n", prompt="a bell rings", steps=1, **{k: v for k, v in SMALL.items() if k != "steps"}
+    )
+    stream = pipe.noise_generator(5)
+    first, second = pipe.draw_noise(request, stream), pipe.draw_noise(request, stream)
+    assert first.video is not None and first.video.shape == (2 * 4 * 4, 48) and first.audio.shape[1] == 128
+    assert not torch.equal(first.video, second.video)  # a continuing stream, not a reseed
+    seeded = pipe(Request(**{**request.__dict__, "seed": 5}))
+    given = pipe(request, noise=first)
+    assert torch.equal(seeded.audio, given.audio) and torch.equal(seeded.video, given.video)
+    with pytest.raises(ValueError, match="noise shapes"):
+        pipe(request, noise=type(first)(video=None, audio=first.audio))

@@ -152,3 +152,23 @@ def test_original_checkpoint_loads_strictly(tmp_path: Path) -> None:
     torch.save({**original, "decoder.extra.weight": torch.zeros(1)}, path)
     with pytest.raises(ValueError, match=r"unexpected \['decoder.extra.weight'\]"):
         load_wan22_vae(path, TINY)
+
+
+@torch.no_grad()
+def test_release_precision_rounds_weights_to_bf16_cpu_twin() -> None:
+    """CPU twin of tests/nava/test_cuda.py::test_release_video_decode_on_cuda: bf16 weights, fp32 math."""
+    torch.manual_seed(0)
+    vae = WanVideoVAE(build_wan22_autoencoder(TINY).eval())
+    z = torch.randn(1, 48, 2, 2, 2)
+    full = vae.decode(z)
+    vae.round_weights_to_bf16()
+    for p in vae.model.parameters():
+        assert p.dtype == torch.float32 and torch.equal(p, p.bfloat16().float())
+    rounded = vae.decode(z)
+    # What the release computes: the same decoder with bf16 weights, every op upcast to fp32 (on CPU
+    # the upcast is explicit, since CPU autocast has no fp32 mode).
+    reference = WanVideoVAE(build_wan22_autoencoder(TINY).eval())
+    reference.model.load_state_dict({k: v.bfloat16() for k, v in vae.model.state_dict().items()})
+    reference.model.float()
+    torch.testing.assert_close(rounded, reference.decode(z), rtol=0, atol=0)
+    assert 0 < (rounded - full).abs().max() < 0.05

@@ -19,6 +19,7 @@ from nava_eval.reports.results import load_sample_records
 from nava_eval.runners.distributed import init_distributed, spawn_workers
 from nava_eval.runners.generate import generate_samples, plan_assignments
 from nava_eval.runners.run_dir import RunDir
+from nava_eval.runners.seeds import sample_seed
 
 
 def make_samples(n: int) -> list[Sample]:
@@ -69,9 +70,19 @@ def test_plan_is_deterministic_and_world_size_independent():
     three = plan_assignments(samples, {"001"}, dp_size=3, seed=100)
     assert [s.id for s in one[0].samples] == ["000", "002", "003", "004", "005", "006"]
     assert sorted(s.id for a in three for s in a.samples) == [s.id for s in one[0].samples]
-    assert all(seed == 100 for a in three for seed in a.seeds)
+    # Each sample's seed is a function of (run seed, id) alone: the same on any world size.
+    seeds_one = dict(zip((s.id for s in one[0].samples), one[0].seeds, strict=True))
+    seeds_three = {s.id: seed for a in three for s, seed in zip(a.samples, a.seeds, strict=True)}
+    assert seeds_one == seeds_three == {s: sample_seed(100, s) for s in seeds_one}
+    assert len(set(seeds_one.values())) == len(seeds_one)  # every sample starts from its own noise
     official = plan_assignments(samples, set(), dp_size=2, seed=100, seed_policy="official-rank")
-    assert [s.id for s in official[1].samples] == ["001", "003", "005"] and official[1].seeds[0] == 101
+    # One official invocation per set (set2 = 000 002 004 006, set1 = 001 003 005); group 1 takes
+    # every second item of each from the second on, its streams seeded 100 + 1.
+    assert [s.id for s in official[1].samples] == ["002", "006", "003"] and official[1].seeds[0] == 101
+    assert [(st.set, st.seed, [s.id for s in st.samples]) for st in official[1].streams] == [
+        ("set2", 101, ["002", "006"]),
+        ("set1", 101, ["003"]),
+    ]
     with pytest.raises(ValueError, match="valid: per-sample, official-rank"):
         plan_assignments(samples, set(), 1, 0, seed_policy="random")
 
@@ -82,8 +93,10 @@ def test_generate_writes_records_and_resume_skips_verified_outputs(tmp_path):
     gen = EchoGenerator()
     summary = generate_samples(run_dir, samples, lambda: gen, single_ctx(), seed=7, progress=False)
     assert (summary.done, summary.failed, summary.already_done) == (4, 0, 0)
-    assert (run_dir.root / "outputs/set1/001.txt").read_text() == "prompt 1|seed=7"
+    assert (run_dir.root / "outputs/set1/001.txt").read_text() == f"prompt 1|seed={sample_seed(7, '001')}"
     records = {r.id: r for r in load_sample_records(run_dir.samples)}
+    assert records["001"].seed == sample_seed(7, "001")  # samples.jsonl records each sample's seed
+    assert records["001"].inputs["noise"] == {"policy": "per-sample"}
     assert records["002"].status == "done" and len(records["002"].output_sha256) == 64
     assert set(records["002"].timings) == {"denoise", "decode", "write"}
     assert not list(run_dir.root.glob("samples.shard-*"))
@@ -94,7 +107,7 @@ def test_generate_writes_records_and_resume_skips_verified_outputs(tmp_path):
     gen2 = EchoGenerator()
     summary2 = generate_samples(run_dir, samples, lambda: gen2, single_ctx(), seed=7, progress=False)
     assert gen2.calls == ["002"] and summary2.already_done == 3
-    assert (run_dir.root / "outputs/set2/002.txt").read_text() == "prompt 2|seed=7"
+    assert (run_dir.root / "outputs/set2/002.txt").read_text() == f"prompt 2|seed={sample_seed(7, '002')}"
 
     # Nothing missing: the generator is never even loaded.
     def must_not_load():
@@ -184,7 +197,7 @@ def test_an_edited_prompt_regenerates_only_that_sample(tmp_path):
     gen = EchoGenerator()
     summary = _hashed_generate(run_dir, edited, gen)
     assert gen.calls == ["001"] and summary.already_done == 2
-    assert (run_dir.root / "outputs/set1/001.txt").read_text() == "a new prompt|seed=7"
+    assert (run_dir.root / "outputs/set1/001.txt").read_text() == f"a new prompt|seed={sample_seed(7, '001')}"
 
 
 def test_edited_image_or_speaker_bytes_and_settings_regenerate(tmp_path):
@@ -208,21 +221,38 @@ def test_edited_image_or_speaker_bytes_and_settings_regenerate(tmp_path):
     assert gen.calls == ["i", "w", "t"]
 
 
-def test_resume_plan_regenerates_official_rank_samples_whose_seed_changes_with_the_world(tmp_path):
+class StreamEcho(EchoGenerator):
+    """EchoGenerator with official-rank noise streams: the noise is the next number of a seeded stream."""
+
+    def noise_stream(self, seed):
+        import random
+
+        return random.Random(seed)
+
+    def draw_noise(self, sample, stream):
+        return stream.random()
+
+    def generate(self, sample, seed, on_step, noise=None):
+        self.calls.append(sample.id)
+        return Written(f"{sample.prompt}|seed={seed}|noise={noise}")
+
+
+def test_resume_plan_regenerates_official_rank_samples_whose_noise_changes_with_the_world(tmp_path):
     from nava_eval.runners.generate import resume_plan
     from nava_eval.runners.inputs_hash import InputsHasher
 
     run_dir = RunDir(tmp_path / "run")
-    samples = make_samples(4)
-    _hashed_generate(run_dir, samples, EchoGenerator(), seed_policy="official-rank")  # world 1: all seed 7
+    samples = make_samples(4)  # set2: 000, 002; set1: 001, 003 (one stream per set)
+    _hashed_generate(run_dir, samples, StreamEcho(), seed_policy="official-rank")  # one DP group: seed 7
     hasher = InputsHasher("s1")
     same_world, _ = resume_plan(run_dir, samples, 1, 7, "official-rank", hasher)
     assert same_world == {"000", "001", "002", "003"}
-    two_ranks, assignments = resume_plan(run_dir, samples, 2, 7, "official-rank", hasher)
-    # Rank 1 seeds with 7 + 1: its items (1 and 3) no longer match what was generated.
-    assert two_ranks == {"000", "002"}
-    assert [s.id for s in assignments[1].samples] == ["001", "003"] and assignments[1].seeds == [8, 8]
-    # per-sample seeding does not depend on the world: nothing to redo.
+    two_groups, assignments = resume_plan(run_dir, samples, 2, 7, "official-rank", hasher)
+    # With two groups, 002 and 003 move to group 1's streams (seed 7 + 1): their noise is not what
+    # made the files on disk. 000 and 001 stay first in group 0's streams.
+    assert two_groups == {"000", "001"}
+    assert [s.id for s in assignments[1].samples] == ["002", "003"] and assignments[1].seeds == [8, 8]
+    # Per-sample seeding does not depend on the world: nothing to redo.
     per_sample = RunDir(tmp_path / "per-sample")
     _hashed_generate(per_sample, samples, EchoGenerator())
     assert resume_plan(per_sample, samples, 2, 7, "per-sample", hasher)[0] == {"000", "001", "002", "003"}

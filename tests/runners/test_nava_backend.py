@@ -46,7 +46,14 @@ def test_tts_sample_passes_prompt_wav_and_transcript():
     request = build_request(sample, preset, seed=100)
     assert request.reference_text == "the prompt transcript" and request.speaker_wavs == (Path("p.wav"),)
     scales = request.guidance_scales()
-    assert scales.align_3d is False and scales.timbre == 3.0 and scales.audio == 2.0
+    # scripts/inference_seedtts.sh passes --timbre_cfg without a scale: argparse's 1.0, not the yaml's 3.0.
+    assert scales.align_3d is False and scales.timbre == 1.0 and scales.timbre_cfg is True
+    assert scales.audio == 2.0 and scales.audio_align == 2.0
+    assert request.embed_speakers and request.reference_tokens is None
+    released = build_request(sample, PRESETS["seedtts-released"].generation, seed=100)
+    # The released t2a_seedtts.py: no speaker vector, reference length fixed at 313 tokens.
+    assert not released.embed_speakers and released.reference_tokens == 313
+    assert released.guidance_scales() == scales
 
 
 def test_bad_settings_fail_with_the_field_and_the_sample_id():

@@ -35,6 +35,9 @@ def test_smoke_run_writes_every_stage(versebench_run):
     assert sorted(r.id for r in records) == ["00000", "00001", "01000", "01001", "300", "301"]
     assert all(r.status == "done" and (run_dir / r.output).is_file() for r in records)
     assert {"text", "denoise", "decode", "write"} <= set(records[0].timings)
+    # How each clip was made, as effective on this device (CPU decodes in fp32).
+    assert records[0].inputs["decode_precision"] == "fp32" and records[0].inputs["audio_timing"] == "official"
+    assert records[0].inputs["noise"] == {"policy": "per-sample"}
 
     results = load_results(run_dir)
     assert results.smoke and results.model == "nava-tiny" and results.benchmark == "versebench"
@@ -49,6 +52,7 @@ def test_smoke_run_writes_every_stage(versebench_run):
 
     run_file = load_run_file(run_dir)
     assert run_file.spec.preset == "smoke" and run_file.provenance.python
+    assert run_file.spec.generation.audio_timing == "official"  # recorded in run.json
     report = (run_dir / "report.md").read_text()
     assert "smoke: random weights, numbers are not meaningful" in report and "NAVA (published)" in report
     assert (run_dir / "report.html").stat().st_size > 1000

@@ -137,3 +137,42 @@ def test_usage_errors() -> None:
     assert CliRunner().invoke(command, ["--preset", "nava-6b"]).exit_code == 2
     result = CliRunner().invoke(command, ["--preset", "nava-9b", "--keys", __file__])
     assert result.exit_code == 1 and "valid presets" in result.output
+
+
+def _only_cases(folder: Path, keep: set[str]) -> tuple[dict, dict]:
+    listing = json.loads((folder / "cases.json").read_text())
+    listing["cases"] = {k: v for k, v in listing["cases"].items() if k in keep}
+    tensors = {
+        k: v for k, v in load_file(str(folder / "cases.safetensors")).items() if k.split(".")[0] in keep
+    }
+    return listing, tensors
+
+
+def test_guided_step_reads_its_scales_from_cases_json(fixture_dir: Path, tmp_path: Path) -> None:
+    """A reference folder made with other guidance scales passes: the scales come from the case."""
+    folder = _copy(fixture_dir, tmp_path / "other_scales")
+    listing, tensors = _only_cases(folder, {"f_guided"})
+    scales = {"g_v": 5.0, "g_a": 4.0, "g_va": 1.5, "g_aa": 0.5, "g_t": 2.5}
+    listing["cases"]["f_guided"]["guidance"] = scales
+    # The official combination (reference §6.4) recomputed from the stored passes with the new scales.
+    p = {name: tensor for name, tensor in tensors.items() if name.startswith("f_guided.")}
+    c, u, m, s = (p[f"f_guided.{x}_video"] for x in "CUMS")
+    tensors["f_guided.guided_video"] = c + scales["g_v"] * (c - u) + scales["g_va"] * (c - m)
+    c, u, m, s = (p[f"f_guided.{x}_audio"] for x in "CUMS")
+    tensors["f_guided.guided_audio"] = (
+        c + scales["g_a"] * (c - u) + scales["g_aa"] * (c - m) + scales["g_t"] * (c - s)
+    )
+    (folder / "cases.json").write_text(json.dumps(listing))
+    save_file(tensors, str(folder / "cases.safetensors"))
+    (result,) = verify_folder(folder).results
+    assert result.status == PASS, result.detail
+    # Stating the release's scales against these outputs fails: the scales are really used.
+    listing["cases"]["f_guided"]["guidance"] = {"g_v": 3.0, "g_a": 2.0, "g_va": 3.0, "g_aa": 2.0, "g_t": 3.0}
+    (folder / "cases.json").write_text(json.dumps(listing))
+    (result,) = verify_folder(folder).results
+    assert result.status == FAIL and "guided_video" in result.detail
+    # A case without its scales is a clear failure naming what is missing.
+    del listing["cases"]["f_guided"]["guidance"]["g_t"]
+    (folder / "cases.json").write_text(json.dumps(listing))
+    (result,) = verify_folder(folder).results
+    assert result.status == FAIL and "lacks g_t" in result.detail

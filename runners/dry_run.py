@@ -1,0 +1,80 @@
+"""`--dry-run`: the resolved settings of a run and its planned samples as one JSON object.
+
+Reads the benchmark's data files and nothing else: no weights, no torch, no run directory written.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from nava_eval.runners.run import RunRequest, prepare_run, stream_universe
+from nava_eval.runners.seeds import official_streams, sample_seed
+
+
+def planned_seeds(
+    samples: list[Any], seed: int, policy: str, dp_size: int, universe: list[Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """sample id → how its noise is seeded under `policy` with `dp_size` data-parallel groups."""
+    if policy == "per-sample":
+        return {s.id: {"seed": sample_seed(seed, s.id)} for s in samples}
+    out: dict[str, dict[str, Any]] = {}
+    for group in range(dp_size):
+        for stream in official_streams(universe or samples, dp_size, group, seed):
+            for position, sample in enumerate(stream.samples):
+                out[sample.id] = {"seed": stream.seed, "dp_group": group, "stream_position": position}
+    return out
+
+
+def dry_run_plan(request: RunRequest) -> dict[str, Any]:
+    """Everything `run`/`generate` would do with `request`, resolved, as a JSON-ready dict."""
+    scratch = Path(tempfile.mkdtemp(prefix="nava-eval-dry-run-"))
+    try:
+        prepared = prepare_run(request, write=False, smoke_data_root=scratch)
+        universe = stream_universe(prepared)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    gen = prepared.spec.generation
+    preset = prepared.preset
+    dp_size = max(1, request.nproc // max(1, request.sp))
+    seeds = planned_seeds(prepared.samples, gen.seed, gen.seed_policy, dp_size, universe)
+    modes = sorted({s.mode for s in prepared.samples})
+    weights = gen.weight_files()
+    if weights["dit"] is not None:
+        weights["folder"] = str(request.weights_dir or "Hugging Face cache (ernie-research/NAVA)")
+    return {
+        "benchmark": prepared.spec.benchmark,
+        "preset": preset.name,
+        "reproduces": preset.reproduces,
+        "mode": modes[0] if len(modes) == 1 else modes,
+        "model": gen.model,
+        "guidance": gen.guidance.summary(),
+        "steps": gen.steps,
+        "width": gen.width,
+        "height": gen.height,
+        "latent_frames": gen.latent_frames,
+        "fps": gen.fps,
+        "vae_tiling": gen.vae_tiling,
+        "cfg_batch": gen.cfg_batch,
+        "weights": weights,
+        "audio_timing": gen.audio_timing,
+        "decode_precision": gen.decode_precision,
+        "tts_speaker": gen.tts_speaker if "tts" in modes else None,
+        "t2a_seconds": gen.t2a_seconds if "t2a" in modes else None,
+        "prompt_source": request.prompt_source
+        or ("nava" if prepared.spec.benchmark == "versebench" else None),
+        "seed": gen.seed,
+        "seed_policy": gen.seed_policy,
+        "layout": {"nproc": request.nproc, "sp": request.sp, "dp_groups": dp_size},
+        "run_dir": str(prepared.run_dir.root),
+        "data_dir": (
+            f"smoke data, written into {prepared.run_dir.root}/smoke-data at run time"
+            if preset.smoke and request.data_dir is None
+            else prepared.spec.data_dir
+        ),
+        "spec_hash": prepared.spec.output_hash(),
+        "n_samples": len(prepared.samples),
+        "samples": [{"id": s.id, "set": s.set, "mode": s.mode, **seeds[s.id]} for s in prepared.samples],
+    }
