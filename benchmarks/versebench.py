@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from nava_eval.benchmarks.base import Sample, SampleSelection, select
+from nava_eval.benchmarks.base import FieldRule, Sample, SampleSelection, select
 from nava_eval.benchmarks.download import registration, resolve_data_dir
 from nava_eval.benchmarks.errors import (
     BadInputError,
@@ -205,13 +205,22 @@ class VerseBench:
     output_kind = "mp4"
     # The official Verse-Bench toolkit pools every item of the three sets before averaging.
     aggregation = "per-item mean"
-    # Speech metrics (sync, wer) only score items whose speech_prompt.text is non-empty (metrics_for).
+    # Speech metrics (sync, wer_sensevoice) only score items whose speech_prompt.text is non-empty
+    # (metrics_for). The Verse-Bench toolkit (calculate_metrics.py) scores audiobox on every set1+set2
+    # wav and clap (CS; FD against the ground truth in set2) on set1+set2 items with an audio_prompt.
+    # Whisper `wer` (wer/versebench-v1) is no default: NAVA's WER column is the toolkit's SenseVoice WER.
     default_metrics: dict[str, tuple[str, ...]] = {
-        "set1": ("sync", "video_quality", "wer"),
-        "set2": ("video_quality", "sync", "wer"),
-        "set3": ("sync", "video_quality", "wer"),
+        "set1": ("sync", "video_quality", "wer_sensevoice", "audiobox", "clap"),
+        "set2": ("video_quality", "sync", "wer_sensevoice", "audiobox", "clap"),
+        "set3": ("sync", "video_quality", "wer_sensevoice"),
     }
-    speech_metrics = ("sync", "wer")
+    speech_metrics = ("sync", "wer", "wer_sensevoice")
+    audio_prompt_metrics = ("clap",)  # items without an audio_prompt get no CS and no FD (the toolkit)
+    # Fields whose official population is narrower than the metric's (benchmarks.base.FieldRule).
+    field_rules: dict[str, FieldRule] = {
+        "fd": FieldRule(sets=("set2",)),  # the toolkit's FD compares set2 clips with their ground truth
+        "fd_set": FieldRule(sets=("set2",)),
+    }
 
     def __init__(
         self,
@@ -267,10 +276,13 @@ class VerseBench:
         return None
 
     def metrics_for(self, sample: Sample) -> tuple[str, ...]:
-        """The set's default metrics, without speech metrics for items that have no speech."""
+        """The set's default metrics, without speech metrics for items that have no speech and
+        without CLAP for items that have no audio prompt."""
         metrics = self.default_metrics[sample.set]
         if sample.reference_text is None:
             metrics = tuple(m for m in metrics if m not in self.speech_metrics)
+        if not sample.meta.get("audio_prompt"):
+            metrics = tuple(m for m in metrics if m not in self.audio_prompt_metrics)
         return metrics
 
     # --- reading ------------------------------------------------------------------------------

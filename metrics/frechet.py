@@ -10,7 +10,7 @@ reports import this without torch.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -66,3 +66,16 @@ def embedding_set_fd(items: Sequence[Mapping[str, Any]]) -> float:
     generated = [item[EMBEDDING_KEY] for item in items]
     references = [item[REFERENCE_EMBEDDING_KEY] for item in items]
     return frechet_distance(generated, references)
+
+
+def _embedding_set_fd_of_indices(items: Sequence[Mapping[str, Any]]) -> Callable[[np.ndarray], float]:
+    """FD of any resample of `items`, given as row indices: the JSON lists become arrays only once."""
+    generated = _matrix([item[EMBEDDING_KEY] for item in items], "embeddings")
+    references = _matrix([item[REFERENCE_EMBEDDING_KEY] for item in items], "reference embeddings")
+    return lambda idx: frechet_distance(generated[idx], references[idx])
+
+
+# The per-item keys the reducer reads: an ok item without both is counted as skipped for the field.
+embedding_set_fd.requires = (EMBEDDING_KEY, REFERENCE_EMBEDDING_KEY)  # type: ignore[attr-defined]
+# Bootstraps resample indices into arrays built once (a 300-item, 512-d CI: seconds, not minutes).
+embedding_set_fd.of_indices = _embedding_set_fd_of_indices  # type: ignore[attr-defined]

@@ -50,6 +50,74 @@ BUILTIN_METRICS: tuple[MetricEntry, ...] = (
         description="Whisper-large-v3 (en) / Paraformer-zh (zh) ASR, Seed-TTS-eval normalisation, jiwer",
     ),
     MetricEntry(
+        name="wer_sensevoice",
+        target="nava_eval.metrics.wer_sensevoice:SenseVoiceWer",
+        protocol="wer/versebench-sensevoice-v1",
+        fields=(
+            MetricField(
+                "wer_sensevoice",
+                "lower",
+                "%",
+                "Verse-Bench toolkit WER ×100: SenseVoiceSmall + fsmn-VAD, strip+lowercase, jiwer.wer per item",
+                quantity="wer",
+            ),
+        ),
+        description="Verse-Bench toolkit WER (NAVA's WER column): items with speech text in set1–3, "
+        "plain mean; funasr (extra zh)",
+    ),
+    MetricEntry(
+        name="audiobox",
+        target="nava_eval.metrics.audiobox:AudioboxAesthetics",
+        protocol="audiobox/versebench-aesthetics-v1",
+        fields=(
+            MetricField("pq", "higher", "1–10", "Audiobox Aesthetics production quality (NAVA's PQ column)"),
+            MetricField("ce", "higher", "1–10", "Audiobox Aesthetics content enjoyment"),
+            MetricField("cu", "higher", "1–10", "Audiobox Aesthetics content usefulness"),
+            MetricField(
+                "pc",
+                "lower",
+                "1–10",
+                "Audiobox Aesthetics production complexity (the toolkit's overall score treats lower as better)",
+            ),
+        ),
+        description="Audiobox Aesthetics as the Verse-Bench toolkit runs it (every wav of set1+set2; "
+        "10 s windows, weighted mean)",
+    ),
+    MetricEntry(
+        name="clap",
+        target="nava_eval.metrics.clap:ClapScore",
+        protocol="cs/versebench-clap-v1",
+        fields=(
+            MetricField(
+                "fd",
+                "lower",
+                "",
+                "the toolkit's per-clip CLAP FD to the ground-truth wav (‖g − r‖² + (σ_g − σ_r)²), mean over items",
+                protocol="fd/versebench-clap-perclip-v1",
+                quantity="fd",
+            ),
+            MetricField(
+                "cs",
+                "higher",
+                "cosine",
+                "CLAP cosine between the clip and its audio_prompt[0]",
+                quantity="cs",
+            ),
+            MetricField(
+                "fd_set",
+                "lower",
+                "",
+                "Fréchet distance between the sets of generated and ground-truth CLAP embeddings (one per set)",
+                protocol="fd/versebench-clap-set-v1",
+                quantity="fd",
+                kind="set",
+                reducer="nava_eval.metrics.frechet:embedding_set_fd",
+            ),
+        ),
+        description="LAION-CLAP 630k-audioset-fusion (Verse-Bench toolkit): CS with audio_prompt[0] on "
+        "set1+set2; FD of set2 clips to their ground-truth wavs (per clip as the toolkit, and set-level)",
+    ),
+    MetricEntry(
         name="sim",
         target="nava_eval.metrics.speaker_similarity:SpeakerSimilarity",
         protocol="sim/wavlm-large-ecapa-v1",

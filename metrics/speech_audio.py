@@ -26,6 +26,14 @@ class AudioLoadError(RuntimeError):
     """An output's audio cannot be read; the message names the file and what to do."""
 
 
+class NoAudioStreamError(AudioLoadError):
+    """The file has no audio stream at all (a video-only clip)."""
+
+
+class EmptyAudioError(AudioLoadError):
+    """The audio stream decodes to zero samples."""
+
+
 @dataclass(frozen=True)
 class Audio:
     """Decoded audio: `samples` is [channels, T] (float64 for soundfile input, float32 for PyAV)."""
@@ -37,6 +45,10 @@ class Audio:
     def first_channel(self) -> np.ndarray:
         """Channel 0, as both official scripts use (they never downmix)."""
         return self.samples[0]
+
+    def channel_mean(self) -> np.ndarray:
+        """The mean over channels (torchaudio/librosa/funasr downmix), float32."""
+        return self.samples.astype(np.float32, copy=False).mean(axis=0)
 
 
 def load_audio(path: Path | str) -> Audio:
@@ -55,7 +67,7 @@ def load_audio(path: Path | str) -> Audio:
         reraise_interrupts(exc)
         raise AudioLoadError(f"{path}: cannot decode audio ({type(exc).__name__}: {exc})") from exc
     if samples.shape[-1] == 0:
-        raise AudioLoadError(f"{path}: the audio stream has no samples")
+        raise EmptyAudioError(f"{path}: the audio stream has no samples")
     return Audio(samples=samples, sample_rate=int(sr), path=path)
 
 
@@ -72,7 +84,7 @@ def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
 
     with av.open(str(path)) as container:
         if not container.streams.audio:
-            raise AudioLoadError(f"{path}: no audio stream (a speech metric needs the generated audio)")
+            raise NoAudioStreamError(f"{path}: no audio stream (an audio metric needs the generated audio)")
         stream = container.streams.audio[0]
         rate = stream.codec_context.sample_rate or stream.rate
         # Planar float keeps channels apart whatever the codec's native sample format is.
@@ -84,7 +96,7 @@ def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
         for out in resampler.resample(None):
             chunks.append(out.to_ndarray())
     if not chunks:
-        raise AudioLoadError(f"{path}: the audio stream decoded to no samples")
+        raise EmptyAudioError(f"{path}: the audio stream decoded to no samples")
     return np.concatenate(chunks, axis=1).astype(np.float32, copy=False), int(rate)
 
 

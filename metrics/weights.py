@@ -137,7 +137,7 @@ class ResolvedWeight:
 
 
 _WEIGHTS: dict[str, WeightSpec] = {}
-PROVIDER_MODULES: list[str] = ["nava_eval.metrics.weights_speech"]
+PROVIDER_MODULES: list[str] = ["nava_eval.metrics.weights_speech", "nava_eval.metrics.weights_audio"]
 _loaded_providers: set[str] = set()
 
 

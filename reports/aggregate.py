@@ -28,6 +28,7 @@ from nava_eval.reports.stats import (
     PER_SET_MEANS,
     bootstrap_ci,
     bootstrap_ci_grouped,
+    bootstrap_ci_indices,
     bootstrap_ci_statistic,
     mean_of_set_means,
 )
@@ -145,6 +146,25 @@ def set_statistic(field: MetricField) -> Callable[[Sequence[Mapping[str, Any]]],
     return load_target(field.reducer)
 
 
+def _set_statistic_with_ci(
+    statistic: Callable[[Sequence[Mapping[str, Any]]], float], seed: int, n_resamples: int
+) -> Callable[[Sequence[Mapping[str, Any]]], tuple[float | None, tuple[float, float] | None]]:
+    """items → (statistic, 95 % CI from resampling items), using the reducer's index form when it has one."""
+
+    def compute(items: Sequence[Mapping[str, Any]]) -> tuple[float | None, tuple[float, float] | None]:
+        point = _reduce(statistic, items)
+        if point is None:
+            return None, None
+        of_indices = getattr(statistic, "of_indices", None)
+        # Normal interval around the estimate: resampling duplicates items, which biases set statistics
+        # such as FD upwards, so a percentile interval can lie entirely above the estimate.
+        if of_indices is None:
+            return point, bootstrap_ci_statistic(items, statistic, seed, n_resamples, around=point)
+        return point, bootstrap_ci_indices(len(items), of_indices(items), seed, n_resamples, around=point)
+
+    return compute
+
+
 def _reduce(statistic: Callable[[Sequence[Mapping[str, Any]]], float], items: Sequence[Any]) -> float | None:
     try:
         value = float(statistic(items))
@@ -164,6 +184,7 @@ def _aggregate_set_field(
 ) -> MetricResult:
     """A statistic of the whole population (e.g. FD between embedding sets), CI by resampling items."""
     statistic = set_statistic(field)
+    needed = tuple(getattr(statistic, "requires", ()))  # the per-item keys the reducer reads
     items: list[Mapping[str, Any]] = []
     by_set: dict[str, list[Mapping[str, Any]]] = {}
     counts: Counter[str] = Counter()
@@ -173,16 +194,18 @@ def _aggregate_set_field(
             counts["missing"] += 1
         elif record.status != "ok":
             counts[record.status] += 1
+        elif any(key not in record.values for key in needed):
+            counts["skipped"] += 1  # scored, but without this statistic's inputs (e.g. no ground truth)
         else:
             items.append(record.values)
             by_set.setdefault(sample.set, []).append(record.values)
+    point_and_ci = _set_statistic_with_ci(statistic, seed, n_resamples)
+    value, ci = point_and_ci(items) if items else (None, None)
     per_set = {}
     for name, group in sorted(by_set.items()):
-        point = _reduce(statistic, group)
-        ci = bootstrap_ci_statistic(group, statistic, seed, n_resamples) if point is not None else None
-        per_set[name] = SetResult(value=point, n=len(group), ci95=list(ci) if ci else None)
-    value = _reduce(statistic, items) if items else None
-    ci = bootstrap_ci_statistic(items, statistic, seed, n_resamples) if value is not None else None
+        # A population of one set is that set: the same statistic, not computed twice.
+        point, set_ci = (value, ci) if len(by_set) == 1 else point_and_ci(group)
+        per_set[name] = SetResult(value=point, n=len(group), ci95=list(set_ci) if set_ci else None)
     return MetricResult(
         name=field.name,
         protocol=field.protocol_for(protocol),

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from nava_eval.interrupts import reraise_interrupts
 from nava_eval.reports.fileio import atomic_path, sha256_file
 from nava_eval.reports.results import (
     RESULTS_SCHEMA,
@@ -395,6 +396,21 @@ def _field_metric() -> dict[str, str]:
     return {f.name: name for name, entry in metric_entries().items() for f in entry.fields}
 
 
+def known_field_protocol(field: str, metric: str, protocol: str) -> str | None:
+    """Like `known_protocol`, for a results.json field: a field with its own protocol must carry that one."""
+    from nava_eval.metrics.base import metric_entries
+
+    entry = metric_entries().get(metric)
+    declared = next((f.protocol for f in entry.fields if f.name == field), None) if entry else None
+    if not declared:
+        return known_protocol(metric, protocol)
+    base = protocol.split("+", 1)[0]
+    family, _, variant = base.partition("/")
+    if base == declared or (family == declared.partition("/")[0] and _PROTOCOL_VARIANT.fullmatch(variant)):
+        return None
+    return f"unknown protocol {protocol!r} for field {field!r} of metric {metric!r} (registry: {declared})"
+
+
 def _check_content(
     manifest: SubmissionManifest,
     names_in_zip: set[str],
@@ -480,7 +496,7 @@ def _check_content(
     # Protocols and per-metric counts.
     field_metric = _field_metric()
     for name, metric in results.metrics.items():
-        why = known_protocol(field_metric.get(name, name), metric.protocol)
+        why = known_field_protocol(name, field_metric.get(name, name), metric.protocol)
         if why:
             errors.append(f"results.json: metrics.{name}: {why}")
         for set_name, set_result in metric.per_set.items():
@@ -605,14 +621,21 @@ def recompute_errors(
                 f"{where}.protocol is {claimed.protocol!r}; the per-sample scores make it "
                 f"{field_def.protocol_for(pass_protocol)!r}"
             )
-        again = aggregate_field(
-            records,
-            planned,
-            field_def,
-            pass_protocol,
-            aggregation or claimed.aggregation,
-            sets=rule.sets if rule is not None else claimed.sets,
-        )
+        try:
+            again = aggregate_field(
+                records,
+                planned,
+                field_def,
+                pass_protocol,
+                aggregation or claimed.aggregation,
+                sets=rule.sets if rule is not None else claimed.sets,
+            )
+        except Exception as exc:  # a set-level reducer fed hostile per-item values
+            reraise_interrupts(exc)
+            errors.append(
+                f"{where}: cannot be recomputed from the per-sample scores ({type(exc).__name__}: {exc})"
+            )
+            continue
         differs = [
             key
             for key, same in (

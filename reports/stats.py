@@ -108,31 +108,56 @@ def bootstrap_ci_statistic(
     seed: int = DEFAULT_SEED,
     n_resamples: int = DEFAULT_RESAMPLES,
     confidence: float = DEFAULT_CONFIDENCE,
+    around: float | None = None,
 ) -> tuple[float, float] | None:
-    """Percentile bootstrap CI of a statistic of a whole set of items (e.g. a Fréchet distance).
+    """Bootstrap CI of a statistic of a whole set of items (e.g. a Fréchet distance).
 
     Items are resampled with replacement, `statistic` is evaluated on each resample. Resamples on
     which the statistic is undefined (it raises ValueError or returns a non-finite number) are
     dropped; None when fewer than half remain, since such an interval would describe another number.
+    Percentile interval by default; with `around` (the point estimate), the normal interval
+    `around ± z·sd` of the resampled statistics — for statistics whose resamples are biased, as a
+    Fréchet distance is (duplicated items shrink the covariance cross term), so the percentile
+    interval can miss the estimate altogether.
     """
     if not items:
+        raise ValueError("bootstrap needs at least one item; got none")
+    return bootstrap_ci_indices(
+        len(items), lambda idx: statistic([items[i] for i in idx]), seed, n_resamples, confidence, around
+    )
+
+
+def bootstrap_ci_indices(
+    n_items: int,
+    statistic_of_indices: Callable[[np.ndarray], float],
+    seed: int = DEFAULT_SEED,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+    around: float | None = None,
+) -> tuple[float, float] | None:
+    """`bootstrap_ci_statistic` with the statistic given the resampled row indices (same draws)."""
+    if n_items < 1:
         raise ValueError("bootstrap needs at least one item; got none")
     if n_resamples < 1:
         raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
     rng = np.random.default_rng(seed)
-    n = len(items)
     stats = []
     for _ in range(n_resamples):
-        idx = rng.integers(0, n, size=n)
+        idx = rng.integers(0, n_items, size=n_items)
         try:
-            value = float(statistic([items[i] for i in idx]))
+            value = float(statistic_of_indices(idx))
         except ValueError:
             continue
         if np.isfinite(value):
             stats.append(value)
     if len(stats) < n_resamples / 2:
         return None
-    return _percentiles(np.asarray(stats), confidence)
+    if around is None:
+        return _percentiles(np.asarray(stats), confidence)
+    from scipy.stats import norm
+
+    half = float(norm.ppf(0.5 + confidence / 2.0)) * float(np.std(stats, ddof=1)) if len(stats) > 1 else 0.0
+    return around - half, around + half
 
 
 @dataclass(frozen=True)

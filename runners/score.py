@@ -62,6 +62,21 @@ def score_input(sample: Sample, output: Path) -> ScoreInput:
     )
 
 
+#: A score whose values record the sha256 of the reference file it was computed against (a
+#: ground-truth wav) is reused only while that file is unchanged.
+REFERENCE_SHA256_KEY = "reference_sha256"
+
+
+def _reference_unchanged(hit: ScoreRecord, sample: Sample, index: FileIdentityIndex) -> bool:
+    recorded = hit.values.get(REFERENCE_SHA256_KEY)
+    if recorded is None:
+        return True
+    reference = score_input(sample, Path(".")).reference_audio
+    if reference is None:
+        return False
+    return index.sha256(Path(reference)) == recorded  # stat-gated like the outputs; None when gone
+
+
 def _record(metric: Metric, sample: Sample, sha: str | None, outcome: ScoreOutcome) -> ScoreRecord:
     bad = _non_finite_fields(metric, outcome)
     if bad:  # NaN is not a score: counted as a failure, never written (JSON has no NaN)
@@ -150,6 +165,7 @@ def score_metric(
             and hit.status in CACHE_HIT_STATUSES
             and hit.protocol == metric.protocol
             and hit.output_sha256 == sha
+            and _reference_unchanged(hit, sample, index)
         ):
             summary.cached += 1
             continue

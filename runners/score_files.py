@@ -1,7 +1,7 @@
 """Score arbitrary files with one metric: one JSON object per file (behind `nava-eval score-files`).
 
 Generic over the Metric protocol: the files become `ScoreInput`s (with `--reference`, `--text`,
-`--language` and `--audio` attached to every one), the metric is built with
+`--language`, `--audio` and `--caption` attached to every one), the metric is built with
 `get_metric(name, weights=..., smoke=..., **options)` and scores them in batches with its networks
 loaded once. Folders are expanded to the media files inside them (sorted).
 """
@@ -30,6 +30,7 @@ class ScoreFilesRequest:
     text: str | None = None
     language: str | None = None
     audio: Path | None = None
+    caption: str | None = None  # clap: the audio prompt (CS is the cosine with it)
     cropped: bool = False
     details: bool = False
     smoke: bool = False
@@ -59,7 +60,9 @@ def expand_files(paths: Sequence[Path]) -> list[Path]:
 def build_inputs(req: ScoreFilesRequest, files: Sequence[Path]):
     from nava_eval.metrics.base import ScoreInput
 
-    meta = {"audio": str(req.audio)} if req.audio is not None else {}
+    meta: dict[str, Any] = {"audio": str(req.audio)} if req.audio is not None else {}
+    if req.caption is not None:
+        meta["audio_prompt"] = [req.caption]
     return [
         ScoreInput(
             id=path.stem if sum(p.stem == path.stem for p in files) == 1 else str(path),

@@ -23,6 +23,10 @@ LAZY_BENCHMARKS: dict[str, tuple[str, str]] = {
         "nava_eval.runners.commands.bench_speech:command",
         "WER and SIM utterances/s, batched vs one at a time.",
     ),
+    "audio": (
+        "nava_eval.runners.commands.bench_audio:command",
+        "audiobox, clap, wer_sensevoice seconds per clip, batched vs one at a time; set FD timing.",
+    ),
     "parallel": (
         "nava_eval.runners.commands.bench_parallel:command",
         "Ulysses SP overhead on gloo/NCCL vs SP=1.",

@@ -19,9 +19,12 @@ import click
     help="Use your own copy of a weight file (repeatable), e.g. syncnet=./syncnet_v2.model.",
 )
 @click.option(
-    "--reference", type=click.Path(exists=True, path_type=Path), help="Reference audio (sim: the prompt wav)."
+    "--reference",
+    type=click.Path(exists=True, path_type=Path),
+    help="Reference audio (sim: the prompt wav; clap: the ground-truth wav for FD).",
 )
-@click.option("--text", default=None, help="Reference text (wer) applied to every file.")
+@click.option("--text", default=None, help="Reference text (wer, wer_sensevoice) applied to every file.")
+@click.option("--caption", default=None, help="Audio prompt (clap: CS is the cosine with it).")
 @click.option("--language", default=None, help="Language of --text (en, zh).")
 @click.option(
     "--audio",
@@ -44,6 +47,7 @@ def command(
     reference: Path | None,
     text: str | None,
     language: str | None,
+    caption: str | None,
     audio: Path | None,
     cropped: bool,
     details: bool,
@@ -61,6 +65,9 @@ def command(
       nava-eval score-files sync clips/
       nava-eval score-files sync --cropped --details face_track.mp4 --weights syncnet=./syncnet_v2.model
       nava-eval score-files wer out.wav --text "the quick brown fox" --language en
+      nava-eval score-files wer_sensevoice out.mp4 --text "Good evening, I will meet you."
+      nava-eval score-files audiobox outputs/set1/
+      nava-eval score-files clap gen.mp4 --caption "a dog barking" --reference gt.wav
     """
     from nava_eval.metrics.base import UnknownNameError
     from nava_eval.metrics.weights import WeightsError, parse_weight_overrides
@@ -75,6 +82,7 @@ def command(
             text=text,
             language=language,
             audio=audio,
+            caption=caption,
             cropped=cropped,
             details=details,
             smoke=smoke,

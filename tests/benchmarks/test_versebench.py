@@ -105,9 +105,19 @@ def test_data_dir_may_be_the_parent_folder(layout):
 def test_metrics_per_set_and_per_item(layout):
     bench = VerseBench()
     by_id = {s.id: s for s in bench.load(layout)}
-    assert bench.metrics_for(by_id["00000"]) == ("sync", "video_quality", "wer")
-    assert bench.metrics_for(by_id["301"]) == ("video_quality",)
-    assert bench.metrics_for(by_id["300"]) == ("video_quality", "sync", "wer")
+    assert bench.metrics_for(by_id["00000"]) == (
+        "sync",
+        "video_quality",
+        "wer_sensevoice",
+        "audiobox",
+        "clap",
+    )
+    assert bench.metrics_for(by_id["301"]) == ("video_quality", "audiobox", "clap")
+    # 300 speaks but has no audio_prompt: no CLAP (the toolkit computes CS and FD only with one).
+    assert bench.metrics_for(by_id["300"]) == ("video_quality", "sync", "wer_sensevoice", "audiobox")
+    assert bench.metrics_for(by_id["01000"]) == ("sync", "video_quality", "wer_sensevoice")
+    assert "wer" not in {m for ms in bench.default_metrics.values() for m in ms}  # Whisper WER: --metrics wer
+    assert bench.field_rules["fd"].sets == ("set2",) and bench.field_rules["fd_set"].sets == ("set2",)
     assert bench.output_kind == "mp4" and bench.aggregation == "per-item mean"
     assert bench.expected_counts == EXPECTED_COUNTS == {"set1": 205, "set2": 295, "set3": 100}
     assert set(bench.default_metrics) == set(bench.sets)

@@ -106,9 +106,25 @@ def test_set_level_field_is_one_statistic_with_an_item_bootstrap(tmp_path) -> No
     items = [v for _, _, v in rows]
     from nava_eval.metrics.frechet import embedding_set_fd
 
-    assert out.ci95 == pytest.approx(list(bootstrap_ci_statistic(items, embedding_set_fd)))
+    expected = bootstrap_ci_statistic(items, embedding_set_fd, around=out.value)
+    assert out.ci95 == pytest.approx(list(expected))
+    # Centred on the estimate (see the next test for why not the percentile interval).
     assert out.ci95[0] < out.value < out.ci95[1]
-    assert out.per_set["set2"].value == pytest.approx(out.value)
+    assert np.mean(out.ci95) == pytest.approx(out.value)
+    assert out.per_set["set2"].value == pytest.approx(out.value) and out.per_set["set2"].ci95 == out.ci95
+
+
+def test_percentile_interval_of_fd_can_miss_the_estimate_so_set_fields_use_the_normal_one() -> None:
+    from nava_eval.metrics.frechet import embedding_set_fd
+
+    rng = np.random.default_rng(1)
+    items = [{"embedding": rng.normal(size=64).tolist(), "reference_embedding": rng.normal(size=64).tolist()}
+             for _ in range(40)]  # fmt: skip
+    estimate = embedding_set_fd(items)
+    percentile = bootstrap_ci_statistic(items, embedding_set_fd, n_resamples=200)
+    assert percentile[0] > estimate  # duplicates in each resample shrink the cross term: FD* > FD
+    normal = bootstrap_ci_statistic(items, embedding_set_fd, n_resamples=200, around=estimate)
+    assert normal[0] < estimate < normal[1]
 
 
 def test_set_level_field_with_too_few_items_has_no_value(tmp_path) -> None:

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from nava_eval.reports.leaderboard import MANIFEST_NAME, known_protocol, submit, validate_submission
+from nava_eval.reports.leaderboard import (
+    MANIFEST_NAME,
+    known_field_protocol,
+    known_protocol,
+    submit,
+    validate_submission,
+)
 
 VALUES = {
     "sync_c": {"set1": [6.0, 7.0, 8.0], "set3": [5.0, 6.5]},
@@ -312,3 +318,11 @@ def test_submit_refuses_to_write_inside_the_run(run_dir: Path) -> None:
         with pytest.raises(ValueError, match="inside the run directory"):
             submit(run_dir, target)
     assert (run_dir / "results.json").read_bytes() == before
+
+
+def test_known_field_protocol_uses_the_fields_own_protocol() -> None:
+    # clap's pass is cs/versebench-clap-v1; its fd and fd_set fields carry their own FD protocols.
+    assert known_field_protocol("cs", "clap", "cs/versebench-clap-v1+smoke-random-weights") is None
+    assert known_field_protocol("fd", "clap", "fd/versebench-clap-perclip-v1") is None
+    assert known_field_protocol("fd_set", "clap", "fd/versebench-clap-set-v1+smoke-random-weights") is None
+    assert "unknown protocol" in (known_field_protocol("fd", "clap", "cs/versebench-clap-v1") or "")

@@ -41,13 +41,19 @@ def test_smoke_run_writes_every_stage(versebench_run):
 
     results = load_results(run_dir)
     assert results.smoke and results.model == "nava-tiny" and results.benchmark == "versebench"
-    assert set(results.metrics) == {"sync_c", "sync_d", "video_quality", "wer"}
+    audio = {"wer_sensevoice", "pq", "ce", "cu", "pc", "fd", "cs", "fd_set"}
+    assert set(results.metrics) == {"sync_c", "sync_d", "video_quality"} | audio
     for metric in results.metrics.values():
         assert metric.protocol.endswith("+smoke-random-weights")
         assert metric.n + metric.n_skipped + metric.n_failed + metric.n_missing > 0
     # Speech metrics only where the item has reference speech (the on-screen-text item has none).
-    wer_ids = {r.id for r in load_score_records(run_dir / "scores/wer.jsonl")}
+    wer_ids = {r.id for r in load_score_records(run_dir / "scores/wer_sensevoice.jsonl")}
     assert "00001" not in wer_ids and "01000" in wer_ids
+    # Audiobox on every set1+set2 wav, CLAP where there is an audio prompt, FD on set2 only.
+    assert results.metrics["pq"].n == 4 and results.metrics["cs"].n == 4
+    assert results.metrics["fd"].sets == ["set2"] and results.metrics["fd"].n == 2
+    assert results.metrics["fd_set"].kind == "set" and results.metrics["fd_set"].value is not None
+    assert results.metrics["fd"].protocol == "fd/versebench-clap-perclip-v1+smoke-random-weights"
     assert results.metrics["video_quality"].n == 6 and results.metrics["video_quality"].value is not None
 
     run_file = load_run_file(run_dir)

@@ -219,3 +219,28 @@ def test_a_non_finite_score_is_a_failure_and_never_written_as_nan(tmp_path):
         and "finite" in lines["x"]["reason"]
     )
     assert lines["y"]["status"] == "ok" and lines["y"]["values"]["curve"] == [None]
+
+
+class ReferenceMetric(LengthMetric):
+    """Records the sha256 of the reference (ground-truth) file it compared the output with."""
+
+    name = "refcmp"
+    protocol = "refcmp/test-v1"
+
+    def score_batch(self, items):
+        self.scored += [i.id for i in items]
+        return [ScoreOutcome.ok(length=1, reference_sha256=sha256_file(i.reference_audio)) for i in items]
+
+
+def test_a_changed_reference_file_is_scored_again(tmp_path):
+    run_dir, samples = _run(tmp_path, {"x": "aaa", "y": "bbb"})
+    gt = {s.id: tmp_path / f"gt_{s.id}.wav" for s in samples}
+    for path in gt.values():
+        path.write_text("ground truth")
+    samples = [Sample(id=s.id, set=s.set, prompt="p", ground_truth_audio=gt[s.id]) for s in samples]
+    records = latest_by_id(run_dir.all_records())
+    score_metric(run_dir, samples, records, ReferenceMetric(), progress=False)
+    gt["x"].write_text("another ground truth")
+    again = ReferenceMetric()
+    summary = score_metric(run_dir, samples, records, again, progress=False)
+    assert again.scored == ["x"] and summary.cached == 1

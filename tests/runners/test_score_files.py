@@ -136,3 +136,31 @@ def test_weights_cli_list_verify_download_offline(tmp_path: Path, monkeypatch) -
 def test_request_refuses_a_batch_size_below_one() -> None:
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
         ScoreFilesRequest(metric="sync", files=(Path("a.mp4"),), batch_size=0)
+
+
+def test_score_files_audio_metrics_with_real_weights_paths(tmp_path: Path) -> None:
+    """audiobox and clap through the CLI with a `--weights NAME=PATH` checkpoint and `--caption`."""
+    data = Path(__file__).parents[1] / "metrics" / "data"
+    runner = CliRunner()
+    wav = data / "clap" / "tone_16k_3s.wav"
+    # The tiny audiobox checkpoint has another WavLM size than the real one: loading it as the real
+    # model must fail with a message naming the keys, and the exit code says so.
+    r = runner.invoke(
+        cli,
+        ["score-files", "audiobox", str(wav), "--device", "cpu", "--weights",
+         f"audiobox-aesthetics={data / 'audiobox' / 'audiobox_tiny_checkpoint.pt'}"],
+    )  # fmt: skip
+    assert r.exit_code == 1 and "audiobox_tiny_checkpoint.pt" in r.output
+    r = runner.invoke(
+        cli,
+        ["score-files", "clap", str(wav), "--smoke", "--device", "cpu", "--caption", "a hum",
+         "--reference", str(data / "clap" / "tone_8k_10s.wav")],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    (line,) = [json.loads(s) for s in r.output.splitlines() if s.startswith("{")]
+    assert line["status"] == "ok" and line["caption"] == "a hum" and line["fd"] > 0
+    assert line["protocol"] == "cs/versebench-clap-v1+smoke-random-weights"
+    assert len(line["embedding"]) == len(line["reference_embedding"]) == 512
+    r = runner.invoke(cli, ["score-files", "audiobox", str(wav), "--smoke", "--device", "cpu"])
+    (line,) = [json.loads(s) for s in r.output.splitlines() if s.startswith("{")]
+    assert r.exit_code == 0 and line["status"] == "ok" and {"pq", "ce", "cu", "pc"} <= set(line)
