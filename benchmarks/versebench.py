@@ -210,16 +210,21 @@ class VerseBench:
     # wav and clap (CS; FD against the ground truth in set2) on set1+set2 items with an audio_prompt.
     # Whisper `wer` (wer/versebench-v1) is no default: NAVA's WER column is the toolkit's SenseVoice WER.
     default_metrics: dict[str, tuple[str, ...]] = {
-        "set1": ("sync", "video_quality", "wer_sensevoice", "audiobox", "clap"),
-        "set2": ("video_quality", "sync", "wer_sensevoice", "audiobox", "clap"),
-        "set3": ("sync", "video_quality", "wer_sensevoice"),
+        "set1": ("sync", "video_quality", "wer_sensevoice", "audiobox", "clap", "ib"),
+        "set2": ("video_quality", "sync", "wer_sensevoice", "audiobox", "clap", "ib"),
+        "set3": ("sync", "video_quality", "wer_sensevoice", "ib"),
     }
     speech_metrics = ("sync", "wer", "wer_sensevoice")
     audio_prompt_metrics = ("clap",)  # items without an audio_prompt get no CS and no FD (the toolkit)
-    # Fields whose official population is narrower than the metric's (benchmarks.base.FieldRule).
+    # Fields whose official population or aggregation differs from the metric's (benchmarks.base.FieldRule).
     field_rules: dict[str, FieldRule] = {
         "fd": FieldRule(sets=("set2",)),  # the toolkit's FD compares set2 clips with their ground truth
         "fd_set": FieldRule(sets=("set2",)),
+        # MOVA's toolkit publishes LSE-C/LSE-D on set3 only (all 100 set3 items carry speech text)
+        "sync_c_mova": FieldRule(sets=("set3",)),
+        "sync_d_mova": FieldRule(sets=("set3",)),
+        # MOVA's toolkit: IB-Score per set (category), "all" = mean of the per-set means
+        "ib": FieldRule(aggregation="mean of per-set means"),
     }
 
     def __init__(

@@ -6,6 +6,10 @@ in-place removal while iterating included). Shot detection is PySceneDetect 0.5.
 `ContentDetector` with its defaults (threshold 30, min_scene_len 15, mean |ΔHSV| on frames
 subsampled by the auto downscale factor) written out here, since 0.5.1 no longer installs and later
 releases changed the defaults (threshold 27) and the downscaling.
+
+MOVA's copy of the pipeline (OpenMOSS/MOVA `evaluation/models/wav2lip/evaluation/syncnet_python`)
+pins `scenedetect>=0.6,<1.0`: its shots come from the installed 0.6 package itself
+(`scenes_pyscenedetect06`), called as its run_pipeline.py calls it.
 """
 
 from __future__ import annotations
@@ -83,6 +87,43 @@ def scenes_from_cuts(cuts: list[int], n_frames: int) -> list[tuple[int, int]]:
     """[start, end) frame ranges; no cut → the whole video (run_pipeline's fallback)."""
     bounds = [0, *cuts, n_frames]
     return [(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
+
+
+def scenes_pyscenedetect06(path) -> list[tuple[int, int]]:
+    """[start, end) shots of MOVA's run_pipeline.py: PySceneDetect 0.6 `ContentDetector()` defaults
+    (threshold 27, flash filter, auto downscale) with a StatsManager; no cut → one shot over every
+    frame read (its `(base_timecode, current_timecode)` fallback)."""
+    try:
+        from scenedetect import SceneManager, StatsManager
+        from scenedetect.detectors import ContentDetector
+        from scenedetect.video_manager import VideoManager
+    except ImportError as exc:  # pragma: no cover - the metrics extra installs it
+        raise ImportError(
+            f"MOVA's lip-sync shots need PySceneDetect 0.6 ({exc}): pip install 'nava-eval[metrics]'"
+        ) from exc
+    import logging
+
+    # VideoManager is deprecated in 0.6 and logs an error on every call (MOVA's pipeline uses it all the
+    # same), and detect_scenes logs at INFO per clip: neither belongs in our output.
+    sd_log = logging.getLogger("pyscenedetect")
+    level = sd_log.level
+    sd_log.setLevel(logging.CRITICAL)
+    video = None
+    try:
+        video = VideoManager([str(path)])
+        manager = SceneManager(StatsManager())
+        manager.add_detector(ContentDetector())
+        video.set_downscale_factor()
+        video.start()
+        manager.detect_scenes(frame_source=video)
+        scenes = manager.get_scene_list()
+        if not scenes:
+            return [(0, int(video.get_current_timecode().get_frames()))]
+        return [(int(a.get_frames()), int(b.get_frames())) for a, b in scenes]
+    finally:
+        if video is not None:
+            video.release()
+        sd_log.setLevel(level)
 
 
 def read_video_frames_cv2(path) -> Iterable[np.ndarray]:

@@ -15,23 +15,67 @@ BUILTIN_METRICS: tuple[MetricEntry, ...] = (
     MetricEntry(
         name="sync",
         target="nava_eval.metrics.sync:SyncNetMetric",
-        protocol="sync/syncnet-lse-v1",
+        protocol="sync/syncnet-lse-pass-v2",
         fields=(
             MetricField(
-                "sync_c", "higher", "", "SyncNet confidence (LSE-C): median − min of the offset curve"
+                "sync_c",
+                "higher",
+                "",
+                "SyncNet confidence (LSE-C): median − min of the offset curve, mean over tracks > 100 frames",
+                protocol="sync/syncnet-lse-v1",
+                quantity="sync_c",
             ),
-            MetricField("sync_d", "lower", "", "SyncNet distance (LSE-D): min of the offset curve"),
+            MetricField(
+                "sync_d",
+                "lower",
+                "",
+                "SyncNet distance (LSE-D): min of the offset curve, mean over tracks > 100 frames",
+                protocol="sync/syncnet-lse-v1",
+                quantity="sync_d",
+            ),
+            MetricField(
+                "sync_c_mova",
+                "higher",
+                "",
+                "MOVA's LSE-C: C of the track with the largest C − D (tracks > 20 frames)",
+                protocol="sync/mova-lse-v1",
+                quantity="sync_c",
+            ),
+            MetricField(
+                "sync_d_mova",
+                "lower",
+                "",
+                "MOVA's LSE-D: D of the track with the largest C − D (tracks > 20 frames)",
+                protocol="sync/mova-lse-v1",
+                quantity="sync_d",
+            ),
         ),
-        description="Lip sync with SyncNet (syncnet_python pipeline: S3FD faces, IoU tracks, ±15 offsets)",
+        description="Lip sync with SyncNet: syncnet_python's mean over tracks and MOVA's best track, one pass",
     ),
     MetricEntry(
         name="video_quality",
         target="nava_eval.metrics.video_quality:VerseBenchVideoQuality",
-        protocol="video-quality/versebench-as-v1",
+        protocol="video-quality/versebench-as-v2",
         fields=(
-            MetricField("video_quality", "higher", "", "(Aesthetic v2.5/10 + MUSIQ-KonIQ/100 + MANIQA)/3"),
+            MetricField(
+                "video_quality", "higher", "", "(Aesthetic v2.5/10 + MUSIQ-KonIQ/100 + MANIQA 20-crop mean)/3"
+            ),
         ),
         description="Verse-Bench aesthetic video quality, per frame then per video",
+    ),
+    MetricEntry(
+        name="ib",
+        target="nava_eval.metrics.ib:ImageBindScore",
+        protocol="ib/mova-imagebind-huge-v1",
+        fields=(
+            MetricField(
+                "ib",
+                "higher",
+                "",
+                "ImageBind-huge cosine of vision (0.5-fps frame pairs, 3 crops) and audio (3 × 2-s mel) embeddings",
+            ),
+        ),
+        description="IB-Score: ImageBind-huge audio-visual alignment as MOVA's evaluation toolkit computes it",
     ),
     MetricEntry(
         name="imaging_quality",

@@ -127,6 +127,7 @@ class S3FDDetector:
 
         Found by running it on blank squares: below this a pooling layer's output would be empty
         ("Output size is too small"). Rows and columns shrink independently, so it bounds each side.
+        A test holds metrics.sync.S3FD_MIN_SIDE, the constant the scoring path checks, to this value.
         """
         with torch.no_grad():
             for side in range(1, 1025):

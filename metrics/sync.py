@@ -1,4 +1,15 @@
-"""Sync-C / Sync-D (SyncNet LSE-C / LSE-D), protocol `sync/syncnet-lse-v1`.
+"""Sync-C / Sync-D (SyncNet LSE-C / LSE-D) under two protocols from one pass over each clip.
+
+- `sync/syncnet-lse-v1` (fields `sync_c`, `sync_d`): joonson/syncnet_python as below, the mean over
+  a clip's face tracks of more than 100 frames.
+- `sync/mova-lse-v1` (fields `sync_c_mova`, `sync_d_mova`): MOVA's evaluation toolkit
+  (OpenMOSS/MOVA `evaluation/models/wav2lip/evaluation/syncnet_python`: `eval_lip_sync.py`, its
+  `run_pipeline.py`): tracks of more than 20 frames in shots of 20+ frames, shots from PySceneDetect
+  0.6, and per clip the C and D of the single track with the largest C − D; silent audio is scored.
+
+Both come from the same decode, the same S3FD detections and the same SyncNet curves: a track that
+both rules keep is cropped and scored once. The pass's own protocol id (`sync/syncnet-lse-pass-v2`)
+names the scores-file format (values of both protocols), so scores of the v1 pass are rescored once.
 
 The joonson/syncnet_python pipeline with its defaults, run the way the official scripts run it
 (run_pipeline.py, then run_syncnet.py on every face-track crop):
@@ -24,6 +35,7 @@ docs/protocols/sync.md for the knowing differences.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import statistics
@@ -45,16 +57,23 @@ from nava_eval.metrics.face_tracking import (
     crop_face,
     read_video_frames_cv2,
     scenes_from_cuts,
+    scenes_pyscenedetect06,
     smooth_track,
     track_faces,
 )
 
 log = logging.getLogger(__name__)
 
-PROTOCOL = "sync/syncnet-lse-v1"
+PROTOCOL = "sync/syncnet-lse-pass-v2"  # the pass: its records hold the values of both protocols below
+SYNCNET_PROTOCOL = "sync/syncnet-lse-v1"
+MOVA_PROTOCOL = "sync/mova-lse-v1"
+MOVA_MIN_TRACK = 20  # MOVA's run_pipeline.py default (syncnet_python's is 100)
 SMOKE_SUFFIX = "+smoke-random-weights"
-#: Tracking rules of the smoke preset (tracks of > 10 frames, faces > 24 px); only with smoke=True.
-SMOKE_TRACKING = TrackingOptions(min_track=10, min_face_size=24, scene_min_len=5)
+#: Tracking rules of the smoke preset (tracks of > 10 frames, faces > 24 px, detection at full size
+#: so 64-px smoke frames reach S3FD's minimum); only with smoke=True.
+SMOKE_TRACKING = TrackingOptions(min_track=10, min_face_size=24, scene_min_len=5, facedet_scale=1.0)
+#: S3FD's smallest input side: below it a pooling layer has no output ("Output size is too small").
+S3FD_MIN_SIDE = 28
 CROPPED_SUFFIX = "+cropped"
 OFFSETS = list(range(15, -16, -1))  # index j of the curve ↔ offset 15 − j
 SILENCE_PEAK = 1  # int16 peak at or below this is digital silence
@@ -72,17 +91,35 @@ class _Prepared:
     size_wh: tuple[int, int]
     audio_wav: Path
     scenes: list[tuple[int, int]]
+    mova_scenes: list[tuple[int, int]]
+    silent_reason: str | None = None
 
 
 @dataclass
 class _ItemTracks:
-    """Stage B result: the crops of one item, decoded as run_syncnet.py decodes them."""
+    """Stage B result: the crops of one item, decoded as run_syncnet.py decodes them.
+
+    `tracks` are the distinct tracks of both rules; `syncnet_idx` / `mova_idx` list, in each
+    pipeline's own track order, the ones each protocol keeps.
+    """
 
     index: int
     n_frames: int
     tracks: list[FaceTrack] = field(default_factory=list)
     inputs: list[Any] = field(default_factory=list)  # TrackInput
+    syncnet_idx: list[int] = field(default_factory=list)
+    mova_idx: list[int] = field(default_factory=list)
+    syncnet_reason: str | None = None  # why the syncnet protocol has no value (None: it has one)
+    mova_reason: str | None = None
     outcome: ScoreOutcome | None = None
+
+    def add_single_track(self, track_input: Any, silent_reason: str | None) -> None:
+        """A pre-cropped clip: one track that both protocols keep."""
+        n = len(track_input.frames)
+        self.tracks.append(FaceTrack(frame=np.arange(n), bbox=np.zeros((n, 4))))
+        self.inputs.append(track_input)
+        self.syncnet_idx, self.mova_idx = [0], [0]
+        self.syncnet_reason = silent_reason
 
 
 class _Skip(Exception):
@@ -94,8 +131,38 @@ class SyncNetMetric:
 
     name = "sync"
     fields = (
-        MetricField("sync_c", "higher", "", "SyncNet confidence (LSE-C): median − min of the offset curve"),
-        MetricField("sync_d", "lower", "", "SyncNet distance (LSE-D): min of the offset curve"),
+        MetricField(
+            "sync_c",
+            "higher",
+            "",
+            "SyncNet confidence (LSE-C): median − min of the offset curve, mean over tracks > 100 frames",
+            protocol=SYNCNET_PROTOCOL,
+            quantity="sync_c",
+        ),
+        MetricField(
+            "sync_d",
+            "lower",
+            "",
+            "SyncNet distance (LSE-D): min of the offset curve, mean over tracks > 100 frames",
+            protocol=SYNCNET_PROTOCOL,
+            quantity="sync_d",
+        ),
+        MetricField(
+            "sync_c_mova",
+            "higher",
+            "",
+            "MOVA's LSE-C: C of the track with the largest C − D (tracks > 20 frames)",
+            protocol=MOVA_PROTOCOL,
+            quantity="sync_c",
+        ),
+        MetricField(
+            "sync_d_mova",
+            "lower",
+            "",
+            "MOVA's LSE-D: D of the track with the largest C − D (tracks > 20 frames)",
+            protocol=MOVA_PROTOCOL,
+            quantity="sync_d",
+        ),
     )
     requires = frozenset({"video", "audio"})
     description = "Lip sync with SyncNet (syncnet_python pipeline: S3FD faces, IoU tracks, ±15 offsets)"
@@ -133,6 +200,8 @@ class SyncNetMetric:
             # rules would skip every one, and the point of smoke is to run the whole pipeline.
             tracking = SMOKE_TRACKING
         self.tracking = tracking or TrackingOptions()
+        # MOVA's pipeline differs from syncnet_python's in the track length only (and the shots).
+        self.mova_tracking = dataclasses.replace(self.tracking, min_track=MOVA_MIN_TRACK)
         self.seed = seed
         self.device = "cpu"
         self.weights_provenance: dict[str, dict[str, str]] = {}
@@ -216,13 +285,13 @@ class SyncNetMetric:
         if self._scorer is None:
             self.setup(self.device)
         item = _ItemTracks(index=0, n_frames=len(frames_bgr))
-        item.tracks.append(FaceTrack(frame=np.arange(len(frames_bgr)), bbox=np.zeros((len(frames_bgr), 4))))
-        item.inputs.append(TrackInput(np.ascontiguousarray(frames_bgr, dtype=np.uint8), np.asarray(audio)))
-        outcomes: list[ScoreOutcome | None] = [None]
+        track_input = TrackInput(np.ascontiguousarray(frames_bgr, dtype=np.uint8), np.asarray(audio))
         try:
-            _check_audio(item.inputs[0].audio)
+            silent = _silence_reason(track_input.audio)
         except _Skip as exc:
             return ScoreOutcome.skipped(str(exc))
+        item.add_single_track(track_input, silent)
+        outcomes: list[ScoreOutcome | None] = [None]
         self._score_pending([item], outcomes)
         return outcomes[0]  # type: ignore[return-value]
 
@@ -246,10 +315,9 @@ class SyncNetMetric:
             frames, audio = _official_track_decode(path, work)
         if frames.shape[1:] != (224, 224, 3):
             raise _Skip(f"--cropped expects 224×224 face crops, got {frames.shape[2]}×{frames.shape[1]}")
-        _check_audio(audio)
+        silent = _silence_reason(audio)
         result = _ItemTracks(index=index, n_frames=len(frames))
-        result.tracks.append(FaceTrack(frame=np.arange(len(frames)), bbox=np.zeros((len(frames), 4))))
-        result.inputs.append(TrackInput(frames, audio))
+        result.add_single_track(TrackInput(frames, audio), silent)
         return result
 
     # --- full pipeline
@@ -311,7 +379,7 @@ class SyncNetMetric:
         avi = md.reencode_25fps_avi(path, work / "video.avi")
         frame_paths = md.dump_jpeg_frames(avi, work / "frames", qscale=2)
         audio_wav = md.extract_pipeline_audio(avi, work / "audio.wav")
-        _check_audio(md.read_wav_int16(audio_wav))
+        silent = _silence_reason(md.read_wav_int16(audio_wav))
         import cv2
 
         scaled, size = [], (0, 0)
@@ -319,22 +387,24 @@ class SyncNetMetric:
             image = cv2.imread(str(p))
             size = (image.shape[1], image.shape[0])
             scaled.append(S3FDDetector.prepare(image, self.tracking.facedet_scale))
-        if scaled and min(scaled[0].shape[:2]) < self._detector.min_input_side:
-            h, w = scaled[0].shape[:2]
-            raise _Skip(
-                f"frames too small for face detection: {size[0]}×{size[1]} is {w}×{h} after S3FD's "
-                f"×{self.tracking.facedet_scale:g} downscale, under the {self._detector.min_input_side} px "
-                "per side its layers need"
-            )
+            _check_detector_size(size, scaled[-1].shape, self.tracking.facedet_scale)
         cuts = content_cuts(
             read_video_frames_cv2(avi), self.tracking.scene_threshold, self.tracking.scene_min_len
         )
         return _Prepared(
-            index, work, frame_paths, scaled, size, audio_wav, scenes_from_cuts(cuts, len(frame_paths))
+            index,
+            work,
+            frame_paths,
+            scaled,
+            size,
+            audio_wav,
+            scenes_from_cuts(cuts, len(frame_paths)),
+            scenes_pyscenedetect06(avi),
+            silent,
         )
 
     def _crop_stage(self, prep: _Prepared, detections: list[np.ndarray]) -> _ItemTracks:
-        """Tracking, crop_video (XVID AVI + audio cut), then run_syncnet.py's decode of each crop."""
+        """Tracking (both rules), crop_video (XVID AVI + audio cut), then run_syncnet.py's decode of each crop."""
         import cv2
 
         from nava_eval.metrics import media_decode as md
@@ -343,23 +413,38 @@ class SyncNetMetric:
         opt = self.tracking
         n = len(prep.frame_paths)
         result = _ItemTracks(index=prep.index, n_frames=n)
-        tracks = track_faces(opt, detections, prep.scenes)
-        if not tracks:
-            with_faces = sum(1 for d in detections if len(d))
-            if n <= opt.min_track:
-                reason = f"no face track: the clip has {n} frames at 25 fps; a track needs more than {opt.min_track}"
-            else:
-                reason = (
-                    f"no face track: faces (S3FD > {opt.conf_th}) in {with_faces} of {n} frames, none forming a "
-                    f"track of more than {opt.min_track} frames with faces larger than {opt.min_face_size} px"
-                )
+        with_faces = sum(1 for d in detections if len(d))
+        syncnet_tracks = track_faces(opt, detections, prep.scenes)
+        mova_tracks = track_faces(self.mova_tracking, detections, prep.mova_scenes)
+        if not syncnet_tracks:
+            result.syncnet_reason = _no_track_reason(n, with_faces, opt)
+        elif prep.silent_reason:
+            result.syncnet_reason = prep.silent_reason
+        if not mova_tracks:
+            result.mova_reason = _no_track_reason(n, with_faces, self.mova_tracking) + " (MOVA's rule)"
+        if not syncnet_tracks and not mova_tracks:
             result.outcome = ScoreOutcome.skipped(
-                reason, n_frames=n, n_tracks=0, frames_with_faces=with_faces
+                _no_track_reason(n, with_faces, self.mova_tracking),
+                n_frames=n,
+                n_tracks=0,
+                frames_with_faces=with_faces,
             )
             return result
+        # A track both rules keep (same frames, same boxes) is cropped and scored once.
+        keys: dict[tuple, int] = {}
+        for protocol_tracks, index_list in (
+            (syncnet_tracks, result.syncnet_idx),
+            (mova_tracks, result.mova_idx),
+        ):
+            for track in protocol_tracks:
+                key = (int(track.frame[0]), int(track.frame[-1]), track.bbox.tobytes())
+                if key not in keys:
+                    keys[key] = len(result.tracks)
+                    result.tracks.append(track)
+                index_list.append(keys[key])
         crop_dir = prep.work / "pycrop"
         crop_dir.mkdir(exist_ok=True)
-        for ti, track in enumerate(tracks):
+        for ti, track in enumerate(result.tracks):
             track.proc = smooth_track(track)
             base = crop_dir / f"{ti:05d}"
             writer = cv2.VideoWriter(
@@ -378,7 +463,6 @@ class SyncNetMetric:
             avi = md.mux_copy(Path(f"{base}t.avi"), cut, Path(f"{base}.avi"))
             os.remove(f"{base}t.avi")
             frames, audio = _official_track_decode(avi, prep.work / f"track_{ti:05d}")
-            result.tracks.append(track)
             result.inputs.append(TrackInput(frames, audio))
         return result
 
@@ -387,46 +471,40 @@ class SyncNetMetric:
     def _score_pending(self, pending: list[_ItemTracks], outcomes: list) -> None:
         from nava_eval.metrics.syncnet_model import n_windows
 
-        flat = []
-        for item in pending:
-            for k, track_input in enumerate(item.inputs):
-                if n_windows(track_input) > 0:
-                    flat.append((item, k, track_input))
-        if not flat:
-            for item in pending:
-                outcomes[item.index] = ScoreOutcome.skipped(
-                    "every face track is shorter than one 5-frame window"
-                )
-            return
-        try:
-            scores = self._scorer.score([t for _, _, t in flat])
-        except Exception as exc:  # noqa: BLE001 (one failing batch must not sink the run)
-            reraise_interrupts(exc)
-            log.exception("SyncNet scoring failed")
-            for item in pending:
-                outcomes[item.index] = ScoreOutcome.failed(f"SyncNet failed: {type(exc).__name__}: {exc}")
-            return
-        by_item: dict[int, list[tuple[int, Any]]] = {}
+        flat = [
+            (item, k, track_input)
+            for item in pending
+            for k, track_input in enumerate(item.inputs)
+            if n_windows(track_input) > 0
+        ]
+        scores: list[Any] = []
+        if flat:
+            try:
+                scores = self._scorer.score([t for _, _, t in flat])
+            except Exception as exc:  # noqa: BLE001 (one failing batch must not sink the run)
+                reraise_interrupts(exc)
+                log.exception("SyncNet scoring failed")
+                for item in pending:
+                    outcomes[item.index] = ScoreOutcome.failed(f"SyncNet failed: {type(exc).__name__}: {exc}")
+                return
+        by_item: dict[int, dict[int, Any]] = {}
         for (item, k, _), score in zip(flat, scores, strict=True):
-            by_item.setdefault(item.index, []).append((k, score))
+            by_item.setdefault(item.index, {})[k] = score
         for item in pending:
-            scored = by_item.get(item.index, [])
-            if not scored:
-                outcomes[item.index] = ScoreOutcome.skipped(
-                    "every face track is shorter than one 5-frame window", n_frames=item.n_frames
-                )
-                continue
-            outcomes[item.index] = self._outcome(item, scored)
+            outcomes[item.index] = self._outcome(item, by_item.get(item.index, {}))
 
-    def _outcome(self, item: _ItemTracks, scored: list[tuple[int, Any]]) -> ScoreOutcome:
+    def _outcome(self, item: _ItemTracks, scored: dict[int, Any]) -> ScoreOutcome:
+        """Both protocols' values of one clip from the SyncNet scores of its tracks (by track index)."""
         per_track = []
-        for k, s in scored:
+        for k, s in sorted(scored.items()):
             track = item.tracks[k]
             entry: dict[str, Any] = {
                 "track": k,
                 "start_frame": int(track.frame[0]),
                 "end_frame": int(track.frame[-1]),
                 "n_frames": int(len(track.frame)),
+                "syncnet": k in item.syncnet_idx,
+                "mova": k in item.mova_idx,
                 "sync_c": s.sync_c,
                 "sync_d": s.sync_d,
                 "offset": s.offset,
@@ -436,15 +514,39 @@ class SyncNetMetric:
                 entry["mean_dist"] = s.mean_dist
                 entry["framewise_conf"] = s.framewise_conf
             per_track.append(entry)
-        best = max(scored, key=lambda ks: ks[1].sync_c)[1]
-        values: dict[str, Any] = {
-            "sync_c": statistics.fmean(s.sync_c for _, s in scored),
-            "sync_d": statistics.fmean(s.sync_d for _, s in scored),
-            "offset": best.offset,
-            "n_tracks": len(scored),
-            "n_frames": item.n_frames,
-            "tracks": per_track,
-        }
+        no_window = "every face track is shorter than one 5-frame window"
+        syncnet = [scored[k] for k in item.syncnet_idx if k in scored]
+        syncnet_reason = item.syncnet_reason or (None if syncnet else no_window)
+        mova_reason = item.mova_reason
+        if mova_reason is None and any(k not in scored for k in item.mova_idx):
+            # MOVA's evaluate() has no window on such a track, torch.cat fails and the toolkit drops the clip.
+            mova_reason = (
+                "a face track has no full 5-frame window (MOVA's toolkit fails on it and drops the clip)"
+            )
+        values: dict[str, Any] = {"sync_c": None, "sync_d": None, "sync_c_mova": None, "sync_d_mova": None}
+        if syncnet_reason is None:
+            values["sync_c"] = statistics.fmean(s.sync_c for s in syncnet)
+            values["sync_d"] = statistics.fmean(s.sync_d for s in syncnet)
+        else:
+            values["syncnet_skip_reason"] = syncnet_reason
+        mova_best = None
+        if mova_reason is None:
+            # eval_lip_sync.py: the first track (in pipeline order) with the largest C − D.
+            mova_best = max((scored[k] for k in item.mova_idx), key=lambda s: s.sync_c - s.sync_d)
+            values["sync_c_mova"], values["sync_d_mova"] = mova_best.sync_c, mova_best.sync_d
+        else:
+            values["mova_skip_reason"] = mova_reason
+        if syncnet_reason is not None and mova_reason is not None:
+            reason = syncnet_reason if syncnet_reason == mova_reason else f"{syncnet_reason}; {mova_reason}"
+            return ScoreOutcome.skipped(reason, n_frames=item.n_frames, n_tracks=0, tracks=per_track)
+        best = max(syncnet, key=lambda s: s.sync_c) if syncnet_reason is None else mova_best
+        values.update(
+            offset=best.offset,
+            n_tracks=len(syncnet) if syncnet_reason is None else 0,
+            n_tracks_mova=len(item.mova_idx) if mova_reason is None else 0,
+            n_frames=item.n_frames,
+            tracks=per_track,
+        )
         if self.details:
             values["mean_dist"] = best.mean_dist  # the curve of the track whose offset is reported
             values["curve_offsets"] = OFFSETS
@@ -464,9 +566,12 @@ class SyncNetMetric:
         }
         for name in ("sync_c", "sync_d"):
             if self.aggregation == "track":
-                vals = [t[name] for o in ok for t in o.values.get("tracks", [])]
+                vals = [t[name] for o in ok for t in o.values.get("tracks", []) if t.get("syncnet", True)]
             else:
-                vals = [o.values[name] for o in ok]
+                vals = [o.values[name] for o in ok if o.values.get(name) is not None]
+            out[name] = statistics.fmean(vals) if vals else None
+        for name in ("sync_c_mova", "sync_d_mova"):  # MOVA: always one value per video
+            vals = [o.values[name] for o in ok if o.values.get(name) is not None]
             out[name] = statistics.fmean(vals) if vals else None
         return out
 
@@ -487,11 +592,34 @@ def _official_track_decode(video: Path, work: Path) -> tuple[np.ndarray, np.ndar
     return frames, audio
 
 
-def _check_audio(audio: np.ndarray) -> None:
+def _silence_reason(audio: np.ndarray) -> str | None:
+    """Why syncnet_python's protocol skips this audio (None: it does not); empty audio stops both."""
     if audio.size == 0:
         raise _Skip("empty audio")
     if int(np.abs(audio.astype(np.int32)).max()) <= SILENCE_PEAK:
-        raise _Skip("silent audio (digital silence): lip sync is undefined")
+        return "silent audio (digital silence): lip sync is undefined"
+    return None
+
+
+def _check_detector_size(size_wh: tuple[int, int], scaled_shape: tuple[int, ...], scale: float) -> None:
+    """S3FD cannot run on frames smaller than its smallest input (the official pipeline crashes there)."""
+    h, w = scaled_shape[:2]
+    if min(h, w) < S3FD_MIN_SIDE:
+        need = int(np.ceil(S3FD_MIN_SIDE / scale))
+        raise _Skip(
+            f"frames of {size_wh[0]}×{size_wh[1]} px are too small for S3FD at facedet_scale {scale} "
+            f"({w}×{h} after scaling; it needs {S3FD_MIN_SIDE} px a side, i.e. {need} px at this scale): "
+            "the official pipeline fails on this clip"
+        )
+
+
+def _no_track_reason(n_frames: int, with_faces: int, opt: TrackingOptions) -> str:
+    if n_frames <= opt.min_track:
+        return f"no face track: the clip has {n_frames} frames at 25 fps; a track needs more than {opt.min_track}"
+    return (
+        f"no face track: faces (S3FD > {opt.conf_th}) in {with_faces} of {n_frames} frames, none forming a "
+        f"track of more than {opt.min_track} frames with faces larger than {opt.min_face_size} px"
+    )
 
 
 def _outcome_for_exception(exc: Exception) -> ScoreOutcome:

@@ -1,11 +1,15 @@
 """Video quality: the Verse-Bench aesthetic score (default) and VBench-style imaging quality.
 
-`video-quality/versebench-as-v1` (field `video_quality`), as Verse-Bench's calculate_metrics.py:
+`video-quality/versebench-as-v2` (field `video_quality`), as Verse-Bench's calculate_metrics.py:
 every decoded frame at the native frame rate and resolution (RGB, decoded the way moviepy does:
 ffmpeg `-vf scale=W:H -sws_flags bicubic -pix_fmt rgb24`), scored by
   a) Aesthetic Predictor V2.5 (SigLIP so400m-patch14-384 + MLP head, 1–10),
   b) pyiqa MUSIQ-KonIQ (0–100),
-  c) MANIQA-KonIQ (0–1; the mean of 20 random 224×224 crops, seeded per frame here);
+  c) MANIQA-KonIQ (0–1): the toolkit's aesthetic/maniqa_inferencer.py draws 20 crop offsets with
+     `np.random.randint(0, side − 224)` (never the last row or column), scores each 224×224 crop on
+     its own (weighted mean over its patches) and averages the 20 scores; we draw the same way from
+     `RandomState(seed + frame index)` and run pyiqa's MANIQA network on each crop (v1 used pyiqa's
+     own crop-and-pool, which gives other numbers);
 per video a, b, c are means over frames and the video's value is (a/10 + b/100 + c)/3. The dataset
 value (mean over videos) equals Verse-Bench's AS, which averages each component over videos first:
 the formula is linear.
@@ -23,6 +27,7 @@ decode → per-frame → per-video path runs without pyiqa or weights; the proto
 from __future__ import annotations
 
 import abc
+import functools
 import logging
 import os
 import statistics
@@ -148,35 +153,75 @@ class _NetScorer:
         return out
 
 
-class _CropScorer:
-    """MANIQA-style: mean over `n` seeded 224×224 crops, per frame (seed = base + frame index)."""
+class FrameTooSmallError(ValueError):
+    """A frame the toolkit's MANIQA cannot crop (the message says why)."""
 
-    def __init__(self, net, seed: int, n: int = MANIQA_CROPS, size: int = MANIQA_CROP):
-        self.net, self.seed, self.n, self.size = net, seed, n, size
+
+def toolkit_crop_offsets(h: int, w: int, n: int, size: int, seed: int) -> list[tuple[int, int]]:
+    """(top, left) of the toolkit's `n` crops: per crop `randint(0, h − size)` then `randint(0, w − size)`.
+
+    Verse-Bench's ImageSample draws them from numpy's global RNG, unseeded; `RandomState(seed)` gives
+    the offsets the toolkit would draw after `np.random.seed(seed)`. The upper bound is exclusive, so
+    the last row and column of offsets are never drawn, and a side of 224 px or less cannot be cropped.
+    """
+    if h <= size or w <= size:
+        raise FrameTooSmallError(
+            f"frame {w}×{h}: the toolkit's MANIQA draws crop offsets with np.random.randint(0, side − {size}), "
+            f"which fails unless both sides exceed {size} px"
+        )
+    rng = np.random.RandomState(seed)
+    return [(int(rng.randint(0, h - size)), int(rng.randint(0, w - size))) for _ in range(n)]
+
+
+class _ToolkitCropScorer:
+    """Verse-Bench's MANIQA semantics: `n` seeded crops per frame, each scored alone, mean of the scores.
+
+    `crop_scores(crops [n,3,size,size] in [0,1]) → [n]`. `pad_small` (smoke only) zero-pads frames
+    the toolkit could not crop so tiny smoke videos still run the path.
+    """
+
+    def __init__(
+        self, crop_scores, seed: int, n: int = MANIQA_CROPS, size: int = MANIQA_CROP, pad_small=False
+    ):
+        self.crop_scores, self.seed, self.n, self.size, self.pad_small = crop_scores, seed, n, size, pad_small
 
     @torch.no_grad()
     def score(self, frames: torch.Tensor, first_index: int) -> list[float]:
+        if self.pad_small:
+            h, w = frames.shape[2:]
+            frames = F.pad(frames, (0, max(0, self.size + 1 - w), 0, max(0, self.size + 1 - h)))
+        h, w = frames.shape[2:]
         out = []
         for k in range(frames.shape[0]):
-            crops = seeded_crops(frames[k : k + 1], self.n, self.size, self.seed + first_index + k)
-            out.append(float(self.net(crops).reshape(-1).mean()))
+            offsets = toolkit_crop_offsets(h, w, self.n, self.size, self.seed + first_index + k)
+            crops = torch.stack([frames[k, :, t : t + self.size, c : c + self.size] for t, c in offsets])
+            out.append(float(self.crop_scores(crops).reshape(-1).double().mean()))
         return out
 
 
-class _PyiqaManiqa:
-    """pyiqa MANIQA with its internal 20 random crops, the torch RNG seeded per frame."""
+def maniqa_crop_scores(net, crops: torch.Tensor) -> torch.Tensor:
+    """MANIQA's score of each 224×224 crop on its own: pyiqa's network, none of its cropping or pooling.
 
-    def __init__(self, metric, seed: int):
-        self.metric, self.seed = metric, seed
-
-    @torch.no_grad()
-    def score(self, frames: torch.Tensor, first_index: int) -> list[float]:
-        out = []
-        for k in range(frames.shape[0]):
-            with torch.random.fork_rng(devices=[frames.device] if frames.is_cuda else []):
-                torch.manual_seed(self.seed + first_index + k)
-                out.append(float(self.metric(frames[k : k + 1]).reshape(-1)[0]))
-        return out
+    pyiqa's forward resizes a 224-px input to 225 and pools the patches of all its crops into one
+    weighted mean; the toolkit's network (IIGROUP/MANIQA) scores one crop as the weighted mean of its
+    own patch scores. `net` is pyiqa's MANIQA module (`create_metric("maniqa").net`).
+    """
+    x = (crops - net.default_mean.to(crops)) / net.default_std.to(crops)
+    n, side = x.shape[0], net.input_size
+    net.vit(x)
+    feats = net.extract_feature(net.save_output)  # [n, side², 4·768]: ViT blocks 6–9 without CLS
+    net.save_output.outputs.clear()
+    x = feats.transpose(1, 2)
+    for tab in net.tablock1:
+        x = tab(x)
+    x = net.swintransformer1(net.conv1(x.reshape(n, -1, side, side)))
+    x = x.flatten(2)
+    for tab in net.tablock2:
+        x = tab(x)
+    x = net.swintransformer2(net.conv2(x.reshape(n, -1, side, side)))
+    x = x.flatten(2).transpose(1, 2)  # [n, side², c]
+    scores, weights = net.fc_score(x).flatten(1), net.fc_weight(x).flatten(1)
+    return (scores * weights).sum(dim=1) / weights.sum(dim=1)
 
 
 class _AestheticV25:
@@ -321,6 +366,8 @@ class _FrameMetric(abc.ABC):
                     continue
                 try:
                     outcomes.append(self._score_frames(frames))
+                except FrameTooSmallError as exc:
+                    outcomes.append(ScoreOutcome.skipped(str(exc)))
                 except Exception as exc:  # noqa: BLE001
                     reraise_interrupts(exc)
                     log.exception("video quality scoring failed on %s", item.output)
@@ -365,8 +412,12 @@ class VerseBenchVideoQuality(_FrameMetric):
     """Verse-Bench AS: (Aesthetic V2.5/10 + MUSIQ-KonIQ/100 + MANIQA)/3 per frame, mean over frames."""
 
     name = "video_quality"
-    base_protocol = "video-quality/versebench-as-v1"
-    fields = (MetricField("video_quality", "higher", "", "(Aesthetic v2.5/10 + MUSIQ-KonIQ/100 + MANIQA)/3"),)
+    base_protocol = "video-quality/versebench-as-v2"
+    fields = (
+        MetricField(
+            "video_quality", "higher", "", "(Aesthetic v2.5/10 + MUSIQ-KonIQ/100 + MANIQA 20-crop mean)/3"
+        ),
+    )
     description = "Verse-Bench aesthetic video quality, per frame then per video"
     weight_names = ("aesthetic_v2_5", "siglip_so400m", "musiq_koniq", "maniqa_koniq")
 
@@ -380,7 +431,9 @@ class VerseBenchVideoQuality(_FrameMetric):
                     TinyIQANet(self.seed, 1.0, 10.0).to(device).eval(), bs, fixed_size=64
                 ),
                 "musiq": _NetScorer(TinyIQANet(self.seed + 1, 0.0, 100.0).to(device).eval(), bs),
-                "maniqa": _CropScorer(TinyIQANet(self.seed + 2, 0.0, 1.0).to(device).eval(), self.seed),
+                "maniqa": _ToolkitCropScorer(
+                    TinyIQANet(self.seed + 2, 0.0, 1.0).to(device).eval(), self.seed, pad_small=True
+                ),
             }
         import_pyiqa()  # fail early, with the install hint, before loading anything else
         from nava_eval.metrics.weights import hub_folder
@@ -392,11 +445,19 @@ class VerseBenchVideoQuality(_FrameMetric):
         return {
             "aesthetic": _AestheticV25(siglip_source, self._resolve("aesthetic_v2_5"), device, bs),
             "musiq": _NetScorer(_pyiqa_metric("musiq", self._resolve("musiq_koniq"), device), bs),
-            "maniqa": _PyiqaManiqa(_pyiqa_metric("maniqa", self._resolve("maniqa_koniq"), device), self.seed),
+            "maniqa": _ToolkitCropScorer(
+                functools.partial(
+                    maniqa_crop_scores,
+                    _pyiqa_metric("maniqa", self._resolve("maniqa_koniq"), device).net.eval(),
+                ),
+                self.seed,
+            ),
         }
 
     def _combine(self, means: dict[str, float]) -> dict[str, float]:
-        return {"video_quality": (means["aesthetic"] / 10.0 + means["musiq"] / 100.0 + means["maniqa"]) / 3.0}
+        value = (means["aesthetic"] / 10.0 + means["musiq"] / 100.0 + means["maniqa"]) / 3.0
+        # The crop offsets are a function of this seed and the frame index: recorded with every score.
+        return {"video_quality": value, "maniqa_seed": self.seed, "maniqa_crops": MANIQA_CROPS}
 
 
 class ImagingQuality(_FrameMetric):

@@ -137,7 +137,11 @@ class ResolvedWeight:
 
 
 _WEIGHTS: dict[str, WeightSpec] = {}
-PROVIDER_MODULES: list[str] = ["nava_eval.metrics.weights_speech", "nava_eval.metrics.weights_audio"]
+PROVIDER_MODULES: list[str] = [
+    "nava_eval.metrics.weights_speech",
+    "nava_eval.metrics.weights_audio",
+    "nava_eval.metrics.weights_av",
+]
 _loaded_providers: set[str] = set()
 
 

@@ -117,16 +117,19 @@ def score_files(req: ScoreFilesRequest) -> Iterator[dict[str, Any]]:
         batch = inputs[start : start + req.batch_size]
         outcomes = metric.score_batch(batch)
         for item, outcome in zip(batch, outcomes, strict=True):
-            yield to_line(req.metric, metric.protocol, item.output, outcome)
+            yield to_line(req.metric, metric.protocol, item.output, outcome, getattr(metric, "fields", ()))
 
 
-def to_line(metric: str, protocol: str, path: Path, outcome) -> dict[str, Any]:
+def to_line(metric: str, protocol: str, path: Path, outcome, fields=()) -> dict[str, Any]:
+    """One JSON line; `field_protocols` names each field's protocol when a field has its own."""
     line: dict[str, Any] = {
         "file": os.fspath(path),
         "metric": metric,
         "protocol": protocol,
         "status": outcome.status,
     }
+    if any(getattr(f, "protocol", None) for f in fields):
+        line["field_protocols"] = {f.name: f.protocol_for(protocol) for f in fields}
     line.update(_jsonable(outcome.values))
     if outcome.reason is not None:
         line["reason"] = outcome.reason

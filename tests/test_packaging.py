@@ -93,7 +93,6 @@ IMPORT_NAMES = {
 #: Declared but never imported, each for a reason stated in pyproject.toml.
 NOT_IMPORTED = {
     "sentencepiece": "transformers reads umt5's spiece.model through it",
-    "scenedetect": "a pin for the resolver only (syncnet-python depends on it)",
     "pytest-timeout": "a pytest plugin",
     "ruff": "a command",
 }

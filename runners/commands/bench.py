@@ -19,6 +19,10 @@ LAZY_BENCHMARKS: dict[str, tuple[str, str]] = {
         "nava_eval.runners.commands.bench_sync:command",
         "Sync-C/D seconds per clip: ours (batched) vs syncnet-python.",
     ),
+    "ib": (
+        "nava_eval.runners.commands.bench_ib:command",
+        "IB-Score seconds per clip, batched vs one at a time.",
+    ),
     "speech": (
         "nava_eval.runners.commands.bench_speech:command",
         "WER and SIM utterances/s, batched vs one at a time.",

@@ -126,7 +126,13 @@ def test_audio_decode_is_time_aligned(fixture_dir: Path, tmp_path: Path) -> None
 
 def test_protocol_and_provenance(outcomes: dict, syncnet_weights: Path) -> None:
     metric = outcomes["metric"]
-    assert metric.protocol == "sync/syncnet-lse-v1+cropped"
+    assert metric.protocol == "sync/syncnet-lse-pass-v2+cropped"
+    assert [f.protocol_for(metric.protocol) for f in metric.fields] == [
+        "sync/syncnet-lse-v1+cropped",
+        "sync/syncnet-lse-v1+cropped",
+        "sync/mova-lse-v1+cropped",
+        "sync/mova-lse-v1+cropped",
+    ]
     prov = metric.weights_provenance["syncnet"]
     assert prov["sha256"] == hashlib.sha256(syncnet_weights.read_bytes()).hexdigest()
     assert prov["source"] == "override"

@@ -11,13 +11,18 @@ import torch
 
 from nava_eval.metrics.base import ScoreInput, get_metric
 from nava_eval.metrics.video_quality import (
+    FrameTooSmallError,
     ImagingQuality,
     VerseBenchVideoQuality,
+    _ToolkitCropScorer,
     decode_rgb_frames,
-    seeded_crops,
+    maniqa_crop_scores,
     to_tensor01,
+    toolkit_crop_offsets,
 )
 from nava_eval.runners.bench_sync import write_synthetic_clip
+
+REFERENCE = Path(__file__).parent / "reference"
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +41,7 @@ def test_decode_gives_every_frame_rgb(clip: Path) -> None:
 def test_versebench_smoke_combines_components(clip: Path, tmp_path: Path) -> None:
     metric = get_metric("video_quality", smoke=True, details=True)
     assert isinstance(metric, VerseBenchVideoQuality)
-    assert metric.protocol == "video-quality/versebench-as-v1+smoke-random-weights"
+    assert metric.protocol == "video-quality/versebench-as-v2+smoke-random-weights"
     metric.setup("cpu")
     wav = tmp_path / "a.wav"
     from scipy.io import wavfile
@@ -50,6 +55,7 @@ def test_versebench_smoke_combines_components(clip: Path, tmp_path: Path) -> Non
     assert ok.status == "ok", ok.reason
     v = ok.values
     assert v["n_frames"] == 6 and len(v["per_frame"]["maniqa"]) == 6
+    assert (v["maniqa_seed"], v["maniqa_crops"]) == (0, 20)  # the crops are reproducible from these
     assert 1 <= v["aesthetic_mean"] <= 10 and 0 <= v["musiq_mean"] <= 100 and 0 <= v["maniqa_mean"] <= 1
     expected = (
         np.mean(v["per_frame"]["aesthetic"]) / 10
@@ -82,12 +88,90 @@ def test_imaging_quality_smoke_and_resize_policy(clip: Path) -> None:
     assert tuple(scorer._prep(torch.zeros(1, 3, 80, 96)).shape[2:]) == (80, 96)  # small frames untouched
 
 
-def test_seeded_crops_are_deterministic_and_padded() -> None:
-    x = to_tensor01(np.random.default_rng(0).integers(0, 255, (1, 300, 400, 3), dtype=np.uint8), "cpu")
-    a, b, c = seeded_crops(x, 20, 224, 7), seeded_crops(x, 20, 224, 7), seeded_crops(x, 20, 224, 8)
-    assert a.shape == (20, 3, 224, 224) and torch.equal(a, b) and not torch.equal(a, c)
-    small = seeded_crops(torch.ones(1, 3, 100, 120), 3, 224, 0)
-    assert small.shape == (3, 3, 224, 224) and float(small.sum()) == pytest.approx(3 * 3 * 100 * 120)
+def _reference_frame(h: int, w: int) -> np.ndarray:
+    # The image the reference script cropped (tests/metrics/reference/README.md).
+    return np.random.default_rng([h, w]).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def _stand_in_scorer(crops: torch.Tensor) -> torch.Tensor:
+    # The reference script's stand-in network, on crops in [0, 1] after the toolkit's Normalize(0.5, 0.5).
+    w = torch.linspace(0.5, 1.5, 224)[None, None, :] * torch.tensor([1.0, 0.5, 0.25])[:, None, None]
+    return ((crops - 0.5) / 0.5 * w).mean(dim=(1, 2, 3))
+
+
+def test_crop_offsets_and_mean_match_the_verse_bench_toolkit() -> None:
+    """Verse-Bench's ImageSample after np.random.seed(s): same 20 offsets, same mean of per-crop scores."""
+    import json
+
+    ref = json.loads((REFERENCE / "maniqa_crops.json").read_text())
+    for case in ref["cases"]:
+        h, w, seed = case["h"], case["w"], case["seed"]
+        offsets = toolkit_crop_offsets(h, w, 20, 224, seed)
+        assert offsets == [tuple(o) for o in case["offsets"]]
+        assert max(t for t, _ in offsets) < h - 224 and max(c for _, c in offsets) < w - 224
+        frames = to_tensor01(_reference_frame(h, w)[None], "cpu")
+        (mean,) = _ToolkitCropScorer(_stand_in_scorer, seed).score(frames, 0)
+        assert mean == pytest.approx(case["mean"], rel=1e-5, abs=1e-9)
+    # the frame index shifts the seed, so every frame of a video gets its own crops
+    two = to_tensor01(np.stack([_reference_frame(240, 300)] * 2), "cpu")
+    first, second = _ToolkitCropScorer(_stand_in_scorer, 0).score(two, 0)
+    assert first == pytest.approx(ref["cases"][0]["mean"], rel=1e-5) and second != first
+
+
+def test_frames_the_toolkit_cannot_crop_are_skipped_with_the_reason(clip: Path) -> None:
+    with pytest.raises(FrameTooSmallError, match="both sides exceed 224"):
+        toolkit_crop_offsets(224, 400, 20, 224, 0)
+    metric = VerseBenchVideoQuality(smoke=True)
+    metric.setup("cpu")
+    metric._scorers["maniqa"].pad_small = False  # as the real scorer: no padding of small frames
+    (out,) = metric.score_batch([ScoreInput("c", "s", clip)])
+    assert out.status == "skipped" and "frame 96×80" in out.reason
+
+
+class _StubManiqa(torch.nn.Module):
+    """pyiqa MANIQA's interface with trivial layers: checks the per-crop plumbing, not the network."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.input_size, c = 2, 4
+        self.default_mean = torch.full((1, 3, 1, 1), 0.5)
+        self.default_std = torch.full((1, 3, 1, 1), 0.5)
+        self.save_output = type("S", (), {"outputs": []})()
+        self.tablock1 = self.tablock2 = torch.nn.ModuleList([torch.nn.Identity()])
+        self.conv1 = torch.nn.Conv2d(4 * c, c, 1)
+        self.conv2 = torch.nn.Conv2d(c, c, 1)
+        self.swintransformer1 = self.swintransformer2 = torch.nn.Identity()
+        self.fc_score = torch.nn.Sequential(torch.nn.Linear(c, 1), torch.nn.ReLU())
+        self.fc_weight = torch.nn.Sequential(torch.nn.Linear(c, 1), torch.nn.Sigmoid())
+        self.c = c
+
+    def vit(self, x: torch.Tensor) -> None:
+        pooled = torch.nn.functional.adaptive_avg_pool2d(x, self.input_size).flatten(2).transpose(1, 2)
+        tokens = torch.cat([torch.zeros_like(pooled[:, :1]), pooled], 1)  # CLS + side² patches, 3 ch
+        for k in range(12):
+            self.save_output.outputs.append(torch.cat([tokens * (k + 1), tokens[..., :1]], -1))
+
+    def extract_feature(self, save_output) -> torch.Tensor:
+        return torch.cat([save_output.outputs[k][:, 1:] for k in (6, 7, 8, 9)], dim=2)
+
+
+@torch.no_grad()
+def test_maniqa_scores_each_crop_as_the_weighted_mean_of_its_own_patches() -> None:
+    torch.manual_seed(0)
+    net = _StubManiqa()
+    crops = torch.rand(3, 3, 16, 16)
+    got = maniqa_crop_scores(net, crops)
+    assert got.shape == (3,) and net.save_output.outputs == []
+    for i in range(3):  # one crop at a time: pooling never mixes crops
+        (alone,) = maniqa_crop_scores(net, crops[i : i + 1])
+        assert float(alone) == pytest.approx(float(got[i]), rel=1e-6)
+    x = (crops - 0.5) / 0.5
+    net.vit(x)
+    feats = net.extract_feature(net.save_output).transpose(1, 2).reshape(3, -1, 2, 2)
+    net.save_output.outputs.clear()
+    z = net.conv2(net.conv1(feats)).flatten(2).transpose(1, 2)
+    s, w = net.fc_score(z).flatten(1), net.fc_weight(z).flatten(1)
+    assert torch.allclose(got, (s * w).sum(1) / w.sum(1), atol=1e-6)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("pyiqa") is not None, reason="pyiqa is installed here")

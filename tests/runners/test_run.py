@@ -42,7 +42,10 @@ def test_smoke_run_writes_every_stage(versebench_run):
     results = load_results(run_dir)
     assert results.smoke and results.model == "nava-tiny" and results.benchmark == "versebench"
     audio = {"wer_sensevoice", "pq", "ce", "cu", "pc", "fd", "cs", "fd_set"}
-    assert set(results.metrics) == {"sync_c", "sync_d", "video_quality"} | audio
+    av = {"sync_c_mova", "sync_d_mova", "ib"}
+    assert set(results.metrics) == {"sync_c", "sync_d", "video_quality"} | audio | av
+    assert results.metrics["sync_c_mova"].sets == ["set3"]
+    assert results.metrics["ib"].aggregation == "mean of per-set means"
     for metric in results.metrics.values():
         assert metric.protocol.endswith("+smoke-random-weights")
         assert metric.n + metric.n_skipped + metric.n_failed + metric.n_missing > 0

@@ -244,3 +244,60 @@ def test_a_changed_reference_file_is_scored_again(tmp_path):
     again = ReferenceMetric()
     summary = score_metric(run_dir, samples, records, again, progress=False)
     assert again.scored == ["x"] and summary.cached == 1
+
+
+class FakeSyncPass:
+    """The real sync pass's name, protocol and fields; values from the file (no video decoding)."""
+
+    name = "sync"
+    requires = frozenset({"video", "audio"})
+    description = "test"
+
+    def __init__(self):
+        from nava_eval.metrics.sync import PROTOCOL, SyncNetMetric
+
+        self.protocol, self.fields, self.scored = PROTOCOL, SyncNetMetric.fields, []
+
+    def setup(self, device="cpu"):
+        pass
+
+    def score_batch(self, items):
+        self.scored += [item.id for item in items]
+        return [
+            ScoreOutcome.ok(sync_c=1.0, sync_d=9.0, sync_c_mova=len(item.output.read_text()), sync_d_mova=8.0)
+            for item in items
+        ]
+
+
+def test_sync_v1_caches_are_rescored_once_and_never_mixed(tmp_path):
+    """Scores of the v1 pass lack MOVA's fields: the new pass id rescores them, then caches its own."""
+    from nava_eval.benchmarks.versebench import VerseBench
+    from nava_eval.reports.results import ScoreRecord
+
+    run_dir, samples = _run(tmp_path, {"x": "aaa", "y": "bbbbb"})
+    records = latest_by_id(run_dir.all_records())
+    for s in samples:  # what the v1 pass wrote
+        v1 = ScoreRecord(
+            id=s.id, set=s.set, metric="sync", protocol="sync/syncnet-lse-v1", status="ok",
+            output_sha256=records[s.id].output_sha256, value=2.0, values={"sync_c": 2.0, "sync_d": 7.0},
+        )  # fmt: skip
+        append_jsonl(run_dir.scores("sync"), to_dict(v1))
+    metric = FakeSyncPass()
+    summary = score_metric(run_dir, samples, records, metric, progress=False)
+    assert (summary.scored, summary.cached) == (2, 0) and metric.scored == ["x", "y"]
+    again = FakeSyncPass()
+    assert score_metric(run_dir, samples, records, again, progress=False).cached == 2 and again.scored == []
+    planned = [PlannedSample(s.id, s.set, records[s.id].output_sha256) for s in samples]
+    out = aggregate_metric(run_dir.scores("sync"), "sync", metric.fields, planned, "per-item mean")
+    assert out["sync_c"].protocol == "sync/syncnet-lse-v1" and out["sync_c"].value == 1.0
+    assert out["sync_c_mova"].protocol == "sync/mova-lse-v1" and out["sync_c_mova"].value == 4.0
+    assert out["sync_c_mova"].quantity == "sync_c"
+    # VerseBench counts MOVA's fields on set3 only: outside it the samples are not in the population
+    rules = VerseBench.field_rules
+    vb = aggregate_metric(
+        run_dir.scores("sync"), "sync", metric.fields, planned, "per-item mean", rules=rules
+    )
+    assert (
+        vb["sync_c_mova"].n == 0 and vb["sync_c_mova"].n_missing == 0 and vb["sync_c_mova"].sets == ["set3"]
+    )
+    assert vb["sync_c"].n == 2

@@ -36,7 +36,11 @@ def test_score_files_sync_cropped_details_matches_fixture(syncnet_fixture, tmp_p
     assert result.exit_code == 0, result.output
     (line,) = [json.loads(s) for s in result.output.splitlines() if s.startswith("{")]
     exp = expected["official_mp4_pipeline"]
-    assert line["status"] == "ok" and line["protocol"] == "sync/syncnet-lse-v1+cropped"
+    assert line["status"] == "ok" and line["protocol"] == "sync/syncnet-lse-pass-v2+cropped"
+    assert line["field_protocols"]["sync_c"] == "sync/syncnet-lse-v1+cropped"
+    assert line["field_protocols"]["sync_d_mova"] == "sync/mova-lse-v1+cropped"
+    # one pre-cropped track: MOVA's best track is that track
+    assert (line["sync_c_mova"], line["sync_d_mova"]) == (line["sync_c"], line["sync_d"])
     assert line["offset"] == exp["av_offset"] and line["n_tracks"] == 1
     assert abs(line["sync_d"] - exp["sync_d_minval"]) < 1e-3
     assert abs(line["sync_c"] - exp["sync_c_conf"]) < 1e-3
