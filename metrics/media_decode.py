@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
@@ -80,8 +81,15 @@ class VideoInfo:
 
 
 def probe(path: Path) -> VideoInfo:
-    """Stream facts ffmpeg's choices depend on (PyAV reads the container header only)."""
-    import av
+    """Stream facts ffmpeg's choices depend on (PyAV reads the container header only).
+
+    Without PyAV (a GPU machine that only has the bundled ffmpeg) the same facts come from ffmpeg's
+    own stream listing, see `probe_with_ffmpeg`.
+    """
+    try:
+        import av
+    except ImportError:
+        return probe_with_ffmpeg(path)
 
     try:
         with av.open(str(path)) as container:
@@ -104,6 +112,63 @@ def probe(path: Path) -> VideoInfo:
     except Exception as exc:  # av raises many kinds of errors for broken files
         reraise_interrupts(exc)
         raise MediaDecodeError(f"{path}: cannot read the container ({type(exc).__name__}: {exc})") from exc
+
+
+_STREAM_LINE = re.compile(r"^\s*Stream #\d+:\d+\S*: (Video|Audio): (.*)$")
+_PIX_FMT = re.compile(r"^[^,]+?, (\w+)(?:\(([^)]*)\))?")
+_SIZE = re.compile(r"\b(\d{2,5})x(\d{2,5})\b")
+_RATE = re.compile(r"([\d.]+)(k?) (fps|tbr)\b")
+
+
+def _printed_rate(text: str) -> Fraction:
+    """ffmpeg prints avg_frame_rate with 2 decimals: NTSC rates (N·1000/1001) are mapped back exactly."""
+    value = float(text)
+    if value == round(value):
+        return Fraction(round(value))
+    ntsc = Fraction(round(value * 1.001) * 1000, 1001)
+    if f"{float(ntsc):.2f}" == f"{value:.2f}":
+        return ntsc
+    return Fraction(text).limit_denominator(1001)
+
+
+def probe_with_ffmpeg(path: Path) -> VideoInfo:
+    """`probe` from the stream lines of `ffmpeg -i FILE` (first video stream; fps, else tbr, else 25)."""
+    if not Path(path).is_file():
+        raise MediaDecodeError(f"{path}: cannot read the container (no such file)")
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+    )
+    text = proc.stderr.decode(errors="replace")
+    video = audio = None
+    for line in text.splitlines():
+        match = _STREAM_LINE.match(line)
+        if match and match.group(1) == "Video" and video is None:
+            video = match.group(2)
+        elif match and match.group(1) == "Audio":
+            audio = match.group(2)
+    if video is None:
+        if "Stream #" not in text:
+            tail = " | ".join(text.strip().splitlines()[-2:])
+            raise MediaDecodeError(f"{path}: cannot read the container ({tail})")
+        raise MediaDecodeError(f"{path}: no video stream")
+    fmt, size = _PIX_FMT.match(video), _SIZE.search(video)
+    if fmt is None or size is None:
+        raise MediaDecodeError(f"{path}: cannot parse ffmpeg's video stream line: {video}")
+    details = [d.strip() for d in (fmt.group(2) or "").split(",")]
+    rates = {unit: (num, kilo) for num, kilo, unit in _RATE.findall(video)}
+    num, kilo = rates.get("fps") or rates.get("tbr") or ("25", "")
+    fps = _printed_rate(num) * (1000 if kilo else 1)
+    return VideoInfo(
+        width=int(size.group(1)),
+        height=int(size.group(2)),
+        pix_fmt=fmt.group(1),
+        color_range="tv" if "tv" in details else "pc" if "pc" in details else "unknown",
+        fps=fps,
+        has_audio=audio is not None,
+    )
 
 
 def legacy_range_luts() -> tuple[np.ndarray, np.ndarray]:

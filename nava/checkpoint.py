@@ -19,17 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from nava_eval.nava.config import NavaConfig
+from nava_eval.nava.fp8 import FP8_MAX, check_gemm, dequant_linear, scaled_mm_linear
 from nava_eval.nava.modeling.model import NavaModel
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_PREFIX = "backbone."
 WEIGHT_DTYPES = ("auto", "fp32", "bf16", "fp8_e4m3fn")
-FP8_MAX = 448.0  # largest finite float8_e4m3fn value
 _FP8_STORED = "F8_E4M3"
 _FLOAT_STORED = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16}
 # Only the Linears of the transformer blocks are quantized in the release's fp8 file.
@@ -93,7 +92,11 @@ def compare_keys(expected: Mapping[str, Shape], found: Mapping[str, Shape]) -> K
 
 
 class Fp8Linear(nn.Module):
-    """Linear whose weight is float8_e4m3fn with a per-output-row bf16 scale; dequantised per call."""
+    """Linear whose weight is float8_e4m3fn with a per-output-row bf16 scale.
+
+    `gemm` picks the product (nava.fp8): "dequant" (the release: dequantised per call, bf16 GEMM) or
+    "scaled_mm" (opt-in real fp8 GEMM, see `set_fp8_gemm`).
+    """
 
     def __init__(self, in_features: int, out_features: int, bias: bool, scale_shape: Shape) -> None:
         super().__init__()
@@ -103,15 +106,24 @@ class Fp8Linear(nn.Module):
         )
         self.bias = nn.Parameter(torch.empty(out_features)) if bias else None
         self.register_buffer("weight_scale", torch.empty(scale_shape, dtype=torch.bfloat16))
+        self.gemm = "dequant"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # Dequantise in bf16 as the release does, then match the activation dtype (fp32 on CPU).
-        weight = self.weight.to(torch.bfloat16) * self.weight_scale.reshape(-1, 1)
+        # The activation dtype decides the compute dtype (fp32 on CPU), as under autocast on CUDA.
         dtype = (
             torch.get_autocast_dtype("cuda") if x.is_cuda and torch.is_autocast_enabled("cuda") else x.dtype
         )
-        bias = None if self.bias is None else self.bias.to(dtype)
-        return F.linear(x.to(dtype), weight.to(dtype), bias)
+        product = scaled_mm_linear if self.gemm == "scaled_mm" else dequant_linear
+        return product(x, self.weight, self.weight_scale, self.bias, dtype)
+
+
+def set_fp8_gemm(model: nn.Module, mode: str) -> int:
+    """Switch every Fp8Linear of `model` to `mode` ("dequant" | "scaled_mm"); returns how many."""
+    check_gemm(mode)
+    layers = [m for m in model.modules() if isinstance(m, Fp8Linear)]
+    for layer in layers:
+        layer.gemm = mode
+    return len(layers)
 
 
 def quantize_fp8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -138,6 +150,33 @@ def fp8_state_dict(model: NavaModel) -> dict[str, torch.Tensor]:
     return out
 
 
+def quantize_linears_fp8(model: NavaModel) -> int:
+    """Replace the block Linears of a live model by Fp8Linears (the release's fp8 layout), in place.
+
+    Same quantisation as `fp8_state_dict`, on the model's own device; returns how many were replaced.
+    """
+    names = [
+        name
+        for name, m in model.named_modules()
+        if isinstance(m, nn.Linear) and _FP8_ELIGIBLE.match(name + ".")
+    ]
+    for name in names:
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name)
+        linear = getattr(parent, child)
+        quantized, scale = quantize_fp8(linear.weight.detach())
+        with torch.device("meta"):
+            layer = Fp8Linear(
+                linear.in_features, linear.out_features, linear.bias is not None, tuple(scale.shape)
+            )
+        layer.weight = nn.Parameter(quantized, requires_grad=False)
+        layer.weight_scale = scale
+        if linear.bias is not None:
+            layer.bias = nn.Parameter(linear.bias.detach().to(torch.bfloat16), requires_grad=False)
+        setattr(parent, child, layer)
+    return len(names)
+
+
 # ------------------------------------------------------------------------------------------------------
 # building, reading, loading
 
@@ -146,6 +185,37 @@ def build_model(config: NavaConfig, device: str | torch.device = "meta") -> Nava
     """Construct without initialising real memory when device is "meta" (6.3 B parameters cost nothing)."""
     with torch.device(device):
         return NavaModel(config)
+
+
+@torch.no_grad()
+def materialize_random(
+    model: nn.Module, device: str | torch.device, dtype: torch.dtype = torch.float32, seed: int = 0
+) -> nn.Module:
+    """Give a meta-built model real, seeded random weights on `device` (for speed measurements).
+
+    Weight matrices and kernels ~ N(0, 1/fan_in), norm scales 1, biases 0, the modulation tables as
+    constructed (N(0, 1/D)), anything else N(0, 0.02): activations keep their scale through the depth
+    and no tensor is all zeros (zeros run faster than real data). Not the official initialisation
+    (`NavaModel.init_weights` is); every 6.3 B parameters cost only their memory on `device`.
+    """
+    device = torch.device(device)
+    model.to(dtype)  # still on meta: free, and the device then holds only the final dtype
+    model.to_empty(device=device)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    for name, param in model.named_parameters():
+        leaf = name.rsplit(".", 1)[-1]
+        if leaf == "modulation":
+            param.normal_(0.0, param.shape[-1] ** -0.5, generator=gen)
+        elif param.dim() >= 2 and leaf == "weight":
+            fan_in = param[0].numel()
+            param.normal_(0.0, fan_in**-0.5, generator=gen)
+        elif leaf == "weight":  # 1-D: LayerNorm / RMSNorm scales
+            param.fill_(1.0)
+        elif leaf == "bias":
+            param.zero_()
+        else:
+            param.normal_(0.0, 0.02, generator=gen)
+    return model
 
 
 def expected_keys(model: nn.Module) -> dict[str, Shape]:

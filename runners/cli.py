@@ -138,7 +138,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "bench": (
         "nava_eval.runners.commands.bench:command",
-        "Speed benchmarks (model, sampler, sync, speech, parallel).",
+        "Speed benchmarks (model, sampler, sync, ib, speech, parallel, gpu).",
     ),
 }
 

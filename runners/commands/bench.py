@@ -43,6 +43,10 @@ LAZY_BENCHMARKS: dict[str, tuple[str, str]] = {
         "nava_eval.runners.commands.bench_identity:command",
         "Checking outputs on disk: sha256 of each vs the stat-gated index.",
     ),
+    "gpu": (
+        "nava_eval.runners.commands.bench_gpu:command",
+        "NAVA-6B step, VAE decodes and scoring at the VerseBench shape (time-boxed; --small on CPU).",
+    ),
 }
 
 

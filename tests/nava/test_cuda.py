@@ -86,3 +86,56 @@ def test_release_audio_decode_on_cuda():
     assert torch.equal(release.audio, release.audio.bfloat16().float())  # the resampler's conv ran in bf16
     assert not torch.equal(fp32.audio, fp32.audio.bfloat16().float())
     assert (release.audio - fp32.audio).abs().max() < 0.1
+
+
+def test_bf16_guided_step_tracks_fp32_on_cuda():
+    """CPU twin: tests/nava/test_precision.py::test_bf16_guided_step_tracks_fp32_on_cpu (same step and
+    tolerance). The harness's CUDA policy: bf16 weights under bf16 autocast, against fp32 weights."""
+    from test_precision import BF16_REL_TOLERANCE, guided_step, worst_relative_error
+
+    from nava_eval.nava.checkpoint import build_model, materialize_random
+
+    device = torch.device("cuda")
+    model = materialize_random(
+        build_model(NavaConfig.from_preset("nava-tiny"), "meta"), device, seed=3
+    ).eval()
+    prev = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False  # a true fp32 reference
+    try:
+        ref = guided_step(model, device, None)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = prev
+    model.to(torch.bfloat16)
+    low = guided_step(model, device, torch.bfloat16)
+    assert 1e-4 < worst_relative_error(low, ref) < BF16_REL_TOLERANCE
+
+
+def test_fp8_scaled_mm_on_cuda_matches_the_dequantised_product():
+    """CPU twin: tests/nava/test_fp8.py::test_scaled_mm_matches_the_dequantised_product_within_activation_rounding."""
+    from nava_eval.nava.checkpoint import quantize_fp8
+    from nava_eval.nava.fp8 import dequant_linear, scaled_mm_linear
+
+    gen = torch.Generator(device="cuda").manual_seed(1)
+    x = torch.randn(2, 37, 256, device="cuda", generator=gen).bfloat16()
+    weight = torch.randn(512, 256, device="cuda", generator=gen) / 16
+    bias = torch.randn(512, device="cuda", generator=gen)
+    q, scale = quantize_fp8(weight)
+    dequant = dequant_linear(x, q, scale, bias, torch.bfloat16)
+    fp8 = scaled_mm_linear(x, q, scale, bias, torch.bfloat16)
+    assert fp8.dtype == torch.bfloat16 and fp8.shape == (2, 37, 512)
+    assert float((fp8.float() - dequant.float()).norm() / dequant.float().norm()) < 0.04
+
+
+def test_bench_gpu_small_plan_on_cuda(tmp_path):
+    """CPU twin: tests/runners/gpubench/test_gpubench_runner.py (the same sections on CPU)."""
+    from nava_eval.runners.gpubench.plan import small_plan
+    from nava_eval.runners.gpubench.runner import run_gpu_bench
+
+    plan = small_plan("cuda").replace(budget_s=300.0, max_repeats=1)
+    report = run_gpu_bench(plan, tmp_path, sections=["ceiling", "step", "attention", "fp8", "video_vae"])
+    assert {s.name: s.status for s in report.sections} == dict.fromkeys(
+        ["ceiling", "model", "step", "attention", "fp8", "video_vae"], "ok"
+    )
+    step = report.section("step")
+    assert all(m.peak_memory_bytes and m.peak_memory_bytes > 0 for m in step.measurements)
+    assert float(step.checks["batched_vs_sequential_rel_error"]) < 3e-2  # bf16

@@ -69,6 +69,25 @@ def test_modality_mask_isolates_streams_per_row() -> None:
     torch.testing.assert_close(out[1], attention(q[1:], k[1:], v[1:], "math")[0])
 
 
+def test_trailing_masked_rows_take_the_slice_path_and_match_per_row_attention() -> None:
+    """C, U, M order (masked rows last) runs on batch slices; each row equals its own computation."""
+    gen = torch.Generator().manual_seed(2)
+    q, k, v = (torch.randn(3, 10, 2, 8, generator=gen) for _ in range(3))
+    out = modality_attention(q, k, v, video_len=6, modality_mask=torch.tensor([False, False, True]))
+    for row in range(2):
+        torch.testing.assert_close(
+            out[row], attention(q[row : row + 1], k[row : row + 1], v[row : row + 1])[0]
+        )
+    masked = modality_attention(q[2:], k[2:], v[2:], video_len=6, modality_mask=torch.tensor([True]))
+    torch.testing.assert_close(out[2], masked[0], rtol=0, atol=0)
+    # The general (gather/scatter) path gives the same rows when the order is mixed.
+    order = [2, 0, 1]
+    mixed = modality_attention(
+        q[order], k[order], v[order], video_len=6, modality_mask=torch.tensor([True, False, False])
+    )
+    torch.testing.assert_close(mixed, out[order], rtol=0, atol=0)
+
+
 def test_joint_self_attention_applies_rope_per_modality() -> None:
     rope = NavaRope(16, 0.24)
     freqs = RopeFreqs(
