@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Sample ids become file names (outputs/<set>/<id>.mp4), so they must be plain, portable names.
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
+#: A sample id becomes a file name (outputs/<set>/<id>.mp4, and temp names around it): whole-string
+#: match (a `$` would let a trailing newline through) and a length well inside NAME_MAX (255 bytes).
+MAX_ID_LENGTH = 128
+_SAFE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,15 @@ class LoadReport:
 
 def check_sample_id(sample_id: str, path: Path, line: int | None, field_name: str) -> Problem | None:
     """A Problem when `sample_id` cannot be used as a file name, else None."""
-    if not _SAFE_ID.match(sample_id):
+    if len(sample_id) > MAX_ID_LENGTH:
+        return Problem(
+            path,
+            f"{sample_id[:40]!r}... is {len(sample_id)} characters; a sample id has at most {MAX_ID_LENGTH} "
+            "(it becomes a file name)",
+            line,
+            field_name,
+        )
+    if not _SAFE_ID.fullmatch(sample_id):
         return Problem(
             path,
             f"{sample_id!r} is not a usable sample id (letters, digits, '_', '.', '+', '-'; no path separators)",

@@ -55,6 +55,9 @@ def read_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | Problem]
         except json.JSONDecodeError as exc:
             yield number, Problem(path, f"not valid JSON ({exc.msg} at column {exc.colno})", number)
             continue
+        except RecursionError:
+            yield number, Problem(path, "JSON nested too deeply", number)
+            continue
         if not isinstance(obj, dict):
             yield number, Problem(path, f"expected a JSON object, got {type(obj).__name__}", number)
             continue

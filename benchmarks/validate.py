@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nava_eval.benchmarks.errors import Problem
+from nava_eval.interrupts import reraise_interrupts
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ def image_problem(path: Path) -> Problem | None:
         with Image.open(path) as img:
             img.verify()  # checks the whole stream, not just the header
     except Exception as exc:  # PIL raises many types for broken files; all mean "unreadable"
+        reraise_interrupts(exc)
         return Problem(path, f"unreadable image ({type(exc).__name__}: {exc})")
     return None
 
@@ -79,6 +81,7 @@ def wav_problem(path: Path) -> Problem | None:
 
         info = soundfile.info(str(path))
     except Exception as exc:  # libsndfile errors come as RuntimeError/LibsndfileError
+        reraise_interrupts(exc)
         return Problem(path, f"unreadable audio ({type(exc).__name__}: {exc})")
     if info.frames <= 0:
         return Problem(path, "audio file has no samples")
@@ -89,7 +92,7 @@ def json_problem(path: Path) -> Problem | None:
     """A Problem when `path` is not a readable JSON object, else None."""
     try:
         obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         return Problem(path, f"unreadable JSON ({exc})")
     if not isinstance(obj, dict):
         return Problem(path, "expected a JSON object")

@@ -93,7 +93,7 @@ class NavaPrompt:
 def _parse_item(path: Path, set_name: str, problems: list[Problem]) -> VerseItem | None:
     try:
         obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         problems.append(Problem(path, f"unreadable JSON ({exc})"))
         return None
     if not isinstance(obj, dict):

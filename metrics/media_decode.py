@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nava_eval.interrupts import reraise_interrupts
+
 #: planar 8-bit formats whose range conversion we do ourselves → the full-range name ffmpeg 5.1 picked
 _LEGACY_RANGE_FORMATS = {"yuv420p": "yuvj420p", "yuv422p": "yuvj422p", "yuv444p": "yuvj444p"}
 _CHROMA_SHIFT = {"yuv420p": (1, 1), "yuv422p": (1, 0), "yuv444p": (0, 0)}
@@ -108,6 +110,7 @@ def probe(path: Path) -> VideoInfo:
     except MediaDecodeError:
         raise
     except Exception as exc:  # av raises many kinds of errors for broken files
+        reraise_interrupts(exc)
         raise MediaDecodeError(f"{path}: cannot read the container ({type(exc).__name__}: {exc})") from exc
 
 

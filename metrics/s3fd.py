@@ -11,6 +11,7 @@ kept too.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -119,6 +120,23 @@ class S3FDDetector:
         self.batch_size = batch_size
         self._priors: dict[tuple[int, int], torch.Tensor] = {}
         self._mean = torch.tensor(IMG_MEAN_RGB, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+
+    @functools.cached_property
+    def min_input_side(self) -> int:
+        """Smallest height/width (after the detector's downscale) the network can take.
+
+        Found by running it on blank squares: below this a pooling layer's output would be empty
+        ("Output size is too small"). Rows and columns shrink independently, so it bounds each side.
+        A test holds metrics.sync.S3FD_MIN_SIDE, the constant the scoring path checks, to this value.
+        """
+        with torch.no_grad():
+            for side in range(1, 1025):
+                try:
+                    _heads(self.net, torch.zeros(1, 3, side, side, device=self.device))
+                except RuntimeError:
+                    continue
+                return side
+        raise RuntimeError("S3FD accepts no input up to 1024×1024: not an S3FD network")
 
     @staticmethod
     def prepare(image_bgr: np.ndarray, scale: float) -> np.ndarray:

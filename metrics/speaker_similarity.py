@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from nava_eval.interrupts import reraise_interrupts
 from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
 from nava_eval.metrics.speech_audio import AudioLoadError, load_audio, resample_sinc
 
@@ -102,14 +103,14 @@ def load_wavlm_ecapa(
 
     The configs default to the official sizes; tests pass tiny ones with a tiny checkpoint.
     """
-    import torch
     from transformers import WavLMModel
 
     from nava_eval.metrics.ecapa_tdnn import EcapaHead
     from nava_eval.metrics.wavlm_keymap import CheckpointLayoutError, split_checkpoint, wavlm_large_config
+    from nava_eval.weight_files import read_torch_file
 
     # weights_only=True: a checkpoint is untrusted input and must not run code when unpickled.
-    raw = torch.load(str(checkpoint), map_location="cpu", weights_only=True)
+    raw = read_torch_file(checkpoint, "the WavLM-large + ECAPA speaker verification checkpoint")
     if not isinstance(raw, dict) or "model" not in raw:
         raise CheckpointLayoutError(f"{checkpoint}: expected a dict with the state dict under 'model'")
     parts = split_checkpoint(raw["model"])
@@ -282,11 +283,13 @@ class SpeakerSimilarity:
                 for p, e in zip(chunk, self.model.embed([waves[p] for p in chunk]), strict=True):
                     results[p] = e
             except Exception as exc:  # isolate the bad file: retry this chunk one by one
+                reraise_interrupts(exc)
                 log.warning("sim: batch of %d failed (%s); retrying one at a time", len(chunk), exc)
                 for p in chunk:
                     try:
                         results[p] = self.model.embed([waves[p]])[0]
                     except Exception as one_exc:
+                        reraise_interrupts(one_exc)
                         results[p] = RuntimeError(
                             f"{p}: speaker embedding failed ({type(one_exc).__name__}: {one_exc})"
                         )

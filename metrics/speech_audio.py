@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nava_eval.interrupts import reraise_interrupts
+
 TARGET_SR = 16_000
 _SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
 
@@ -62,6 +64,7 @@ def load_audio(path: Path | str) -> Audio:
     except AudioLoadError:
         raise
     except Exception as exc:  # decoder errors come in many types; report them uniformly
+        reraise_interrupts(exc)
         raise AudioLoadError(f"{path}: cannot decode audio ({type(exc).__name__}: {exc})") from exc
     if samples.shape[-1] == 0:
         raise EmptyAudioError(f"{path}: the audio stream has no samples")

@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from nava_eval.interrupts import interruptible_pool, reraise_interrupts
 from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
 from nava_eval.metrics.face_tracking import (
     FaceTrack,
@@ -254,7 +255,7 @@ class SyncNetMetric:
         outcomes: list[ScoreOutcome | None] = [None] * len(items)
         with (
             tempfile.TemporaryDirectory(prefix="nava-sync-") as tmp,
-            ThreadPoolExecutor(self.workers) as pool,
+            interruptible_pool(self.workers, "nava-sync") as pool,
         ):
             if self.cropped:
                 results = _prefetch(
@@ -265,7 +266,7 @@ class SyncNetMetric:
                 )
                 pending: list[_ItemTracks] = []
                 for i, res in results:
-                    if isinstance(res, BaseException):
+                    if isinstance(res, Exception):
                         outcomes[i] = _outcome_for_exception(res)
                         continue
                     pending.append(res)
@@ -333,7 +334,8 @@ class SyncNetMetric:
                 i, fut = crop_futures.pop(0)
                 try:
                     res = fut.result()
-                except BaseException as exc:  # noqa: BLE001
+                except Exception as exc:  # noqa: BLE001 (one bad clip is one outcome; interrupts pass)
+                    reraise_interrupts(exc)
                     outcomes[i] = _outcome_for_exception(exc)
                     continue
                 if res.outcome is not None:
@@ -348,12 +350,13 @@ class SyncNetMetric:
             pool, lambda i: self._prepare_stage(i, items[i], tmp / f"{i:05d}"), len(items), self.workers
         )
         for i, prep in prepared:
-            if isinstance(prep, BaseException):
+            if isinstance(prep, Exception):
                 outcomes[i] = _outcome_for_exception(prep)
                 continue
             try:
                 detections = self._detector.detect(prep.scaled_rgb, prep.size_wh, self.tracking.conf_th)
             except Exception as exc:  # noqa: BLE001
+                reraise_interrupts(exc)
                 outcomes[i] = ScoreOutcome.failed(f"face detection failed: {type(exc).__name__}: {exc}")
                 continue
             prep.scaled_rgb = []  # free memory before cropping
@@ -479,6 +482,7 @@ class SyncNetMetric:
             try:
                 scores = self._scorer.score([t for _, _, t in flat])
             except Exception as exc:  # noqa: BLE001 (one failing batch must not sink the run)
+                reraise_interrupts(exc)
                 log.exception("SyncNet scoring failed")
                 for item in pending:
                     outcomes[item.index] = ScoreOutcome.failed(f"SyncNet failed: {type(exc).__name__}: {exc}")
@@ -618,7 +622,7 @@ def _no_track_reason(n_frames: int, with_faces: int, opt: TrackingOptions) -> st
     )
 
 
-def _outcome_for_exception(exc: BaseException) -> ScoreOutcome:
+def _outcome_for_exception(exc: Exception) -> ScoreOutcome:
     from nava_eval.metrics.media_decode import MediaDecodeError
 
     if isinstance(exc, _Skip):
@@ -633,7 +637,11 @@ def _outcome_for_exception(exc: BaseException) -> ScoreOutcome:
 def _prefetch(
     pool: ThreadPoolExecutor, fn: Callable[[int], Any], n: int, depth: int
 ) -> Iterator[tuple[int, Any]]:
-    """Run fn(0..n-1) in the pool at most `depth` ahead; yield (i, result or exception) in order."""
+    """Run fn(0..n-1) in the pool at most `depth` ahead; yield (i, result or exception) in order.
+
+    An item's exception is yielded as its result; an interrupt (from the worker, or Ctrl-C while
+    waiting here) is raised, never yielded: it is not that item's failure.
+    """
     futures: dict[int, Future] = {}
     submitted = 0
     for i in range(n):
@@ -642,6 +650,8 @@ def _prefetch(
             submitted += 1
         fut = futures.pop(i)
         try:
-            yield i, fut.result()
-        except BaseException as exc:  # noqa: BLE001 (reported per item)
-            yield i, exc
+            result = fut.result()
+        except Exception as exc:  # noqa: BLE001 (reported per item)
+            reraise_interrupts(exc)
+            result = exc
+        yield i, result

@@ -41,14 +41,14 @@ def build_syncnet() -> torch.nn.Module:
     return import_syncnet_python("SyncNetModel").S(num_layers_in_fc_layers=1024)
 
 
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+def read_state_dict(path: Path, what: str = "weights") -> dict[str, torch.Tensor]:
     """A flat name→tensor dict from .safetensors, or from a torch file without unpickling code."""
+    from nava_eval.weight_files import read_safetensors_file, read_torch_file
+
     path = Path(path)
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    state = torch.load(str(path), map_location="cpu", weights_only=True)
+        return read_safetensors_file(path, what)
+    state = read_torch_file(path, what)
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -62,7 +62,7 @@ def load_weights(net: torch.nn.Module, path: Path, what: str) -> None:
     The official loader ignores keys missing from the file; we refuse them (a wrong file would
     otherwise score with random layers), except BatchNorm's `num_batches_tracked` counters.
     """
-    state = read_state_dict(path)
+    state = read_state_dict(path, f"{what} weights")
     own = net.state_dict()
     unknown = sorted(k for k in state if k not in own)
     missing = sorted(k for k in own if k not in state and not k.endswith("num_batches_tracked"))

@@ -32,7 +32,6 @@ import logging
 import os
 import statistics
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from nava_eval.interrupts import interruptible_pool, reraise_interrupts
 from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
 
 log = logging.getLogger(__name__)
@@ -239,7 +239,9 @@ class _AestheticV25:
             torch.nn.Linear(128, 64), torch.nn.Dropout(0.5), torch.nn.Linear(64, 16), torch.nn.Dropout(0.2),
             torch.nn.Linear(16, 1),
         )  # fmt: skip
-        state = torch.load(str(head_path), map_location="cpu", weights_only=True)
+        from nava_eval.weight_files import read_torch_file
+
+        state = read_torch_file(head_path, "the aesthetic predictor head")
         state = {k.removeprefix("layers.").removeprefix("scoring_head."): v for k, v in state.items()}
         self.head.load_state_dict(state)
         self.head = self.head.to(device=device, dtype=dtype).eval()
@@ -351,7 +353,7 @@ class _FrameMetric(abc.ABC):
         if self._scorers is None:
             self.setup(self.device)
         outcomes: list[ScoreOutcome] = []
-        with ThreadPoolExecutor(self.workers) as pool:
+        with interruptible_pool(self.workers, "nava-vq") as pool:
             futures = [
                 pool.submit(decode_rgb_frames, Path(it.output), stride=self.frame_stride) for it in items
             ]
@@ -359,6 +361,7 @@ class _FrameMetric(abc.ABC):
                 try:
                     frames = fut.result()
                 except Exception as exc:  # noqa: BLE001 (one bad file is one failed outcome)
+                    reraise_interrupts(exc)
                     outcomes.append(self._failure(item, exc))
                     continue
                 try:
@@ -366,6 +369,7 @@ class _FrameMetric(abc.ABC):
                 except FrameTooSmallError as exc:
                     outcomes.append(ScoreOutcome.skipped(str(exc)))
                 except Exception as exc:  # noqa: BLE001
+                    reraise_interrupts(exc)
                     log.exception("video quality scoring failed on %s", item.output)
                     outcomes.append(ScoreOutcome.failed(f"{type(exc).__name__}: {exc}"))
         return outcomes

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from nava_eval.interrupts import reraise_interrupts
 from nava_eval.offline import offline_requested
 
 log = logging.getLogger(__name__)
@@ -442,6 +443,7 @@ def download_weight(
             errors.append(f"{url}: {exc}")
             continue
         except Exception as exc:  # noqa: BLE001 (network errors of requests/huggingface_hub: try the next mirror)
+            reraise_interrupts(exc)
             errors.append(f"{url}: {type(exc).__name__}: {exc}")
             continue
         return path

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from nava_eval.interrupts import reraise_interrupts
 from nava_eval.metrics.asr import AsrBackend, MissingBackendError
 from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
 from nava_eval.metrics.speech_audio import AudioLoadError, load_audio, resample_fft
@@ -234,12 +235,14 @@ class WerMetric:
         except MissingBackendError as exc:
             return [exc for _ in chunk]
         except Exception as exc:  # isolate the bad item: retry one by one
+            reraise_interrupts(exc)
             log.warning("wer: ASR batch of %d failed (%s); retrying one at a time", len(chunk), exc)
             results: list[str | Exception] = []
             for _, wave in chunk:
                 try:
                     results.append(self.transcribe([wave], lang)[0])
                 except Exception as one_exc:
+                    reraise_interrupts(one_exc)
                     results.append(RuntimeError(f"ASR failed ({type(one_exc).__name__}: {one_exc})"))
             return results
 

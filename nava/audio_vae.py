@@ -182,14 +182,13 @@ def load_ltx_audio_decoder(
     """
     from diffusers.models.autoencoders.autoencoder_kl_ltx2_audio import AutoencoderKLLTX2Audio
     from diffusers.pipelines.ltx2.vocoder import LTX2VocoderWithBWE
-    from safetensors import safe_open
-    from safetensors.torch import load_file
+
+    from nava_eval.weight_files import read_safetensors_file, read_safetensors_metadata
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"LTX-2.3 audio VAE file not found: {path}")
-    with safe_open(str(path), "pt") as handle:
-        metadata = handle.metadata() or {}
+    metadata = read_safetensors_metadata(path, "the LTX-2.3 audio VAE")
     meta_config = json.loads(metadata["config"]) if "config" in metadata else {}
     vae_kwargs = dict(
         vae_config or _from_metadata(meta_config, "audio_vae", audio_vae_kwargs_from_metadata, path)
@@ -197,7 +196,9 @@ def load_ltx_audio_decoder(
     vocoder_kwargs = dict(
         vocoder_config or _from_metadata(meta_config, "vocoder", vocoder_kwargs_from_metadata, path)
     )
-    vae_state, vocoder_state = split_official_audio_state(load_file(str(path)))
+    vae_state, vocoder_state = split_official_audio_state(
+        read_safetensors_file(path, "the LTX-2.3 audio VAE")
+    )
     vae = AutoencoderKLLTX2Audio(**vae_kwargs)
     vocoder = LTX2VocoderWithBWE(**vocoder_kwargs)
     _strict_load(vae, vae_state, "audio VAE", path)

@@ -124,12 +124,12 @@ def load_umt5_encoder(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"umt5-xxl encoder weights not found: {path}")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    from nava_eval.weight_files import read_safetensors_file, read_torch_file
 
-        state = load_file(str(path))
+    if path.suffix == ".safetensors":
+        state = read_safetensors_file(path, "the umt5-xxl text encoder")
     else:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        state = read_torch_file(path, "the umt5-xxl text encoder", mmap=True)
     return load_umt5_state(state, config, dtype)
 
 

@@ -252,7 +252,9 @@ def load_wan22_vae(path: str | Path, config: Mapping[str, object] | None = None)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Wan2.2 VAE weights not found: {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    from nava_eval.weight_files import read_torch_file
+
+    state = read_torch_file(path, "the Wan2.2 VAE", mmap=True)
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     converted = wan_vae_to_diffusers(state)

@@ -58,6 +58,11 @@ class PlannedSample:
         return sample_key(self.id, self.run_seed)
 
 
+def sample_order_key(sample_id: str) -> tuple[int, int, str]:
+    """Numeric ids in numeric order, then the rest by name: the order aggregates see samples in."""
+    return (0, int(sample_id), sample_id) if sample_id.isdigit() else (1, 0, sample_id)
+
+
 def _finite(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -88,6 +93,9 @@ def aggregate_field(
     `protocol` is the metric pass's protocol (the field may name its own); `sets` restricts the
     population to the sets the benchmark's protocol aggregates over.
     """
+    # In sample-id order, not the plan's: the bootstrap draw then depends only on the per-sample
+    # scores, so anyone holding them (a leaderboard validating a submission) gets the same CI.
+    planned = sorted(planned, key=lambda p: sample_order_key(p.id))
     if sets is not None:
         planned = [p for p in planned if p.set in sets]
     if any(p.run_seed is not None for p in planned):
@@ -97,7 +105,7 @@ def aggregate_field(
     if field.kind == "set":
         return _aggregate_set_field(records, planned, field, protocol, seed, n_resamples, sets)
     values: dict[str, list[float]] = {}
-    flat: list[float] = []  # in planned (benchmark) order, so the bootstrap draw is reproducible
+    flat: list[float] = []
     counts: Counter[str] = Counter()
     for sample in planned:
         record = records.get(sample.key)

@@ -54,16 +54,15 @@ class Comparison:
 
 
 def _direction(run: RunData, name: str) -> str:
-    metric = run.results.metrics.get(name)
-    if metric is not None:
-        return metric.direction
+    # The registry decides which way is better; a run's own file only for a field no metric registers.
     from nava_eval.metrics.base import metric_entries
 
     for entry in metric_entries().values():
         for f in entry.fields:
             if f.name == name:
                 return f.direction
-    return "higher"
+    metric = run.results.metrics.get(name)
+    return metric.direction if metric is not None else "higher"
 
 
 def compare_runs(
@@ -89,6 +88,13 @@ def compare_runs(
             )
     present_a = set(a.scores["field"]) | set(a.results.metrics)
     present_b = set(b.scores["field"]) | set(b.results.metrics)
+    if fields is not None:
+        unknown = [f for f in fields if f not in present_a | present_b]
+        if unknown:
+            raise ValueError(
+                f"--metric {', '.join(unknown)}: not scored in either run; "
+                f"fields: {', '.join(field_order(present_a | present_b))}"
+            )
     names = list(fields) if fields is not None else field_order(present_a | present_b)
     rows = []
     for name in names:

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger(__name__)
+
+_TAIL_BLOCK = 1 << 16
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -76,47 +81,96 @@ def atomic_write_json(target: str | os.PathLike[str], obj: Any) -> Path:
 
 
 def append_jsonl(target: str | os.PathLike[str], record: dict[str, Any]) -> None:
-    """Append one record as a single whole line (one write call, then fsync).
+    """Append one record as a single whole line (writes repeated until complete, then fsync).
 
-    O_APPEND makes the single write land after concurrent appenders' lines; a crash can at worst
-    leave a final line without its newline, which `read_jsonl` ignores.
+    O_APPEND makes each write land after concurrent appenders' lines. A crash can leave a last
+    line without its newline; it is repaired first (`_repair_tail`) so this line never glues onto it.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        os.write(fd, line)
+        _repair_tail(fd, target)
+        _write_all(fd, line)
         os.fsync(fd)
     finally:
         os.close(fd)
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    # os.write may write less than asked (a signal, a nearly full disk); finish the line.
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(f"write returned {written} with {len(view)} bytes left")
+        view = view[written:]
+
+
+def _repair_tail(fd: int, path: Path) -> None:
+    """End the file with a newline: complete a whole last record, cut a torn one back (with a warning)."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return
+    cut, end = 0, size
+    while end > 0:  # find the last newline, reading backwards in blocks
+        start = max(0, end - _TAIL_BLOCK)
+        at = os.pread(fd, end - start, start).rfind(b"\n")
+        if at >= 0:
+            cut = start + at + 1
+            break
+        end = start
+    tail = os.pread(fd, size - cut, cut)
+    if _whole_record(tail):
+        _write_all(fd, b"\n")  # a whole record that only lacks its newline (e.g. a hand-written file)
+        return
+    os.ftruncate(fd, cut)
+    logger.warning(
+        "%s: cut a torn last line left by an interrupted write (%d bytes dropped: %r)",
+        path,
+        len(tail),
+        tail[:120].decode("utf-8", errors="replace"),
+    )
+
+
+def _whole_record(raw: bytes) -> bool:
+    try:
+        return isinstance(json.loads(raw.decode("utf-8")), dict)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False
+
+
 def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Read whole JSON lines; a torn final line (no newline, from a crash) is dropped.
+    """Read whole JSON lines; a torn final line (no newline, from a crash) is dropped with a warning.
 
     A malformed line in the middle is real corruption and raises with the file and line number.
     """
+    from nava_eval.reports.safe_json import parse_json
+
     path = Path(path)
     if not path.exists():
         return []
-    raw = path.read_bytes().decode("utf-8")
-    lines = raw.split("\n")
+    lines = path.read_bytes().split(b"\n")
     complete, tail = lines[:-1], lines[-1]
     records: list[dict[str, Any]] = []
     for number, line in enumerate(complete, start=1):
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{number}: not valid JSON ({exc.msg}); fix or delete that line") from exc
+            records.append(parse_json(line, f"{path}:{number}"))
+        except ValueError as exc:
+            raise ValueError(f"{exc}; fix or delete that line") from None
     if tail.strip():
-        # Torn write from an interrupted append: the record never finished, so it never happened.
-        try:
-            records.append(json.loads(tail))
-        except json.JSONDecodeError:
-            pass
+        if _whole_record(tail):
+            records.append(json.loads(tail.decode("utf-8")))
+        else:
+            # Torn write from an interrupted append: the record never finished, so it never happened.
+            logger.warning(
+                "%s: ignoring a torn last line (%d bytes, from an interrupted write); the next append cuts it",
+                path,
+                len(tail),
+            )
     return records
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import stat
 import zipfile
@@ -21,8 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from nava_eval.interrupts import reraise_interrupts
 from nava_eval.reports.fileio import atomic_path, sha256_file
-from nava_eval.reports.per_sample import record_field_values
 from nava_eval.reports.results import (
     RESULTS_SCHEMA,
     RUN_SCHEMA,
@@ -47,14 +48,22 @@ MEDIA_SUFFIXES = (".mp4", ".wav")
 
 #: Everything a submission may unpack to, media included (a full VerseBench run at 720p is a few GB).
 MAX_UNPACKED_BYTES = 16 * 1024**3
-#: Any one metadata member (JSON/JSONL) is read into memory, so it gets a tighter cap.
-MAX_METADATA_BYTES = 256 * 1024**2
+#: Metadata members (JSON/JSONL) are read into memory and parsed, so they get tight caps: one member,
+#: and all of them together. A full VerseBench or Seed-TTS run's metadata is a few MB.
+MAX_METADATA_BYTES = 32 * 1024**2
+MAX_METADATA_TOTAL = 64 * 1024**2
+MAX_MANIFEST_BYTES = 16 * 1024**2
 MAX_MEMBERS = 100_000
+#: Recomputed aggregates must match results.json to this relative tolerance (float summation order).
+RECOMPUTE_RTOL = 1e-9
 
-_SCORE_NAME = re.compile(r"^scores/[A-Za-z0-9_.\-]+\.jsonl$")
+# Always fullmatch()ed: with match() and `$`, a name ending in a newline would pass.
+_SCORE_NAME = re.compile(r"scores/[A-Za-z0-9_.\-]{1,128}\.jsonl")
 # outputs/<set>/<id>.ext, or outputs/seed<S>/<set>/<id>.ext in a multi-seed run.
-_OUTPUT_NAME = re.compile(r"^outputs/(?:seed(-?[0-9]+)/)?([A-Za-z0-9_.\-]+)/([A-Za-z0-9_.\-]+)\.(mp4|wav)$")
-_PROTOCOL_VARIANT = re.compile(r"^[a-z0-9][a-z0-9.\-]*-v[0-9]+$")
+_OUTPUT_NAME = re.compile(
+    r"outputs/(?:seed([0-9]{1,20})/)?([A-Za-z0-9_.\-]{1,128})/([A-Za-z0-9_.+\-]{1,128})\.(mp4|wav)"
+)
+_PROTOCOL_VARIANT = re.compile(r"[a-z0-9][a-z0-9.\-]{0,126}-v[0-9]{1,6}")
 _CHUNK = 1 << 20
 
 
@@ -130,6 +139,11 @@ def submit(run_dir: str | Path, out: str | Path, with_media: bool = False) -> Pa
     Raises ValueError when the run is incomplete or its outputs changed since they were recorded.
     """
     run_dir = Path(run_dir)
+    if Path(out).resolve().is_relative_to(run_dir.resolve()):
+        raise ValueError(
+            f"{out}: inside the run directory {run_dir}; the bundle would overwrite or join the files it "
+            "bundles. Write it elsewhere (e.g. -o submission.zip)"
+        )
     for name in (*METADATA_FILES,):
         if not (run_dir / name).is_file():
             raise ValueError(f"{run_dir / name}: missing; submit needs a generated and scored run directory")
@@ -223,7 +237,11 @@ def _member_problem(info: zipfile.ZipInfo) -> str | None:
             if name.rstrip("/") in ("scores", "outputs") or name.startswith("outputs/")
             else "unexpected folder"
         )
-    if name in (MANIFEST_NAME, *METADATA_FILES) or _SCORE_NAME.match(name) or _OUTPUT_NAME.match(name):
+    if (
+        name in (MANIFEST_NAME, *METADATA_FILES)
+        or _SCORE_NAME.fullmatch(name)
+        or _OUTPUT_NAME.fullmatch(name)
+    ):
         return None
     return (
         "unexpected file; a submission holds only submission.json, results.json, run.json, samples.jsonl, "
@@ -231,8 +249,8 @@ def _member_problem(info: zipfile.ZipInfo) -> str | None:
     )
 
 
-def _read_members(zf: zipfile.ZipFile, max_unpacked: int) -> tuple[dict[str, bytes], dict[str, ManifestFile]]:
-    """Metadata bytes by name, and (sha256, size) of every file member, reading at most `max_unpacked` bytes."""
+def _safe_infos(zf: zipfile.ZipFile, max_unpacked: int) -> list[zipfile.ZipInfo]:
+    """Every member, after the checks that need no byte of them: names, types, declared sizes."""
     infos = zf.infolist()
     if len(infos) > MAX_MEMBERS:
         raise SubmissionError(f"{len(infos)} members, more than the limit of {MAX_MEMBERS}")
@@ -255,62 +273,119 @@ def _read_members(zf: zipfile.ZipFile, max_unpacked: int) -> tuple[dict[str, byt
         raise SubmissionError(
             f"declared unpacked size {declared} bytes exceeds the limit of {max_unpacked} bytes (zip bomb?)"
         )
+    metadata = [i for i in infos if not i.is_dir() and not i.filename.startswith("outputs/")]
+    for info in metadata:
+        limit = MAX_MANIFEST_BYTES if info.filename == MANIFEST_NAME else MAX_METADATA_BYTES
+        if info.file_size > limit:
+            raise SubmissionError(
+                f"member {info.filename!r}: {info.file_size} bytes, over the metadata limit of {limit} bytes"
+            )
+    return infos
+
+
+def _read_member(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: list[int], keep: bool
+) -> tuple[bytes | None, ManifestFile]:
+    """(bytes when `keep`, sha256/size) of one member; `budget[0]` is what may still be inflated."""
+    digest = hashlib.sha256()
+    size = 0
+    chunks: list[bytes] = []
+    try:
+        with zf.open(info) as fh:
+            while chunk := fh.read(_CHUNK):
+                size += len(chunk)
+                budget[0] -= len(chunk)
+                # zipfile stops at the declared size; these guard the invariant rather than trust it.
+                if size > info.file_size:
+                    raise SubmissionError(f"member {info.filename!r}: inflates past its declared size")
+                if budget[0] < 0:
+                    raise SubmissionError(f"unpacked data exceeds the limit at {info.filename!r} (zip bomb?)")
+                digest.update(chunk)
+                if keep:
+                    chunks.append(chunk)
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
+        raise SubmissionError(f"member {info.filename!r}: corrupt or unsupported ({exc})") from None
+    if size != info.file_size:
+        raise SubmissionError(f"member {info.filename!r}: {size} bytes read, {info.file_size} declared")
+    return (b"".join(chunks) if keep else None), ManifestFile(digest.hexdigest(), size)
+
+
+def _read_manifest(
+    zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], budget: list[int]
+) -> SubmissionManifest:
+    info = next((i for i in infos if i.filename == MANIFEST_NAME), None)
+    if info is None:
+        raise SubmissionError(
+            f"no {MANIFEST_NAME}: not a nava-eval submission (make one with `nava-eval submit`)"
+        )
+    data, _ = _read_member(zf, info, budget, keep=True)
+    raw = _json(MANIFEST_NAME, data or b"")
+    if not isinstance(raw, dict) or raw.get("schema") != SUBMISSION_SCHEMA:
+        found = raw.get("schema") if isinstance(raw, dict) else type(raw).__name__
+        raise SchemaError(f"{MANIFEST_NAME}: at $.schema: expected {SUBMISSION_SCHEMA!r}, found {found!r}")
+    return from_dict(SubmissionManifest, raw, MANIFEST_NAME)
+
+
+def _read_members(
+    zf: zipfile.ZipFile,
+    infos: list[zipfile.ZipInfo],
+    manifest: SubmissionManifest,
+    max_unpacked: int,
+    errors: list[str],
+) -> tuple[dict[str, bytes], dict[str, ManifestFile]]:
+    """Metadata bytes by name and (sha256, size) of every file member read.
+
+    The manifest is read first; a metadata member it does not list, or lists with another size, is
+    reported and never inflated, and what is listed must fit the metadata budget before a byte of
+    it is read: memory stays bounded whatever the zip claims.
+    """
+    budget = [max_unpacked]
+    listed: list[zipfile.ZipInfo] = []
+    for info in infos:
+        name = info.filename
+        if info.is_dir() or name == MANIFEST_NAME or name.startswith("outputs/"):
+            continue
+        entry = manifest.files.get(name)
+        if entry is None:
+            errors.append(f"{name}: in the zip but not in {MANIFEST_NAME}")
+        elif entry.size != info.file_size:
+            errors.append(
+                f"{name}: sha256/size do not match {MANIFEST_NAME} ({info.file_size} bytes in the zip, "
+                f"{entry.size} listed); not read"
+            )
+        else:
+            listed.append(info)
+    total = sum(i.file_size for i in listed)
+    if total > MAX_METADATA_TOTAL:
+        raise SubmissionError(
+            f"metadata members (JSON/JSONL) total {total} bytes, over the limit of {MAX_METADATA_TOTAL} bytes"
+        )
     metadata: dict[str, bytes] = {}
     hashes: dict[str, ManifestFile] = {}
-    total = 0
+    for info in listed:
+        data, hashes[info.filename] = _read_member(zf, info, budget, keep=True)
+        metadata[info.filename] = data or b""
     for info in infos:
-        if info.is_dir():
-            continue
-        is_media = info.filename.startswith("outputs/")
-        if not is_media and info.file_size > MAX_METADATA_BYTES:
-            raise SubmissionError(
-                f"member {info.filename!r}: {info.file_size} bytes, over the metadata limit"
-            )
-        digest = hashlib.sha256()
-        size = 0
-        chunks: list[bytes] = []
-        try:
-            with zf.open(info) as fh:
-                while chunk := fh.read(_CHUNK):
-                    size += len(chunk)
-                    total += len(chunk)
-                    # zipfile stops at the declared size; these guard the invariant rather than trust it.
-                    if size > info.file_size:
-                        raise SubmissionError(f"member {info.filename!r}: inflates past its declared size")
-                    if total > max_unpacked:
-                        raise SubmissionError(
-                            f"unpacked data exceeds the limit of {max_unpacked} bytes at {info.filename!r} (zip bomb?)"
-                        )
-                    digest.update(chunk)
-                    if not is_media:
-                        chunks.append(chunk)
-        except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
-            raise SubmissionError(f"member {info.filename!r}: corrupt or unsupported ({exc})") from None
-        if size != info.file_size:
-            raise SubmissionError(f"member {info.filename!r}: {size} bytes read, {info.file_size} declared")
-        hashes[info.filename] = ManifestFile(digest.hexdigest(), size)
-        if not is_media:
-            metadata[info.filename] = b"".join(chunks)
+        if info.filename.startswith("outputs/") and not info.is_dir():
+            _, hashes[info.filename] = _read_member(zf, info, budget, keep=False)
     return metadata, hashes
 
 
 def _json(name: str, data: bytes) -> Any:
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SchemaError(f"{name}: not valid UTF-8 JSON ({exc})") from None
+    from nava_eval.reports.safe_json import parse_json
+
+    return parse_json(data, name, finite=True)
 
 
 def _jsonl(name: str, data: bytes, cls: type, schema: str) -> list[Any]:
+    from nava_eval.reports.safe_json import parse_json
+
     records = []
-    for number, line in enumerate(data.decode("utf-8", errors="strict").splitlines(), start=1):
+    for number, line in enumerate(data.split(b"\n"), start=1):
         if not line.strip():
             continue
         source = f"{name}:{number}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SchemaError(f"{source}: not valid JSON ({exc.msg})") from None
+        obj = parse_json(line, source, finite=True)
         if not isinstance(obj, dict) or obj.get("schema", schema) != schema:
             raise SchemaError(f"{source}: expected a {schema} object")
         records.append(from_dict(cls, obj, source))
@@ -327,7 +402,7 @@ def known_protocol(metric: str, protocol: str) -> str | None:
     base = protocol.split("+", 1)[0]  # "+smoke-random-weights" and similar suffixes qualify a protocol
     expected = entries[metric].protocol
     family, _, variant = base.partition("/")
-    if base == expected or (family == expected.partition("/")[0] and _PROTOCOL_VARIANT.match(variant)):
+    if base == expected or (family == expected.partition("/")[0] and _PROTOCOL_VARIANT.fullmatch(variant)):
         return None
     return f"unknown protocol {protocol!r} for metric {metric!r} (registry: {expected})"
 
@@ -348,42 +423,23 @@ def known_field_protocol(field: str, metric: str, protocol: str) -> str | None:
         return known_protocol(metric, protocol)
     base = protocol.split("+", 1)[0]
     family, _, variant = base.partition("/")
-    if base == declared or (family == declared.partition("/")[0] and _PROTOCOL_VARIANT.match(variant)):
+    if base == declared or (family == declared.partition("/")[0] and _PROTOCOL_VARIANT.fullmatch(variant)):
         return None
     return f"unknown protocol {protocol!r} for field {field!r} of metric {metric!r} (registry: {declared})"
 
 
-def _set_field_inputs() -> dict[str, tuple[str, ...]]:
-    """Set-level field → the per-item keys its reducer reads (an ok item backs it when it has them)."""
-    from nava_eval.metrics.base import load_target, metric_entries
-
-    out = {}
-    for entry in metric_entries().values():
-        for f in entry.fields:
-            if f.kind == "set" and f.reducer:
-                out[f.name] = tuple(getattr(load_target(f.reducer), "requires", ()))
-    return out
-
-
 def _check_content(
-    metadata: dict[str, bytes], hashes: dict[str, ManifestFile], errors: list[str], warnings: list[str]
+    manifest: SubmissionManifest,
+    names_in_zip: set[str],
+    metadata: dict[str, bytes],
+    hashes: dict[str, ManifestFile],
+    errors: list[str],
+    warnings: list[str],
 ):
-    if MANIFEST_NAME not in metadata:
-        raise SubmissionError(
-            f"no {MANIFEST_NAME}: not a nava-eval submission (make one with `nava-eval submit`)"
-        )
-    raw = _json(MANIFEST_NAME, metadata[MANIFEST_NAME])
-    if not isinstance(raw, dict) or raw.get("schema") != SUBMISSION_SCHEMA:
-        found = raw.get("schema") if isinstance(raw, dict) else type(raw).__name__
-        raise SchemaError(f"{MANIFEST_NAME}: at $.schema: expected {SUBMISSION_SCHEMA!r}, found {found!r}")
-    manifest = from_dict(SubmissionManifest, raw, MANIFEST_NAME)
-
     # Manifest ⇄ members: every file listed, present and with the listed hash and size.
     listed = set(manifest.files)
     present = {n for n in hashes if n != MANIFEST_NAME and not n.startswith("outputs/")}
-    for name in sorted(present - listed):
-        errors.append(f"{name}: in the zip but not in {MANIFEST_NAME}")
-    for name in sorted(listed - present):
+    for name in sorted(listed - names_in_zip):
         errors.append(f"{name}: listed in {MANIFEST_NAME} but missing from the zip")
     for name in sorted(listed & present):
         if hashes[name] != manifest.files[name]:
@@ -392,7 +448,7 @@ def _check_content(
                 f"{MANIFEST_NAME} ({manifest.files[name].sha256[:12]}…/{manifest.files[name].size})"
             )
     for name in METADATA_FILES:
-        if name not in metadata:
+        if name not in names_in_zip:
             errors.append(f"{name}: missing (required in every submission)")
     media = {n for n in hashes if n.startswith("outputs/")}
     if media and not manifest.with_media:
@@ -447,7 +503,7 @@ def _check_content(
                 errors.append(f"samples.jsonl: done sample {key} has no {role} file in {MANIFEST_NAME}")
                 continue
             path, out = by_output[(key, role)]
-            match = _OUTPUT_NAME.match(path)
+            match = _OUTPUT_NAME.fullmatch(path)
             seed = None if not match or match.group(1) is None else int(match.group(1))
             where = (seed, match.group(2), match.group(3)) if match else None
             if where != (sample.run_seed, sample.set, sample.id) or out.set != sample.set:
@@ -477,8 +533,7 @@ def _check_content(
                 )
         if metric.n > len(samples):
             errors.append(f"results.json: metrics.{name}.n = {metric.n} > {len(samples)} samples")
-    ok_per_field: Counter[str] = Counter()
-    set_inputs = _set_field_inputs()
+    score_records: dict[str, dict[str, ScoreRecord]] = {}
     for score_name in sorted(n for n in metadata if n.startswith("scores/")):
         records = latest_by_id(_jsonl(score_name, metadata[score_name], ScoreRecord, SCORE_SCHEMA))
         for record in records.values():
@@ -490,30 +545,18 @@ def _check_content(
             if sample is None or sample.set != record.set:
                 errors.append(f"{score_name}: id {record.id} (set {record.set}) is not a sample of this run")
                 break
-            if record.status == "ok":
-                stale = (
-                    sample.output_sha256
-                    and record.output_sha256
-                    and sample.output_sha256 != record.output_sha256
-                )
-                if not stale:
-                    ok_per_field.update(record_field_values(record).keys())
-                    for field, needed in set_inputs.items():
-                        if field_metric.get(field) == record.metric and all(
-                            k in record.values for k in needed
-                        ):
-                            ok_per_field[field] += 1
-    for name, metric in results.metrics.items():
-        if name in field_metric and metric.n > ok_per_field[name]:
-            errors.append(
-                f"results.json: metrics.{name}.n = {metric.n} but the submitted scores hold {ok_per_field[name]} "
-                "ok values: results not backed by per-sample scores"
-            )
+        score_records[Path(score_name).stem] = records
+    output_sha = {
+        sample_key(o.id, o.run_seed): o.sha256 for o in manifest.outputs.values() if o.role == "output"
+    }
+    errors += recompute_errors(results, samples, score_records, output_sha)
 
     # Completeness against the benchmark's official counts is a warning: partial runs are valid bundles.
     from nava_eval.benchmarks.base import benchmark_entries, get_benchmark
 
-    if results.benchmark in benchmark_entries():
+    if results.benchmark == "jsonl" or results.benchmark.startswith("jsonl:"):
+        warnings.append("a user prompt set (jsonl:PATH): it has no official counts to check against")
+    elif results.benchmark in benchmark_entries():
         expected = getattr(get_benchmark(results.benchmark), "expected_counts", {}) or {}
         items: dict[str, set[str]] = {}
         for sample in samples.values():  # distinct items: a multi-seed run holds each item once per seed
@@ -530,6 +573,139 @@ def _check_content(
     return manifest, results
 
 
+def _close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return math.isclose(a, b, rel_tol=RECOMPUTE_RTOL, abs_tol=1e-12)
+
+
+def _close_ci(a: list[float] | None, b: list[float] | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+
+
+def _benchmark_rules(benchmark: str) -> Any:
+    """The benchmark class (or instance) whose `aggregation` and `field_rules` the results must follow."""
+    from nava_eval.benchmarks.base import benchmark_entries, get_benchmark
+    from nava_eval.metrics.base import load_target
+
+    entries = benchmark_entries()
+    if benchmark == "jsonl" or benchmark.startswith("jsonl:"):
+        return load_target(entries["jsonl"].target)  # class attributes; an instance needs the user's file
+    if benchmark in entries:
+        return get_benchmark(benchmark)
+    return None
+
+
+def recompute_errors(
+    results: Results,
+    samples: dict[str, SampleRecord],
+    score_records: dict[str, dict[str, ScoreRecord]],
+    output_sha: dict[str, str],
+) -> list[str]:
+    """Every aggregate of results.json recomputed from the per-sample scores (reports.aggregate); what differs.
+
+    `samples`, each metric's score records and `output_sha` are keyed by `sample_key` (id, or id@seed
+    in a multi-seed run).
+
+    A sample counts with the sha256 of its output as the manifest lists it; the benchmark's own
+    aggregation and population rules and the registry's direction and field protocol are required.
+    `n_missing` cannot be recomputed (which samples a metric was planned for is not in the bundle);
+    it must cover what is missing here.
+    """
+    from nava_eval.benchmarks.base import field_rule
+    from nava_eval.metrics.base import metric_entries
+    from nava_eval.reports.aggregate import PlannedSample, aggregate_field
+
+    fields = {f.name: (name, f) for name, entry in metric_entries().items() for f in entry.fields}
+    rules_from = _benchmark_rules(results.benchmark)
+    errors: list[str] = []
+    for name, claimed in results.metrics.items():
+        where = f"results.json: metrics.{name}"
+        if name not in fields:
+            continue  # reported by the protocol check
+        metric_name, field_def = fields[name]
+        rule = field_rule(rules_from, name) if rules_from is not None else None
+        aggregation = None
+        if rules_from is not None:
+            aggregation = rule.aggregation or rules_from.aggregation
+        if claimed.direction != field_def.direction:
+            errors.append(
+                f"{where}.direction is {claimed.direction!r}; the metric registry says {field_def.direction!r}"
+            )
+        records = score_records.get(metric_name)
+        if records is None:
+            errors.append(
+                f"{where}: no scores/{metric_name}.jsonl in the bundle; results not backed by per-sample scores"
+            )
+            continue
+        planned = [
+            PlannedSample(
+                r.id, r.set, output_sha.get(key) if samples[key].status == "done" else None, r.run_seed
+            )
+            for key, r in records.items()
+            if key in samples
+        ]
+        passes = sorted({records[sample_key(p.id, p.run_seed)].protocol for p in planned})
+        if len(passes) > 1:
+            errors.append(f"{where}: the per-sample scores mix protocols ({', '.join(passes)})")
+            continue
+        pass_protocol = passes[0] if passes else claimed.protocol
+        if passes and field_def.protocol_for(pass_protocol) != claimed.protocol:
+            errors.append(
+                f"{where}.protocol is {claimed.protocol!r}; the per-sample scores make it "
+                f"{field_def.protocol_for(pass_protocol)!r}"
+            )
+        try:
+            again = aggregate_field(
+                records,
+                planned,
+                field_def,
+                pass_protocol,
+                aggregation or claimed.aggregation,
+                sets=rule.sets if rule is not None else claimed.sets,
+            )
+        except Exception as exc:  # a set-level reducer fed hostile per-item values
+            reraise_interrupts(exc)
+            errors.append(
+                f"{where}: cannot be recomputed from the per-sample scores ({type(exc).__name__}: {exc})"
+            )
+            continue
+        differs = [
+            key
+            for key, same in (
+                ("value", _close(again.value, claimed.value)),
+                ("ci95", _close_ci(again.ci95, claimed.ci95)),
+                ("n", again.n == claimed.n),
+                ("n_skipped", again.n_skipped == claimed.n_skipped),
+                ("n_failed", again.n_failed == claimed.n_failed),
+                ("n_missing", claimed.n_missing >= again.n_missing),
+                ("aggregation", again.aggregation == claimed.aggregation),
+                ("sets", again.sets == claimed.sets),
+            )
+            if not same
+        ]
+        if set(again.per_set) != set(claimed.per_set):
+            differs.append("per_set")
+        else:
+            for set_name, mine in again.per_set.items():
+                theirs = claimed.per_set[set_name]
+                if not (
+                    _close(mine.value, theirs.value)
+                    and mine.n == theirs.n
+                    and _close_ci(mine.ci95, theirs.ci95)
+                ):
+                    differs.append(f"per_set.{set_name}")
+        if differs:
+            errors.append(
+                f"{where}: {', '.join(differs)} do not match the per-sample scores in the bundle "
+                f"(recomputed value {again.value}, n {again.n}, CI {again.ci95}; results.json says "
+                f"{claimed.value}, n {claimed.n}, CI {claimed.ci95})"
+            )
+    return errors
+
+
 def validate_submission(path: str | Path, max_unpacked_bytes: int = MAX_UNPACKED_BYTES) -> ValidationReport:
     """Check a submission zip without trusting it; never raises for a bad zip, the report lists why."""
     path = Path(path)
@@ -540,8 +716,11 @@ def validate_submission(path: str | Path, max_unpacked_bytes: int = MAX_UNPACKED
         if not zipfile.is_zipfile(path):
             raise SubmissionError("not a zip file")
         with zipfile.ZipFile(path) as zf:
-            metadata, hashes = _read_members(zf, max_unpacked_bytes)
-        manifest, _ = _check_content(metadata, hashes, errors, warnings)
+            infos = _safe_infos(zf, max_unpacked_bytes)
+            manifest = _read_manifest(zf, infos, [max_unpacked_bytes])
+            metadata, hashes = _read_members(zf, infos, manifest, max_unpacked_bytes, errors)
+        names = {i.filename for i in infos if not i.is_dir()}
+        manifest, _ = _check_content(manifest, names, metadata, hashes, errors, warnings)
     except (SubmissionError, SchemaError, UnicodeDecodeError, zipfile.BadZipFile, OSError) as exc:
         errors.append(str(exc))
     return ValidationReport(

@@ -4,9 +4,12 @@ Direction-aware: a drop of a higher-is-better metric and a rise of a lower-is-be
 "worse"; improvements never fail. The point estimates decide; the delta's 95 % bootstrap CI is
 printed so a reviewer can tell noise from a real change (paired by sample id when both sides are
 run directories). Unusable inputs are an error (exit 2), never a comparison: different benchmarks,
-or a metric measured with a different protocol. A published baseline of protocol "unknown" is
-compared at face value with a warning, since published tables rarely say how they were measured.
-See docs/regression.md.
+or a metric measured with a different protocol, or a value that is not a finite number. Which way
+is "worse" comes from the metric registry (or, for a field it does not know, the baseline run),
+never from the candidate's own file. A run that scored markedly fewer samples than the baseline
+fails even when its mean looks fine (`coverage_tolerance`). A published baseline of protocol
+"unknown" is compared at face value with a warning, since published tables rarely say how they
+were measured. See docs/regression.md.
 """
 
 from __future__ import annotations
@@ -70,13 +73,16 @@ DEFAULT_TOLERANCES: dict[str, Tolerance] = {
 }
 #: Any field without a default: 2 % of the baseline value.
 FALLBACK_TOLERANCE = Tolerance(2.0, relative=True)
+#: Fraction of the baseline's scored samples a run may lose (per field) before the gate fails: a mean
+#: over fewer samples is another number, however close it looks. Deterministic runs lose none.
+DEFAULT_COVERAGE_TOLERANCE = 0.02
 
-_TOLERANCE_RE = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*=\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(%?)\s*$")
+_TOLERANCE_RE = re.compile(r"\s*([A-Za-z0-9_.\-]+)\s*=\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(%?)\s*")
 
 
 def parse_tolerance(text: str) -> tuple[str, Tolerance]:
     """ "wer=0.5" (absolute, the metric's units) or "sync_c=2%" (relative to the baseline) → (field, Tolerance)."""
-    match = _TOLERANCE_RE.match(text)
+    match = _TOLERANCE_RE.fullmatch(text)
     if not match:
         raise ValueError(
             f"bad tolerance {text!r}; write METRIC=ABS or METRIC=REL% (e.g. wer=0.5 or sync_c=2%)"
@@ -90,6 +96,7 @@ class BaselineValue:
     value: float
     protocol: str
     n: int | None = None
+    direction: str | None = None  # a baseline run's own record; published numbers have none
 
 
 @dataclass(frozen=True)
@@ -144,7 +151,7 @@ def resolve_baseline(against: str | Path, run: RunData) -> Baseline:
     if path.is_file() or (path / "results.json").is_file():
         base = load_run(path)
         values = {
-            name: BaselineValue(m.value, m.protocol, m.n)
+            name: BaselineValue(m.value, m.protocol, m.n, m.direction)
             for name, m in base.results.metrics.items()
             if m.value is not None
         }
@@ -238,8 +245,12 @@ def check(
     *,
     seed: int = DEFAULT_SEED,
     n_resamples: int = DEFAULT_RESAMPLES,
+    coverage_tolerance: float = DEFAULT_COVERAGE_TOLERANCE,
 ) -> CheckResult:
-    """Gate `run` against `against` (run dir, results.json or published model name); never raises on bad input."""
+    """Gate `run` against `against` (run dir, results.json or published model name); never raises on bad input.
+
+    coverage_tolerance: the fraction (0-1) of the baseline's scored samples per field the run may lack.
+    """
     run_label, base_label = str(run), str(against)
     try:
         if isinstance(tolerances, Mapping) or tolerances is None:
@@ -250,13 +261,20 @@ def check(
         run_label = loaded.described
         baseline = resolve_baseline(against, loaded)
         base_label = baseline.label
-        return _check(loaded, baseline, parsed, seed, n_resamples)
+        if not 0.0 <= coverage_tolerance <= 1.0:
+            raise ValueError(f"coverage tolerance must be a fraction in [0, 1], got {coverage_tolerance}")
+        return _check(loaded, baseline, parsed, seed, n_resamples, coverage_tolerance)
     except (ValueError, OSError) as exc:  # SchemaError and UnusableInput are ValueErrors
         return CheckResult(EXIT_UNUSABLE, run_label, base_label, errors=(str(exc),))
 
 
 def _check(
-    run: RunData, baseline: Baseline, tolerances: dict[str, Tolerance], seed: int, n_resamples: int
+    run: RunData,
+    baseline: Baseline,
+    tolerances: dict[str, Tolerance],
+    seed: int,
+    n_resamples: int,
+    coverage_tolerance: float = DEFAULT_COVERAGE_TOLERANCE,
 ) -> CheckResult:
     errors: list[str] = []
     warnings: list[str] = []
@@ -294,6 +312,17 @@ def _check(
             )
     if not names:
         errors.append("no metric in common between the run and the baseline")
+    errors += _non_finite_errors(run.results.metrics, "run")
+    if baseline.run is not None:
+        errors += _non_finite_errors(baseline.run.results.metrics, "baseline")
+    else:
+        errors += [
+            f"baseline: {name} = {v.value} is not a finite number"
+            for name, v in baseline.values.items()
+            if not math.isfinite(v.value)
+        ]
+    directions, direction_errors = _directions(names, ours, baseline)
+    errors += direction_errors
     if errors:
         return CheckResult(EXIT_UNUSABLE, run.described, baseline.label, errors=tuple(errors), warnings=tuple(warnings),
                            smoke=smoke)  # fmt: skip
@@ -303,7 +332,7 @@ def _check(
         base = baseline.values[name]
         tolerance = tolerances.get(name) or DEFAULT_TOLERANCES.get(name, FALLBACK_TOLERANCE)
         metric = ours.get(name)
-        direction = metric.direction if metric else _direction_of(name)
+        direction = directions[name]
         if metric is None:
             rows.append(
                 CheckRow(name, direction, "fail", base.value, None, tolerance=str(tolerance),
@@ -319,7 +348,14 @@ def _check(
             if failed
             else ("better" if worse_by < 0 else f"within tolerance {allowed:.4g}")
         )
-        if metric.n and base.n and metric.n != base.n:
+        lost_coverage = base.n is not None and metric.n < base.n * (1.0 - coverage_tolerance) - 1e-9
+        if lost_coverage:
+            failed = True
+            message = (
+                f"coverage fell: {metric.n} of the baseline's {base.n} samples scored "
+                f"(tolerance {coverage_tolerance:.0%} may go missing); " + message
+            )
+        elif metric.n and base.n and metric.n != base.n:
             message += f"; n differs ({metric.n} vs baseline {base.n})"
         rows.append(
             CheckRow(
@@ -339,14 +375,53 @@ def _check(
     return CheckResult(code, run.described, baseline.label, tuple(rows), (), tuple(warnings), smoke)
 
 
-def _direction_of(name: str) -> str:
+def registry_directions() -> dict[str, str]:
+    """field → "higher" | "lower", from the metric registry (imports no torch)."""
     from nava_eval.metrics.base import metric_entries
 
-    for entry in metric_entries().values():
-        for f in entry.fields:
-            if f.name == name:
-                return f.direction
-    return "higher"
+    return {f.name: f.direction for entry in metric_entries().values() for f in entry.fields}
+
+
+def _directions(names: Sequence[str], ours: Mapping, baseline: Baseline) -> tuple[dict[str, str], list[str]]:
+    """Each checked field's direction (registry, else the baseline run's) and the files that contradict it."""
+    registry = registry_directions()
+    out: dict[str, str] = {}
+    errors: list[str] = []
+    for name in names:
+        theirs = baseline.values[name].direction if name in baseline.values else None
+        known = registry.get(name) or theirs
+        if known is None:
+            errors.append(
+                f"{name}: no metric registered with this field, so which way is worse is unknown; "
+                "check against a baseline run that records it"
+            )
+            continue
+        out[name] = known
+        source = "the metric registry" if name in registry else "the baseline run"
+        mine = ours[name].direction if name in ours else None
+        if mine is not None and mine != known:
+            errors.append(
+                f"{name}: the run's results.json says direction {mine!r}, but {source} says {known!r} "
+                "(the file was edited or written by another tool); rescore the run with `nava-eval score`"
+            )
+        if theirs is not None and theirs != known:
+            errors.append(
+                f"{name}: the baseline's results.json says direction {theirs!r}, but {source} says {known!r}"
+            )
+    return out, errors
+
+
+def _non_finite_errors(metrics: Mapping, side: str) -> list[str]:
+    """NaN or ±inf in a results.json value or CI: never compared (NaN passes every `>` test)."""
+    errors = []
+    for name, m in metrics.items():
+        numbers = [m.value, *(m.ci95 or [])]
+        if any(isinstance(x, float) and not math.isfinite(x) for x in numbers if x is not None):
+            errors.append(
+                f"{side}: {name} = {m.value} (CI {m.ci95}) is not a finite number; results.json is damaged or "
+                "was not written by nava-eval: rescore the run with `nava-eval score`"
+            )
+    return errors
 
 
 def _num(value: float | None, signed: bool = False) -> str:

@@ -7,7 +7,6 @@ both versions in the message rather than half-read.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -60,6 +59,7 @@ class SampleRecord:
     output_sha256: str | None = None
     prompt_sha256: str | None = None
     seed: int | None = None
+    inputs_sha256: str | None = None  # prompt, image/wav bytes, seed, settings: see runners.inputs_hash
     inputs: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     seconds: float | None = None
@@ -189,17 +189,18 @@ def _check_version(data: Any, expected: str, source: str) -> None:
 
 
 def _load_json(path: Path) -> Any:
+    from nava_eval.reports.safe_json import parse_json
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise SchemaError(
             f"{path}: no such file; give a run directory that holds results.json (run `nava-eval score RUN_DIR` "
             "to write it) or a results.json path"
         ) from None
-    except json.JSONDecodeError as exc:
-        raise SchemaError(
-            f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
+    except OSError as exc:
+        raise SchemaError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return parse_json(raw, str(path))
 
 
 def results_path(run_or_file: str | Path) -> Path:

@@ -298,7 +298,7 @@ def _run_cells(
         if metric is None and not has_scores:
             continue
         aggregation = metric.aggregation if metric else "per-item mean"
-        # results.json's CI was drawn from the same per-sample values with the default seed, in benchmark
+        # results.json's CI was drawn from the same per-sample values with the default seed, in sample-id
         # order (reports.aggregate); reuse it so the table and results.json agree to the last digit. A
         # set-level statistic (FD) has no per-item values to redraw from: its stored CI is the one.
         set_level = metric is not None and metric.kind == "set"
@@ -423,6 +423,7 @@ def build_table(
     wanted = list(metrics) if metrics is not None else None
     run_fields = [_run_fields(run, wanted) for run in loaded]
     if wanted is not None:
+        _check_field_names(wanted, loaded, pub)
         quantities = list(dict.fromkeys(q for w in wanted for q in _quantities_named(w, run_fields)))
     elif loaded:
         quantities = field_order({q for fields in run_fields for q, _ in fields.values()})
@@ -574,6 +575,7 @@ def build_table(
             else ""
         )
         notes.append(f"{FIELD_LABELS.get(quantity, quantity)}: protocol {protocol}{where}{proof}")
+    notes += [note for run in loaded for note in coverage_notes(run)]
     notes += sorted(pub_notes.values())
     banner = SMOKE_BANNER if any(r.results.smoke for r in loaded) else None
     return ComparisonTable(
@@ -645,6 +647,33 @@ def _reproducibility(
                          mine.seed_sd, f"different protocol (published: {rec['protocol']})")
             )  # fmt: skip
     return {k: frozenset(v) for k, v in disagree.items()}, repro
+
+
+def coverage_notes(run: RunData) -> list[str]:
+    """What a run's numbers leave out: failed generations, failed and missing scores (never silent)."""
+    out = [f"{run.label}: {note}" for note in run.results.notes if note != SMOKE_BANNER]
+    gaps = []
+    for name, m in run.results.metrics.items():
+        parts = [f"{m.n_failed} failed"] * bool(m.n_failed) + [f"{m.n_missing} missing"] * bool(m.n_missing)
+        if parts:
+            gaps.append(f"{FIELD_LABELS.get(name, name)} {', '.join(parts)}")
+    if gaps:
+        out.append(f"{run.label}: not in the means: " + "; ".join(gaps))
+    return out
+
+
+def _check_field_names(fields: Sequence[str], loaded: Sequence[RunData], pub: pd.DataFrame) -> None:
+    """An unknown name is an error listing the valid ones, not an empty table."""
+    from nava_eval.metrics.base import metric_entries
+
+    known = {x for entry in metric_entries().values() for f in entry.fields for x in (f.name, f.measures)}
+    known |= {x for r in loaded for name, m in r.results.metrics.items() for x in (name, m.measures)}
+    known |= {str(m) for m in pub["metric"].unique()} if len(pub) else set()
+    unknown = [f for f in fields if f not in known]
+    if unknown:
+        raise ValueError(
+            f"unknown metric field(s) {', '.join(unknown)}; valid: {', '.join(field_order(known))}"
+        )
 
 
 def _quantities_named(name: str, run_fields: Sequence[dict[str, tuple[str, str]]]) -> list[str]:

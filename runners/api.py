@@ -29,6 +29,8 @@ class ScoredRun:
     results: Results | None
     summaries: list[Any] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
+    #: What failed (generation, scoring, outputs changed on disk) as a sentence; None when nothing did.
+    failures: str | None = None
 
 
 def _selection(
@@ -85,7 +87,7 @@ def import_run(
 
 def score_prepared(prepared: Any, metrics: Sequence[str] | None = None, *, reports: bool = True) -> ScoredRun:
     """Score a prepared run (every rank under torchrun), then on rank 0 write results.json and the reports."""
-    from nava_eval.runners.run import aggregate_run, score_run, write_reports
+    from nava_eval.runners.run import aggregate_run, failure_summary, score_run, write_reports
 
     summaries = score_run(prepared, metrics)
     if int(os.environ.get("RANK", "0")) != 0:
@@ -94,7 +96,8 @@ def score_prepared(prepared: Any, metrics: Sequence[str] | None = None, *, repor
     written = [prepared.run_dir.results_json]
     if reports:
         written += write_reports(prepared)
-    return ScoredRun(results, summaries, written)
+    changed = [key for s in summaries for key in s.changed]
+    return ScoredRun(results, summaries, written, failure_summary(prepared, results, changed))
 
 
 def score(
@@ -111,21 +114,23 @@ def score(
 ) -> ScoredRun:
     """Score a run directory (generated or imported): cached scores are reused, `nproc` processes share the work."""
     from nava_eval.runners.run import load_prepared
+    from nava_eval.runners.run_lock import command_lock
 
     chosen = tuple(metrics) if metrics else None
-    prepared = load_prepared(
-        Path(run_dir),
-        {
-            "metrics": chosen,
-            "scorer_weights": dict(weights or {}),
-            "device": device,
-            "batch_size": batch_size,
-            "progress": progress,
-            "nproc": nproc,
-            "timeout_s": timeout_s,
-        },
-    )
-    return score_prepared(prepared, chosen, reports=reports)
+    with command_lock(Path(run_dir), "nava-eval score"):
+        prepared = load_prepared(
+            Path(run_dir),
+            {
+                "metrics": chosen,
+                "scorer_weights": dict(weights or {}),
+                "device": device,
+                "batch_size": batch_size,
+                "progress": progress,
+                "nproc": nproc,
+                "timeout_s": timeout_s,
+            },
+        )
+        return score_prepared(prepared, chosen, reports=reports)
 
 
 def evaluate(

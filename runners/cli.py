@@ -58,6 +58,31 @@ class LazyGroup(click.Group):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
+    def invoke(self, ctx: click.Context):
+        # click turns Ctrl-C into "Aborted!" and exit 1, indistinguishable from a failure; an
+        # interrupted command says so and exits 130, as shells expect.
+        from nava_eval.interrupts import EXIT_INTERRUPTED, as_interrupt, is_interrupt
+
+        try:
+            return super().invoke(ctx)
+        except EOFError as exc:
+            # click would report an EOFError as "Aborted!", as if the user had typed Ctrl-D.
+            logging.getLogger(__name__).debug("end of input", exc_info=True)
+            raise click.ClickException(
+                f"a file ended before it was complete ({exc or 'EOFError'}); rerun with -vv to see which"
+            ) from None
+        except (KeyboardInterrupt, Exception) as exc:
+            if not is_interrupt(exc):
+                raise
+            if isinstance(as_interrupt(exc), SystemExit):  # SIGTERM and the like: exit 128 + signal
+                raise as_interrupt(exc) from None
+            click.echo(
+                "\ninterrupted: finished samples and scores are kept, nothing half-done is recorded; "
+                "rerun the same command to resume",
+                err=True,
+            )
+            ctx.exit(EXIT_INTERRUPTED)
+
     def resolve_command(self, ctx: click.Context, args: list[str]):
         name = args[0] if args else None
         if name is not None and name not in self.list_commands(ctx) and not name.startswith("-"):

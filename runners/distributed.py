@@ -12,6 +12,7 @@ group (reused, never destroyed here), or a plain single process (no process grou
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import os
@@ -20,7 +21,7 @@ import queue
 import socket
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -155,11 +156,13 @@ def init_distributed(
     *,
     num_heads: int | None = None,
     env: Mapping[str, str] | None = None,
+    device: str | None = None,
 ) -> DistContext:
     """Join (or create) the process group and build the SP and DP subgroups.
 
     backend None picks NCCL when CUDA is available, else gloo. num_heads, when given, is checked against
     sp_size before anything else so a bad --sp fails before any weights load. env defaults to os.environ.
+    device (cpu, cuda, cuda:N) places a plain single process; launched ranks use cuda:LOCAL_RANK.
     """
     env = os.environ if env is None else env
     if timeout_s <= 0:
@@ -182,11 +185,16 @@ def init_distributed(
                     f"--sp {sp_size} needs {sp_size} processes, but this is a single process (no WORLD_SIZE); "
                     f"launch with `torchrun --nproc-per-node {sp_size} ...` or `nava-eval run --nproc {sp_size}`"
                 )
-            device = (
-                torch.device("cuda", 0)
-                if backend != "gloo" and torch.cuda.is_available()
-                else torch.device("cpu")
-            )
+            if device is not None:
+                chosen = torch.device(device)
+                if chosen.type == "cuda":
+                    chosen = torch.device("cuda", chosen.index or 0)
+                    torch.cuda.set_device(chosen)
+            elif backend != "gloo" and torch.cuda.is_available():
+                chosen = torch.device("cuda", 0)
+            else:
+                chosen = torch.device("cpu")
+            device = chosen
             logger.info("single process (no WORLD_SIZE from a launcher): dp=1 sp=1 on %s", device)
             return DistContext(0, 1, 0, 0, 1, 0, 1, device, None)
         missing = [name for name in _ENV_REQUIRED if name not in env]
@@ -267,6 +275,27 @@ def apply_sequence_parallel(model: torch.nn.Module, ctx: DistContext) -> bool:
 
     enable_sequence_parallel(model, ctx.sp_group)
     return True
+
+
+#: Intra-op threads of every process that generates on CPU, whatever the layout. A float reduction
+#: split over threads is summed in another order, so with the default (cores / processes) the same
+#: sample came out with other bytes under --nproc 1 and --nproc 2. One thread is the only count that
+#: every layout (and every machine) can share.
+CPU_GENERATION_THREADS = 1
+
+
+@contextlib.contextmanager
+def pinned_cpu_threads(device: torch.device | str) -> Iterator[None]:
+    """Run the block with CPU_GENERATION_THREADS intra-op threads when generating on CPU; restore after."""
+    if torch.device(device).type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(CPU_GENERATION_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from nava_eval.benchmarks.base import Sample
+from nava_eval.interrupts import reraise_interrupts
 from nava_eval.reports.fileio import atomic_path, sha256_file
 from nava_eval.reports.results import SampleRecord, sample_key
 from nava_eval.runners.progress import JobProgress, StageTimer, summarize_timings
@@ -122,6 +123,7 @@ def work_items(assignment: Assignment, generator: Any) -> Iterator[WorkItem]:
             try:
                 noise, error = generator.draw_noise(sample, rng), None
             except Exception as exc:  # the stream cannot advance past this item faithfully
+                reraise_interrupts(exc)
                 noise, error = None, exc
                 logger.error(
                     "noise for %s could not be drawn; later items of its stream shift: %s", sample.id, exc
@@ -166,6 +168,54 @@ def replicate_items(replicates: Sequence[Replicate], generator: Any) -> Iterator
             yield item, run_seed
 
 
+def planned_noise(assignments: Sequence[Assignment]) -> dict[str, tuple[int, dict[str, Any]]]:
+    """sample id → (seed, noise description) as `work_items` gives them, without drawing any noise."""
+    out: dict[str, tuple[int, dict[str, Any]]] = {}
+    for assignment in assignments:
+        if not assignment.streams:
+            for sample, seed in zip(assignment.samples, assignment.seeds, strict=True):
+                out[sample.id] = (seed, {"policy": "per-sample"})
+            continue
+        for stream in assignment.streams:
+            for position, sample in enumerate(stream.samples):
+                info = {"policy": "official-rank", "stream_seed": stream.seed, "stream_position": position}
+                out.setdefault(sample.id, (stream.seed, info))
+    return out
+
+
+def resume_plan(
+    run_dir: RunDir,
+    samples: Sequence[Sample],
+    dp_size: int,
+    seed: int,
+    seed_policy: SeedPolicy = "per-sample",
+    inputs_hash: Callable[[Sample, int, dict[str, Any]], str] | None = None,
+    universe: Sequence[Sample] | None = None,
+    run_seeds: Sequence[int | None] = (None,),
+) -> tuple[set[str], list[list[Replicate]]]:
+    """(sample keys already done, each DP group's replicates of the rest) on rank 0.
+
+    Done means: the output is on disk with its recorded sha256 and, with `inputs_hash`, it was made
+    from the inputs this sample has now and the seed and noise the plan gives it on this world size
+    (under official-rank another world size moves items to other streams: they are made again).
+    Keys are `sample_key(id, run_seed)`: one per sample and run seed of a multi-seed run.
+    """
+    expected = None
+    if inputs_hash is not None:
+        expected = {}
+        for run_seed in run_seeds:
+            base = seed if run_seed is None else run_seed
+            noise = planned_noise(plan_assignments(samples, set(), dp_size, base, seed_policy, universe))
+            expected.update(
+                {sample_key(s.id, run_seed): inputs_hash(s, *noise[s.id]) for s in samples if s.id in noise}
+            )
+    done = verified_done(run_dir, expected_inputs=expected)
+    done_keys = set(done) & {sample_key(s.id, r) for s in samples for r in run_seeds}
+    return done_keys, plan_seed_replicates(
+        samples, done_keys, dp_size, run_seeds, seed, seed_policy, universe
+    )
+
+
 @dataclass
 class GenerationSummary:
     """What the generate stage did in this invocation (rank 0's view after merging)."""
@@ -208,6 +258,7 @@ def generate_samples(
     prompt_hash: Callable[[Sample], str] | None = None,
     stream_universe: Sequence[Sample] | None = None,
     seeds: Sequence[int] | None = None,
+    inputs_hash: Callable[[Sample, int, dict[str, Any]], str] | None = None,
 ) -> GenerationSummary:
     """Generate every sample of `samples` that is not verifiably done. Call on every rank.
 
@@ -215,6 +266,8 @@ def generate_samples(
     stream_universe: see `plan_assignments` (official-rank with a subset of the sets).
     `seeds` (a multi-seed run): every sample once per run seed, each into its own outputs/seed<S>/
     folder and recorded with its `run_seed`.
+    `inputs_hash(sample, seed, noise)` (runners.inputs_hash) is recorded with each output and checked
+    on resume; without it only the output file itself is checked.
     """
     from nava_eval.runners import distributed as dist_utils
 
@@ -227,16 +280,10 @@ def generate_samples(
         added = run_dir.merge_shards()
         if added:
             logger.info("folded %d records from an earlier run's shards into %s", added, run_dir.samples)
-        done = verified_done(run_dir)
-        wanted = {sample_key(s.id, r) for s in samples for r in run_seeds}
-        done_keys = set(done) & wanted
-        already = len(done_keys)
-        plan = (
-            done_keys,
-            plan_seed_replicates(
-                samples, done_keys, ctx.dp_size, run_seeds, seed, seed_policy, stream_universe
-            ),
+        plan = resume_plan(
+            run_dir, samples, ctx.dp_size, seed, seed_policy, inputs_hash, stream_universe, run_seeds
         )
+        already = len(plan[0])
     done_keys, work = dist_utils.broadcast_object_from_main(plan, ctx)
     already = dist_utils.broadcast_object_from_main(already, ctx)
     mine = work[ctx.dp_rank]
@@ -295,6 +342,9 @@ def generate_samples(
                         output_sha256=sha256_file(run_dir.output(relpath)),
                         prompt_sha256=prompt_hash(sample) if prompt_hash else None,
                         seed=seed_used,
+                        inputs_sha256=inputs_hash(sample, seed_used, item.noise_info)
+                        if inputs_hash
+                        else None,
                         inputs={
                             **_inputs_summary(sample),
                             "noise": item.noise_info,
@@ -309,6 +359,7 @@ def generate_samples(
                 summary.done += 1
                 timings_done.append(timer.as_dict())
             except Exception as exc:  # one bad sample is recorded, not fatal
+                reraise_interrupts(exc)
                 logger.error("sample %s failed: %s", sample.id, exc)
                 record = _failure_record(sample, seed_used, exc, time.perf_counter() - t0, ctx.rank)
                 record = dataclasses.replace(record, run_seed=run_seed)
@@ -328,6 +379,7 @@ def generate_samples(
         close = getattr(generator, "close", None)
         if close is not None:
             close()
+    run_dir.clear_heartbeat(ctx.rank)
     dist_utils.barrier(ctx)
     if ctx.is_main:
         run_dir.merge_shards()

@@ -11,6 +11,7 @@ import logging
 import os
 from typing import Any
 
+from nava_eval.interrupts import as_interrupt, is_interrupt, restored_signal_handlers
 from nava_eval.runners.generate import GenerationSummary, generate_samples
 from nava_eval.runners.run import PreparedRun, RunRequest, prepare_run, prompt_sha256, stream_universe
 
@@ -33,26 +34,31 @@ def _num_heads(prepared: PreparedRun) -> int | None:
 
 def generate_in_process(prepared: PreparedRun) -> GenerationSummary:
     """Generate on this process's share (single process, or one rank launched by torchrun)."""
-    from nava_eval.runners.distributed import destroy, init_distributed
+    from nava_eval.runners.distributed import destroy, init_distributed, pinned_cpu_threads
+    from nava_eval.runners.inputs_hash import InputsHasher
     from nava_eval.runners.nava_backend import load_nava_generator
 
     request = prepared.request
     backend = "gloo" if (request.device or "").startswith("cpu") else None
-    ctx = init_distributed(request.sp, request.timeout_s, backend, num_heads=_num_heads(prepared))
+    ctx = init_distributed(
+        request.sp, request.timeout_s, backend, num_heads=_num_heads(prepared), device=request.device
+    )
     try:
-        return generate_samples(
-            prepared.run_dir,
-            prepared.samples,
-            lambda: load_nava_generator(prepared, ctx),
-            ctx,
-            seed=prepared.spec.generation.seed,
-            seed_policy=prepared.spec.generation.seed_policy,
-            fail_fast=request.fail_fast,
-            progress=request.progress,
-            prompt_hash=prompt_sha256,
-            stream_universe=stream_universe(prepared),
-            seeds=prepared.spec.seeds,
-        )
+        with pinned_cpu_threads(ctx.device):
+            return generate_samples(
+                prepared.run_dir,
+                prepared.samples,
+                lambda: load_nava_generator(prepared, ctx),
+                ctx,
+                seed=prepared.spec.generation.seed,
+                seed_policy=prepared.spec.generation.seed_policy,
+                fail_fast=request.fail_fast,
+                progress=request.progress,
+                prompt_hash=prompt_sha256,
+                stream_universe=stream_universe(prepared),
+                inputs_hash=InputsHasher(prepared.spec.output_hash()),
+                seeds=prepared.spec.seeds,
+            )
     finally:
         destroy(ctx)
 
@@ -75,9 +81,16 @@ def generate_with_workers(prepared: PreparedRun) -> dict[int, Any]:
     check_sp_size(request.sp, request.nproc, _num_heads(prepared))
     config = local_launch_config(request.nproc, "nava-eval")
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // request.nproc)))
+    # The launcher installs SIGINT/SIGTERM handlers that raise an Exception subclass and never
+    # removes them: left in place, a later Ctrl-C (while scoring) would be caught as a sample failure.
     try:
-        return elastic_launch(config, _elastic_worker)(request)
-    except ChildFailedError as exc:
+        with restored_signal_handlers():
+            return elastic_launch(config, _elastic_worker)(request)
+    except Exception as exc:
+        if is_interrupt(exc):
+            raise as_interrupt(exc) from None
+        if not isinstance(exc, ChildFailedError):
+            raise
         beats = prepared.run_dir.heartbeats()
         lines = []
         for rank, failure in sorted(exc.failures.items()):

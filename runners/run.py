@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from nava_eval.benchmarks.base import Benchmark, Sample, SampleSelection, field_rule, get_benchmark
+from nava_eval.interrupts import reraise_interrupts
 from nava_eval.reports.fileio import atomic_write_json, atomic_write_text
-from nava_eval.reports.results import Results, latest_by_id, sample_key
+from nava_eval.reports.results import Results, latest_by_id, load_score_records, sample_key, split_key
 from nava_eval.reports.schema import SchemaError, to_dict
+from nava_eval.runners.request_checks import check_device, check_metric_names, check_scorer_weights
 from nava_eval.runners.run_dir import RunDir
 from nava_eval.runners.spec import (
     GenerationSettings,
@@ -65,6 +67,7 @@ class RunRequest:
     batch_size: int = 8
     progress: bool = True
     seeds: tuple[int, ...] | None = None  # multi-seed: every item once per run seed
+    allow_failures: bool = False
     prompt_source: str | None = None  # versebench only: "nava" (default) or "official"
     t5_offload: bool = False  # memory only (text encoder kept on the CPU between prompts); not in the hash
     config: dict[str, Any] = field(default_factory=dict)  # the resolved command options, for run.json
@@ -169,6 +172,7 @@ def prepare_run(
     preset = get_preset(request.preset_name(), request.benchmark)
     overrides, seeds = resolve_seeds(request)
     settings = generation_settings(preset, overrides)
+    _check_request(request)
     run_root = request.resolved_run_dir()
     run_dir = RunDir(run_root)
     data_dir = request.data_dir
@@ -185,6 +189,7 @@ def prepare_run(
         if request.metrics
         else sorted({m for s in samples for m in metrics_for_sample(benchmark, s)})
     )
+    check_scorer_weights(request.scorer_weights, metrics)
     sel = request.selection
     spec = RunSpec(
         name=run_root.name,
@@ -203,6 +208,15 @@ def prepare_run(
     if write:
         _write_run_file(run_dir, spec, request)
     return PreparedRun(request, preset, benchmark, samples, spec, run_dir, data_dir)
+
+
+def _check_request(request: RunRequest) -> None:
+    if request.metrics:
+        check_metric_names(request.metrics)
+    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1 and request.nproc == 1
+    check_device(request.device, request.nproc, launched=launched)
+    if request.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {request.batch_size}")
 
 
 def _write_run_file(run_dir: RunDir, spec: RunSpec, request: RunRequest) -> None:
@@ -237,10 +251,30 @@ def _write_run_file(run_dir: RunDir, spec: RunSpec, request: RunRequest) -> None
         if request.config:
             run_file = dataclasses.replace(run_file, config=dict(request.config))
     else:
+        leftovers = _generated_content(run_dir)
+        if leftovers:
+            raise RunSpecMismatch(
+                f"{run_dir.root} holds {', '.join(leftovers)} but no run.json: the settings those outputs were "
+                "made with are unknown, so they are not adopted. Use another --run-dir, or move them away "
+                "(or delete the folder) to start over."
+            )
         run_file = RunFile(
             spec=spec, spec_hash=spec.output_hash(), provenance=provenance, config=dict(request.config)
         )
     atomic_write_json(run_dir.run_json, to_dict(run_file))
+
+
+def _generated_content(run_dir: RunDir) -> list[str]:
+    """What a run directory holds besides run.json that only a generate or score stage writes."""
+    root = run_dir.root
+    found = [name for name in ("samples.jsonl", "results.json") if (root / name).exists()]
+    found += [p.name for p in sorted(root.glob("samples.shard-*.jsonl"))]
+    found += [
+        f"{name}/"
+        for name in ("outputs", "scores")
+        if (root / name).is_dir() and any((root / name).iterdir())
+    ]
+    return found
 
 
 def stream_universe(prepared: PreparedRun) -> list[Sample] | None:
@@ -326,26 +360,79 @@ def _default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def aggregate_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -> Results:
-    """Write results.json from the per-sample scores."""
+def results_samples(prepared: PreparedRun, records: dict[str, Any]) -> list[Sample]:
+    """The samples results.json covers: this invocation's selection and every sample the run recorded.
+
+    A narrower invocation (`--limit 1`, `--sets set3`, `--ids`) adds to a run; it never makes its
+    results.json forget what was generated before.
+    """
+    selected = {s.id for s in prepared.samples}
+    recorded = {split_key(key)[0] for key in records} - selected
+    if not recorded:
+        return list(prepared.samples)
+    try:
+        everything = prepared.benchmark.load(
+            prepared.data_dir, SampleSelection(skip_bad=prepared.request.selection.skip_bad)
+        )
+    except Exception as exc:  # the data moved or changed: report what can still be planned
+        reraise_interrupts(exc)
+        logger.warning(
+            "results.json covers only the selected samples: the benchmark could not be read again (%s)", exc
+        )
+        return list(prepared.samples)
+    return [s for s in everything if s.id in selected or s.id in recorded]
+
+
+def aggregation_plan(
+    prepared: PreparedRun, samples: Sequence[Sample], metrics: Sequence[str] | None = None
+) -> dict[str, list[Any]]:
+    """metric → the units (runners.score.SampleUnit) its aggregate covers: where the benchmark plans
+    it, where it was scored (an earlier `--metrics` run), and, for metrics chosen now, the current
+    selection; each sample once per run seed of a multi-seed run."""
     from nava_eval.metrics.base import metric_entries
-    from nava_eval.reports.aggregate import PlannedSample, aggregate_metric, build_results
+    from nava_eval.runners.score import SampleUnit
+
+    entries = metric_entries()
+    selected = {s.id for s in prepared.samples}
+    chosen = list(metrics or ())
+    seeds = run_seeds(prepared)
+    default = {s.id: metrics_for_sample(prepared.benchmark, s) for s in samples}
+    scored: dict[str, set[str]] = {}  # metric → unit keys with a score line
+    if prepared.run_dir.scores_dir.is_dir():
+        for path in sorted(prepared.run_dir.scores_dir.glob("*.jsonl")):
+            scored[path.stem] = {sample_key(r.id, r.run_seed) for r in load_score_records(path)}
+    names = list(dict.fromkeys([*(m for s in samples for m in default[s.id]), *chosen, *sorted(scored)]))
+    plan: dict[str, list[Any]] = {}
+    for name in names:
+        if name not in entries:
+            logger.warning(
+                "scores/%s.jsonl: no metric %r is registered; left out of results.json", name, name
+            )
+            continue
+        plan[name] = [
+            SampleUnit(s, seed)
+            for s in samples
+            for seed in seeds
+            if name in default[s.id]
+            or sample_key(s.id, seed) in scored.get(name, ())
+            or (name in chosen and s.id in selected)
+        ]
+    return {name: group for name, group in plan.items() if group}
+
+
+def aggregate_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -> Results:
+    """Write results.json from the per-sample scores: every metric and sample of the run, merged."""
+    from nava_eval.metrics.base import metric_entries
+    from nava_eval.reports.aggregate import aggregate_metric, build_results
+    from nava_eval.runners.run_dir import planned_samples
 
     records = latest_by_id(prepared.run_dir.all_records())
+    samples = results_samples(prepared, records)
     entries = metric_entries()
+    index = prepared.run_dir.file_index()
     results = {}
-    for name, units in scoring_plan(prepared, metrics).items():
-        planned = [
-            PlannedSample(
-                u.sample.id,
-                u.sample.set,
-                records[u.key].output_sha256
-                if u.key in records and records[u.key].status == "done"
-                else None,
-                u.run_seed,
-            )
-            for u in units
-        ]
+    for name, units in aggregation_plan(prepared, samples, metrics).items():
+        planned = planned_samples(prepared.run_dir, units, records, index)
         fields = entries[name].fields
         results.update(
             aggregate_metric(
@@ -357,11 +444,12 @@ def aggregate_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -
                 rules={f.name: field_rule(prepared.benchmark, f.name) for f in fields},
             )
         )
+    index.save()
     run_file = load_run_file(prepared.run_dir.root)
     provenance = dataclasses.replace(run_file.provenance, ended_at=now_iso())
     spec = prepared.spec
     model = spec.model
-    keys = [sample_key(s.id, seed) for s in prepared.samples for seed in run_seeds(prepared)]
+    keys = [sample_key(s.id, seed) for s in samples for seed in run_seeds(prepared)]
     done = [k for k in keys if k in records and records[k].status == "done"]
     failed = [k for k in keys if k in records and records[k].status == "failed"]
     notes = [f"{len(failed)} sample(s) failed to generate: {', '.join(failed[:20])}"] if failed else []
@@ -391,6 +479,39 @@ def aggregate_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -
     )
     atomic_write_json(prepared.run_dir.results_json, to_dict(res))
     return res
+
+
+def generation_failures(prepared: PreparedRun) -> str | None:
+    """The selected samples whose latest record is a failure, as a sentence; None when there are none."""
+    records = latest_by_id(prepared.run_dir.all_records())
+    keys = [sample_key(s.id, seed) for s in prepared.samples for seed in run_seeds(prepared)]
+    failed = [k for k in keys if k in records and records[k].status == "failed"]
+    if not failed:
+        return None
+    return f"{len(failed)} sample(s) failed to generate ({', '.join(failed[:5])}{', ...' if len(failed) > 5 else ''})"
+
+
+def failure_summary(prepared: PreparedRun, results: Results, changed: Sequence[str] = ()) -> str | None:
+    """What failed in the run (generation, scoring, outputs changed on disk); None when nothing did."""
+    records = latest_by_id(prepared.run_dir.all_records())
+    covered = {
+        sample_key(s.id, seed) for s in results_samples(prepared, records) for seed in run_seeds(prepared)
+    }
+    failed = sorted(k for k, r in records.items() if r.status == "failed" and k in covered)
+    parts = []
+    if failed:
+        parts.append(
+            f"{len(failed)} sample(s) failed to generate ({', '.join(failed[:5])}{', ...' if len(failed) > 5 else ''})"
+        )
+    scoring = {name: m.n_failed for name, m in results.metrics.items() if m.n_failed}
+    if scoring:
+        parts.append("scoring failed on " + ", ".join(f"{n} sample(s) for {k}" for k, n in scoring.items()))
+    if changed:
+        parts.append(
+            f"{len(set(changed))} output(s) missing or changed since generated, not scored "
+            "(`nava-eval run` or `generate` makes them again)"
+        )
+    return "; ".join(parts) or None
 
 
 #: Parameter counts shown in tables (billions).
@@ -438,8 +559,10 @@ def load_prepared(run_dir: Path, request_overrides: dict[str, Any] | None = None
     except KeyError:  # a preset renamed since the run was made: run.json holds its settings
         preset = Preset(spec.preset, "(from run.json)", spec.generation, smoke=spec.smoke)
     request = dataclasses.replace(request, prompt_source=spec.prompt_source)
+    _check_request(request)
     benchmark = get_benchmark(
         spec.benchmark, **_benchmark_options(spec.benchmark, preset, spec.prompt_source)
     )
     samples = benchmark.load(request.data_dir, request.selection)
+    check_scorer_weights(request.scorer_weights, request.metrics or spec.metrics)
     return PreparedRun(request, preset, benchmark, samples, spec, RunDir(Path(run_dir)), request.data_dir)

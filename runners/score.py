@@ -1,21 +1,29 @@
 """The score stage: run directory outputs → scores/<metric>.jsonl, batched, cached, resumable.
 
-A score is cached per (sample id [+ seed], output sha256, protocol id): a regenerated output or a
-changed protocol is scored again, everything else never twice. Each batch is appended as whole lines
-as soon as it is scored, so a kill loses at most the batch in flight. Under data-parallel scoring
-(runners.score_parallel) each rank scores its share of the same to-do list into its own shard file.
+A score is cached per (sample id [+ seed], output sha256, protocol id), and only a finished verdict
+is reused: "ok", or "skipped" by the protocol's own rules (no face track, silent audio: the same bytes
+give the same verdict). A "failed" score is tried again on the next run. The sha256 is the one of
+the file on disk (stat-gated, see reports.file_identity), never only the recorded one: an output
+replaced since it was generated is not scored at all (listed as changed; `run`/`generate` makes it
+again), so no number is ever filed under bytes it was not computed from. Each batch is appended as
+whole lines as soon as it is scored, so a kill loses at most the batch in flight. Under data-parallel
+scoring (runners.score_parallel) each rank scores its share of the same to-do list into its own shard.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from nava_eval.benchmarks.base import Sample
+from nava_eval.interrupts import reraise_interrupts
 from nava_eval.metrics.base import Metric, ScoreInput, ScoreOutcome
+from nava_eval.reports.file_identity import FileIdentityIndex
 from nava_eval.reports.results import (
     SampleRecord,
     ScoreRecord,
@@ -27,6 +35,9 @@ from nava_eval.reports.schema import to_dict
 from nava_eval.runners.run_dir import RunDir
 
 logger = logging.getLogger(__name__)
+
+#: Score statuses that are a final verdict on the bytes they name, and so are cache hits.
+CACHE_HIT_STATUSES = frozenset({"ok", "skipped"})
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,7 @@ class ScoreSummary:
     skipped: int = 0
     failed: int = 0
     not_generated: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)  # output missing or not the recorded bytes
     seconds: float = 0.0
 
 
@@ -86,16 +98,14 @@ def score_input(sample: Sample, output: Path, audio: Path | None = None) -> Scor
 REFERENCE_SHA256_KEY = "reference_sha256"
 
 
-def _reference_unchanged(hit: ScoreRecord, sample: Sample) -> bool:
+def _reference_unchanged(hit: ScoreRecord, sample: Sample, index: FileIdentityIndex) -> bool:
     recorded = hit.values.get(REFERENCE_SHA256_KEY)
     if recorded is None:
         return True
     reference = score_input(sample, Path(".")).reference_audio
-    if reference is None or not Path(reference).is_file():
+    if reference is None:
         return False
-    from nava_eval.reports.fileio import sha256_file
-
-    return sha256_file(Path(reference)) == recorded
+    return index.sha256(Path(reference)) == recorded  # stat-gated like the outputs; None when gone
 
 
 def output_for(metric: Metric, run_dir: RunDir, record: SampleRecord) -> tuple[Path, Path | None]:
@@ -117,6 +127,11 @@ def output_for(metric: Metric, run_dir: RunDir, record: SampleRecord) -> tuple[P
 def _record(
     metric: Metric, sample: Sample, sha: str | None, outcome: ScoreOutcome, run_seed: int | None = None
 ) -> ScoreRecord:
+    bad = _non_finite_fields(metric, outcome)
+    if bad:  # NaN is not a score: counted as a failure, never written (JSON has no NaN)
+        outcome = ScoreOutcome.failed(
+            f"the metric returned a value that is not a finite number for {', '.join(bad)}"
+        )
     primary = metric.fields[0].name if metric.fields else None
     value = outcome.values.get(primary) if outcome.status == "ok" and primary else None
     return ScoreRecord(
@@ -133,48 +148,80 @@ def _record(
     )
 
 
-def _jsonable(values: dict) -> dict:
-    import json
+def _non_finite_fields(metric: Metric, outcome: ScoreOutcome) -> list[str]:
+    if outcome.status != "ok":
+        return []
+    return [
+        f.name
+        for f in metric.fields
+        if isinstance(outcome.values.get(f.name), float) and not math.isfinite(outcome.values[f.name])
+    ]
 
-    out = {}
-    for key, value in values.items():
-        try:
-            json.dumps(value)
-            out[key] = value
-        except TypeError:
-            out[key] = value.tolist() if hasattr(value, "tolist") else str(value)
-    return out
+
+def _jsonable(value: Any) -> Any:
+    """JSON-ready copy: arrays to lists, non-finite floats to None (details such as curves)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _jsonable(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return str(value)
 
 
 def pending_units(
+    run_dir: RunDir,
     units: Sequence[SampleUnit],
     sample_records: dict[str, SampleRecord],
     cached: dict[str, ScoreRecord],
     protocol: str,
     summary: ScoreSummary,
-) -> list[tuple[SampleUnit, SampleRecord]]:
-    """The units still to score, in plan order; counts cached and not-generated ones into `summary`.
+    index: FileIdentityIndex,
+) -> list[tuple[SampleUnit, SampleRecord, str]]:
+    """The units still to score with the sha256 of their output on disk, in plan order.
 
-    Deterministic for a given run directory state, so every rank of a data-parallel scorer derives the
-    same list and takes its own share of it without any message.
+    Counts cached, not-generated and changed units into `summary`. Deterministic for a given run
+    directory state, so every rank of a data-parallel scorer derives the same list and takes its own
+    share of it without any message.
     """
-    todo: list[tuple[SampleUnit, SampleRecord]] = []
+    from nava_eval.runners.run_dir import current_output_sha
+
+    todo: list[tuple[SampleUnit, SampleRecord, str]] = []
     for unit in units:
         record = sample_records.get(unit.key)
-        if record is None or record.status != "done" or not record.output:
+        sha, problem = current_output_sha(run_dir, record, index)
+        if problem == "not generated":
             summary.not_generated.append(unit.key)
+            continue
+        if sha is None or (record.audio_output and _audio_changed(run_dir, record, index)):
+            logger.warning(
+                "%s: output %s is %s since it was generated; not scored (rerun generate or run to make it again)",
+                unit.key, record.output, "missing" if problem == "missing" else "not the recorded bytes",
+            )  # fmt: skip
+            summary.changed.append(unit.key)
             continue
         hit = cached.get(unit.key)
         if (
             hit is not None
+            and hit.status in CACHE_HIT_STATUSES
             and hit.protocol == protocol
-            and hit.output_sha256 == record.output_sha256
-            and _reference_unchanged(hit, unit.sample)
+            and hit.output_sha256 == sha
+            and _reference_unchanged(hit, unit.sample, index)
         ):
             summary.cached += 1
             continue
-        todo.append((unit, record))
+        todo.append((unit, record, sha))
     return todo
+
+
+def _audio_changed(run_dir: RunDir, record: SampleRecord, index: FileIdentityIndex) -> bool:
+    """An imported item's separate wav is gone or is not the recorded bytes."""
+    current = index.sha256(run_dir.output(record.audio_output or ""))
+    return current is None or bool(record.audio_output_sha256 and current != record.audio_output_sha256)
 
 
 def score_metric(
@@ -189,11 +236,14 @@ def score_metric(
     on_batch: Callable[[int], None] | None = None,
     share: tuple[int, int] = (0, 1),
     out_path: Path | None = None,
+    index: FileIdentityIndex | None = None,
 ) -> ScoreSummary:
     """Score every generated sample (or (sample, seed) unit) of `samples` that is not cached yet.
 
     `share` = (rank, world): score only every world-th pending unit starting at rank (data-parallel
     scoring), appending to `out_path` (the rank's shard) instead of scores/<metric>.jsonl.
+    `index`: the run's stat-gated file identities, shared across metrics (saved by the caller);
+    without it this call opens and saves its own.
     """
     from nava_eval.reports.fileio import append_jsonl
 
@@ -202,7 +252,12 @@ def score_metric(
     path = run_dir.scores(metric.name)
     cached = latest_by_id(load_score_records(path))
     rank, world = share
-    todo = pending_units(as_units(samples), sample_records, cached, metric.protocol, summary)[rank::world]
+    own_index = index is None
+    index = index or run_dir.file_index()
+    todo = pending_units(run_dir, as_units(samples), sample_records, cached, metric.protocol, summary, index)
+    todo = todo[rank::world]
+    if own_index and rank == 0:
+        index.save()
     out = out_path if out_path is not None else path
     if not todo:
         summary.seconds = time.perf_counter() - started
@@ -219,24 +274,25 @@ def score_metric(
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
             inputs = []
-            for unit, record in batch:
+            for unit, record, _ in batch:
                 output, audio = output_for(metric, run_dir, record)
                 inputs.append(score_input(unit.sample, output, audio))
             try:
                 outcomes = metric.score_batch(inputs)
             except Exception as exc:  # a metric bug must not lose the batch's bookkeeping
+                reraise_interrupts(exc)
                 logger.exception("metric %s failed on a batch", metric.name)
                 outcomes = [ScoreOutcome.failed(f"{type(exc).__name__}: {exc}") for _ in batch]
             if len(outcomes) != len(batch):
                 raise RuntimeError(
                     f"metric {metric.name} returned {len(outcomes)} outcomes for {len(batch)} inputs"
                 )
-            for (unit, record), outcome in zip(batch, outcomes, strict=True):
-                line = _record(metric, unit.sample, record.output_sha256, outcome, unit.run_seed)
+            for (unit, _, sha), outcome in zip(batch, outcomes, strict=True):
+                line = _record(metric, unit.sample, sha, outcome, unit.run_seed)
                 append_jsonl(out, to_dict(line))
-                if outcome.status == "ok":
+                if line.status == "ok":
                     summary.scored += 1
-                elif outcome.status == "skipped":
+                elif line.status == "skipped":
                     summary.skipped += 1
                 else:
                     summary.failed += 1

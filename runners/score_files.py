@@ -38,6 +38,10 @@ class ScoreFilesRequest:
     batch_size: int = 8
     options: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+
 
 def expand_files(paths: Sequence[Path]) -> list[Path]:
     """Files as given; a folder stands for the media files directly inside it, sorted."""
@@ -109,7 +113,7 @@ def score_files(req: ScoreFilesRequest) -> Iterator[dict[str, Any]]:
             )
     metric.setup(req.device or default_device())
     inputs = build_inputs(req, files)
-    for start in range(0, len(inputs), max(1, req.batch_size)):
+    for start in range(0, len(inputs), req.batch_size):
         batch = inputs[start : start + req.batch_size]
         outcomes = metric.score_batch(batch)
         for item, outcome in zip(batch, outcomes, strict=True):

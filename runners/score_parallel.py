@@ -111,7 +111,10 @@ def _scoring_device(request_device: str | None, local_rank: int, world: int) -> 
 
 def _merge(summaries: Sequence[Sequence[ScoreSummary]]) -> list[ScoreSummary]:
     """Totals over ranks: cached / not generated are the same on every rank (one plan), work is summed."""
-    merged = [dataclasses.replace(s, not_generated=list(s.not_generated)) for s in summaries[0]]
+    merged = [
+        dataclasses.replace(s, not_generated=list(s.not_generated), changed=list(s.changed))
+        for s in summaries[0]
+    ]
     for other in summaries[1:]:
         for total, part in zip(merged, other, strict=True):
             total.scored += part.scored
@@ -147,6 +150,8 @@ def score_in_process(prepared: Any, metrics: Sequence[str] | None = None) -> lis
             dist_utils.barrier(ctx)
         device = _scoring_device(request.device, local_rank, world)
         records = latest_by_id(run_dir.all_records())
+        # One stat-gated identity index for every metric's check of the files on disk; rank 0 saves it.
+        index = run_dir.file_index()
         summaries: list[ScoreSummary] = []
         used: dict[str, str] = {}
         for name, units in plan.items():
@@ -167,8 +172,11 @@ def score_in_process(prepared: Any, metrics: Sequence[str] | None = None) -> lis
                     progress=request.progress and rank == 0,
                     share=(rank, world),
                     out_path=run_dir.score_shard(name, rank) if world > 1 else None,
+                    index=index,
                 )
             )
+            if rank == 0:
+                index.save()
             used.update(_weight_hashes(metric))
         if ctx is None:
             record_weight_hashes(run_dir, used)

@@ -405,13 +405,15 @@ def collect_provenance(world_size: int = 1, dp_size: int = 1, sp_size: int = 1, 
 def load_run_file(run_dir: str | Path) -> RunFile:
     """Read and validate run.json of a run directory."""
     path = Path(run_dir) / "run.json"
+    from nava_eval.reports.safe_json import parse_json
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise SchemaError(f"{path}: no such file; is {run_dir} a nava-eval run directory?") from None
-    except json.JSONDecodeError as exc:
-        raise SchemaError(f"{path}: not valid JSON at line {exc.lineno}: {exc.msg}") from None
-    return from_dict(RunFile, data, str(path))
+    except OSError as exc:
+        raise SchemaError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return from_dict(RunFile, parse_json(raw, str(path)), str(path))
 
 
 def replace_provenance(run_file: RunFile, provenance: Provenance) -> RunFile:

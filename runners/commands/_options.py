@@ -64,6 +64,13 @@ def selection_options(func: Callable) -> Callable:
     return func
 
 
+allow_failures_option = click.option(
+    "--allow-failures",
+    is_flag=True,
+    help="Exit 0 even when samples failed to generate or score (they are counted in results.json and the report).",
+)
+
+
 def run_options(func: Callable) -> Callable:
     for option in reversed(
         [
@@ -80,7 +87,7 @@ def run_options(func: Callable) -> Callable:
                 help="Run directory (default runs/<benchmark>-<preset>).",
             ),
             click.option("--steps", type=click.IntRange(min=1), help="Override the sampler steps."),
-            click.option("--seed", type=int, help="Override the seed (default 100)."),
+            click.option("--seed", type=click.IntRange(min=0), help="Override the seed (default 100)."),
             click.option(
                 "--seeds",
                 help="Comma-separated run seeds, e.g. 100,101,102: every item is generated once per seed "
@@ -140,12 +147,13 @@ def run_options(func: Callable) -> Callable:
             click.option(
                 "--timeout",
                 "timeout_s",
-                type=float,
+                type=click.FloatRange(min=0, min_open=True),
                 default=1800.0,
                 show_default=True,
                 help="Seconds a collective may wait before the job fails.",
             ),
             click.option("--fail-fast", is_flag=True, help="Stop at the first failed sample."),
+            allow_failures_option,
             click.option(
                 "--batch-size",
                 type=click.IntRange(min=1),
@@ -249,6 +257,7 @@ def build_request(benchmark: str, kwargs: dict[str, Any], config: dict[str, Any]
             kwargs.get("seed"),
             get_preset(kwargs.get("preset") or default_preset(benchmark), benchmark).generation.seed,
         ),
+        allow_failures=bool(kwargs.get("allow_failures")),
         t5_offload=bool(kwargs.get("t5_offload")),
         config=dict(config or {}),
     )
@@ -259,13 +268,24 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from nava_eval.benchmarks.errors import BadInputError, DataNotFoundError
     from nava_eval.reports.schema import SchemaError
     from nava_eval.runners.run import RunSpecMismatch
+    from nava_eval.runners.run_lock import RunDirLocked
 
     return (
         BadInputError,
         DataNotFoundError,
         SchemaError,
         RunSpecMismatch,
+        RunDirLocked,
         KeyError,
         ValueError,
         FileNotFoundError,
     )
+
+
+def fail_unless_allowed(summary: str | None, allowed: bool) -> None:
+    """Exit 1 naming what failed, unless --allow-failures; the files are written either way."""
+    if summary and not allowed:
+        raise click.ClickException(
+            f"{summary}. Everything that finished is kept and counted in results.json and the report; "
+            "rerun the command to retry, or pass --allow-failures to exit 0."
+        )

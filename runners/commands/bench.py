@@ -43,6 +43,10 @@ LAZY_BENCHMARKS: dict[str, tuple[str, str]] = {
         "nava_eval.runners.commands.bench_harness:command",
         "Harness share of a smoke run (all but denoise+decode).",
     ),
+    "identity": (
+        "nava_eval.runners.commands.bench_identity:command",
+        "Checking outputs on disk: sha256 of each vs the stat-gated index.",
+    ),
     "gpu": (
         "nava_eval.runners.commands.bench_gpu:command",
         "NAVA-6B step, VAE decodes and scoring at the VerseBench shape (time-boxed; --small on CPU).",
@@ -61,10 +65,20 @@ def command() -> None:
     "--device", "devices", multiple=True, help="cpu, cuda (repeatable). Default: cpu, plus cuda when present."
 )
 @click.option(
-    "--grid", nargs=3, type=int, default=None, help="Video latent T H W (default depends on the device)."
+    "--grid",
+    nargs=3,
+    type=click.IntRange(min=1),
+    default=None,
+    help="Video latent T H W (default depends on the device).",
 )
-@click.option("--audio-tokens", type=int, default=None, help="Audio latent length.")
-@click.option("--repeats", default=5, show_default=True, help="Timed forwards per setting (median reported).")
+@click.option("--audio-tokens", type=click.IntRange(min=1), default=None, help="Audio latent length.")
+@click.option(
+    "--repeats",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Timed forwards per setting (median reported).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON lines.")
 def model_command(
     config_name: str,

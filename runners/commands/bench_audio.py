@@ -17,10 +17,16 @@ import click
     help="Default: all three.",
 )
 @click.option(
-    "--clips", default=8, show_default=True, help="Number of synthetic clips (each with a ground truth)."
+    "--clips",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Number of synthetic clips (each with a ground truth).",
 )
-@click.option("--seconds", default=5.0, show_default=True, help="Clip length.")
-@click.option("--batch-size", default=8, show_default=True)
+@click.option(
+    "--seconds", type=click.FloatRange(min=0.1), default=5.0, show_default=True, help="Clip length."
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 @click.option(
     "--size",
@@ -31,7 +37,11 @@ import click
     "download); real: the registered weights (must be present).",
 )
 @click.option(
-    "--fd-items", default=300, show_default=True, help="Items for the set-level FD timing (0: skip)."
+    "--fd-items",
+    type=click.IntRange(min=0),
+    default=300,
+    show_default=True,
+    help="Items for the set-level FD timing (0: skip).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def command(

@@ -14,13 +14,18 @@ import click
 @click.option(
     "--clips-synthetic",
     "n_clips",
+    type=click.IntRange(min=1),
     default=4,
     show_default=True,
     help="Synthetic 6-s clips when none are given.",
 )
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when present).")
 @click.option(
-    "--rounds", default=2, show_default=True, help="Alternating timed rounds; each side's best is kept."
+    "--rounds",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Alternating timed rounds; each side's best is kept.",
 )
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), default=None, help="Also write the result as JSON."

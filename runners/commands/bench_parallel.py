@@ -9,12 +9,32 @@ import click
 
 
 @click.command(name="parallel")
-@click.option("--sp", "sp_sizes", type=int, multiple=True, help="SP size to time (repeatable). Default: 2.")
+@click.option(
+    "--sp",
+    "sp_sizes",
+    type=click.IntRange(min=1),
+    multiple=True,
+    help="SP size to time (repeatable). Default: 2.",
+)
 @click.option("--config", "config_name", default="nava-tiny", show_default=True, help="Model preset.")
-@click.option("--heads", type=int, default=None, help="Override the preset's head count (SP must divide it).")
-@click.option("--grid", nargs=3, type=int, default=(3, 16, 16), show_default=True, help="Video latent T H W.")
-@click.option("--audio-tokens", type=int, default=50, show_default=True, help="Audio latent length.")
-@click.option("--repeats", type=int, default=5, show_default=True)
+@click.option(
+    "--heads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Override the preset's head count (SP must divide it).",
+)
+@click.option(
+    "--grid",
+    nargs=3,
+    type=click.IntRange(min=1),
+    default=(3, 16, 16),
+    show_default=True,
+    help="Video latent T H W.",
+)
+@click.option(
+    "--audio-tokens", type=click.IntRange(min=1), default=50, show_default=True, help="Audio latent length."
+)
+@click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def command(

@@ -14,13 +14,23 @@ import click
     "--device", "devices", multiple=True, help="cpu, cuda (repeatable). Default: cpu, plus cuda when present."
 )
 @click.option(
-    "--grid", nargs=3, type=int, default=None, help="Video latent T H W (default depends on the device)."
+    "--grid",
+    nargs=3,
+    type=click.IntRange(min=1),
+    default=None,
+    help="Video latent T H W (default depends on the device).",
 )
-@click.option("--audio-tokens", type=int, default=None, help="Audio latent length.")
+@click.option("--audio-tokens", type=click.IntRange(min=1), default=None, help="Audio latent length.")
 @click.option(
     "--passes", default="CUMS", show_default=True, help="Guidance passes of the step (subset of CUMS)."
 )
-@click.option("--repeats", default=5, show_default=True, help="Timed steps per setting (median reported).")
+@click.option(
+    "--repeats",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Timed steps per setting (median reported).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON lines.")
 def command(
     config_name: str,

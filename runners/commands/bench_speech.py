@@ -10,9 +10,21 @@ import click
 
 @click.command(name="speech")
 @click.option("--metric", "metrics", multiple=True, type=click.Choice(["wer", "sim"]), help="Default: both.")
-@click.option("--utterances", default=16, show_default=True, help="Number of synthetic utterances.")
-@click.option("--seconds", default=3.0, show_default=True, help="Mean utterance length (0.6-1.4x spread).")
-@click.option("--batch-size", default=8, show_default=True)
+@click.option(
+    "--utterances",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="Number of synthetic utterances.",
+)
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=0.1),
+    default=3.0,
+    show_default=True,
+    help="Mean utterance length (0.6-1.4x spread).",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 @click.option(
     "--real-weights",

@@ -12,12 +12,21 @@ import click
 @click.command(name="sync")
 @click.argument("clips", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option(
-    "--clips-synthetic", "n_clips", default=4, show_default=True, help="Synthetic clips when none are given."
+    "--clips-synthetic",
+    "n_clips",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Synthetic clips when none are given.",
 )
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when present).")
 @click.option("--no-package", is_flag=True, help="Time only our path (skip syncnet-python's).")
 @click.option(
-    "--rounds", default=2, show_default=True, help="Alternating timed rounds; each side's best is kept."
+    "--rounds",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Alternating timed rounds; each side's best is kept.",
 )
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), default=None, help="Also write the result as JSON."

@@ -7,6 +7,24 @@ import sys
 import click
 
 
+class Percent(click.ParamType):
+    """ "30%" or "30" → 0.30, within 0-100 %."""
+
+    name = "PCT"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float):
+            return value
+        text = str(value).strip().removesuffix("%")
+        try:
+            number = float(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a percentage such as 2% or 10", param, ctx)
+        if not 0.0 <= number <= 100.0:
+            self.fail(f"{value!r} is outside 0-100 %", param, ctx)
+        return number / 100.0
+
+
 @click.command("check")
 @click.argument("run", type=click.Path())
 @click.option(
@@ -22,12 +40,33 @@ import click
     help="Override a metric's tolerance, e.g. wer=0.5 or sync_c=2%; repeatable. Defaults: docs/regression.md.",
 )
 @click.option("--junit", "junit", type=click.Path(dir_okay=False), help="Also write JUnit XML here.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed for the CIs.")
-def command(run: str, against: str, tolerances: tuple[str, ...], junit: str | None, seed: int) -> None:
-    """Fail (exit 1) when RUN is worse than the baseline on any metric beyond its tolerance."""
+@click.option(
+    "--coverage-tolerance",
+    type=Percent(),
+    default="2%",
+    show_default=True,
+    help="Share of the baseline's scored samples (per metric) the run may lack before it fails.",
+)
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Bootstrap seed for the CIs."
+)
+def command(
+    run: str,
+    against: str,
+    tolerances: tuple[str, ...],
+    junit: str | None,
+    coverage_tolerance: float,
+    seed: int,
+) -> None:
+    """Fail (exit 1) when RUN is worse than the baseline on any metric beyond its tolerance.
+
+    Exit 1 also when RUN scored fewer samples than the baseline beyond --coverage-tolerance; exit 2
+    when the inputs cannot be compared (other benchmark or protocol, a NaN or infinite value, a
+    results.json whose direction contradicts the metric registry).
+    """
     from nava_eval.reports.regression import check, render_check, write_junit
 
-    result = check(run, against, list(tolerances), seed=seed)
+    result = check(run, against, list(tolerances), seed=seed, coverage_tolerance=coverage_tolerance)
     click.echo(render_check(result), nl=False)
     if junit:
         write_junit(result, junit)

@@ -6,7 +6,13 @@ import os
 
 import click
 
-from nava_eval.runners.commands._options import build_request, run_options, selection_options, user_errors
+from nava_eval.runners.commands._options import (
+    build_request,
+    fail_unless_allowed,
+    run_options,
+    selection_options,
+    user_errors,
+)
 from nava_eval.runners.commands.run import echo_dry_run, echo_generation, error_text
 from nava_eval.runners.config_file import config_option, resolved_config
 
@@ -29,17 +35,20 @@ def command(ctx: click.Context, benchmark: str, dry_run: bool, **kwargs) -> None
     Options can come from `--config FILE` (YAML, or a run.json to replay), as for `run`.
     """
     from nava_eval.runners.launch import GenerationFailed, run_generation
-    from nava_eval.runners.run import prepare_run
+    from nava_eval.runners.run import generation_failures, prepare_run
+    from nava_eval.runners.run_lock import command_lock
 
     try:
         request = build_request(benchmark, kwargs, resolved_config(ctx))
         if dry_run:
             echo_dry_run(request)
             return
-        prepared = prepare_run(request, write=int(os.environ.get("RANK", "0")) == 0)
-        summary = run_generation(prepared)
+        with command_lock(request.resolved_run_dir(), f"nava-eval generate {benchmark}"):
+            prepared = prepare_run(request, write=int(os.environ.get("RANK", "0")) == 0)
+            summary = run_generation(prepared)
         if int(os.environ.get("RANK", "0")) == 0:
             echo_generation(summary)
+            fail_unless_allowed(generation_failures(prepared), request.allow_failures)
     except GenerationFailed as exc:
         raise click.ClickException(str(exc)) from None
     except user_errors() as exc:

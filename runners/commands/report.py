@@ -23,7 +23,9 @@ FORMATS = ("md", "csv", "html", "latex", "json")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
 @click.option("--per-set", is_flag=True, help="Add one column per (metric, set).")
 @click.option("--metrics", help="Comma-separated metric fields to show (default: all).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed for the ± CIs.")
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Bootstrap seed for the ± CIs."
+)
 @click.option(
     "--alias",
     "aliases",

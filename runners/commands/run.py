@@ -6,7 +6,13 @@ import os
 
 import click
 
-from nava_eval.runners.commands._options import build_request, run_options, selection_options, user_errors
+from nava_eval.runners.commands._options import (
+    build_request,
+    fail_unless_allowed,
+    run_options,
+    selection_options,
+    user_errors,
+)
 from nava_eval.runners.config_file import config_option, resolved_config
 
 
@@ -42,6 +48,11 @@ def echo_scoring(summaries) -> None:
         line = f"score {s.metric} [{s.protocol}]: {s.scored} scored, {s.cached} cached, {s.skipped} skipped, {s.failed} failed"
         if s.not_generated:
             line += f", {len(s.not_generated)} not generated"
+        if s.changed:
+            line += (
+                f", {len(s.changed)} output(s) missing or changed since generated, not scored "
+                f"({', '.join(s.changed[:5])}{', ...' if len(s.changed) > 5 else ''}; rerun `run` to regenerate)"
+            )
         click.echo(line)
 
 
@@ -87,6 +98,7 @@ def command(ctx: click.Context, benchmark: str, dry_run: bool, **kwargs) -> None
     from nava_eval.runners.api import score_prepared
     from nava_eval.runners.launch import GenerationFailed, run_generation
     from nava_eval.runners.run import prepare_run
+    from nava_eval.runners.run_lock import command_lock
     from nava_eval.runners.score_parallel import ScoringFailed
 
     try:
@@ -94,23 +106,25 @@ def command(ctx: click.Context, benchmark: str, dry_run: bool, **kwargs) -> None
         if dry_run:
             echo_dry_run(request)
             return
-        main = int(os.environ.get("RANK", "0")) == 0
-        prepared = prepare_run(request, write=main)
-        seeds = f" × {len(prepared.spec.seeds)} seeds" if prepared.spec.seeds else ""
-        click.echo(
-            f"run {prepared.run_dir.root}: {len(prepared.samples)} samples{seeds} of {benchmark}, "
-            f"preset {prepared.preset.name}"
-        )
-        summary = run_generation(prepared)
-        if main:
-            echo_generation(summary)
-        # Every torchrun rank scores its share; rank 0 folds, aggregates and reports.
-        scored = score_prepared(prepared, request.metrics)
-        if not main:
-            return
-        echo_scoring(scored.summaries)
-        for path in scored.written:
-            click.echo(f"wrote {path}")
+        with command_lock(request.resolved_run_dir(), f"nava-eval run {benchmark}"):
+            main = int(os.environ.get("RANK", "0")) == 0
+            prepared = prepare_run(request, write=main)
+            seeds = f" × {len(prepared.spec.seeds)} seeds" if prepared.spec.seeds else ""
+            click.echo(
+                f"run {prepared.run_dir.root}: {len(prepared.samples)} samples{seeds} of {benchmark}, "
+                f"preset {prepared.preset.name}"
+            )
+            summary = run_generation(prepared)
+            if main:
+                echo_generation(summary)
+            # Every torchrun rank scores its share; rank 0 folds, aggregates and reports.
+            scored = score_prepared(prepared, request.metrics)
+            if not main:
+                return
+            echo_scoring(scored.summaries)
+            for path in scored.written:
+                click.echo(f"wrote {path}")
+            failures = scored.failures
         click.echo((prepared.run_dir.root / "report.md").read_text(encoding="utf-8"))
         if kwargs.get("log_to"):
             from nava_eval.runners.tracking import TrackerMissingError, log_run
@@ -121,6 +135,7 @@ def command(ctx: click.Context, benchmark: str, dry_run: bool, **kwargs) -> None
                 raise click.ClickException(str(exc)) from None
             for backend, place in where.items():
                 click.echo(f"logged to {backend}: {place}")
+        fail_unless_allowed(failures, request.allow_failures)
     except (GenerationFailed, ScoringFailed) as exc:
         raise click.ClickException(str(exc)) from None
     except user_errors() as exc:

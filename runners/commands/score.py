@@ -6,7 +6,12 @@ from pathlib import Path
 
 import click
 
-from nava_eval.runners.commands._options import parse_weights, user_errors
+from nava_eval.runners.commands._options import (
+    allow_failures_option,
+    fail_unless_allowed,
+    parse_weights,
+    user_errors,
+)
 from nava_eval.runners.commands.run import echo_scoring, error_text
 
 
@@ -34,6 +39,7 @@ from nava_eval.runners.commands.run import echo_scoring, error_text
     help="Seconds a rank may wait for the others at the end of scoring.",
 )
 @click.option("--no-progress", is_flag=True)
+@allow_failures_option
 def command(
     run_dir: Path,
     metrics: str | None,
@@ -43,6 +49,7 @@ def command(
     nproc: int,
     timeout_s: float,
     no_progress: bool,
+    allow_failures: bool,
 ) -> None:
     """Score RUN_DIR (made by `run`/`generate`, or by `import` from any model's outputs) and write
     results.json + report.md. Cached scores are reused; a killed scorer resumes where it stopped.
@@ -77,3 +84,4 @@ def command(
     echo_scoring(scored.summaries)
     for path in scored.written:
         click.echo(f"wrote {path}")
+    fail_unless_allowed(scored.failures, allow_failures)

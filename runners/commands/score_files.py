@@ -39,7 +39,7 @@ import click
 @click.option("--details", is_flag=True, help="Add per-item details (sync: the 31-value distance curve).")
 @click.option("--smoke", is_flag=True, help="Tiny seeded random networks (scores meaningless).")
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when present).")
-@click.option("--batch-size", default=8, show_default=True, type=int)
+@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1))
 def command(
     metric: str,
     files: tuple[Path, ...],

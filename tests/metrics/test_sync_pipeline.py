@@ -265,6 +265,32 @@ def test_missing_weights_error_names_file_and_command(monkeypatch, tmp_path: Pat
     )
 
 
+def test_s3fd_smallest_input_is_measured_on_the_network(tmp_path):
+    """The size rule's constant (S3FD_MIN_SIDE) is what the loaded network actually needs."""
+    from nava_eval.metrics.base import ScoreInput, get_metric
+    from nava_eval.metrics.sync import S3FD_MIN_SIDE
+    from nava_eval.nava.media import write_mp4
+
+    rng = np.random.default_rng(0)
+    clip = tmp_path / "tiny.mp4"
+    # The smoke tracking detects at full size (facedet_scale 1.0), so 24-px frames stay under the minimum.
+    frames = rng.integers(0, 255, size=(150, 24, 24, 3), dtype=np.uint8)
+    write_mp4(
+        clip,
+        frames,
+        25.0,
+        audio=(rng.standard_normal((2, 96000)) * 0.1).astype(np.float32),
+        sample_rate=16000,
+    )
+    metric = get_metric("sync", smoke=True)
+    metric.setup("cpu")
+    (outcome,) = metric.score_batch([ScoreInput(id="tiny", set="s", output=clip)])
+    assert outcome.status == "skipped", outcome
+    assert "frames of 24×24 px" in outcome.reason and "too small for S3FD" in outcome.reason
+    assert f"needs {S3FD_MIN_SIDE} px a side" in outcome.reason
+    assert metric._detector.min_input_side == S3FD_MIN_SIDE
+
+
 def test_mova_rules_match_its_eval_lip_sync_and_run_pipeline(tmp_path: Path) -> None:
     """Reference from MOVA's own files (tests/metrics/reference/README.md): best-track values per clip
     from `compute_lip_scores_from_crops`, and shots from its run_pipeline `scene_detect` (PySceneDetect 0.6)."""

@@ -201,3 +201,15 @@ def test_set_level_field_is_compared_by_resampling_items_with_its_reducer(tmp_pa
         res["mb"]["value"]
     )
     assert res["ma"]["seeds"] == [100, 101] and res["ma"]["seed_sd"] is not None
+
+
+def test_unknown_field_and_a_flipped_direction(make_run) -> None:
+    a = make_run("a", {"sync_d": {"set1": [8.0, 8.2, 7.9]}})
+    b = make_run("b", {"sync_d": {"set1": [7.0, 7.1, 6.8]}})
+    with pytest.raises(ValueError, match="nosuch: not scored in either run"):
+        compare_runs(a, b, fields=["nosuch"])
+    results = json.loads((a / "results.json").read_text())
+    results["metrics"]["sync_d"]["direction"] = "higher"  # a run's file does not decide which way is better
+    (a / "results.json").write_text(json.dumps(results))
+    (row,) = compare_runs(a, b).metrics
+    assert row.direction == "lower"

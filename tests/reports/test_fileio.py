@@ -79,3 +79,62 @@ def test_sha256_file(tmp_path):
     path = tmp_path / "f"
     path.write_bytes(b"abc")
     assert sha256_file(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_append_after_a_torn_line_cuts_it_back_and_warns(tmp_path, caplog):
+    path = tmp_path / "samples.jsonl"
+    append_jsonl(path, {"id": "a"})
+    with open(path, "ab") as fh:  # a kill mid-append leaves a line without its newline
+        fh.write(b'{"id": "b", "n"')
+    with caplog.at_level("WARNING"):
+        append_jsonl(path, {"id": "c"})
+    assert [r["id"] for r in read_jsonl(path)] == ["a", "c"]
+    assert path.read_bytes().endswith(b'{"id": "c"}\n')
+    assert any(str(path) in r.getMessage() and '{"id": "b", "n"' in r.getMessage() for r in caplog.records)
+
+
+def test_append_after_a_whole_record_without_newline_keeps_it(tmp_path):
+    path = tmp_path / "samples.jsonl"
+    path.write_text('{"id": "a"}\n{"id": "b"}')  # hand-written files often lack the final newline
+    append_jsonl(path, {"id": "c"})
+    assert [r["id"] for r in read_jsonl(path)] == ["a", "b", "c"]
+
+
+def test_append_finishes_a_short_write(tmp_path, monkeypatch):
+    real_write = os.write
+
+    def short_write(fd, data):  # the kernel may write fewer bytes than asked (signals, full disks)
+        return real_write(fd, bytes(data[:7]))
+
+    monkeypatch.setattr(os, "write", short_write)
+    path = tmp_path / "scores.jsonl"
+    append_jsonl(path, {"id": "a", "value": 1.5, "reason": "x" * 40})
+    append_jsonl(path, {"id": "b"})
+    assert read_jsonl(path) == [{"id": "a", "value": 1.5, "reason": "x" * 40}, {"id": "b"}]
+
+
+def test_reader_warns_when_it_drops_a_torn_last_line(tmp_path, caplog):
+    path = tmp_path / "scores.jsonl"
+    path.write_bytes(b'{"id": "a"}\n{"id": "b", "va')
+    with caplog.at_level("WARNING"):
+        assert read_jsonl(path) == [{"id": "a"}]
+    assert any(str(path) in r.getMessage() and "torn" in r.getMessage() for r in caplog.records)
+
+
+def test_non_utf8_and_deeply_nested_lines_name_the_file_and_line(tmp_path):
+    path = tmp_path / "scores.jsonl"
+    path.write_bytes(b'{"id": "a"}\n{"id": "\xff\xfe"}\n')
+    with pytest.raises(ValueError, match=r"scores.jsonl:2: not UTF-8"):
+        read_jsonl(path)
+    path.write_text('{"id": "a"}\n' + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(ValueError, match=r"scores.jsonl:2: .*nested"):
+        read_jsonl(path)
+
+
+def test_torn_line_longer_than_one_read_block_is_cut_at_the_right_newline(tmp_path):
+    path = tmp_path / "scores.jsonl"
+    append_jsonl(path, {"id": "a"})
+    with open(path, "ab") as fh:
+        fh.write(b'{"id": "b", "details": "' + b"x" * 200_000)
+    append_jsonl(path, {"id": "c"})
+    assert [r["id"] for r in read_jsonl(path)] == ["a", "c"]

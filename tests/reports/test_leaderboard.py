@@ -133,7 +133,7 @@ def test_tampered_contents_rejected(bundle: Path, tmp_path: Path) -> None:
         _rebuild(bundle, tmp_path / "t5.zip", {"results.json": json.dumps(results).encode()})
     )
 
-    assert "results.json: not valid UTF-8 JSON" in _errors(
+    assert "results.json: not valid JSON" in _errors(
         _rebuild(bundle, tmp_path / "t6.zip", {"results.json": b"{not json"})
     )
     extra_media = _rebuild(bundle, tmp_path / "t7.zip", {"outputs/set1/set1-000.mp4": b"x"})
@@ -180,6 +180,8 @@ def test_malicious_zips_are_all_rejected(bundle: Path, tmp_path: Path) -> None:
         "duplicate": ([*good, ("results.json", b"{}")], "duplicate member name(s): results.json"),
         "case-clash": ([*good, ("Results.json", b"{}")], "differing only in case"),
         "pickle": ([*good, ("scores/model.pkl", b"\x80\x04K\x01.")], "unexpected file"),
+        "newline-name": ([*good, ("scores/x.jsonl\n", b"{}")], "unexpected file"),
+        "long-name": ([*good, ("scores/" + "x" * 300 + ".jsonl", b"{}")], "unexpected file"),
         "no-manifest": ([(n, d) for n, d in good if n != MANIFEST_NAME], "no submission.json"),
     }
     for name, (entries, expected) in cases.items():
@@ -196,7 +198,7 @@ def test_malicious_zips_are_all_rejected(bundle: Path, tmp_path: Path) -> None:
 
     # A bomb that lies about its size in the headers: caught while inflating (size or CRC mismatch).
     liar = tmp_path / "liar.zip"
-    data = bytearray(_write_raw(liar, [("results.json", b"\0" * (1 << 20))]).read_bytes())
+    data = bytearray(_write_raw(liar, [(MANIFEST_NAME, b"\0" * (1 << 20))]).read_bytes())
     size = (1 << 20).to_bytes(4, "little")
     small = (100).to_bytes(4, "little")
     assert data.count(size) == 2  # local header and central directory
@@ -213,6 +215,8 @@ def test_known_protocol() -> None:
     assert known_protocol("wer", "wer/versebench-v1+smoke-random-weights") is None
     assert "unknown protocol" in (known_protocol("sync", "wer/seedtts-v1") or "")
     assert "unknown metric" in (known_protocol("fid", "fid/x-v1") or "")
+    assert known_protocol("sync", "sync/mova-best-track-v1") is None
+    assert "unknown protocol" in (known_protocol("sync", "sync/mova-best-track-v1\n") or "")
 
 
 def test_cli_submit_and_validate(run_dir: Path, tmp_path: Path) -> None:
@@ -228,6 +232,92 @@ def test_cli_submit_and_validate(run_dir: Path, tmp_path: Path) -> None:
     bad = _write_raw(tmp_path / "bad.zip", [("../x", b"1")])
     result = CliRunner().invoke(validate_command, [str(bad)])
     assert result.exit_code == 1 and "INVALID" in result.output and "'..' component" in result.output
+
+
+def _with_results(bundle: Path, dst: Path, edit) -> Path:
+    results = json.loads(_members(bundle)["results.json"])
+    edit(results)
+    return _rebuild(bundle, dst, {"results.json": json.dumps(results).encode()})  # manifest re-hashed
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(lambda r: r["metrics"]["sync_c"].__setitem__("value", 7.9), id="value"),
+        pytest.param(lambda r: r["metrics"]["sync_d"].__setitem__("ci95", [7.0, 7.1]), id="ci"),
+        pytest.param(lambda r: r["metrics"]["sync_c"].__setitem__("n", 4), id="n"),
+        pytest.param(
+            lambda r: r["metrics"]["sync_c"]["per_set"]["set3"].__setitem__("value", 9.0), id="per-set"
+        ),
+        pytest.param(lambda r: r["metrics"]["sync_d"].__setitem__("direction", "higher"), id="direction"),
+    ],
+)
+def test_every_aggregate_is_recomputed_from_the_per_sample_scores(bundle: Path, tmp_path: Path, edit) -> None:
+    assert validate_submission(bundle).ok
+    errors = _errors(_with_results(bundle, tmp_path / "tampered.zip", edit))
+    assert "per-sample scores" in errors or "registry" in errors
+
+
+@pytest.mark.parametrize("bad", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_non_finite_numbers_are_rejected(bundle: Path, tmp_path: Path, bad: str) -> None:
+    text = _members(bundle)["results.json"].decode()
+    results = json.loads(text)
+    value = results["metrics"]["sync_c"]["value"]
+    edited = text.replace(json.dumps(value), bad, 1).encode()
+    assert bad.encode() in edited
+    errors = _errors(_rebuild(bundle, tmp_path / "nan.zip", {"results.json": edited}))
+    assert "results.json" in errors and "not a finite number" in errors
+
+
+def test_deeply_nested_json_is_an_error_not_a_traceback(bundle: Path, tmp_path: Path) -> None:
+    deep = b'{"schema": "nava-eval/results/v1", "notes": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+    errors = _errors(_rebuild(bundle, tmp_path / "deep.zip", {"results.json": deep}))
+    assert "results.json: JSON nested too deeply" in errors
+
+
+def test_metadata_is_bounded_before_it_is_read(bundle: Path, tmp_path: Path) -> None:
+    import tracemalloc
+
+    good = list(_members(bundle).items())
+    zeros = b"\0" * (24 << 20)  # deflates to ~24 KiB each; each under the per-member cap
+    # Not in the manifest: refused on the manifest check, before a byte of them is inflated.
+    unlisted = _write_raw(
+        tmp_path / "unlisted.zip", [*good, *((f"scores/pad{i}.jsonl", zeros) for i in range(6))]
+    )
+    # Listed with their sizes (a crafted manifest): refused on the total metadata budget.
+    manifest = json.loads(dict(good)[MANIFEST_NAME])
+    for i in range(6):
+        manifest["files"][f"scores/pad{i}.jsonl"] = {"sha256": "0" * 64, "size": len(zeros)}
+    crafted = [(n, d) for n, d in good if n != MANIFEST_NAME] + [
+        (MANIFEST_NAME, json.dumps(manifest).encode())
+    ]
+    listed = _write_raw(
+        tmp_path / "listed.zip", [*crafted, *((f"scores/pad{i}.jsonl", zeros) for i in range(6))]
+    )
+    del zeros
+    for path, expected in ((unlisted, "not in submission.json"), (listed, "metadata")):
+        assert path.stat().st_size < 2 << 20
+        tracemalloc.start()
+        errors = _errors(path)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert expected in errors, errors
+        assert peak < 16 << 20, f"{path.name}: validation peaked at {peak >> 20} MiB"
+
+
+def test_submit_of_a_user_prompt_run_validates(make_run, tmp_path: Path) -> None:
+    run = make_run("prompts", VALUES, benchmark="jsonl")
+    report = validate_submission(submit(run, tmp_path / "prompts.zip"))
+    assert report.ok, report.errors
+    assert any("user prompt set" in w for w in report.warnings)
+
+
+def test_submit_refuses_to_write_inside_the_run(run_dir: Path) -> None:
+    before = (run_dir / "results.json").read_bytes()
+    for target in (run_dir / "results.json", run_dir / "scores" / "bundle.zip", run_dir / "x.zip"):
+        with pytest.raises(ValueError, match="inside the run directory"):
+            submit(run_dir, target)
+    assert (run_dir / "results.json").read_bytes() == before
 
 
 def test_known_field_protocol_uses_the_fields_own_protocol() -> None:

@@ -141,3 +141,64 @@ def test_cli_exit_codes_and_junit(make_run, tmp_path) -> None:
     )
     assert out.exit_code == 2
     assert ET.parse(junit).getroot().find("testcase/error") is not None
+
+
+def _edit_results(run_dir, edit) -> None:
+    import json
+
+    path = run_dir / "results.json"
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))  # json.dumps writes NaN / Infinity as bare words, as a bad writer would
+
+
+def test_non_finite_numbers_are_unusable_never_a_pass(make_run) -> None:
+    base = make_run("base", BASE)
+    nan_run = make_run("nan", BASE)
+
+    def all_nan(data):
+        for metric in data["metrics"].values():
+            metric["value"] = float("nan")
+
+    _edit_results(nan_run, all_nan)
+    result = check(nan_run, base)
+    assert result.exit_code == EXIT_UNUSABLE, render_check(result)
+    assert any("sync_c" in e and "not a finite number" in e for e in result.errors)
+
+    inf_run = make_run("inf", BASE)
+    _edit_results(inf_run, lambda d: d["metrics"]["sync_d"].__setitem__("value", float("-inf")))
+    assert check(inf_run, base).exit_code == EXIT_UNUSABLE
+    # A non-finite baseline is as unusable as a non-finite run.
+    assert check(base, inf_run).exit_code == EXIT_UNUSABLE
+
+
+def test_direction_comes_from_the_registry_not_the_candidate(make_run) -> None:
+    base = make_run("base", BASE)
+    worse = make_run("worse", _shift(BASE, "sync_d", +1.0))  # Sync-D is lower-is-better: this is worse
+    _edit_results(worse, lambda d: d["metrics"]["sync_d"].__setitem__("direction", "higher"))
+    result = check(worse, base)
+    assert result.exit_code == EXIT_UNUSABLE, render_check(result)
+    assert any("sync_d" in e and "direction" in e and "lower" in e for e in result.errors)
+
+
+def test_lost_coverage_fails_beyond_its_tolerance(make_run) -> None:
+    base = make_run("base", BASE)  # 4 scored samples per field
+    shrunk = make_run("shrunk", {"sync_c": {"set3": [7.0]}, "sync_d": {"set3": [7.5]}})
+    result = check(shrunk, base, ["sync_c=10", "sync_d=10"])  # the values alone would pass
+    assert result.exit_code == EXIT_REGRESSION, render_check(result)
+    row = next(r for r in result.rows if r.field == "sync_c")
+    assert row.status == "fail" and "coverage" in row.message and "1 of the baseline's 4" in row.message
+    assert check(base, base).exit_code == EXIT_OK
+    # Stated tolerance: a fraction of the baseline's scored samples that may go missing.
+    assert check(shrunk, base, ["sync_c=10", "sync_d=10"], coverage_tolerance=0.8).exit_code == EXIT_OK
+
+
+def test_cli_states_and_takes_the_coverage_tolerance(make_run) -> None:
+    base = make_run("base", BASE)
+    shrunk = make_run("shrunk", {"sync_c": {"set3": [7.0, 7.5, 8.0]}, "sync_d": {"set3": [7.5, 7.0, 7.2]}})
+    out = CliRunner().invoke(command, [str(shrunk), "--against", str(base)])
+    assert out.exit_code == 1 and "coverage" in out.output
+    out = CliRunner().invoke(command, [str(shrunk), "--against", str(base), "--coverage-tolerance", "30%"])
+    assert out.exit_code == 0, out.output
+    out = CliRunner().invoke(command, [str(shrunk), "--against", str(base), "--coverage-tolerance", "-1%"])
+    assert out.exit_code == 2

@@ -115,3 +115,18 @@ def test_shipped_schema_files_are_current():
 def test_results_dataclasses_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         _results().run_name = "x"
+
+
+def test_unreadable_results_and_run_files_name_the_file(tmp_path):
+    from nava_eval.runners.spec import load_run_file
+
+    path = tmp_path / "results.json"
+    path.write_bytes(b'{"run_name": "\xff"}')
+    with pytest.raises(SchemaError, match=rf"{path}: not UTF-8"):
+        load_results(path)
+    path.write_text("[" * 50_000 + "]" * 50_000)
+    with pytest.raises(SchemaError, match=rf"{path}: JSON nested too deeply"):
+        load_results(path)
+    (tmp_path / "run.json").write_bytes(b"\xfe\xff{}")
+    with pytest.raises(SchemaError, match=r"run.json: not UTF-8"):
+        load_run_file(tmp_path)

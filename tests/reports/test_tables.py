@@ -238,3 +238,11 @@ def test_results_without_run_dir_use_results_ci(two_runs: tuple[Path, Path]) -> 
     table = build_table([results], published=False)
     cell = table.cell("NAVA (run-a)", SC)
     assert cell.ci95 == pytest.approx(tuple(results.metrics["sync_c"].ci95))
+
+
+def test_failed_and_missing_samples_are_counted_in_the_table(make_run) -> None:
+    from nava_eval.reports.tables import build_table, render_table
+
+    run = make_run("partial", {"sync_c": {"set1": [7.0, 7.5]}}, failed=[("set1", "set1-009")])
+    text = render_table(build_table([run], published=False), "md")
+    assert "not in the means: Sync-C 1 failed" in text

@@ -105,3 +105,44 @@ def test_doctor_lists_nava_and_scorer_weights_with_the_fetch_command(monkeypatch
     assert "✗ weights:nava-6b" in result.output and "nava-eval weights download nava" in result.output
     assert "weights:syncnet" in result.output and "nava-eval weights download syncnet" in result.output
     assert result.exit_code == 0  # missing weights warn; they are not required for the smoke preset
+
+
+def _all_options():
+    import importlib
+
+    import click
+
+    def walk(command, path):
+        for param in command.params:
+            if isinstance(param, click.Option):
+                yield path, param
+        if isinstance(command, click.Group):
+            ctx = click.Context(command)
+            for name in command.list_commands(ctx):  # lazy groups import their subcommands here
+                yield from walk(command.get_command(ctx, name), f"{path} {name}")
+
+    for name, (target, _) in COMMANDS.items():
+        module_name, _, attr = target.partition(":")
+        yield from walk(getattr(importlib.import_module(module_name), attr), name)
+
+
+def test_every_numeric_option_states_its_valid_range():
+    """A number a user types is checked where it is parsed, so `--batch-size -1` cannot drop a file."""
+    import click
+
+    unbounded = [
+        f"{path} {param.opts[0]}"
+        for path, param in _all_options()
+        if isinstance(param.type, click.types.IntParamType | click.types.FloatParamType)
+        and not isinstance(param.type, click.types._NumberRangeBase)
+    ]
+    assert unbounded == [], f"numeric options without a range: {unbounded}"
+
+
+def test_bad_numbers_and_unknown_names_are_refused_before_any_work(tmp_path):
+    result = CliRunner().invoke(cli, ["score-files", "sync", "--batch-size", "-1", str(tmp_path)])
+    assert result.exit_code == 2 and "--batch-size" in result.output
+    result = CliRunner().invoke(cli, ["compare", str(tmp_path), str(tmp_path), "--resamples", "0"])
+    assert result.exit_code == 2 and "--resamples" in result.output
+    result = CliRunner().invoke(cli, ["report", "--published", "--metrics", "nosuch"])
+    assert result.exit_code == 1 and "nosuch" in result.output and "sync_c" in result.output

@@ -100,6 +100,7 @@ def test_generate_writes_records_and_resume_skips_verified_outputs(tmp_path):
     assert records["002"].status == "done" and len(records["002"].output_sha256) == 64
     assert set(records["002"].timings) == {"denoise", "decode", "write"}
     assert not list(run_dir.root.glob("samples.shard-*"))
+    assert not list(run_dir.root.glob(".ranks/rank*.txt"))  # finished ranks leave no heartbeat behind
 
     # Tamper with one output: only that one is regenerated.
     (run_dir.root / "outputs/set2/002.txt").write_text("corrupted")
@@ -170,3 +171,98 @@ def test_killed_run_resumed_with_another_world_size_does_each_sample_once(tmp_pa
     assert results[0] == (3, 3)
     assert done_counts(run_dir) == Counter({s.id: 1 for s in make_samples(6)})
     assert not list(run_root.rglob("*.tmp"))
+
+
+# --- resume checks each sample's inputs, not only its output file
+
+
+def _hashed_generate(run_dir, samples, gen, *, seed=7, seed_policy="per-sample", settings="s1"):
+    from nava_eval.runners.inputs_hash import InputsHasher
+
+    hasher = InputsHasher(settings)
+    return generate_samples(
+        run_dir, samples, lambda: gen, single_ctx(), seed=seed, seed_policy=seed_policy, progress=False,
+        inputs_hash=hasher,
+    )  # fmt: skip
+
+
+def test_an_edited_prompt_regenerates_only_that_sample(tmp_path):
+    run_dir = RunDir(tmp_path / "run")
+    samples = make_samples(3)
+    _hashed_generate(run_dir, samples, EchoGenerator())
+    records = {r.id: r for r in load_sample_records(run_dir.samples)}
+    assert all(len(r.inputs_sha256 or "") == 64 for r in records.values())
+
+    edited = [samples[0], Sample(id="001", set="set1", prompt="a new prompt"), samples[2]]
+    gen = EchoGenerator()
+    summary = _hashed_generate(run_dir, edited, gen)
+    assert gen.calls == ["001"] and summary.already_done == 2
+    assert (run_dir.root / "outputs/set1/001.txt").read_text() == f"a new prompt|seed={sample_seed(7, '001')}"
+
+
+def test_edited_image_or_speaker_bytes_and_settings_regenerate(tmp_path):
+    image, wav = tmp_path / "a.png", tmp_path / "a.wav"
+    image.write_bytes(b"png v1")
+    wav.write_bytes(b"wav v1")
+    samples = [
+        Sample(id="i", set="s", prompt="p", mode="i2av", image=image),
+        Sample(id="w", set="s", prompt="p <S>hi<E>", speaker_wavs=(wav,)),
+        Sample(id="t", set="s", prompt="text only"),
+    ]
+    run_dir = RunDir(tmp_path / "run")
+    _hashed_generate(run_dir, samples, EchoGenerator())
+    image.write_bytes(b"png v2")
+    wav.write_bytes(b"wav v2")
+    gen = EchoGenerator()
+    _hashed_generate(run_dir, samples, gen)
+    assert gen.calls == ["i", "w"]
+    gen = EchoGenerator()
+    _hashed_generate(run_dir, samples, gen, settings="s2")  # another output-changing setting
+    assert gen.calls == ["i", "w", "t"]
+
+
+class StreamEcho(EchoGenerator):
+    """EchoGenerator with official-rank noise streams: the noise is the next number of a seeded stream."""
+
+    def noise_stream(self, seed):
+        import random
+
+        return random.Random(seed)
+
+    def draw_noise(self, sample, stream):
+        return stream.random()
+
+    def generate(self, sample, seed, on_step, noise=None):
+        self.calls.append(sample.id)
+        return Written(f"{sample.prompt}|seed={seed}|noise={noise}")
+
+
+def test_resume_plan_regenerates_official_rank_samples_whose_noise_changes_with_the_world(tmp_path):
+    from nava_eval.runners.generate import resume_plan
+    from nava_eval.runners.inputs_hash import InputsHasher
+
+    run_dir = RunDir(tmp_path / "run")
+    samples = make_samples(4)  # set2: 000, 002; set1: 001, 003 (one stream per set)
+    _hashed_generate(run_dir, samples, StreamEcho(), seed_policy="official-rank")  # one DP group: seed 7
+    hasher = InputsHasher("s1")
+    same_world, _ = resume_plan(run_dir, samples, 1, 7, "official-rank", hasher)
+    assert same_world == {"000", "001", "002", "003"}
+    two_groups, work = resume_plan(run_dir, samples, 2, 7, "official-rank", hasher)
+    ((group1, _),) = work[1]
+    # With two groups, 002 and 003 move to group 1's streams (seed 7 + 1): their noise is not what
+    # made the files on disk. 000 and 001 stay first in group 0's streams.
+    assert two_groups == {"000", "001"}
+    assert [s.id for s in group1.samples] == ["002", "003"] and group1.seeds == [8, 8]
+    # Per-sample seeding does not depend on the world: nothing to redo.
+    per_sample = RunDir(tmp_path / "per-sample")
+    _hashed_generate(per_sample, samples, EchoGenerator())
+    assert resume_plan(per_sample, samples, 2, 7, "per-sample", hasher)[0] == {"000", "001", "002", "003"}
+
+
+def test_records_without_an_inputs_hash_are_not_trusted(tmp_path):
+    run_dir = RunDir(tmp_path / "run")
+    samples = make_samples(2)
+    generate_samples(run_dir, samples, EchoGenerator, single_ctx(), seed=7, progress=False)  # no hash
+    gen = EchoGenerator()
+    _hashed_generate(run_dir, samples, gen)
+    assert gen.calls == ["000", "001"]

@@ -135,8 +135,11 @@ def test_unknown_benchmark_and_preset_are_clear_errors(tmp_path):
     assert bad.exit_code == 1 and "valid presets:" in bad.output
 
 
-def test_sp2_and_dp2_workers_write_the_same_bytes_as_one_process(tmp_path, monkeypatch):
-    """--nproc 2 (elastic launcher, gloo) with SP=2 and with DP=2 reproduce the single-process files."""
+def test_sp2_and_dp2_workers_write_the_same_bytes_as_one_process(tmp_path):
+    """--nproc 2 (elastic launcher, gloo) with SP=2 and with DP=2 reproduce the single-process files,
+    whatever thread count the launching process runs with (CPU generation pins its own)."""
+    import signal
+
     import torch
 
     from nava_eval.reports.results import latest_by_id
@@ -149,12 +152,12 @@ def test_sp2_and_dp2_workers_write_the_same_bytes_as_one_process(tmp_path, monke
 
     common = ["--preset", "smoke", "--sets", "set3", "--no-progress"]
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the workers run one thread each; float sums must be ordered alike
+    torch.set_num_threads(2)  # more than the workers get: the outputs must not care
     try:
         assert invoke("generate", "versebench", "--run-dir", str(tmp_path / "one"), *common).exit_code == 0
+        assert torch.get_num_threads() == 2  # the pin is undone after generation
     finally:
         torch.set_num_threads(threads)
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     sp = invoke(
         "generate", "versebench", "--run-dir", str(tmp_path / "sp2"), "--nproc", "2", "--sp", "2", *common
     )
@@ -165,6 +168,8 @@ def test_sp2_and_dp2_workers_write_the_same_bytes_as_one_process(tmp_path, monke
     assert set(reference) == {"01000", "01001"}
     assert hashes(tmp_path / "sp2") == reference
     assert hashes(tmp_path / "dp2") == reference
+    # The launcher's signal handlers are gone: a Ctrl-C while scoring is a KeyboardInterrupt again.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_impossible_parallel_layout_fails_before_any_worker_starts(tmp_path):
@@ -196,6 +201,80 @@ def test_malformed_ids_file_names_the_line(tmp_path):
         "run", "versebench", "--preset", "smoke", "--ids", str(ids), "--run-dir", str(tmp_path / "r")
     )
     assert result.exit_code == 1 and f"{ids}:2" in result.output and "not a usable sample id" in result.output
+
+
+def test_outputs_without_run_json_are_never_adopted(tmp_path):
+    from nava_eval.runners.run import RunRequest, RunSpecMismatch, prepare_run
+
+    run_dir = tmp_path / "r"
+    prepare_run(RunRequest("versebench", preset="smoke", run_dir=run_dir, device="cpu"))
+    (run_dir / "outputs/set3").mkdir(parents=True)
+    (run_dir / "outputs/set3/300.mp4").write_bytes(b"made with seed 100")
+    (run_dir / "run.json").unlink()  # the settings these outputs were made with are now unknown
+    with pytest.raises(RunSpecMismatch, match=r"no run\.json") as err:
+        prepare_run(RunRequest("versebench", preset="smoke", run_dir=run_dir, overrides={"seed": 5}))
+    assert "outputs" in str(err.value) and str(run_dir) in str(err.value)
+    result = invoke("run", "versebench", "--preset", "smoke", "--run-dir", str(run_dir), "--seed", "5")
+    assert result.exit_code == 1 and "no run.json" in result.output
+
+
+@pytest.fixture
+def finished_copy(versebench_run, tmp_path) -> Path:
+    import shutil
+
+    run_dir, _ = versebench_run
+    copy = tmp_path / "vb-smoke"
+    shutil.copytree(run_dir, copy, symlinks=True)
+    spec = json.loads((copy / "run.json").read_text())
+    spec["spec"]["data_dir"] = str(copy / "smoke-data/versebench")  # the copy reads its own data
+    (copy / "run.json").write_text(json.dumps(spec))
+    return copy
+
+
+def _summary(run_dir: Path) -> dict[str, tuple[int, float | None]]:
+    return {k: (m.n, m.value) for k, m in load_results(run_dir).metrics.items()}
+
+
+def test_a_narrower_invocation_never_shrinks_results(finished_copy):
+    before = _summary(finished_copy)
+    assert before["video_quality"][0] == 6
+    limited = invoke(
+        "run", "versebench", "--preset", "smoke", "--run-dir", str(finished_copy), "--limit", "1"
+    )
+    assert limited.exit_code == 0, limited.output
+    assert _summary(finished_copy) == before and load_results(finished_copy).n_samples == 6
+    only_sync = invoke("score", str(finished_copy), "--metrics", "sync", "--no-progress")
+    assert only_sync.exit_code == 0, only_sync.output
+    assert _summary(finished_copy) == before
+
+
+def test_failed_samples_make_the_command_fail_unless_allowed(tmp_path, monkeypatch):
+    from nava_eval.runners import nava_backend
+
+    def broken(self, sample, seed, on_step):
+        raise RuntimeError(f"request {sample.id!r}: out of memory")
+
+    monkeypatch.setattr(nava_backend.NavaGenerator, "generate", broken)
+    run_dir = tmp_path / "r"
+    args = [
+        "run",
+        "versebench",
+        "--preset",
+        "smoke",
+        "--run-dir",
+        str(run_dir),
+        "--sets",
+        "set3",
+        "--no-progress",
+    ]
+    result = invoke(*args)
+    assert result.exit_code == 1, result.output
+    assert "2 sample(s) failed" in result.output and "--allow-failures" in result.output
+    assert (run_dir / "results.json").is_file()  # everything is still written, nothing is lost
+    allowed = invoke(*args, "--allow-failures")
+    assert allowed.exit_code == 0, allowed.output
+    report = (run_dir / "report.md").read_text()
+    assert "2 sample(s) failed to generate" in report
 
 
 def test_log_to_tensorboard_writes_readable_event_files(versebench_run):

@@ -71,8 +71,10 @@ def test_cache_skips_scored_and_rescoring_follows_sha(tmp_path):
     summary = score_metric(run_dir, samples, records, metric, batch_size=3, progress=False)
     assert (summary.scored, summary.skipped, summary.failed, summary.cached) == (2, 1, 1, 0)
     assert metric.setups == 1
-    again = score_metric(run_dir, samples, records, LengthMetric(), progress=False)
-    assert (again.scored, again.cached) == (0, 4)
+    again_metric = LengthMetric()
+    again = score_metric(run_dir, samples, records, again_metric, progress=False)
+    # ok and skipped-by-rule results are reused; the failure is tried again.
+    assert (again.scored, again.cached, again.failed) == (0, 3, 1) and again_metric.scored == ["w"]
 
     # Regenerate y: only y is scored again.
     (tmp_path / "outputs/a/y.txt").write_text("cc")
@@ -87,7 +89,7 @@ def test_cache_skips_scored_and_rescoring_follows_sha(tmp_path):
     )
     metric3 = LengthMetric()
     score_metric(run_dir, samples, latest_by_id(run_dir.all_records()), metric3, progress=False)
-    assert metric3.scored == ["y"]
+    assert metric3.scored == ["y", "w"]  # y's new bytes, and w's failure once more
     scores = latest_by_id(load_score_records(run_dir.scores("length")))
     assert scores["y"].value == 2 and scores["y"].values["half"] == 1.0
     assert (
@@ -134,6 +136,89 @@ def test_mixed_protocols_are_refused(tmp_path):
     planned = [PlannedSample(s.id, s.set, records[s.id].output_sha256) for s in samples]
     with pytest.raises(ValueError, match="different protocols are mixed"):
         aggregate_metric(run_dir.scores("length"), "length", LengthMetric.fields, planned, "per-item mean")
+
+
+def test_failed_scores_are_retried_and_a_success_replaces_them(tmp_path):
+    run_dir, samples = _run(tmp_path, {"x": "aaa", "w": "corrupt"})
+    records = latest_by_id(run_dir.all_records())
+    assert score_metric(run_dir, samples, records, LengthMetric(), progress=False).failed == 1
+
+    class Repaired(LengthMetric):  # e.g. a scorer bug fixed, or a transient I/O error gone
+        def score_batch(self, items):
+            self.scored.extend(i.id for i in items)
+            return [ScoreOutcome.ok(length=7, half=3.5) for _ in items]
+
+    metric = Repaired()
+    summary = score_metric(run_dir, samples, records, metric, progress=False)
+    assert metric.scored == ["w"] and (summary.scored, summary.cached, summary.failed) == (1, 1, 0)
+    assert latest_by_id(load_score_records(run_dir.scores("length")))["w"].status == "ok"
+
+
+def test_a_replaced_output_is_never_scored_under_its_old_hash(tmp_path):
+    run_dir, samples = _run(tmp_path, {"x": "aaa", "y": "bbbbb"})
+    records = latest_by_id(run_dir.all_records())
+    score_metric(run_dir, samples, records, LengthMetric(), progress=False)
+    old_sha = records["y"].output_sha256
+    (tmp_path / "outputs/a/y.txt").write_text("replaced by hand")  # samples.jsonl still names the old bytes
+
+    metric = LengthMetric()
+    summary = score_metric(run_dir, samples, records, metric, progress=False)
+    assert summary.changed == ["y"] and summary.cached == 1 and metric.scored == []
+
+    run_dir.scores("length").unlink()  # a cold cache: the new bytes must not be filed under the old hash
+    metric = LengthMetric()
+    summary = score_metric(run_dir, samples, records, metric, progress=False)
+    assert metric.scored == ["x"] and summary.changed == ["y"]
+    assert all(r.id != "y" for r in load_score_records(run_dir.scores("length")))
+    assert old_sha != sha256_file(tmp_path / "outputs/a/y.txt")
+
+
+def test_a_missing_output_is_listed_not_scored_as_a_failure(tmp_path):
+    run_dir, samples = _run(tmp_path, {"x": "aaa", "y": "bb"})
+    (tmp_path / "outputs/a/y.txt").unlink()
+    summary = score_metric(
+        run_dir, samples, latest_by_id(run_dir.all_records()), LengthMetric(), progress=False
+    )
+    assert summary.changed == ["y"] and summary.failed == 0 and summary.scored == 1
+
+
+def test_aggregate_counts_a_changed_output_as_missing(tmp_path):
+    from nava_eval.runners.run_dir import planned_samples
+
+    run_dir, samples = _run(tmp_path, {"x": "aaa", "y": "bbbbb"})
+    records = latest_by_id(run_dir.all_records())
+    score_metric(run_dir, samples, records, LengthMetric(), progress=False)
+    (tmp_path / "outputs/a/y.txt").write_text("other bytes")
+    planned = planned_samples(run_dir, samples, records)
+    assert [p.output_sha256 is None for p in planned] == [False, True]
+    out = aggregate_metric(run_dir.scores("length"), "length", LengthMetric.fields, planned, "per-item mean")
+    assert out["length"].n == 1 and out["length"].n_missing == 1 and out["length"].value == 3
+
+
+def test_a_non_finite_score_is_a_failure_and_never_written_as_nan(tmp_path):
+    import json
+
+    class NanMetric(LengthMetric):
+        def score_batch(self, items):
+            return [
+                ScoreOutcome.ok(length=float("nan"), half=1.0, curve=[1.0, float("inf")])
+                if i.id == "x"
+                else ScoreOutcome.ok(length=2.0, half=1.0, curve=[float("nan")])
+                for i in items
+            ]
+
+    run_dir, samples = _run(tmp_path, {"x": "aaa", "y": "bb"})
+    summary = score_metric(run_dir, samples, latest_by_id(run_dir.all_records()), NanMetric(), progress=False)
+    assert (summary.scored, summary.failed) == (1, 1)
+    text = run_dir.scores("length").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    lines = {r["id"]: r for r in map(json.loads, text.splitlines())}
+    assert (
+        lines["x"]["status"] == "failed"
+        and "length" in lines["x"]["reason"]
+        and "finite" in lines["x"]["reason"]
+    )
+    assert lines["y"]["status"] == "ok" and lines["y"]["values"]["curve"] == [None]
 
 
 class ReferenceMetric(LengthMetric):

@@ -137,6 +137,11 @@ def test_weights_cli_list_verify_download_offline(tmp_path: Path, monkeypatch) -
     assert not fake.exists()
 
 
+def test_request_refuses_a_batch_size_below_one() -> None:
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        ScoreFilesRequest(metric="sync", files=(Path("a.mp4"),), batch_size=0)
+
+
 def test_score_files_audio_metrics_with_real_weights_paths(tmp_path: Path) -> None:
     """audiobox and clap through the CLI with a `--weights NAME=PATH` checkpoint and `--caption`."""
     data = Path(__file__).parents[1] / "metrics" / "data"
