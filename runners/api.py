@@ -117,6 +117,10 @@ def score(
     from nava_eval.runners.run_lock import command_lock
 
     chosen = tuple(metrics) if metrics else None
+    if not Path(run_dir).is_dir():  # checked first: taking the lock would create the folder
+        raise FileNotFoundError(
+            f"{run_dir}: no such run directory (make one with `nava-eval run`, `generate` or `import`)"
+        )
     with command_lock(Path(run_dir), "nava-eval score"):
         prepared = load_prepared(
             Path(run_dir),

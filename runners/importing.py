@@ -190,8 +190,11 @@ def import_outputs(request: ImportRequest) -> ImportReport:
         raise ImportRefused("--model must name the model whose outputs these are (e.g. 'Ovi 1.1')")
     preset = get_preset(request.preset or default_preset(request.benchmark), request.benchmark)
     created = not run_root.exists()
+    from nava_eval.runners.run_lock import command_lock
+
     try:
-        return _import(request, preset, root, run_root)
+        with command_lock(run_root, f"nava-eval import {request.benchmark}"):
+            return _import(request, preset, root, run_root)
     except BaseException:
         if created and run_root.exists():
             # Only what this call made (e.g. the smoke preset's miniature data): a refused import leaves nothing.

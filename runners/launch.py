@@ -32,8 +32,13 @@ def _num_heads(prepared: PreparedRun) -> int | None:
     return NavaConfig.from_preset(prepared.spec.generation.model).num_heads
 
 
-def generate_in_process(prepared: PreparedRun) -> GenerationSummary:
-    """Generate on this process's share (single process, or one rank launched by torchrun)."""
+def generate_in_process(prepared: PreparedRun, *, keep_process_group: bool = False) -> GenerationSummary:
+    """Generate on this process's share (single process, or one rank launched by torchrun).
+
+    keep_process_group: leave the process group up for the score stage of the same process. torch
+    cannot re-create a gloo group after one with subgroups was destroyed (the new group's rendezvous
+    meets the old keys in the launcher's store and times out), so the score stage reuses this one.
+    """
     from nava_eval.runners.distributed import destroy, init_distributed, pinned_cpu_threads
     from nava_eval.runners.inputs_hash import InputsHasher
     from nava_eval.runners.nava_backend import load_nava_generator
@@ -60,7 +65,8 @@ def generate_in_process(prepared: PreparedRun) -> GenerationSummary:
                 seeds=prepared.spec.seeds,
             )
     finally:
-        destroy(ctx)
+        if not (keep_process_group and ctx.world_size > 1):
+            destroy(ctx)
 
 
 def _elastic_worker(request: RunRequest) -> dict[str, Any]:
@@ -115,4 +121,5 @@ def run_generation(prepared: PreparedRun) -> GenerationSummary | dict[int, Any]:
         )
     if prepared.request.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return generate_with_workers(prepared)
-    return generate_in_process(prepared)
+    # Under torchrun the same processes score next, on this group (see generate_in_process).
+    return generate_in_process(prepared, keep_process_group=True)

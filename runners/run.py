@@ -396,11 +396,16 @@ def aggregation_plan(
     selected = {s.id for s in prepared.samples}
     chosen = list(metrics or ())
     seeds = run_seeds(prepared)
-    default = {s.id: metrics_for_sample(prepared.benchmark, s) for s in samples}
     scored: dict[str, set[str]] = {}  # metric → unit keys with a score line
     if prepared.run_dir.scores_dir.is_dir():
         for path in sorted(prepared.run_dir.scores_dir.glob("*.jsonl")):
             scored[path.stem] = {sample_key(r.id, r.run_seed) for r in load_score_records(path)}
+    # With --metrics X, a column of the benchmark's plan that was never scored stays out (it would be
+    # an empty column); one scored before keeps its whole plan, so results.json never shrinks.
+    default = {
+        s.id: tuple(m for m in metrics_for_sample(prepared.benchmark, s) if not chosen or m in scored)
+        for s in samples
+    }
     names = list(dict.fromkeys([*(m for s in samples for m in default[s.id]), *chosen, *sorted(scored)]))
     plan: dict[str, list[Any]] = {}
     for name in names:

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from nava_eval.interrupts import as_interrupt, is_interrupt, restored_signal_handlers
 from nava_eval.reports.fileio import atomic_write_text
 from nava_eval.reports.results import latest_by_id, sample_key
 from nava_eval.runners.run_dir import RunDir
@@ -227,10 +228,17 @@ def score_with_workers(
     previous = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = str(share)
     try:
-        returned = elastic_launch(config, _score_worker)(
-            prepared.run_dir.root, scoring_overrides(request), tuple(metrics) if metrics else None
-        )
-    except ChildFailedError as exc:
+        # The launcher installs SIGINT/SIGTERM handlers that raise an Exception subclass and never
+        # removes them: left in place, a later Ctrl-C would be caught as a sample failure.
+        with restored_signal_handlers():
+            returned = elastic_launch(config, _score_worker)(
+                prepared.run_dir.root, scoring_overrides(request), tuple(metrics) if metrics else None
+            )
+    except Exception as exc:
+        if is_interrupt(exc):
+            raise as_interrupt(exc) from None
+        if not isinstance(exc, ChildFailedError):
+            raise
         lines = [
             f"rank {rank} (exit code {failure.exitcode}): {failure.message or ''}".strip()
             for rank, failure in sorted(exc.failures.items())

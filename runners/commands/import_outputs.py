@@ -24,7 +24,11 @@ EXIT_REFUSED = 2
     type=click.Path(dir_okay=False, path_type=Path),
     help="CSV (id,path[,audio]) or JSONL ({id, path[, audio]}) mapping item ids to files, instead of file stems.",
 )
-@click.option("--params-b", type=float, help="Parameter count in billions, shown in tables.")
+@click.option(
+    "--params-b",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Parameter count in billions, shown in tables.",
+)
 @click.option(
     "--run-dir", type=click.Path(path_type=Path), help="Run directory (default runs/<benchmark>-<model>)."
 )

@@ -33,7 +33,7 @@ from nava_eval.runners.commands.run import echo_scoring, error_text
 @click.option(
     "--timeout",
     "timeout_s",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=1800.0,
     show_default=True,
     help="Seconds a rank may wait for the others at the end of scoring.",

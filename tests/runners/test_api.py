@@ -50,7 +50,8 @@ def test_evaluate_then_report_compare_check_submit_validate(verse_outputs: Path,
     gate = invoke(cli, ["check", str(run), "--against", str(run)])
     assert gate.exit_code == 0, gate.output
     bundle = tmp_path / "ovi.zip"
-    assert invoke(cli, ["submit", str(run), "-o", str(bundle)]).exit_code == 0
+    submitted = invoke(cli, ["submit", str(run), "-o", str(bundle)])
+    assert submitted.exit_code == 0, submitted.output
     checked = invoke(cli, ["validate", str(bundle)])
     assert checked.exit_code == 0, checked.output
 

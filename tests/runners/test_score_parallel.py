@@ -222,32 +222,43 @@ def _first_four():
     return SampleSelection(sets=("set1", "set2"))
 
 
-def _reinit_worker() -> bool:
+def _generate_then_score_worker() -> bool:
     from nava_eval.runners import distributed as d
 
-    ctx = d.init_distributed(1, 60.0, "gloo")
-    d.barrier(ctx)
-    d.destroy(ctx)
-    ctx = d.init_distributed(1, 60.0, "gloo")  # what `run` does under torchrun: generate, then score
-    d.barrier(ctx)
-    d.destroy(ctx)
-    return True
+    generation = d.init_distributed(1, 60.0, "gloo")  # the generate stage, left up (keep_process_group)
+    d.barrier(generation)
+    scoring = d.init_distributed(1, 60.0, "gloo")  # what `run` does under torchrun next: score
+    d.barrier(scoring)
+    reused = not scoring.owns_process_group
+    d.destroy(scoring)  # not the scorer's group: a no-op
+    d.barrier(generation)
+    d.destroy(generation)
+    return reused
 
 
 @pytest.mark.slow
-def test_process_group_reinitialises_under_the_elastic_launcher():
-    """Under torchrun the generate stage tears its process group down and the score stage makes a new one."""
+def test_score_stage_reuses_the_generation_process_group_under_the_elastic_launcher():
+    """Under torchrun the generate stage leaves its process group up and the score stage reuses it
+    (torch cannot make a second gloo group after one with subgroups was destroyed)."""
     from torch.distributed.launcher.api import elastic_launch
 
+    from nava_eval.interrupts import restored_signal_handlers
     from nava_eval.runners.distributed import local_launch_config
 
-    assert elastic_launch(local_launch_config(2, "test-reinit"), _reinit_worker)() == {0: True, 1: True}
+    with restored_signal_handlers():
+        assert elastic_launch(local_launch_config(2, "test-reinit"), _generate_then_score_worker)() == {
+            0: True,
+            1: True,
+        }
 
 
 def test_unknown_metric_fails_before_any_worker_starts(imported: Path):
     from nava_eval.metrics.base import UnknownNameError
     from nava_eval.runners.score_parallel import score_run_parallel
 
-    prepared = load_prepared(imported, {**OVERRIDES, "metrics": ("bogus",), "nproc": 2})
+    # Checked where the request is read (score, run), and again by the launcher for API callers.
+    with pytest.raises(UnknownNameError, match="unknown metric.*bogus.*; valid metrics: .*video_quality"):
+        load_prepared(imported, {**OVERRIDES, "metrics": ("bogus",), "nproc": 2})
+    prepared = load_prepared(imported, {**OVERRIDES, "metrics": ("video_quality",), "nproc": 2})
     with pytest.raises(UnknownNameError, match="unknown metric.*bogus; valid metrics: .*video_quality"):
         score_run_parallel(prepared, ["bogus"])
