@@ -263,6 +263,12 @@ def destroy(ctx: DistContext | None = None) -> None:
         dist.destroy_process_group()
 
 
+def release_process_group() -> None:
+    """Destroy a default group a torchrun rank kept up between generate and score (idempotent)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def apply_sequence_parallel(model: torch.nn.Module, ctx: DistContext) -> bool:
     """Enable Ulysses SP on a NavaModel over ctx.sp_group when sp_size > 1; returns whether it did.
 

@@ -111,8 +111,14 @@ def generate_with_workers(prepared: PreparedRun) -> dict[int, Any]:
         ) from None
 
 
-def run_generation(prepared: PreparedRun) -> GenerationSummary | dict[int, Any]:
-    """Pick the launch mode: inside torchrun or with --nproc 1 run here, else spawn local workers."""
+def run_generation(
+    prepared: PreparedRun, *, keep_process_group: bool = False
+) -> GenerationSummary | dict[int, Any]:
+    """Pick the launch mode: inside torchrun or with --nproc 1 run here, else spawn local workers.
+
+    keep_process_group: under torchrun, leave the group up for a score stage in the same processes
+    (see generate_in_process); the caller releases it with distributed.release_process_group().
+    """
     if prepared.spec.imported is not None:
         raise GenerationFailed(
             f"{prepared.run_dir.run_json}: this run directory holds imported outputs of "
@@ -121,5 +127,4 @@ def run_generation(prepared: PreparedRun) -> GenerationSummary | dict[int, Any]:
         )
     if prepared.request.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return generate_with_workers(prepared)
-    # Under torchrun the same processes score next, on this group (see generate_in_process).
-    return generate_in_process(prepared, keep_process_group=True)
+    return generate_in_process(prepared, keep_process_group=keep_process_group)

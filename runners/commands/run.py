@@ -96,6 +96,7 @@ def command(ctx: click.Context, benchmark: str, dry_run: bool, **kwargs) -> None
       nava-eval run --config runs/versebench-versebench/run.json
     """
     from nava_eval.runners.api import score_prepared
+    from nava_eval.runners.distributed import release_process_group
     from nava_eval.runners.launch import GenerationFailed, run_generation
     from nava_eval.runners.run import prepare_run
     from nava_eval.runners.run_lock import command_lock
@@ -114,11 +115,15 @@ def command(ctx: click.Context, benchmark: str, dry_run: bool, **kwargs) -> None
                 f"run {prepared.run_dir.root}: {len(prepared.samples)} samples{seeds} of {benchmark}, "
                 f"preset {prepared.preset.name}"
             )
-            summary = run_generation(prepared)
-            if main:
-                echo_generation(summary)
-            # Every torchrun rank scores its share; rank 0 folds, aggregates and reports.
-            scored = score_prepared(prepared, request.metrics)
+            # Under torchrun the same processes score next, on the generation's process group.
+            try:
+                summary = run_generation(prepared, keep_process_group=True)
+                if main:
+                    echo_generation(summary)
+                # Every torchrun rank scores its share; rank 0 folds, aggregates and reports.
+                scored = score_prepared(prepared, request.metrics)
+            finally:
+                release_process_group()
             if not main:
                 return
             echo_scoring(scored.summaries)

@@ -252,6 +252,40 @@ def test_score_stage_reuses_the_generation_process_group_under_the_elastic_launc
         }
 
 
+def _torchrun_run_worker(run_dir: str) -> int:
+    """One torchrun rank running `nava-eval run` in-process (what `torchrun -m nava_eval.runners.cli run` does)."""
+    from click.testing import CliRunner
+
+    from nava_eval.runners.cli import cli
+
+    args = ["run", "versebench", "--preset", "smoke", "--sets", "set3", "--metrics", "video_quality"]
+    result = CliRunner().invoke(cli, [*args, "--device", "cpu", "--no-progress", "--run-dir", run_dir])
+    if result.exit_code != 0:
+        raise RuntimeError(result.output + repr(result.exception))
+    return result.exit_code
+
+
+@pytest.mark.slow
+def test_run_under_torchrun_generates_then_scores_on_every_rank(tmp_path: Path):
+    """The whole `run` under an external launcher: generation, then scoring on the same process group."""
+    from torch.distributed.launcher.api import elastic_launch
+
+    from nava_eval.interrupts import restored_signal_handlers
+    from nava_eval.reports.results import load_results
+    from nava_eval.runners.distributed import local_launch_config
+
+    run_dir = tmp_path / "vb"
+    with restored_signal_handlers():
+        returned = elastic_launch(local_launch_config(2, "test-torchrun-run"), _torchrun_run_worker)(
+            str(run_dir)
+        )
+    assert returned == {0: 0, 1: 0}
+    results = load_results(run_dir)
+    assert results.n_samples == 2 and results.metrics["video_quality"].n == 2
+    lines = (run_dir / "scores" / "video_quality.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and not any((run_dir / "scores" / ".shards").glob("*.jsonl"))
+
+
 def test_unknown_metric_fails_before_any_worker_starts(imported: Path):
     from nava_eval.metrics.base import UnknownNameError
     from nava_eval.runners.score_parallel import score_run_parallel
