@@ -331,14 +331,9 @@ def head_config_from_checkpoint(ckpt: Mapping[str, Any], where: str) -> Audiobox
 
 def load_audiobox(checkpoint: str | Path, device: str = "cpu", wavlm_config: Any = None) -> AudioboxModel:
     """The official `checkpoint.pt` (never unpickled beyond tensors: weights_only=True), loaded strictly."""
-    import torch
+    from nava_eval.weight_files import read_torch_file
 
-    try:
-        ckpt = torch.load(str(checkpoint), map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise AudioboxCheckpointError(
-            f"{checkpoint}: cannot be read as a weights-only checkpoint ({type(exc).__name__}: {exc})"
-        ) from exc
+    ckpt = read_torch_file(checkpoint, "the Audiobox Aesthetics checkpoint")
     if not isinstance(ckpt, Mapping):
         raise AudioboxCheckpointError(
             f"{checkpoint}: expected a dict with state_dict/model_cfg/target_transform"

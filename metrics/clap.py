@@ -212,20 +212,18 @@ def map_checkpoint_keys(state_dict: Mapping[str, Any]) -> dict[str, Any]:
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
     """A `.pt` read with weights_only=True (never unpickled beyond tensors) or a `.safetensors` file."""
-    import torch
+    from nava_eval.weight_files import WeightFileError, read_safetensors_file, read_torch_file
 
+    what = "the LAION-CLAP checkpoint"
     if Path(path).suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return dict(load_file(str(path)))
+        return dict(read_safetensors_file(path, what))
     try:
-        ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ClapCheckpointError(
-            f"{path}: cannot be read as a weights-only checkpoint ({type(exc).__name__}: {exc}). If it holds "
-            "pickled objects besides tensors, save its state_dict as .safetensors in a trusted environment "
-            "and pass that file with --weights clap-630k-audioset-fusion=FILE.safetensors"
-        ) from exc
+        ckpt = read_torch_file(path, what)
+    except WeightFileError as exc:
+        raise WeightFileError(
+            f"{exc} If it holds pickled objects besides tensors, save its state_dict as .safetensors in a "
+            "trusted environment and pass that file with --weights clap-630k-audioset-fusion=FILE.safetensors"
+        ) from None
     if isinstance(ckpt, Mapping) and "state_dict" in ckpt:
         ckpt = ckpt["state_dict"]
     if not isinstance(ckpt, Mapping):

@@ -236,13 +236,12 @@ class ImageBindScore:
 
 def _read_state(path: Path) -> Mapping[str, Any]:
     """A state dict from `.safetensors` or a torch file read with weights_only=True (never unpickled)."""
+    from nava_eval.weight_files import read_safetensors_file, read_torch_file
+
+    what = "the ImageBind-huge weights"
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    import torch
-
-    state = torch.load(str(path), map_location="cpu", weights_only=True)
+        return read_safetensors_file(path, what)
+    state = read_torch_file(path, what)
     if not isinstance(state, Mapping):
         raise ValueError(f"{path}: not a state dict (got {type(state).__name__})")
     return state

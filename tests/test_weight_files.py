@@ -67,3 +67,18 @@ def test_score_files_names_a_bad_weight_file_instead_of_aborting(bad_files, tmp_
         assert result.exit_code == 1, result.output
         assert str(syncnet) in result.output and "Aborted" not in result.output
         assert UNSAFE_ADVICE not in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("kind", ["empty", "noise", "truncated"])
+def test_audio_and_av_scorer_checkpoints_are_named_without_unsafe_advice(bad_files, kind):
+    """Audiobox, CLAP and ImageBind read their files through the same reader as every other model."""
+    from nava_eval.metrics.audiobox import load_audiobox
+    from nava_eval.metrics.clap import read_checkpoint
+    from nava_eval.metrics.ib import _read_state
+
+    for load in (load_audiobox, read_checkpoint, _read_state):
+        with pytest.raises(WeightFileError) as err:
+            load(bad_files[kind])
+        message = str(err.value)
+        assert str(bad_files[kind]) in message
+        assert UNSAFE_ADVICE not in message and "weights_only=False" not in message
