@@ -96,7 +96,6 @@ def command(ctx: click.Context, benchmark: str, dry_run: bool, **kwargs) -> None
       nava-eval run --config runs/versebench-versebench/run.json
     """
     from nava_eval.runners.api import score_prepared
-    from nava_eval.runners.distributed import release_process_group
     from nava_eval.runners.launch import GenerationFailed, run_generation
     from nava_eval.runners.run import prepare_run
     from nava_eval.runners.run_lock import command_lock
@@ -116,6 +115,9 @@ def command(ctx: click.Context, benchmark: str, dry_run: bool, **kwargs) -> None
                 f"preset {prepared.preset.name}"
             )
             # Under torchrun the same processes score next, on the generation's process group.
+            # (Imported here: the dry run above must not import torch.)
+            from nava_eval.runners.distributed import release_process_group
+
             try:
                 summary = run_generation(prepared, keep_process_group=True)
                 if main:
