@@ -33,6 +33,29 @@ def shared_dir() -> Path:
     return found
 
 
+@pytest.fixture(scope="session")
+def reference_wavs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """{"audiobox": folder, "clap": folder}: the wavs behind the audiobox and CLAP reference vectors,
+    rebuilt from their generator (tests/reference_audio.py) and checked byte for byte against the
+    sha256 the reference scripts recorded; no audio file is kept in the repository."""
+    import hashlib
+    import json
+
+    from reference_audio import write_audiobox_wavs, write_clap_wavs
+
+    root = tmp_path_factory.mktemp("reference-wavs")
+    folders = {"audiobox": write_audiobox_wavs(root / "audiobox"), "clap": write_clap_wavs(root / "clap")}
+    for name, folder in folders.items():
+        record = REPO_ROOT / "tests" / "metrics" / "data" / name / "wavs_sha256.json"
+        for wav, expected in json.loads(record.read_text())["files"].items():
+            found = hashlib.sha256((folder / wav).read_bytes()).hexdigest()
+            assert found == expected, (
+                f"{wav}: rebuilt bytes differ from those the reference vectors were made from ({record}); "
+                "numpy or soundfile changed how they write this signal"
+            )
+    return folders
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     import torch
 

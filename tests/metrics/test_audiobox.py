@@ -34,9 +34,12 @@ def tiny_metric() -> ab.AudioboxAesthetics:
     return metric
 
 
-def test_matches_the_official_predictor(expected: dict, tiny_metric: ab.AudioboxAesthetics) -> None:
+def test_matches_the_official_predictor(
+    expected: dict, tiny_metric: ab.AudioboxAesthetics, reference_wavs: dict[str, Path]
+) -> None:
+    wavs = reference_wavs["audiobox"]
     names = list(expected["files"])
-    outs = tiny_metric.score_batch([ScoreInput(n, "set1", DATA / n) for n in names])
+    outs = tiny_metric.score_batch([ScoreInput(n, "set1", wavs / n) for n in names])
     for name, out in zip(names, outs, strict=True):
         assert out.status == "ok", out.reason
         for axis, value in expected["files"][name]["one_at_a_time"].items():
@@ -47,10 +50,13 @@ def test_matches_the_official_predictor(expected: dict, tiny_metric: ab.Audiobox
     assert [o.values["windows"] for o in outs] == [2, 1, 2]
 
 
-def test_batching_does_not_change_values(expected: dict, tiny_metric: ab.AudioboxAesthetics) -> None:
+def test_batching_does_not_change_values(
+    expected: dict, tiny_metric: ab.AudioboxAesthetics, reference_wavs: dict[str, Path]
+) -> None:
+    wavs = reference_wavs["audiobox"]
     names = list(expected["files"])
-    together = tiny_metric.score_batch([ScoreInput(n, "set1", DATA / n) for n in names])
-    alone = [tiny_metric.score_batch([ScoreInput(n, "set1", DATA / n)])[0] for n in names]
+    together = tiny_metric.score_batch([ScoreInput(n, "set1", wavs / n) for n in names])
+    alone = [tiny_metric.score_batch([ScoreInput(n, "set1", wavs / n)])[0] for n in names]
     for a, b in zip(together, alone, strict=True):
         assert a.values["pq"] == pytest.approx(b.values["pq"], abs=1e-5)
 

@@ -56,9 +56,12 @@ def metric(expected: dict, tmp_path_factory: pytest.TempPathFactory) -> C.ClapSc
     return out
 
 
-def test_audio_and_text_embeddings_match_the_toolkit(expected: dict, metric: C.ClapScore) -> None:
+def test_audio_and_text_embeddings_match_the_toolkit(
+    expected: dict, metric: C.ClapScore, reference_wavs: dict[str, Path]
+) -> None:
+    wavs = reference_wavs["clap"]
     names = list(expected["files"])
-    embs = metric.embed_files({n: DATA / n for n in names})
+    embs = metric.embed_files({n: wavs / n for n in names})
     for name in names:
         assert np.abs(embs[name] - np.array(expected["files"][name]["embedding"])).max() < TOL, name
     text = metric.embedder.embed_text(expected["texts"])
@@ -70,11 +73,14 @@ def test_audio_and_text_embeddings_match_the_toolkit(expected: dict, metric: C.C
             )
 
 
-def test_clip_longer_than_ten_seconds_matches_with_the_same_chunks(metric: C.ClapScore) -> None:
+def test_clip_longer_than_ten_seconds_matches_with_the_same_chunks(
+    metric: C.ClapScore, reference_wavs: dict[str, Path]
+) -> None:
+    wavs = reference_wavs["clap"]
     # The toolkit draws the chunks with an unseeded np.random.choice; the reference fixed it to the
     # first index of each third, and we feed the same starts.
     long = json.loads((DATA / "expected_long.json").read_text())
-    wave = peak_normalize_int16(load_48k_mono(DATA / "long_4k_12s.wav"))
+    wave = peak_normalize_int16(load_48k_mono(wavs / "long_4k_12s.wav"))
     clip = fusion_input(wave, chunk_starts=tuple(long["chunk_starts"]))
     assert clip.longer and clip.mel_fusion.shape == (4, 1001, 64)
     emb = metric.embedder.embed_audio([clip])[0]
@@ -96,22 +102,25 @@ def test_perclip_fd_is_the_toolkits_with_its_pinned_numpy(expected: dict) -> Non
         assert C.toolkit_perclip_fd(g, r) == pytest.approx(pair["fd"], abs=1e-6)
 
 
-def test_metric_scores_cs_fd_and_records_bad_input(tmp_path: Path, metric: C.ClapScore) -> None:
-    gt = DATA / "tone_8k_10s.wav"
+def test_metric_scores_cs_fd_and_records_bad_input(
+    tmp_path: Path, metric: C.ClapScore, reference_wavs: dict[str, Path]
+) -> None:
+    wavs = reference_wavs["clap"]
+    gt = wavs / "tone_8k_10s.wav"
     empty = tmp_path / "empty.wav"
     sf.write(empty, np.zeros((0, 1), np.float32), 16_000)
     video_only = write_mp4(tmp_path / "v.mp4", np.zeros((3, 32, 32, 3), np.uint8), fps=24)
     prompt = {"audio_prompt": ["a dog barking", "birds"]}
     items = [
-        ScoreInput("ok", "set2", DATA / "tone_16k_3s.wav", reference_audio=gt, meta=prompt),
-        ScoreInput("set1", "set1", DATA / "bursts_24k_2s_stereo.wav", meta=prompt),
+        ScoreInput("ok", "set2", wavs / "tone_16k_3s.wav", reference_audio=gt, meta=prompt),
+        ScoreInput("set1", "set1", wavs / "bursts_24k_2s_stereo.wav", meta=prompt),
         ScoreInput(
-            "noprompt", "set2", DATA / "tone_16k_3s.wav", reference_audio=gt, meta={"audio_prompt": []}
+            "noprompt", "set2", wavs / "tone_16k_3s.wav", reference_audio=gt, meta={"audio_prompt": []}
         ),
         ScoreInput("video", "set2", video_only, reference_audio=gt, meta=prompt),
         ScoreInput("empty", "set2", empty, reference_audio=gt, meta=prompt),
         ScoreInput(
-            "nogt", "set2", DATA / "tone_16k_3s.wav", reference_audio=tmp_path / "gone.wav", meta=prompt
+            "nogt", "set2", wavs / "tone_16k_3s.wav", reference_audio=tmp_path / "gone.wav", meta=prompt
         ),
     ]
     ok, set1, noprompt, video, empty_out, nogt = metric.score_batch(items)

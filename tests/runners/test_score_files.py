@@ -142,11 +142,13 @@ def test_request_refuses_a_batch_size_below_one() -> None:
         ScoreFilesRequest(metric="sync", files=(Path("a.mp4"),), batch_size=0)
 
 
-def test_score_files_audio_metrics_with_real_weights_paths(tmp_path: Path) -> None:
+def test_score_files_audio_metrics_with_real_weights_paths(
+    tmp_path: Path, reference_wavs: dict[str, Path]
+) -> None:
     """audiobox and clap through the CLI with a `--weights NAME=PATH` checkpoint and `--caption`."""
     data = Path(__file__).parents[1] / "metrics" / "data"
     runner = CliRunner()
-    wav = data / "clap" / "tone_16k_3s.wav"
+    wav = reference_wavs["clap"] / "tone_16k_3s.wav"
     # The tiny audiobox checkpoint has another WavLM size than the real one: loading it as the real
     # model must fail with a message naming the keys, and the exit code says so.
     r = runner.invoke(
@@ -158,7 +160,7 @@ def test_score_files_audio_metrics_with_real_weights_paths(tmp_path: Path) -> No
     r = runner.invoke(
         cli,
         ["score-files", "clap", str(wav), "--smoke", "--device", "cpu", "--caption", "a hum",
-         "--reference", str(data / "clap" / "tone_8k_10s.wav")],
+         "--reference", str(reference_wavs["clap"] / "tone_8k_10s.wav")],
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     (line,) = [json.loads(s) for s in r.output.splitlines() if s.startswith("{")]

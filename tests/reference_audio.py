@@ -1,0 +1,67 @@
+"""The test wavs behind the audiobox and CLAP reference vectors, rebuilt at test time.
+
+The reference scripts (data/reference_scripts/make_audiobox.py, make_clap.py, make_clap_long.py)
+wrote these signals as PCM16 before feeding them to the official code; the same numpy code writes
+the same bytes here (a test compares their sha256 with the ones the scripts recorded), so no audio
+file has to live in the repository.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+#: name → (sample rate, seconds, f0, channels), in the order the script drew its noise (seed 7).
+AUDIOBOX_FILES = {
+    "long_4k_mono.wav": (4000, 11.3, 180.0, 1),
+    "short_22k_stereo.wav": (22050, 1.5, 240.0, 2),
+    "exact20s_1k_mono.wav": (1000, 20.0, 90.0, 1),
+}
+#: name → (sample rate, seconds, kind, channels), in the order the script drew its noise (seed 5).
+CLAP_FILES = {
+    "tone_16k_3s.wav": (16000, 3.0, "tone", 1),
+    "bursts_24k_2s_stereo.wav": (24000, 2.0, "noise", 2),
+    "tone_8k_10s.wav": (8000, 10.0, "tone", 1),
+}
+CLAP_LONG_FILE = "long_4k_12s.wav"
+
+
+def _write(path: Path, data: np.ndarray, sr: int) -> None:
+    import soundfile as sf
+
+    sf.write(path, data, sr, subtype="PCM_16")
+
+
+def write_audiobox_wavs(folder: Path) -> Path:
+    """make_audiobox.py's voices: harmonics with vibrato and a tremolo, plus seeded noise."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7)
+    for name, (sr, secs, f0, ch) in AUDIOBOX_FILES.items():
+        t = np.arange(int(sr * secs)) / sr
+        sig = sum(
+            np.sin(2 * np.pi * f0 * k * t * (1 + 0.03 * np.sin(2 * np.pi * 3 * t))) / k for k in range(1, 6)
+        )
+        sig = sig * (0.5 + 0.5 * np.sin(2 * np.pi * 2.5 * t) ** 2) + 0.05 * rng.standard_normal(t.size)
+        sig = 0.7 * sig / np.abs(sig).max()
+        _write(folder / name, np.stack([sig * (1 - 0.3 * c) for c in range(ch)], 1), sr)
+    return folder
+
+
+def write_clap_wavs(folder: Path) -> Path:
+    """make_clap.py's tones and noise bursts, and make_clap_long.py's 12.5 s clip."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(5)
+    for name, (sr, secs, kind, ch) in CLAP_FILES.items():
+        t = np.arange(int(sr * secs)) / sr
+        if kind == "tone":
+            s = np.sin(2 * np.pi * 440 * t) * np.exp(-t) + 0.3 * np.sin(2 * np.pi * 1200 * t)
+        else:
+            s = rng.standard_normal(t.size) * (np.sin(2 * np.pi * 1.5 * t) > 0.3)
+        s = 0.4 * s / np.abs(s).max()
+        _write(folder / name, np.stack([s * (1 - 0.4 * c) for c in range(ch)], 1) if ch > 1 else s, sr)
+    sr = 4000
+    t = np.arange(int(sr * 12.5)) / sr
+    s = np.sin(2 * np.pi * 300 * t) * (0.3 + 0.7 * (t > 6)) + 0.2 * np.sin(2 * np.pi * 1700 * t) * (t < 3)
+    _write(folder / CLAP_LONG_FILE, 0.5 * s / np.abs(s).max(), sr)
+    return folder
