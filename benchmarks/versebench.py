@@ -212,7 +212,7 @@ class VerseBench:
     default_metrics: dict[str, tuple[str, ...]] = {
         "set1": ("sync", "video_quality", "wer_sensevoice", "audiobox", "clap", "ib"),
         "set2": ("video_quality", "sync", "wer_sensevoice", "audiobox", "clap", "ib"),
-        "set3": ("sync", "video_quality", "wer_sensevoice", "ib"),
+        "set3": ("sync", "video_quality", "wer_sensevoice", "ib", "dnsmos"),
     }
     speech_metrics = ("sync", "wer", "wer_sensevoice")
     audio_prompt_metrics = ("clap",)  # items without an audio_prompt get no CS and no FD (the toolkit)
@@ -225,6 +225,8 @@ class VerseBench:
         "sync_d_mova": FieldRule(sets=("set3",)),
         # MOVA's toolkit: IB-Score per set (category), "all" = mean of the per-set means
         "ib": FieldRule(aggregation="mean of per-set means"),
+        # MOVA's toolkit: DNSMOS on set3 only (its README), mean over the clips that decoded
+        **{f: FieldRule(sets=("set3",)) for f in ("dnsmos", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl")},
     }
 
     def __init__(
