@@ -77,6 +77,9 @@ class ClapCheckpointError(ValueError):
 # ----------------------------------------------------------------------------------- network
 
 
+ROBERTA_BASE_LAYER_NORM_EPS = 1e-5  # FacebookAI/roberta-base config.json
+
+
 def official_clap_config() -> Any:
     """transformers ClapConfig equal to LAION-CLAP HTSAT-tiny fusion + roberta-base (joint 512)."""
     from transformers import ClapAudioConfig, ClapConfig, ClapTextConfig
@@ -93,11 +96,18 @@ def official_clap_config() -> Any:
         projection_dim=512,
         hidden_dropout_prob=0.0,
     )
-    text = ClapTextConfig(projection_dim=512, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    # The toolkit builds its text tower with RobertaModel.from_pretrained("roberta-base"), whose config
+    # says layer_norm_eps 1e-5 (ClapTextConfig's default is 1e-12; issue 22).
+    text = ClapTextConfig(
+        projection_dim=512,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        layer_norm_eps=ROBERTA_BASE_LAYER_NORM_EPS,
+    )
     return ClapConfig(text_config=text.to_dict(), audio_config=audio.to_dict(), projection_dim=512)
 
 
-def tiny_clap_config(vocab_size: int = 261) -> Any:
+def tiny_clap_config(vocab_size: int = 261, layer_norm_eps: float = 1e-5) -> Any:
     """The official structure scaled down (HTSAT embed 8, depths 1-1-2-1; 1-layer RoBERTa of width 768)."""
     from transformers import ClapAudioConfig, ClapConfig, ClapTextConfig
 
@@ -124,6 +134,7 @@ def tiny_clap_config(vocab_size: int = 261) -> Any:
         projection_dim=512,
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
+        layer_norm_eps=layer_norm_eps,
     )
     return ClapConfig(text_config=text.to_dict(), audio_config=audio.to_dict(), projection_dim=512)
 
