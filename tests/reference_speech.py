@@ -96,3 +96,44 @@ def write_speech_files(folder: Path, ffmpeg: str | None = None) -> Path:
             capture_output=True,
         )  # fmt: skip
     return folder
+
+
+#: make_audio_amplitude.py's mp4s (FLAC audio: lossless, so every ffmpeg decodes the same samples).
+AMPLITUDE_FILES = (
+    "speech_22k_mono.mp4",  # 22.05 kHz mono (non-integer ratio to 48 kHz)
+    "noisy_long_44k_stereo.mp4",  # 44.1 kHz stereo, 19 s
+    "offset_16k.mp4",  # audio starting 0.5 s after the video (positive pts: MOVA pads silence)
+    "quiet_48k.mp4",  # 48 kHz (no resampling), −30 dB
+    "silence_16k.mp4",  # digital silence: LUFS −inf
+)
+
+
+def write_amplitude_files(folder: Path, ffmpeg: str) -> Path:
+    """The AMPLITUDE_FILES mp4s, muxed from write_speech_files' wavs (written first into `folder`)."""
+    import soundfile as sf
+
+    write_speech_files(folder, ffmpeg=None)
+    speech, _ = sf.read(folder / "speech_16k.wav", dtype="float64")
+    _write(folder / "quiet_48k.wav", np.repeat(speech, 3) * 10 ** (-30 / 20), 48000)
+
+    def mux(wav: str, out: str, *pre: str) -> None:
+        subprocess.run(
+            [
+                ffmpeg, "-y", "-loglevel", "error",
+                "-f", "lavfi", "-i", "color=c=gray:s=64x48:r=25:d=25",
+                *pre, "-i", str(folder / wav),
+                "-shortest", "-map", "0:v", "-map", "1:a",
+                "-c:v", "mpeg4", "-c:a", "flac", "-strict", "-2",
+                "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
+                str(folder / out),
+            ],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+
+    mux("speech_22k.wav", "speech_22k_mono.mp4")
+    mux("noisy_long_44k_stereo.wav", "noisy_long_44k_stereo.mp4")
+    mux("speech_16k.wav", "offset_16k.mp4", "-itsoffset", "0.5")
+    mux("quiet_48k.wav", "quiet_48k.mp4")
+    mux("silence_16k.wav", "silence_16k.mp4")
+    return folder
