@@ -20,7 +20,7 @@ from typing import Any
 
 from nava_eval.benchmarks.errors import DataNotFoundError
 from nava_eval.offline import offline_requested
-from nava_eval.reports.fileio import atomic_write_json
+from nava_eval.rundir.files import atomic_write_json
 
 log = logging.getLogger(__name__)
 

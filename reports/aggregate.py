@@ -19,16 +19,6 @@ from typing import Any
 
 from nava_eval.benchmarks.base import FieldRule
 from nava_eval.metrics.base import MetricField
-from nava_eval.reports.results import (
-    MetricResult,
-    Provenance,
-    Results,
-    ScoreRecord,
-    SetResult,
-    latest_by_id,
-    load_score_records,
-    sample_key,
-)
 from nava_eval.reports.stats import (
     PER_SET_MEANS,
     bootstrap_ci,
@@ -38,6 +28,16 @@ from nava_eval.reports.stats import (
     mean_of_set_means,
     seed_estimate,
     seed_statistic_estimate,
+)
+from nava_eval.rundir.records import (
+    MetricResult,
+    Provenance,
+    Results,
+    ScoreRecord,
+    SetResult,
+    latest_by_id,
+    load_score_records,
+    sample_key,
 )
 
 #: results.json `aggregation` of a set-level field.

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from nava_eval.interrupts import reraise_interrupts
-from nava_eval.reports.fileio import atomic_path, sha256_file
-from nava_eval.reports.results import (
+from nava_eval.reports.tables import SMOKE_BANNER
+from nava_eval.rundir.files import atomic_path, sha256_file
+from nava_eval.rundir.records import (
     RESULTS_SCHEMA,
     RUN_SCHEMA,
     SAMPLE_SCHEMA,
@@ -38,8 +39,7 @@ from nava_eval.reports.results import (
     record_key,
     sample_key,
 )
-from nava_eval.reports.schema import SchemaError, from_dict, to_dict
-from nava_eval.reports.tables import SMOKE_BANNER
+from nava_eval.rundir.schema import SchemaError, from_dict, to_dict
 
 SUBMISSION_SCHEMA = "nava-eval/submission/v1"
 MANIFEST_NAME = "submission.json"
@@ -372,13 +372,13 @@ def _read_members(
 
 
 def _json(name: str, data: bytes) -> Any:
-    from nava_eval.reports.safe_json import parse_json
+    from nava_eval.rundir.safe_json import parse_json
 
     return parse_json(data, name, finite=True)
 
 
 def _jsonl(name: str, data: bytes, cls: type, schema: str) -> list[Any]:
-    from nava_eval.reports.safe_json import parse_json
+    from nava_eval.rundir.safe_json import parse_json
 
     records = []
     for number, line in enumerate(data.split(b"\n"), start=1):

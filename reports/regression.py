@@ -494,7 +494,7 @@ def junit_xml(result: CheckResult) -> str:
 
 def write_junit(result: CheckResult, path: str | Path) -> Path:
     """Write `junit_xml(result)` atomically."""
-    from nava_eval.reports.fileio import atomic_write_text
+    from nava_eval.rundir.files import atomic_write_text
 
     return atomic_write_text(path, junit_xml(result))
 

@@ -22,9 +22,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from nava_eval.reports.fileio import atomic_write_text
 from nava_eval.reports.per_sample import RunData, load_run
-from nava_eval.reports.results import SampleRecord, latest_by_id, load_sample_records
 from nava_eval.reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_ci
 from nava_eval.reports.tables import (
     FIELD_LABELS,
@@ -34,6 +32,8 @@ from nava_eval.reports.tables import (
     field_order,
     render_table,
 )
+from nava_eval.rundir.files import atomic_write_text
+from nava_eval.rundir.records import SampleRecord, latest_by_id, load_sample_records
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ import pandas as pd
 
 from nava_eval.reports.model_names import published_name
 from nava_eval.reports.per_sample import RunData, field_estimate, field_values, is_multi_seed, load_run
-from nava_eval.reports.results import Results
 from nava_eval.reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_ci
+from nava_eval.rundir.records import Results
 
 Format = Literal["md", "csv", "html", "latex", "json"]
 FORMATS: tuple[str, ...] = ("md", "csv", "html", "latex", "json")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nava_eval.benchmarks.base import SampleSelection
-from nava_eval.reports.results import Results
+from nava_eval.rundir.records import Results
 from nava_eval.runners.importing import ImportReport, ImportRequest, Transfer, import_outputs
 
 
@@ -113,8 +113,8 @@ def score(
     reports: bool = True,
 ) -> ScoredRun:
     """Score a run directory (generated or imported): cached scores are reused, `nproc` processes share the work."""
+    from nava_eval.rundir.lock import command_lock
     from nava_eval.runners.run import load_prepared
-    from nava_eval.runners.run_lock import command_lock
 
     chosen = tuple(metrics) if metrics else None
     if not Path(run_dir).is_dir():  # checked first: taking the lock would create the folder

@@ -39,8 +39,8 @@ def generate_in_process(prepared: PreparedRun, *, keep_process_group: bool = Fal
     cannot re-create a gloo group after one with subgroups was destroyed (the new group's rendezvous
     meets the old keys in the launcher's store and times out), so the score stage reuses this one.
     """
+    from nava_eval.rundir.inputs_hash import InputsHasher
     from nava_eval.runners.distributed import destroy, init_distributed, pinned_cpu_threads
-    from nava_eval.runners.inputs_hash import InputsHasher
     from nava_eval.runners.nava_backend import load_nava_generator
 
     request = prepared.request

@@ -154,7 +154,7 @@ def estimate(preset_name: str, switches: MemorySwitches | None = None) -> Memory
     """Estimated memory of one sample of `preset_name` on one GPU under `switches` (default: the preset's own)."""
     from nava_eval.nava.config import NavaConfig
     from nava_eval.nava.sampling.guidance import GuidanceScales, required_passes
-    from nava_eval.runners.spec import get_preset
+    from nava_eval.runners.presets import get_preset
 
     preset = get_preset(preset_name)
     g = preset.generation
@@ -186,7 +186,7 @@ def estimate(preset_name: str, switches: MemorySwitches | None = None) -> Memory
 
 
 def default_switches(preset_name: str) -> MemorySwitches:
-    from nava_eval.runners.spec import get_preset
+    from nava_eval.runners.presets import get_preset
 
     g = get_preset(preset_name).generation
     return MemorySwitches(
@@ -225,7 +225,7 @@ def advise(preset_name: str, gpu: GpuInfo, gpu_count: int = 1) -> FitAdvice:
         return FitAdvice(preset_name, gpu, peak, True, (), peak, True)
     chosen: list[str] = []
     switches = base
-    from nava_eval.runners.spec import get_preset
+    from nava_eval.runners.presets import get_preset
 
     has_fp8_preset = any(m in ("t2av", "i2av") for m in get_preset(preset_name).modes)
     for label, change in SWITCH_STEPS:

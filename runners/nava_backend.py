@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nava_eval.benchmarks.base import Sample
-from nava_eval.runners.spec import GenerationSettings
+from nava_eval.rundir.run_file import GenerationSettings
 
 logger = logging.getLogger(__name__)
 

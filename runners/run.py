@@ -18,24 +18,14 @@ from typing import Any
 
 from nava_eval.benchmarks.base import Benchmark, Sample, SampleSelection, field_rule, get_benchmark
 from nava_eval.interrupts import reraise_interrupts
-from nava_eval.reports.fileio import atomic_write_json, atomic_write_text
-from nava_eval.reports.results import Results, latest_by_id, load_score_records, sample_key, split_key
-from nava_eval.reports.schema import SchemaError, to_dict
+from nava_eval.rundir.files import atomic_write_json, atomic_write_text
+from nava_eval.rundir.layout import RunDir
+from nava_eval.rundir.provenance import collect_provenance, now_iso
+from nava_eval.rundir.records import Results, latest_by_id, load_score_records, sample_key, split_key
+from nava_eval.rundir.run_file import GenerationSettings, RunFile, RunSpec, load_run_file, replace_provenance
+from nava_eval.rundir.schema import SchemaError, to_dict
+from nava_eval.runners.presets import Preset, check_preset_fits, default_preset, get_preset
 from nava_eval.runners.request_checks import check_device, check_metric_names, check_scorer_weights
-from nava_eval.runners.run_dir import RunDir
-from nava_eval.runners.spec import (
-    GenerationSettings,
-    Preset,
-    RunFile,
-    RunSpec,
-    check_preset_fits,
-    collect_provenance,
-    default_preset,
-    get_preset,
-    load_run_file,
-    now_iso,
-    replace_provenance,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -429,7 +419,7 @@ def aggregate_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -
     """Write results.json from the per-sample scores: every metric and sample of the run, merged."""
     from nava_eval.metrics.base import metric_entries
     from nava_eval.reports.aggregate import aggregate_metric, build_results
-    from nava_eval.runners.run_dir import planned_samples
+    from nava_eval.rundir.layout import planned_samples
 
     records = latest_by_id(prepared.run_dir.all_records())
     samples = results_samples(prepared, records)

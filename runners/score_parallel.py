@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from nava_eval.interrupts import as_interrupt, is_interrupt, restored_signal_handlers
-from nava_eval.reports.fileio import atomic_write_text
-from nava_eval.reports.results import latest_by_id, sample_key
-from nava_eval.runners.run_dir import RunDir
+from nava_eval.rundir.files import atomic_write_text
+from nava_eval.rundir.layout import RunDir
+from nava_eval.rundir.records import latest_by_id, sample_key
 from nava_eval.runners.score import ScoreSummary, score_metric
 
 logger = logging.getLogger(__name__)

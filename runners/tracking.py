@@ -40,8 +40,8 @@ class RunLog:
 def collect_run_log(run_dir: Path, config: Mapping[str, Any] | None = None) -> RunLog:
     """Read results.json, run.json and scores/ of a run directory into a RunLog."""
     from nava_eval.reports.per_sample import load_run
-    from nava_eval.reports.schema import to_dict
-    from nava_eval.runners.spec import load_run_file
+    from nava_eval.rundir.run_file import load_run_file
+    from nava_eval.rundir.schema import to_dict
 
     run = load_run(run_dir)
     results = run.results

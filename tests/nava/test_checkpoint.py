@@ -24,7 +24,7 @@ from nava_eval.nava.checkpoint import (
     save_state_dict,
 )
 from nava_eval.nava.config import NavaConfig
-from nava_eval.runners.verify_model import read_key_list
+from nava_eval.nava.verify.model import read_key_list
 
 # Small enough to save and reload in milliseconds, still with both block types.
 SMALL = NavaConfig.from_preset(

@@ -53,7 +53,7 @@ def test_download_plan_lists_release_files() -> None:
     from click.testing import CliRunner
 
     from nava_eval.nava.weights_download import nava_download_plan
-    from nava_eval.runners.commands.weights_nava import command
+    from nava_eval.runners.cli.weights_nava import command
 
     plan = nava_download_plan()
     assert plan[0] == DIT_FILE and {VIDEO_VAE_FILE, T5_FILE, AUDIO_VAE_FILE} <= set(plan)

@@ -13,8 +13,8 @@ pytestmark = pytest.mark.gpu
 
 
 def test_reference_folder_passes_on_cuda_fp32(shared_dir):
-    """CPU twin: tests/runners/test_verify_model.py (same folder, same tolerances, on CPU)."""
-    from nava_eval.runners.verify_model import verify_folder
+    """CPU twin: tests/nava/test_verify_model.py (same folder, same tolerances, on CPU)."""
+    from nava_eval.nava.verify.model import verify_folder
 
     result = verify_folder(shared_dir / "fixtures" / "nava_tiny", device="cuda")
     assert result.ok, [r for r in result.results if r.status != "pass"]
@@ -127,9 +127,9 @@ def test_fp8_scaled_mm_on_cuda_matches_the_dequantised_product():
 
 
 def test_bench_gpu_small_plan_on_cuda(tmp_path):
-    """CPU twin: tests/runners/gpubench/test_gpubench_runner.py (the same sections on CPU)."""
-    from nava_eval.runners.gpubench.plan import small_plan
-    from nava_eval.runners.gpubench.runner import run_gpu_bench
+    """CPU twin: tests/runners/perf/gpu/test_gpubench_runner.py (the same sections on CPU)."""
+    from nava_eval.runners.perf.gpu.plan import small_plan
+    from nava_eval.runners.perf.gpu.runner import run_gpu_bench
 
     plan = small_plan("cuda").replace(budget_s=300.0, max_repeats=1)
     report = run_gpu_bench(plan, tmp_path, sections=["ceiling", "step", "attention", "fp8", "video_vae"])

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from nava_eval.benchmarks.base import Sample
-from nava_eval.reports.results import load_sample_records
+from nava_eval.rundir.layout import RunDir
+from nava_eval.rundir.records import load_sample_records
 from nava_eval.runners.distributed import init_distributed, spawn_workers
 from nava_eval.runners.generate import generate_samples, plan_assignments
-from nava_eval.runners.run_dir import RunDir
 from nava_eval.runners.seeds import sample_seed
 
 
@@ -155,7 +155,7 @@ def test_killed_run_resumed_with_another_world_size_does_each_sample_once(tmp_pa
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from test_generate import EchoGenerator, make_samples, single_ctx
         from nava_eval.runners.generate import generate_samples
-        from nava_eval.runners.run_dir import RunDir
+        from nava_eval.rundir.layout import RunDir
         generate_samples(RunDir(__import__("pathlib").Path({str(run_root)!r})), make_samples(6),
                          lambda: EchoGenerator(pause_on="003"), single_ctx(), progress=False)
         """
@@ -177,7 +177,7 @@ def test_killed_run_resumed_with_another_world_size_does_each_sample_once(tmp_pa
 
 
 def _hashed_generate(run_dir, samples, gen, *, seed=7, seed_policy="per-sample", settings="s1"):
-    from nava_eval.runners.inputs_hash import InputsHasher
+    from nava_eval.rundir.inputs_hash import InputsHasher
 
     hasher = InputsHasher(settings)
     return generate_samples(
@@ -238,8 +238,8 @@ class StreamEcho(EchoGenerator):
 
 
 def test_resume_plan_regenerates_official_rank_samples_whose_noise_changes_with_the_world(tmp_path):
+    from nava_eval.rundir.inputs_hash import InputsHasher
     from nava_eval.runners.generate import resume_plan
-    from nava_eval.runners.inputs_hash import InputsHasher
 
     run_dir = RunDir(tmp_path / "run")
     samples = make_samples(4)  # set2: 000, 002; set1: 001, 003 (one stream per set)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from nava_eval.reports.results import load_results, load_sample_records, load_score_records
-from nava_eval.runners.cli import cli
-from nava_eval.runners.spec import load_run_file
+from nava_eval.rundir.records import load_results, load_sample_records, load_score_records
+from nava_eval.rundir.run_file import load_run_file
+from nava_eval.runners.cli.main import cli
 
 pytestmark = pytest.mark.slow
 
@@ -142,7 +142,7 @@ def test_sp2_and_dp2_workers_write_the_same_bytes_as_one_process(tmp_path):
 
     import torch
 
-    from nava_eval.reports.results import latest_by_id
+    from nava_eval.rundir.records import latest_by_id
 
     def hashes(run_dir: Path) -> dict[str, str]:
         return {
@@ -346,7 +346,7 @@ def test_trackers_are_imported_only_when_asked() -> None:
     import sys
 
     code = (
-        "import sys, nava_eval.runners.commands.run, nava_eval.runners.tracking;"
+        "import sys, nava_eval.runners.cli.run, nava_eval.runners.tracking;"
         "bad=[m for m in ('wandb','tensorboard','torch.utils.tensorboard') if m in sys.modules];"
         "assert not bad, bad"
     )
