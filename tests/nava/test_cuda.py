@@ -96,9 +96,7 @@ def test_bf16_guided_step_tracks_fp32_on_cuda():
     from nava_eval.nava.checkpoint import build_model, materialize_random
 
     device = torch.device("cuda")
-    model = materialize_random(
-        build_model(NavaConfig.for_model("nava-tiny"), "meta"), device, seed=3
-    ).eval()
+    model = materialize_random(build_model(NavaConfig.for_model("nava-tiny"), "meta"), device, seed=3).eval()
     prev = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False  # a true fp32 reference
     try:
