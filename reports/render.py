@@ -22,9 +22,8 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from nava_eval.reports.fileio import atomic_write_text
+from nava_eval.errors import InvalidValue
 from nava_eval.reports.per_sample import RunData, load_run
-from nava_eval.reports.results import SampleRecord, latest_by_id, load_sample_records
 from nava_eval.reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_ci
 from nava_eval.reports.tables import (
     FIELD_LABELS,
@@ -34,6 +33,8 @@ from nava_eval.reports.tables import (
     field_order,
     render_table,
 )
+from nava_eval.rundir.files import atomic_write_text
+from nava_eval.rundir.records import SampleRecord, latest_by_id, load_sample_records
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +298,7 @@ def write_report(
     main = load_run(run)
     if out is None:
         if main.run_dir is None:
-            raise ValueError("the run has no directory; pass out= for the report path")
+            raise InvalidValue("the run has no directory; pass out= for the report path")
         out = main.run_dir / REPORT_NAME
     out = Path(out)
     text = render_report(main, others, report_dir=out.parent, **options)  # type: ignore[arg-type]

@@ -4,17 +4,17 @@ import sys
 
 from click.testing import CliRunner
 
-from nava_eval.reports.fileio import atomic_write_json
-from nava_eval.reports.results import MetricResult, Results
-from nava_eval.reports.schema import to_dict
-from nava_eval.runners.cli import COMMANDS, cli
+from nava_eval.rundir.files import atomic_write_json
+from nava_eval.rundir.records import MetricResult, Results
+from nava_eval.rundir.schema import to_dict
+from nava_eval.runners.cli.main import COMMANDS, cli
 
 
 def test_help_lists_every_command_without_importing_torch():
     code = (
         "import sys\n"
         "from click.testing import CliRunner\n"
-        "from nava_eval.runners.cli import cli\n"
+        "from nava_eval.runners.cli.main import cli\n"
         "result = CliRunner().invoke(cli, ['--help'])\n"
         "assert result.exit_code == 0, result.output\n"
         "print(result.output)\n"
