@@ -97,3 +97,25 @@ def test_embeddings_cs_and_fd_match_the_pinned_toolkit(
     for pair, fd in expected["per_clip_fd"].items():
         a, b = pair.split("|")
         assert C.toolkit_perclip_fd(embs[a], embs[b]) == pytest.approx(fd, abs=1e-4), pair
+
+
+def test_the_same_item_under_two_seeds_is_two_samples(metric: C.ClapScore, wavs: Path) -> None:
+    """Batch entries are positions, never item ids: one id with two outputs (two seeds) gets two scores."""
+    from nava_eval.metrics.base import ScoreInput
+
+    meta = {"audio_prompt": ["a dog barking"]}
+    a, b = wavs / "tone_44k_2p5s.wav", wavs / "bursts_44k_3p7s.wav"
+    together = metric.score_batch(
+        [
+            ScoreInput("item", "set2", a, reference_audio=b, meta=meta),
+            ScoreInput("item", "set2", b, reference_audio=a, meta=meta),
+        ]
+    )
+    alone = [
+        metric.score_batch([ScoreInput("item", "set2", a, reference_audio=b, meta=meta)])[0],
+        metric.score_batch([ScoreInput("item", "set2", b, reference_audio=a, meta=meta)])[0],
+    ]
+    assert together[0].values["cs"] != pytest.approx(together[1].values["cs"], abs=1e-4)
+    for t, s in zip(together, alone, strict=True):
+        assert t.values["cs"] == pytest.approx(s.values["cs"], abs=1e-6)
+        assert t.values["fd"] == pytest.approx(s.values["fd"], abs=1e-6)
