@@ -34,6 +34,7 @@ def _metric(precision: str, **options) -> ab.AudioboxAesthetics:
     return metric
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["bf16", "16"])
 def test_reduced_precision_checkpoint_scores_as_the_official_predictor(
     official: dict, reference_wavs: dict[str, Path], precision: str
@@ -50,6 +51,7 @@ def test_reduced_precision_checkpoint_scores_as_the_official_predictor(
             assert value == official["runs"]["32"]["files"][name][axis]
 
 
+@pytest.mark.slow
 def test_checkpoint_precision_is_a_named_non_official_variant(reference_wavs: dict[str, Path]) -> None:
     metric = _metric("bf16", checkpoint_precision=True)
     assert metric.protocol == "audiobox/versebench-aesthetics-v1+checkpoint-precision"

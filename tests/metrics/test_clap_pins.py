@@ -81,6 +81,7 @@ def test_official_text_tower_uses_roberta_base_eps() -> None:
     assert C.official_clap_config().text_config.layer_norm_eps == 1e-5
 
 
+@pytest.mark.slow
 def test_embeddings_cs_and_fd_match_the_pinned_toolkit(
     expected: dict, metric: C.ClapScore, wavs: Path
 ) -> None:
@@ -99,6 +100,7 @@ def test_embeddings_cs_and_fd_match_the_pinned_toolkit(
         assert C.toolkit_perclip_fd(embs[a], embs[b]) == pytest.approx(fd, abs=1e-4), pair
 
 
+@pytest.mark.slow
 def test_the_same_item_under_two_seeds_is_two_samples(metric: C.ClapScore, wavs: Path) -> None:
     """Batch entries are positions, never item ids: one id with two outputs (two seeds) gets two scores."""
     from nava_eval.metrics.base import ScoreInput

@@ -62,6 +62,7 @@ def test_real_weights_are_movas_files(metric: dm.Dnsmos, expected: dict) -> None
     assert found == expected["onnx_sha256"]
 
 
+@pytest.mark.slow
 def test_matches_movas_compute_score(metric: dm.Dnsmos, expected: dict, clips: Path) -> None:
     """Every wav MOVA's ComputeScore reads directly, scored in one batch (windows of all clips mixed)."""
     names = [k for k, v in expected["results"].items() if "::" not in k and "error" not in v]
@@ -76,6 +77,7 @@ def test_matches_movas_compute_score(metric: dm.Dnsmos, expected: dict, clips: P
     assert by_name["speech_22k.wav"].values["dnsmos_bak"] > by_name["noisy_22k.wav"].values["dnsmos_bak"] + 1
 
 
+@pytest.mark.slow
 def test_mp4_goes_through_movas_ffmpeg_command(metric: dm.Dnsmos, expected: dict, clips: Path) -> None:
     """44.1 kHz stereo FLAC in mp4, 19 s (ten windows): ffmpeg → 16 kHz mono s16le, as MOVA decodes it."""
     exp = expected["results"]["speech_44k_stereo.mp4::via_ffmpeg"]
@@ -89,6 +91,7 @@ def test_mp4_goes_through_movas_ffmpeg_command(metric: dm.Dnsmos, expected: dict
     _check(out.values, exp, "mp4")
 
 
+@pytest.mark.slow
 def test_stereo_wav_fails_as_in_compute_score_unless_routed_through_ffmpeg(
     metric: dm.Dnsmos, expected: dict, clips: Path
 ) -> None:
@@ -103,6 +106,7 @@ def test_stereo_wav_fails_as_in_compute_score_unless_routed_through_ffmpeg(
     _check(out.values, expected["results"][f"{name}::via_ffmpeg"], name)
 
 
+@pytest.mark.slow
 def test_batching_does_not_change_values(metric: dm.Dnsmos, clips: Path) -> None:
     names = ["speech_16k.wav", "noisy_22k.wav", "silence_16k.wav"]
     together = metric.score_batch([ScoreInput(n, "set3", clips / n) for n in names])
