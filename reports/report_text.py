@@ -96,6 +96,11 @@ def _sections(
         items = reproductions(rowset, benchmark, aliases)
         if items:
             side.append((f"Paper vs harness ({benchmark})", REPRO_HEADERS, _repro_body(items), []))
+    if published and "versebench" in rowset.benchmarks():
+        from nava_eval.reports.user_study import STUDY_HEADERS, study_notes, study_rows
+
+        caption = "User study: NAVA vs each baseline, human GSB votes (win/tie/lose for NAVA)"
+        side.append((caption, STUDY_HEADERS, study_rows(), study_notes()))
     if (published and "versebench" in rowset.benchmarks()) or gpu_bench is not None:
         from nava_eval.reports.published_facts import SPEED_HEADERS, speed_table
 
