@@ -56,6 +56,7 @@ HEADLINE: dict[str, tuple[str, ...]] = {
 }
 
 MAX_COLUMNS = 12
+HTML_BLOCK = 10  # metric columns per HTML table block (a 1280 px page holds 10 with CIs)
 WIDTH = 120
 SECONDARY = "§"
 SMOKE_SUFFIX = "+smoke-random-weights"
@@ -426,7 +427,7 @@ PAPER_CSS = """
 .paper-view { max-width: 100%; }
 .paper-view table { border-collapse: collapse; width: 100%; table-layout: auto; font-variant-numeric: tabular-nums; }
 .paper-view th, .paper-view td { border-bottom: 1px solid #ddd; padding: 0.3em 0.45em; text-align: right;
-  white-space: normal; overflow-wrap: anywhere; }
+  white-space: normal; overflow-wrap: normal; word-break: normal; }
 .paper-view th:first-child, .paper-view td:first-child { text-align: left; }
 .paper-view tr.published td { color: #444; } .paper-view strong.best { color: #0a5d00; }
 .paper-view .notes { font-size: 0.85em; color: #444; overflow-wrap: anywhere; }
@@ -442,22 +443,28 @@ def render_html(table: PaperTable) -> str:
     ]
     if table.banner:
         parts.append(f'<p class="smoke-banner"><strong>{esc(table.banner)}</strong></p>')
-    parts.append(f"<table><caption>{esc(table.title)}</caption><thead><tr>")
-    parts += [f"<th>{esc(h)}</th>" for h in table.lead_headers()]
-    parts += [
-        f'<th data-key="{esc(c.key)}" title="{esc(c.protocol)}">{esc(c.header)}</th>' for c in table.columns
-    ]
-    parts.append("</tr></thead><tbody>")
-    for row in table.rows:
-        kind = "published" if row.kind == "published" else "run"
-        parts.append(f'<tr class="{kind}">' + "".join(f"<td>{esc(v)}</td>" for v in table.lead_values(row)))
-        for c in table.columns:
-            text = esc(table.cell_text(row.label, c.key))
-            if table.is_best(row.label, c.key):
-                text = f'<strong class="best">{text}</strong>'
-            parts.append(f"<td>{text}</td>")
-        parts.append("</tr>")
-    parts.append("</tbody></table>")
+    # Wide tables come as column blocks (each repeating the model) so no block is wider than the page.
+    blocks = [table.columns[i : i + HTML_BLOCK] for i in range(0, len(table.columns), HTML_BLOCK)] or [()]
+    for index, block in enumerate(blocks):
+        caption = table.title + (f" ({index + 1}/{len(blocks)})" if len(blocks) > 1 else "")
+        parts.append(f"<table><caption>{esc(caption)}</caption><thead><tr>")
+        parts += [f"<th>{esc(h)}</th>" for h in table.lead_headers()]
+        parts += [
+            f'<th data-key="{esc(c.key)}" title="{esc(c.protocol)}">{esc(c.header)}</th>' for c in block
+        ]
+        parts.append("</tr></thead><tbody>")
+        for row in table.rows:
+            kind = "published" if row.kind == "published" else "run"
+            parts.append(
+                f'<tr class="{kind}">' + "".join(f"<td>{esc(v)}</td>" for v in table.lead_values(row))
+            )
+            for c in block:
+                text = esc(table.cell_text(row.label, c.key))
+                if table.is_best(row.label, c.key):
+                    text = f'<strong class="best">{text}</strong>'
+                parts.append(f"<td>{text}</td>")
+            parts.append("</tr>")
+        parts.append("</tbody></table>")
     notes = [f"{str(i).translate(_SUPERSCRIPT)} {n}" for i, n in enumerate(table.footnotes, start=1)]
     notes += list(table.notes)
     parts.append('<ul class="notes">' + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
