@@ -21,6 +21,7 @@ from typing import Literal
 
 import numpy as np
 
+from nava_eval.errors import UnknownName
 from nava_eval.reports.rows import ALL, WHOLE_BENCHMARK_SPLITS, ModelInfo, RowSet, is_secondary
 
 View = Literal["paper", "full"]
@@ -240,7 +241,7 @@ def build_paper_table(
     if metrics is not None:
         unknown = [m for m in metrics if m not in names]
         if unknown:
-            raise ValueError(
+            raise UnknownName(
                 f"unknown metric field(s) {', '.join(unknown)}; valid: {', '.join(field_rank(names, benchmark))}"
             )
         names = [m for m in metrics]

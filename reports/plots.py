@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from nava_eval.errors import InvalidValue
 from nava_eval.reports.paper_view import (
     SHORT_LABELS,
     PaperTable,
@@ -149,7 +150,7 @@ def write_plots(rowset: RowSet, path: str | Path, aliases: Mapping[str, str] | N
             draw = lambda sub, b=table.benchmark: paper_vs_harness_figure(rowset, b, aliases, sub)  # noqa: E731
             parts.append((_versus_size(len(items)), draw))
     if not parts:
-        raise ValueError("nothing to plot: no run or published number in the selection")
+        raise InvalidValue("nothing to plot: no run or published number in the selection")
     width = max(size[0] for size, _ in parts)
     heights = [size[1] for size, _ in parts]
     page = Figure(figsize=(width, sum(heights)), layout="constrained")

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from nava_eval.errors import InvalidValue, MissingFile
+
 MODELS_CSV = "published_models.csv"
 SPEED_CSV = "published_speed.csv"
 
@@ -62,13 +64,13 @@ def bench_gpu_rows(path: str | Path) -> list[dict[str, str]]:
     try:
         data = json.loads(source.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ValueError(
+        raise MissingFile(
             f"{source}: no such file; give the bench_gpu.json `nava-eval bench gpu` wrote"
         ) from None
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{source}: not JSON ({exc})") from None
+        raise InvalidValue(f"{source}: not JSON ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("sections"), list):
-        raise ValueError(f"{source}: at $.sections: expected the list a bench_gpu.json holds")
+        raise InvalidValue(f"{source}: at $.sections: expected the list a bench_gpu.json holds")
     gpus = data.get("machine", {}).get("gpus") if isinstance(data.get("machine"), dict) else None
     machine = ", ".join(map(str, gpus)) if isinstance(gpus, list) and gpus else "this machine"
     rows = []

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from nava_eval.errors import InvalidValue
 from nava_eval.reports.paper_view import (
     PAPER_CSS,
     WIDTH,
@@ -147,7 +148,7 @@ def render_report_text(
         return json.dumps({"tables": [table_dict(t) for t in tables], "side": [
             {"caption": c, "headers": list(h), "rows": b, "notes": n} for c, h, b, n in side
         ]}, indent=2, ensure_ascii=False) + "\n"  # fmt: skip
-    raise ValueError(
+    raise InvalidValue(
         f"unknown report format {fmt!r}; valid: md, html, latex, json (csv, parquet, jsonl: tidy rows)"
     )
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from nava_eval.errors import InvalidValue
 from nava_eval.rundir.records import Results, load_results, results_path
 
 #: The columns of a tidy row, in order (the CSV header; `load_results` returns exactly these).
@@ -329,12 +330,12 @@ def write_rows(frame: pd.DataFrame, fmt: str, path: Path | None = None) -> bytes
         try:
             frame.to_parquet(buffer, index=False)
         except ImportError as exc:
-            raise ValueError(
+            raise InvalidValue(
                 f"--format parquet needs pyarrow (pip install 'nava-eval[parquet]' or pip install pyarrow): {exc}"
             ) from None
         data = buffer.getvalue()
     else:
-        raise ValueError(f"unknown row format {fmt!r}; valid: {', '.join(FORMATS)}")
+        raise InvalidValue(f"unknown row format {fmt!r}; valid: {', '.join(FORMATS)}")
     if path is not None:
         from nava_eval.rundir.files import atomic_write_bytes
 

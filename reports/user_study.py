@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nava_eval.errors import InvalidValue
+
 STUDY_CSV = "user_study.csv"
 STUDY_HEADERS = ("NAVA vs", "win/tie/lose", "win %", "tie %", "lose %", "win − lose %")
 N_RESAMPLES = 10_000
@@ -38,7 +40,7 @@ def load_study(path: str | Path | None = None) -> pd.DataFrame:
     frame = pd.read_csv(source)
     bad = frame[frame[["win", "tie", "lose"]].sum(axis=1) != frame["votes"]]
     if len(bad):
-        raise ValueError(f"{source}: win + tie + lose != votes for {', '.join(bad['baseline'])}")
+        raise InvalidValue(f"{source}: win + tie + lose != votes for {', '.join(bad['baseline'])}")
     return frame
 
 
