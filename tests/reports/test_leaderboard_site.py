@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -30,18 +31,23 @@ BETTER = {
 def zips(make_run, tmp_path: Path) -> list[Path]:
     a = submit(make_run("run-a", GOOD, model="model-a"), tmp_path / "a.zip")
     b = submit(make_run("run-b", BETTER, model="model-b"), tmp_path / "b.zip")
-    # c: results.json claims a better Sync-C than its own per-sample scores give
+    # c: results.json claims a better Sync-C than its own per-sample scores give; the manifest is updated to
+    # match, so only recomputing the aggregate from the bundled scores can catch it.
     c = tmp_path / "c.zip"
-    with zipfile.ZipFile(a) as src, zipfile.ZipFile(c, "w") as dst:
-        for info in src.infolist():
-            data = src.read(info.filename)
-            if info.filename == "results.json":
-                results = json.loads(data)
-                results["metrics"]["sync_c"]["value"] = 99.0
-                data = json.dumps(results).encode()
-                manifest = json.loads(src.read("submission.json"))
-            dst.writestr(info, data)
-    del manifest
+    with zipfile.ZipFile(a) as src:
+        members = {info.filename: src.read(info.filename) for info in src.infolist()}
+    results = json.loads(members["results.json"])
+    results["metrics"]["sync_c"]["value"] = 99.0
+    members["results.json"] = json.dumps(results).encode()
+    manifest = json.loads(members["submission.json"])
+    manifest["files"]["results.json"] = {
+        "sha256": hashlib.sha256(members["results.json"]).hexdigest(),
+        "size": len(members["results.json"]),
+    }
+    members["submission.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(c, "w") as dst:
+        for name, data in members.items():
+            dst.writestr(name, data)
     return [a, b, c]
 
 
@@ -50,6 +56,7 @@ def test_leaderboard_validates_and_links_provenance(zips: list[Path], tmp_path: 
     result = CliRunner().invoke(cli, ["leaderboard", *map(str, zips), "-o", str(out)])
     assert result.exit_code == 1  # c.zip is rejected
     assert "rejected c.zip" in result.output and "2 accepted, 1 rejected" in result.output
+    assert "do not match the per-sample scores" in result.output  # caught by the recomputation
     page = (out / "index.html").read_text(encoding="utf-8")
     assert page.count('<tr data-label="model-a">') == 3 and page.count('<tr data-label="model-b">') == 3
     assert [t for t in re.findall(r'data-tab="([^"]+)"', page)] == [
