@@ -16,7 +16,7 @@ import math
 import re
 import textwrap
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -60,6 +60,7 @@ MAX_COLUMNS = 12
 HTML_BLOCK = 10  # metric columns per HTML table block (a 1280 px page holds 10 with CIs)
 WIDTH = 120
 SECONDARY = "§"
+DISAGREE = " ≠"
 SMOKE_SUFFIX = "+smoke-random-weights"
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -95,6 +96,7 @@ class PaperCell:
     seed_sd: float | None = None
     set_tag: str | None = None  # a published number of one set shown in the overall column (full view)
     secondary: bool = False
+    disagrees: bool = False  # a run's CI excludes its own model's published number of this column
 
     def text(self) -> str:
         out = _fmt(self.value)
@@ -106,6 +108,8 @@ class PaperCell:
             out += f" ({self.set_tag})"
         if self.secondary:
             out += SECONDARY
+        if self.disagrees:
+            out += DISAGREE
         return out
 
 
@@ -192,8 +196,13 @@ def build_paper_table(
     set_name: str = ALL,
     metrics: Sequence[str] | None = None,
     max_columns: int = MAX_COLUMNS,
+    aliases: Mapping[str, str] | None = None,
 ) -> PaperTable:
-    """The paper view of one benchmark (and one set, or the whole benchmark) of `rowset`."""
+    """The paper view of one benchmark (and one set, or the whole benchmark) of `rowset`.
+
+    A run that is a published model (reports.model_names, `aliases`) gets ≠ on each number whose 95 % CI
+    excludes that model's published number in the same column.
+    """
     rs = rowset.only(benchmark)
     frame = rs.frame
     splits = _overall_splits(rs, benchmark, set_name)
@@ -297,6 +306,11 @@ def build_paper_table(
             target = (max if direction == "higher" else min)(v for _, v in contenders)
             best[key] = frozenset(lbl for lbl, v in contenders if v == target)
 
+    if set_name == ALL:
+        for item in reproductions(rowset, benchmark, aliases):
+            key = (item.run, f"{item.field}@{item.protocol}")
+            if item.verdict == "disagrees" and key in cells:
+                cells[key] = replace(cells[key], disagrees=True)
     notes = _notes(rs, rows, columns, cells, hidden)
     return PaperTable(
         benchmark, set_name, tuple(rows), tuple(columns), cells, best, tuple(footnotes), tuple(notes),
@@ -334,6 +348,10 @@ def _notes(
     if any(c.set_tag for c in shown):
         notes.append(
             "(setN): a published number of that set only; not ranked against whole-benchmark numbers."
+        )
+    if any(c.disagrees for c in shown):
+        notes.append(
+            f"{DISAGREE.strip()}: the run's 95 % CI excludes its own model's published number of the same protocol."
         )
     if any(c.secondary for c in shown):
         notes.append(
@@ -490,11 +508,12 @@ def build_paper_tables(
     per_set: bool = False,
     metrics: Sequence[str] | None = None,
     benchmarks: Sequence[str] | None = None,
+    aliases: Mapping[str, str] | None = None,
 ) -> list[PaperTable]:
     """One table per benchmark (and, with `per_set`, one per set after it)."""
     out = []
     for benchmark in benchmarks or rowset.benchmarks():
-        out.append(build_paper_table(rowset, benchmark, view=view, metrics=metrics))
+        out.append(build_paper_table(rowset, benchmark, view=view, metrics=metrics, aliases=aliases))
         if per_set:
             frame = rowset.only(benchmark).frame
             sets = sorted(set(frame.loc[frame["kind"] != "published", "set"]) - {ALL})

@@ -143,7 +143,7 @@ def write_plots(rowset: RowSet, path: str | Path, aliases: Mapping[str, str] | N
     from matplotlib.figure import Figure
 
     parts: list[tuple[tuple[float, float], Any]] = []
-    for table in build_paper_tables(rowset):
+    for table in build_paper_tables(rowset, aliases=aliases):
         parts.append((_metric_size(table), lambda sub, t=table: metric_figure(t, sub)))
         items = _compared(rowset, table.benchmark, aliases)
         if items:

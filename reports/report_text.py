@@ -91,7 +91,7 @@ def _sections(
     gpu_bench: str | Path | None,
 ) -> tuple[list[PaperTable], list[Side]]:
     """The paper tables and the side tables (caption, headers, body) that go with them."""
-    tables = build_paper_tables(rowset, view=view, per_set=per_set, metrics=metrics)
+    tables = build_paper_tables(rowset, view=view, per_set=per_set, metrics=metrics, aliases=aliases)
     side: list[Side] = []
     for benchmark in rowset.benchmarks():
         items = reproductions(rowset, benchmark, aliases)

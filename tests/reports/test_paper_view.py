@@ -68,6 +68,9 @@ def test_ci_and_seed_sd_in_cells_smoke_never_best(tmp_path: Path) -> None:
     rowset = build_rows([matching_run(tmp_path, seeds=[0, 1, 2]), smoke_run(tmp_path)], published=True)
     table = build_paper_table(rowset, "versebench")
     assert table.cell_text("nava-6b", "sync_c@sync/mova-lse-v1") == "7.900 ± 0.200 (sd 0.050)"
+    # IB 0.30 [0.29, 0.31] excludes NAVA's published 0.313: marked; Sync-C 7.7914 is inside [7.7, 8.1]
+    assert table.cell_text("nava-6b", "ib@ib/mova-imagebind-huge-v1") == "0.300 ± 0.010 ≠"
+    assert any(n.startswith("≠: the run's 95 % CI excludes") for n in table.notes)
     assert table.cell_text("nava-tiny [smoke]", "wer@wer/versebench-sensevoice-v1+smoke-random-weights") == (
         "100.00 ± 0.000"
     )
