@@ -326,13 +326,14 @@ def write_rows(frame: pd.DataFrame, fmt: str, path: Path | None = None) -> bytes
     elif fmt == "jsonl":
         data = frame.to_json(orient="records", lines=True, force_ascii=False).encode("utf-8")
     elif fmt == "parquet":
-        buffer = io.BytesIO()
         try:
-            frame.to_parquet(buffer, index=False)
-        except ImportError as exc:
+            import pyarrow  # noqa: F401 - pandas' Parquet engine; checked here for a clear message
+        except ImportError:
             raise InvalidValue(
-                f"--format parquet needs pyarrow (pip install 'nava-eval[parquet]' or pip install pyarrow): {exc}"
+                "--format parquet needs pyarrow: pip install 'nava-eval[parquet]' (csv and jsonl need nothing)"
             ) from None
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False, engine="pyarrow")
         data = buffer.getvalue()
     else:
         raise InvalidValue(f"unknown row format {fmt!r}; valid: {', '.join(FORMATS)}")
