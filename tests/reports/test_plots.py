@@ -52,3 +52,12 @@ def test_paper_vs_harness_and_the_page(tmp_path: Path) -> None:
     assert paper_vs_harness_figure(build_rows([smoke_run(tmp_path)], published=True), "versebench") is None
     out = write_plots(rowset, tmp_path / "plots.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_secondary_sources_are_hollow_in_plots() -> None:
+    table = build_paper_table(build_rows([], published=True, benchmarks=["seedtts"]), "seedtts")
+    fig = metric_figure(table)
+    wer = fig.get_axes()[0]
+    labels = [t.get_text() for t in wer.get_yticklabels()]
+    faces = {label: line.get_markerfacecolor() for label, line in zip(labels, wer.get_lines(), strict=True)}
+    assert faces["CosyVoice 2"] == "none" and faces["NAVA"] != "none"

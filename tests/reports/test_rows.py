@@ -85,3 +85,22 @@ def test_wide_keeps_the_old_pivot(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["report", str(run), "--published", "--wide", "--format", "csv"])
     assert result.exit_code == 0, result.output
     assert "sync_c@sync/mova-lse-v1_ci_lo" in result.output
+
+
+def test_imported_and_multi_seed_runs(tmp_path: Path) -> None:
+    import dataclasses
+
+    from nava_eval.rundir.records import load_results, write_results
+
+    run = matching_run(tmp_path, seeds=[0, 1, 2])
+    res = load_results(run)
+    write_results(run / "results.json", dataclasses.replace(res, origin="imported", model="Ovi 1.1"))
+    frame = build_rows([run], published=True).frame
+    mine = frame[frame["kind"] == "imported"]
+    assert set(mine["model"]) == {"Ovi 1.1"} and (mine["n_seeds"] == 3).all()
+    row = mine[mine["protocol"] == "sync/mova-lse-v1"].iloc[0]
+    assert row["seed_sd"] == 0.05 and row["value"] == 7.9
+    rowset = build_rows([run], published=True)
+    assert (
+        rowset.label("imported", "Ovi 1.1", res.run_name) == "Ovi 1.1 (measured)"
+    )  # beside the published row
