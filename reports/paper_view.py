@@ -444,7 +444,7 @@ def _wrap(text: str, width: int) -> str:
 
 PAPER_CSS = """
 .paper-view { max-width: 100%; }
-.paper-view table { border-collapse: collapse; width: 100%; table-layout: auto; font-variant-numeric: tabular-nums; }
+.paper-view table { border-collapse: collapse; width: auto; max-width: 100%; table-layout: auto; margin: 0.6em 0; font-variant-numeric: tabular-nums; }
 .paper-view th, .paper-view td { border-bottom: 1px solid #ddd; padding: 0.3em 0.45em; text-align: right;
   white-space: normal; overflow-wrap: normal; word-break: normal; }
 .paper-view th:first-child, .paper-view td:first-child { text-align: left; }
@@ -463,7 +463,9 @@ def render_html(table: PaperTable) -> str:
     if table.banner:
         parts.append(f'<p class="smoke-banner"><strong>{esc(table.banner)}</strong></p>')
     # Wide tables come as column blocks (each repeating the model) so no block is wider than the page.
-    blocks = [table.columns[i : i + HTML_BLOCK] for i in range(0, len(table.columns), HTML_BLOCK)] or [()]
+    n_blocks = max(1, math.ceil(len(table.columns) / HTML_BLOCK))
+    size = max(1, math.ceil(len(table.columns) / n_blocks))  # balanced: 12 columns are 6 + 6, not 10 + 2
+    blocks = [table.columns[i : i + size] for i in range(0, len(table.columns), size)] or [()]
     for index, block in enumerate(blocks):
         caption = table.title + (f" ({index + 1}/{len(blocks)})" if len(blocks) > 1 else "")
         parts.append(f"<table><caption>{esc(caption)}</caption><thead><tr>")

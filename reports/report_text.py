@@ -160,6 +160,7 @@ table.side { border-collapse: collapse; width: 100%; margin: 1.2em 0; font-size:
 table.side th, table.side td { border-bottom: 1px solid #ddd; padding: 0.25em 0.45em; text-align: left;
   white-space: normal; overflow-wrap: anywhere; }
 caption { text-align: left; font-weight: 600; padding-bottom: 0.3em; }
+.notes { font-size: 0.85em; color: #444; overflow-wrap: anywhere; }
 """
 
 
