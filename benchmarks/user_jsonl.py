@@ -144,7 +144,9 @@ class UserPromptSet:
         before = len(problems)
         prompt = obj.get("prompt", obj.get("text"))
         if prompt is None:
-            problems.append(Problem(path, "missing (the prompt; 'text' is accepted as an alias)", number, "prompt"))
+            problems.append(
+                Problem(path, "missing (the prompt; 'text' is accepted as an alias)", number, "prompt")
+            )
         elif not isinstance(prompt, str) or not prompt.strip():
             problems.append(Problem(path, "must be a non-empty string", number, "prompt"))
         image_raw = _optional_str(obj, "image_path", path, number, problems)

@@ -381,7 +381,11 @@ def test_check_fails_a_run_made_worse_than_its_baseline(versebench_run, tmp_path
     scores.write_text("\n".join(lines) + "\n")
     rescored = invoke("score", str(worse), "--metrics", "video_quality", "--no-progress")
     assert rescored.exit_code == 0, rescored.output  # cached records: only the aggregate is rebuilt
-    assert load_results(worse).metrics["video_quality"].value < load_results(run_dir).metrics["video_quality"].value
+    assert (
+        load_results(worse).metrics["video_quality"].value
+        < load_results(run_dir).metrics["video_quality"].value
+    )
     gate = invoke("check", str(worse), "--against", str(run_dir))
     assert gate.exit_code == 1, gate.output
-    assert "video_quality" in gate.output
+    failing = [line for line in gate.output.splitlines() if "| FAIL" in line]
+    assert len(failing) == 1, gate.output  # only the lowered field regressed
