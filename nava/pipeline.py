@@ -33,6 +33,7 @@ from nava_eval.nava.sampling import (
     required_passes,
     video_to_channel_first,
 )
+from nava_eval.nava.shapes import check_t2a_seconds, shape_problems
 from nava_eval.nava.speaker import embed_speaker_files
 from nava_eval.nava.text import SPEAKER_CLOSE, SPEAKER_OPEN, count_speaker_spans
 from nava_eval.nava.video_vae import TilingConfig
@@ -127,18 +128,20 @@ class Request:
             self._fail("image", "mode i2av needs an image path")
         if self.mode != "i2av" and self.image is not None:
             self._fail("image", f"an image is only used in mode i2av, not {self.mode}")
-        for name in ("width", "height"):
-            value = getattr(self, name)
-            if value < 32 or value % 32:
-                self._fail(name, f"must be a positive multiple of 32, got {value}")
-        if self.frames < 1:
-            self._fail("frames", f"must be >= 1 latent frame, got {self.frames}")
+        if not self.audio_only:
+            problems = shape_problems(self.width, self.height, self.frames)
+            if problems:
+                field_name, text = problems[0]
+                self._fail(field_name, "; ".join([text, *(f"{n}: {t}" for n, t in problems[1:])]))
         if self.steps < 1:
             self._fail("steps", f"must be >= 1, got {self.steps}")
         if not self.fps > 0:
             self._fail("fps", f"must be > 0, got {self.fps}")
-        if self.duration is not None and not self.duration > 0:
-            self._fail("duration", f"must be > 0 seconds, got {self.duration}")
+        if self.duration is not None:
+            try:
+                check_t2a_seconds(self.duration)
+            except ValueError as err:
+                self._fail("duration", str(err))
         if self.reference_tokens is not None and self.reference_tokens < 1:
             self._fail("reference_tokens", f"must be >= 1, got {self.reference_tokens}")
         for f in fields(self):

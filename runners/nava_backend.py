@@ -40,9 +40,10 @@ def build_request(sample: Sample, settings: GenerationSettings, seed: int):
         image=sample.image if sample.mode == "i2av" else None,
         speaker_wavs=tuple(sample.speaker_wavs),
         seed=seed,
-        width=settings.width,
-        height=settings.height,
-        frames=settings.latent_frames,
+        # A prompt line's own shape (jsonl: width/height/frames) wins over the run's.
+        width=sample.meta.get("width", settings.width),
+        height=sample.meta.get("height", settings.height),
+        frames=sample.meta.get("frames", settings.latent_frames),
         fps=float(settings.fps),
         steps=settings.steps,
         duration=(duration or settings.t2a_seconds) if sample.mode == "t2a" else None,

@@ -98,7 +98,11 @@ def generation_settings(preset: Preset, overrides: dict[str, Any]) -> Generation
     unknown = sorted(set(overrides) - valid)
     if unknown:
         raise ValueError(f"unknown generation setting(s) {unknown}; valid: {', '.join(sorted(valid))}")
-    return dataclasses.replace(preset.generation, **overrides)
+    settings = dataclasses.replace(preset.generation, **overrides)
+    from nava_eval.nava.shapes import check_shape
+
+    check_shape(settings.width, settings.height, settings.latent_frames)
+    return settings
 
 
 def _smoke_data(run_dir: Path, benchmark_name: str) -> Path:

@@ -87,6 +87,24 @@ def run_options(func: Callable) -> Callable:
                 help="Run directory (default runs/<benchmark>-<preset>).",
             ),
             click.option("--steps", type=click.IntRange(min=1), help="Override the sampler steps."),
+            click.option(
+                "--width",
+                type=int,
+                help="Output width in pixels, a multiple of 16 (preset default: 1280; 704 for portrait, 960 "
+                "square). T2AV only: I2AV follows the image's aspect bucket, as the release does.",
+            ),
+            click.option(
+                "--height",
+                type=int,
+                help="Output height in pixels, a multiple of 16 (preset default: 704; 1280 for portrait).",
+            ),
+            click.option(
+                "--frames",
+                type=int,
+                help="Clip length in latent frames, as the release's --frames: 4(N-1)+1 pixel frames, audio "
+                "ceil(that/24*25) tokens. 37 = 145 frames (6 s, the preset default); 55-61 = 9-10 s; "
+                "at most 246 (the RoPE tables' reach).",
+            ),
             click.option("--seed", type=click.IntRange(min=0), help="Override the seed (default 100)."),
             click.option(
                 "--seeds",
@@ -225,9 +243,20 @@ def build_request(benchmark: str, kwargs: dict[str, Any], config: dict[str, Any]
 
     overrides = {
         name: kwargs[name]
-        for name in ("steps", "seed", "seed_policy", "audio_timing", "cfg_batch", "vae_tiling")
+        for name in (
+            "steps",
+            "seed",
+            "seed_policy",
+            "audio_timing",
+            "cfg_batch",
+            "vae_tiling",
+            "width",
+            "height",
+        )
         if kwargs.get(name) is not None
     }
+    if kwargs.get("frames") is not None:
+        overrides["latent_frames"] = kwargs["frames"]
     return RunRequest(
         benchmark=benchmark,
         preset=kwargs.get("preset"),
