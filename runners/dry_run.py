@@ -64,6 +64,8 @@ def dry_run_plan(request: RunRequest) -> dict[str, Any]:
         "fps": gen.fps,
         "vae_tiling": gen.vae_tiling,
         "cfg_batch": gen.cfg_batch,
+        # Memory switches: where weights live, never what is computed (not in the spec hash).
+        "memory": {"t5_offload": request.t5_offload, "group_offload": request.group_offload},
         "weights": weights,
         "audio_timing": gen.audio_timing,
         "decode_precision": gen.decode_precision,

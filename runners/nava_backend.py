@@ -148,6 +148,12 @@ def load_nava_generator(prepared: Any, ctx: Any) -> NavaGenerator:
     )
     if apply_sequence_parallel(components.model, ctx):
         logger.info("Ulysses sequence parallel over %d ranks", ctx.sp_size)
+    group_size = getattr(prepared.request, "group_offload", None)
+    if group_size:
+        from nava_eval.nava.offload import apply_group_offload
+
+        offload = apply_group_offload(components.model, group_size, ctx.device)
+        logger.info("DiT group offload: %d groups of %d block(s)", len(offload.groups), group_size)
     options = PipelineOptions(
         vae_tiling=TilingConfig() if settings.vae_tiling else None,
         cfg_batch=settings.cfg_batch,

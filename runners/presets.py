@@ -147,7 +147,8 @@ def get_preset(name: str, benchmark: str | None = None) -> Preset:
         return Preset(
             name=SMOKE_PRESET,
             description="CPU, tiny seeded random weights for every component, miniature data: checks the "
-            "whole path with the benchmark's own guidance, seeds and output settings",
+            "whole path with the benchmark's own guidance and seeds, at tiny output settings (64×64, 4 latent "
+            "frames, 8 fps, 2 steps)",
             generation=dataclasses.replace(base.generation, **_SMOKE_OVERRIDES),
             reproduces=f"nothing (scores are meaningless); same code path as `{base.name}`",
             modes=("t2av", "i2av", "t2a", "tts"),

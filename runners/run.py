@@ -60,6 +60,9 @@ class RunRequest:
     allow_failures: bool = False
     prompt_source: str | None = None  # versebench only: "nava" (default) or "official"
     t5_offload: bool = False  # memory only (text encoder kept on the CPU between prompts); not in the hash
+    group_offload: int | None = (
+        None  # memory only: DiT blocks streamed N at a time (nava.offload); not hashed
+    )
     config: dict[str, Any] = field(default_factory=dict)  # the resolved command options, for run.json
 
     def preset_name(self) -> str:
