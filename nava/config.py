@@ -157,10 +157,11 @@ class NavaConfig:
             raise ValueError(f"{path}: {err}") from err
 
     @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> NavaConfig:
-        if name not in PRESETS:
-            raise ValueError(f"unknown model preset {name!r}; valid presets: {', '.join(sorted(PRESETS))}")
-        return dataclasses.replace(PRESETS[name], **overrides)
+    def for_model(cls, name: str, **overrides: Any) -> NavaConfig:
+        """The architecture of a named model (nava-6b, nava-tiny), with fields overridden."""
+        if name not in ARCHITECTURES:
+            raise ValueError(f"unknown model {name!r}; valid models: {', '.join(sorted(ARCHITECTURES))}")
+        return dataclasses.replace(ARCHITECTURES[name], **overrides)
 
     def to_dict(self) -> dict[str, Any]:
         """Official-style dict (lists for tuples), without the runtime-only attention_backend."""
@@ -171,7 +172,7 @@ class NavaConfig:
         return data
 
 
-PRESETS: dict[str, NavaConfig] = {
+ARCHITECTURES: dict[str, NavaConfig] = {
     # NAVA_6B.json plus the yaml switches the release is trained with.
     "nava-6b": NavaConfig(
         dim=3072,

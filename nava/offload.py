@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from nava_eval.errors import InvalidValue
+
 
 @dataclass
 class GroupOffload:
@@ -31,7 +33,7 @@ class GroupOffload:
 def apply_group_offload(model: nn.Module, group_size: int, device: torch.device | str) -> GroupOffload:
     """Keep `model`'s blocks on the CPU and stream them to `device` `group_size` at a time."""
     if group_size < 1:
-        raise ValueError(f"offload group size must be >= 1, got {group_size}")
+        raise InvalidValue(f"offload group size must be >= 1, got {group_size}")
     device = torch.device(device)
     blocks = [
         b for name in ("double_blocks", "single_blocks", "double_final_blocks") for b in getattr(model, name)

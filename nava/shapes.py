@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from nava_eval.errors import InvalidValue
+
 SPATIAL_STRIDE = 16  # pixels per latent cell (Wan2.2 VAE)
 PATCH = 2  # DiT patch along latent height and width; odd grids are zero-padded to it
 TEMPORAL_STRIDE = 4  # pixel frames per latent frame after the first (causal VAE)
@@ -143,7 +145,7 @@ def describe_problems(problems: list[tuple[str, str]]) -> str:
 
 
 def check_shape(width: int, height: int, frames: int) -> ClipShape:
-    """A ClipShape, or ValueError naming every problem and the nearest valid shape."""
+    """A ClipShape, or InvalidValue (a ValueError) naming every problem and the nearest valid shape."""
     problems = shape_problems(width, height, frames)
     if problems:
         suggestion = ""
@@ -154,17 +156,17 @@ def check_shape(width: int, height: int, frames: int) -> ClipShape:
             suggestion = (
                 f" (nearest valid shape: --width {near.width} --height {near.height} --frames {near.frames})"
             )
-        raise ValueError(describe_problems(problems) + suggestion)
+        raise InvalidValue(describe_problems(problems) + suggestion)
     return ClipShape(width, height, frames)
 
 
 def check_t2a_seconds(seconds: float) -> int:
-    """T2A audio tokens for `seconds`, or ValueError naming the valid range."""
+    """T2A audio tokens for `seconds`, or InvalidValue naming the valid range."""
     if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not seconds > 0:
-        raise ValueError(f"duration must be a number of seconds > 0, got {seconds!r}")
+        raise InvalidValue(f"duration must be a number of seconds > 0, got {seconds!r}")
     tokens = audio_tokens_for_seconds(seconds)
     if tokens > ROPE_POSITIONS:
-        raise ValueError(
+        raise InvalidValue(
             f"duration {seconds:g} s needs {tokens} audio tokens, more than the {ROPE_POSITIONS} positions of "
             f"the audio RoPE table; nearest valid: {MAX_T2A_SECONDS:g}"
         )

@@ -217,7 +217,7 @@ class TextEncoder:
 
 
 class SmokeTokenizer:
-    """SMOKE-ONLY tokenizer for the `nava-tiny` preset: one token per character, needs no download.
+    """SMOKE-ONLY tokenizer for the `nava-tiny` model: one token per character, needs no download.
 
     Ids: 0 pad, 1 EOS, 2 unk, 3.. the character's code point folded into `char_buckets` ids, then
     `<extra_id_k>` counted down from the end of the vocabulary as in T5. Its tokens mean nothing to

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from nava_eval.errors import InvalidValue
 from nava_eval.reports.per_sample import RunData, load_run
 from nava_eval.reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_ci
 from nava_eval.reports.tables import (
@@ -297,7 +298,7 @@ def write_report(
     main = load_run(run)
     if out is None:
         if main.run_dir is None:
-            raise ValueError("the run has no directory; pass out= for the report path")
+            raise InvalidValue("the run has no directory; pass out= for the report path")
         out = main.run_dir / REPORT_NAME
     out = Path(out)
     text = render_report(main, others, report_dir=out.parent, **options)  # type: ignore[arg-type]

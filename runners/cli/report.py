@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from nava_eval.errors import UserError
+
 FORMATS = ("md", "csv", "html", "latex", "json")
 
 
@@ -69,7 +71,6 @@ def command(
     from nava_eval.reports.model_names import check_aliases, parse_alias
     from nava_eval.reports.tables import build_table, build_tables, render_table
     from nava_eval.rundir.files import atomic_write_text
-    from nava_eval.rundir.schema import SchemaError
 
     if not runs and not published:
         raise click.UsageError("give at least one run directory / results.json, or --published")
@@ -80,7 +81,7 @@ def command(
             from nava_eval.reports.published import load_published
 
             check_aliases(alias_map, load_published()["model"].unique(), "any benchmark")
-    except ValueError as exc:
+    except UserError as exc:
         raise click.BadParameter(str(exc), param_hint="--alias") from None
     options = {
         "published": published,
@@ -100,7 +101,7 @@ def command(
 
             for run in runs:
                 click.echo(f"wrote {write_report(run)}", err=True)
-    except (SchemaError, ValueError, FileNotFoundError) as exc:
+    except UserError as exc:
         raise click.ClickException(str(exc)) from None
     if output is not None:
         atomic_write_text(output, text)

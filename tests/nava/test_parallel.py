@@ -34,7 +34,7 @@ NUM_SAMPLES = 4  # DP tests: per-sample seeds 100 + index, whatever the world si
 
 def _config(heads: int) -> NavaConfig:
     # nava-tiny has 2 heads of 128 (the release's head dim); 4 heads of 64 allow SP=4 (RoPE pairs 12/10/10).
-    return NavaConfig.from_preset("nava-tiny", num_heads=heads)
+    return NavaConfig.for_model("nava-tiny", num_heads=heads)
 
 
 def _model(heads: int) -> NavaModel:
