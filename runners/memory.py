@@ -136,7 +136,7 @@ def dit_block_parameter_counts(model: str) -> tuple[int, int]:
     from nava_eval.nava.modeling import NavaModel
 
     with torch.device("meta"):
-        net = NavaModel(NavaConfig.from_preset(model))
+        net = NavaModel(NavaConfig.for_model(model))
     blocks = [
         b
         for name in ("double_blocks", "single_blocks", "double_final_blocks")

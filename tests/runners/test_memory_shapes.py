@@ -45,7 +45,7 @@ def test_doctor_memory_table_at_a_shape() -> None:
 
 
 def test_flops_follow_the_shape() -> None:
-    config = NavaConfig.from_preset("nava-6b")
+    config = NavaConfig.for_model("nava-6b")
     grid, audio = clip_step_grid(1280, 704, 37)
     assert grid == (37, 44, 80) and audio == 152
     long_grid, long_audio = clip_step_grid(1280, 704, 61)
