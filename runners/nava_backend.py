@@ -160,6 +160,7 @@ def load_nava_generator(prepared: Any, ctx: Any) -> NavaGenerator:
         cfg_batch=settings.cfg_batch,
         image_size=settings.image_bucket,
         decode_precision=settings.decode_precision,
+        sampler=getattr(settings, "sampler", "unipc"),
     )
     return NavaGenerator(NavaPipeline(components, options), settings, prepared.benchmark.output_kind)
 

@@ -77,6 +77,17 @@ PRESETS: dict[str, Preset] = {
         "(`.shape` of a list), so every utterance runs without a speaker vector",
         modes=("tts",),
     ),
+    "student": Preset(
+        name="student",
+        description="The 4-step DMD2 student (guidance distilled in): one conditional forward per step on the "
+        "sigma table 1, .9375, .8333, .625 (train sigmas shifted by 5), Euler; bf16; needs your distilled "
+        "DiT via --dit-file (no distilled checkpoint is published)",
+        generation=GenerationSettings(
+            weight_dtype="bf16", dit_file=None, steps=4, sampler="dmd2-student", vae_tiling=False
+        ),
+        reproduces="nava_src/distill/dmd2_engine.py DMD2DistillEngine.sample (num_inference_steps 4); no "
+        "official student run or checkpoint is published",
+    ),
     "t2a": Preset(
         name="t2a",
         description="NAVA's text-to-audio script: audio only, 6 s (a line's duration wins), 50 steps, g_a 2, "
@@ -187,6 +198,8 @@ def weight_files(gen: GenerationSettings) -> dict[str, Any]:
 
     fp8 = gen.weight_dtype in ("fp8", "fp8_e4m3fn")
     dit = gen.dit_file or (files.DIT_FP8_FILE if fp8 else files.DIT_FILE)
+    if gen.sampler == "dmd2-student" and gen.dit_file is None:
+        dit = "your distilled student DiT (--dit-file; none is published)"
     return {
         "dit": dit,
         "weight_dtype": gen.weight_dtype,

@@ -88,6 +88,18 @@ def run_options(func: Callable) -> Callable:
             ),
             click.option("--steps", type=click.IntRange(min=1), help="Override the sampler steps."),
             click.option(
+                "--sampler",
+                type=click.Choice(["unipc", "dmd2-student"]),
+                help="unipc (default): the release's guided UniPC sampler. dmd2-student: the 4-step DMD2 "
+                "student of nava_src/distill/dmd2_engine.py (one conditional forward per step, its own "
+                "sigma table, Euler); it needs a distilled DiT (--dit-file): none is published.",
+            ),
+            click.option(
+                "--dit-file",
+                help="The DiT checkpoint inside --weights-dir instead of the preset's (e.g. your own "
+                "distilled student for --preset student).",
+            ),
+            click.option(
                 "--width",
                 type=int,
                 help="Output width in pixels, a multiple of 16 (preset default: 1280; 704 for portrait, 960 "
@@ -137,6 +149,13 @@ def run_options(func: Callable) -> Callable:
                 type=click.Choice(["nava", "official"]),
                 help="versebench only: NAVA's rewritten prompts (default, required) or Verse-Bench's own "
                 "prompts (another protocol, recorded in run.json).",
+            ),
+            click.option(
+                "--missing-image",
+                type=click.Choice(["error", "t2av"]),
+                help="versebench only: error (default) refuses items whose first-frame image is missing; "
+                "t2av generates them as text-to-audio-video, as the release silently does (its data/t2v.py "
+                "drops an image_path that does not exist). Recorded in run.json and the spec hash.",
             ),
             click.option(
                 "--weights-dir", type=click.Path(path_type=Path), help="Folder with the NAVA weight files."
@@ -263,6 +282,9 @@ def build_request(benchmark: str, kwargs: dict[str, Any], config: dict[str, Any]
             "vae_tiling",
             "width",
             "height",
+            "sampler",
+            "dit_file",
+            "missing_image",
         )
         if kwargs.get(name) is not None
     }
