@@ -67,23 +67,31 @@ def apply_group_offload(model: nn.Module, group_size: int, device: torch.device 
             for name, p in b.named_parameters():
                 p.data = cpu_copies[index[id(b)]][name]
 
-    def wait() -> None:
-        if stream is not None:
-            torch.cuda.current_stream(device).wait_stream(stream)
+    def wait(g: int) -> None:
+        if stream is None:
+            return
+        compute = torch.cuda.current_stream(device)
+        compute.wait_stream(stream)
+        # The group's device copies were allocated on the transfer stream: tell the allocator the
+        # compute stream uses them, so a later prefetch cannot reuse that memory while they are read.
+        for b in groups[g]:
+            for p in b.parameters():
+                if p.device == device:
+                    p.data.record_stream(compute)
 
     def on_device(g: int) -> bool:
         first = next(groups[g][0].parameters(), None)
         return first is None or first.device == device
 
     load(0)
-    wait()
+    wait(0)
     for g, group in enumerate(groups):
         previous, following = (g - 1) % len(groups), (g + 1) % len(groups)
 
         def pre_hook(module, args, g=g, previous=previous, following=following):
             if not on_device(g):  # e.g. the first call after a sample, or the prefetch was dropped
                 load(g)
-            wait()
+            wait(g)
             if len(groups) > 1:
                 if previous != g and previous != following:
                     store(previous)
