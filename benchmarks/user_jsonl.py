@@ -10,7 +10,8 @@ One JSON object per line:
     mode        optional "t2a": text → audio only, as scripts/inference_t2a.sh (wav outputs; a file
                 holds either T2A lines or T2AV/I2AV lines, since a run writes one output kind)
     duration    optional T2A length in seconds (default: the preset's, 6 s as inference_t2a.sh)
-    width, height, frames   optional per-line T2AV shape: pixels (multiples of 16) and latent frames
+    width, height, frames   optional per-line shape: pixels (multiples of 16; T2AV only, an I2AV
+                size follows its image) and latent frames
                 (4(N-1)+1 pixel frames); unset ones take the run's --width/--height/--frames
 Relative paths are resolved against `base_dir`, by default the JSONL file's own folder. NAVA's
 own example files use paths relative to the NAVA checkout: pass base_dir=<NAVA root> for those.
@@ -234,6 +235,15 @@ class UserPromptSet:
         if mode == "t2a" and any(k in shape for k in ("width", "height", "frames")):
             problems.append(
                 Problem(path, "width/height/frames shape a video; a T2A line takes duration", number, "mode")
+            )
+        if image_raw and mode != "t2a" and any(k in shape for k in ("width", "height")):
+            problems.append(
+                Problem(
+                    path,
+                    "an I2AV line's size follows its image's aspect bucket (as the release); drop width/height",
+                    number,
+                    "width" if "width" in shape else "height",
+                )
             )
         if "duration" in shape and mode != "t2a":
             problems.append(

@@ -40,6 +40,7 @@ def test_shape_fields_reach_the_sample(tmp_path: Path) -> None:
         ({"mode": "t2a", "duration": 50}, "duration", "nearest valid: 40.96"),
         ({"mode": "t2x"}, "mode", "must be one of t2av, t2a"),
         ({"mode": "t2a", "image_path": "x.jpg"}, "mode", "drop image_path"),
+        ({"image_path": "x.jpg", "height": 1280}, "height", "aspect bucket"),
     ],
 )
 def test_bad_shape_or_mode_names_line_and_field(tmp_path: Path, line: dict, field: str, text: str) -> None:
