@@ -121,15 +121,13 @@ def test_t2a_lines_run_as_inference_t2a(smoke_data, tmp_path: Path) -> None:
     assert get_preset("smoke", f"jsonl:{smoke_data.t2a_prompts}").generation.guidance == g.guidance
     run_dir = tmp_path / "t2a"
     result = invoke(
-        "generate",
-        f"jsonl:{smoke_data.t2a_prompts}",
-        "--preset",
-        "smoke",
-        "--run-dir",
-        str(run_dir),
-        "--no-progress",
-    )
+        "run", f"jsonl:{smoke_data.t2a_prompts}", "--preset", "smoke", "--run-dir", str(run_dir), "--no-progress"
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
+    # wav outputs are scored with the audio metrics (SIM where the line has a speaker wav), no video ones.
+    assert load_run_file(run_dir).spec.metrics == ["audiobox", "sim"]
+    results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    assert {"pq", "sim"} <= set(results["metrics"]) and "video_quality" not in results["metrics"]
     lengths = {p.stem: soundfile.info(p).frames for p in (run_dir / "outputs" / "default").glob("*.wav")}
     # 6 s (150 tokens) by default, the line's 2 s (50 tokens): (tokens·4 − 3)·160 samples.
     assert lengths == {"rain": (150 * 4 - 3) * 160, "hello": (50 * 4 - 3) * 160}
