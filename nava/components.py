@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from nava_eval.errors import InvalidValue, MissingFile
 from nava_eval.nava.audio_vae import LATENT_CHANNELS, LATENT_MEL_BINS, LtxAudioDecoder, load_ltx_audio_decoder
 from nava_eval.nava.config import NavaConfig
 from nava_eval.nava.modeling import NavaModel
@@ -96,7 +97,7 @@ def build_components(
         return _tiny_components(device, dtype)
     if model_name == "nava-6b":
         return _release_components(weights_dir, device, dtype, t5_offload, weight_dtype, dit_file)
-    raise ValueError(f"unknown model {model_name!r}; valid: {', '.join(MODELS)}")
+    raise InvalidValue(f"unknown model {model_name!r}; valid: {', '.join(MODELS)}")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -184,9 +185,7 @@ def resolve_weights_dir(weights_dir: str | Path | None) -> Path:
     if weights_dir is not None:
         path = Path(weights_dir)
         if not path.is_dir():
-            raise FileNotFoundError(
-                f"weights folder {path} does not exist; run `{FETCH_COMMAND} --dir {path}`"
-            )
+            raise MissingFile(f"weights folder {path} does not exist; run `{FETCH_COMMAND} --dir {path}`")
         return path
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
@@ -194,7 +193,7 @@ def resolve_weights_dir(weights_dir: str | Path | None) -> Path:
     try:
         return Path(snapshot_download(NAVA_REPO_ID, local_files_only=True))
     except LocalEntryNotFoundError as err:
-        raise FileNotFoundError(
+        raise MissingFile(
             f"{NAVA_REPO_ID} is not in the Hugging Face cache and no weights folder was given; "
             f"run `{FETCH_COMMAND}` or pass a folder laid out like the repository"
         ) from err
@@ -221,7 +220,7 @@ def release_files(root: Path, weight_dtype: str = "auto", dit_file: str | None =
     files = {name: root / rel for name, rel in wanted.items()}
     missing = [wanted[name] for name, path in files.items() if not path.is_file()]
     if missing:
-        raise FileNotFoundError(
+        raise MissingFile(
             f"missing in {root}: {', '.join(missing)}; run `{FETCH_COMMAND}` (repo {NAVA_REPO_ID})"
         )
     return files

@@ -136,6 +136,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "submit": ("nava_eval.runners.cli.submit:command", "Bundle a run as a leaderboard submission zip."),
     "validate": ("nava_eval.runners.cli.validate:command", "Check a data folder or a submission zip."),
+    "leaderboard": (
+        "nava_eval.runners.cli.leaderboard:command",
+        "Validate submission zips and write a static leaderboard page.",
+    ),
     "ls": (
         "nava_eval.runners.cli.ls:command",
         "List benchmarks, metrics (protocols, directions) and presets.",
