@@ -53,3 +53,35 @@ def test_flops_follow_the_shape() -> None:
     longer = forward_flops(config, ForwardShape(video_tokens(config, long_grid), long_audio))
     assert longer.total > base.total and longer.attention / base.attention > (61 / 37) ** 2 * 0.95
     assert clip_step_grid(704, 1280, 37)[0] == (37, 80, 44)
+
+
+def test_group_offload_is_recorded_not_hashed(tmp_path) -> None:
+    import json
+
+    from nava_eval.benchmarks.smoke import write_smoke_dataset
+    from nava_eval.runners.cli.main import cli
+
+    data = write_smoke_dataset(tmp_path / "d").versebench
+    common = [
+        "run",
+        "versebench",
+        "--preset",
+        "smoke",
+        "--data-dir",
+        str(data),
+        "--run-dir",
+        str(tmp_path / "r"),
+    ]
+    plain = json.loads(CliRunner().invoke(cli, [*common, "--dry-run"]).output)
+    offload = json.loads(CliRunner().invoke(cli, [*common, "--group-offload", "2", "--dry-run"]).output)
+    assert plain["memory"] == {"t5_offload": False, "group_offload": None}
+    assert offload["memory"]["group_offload"] == 2 and offload["spec_hash"] == plain["spec_hash"]
+    bad = CliRunner().invoke(cli, [*common, "--group-offload", "0", "--dry-run"])
+    assert bad.exit_code == 2 and "--group-offload" in bad.output
+
+
+def test_bench_gpu_refuses_a_shape_before_running() -> None:
+    from nava_eval.runners.cli.bench_gpu import command
+
+    result = CliRunner().invoke(command, ["--device", "cpu", "--small", "--width", "700"])
+    assert result.exit_code == 2 and "nearest valid: 704" in result.output
