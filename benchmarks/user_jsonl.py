@@ -134,7 +134,12 @@ class UserPromptSet:
     # T2A files (wav outputs): audio quality for every line, WER and SIM where the line allows them.
     audio_metric_order = ("audiobox", "wer", "sim")
 
-    def __init__(self, path: Path, base_dir: Path | None = None) -> None:
+    def __init__(self, path: Path, base_dir: Path | None = None, default_mode: str = "t2av") -> None:
+        """default_mode: the mode of a line without `mode` or `image_path`; "t2a" reads a file as
+        scripts/inference_t2a.sh does (every line text-to-audio, as `--preset t2a` asks)."""
+        if default_mode not in _LINE_MODES:
+            raise ValueError(f"default_mode must be one of {', '.join(_LINE_MODES)}, got {default_mode!r}")
+        self.default_mode = default_mode
         self.path = Path(path)
         self.expected_counts: dict[str, int] = {}  # a user's file has no official counts
         self.base_dir = Path(base_dir) if base_dir is not None else self.path.parent
@@ -224,7 +229,7 @@ class UserPromptSet:
         language = _optional_str(obj, "language", path, number, problems)
         if language is not None and language not in _LANGUAGES:
             problems.append(Problem(path, f"must be one of {', '.join(_LANGUAGES)}", number, "language"))
-        mode = obj.get("mode")
+        mode = obj.get("mode", None if image_raw else self.default_mode)
         if mode is not None and mode not in _LINE_MODES:
             problems.append(
                 Problem(

@@ -148,6 +148,9 @@ def _benchmark_options(
         if name != "versebench":
             raise InvalidValue(f"--prompt-source only applies to versebench, not {name}")
         options["prompt_source"] = prompt_source
+    if name.startswith("jsonl:") and tuple(preset.modes) == ("t2a",):
+        # As scripts/inference_t2a.sh: the config, not the line, makes every line text-to-audio.
+        options["default_mode"] = "t2a"
     if getattr(settings, "missing_image", "error") != "error":
         if name != "versebench":
             raise InvalidValue(f"--missing-image only applies to versebench, not {name}")
@@ -580,7 +583,7 @@ def load_prepared(run_dir: Path, request_overrides: dict[str, Any] | None = None
     request = dataclasses.replace(request, prompt_source=spec.prompt_source)
     _check_request(request)
     benchmark = get_benchmark(
-        spec.benchmark, **_benchmark_options(spec.benchmark, preset, spec.prompt_source)
+        spec.benchmark, **_benchmark_options(spec.benchmark, preset, spec.prompt_source, spec.generation)
     )
     samples = benchmark.load(request.data_dir, request.selection)
     check_scorer_weights(request.scorer_weights, request.metrics or spec.metrics)

@@ -48,3 +48,16 @@ def test_missing_image_is_an_error_or_the_releases_t2av(tmp_path: Path) -> None:
     assert item.image is None and item.meta["first_frame_missing"] is True
     wrong = invoke("run", "seedtts", "--preset", "smoke", "--missing-image", "t2av", "--dry-run")
     assert wrong.exit_code == 1 and "only applies to versebench" in wrong.output
+
+
+def test_missing_image_t2av_runs_end_to_end(tmp_path: Path) -> None:
+    data = write_smoke_dataset(tmp_path / "d").versebench
+    (data / "set3" / "01001.jpg").unlink()
+    run_dir = tmp_path / "r"
+    result = invoke(
+        "run", "versebench", "--preset", "smoke", "--data-dir", str(data), "--run-dir", str(run_dir),
+        "--sets", "set3", "--missing-image", "t2av", "--metrics", "video_quality", "--no-progress",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    assert results["metrics"]["video_quality"]["n"] == 2  # the score stage reloads the items the same way

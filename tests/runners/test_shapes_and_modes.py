@@ -135,3 +135,13 @@ def test_t2a_lines_run_as_inference_t2a(smoke_data, tmp_path: Path) -> None:
         "run", f"jsonl:{smoke_data.t2a_prompts}", "--preset", "nava", "--run-dir", str(tmp_path / "x")
     )
     assert bad.exit_code == 1 and "--preset t2a" in bad.output
+
+
+def test_preset_t2a_reads_every_line_as_t2a_like_the_script(tmp_path: Path) -> None:
+    # NAVA's infer_cases/t2a prompts carry no mode: inference_t2a.sh's config makes them audio-only.
+    path = tmp_path / "t2a.jsonl"
+    path.write_text('{"prompt": "rain on a roof"}\n{"prompt": "a bell", "duration": 3}\n', encoding="utf-8")
+    refused = invoke("run", f"jsonl:{path}", "--run-dir", str(tmp_path / "r0"), "--dry-run")
+    assert refused.exit_code == 1 and "only a T2A line" in refused.output  # as T2AV, a duration is wrong
+    plan = _plan("run", f"jsonl:{path}", "--preset", "t2a", "--run-dir", str(tmp_path / "r"))
+    assert [(s["mode"], s["seconds"]) for s in plan["samples"]] == [("t2a", 6.0), ("t2a", 3.0)]
