@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from nava_eval.errors import UserError
+from nava_eval.runners.cli.options import FRAMES_RANGE, SIDE_RANGE
 
 SECTION_HELP = (
     "ceiling, model, step, attention, fp8, video_vae, audio_vae, sync, video_quality, compile, projection"
@@ -51,10 +52,13 @@ SECTION_HELP = (
     "--clips", type=click.IntRange(min=1), default=None, help="Synthetic clips for the scoring sections."
 )
 @click.option(
-    "--width", type=int, default=None, help="Clip width of the model/step sections [default: the plan's]."
+    "--width",
+    type=SIDE_RANGE,
+    default=None,
+    help="Clip width of the model/step sections [default: the plan's].",
 )
-@click.option("--height", type=int, default=None, help="Clip height of the model/step sections.")
-@click.option("--frames", type=int, default=None, help="Latent frames of the model/step sections.")
+@click.option("--height", type=SIDE_RANGE, default=None, help="Clip height of the model/step sections.")
+@click.option("--frames", type=FRAMES_RANGE, default=None, help="Latent frames of the model/step sections.")
 def command(
     out_dir: Path | None,
     width: int | None,

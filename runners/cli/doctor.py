@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from nava_eval.runners.cli.options import FRAMES_RANGE, SIDE_RANGE
+
 
 @click.command(name="doctor")
 @click.option("--no-weights", is_flag=True, help="Skip the weight-file checks.")
@@ -14,10 +16,10 @@ import click
     help="Estimate each preset's peak GPU memory on the GPUs found and the switches that make it fit.",
 )
 @click.option(
-    "--width", type=int, default=None, help="Estimate memory at this width (default: each preset's)."
+    "--width", type=SIDE_RANGE, default=None, help="Estimate memory at this width (default: each preset's)."
 )
-@click.option("--height", type=int, default=None, help="Estimate memory at this height.")
-@click.option("--frames", type=int, default=None, help="Estimate memory at this many latent frames.")
+@click.option("--height", type=SIDE_RANGE, default=None, help="Estimate memory at this height.")
+@click.option("--frames", type=FRAMES_RANGE, default=None, help="Estimate memory at this many latent frames.")
 def command(
     no_weights: bool, memory: bool, width: int | None, height: int | None, frames: int | None
 ) -> None:

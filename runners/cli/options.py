@@ -9,6 +9,11 @@ from typing import Any
 import click
 
 from nava_eval.benchmarks.base import SampleSelection
+from nava_eval.nava.shapes import MAX_LATENT_FRAMES, MAX_SIDE, MIN_SIDE
+
+#: Ranges of --width/--height (pixels) and --frames (latent frames); nava.shapes checks the strides.
+SIDE_RANGE = click.IntRange(MIN_SIDE, MAX_SIDE)
+FRAMES_RANGE = click.IntRange(1, MAX_LATENT_FRAMES)
 
 
 def _split_csv(value: str | None) -> tuple[str, ...] | None:
@@ -101,18 +106,18 @@ def run_options(func: Callable) -> Callable:
             ),
             click.option(
                 "--width",
-                type=int,
+                type=SIDE_RANGE,
                 help="Output width in pixels, a multiple of 16 (preset default: 1280; 704 for portrait, 960 "
                 "square). T2AV only: I2AV follows the image's aspect bucket, as the release does.",
             ),
             click.option(
                 "--height",
-                type=int,
+                type=SIDE_RANGE,
                 help="Output height in pixels, a multiple of 16 (preset default: 704; 1280 for portrait).",
             ),
             click.option(
                 "--frames",
-                type=int,
+                type=FRAMES_RANGE,
                 help="Clip length in latent frames, as the release's --frames: 4(N-1)+1 pixel frames, audio "
                 "ceil(that/24*25) tokens. 37 = 145 frames (6 s, the preset default); 55-61 = 9-10 s; "
                 "at most 246 (the RoPE tables' reach).",

@@ -42,6 +42,10 @@ def test_doctor_memory_table_at_a_shape() -> None:
     assert "at 704x1280, 61 latent frames" in result.output.replace("\n", " ") or "704x1280" in result.output
     bad = CliRunner().invoke(command, ["--no-weights", "--width", "700"])
     assert bad.exit_code == 2 and "nearest valid: 704" in bad.output
+    from nava_eval.nava.shapes import MAX_LATENT_FRAMES, MAX_SIDE, MIN_SIDE
+    from nava_eval.runners.cli.options import FRAMES_RANGE, SIDE_RANGE
+
+    assert (SIDE_RANGE.min, SIDE_RANGE.max, FRAMES_RANGE.max) == (MIN_SIDE, MAX_SIDE, MAX_LATENT_FRAMES)
 
 
 def test_flops_follow_the_shape() -> None:
