@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from nava_eval.interrupts import as_interrupt, is_interrupt, restored_signal_handlers
-from nava_eval.rundir.files import atomic_write_text
+from nava_eval.rundir.files import atomic_write_text, read_jsonl
 from nava_eval.rundir.layout import RunDir
 from nava_eval.rundir.records import latest_by_id, sample_key
 from nava_eval.runners.score import ScoreSummary, score_metric
@@ -33,11 +33,13 @@ class ScoringFailed(RuntimeError):
 
 
 def _complete_lines(path: Path) -> list[str]:
-    """The whole lines of a JSONL file (a torn last line from a crash is dropped)."""
-    if not path.exists():
-        return []
-    text = path.read_bytes().decode("utf-8")
-    return [line for line in text.split("\n")[:-1] if line.strip()]
+    """The records of a JSONL file as canonical lines, read by the one repairing JSONL reader.
+
+    `read_jsonl` drops a torn last line (also one cut inside a multi-byte UTF-8 character) with a
+    warning and names the file and line of real corruption; each record is written back exactly as
+    `append_jsonl` wrote it (sorted keys, UTF-8), so a line folded once is recognised again.
+    """
+    return [json.dumps(record, sort_keys=True, ensure_ascii=False) for record in read_jsonl(path)]
 
 
 def _line_unit(line: str) -> str:
