@@ -429,6 +429,28 @@ def match_files(
     return chosen
 
 
+def shared_files(choices: Sequence[Choice]) -> list[str]:
+    """Why two items would be imported with one file (same path, symlink or hard link), one line per file.
+
+    Each output must be one clip: a file counted for two items makes coverage and every aggregate
+    count it twice. Files are compared by device and inode, so `a.mp4`, `./a.mp4`, a symlink to it
+    and a hard link of it are the same file.
+    """
+    users: dict[tuple[int, int], list[tuple[str, str, str]]] = {}
+    for choice in choices:
+        for role, cand in (("output", choice.output), ("audio", choice.audio)):
+            if cand is None:
+                continue
+            info = cand.path.stat()
+            users.setdefault((info.st_dev, info.st_ino), []).append((choice.sample.id, role, cand.rel))
+    out = []
+    for group in users.values():
+        if len({item for item, _, _ in group}) > 1:
+            named = " and ".join(f"item {item!r} ({role} {rel})" for item, role, rel in group)
+            out.append(f"{named} are one file")
+    return out
+
+
 def check_choice(
     benchmark: Benchmark,
     sample: Sample,

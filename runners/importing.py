@@ -54,6 +54,7 @@ from nava_eval.runners.import_sources import (
     match_files,
     read_mapping,
     scan_folder,
+    shared_files,
 )
 from nava_eval.runners.presets import default_preset, get_preset
 
@@ -243,6 +244,13 @@ def _import(request: ImportRequest, preset: Any, root: Path, run_root: Path) -> 
         choice = check_choice(benchmark, sample, output, other, report.problems)
         if choice is not None:
             choices.append(choice)
+    shared = shared_files(choices)
+    if shared:
+        raise ImportRefused(
+            "two items cannot be imported with one file (it would be scored and counted twice): "
+            + "; ".join(shared)
+            + ". Give each item its own output (fix the mapping or the file names); nothing was imported"
+        )
     report.imported = len(choices)
     kinds = {("mp4+wav" if c.audio else c.output.suffix.lstrip(".")) for c in choices}
     report.layout = " and ".join(sorted(kinds))
@@ -286,6 +294,7 @@ def _write_run(
         out_sha = sha256_file(choice.output.path)
         audio_sha = sha256_file(choice.audio.path) if choice.audio is not None else None
         hashed.append((choice, out_sha, audio_sha))
+    _refuse_identical_bytes(hashed)
     spec = RunSpec(
         name=run_root.name,
         benchmark=request.benchmark,
@@ -375,6 +384,27 @@ def _write_run(
         run_file = RunFile(spec=spec, spec_hash=spec.output_hash(), provenance=provenance)
     atomic_write_json(run_dir.run_json, to_dict(run_file))
     report.written = True
+
+
+def _refuse_identical_bytes(hashed: Sequence[tuple[Choice, str, str | None]]) -> None:
+    """Two items whose files hold the same bytes are one clip under two names (a copy): refused."""
+    first: dict[str, tuple[str, str]] = {}
+    clashes = []
+    for choice, out_sha, audio_sha in hashed:
+        for cand, sha in ((choice.output, out_sha), (choice.audio, audio_sha)):
+            if cand is None or sha is None:
+                continue
+            seen = first.setdefault(sha, (choice.sample.id, cand.rel))
+            if seen[0] != choice.sample.id:
+                clashes.append(
+                    f"item {seen[0]!r} ({seen[1]}) and item {choice.sample.id!r} ({cand.rel}) hold the same bytes"
+                )
+    if clashes:
+        raise ImportRefused(
+            "two items cannot be imported with one clip (it would be scored and counted twice): "
+            + "; ".join(clashes)
+            + ". Give each item its own output; nothing was imported"
+        )
 
 
 def _with_files(spec: RunSpec, files: dict[str, ImportedFile]) -> RunSpec:

@@ -21,7 +21,7 @@ from typing import Any
 
 from nava_eval.interrupts import as_interrupt, is_interrupt, restored_signal_handlers
 from nava_eval.rundir.files import atomic_write_text, read_jsonl
-from nava_eval.rundir.layout import RunDir
+from nava_eval.rundir.layout import RunDir, check_distinct_outputs
 from nava_eval.rundir.records import latest_by_id, sample_key
 from nava_eval.runners.score import ScoreSummary, score_metric
 
@@ -153,6 +153,7 @@ def score_in_process(prepared: Any, metrics: Sequence[str] | None = None) -> lis
             dist_utils.barrier(ctx)
         device = _scoring_device(request.device, local_rank, world)
         records = latest_by_id(run_dir.all_records())
+        check_distinct_outputs(run_dir, records)
         # One stat-gated identity index for every metric's check of the files on disk; rank 0 saves it.
         index = run_dir.file_index()
         summaries: list[ScoreSummary] = []
