@@ -94,10 +94,12 @@ def parse_meta_line(text: str, path: Path, number: int, problems: list[Problem])
 
 def read_meta_list(path: Path, problems: list[Problem]) -> list[MetaLine]:
     """All good lines of a meta list; every bad line (and duplicate utt) appended to `problems`."""
+    from nava_eval.user_files import UserFileError, read_text
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        problems.append(Problem(path, f"not UTF-8 text ({exc})"))
+        text = read_text(path)
+    except UserFileError as exc:  # a FIFO, a device, not UTF-8
+        problems.append(Problem(path, str(exc).removeprefix(f"{path}: ")))
         return []
     out: list[MetaLine] = []
     seen: dict[str, int] = {}

@@ -42,10 +42,12 @@ _LANGUAGES = ("en", "zh")
 
 def read_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | Problem]]:
     """(line number, object) per non-blank line; a Problem instead of the object for a bad line."""
+    from nava_eval.user_files import UserFileError, read_text
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        yield 0, Problem(path, f"not UTF-8 text ({exc})")
+        text = read_text(path)
+    except UserFileError as exc:  # a FIFO, a device, not UTF-8
+        yield 0, Problem(path, str(exc).removeprefix(f"{path}: "))
         return
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

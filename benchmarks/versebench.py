@@ -40,6 +40,7 @@ from nava_eval.benchmarks.errors import (
 )
 from nava_eval.benchmarks.user_jsonl import read_json_lines
 from nava_eval.benchmarks.validate import SetCount, ValidationReport, media_problems
+from nava_eval.user_files import read_text
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,8 @@ class NavaPrompt:
 
 def _parse_item(path: Path, set_name: str, problems: list[Problem]) -> VerseItem | None:
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        obj = json.loads(read_text(path))
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: a FIFO, not UTF-8, bad JSON
         problems.append(Problem(path, f"unreadable JSON ({exc})"))
         return None
     if not isinstance(obj, dict):

@@ -40,6 +40,7 @@ from nava_eval.rundir.records import (
     sample_key,
 )
 from nava_eval.rundir.schema import SchemaError, from_dict, to_dict
+from nava_eval.user_files import file_problem
 
 SUBMISSION_SCHEMA = "nava-eval/submission/v1"
 MANIFEST_NAME = "submission.json"
@@ -713,6 +714,9 @@ def validate_submission(path: str | Path, max_unpacked_bytes: int = MAX_UNPACKED
     warnings: list[str] = []
     manifest = None
     try:
+        problem = file_problem(path)
+        if problem is not None:  # a FIFO would block the reader for ever
+            raise SubmissionError(f"{problem}, not a regular file")
         if not zipfile.is_zipfile(path):
             raise SubmissionError("not a zip file")
         with zipfile.ZipFile(path) as zf:

@@ -30,8 +30,12 @@ class ConfigFileError(click.BadParameter):
 def _read_mapping(path: Path) -> dict[str, Any]:
     import yaml
 
+    from nava_eval.user_files import UserFileError, read_text
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
+    except UserFileError as exc:  # a FIFO, a device, not UTF-8
+        raise ConfigFileError(str(exc)) from None
     except OSError as exc:
         raise ConfigFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     try:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from nava_eval.benchmarks.base import Benchmark, Sample, SampleSelection
+from nava_eval.user_files import UserFileError, file_problem, read_text
 
 ProblemKind = Literal[
     "missing", "extra", "unreadable", "duplicate", "outside", "symlink", "wrong-type", "no-audio", "mapping"
@@ -129,6 +130,10 @@ def scan_folder(
                 continue
             suffix = path.suffix.lower()
             target = path
+            special = file_problem(path) if not path.is_symlink() else None
+            if special is not None:  # a FIFO named clip.mp4 would block the probe for ever
+                problems.append(_special_file(rel, special))
+                continue
             if path.is_symlink():
                 target = path.resolve()
                 if not inside(target, root):
@@ -141,10 +146,14 @@ def scan_folder(
                         )
                     )
                     continue
-                if not target.is_file():
+                special = file_problem(target)
+                if special == "no such file":
                     problems.append(
                         ImportProblem("unreadable", "broken symlink", "remove it or point it at a file", rel)
                     )
+                    continue
+                if special is not None:
+                    problems.append(_special_file(rel, special))
                     continue
                 suffix = path.suffix.lower() or target.suffix.lower()
             if suffix in (VIDEO_SUFFIX, AUDIO_SUFFIX):
@@ -171,9 +180,21 @@ def scan_folder(
     return candidates, problems, notes
 
 
+def _special_file(rel: str, kind: str) -> ImportProblem:
+    return ImportProblem(
+        "wrong-type",
+        f"is {kind}, not a regular file; only regular files are read",
+        "replace it with the output file itself",
+        rel,
+    )
+
+
 def _mapping_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line, row) of a CSV (header with id, path[, audio]) or JSONL ({"id", "path"[, "audio"]}) mapping."""
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = read_text(path, "--mapping")
+    except UserFileError as exc:
+        raise ImportRefused(str(exc)) from None
     if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
         rows = []
         for number, line in enumerate(text.splitlines(), start=1):
@@ -227,11 +248,14 @@ def read_mapping(
                 )
             )
             return None
-        if not target.is_file():
+        special = file_problem(target)
+        if special is not None:
             problems.append(
                 ImportProblem(
-                    "missing",
-                    f"{where}:{number}: {value!r} does not exist",
+                    "missing" if special == "no such file" else "wrong-type",
+                    f"{where}:{number}: {value!r} does not exist"
+                    if special == "no such file"
+                    else f"{where}:{number}: {value!r} is {special}, not a regular file",
                     "fix the path in the mapping file",
                     value,
                     item,

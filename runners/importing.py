@@ -57,6 +57,7 @@ from nava_eval.runners.import_sources import (
     shared_files,
 )
 from nava_eval.runners.presets import default_preset, get_preset
+from nava_eval.user_files import file_problem
 
 logger = logging.getLogger(__name__)
 
@@ -222,8 +223,9 @@ def _import(request: ImportRequest, preset: Any, root: Path, run_root: Path) -> 
     )
     mapping = Path(request.mapping) if request.mapping is not None else None
     if mapping is not None:
-        if not mapping.is_file():
-            raise ImportRefused(f"--mapping {mapping}: no such file")
+        problem = file_problem(mapping)
+        if problem is not None:  # a FIFO would block the read for ever
+            raise ImportRefused(f"--mapping {mapping}: {problem}; give the mapping file (CSV or JSONL)")
         mapped, problems = read_mapping(mapping, root)
         candidates: list[Candidate] = []
         notes: list[str] = [f"matched by the mapping file {mapping}"]

@@ -147,11 +147,12 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     A malformed line in the middle is real corruption and raises with the file and line number.
     """
     from nava_eval.rundir.safe_json import parse_json
+    from nava_eval.user_files import read_bytes
 
     path = Path(path)
     if not path.exists():
         return []
-    lines = path.read_bytes().split(b"\n")
+    lines = read_bytes(path).split(b"\n")
     complete, tail = lines[:-1], lines[-1]
     records: list[dict[str, Any]] = []
     for number, line in enumerate(complete, start=1):
@@ -178,8 +179,10 @@ def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
     """Hex sha256 of a file, streamed."""
     import hashlib
 
+    from nava_eval.user_files import open_regular
+
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         for chunk in iter(lambda: fh.read(chunk_size), b""):
             digest.update(chunk)
     return digest.hexdigest()

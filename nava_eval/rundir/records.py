@@ -190,9 +190,12 @@ def _check_version(data: Any, expected: str, source: str) -> None:
 
 def _load_json(path: Path) -> Any:
     from nava_eval.rundir.safe_json import parse_json
+    from nava_eval.user_files import UserFileError, read_bytes
 
     try:
-        raw = path.read_bytes()
+        raw = read_bytes(path)
+    except UserFileError as exc:
+        raise SchemaError(str(exc)) from None
     except FileNotFoundError:
         raise SchemaError(
             f"{path}: no such file; give a run directory that holds results.json (run `nava-eval score RUN_DIR` "

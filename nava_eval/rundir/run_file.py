@@ -191,9 +191,12 @@ def load_run_file(run_dir: str | Path) -> RunFile:
     """Read and validate run.json of a run directory."""
     path = Path(run_dir) / "run.json"
     from nava_eval.rundir.safe_json import parse_json
+    from nava_eval.user_files import UserFileError, read_bytes
 
     try:
-        raw = path.read_bytes()
+        raw = read_bytes(path)
+    except UserFileError as exc:
+        raise SchemaError(str(exc)) from None
     except FileNotFoundError:
         raise SchemaError(f"{path}: no such file; is {run_dir} a nava-eval run directory?") from None
     except OSError as exc:

@@ -32,9 +32,13 @@ def command(benchmark: str, data_dir: Path | None, sets: str | None, nava_prompt
     """
     if benchmark.endswith(".zip"):
         from nava_eval.runners.cli.validate_submission import run as validate_zip
+        from nava_eval.user_files import file_problem
 
-        if not Path(benchmark).is_file():
+        problem = file_problem(Path(benchmark))
+        if problem == "no such file":
             raise click.UsageError(f"no such submission file: {benchmark}")
+        if problem is not None:  # a FIFO would block the reader for ever
+            raise click.UsageError(f"{benchmark}: is {problem}, not a regular file; give the submission zip")
         raise SystemExit(validate_zip(benchmark))
     from nava_eval.benchmarks.base import UnknownBenchmarkError
     from nava_eval.benchmarks.errors import DataNotFoundError
