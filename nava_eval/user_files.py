@@ -23,6 +23,12 @@ _KINDS = (
 )
 
 
+def user_path(value: str | os.PathLike[str]) -> Path:
+    """A path as the user meant it: `~` and `~user` expanded (once, the same way for flags, config
+    files, run.json replays and paths inside mapping files); nothing else is changed."""
+    return Path(os.path.expanduser(os.fspath(value)))
+
+
 class UserFileError(ValueError):
     """A file the user named cannot be read as asked; the message names it and says what to do."""
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import click
 
+from nava_eval.runners.cli.options import UserPath
+
 CONFIG_PARAM = "config"
 RUN_SCHEMA_PREFIX = "nava-eval/run/"
 
@@ -190,7 +192,7 @@ def config_option(func):
     return click.option(
         "--config",
         CONFIG_PARAM,
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        type=UserPath(exists=True, dir_okay=False, path_type=Path),
         is_eager=True,
         expose_value=True,
         callback=_apply_config,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from nava_eval.benchmarks.base import Benchmark, Sample, SampleSelection
-from nava_eval.user_files import UserFileError, file_problem, read_text
+from nava_eval.user_files import UserFileError, file_problem, read_text, user_path
 
 ProblemKind = Literal[
     "missing", "extra", "unreadable", "duplicate", "outside", "symlink", "wrong-type", "no-audio", "mapping"
@@ -230,7 +230,7 @@ def read_mapping(
     where = str(mapping)
 
     def resolve(value: str, number: int, item: str) -> Candidate | None:
-        given = Path(value)
+        given = user_path(value)  # `~/x.mp4` means what it means on the command line
         path = given if given.is_absolute() else root / given
         # Resolve symlinks and '..' before the containment check: the file read is what counts.
         target = path.resolve()

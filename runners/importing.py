@@ -57,7 +57,7 @@ from nava_eval.runners.import_sources import (
     shared_files,
 )
 from nava_eval.runners.presets import default_preset, get_preset
-from nava_eval.user_files import file_problem
+from nava_eval.user_files import file_problem, user_path
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class ImportRequest:
 
     def resolved_run_dir(self) -> Path:
         if self.run_dir is not None:
-            return Path(self.run_dir)
+            return user_path(self.run_dir)
         slug = re.sub(r"[^A-Za-z0-9_.+-]+", "-", self.model).strip("-").lower() or "model"
         return Path("runs") / f"{self.benchmark.replace(':', '-').replace('/', '_')}-{slug}"
 
@@ -176,7 +176,7 @@ def import_outputs(request: ImportRequest) -> ImportReport:
     The source folder is never written to. Returns the report (also written to the run directory as
     import-report.json and import-report.md).
     """
-    source = Path(request.source_dir)
+    source = user_path(request.source_dir)
     if not source.is_dir():
         raise ImportRefused(f"{source}: no such folder (give the folder that holds the model's outputs)")
     root = source.resolve()
@@ -205,7 +205,7 @@ def import_outputs(request: ImportRequest) -> ImportReport:
 def _import(request: ImportRequest, preset: Any, root: Path, run_root: Path) -> ImportReport:
     from nava_eval.runners.run import SMOKE_DATA_DIR, _benchmark_options, _smoke_data
 
-    source = Path(request.source_dir)
+    source = user_path(request.source_dir)
     benchmark = get_benchmark(request.benchmark, **_benchmark_options(request.benchmark, preset))
     data_dir = request.data_dir
     if data_dir is None and preset.data == "smoke" and not request.benchmark.startswith("jsonl:"):
@@ -221,7 +221,7 @@ def _import(request: ImportRequest, preset: Any, root: Path, run_root: Path) -> 
         expected=len(samples),
         strict=request.strict,
     )
-    mapping = Path(request.mapping) if request.mapping is not None else None
+    mapping = user_path(request.mapping) if request.mapping is not None else None
     if mapping is not None:
         problem = file_problem(mapping)
         if problem is not None:  # a FIFO would block the read for ever
@@ -314,8 +314,8 @@ def _write_run(
             layout=report.layout,
             transfer="pending",
             files={},
-            mapping=str(Path(request.mapping).resolve()) if request.mapping else None,
-            mapping_sha256=sha256_file(request.mapping) if request.mapping else None,
+            mapping=str(user_path(request.mapping).resolve()) if request.mapping else None,
+            mapping_sha256=sha256_file(user_path(request.mapping)) if request.mapping else None,
             params_b=request.params_b,
         ),
     )

@@ -74,7 +74,9 @@ class RunRequest:
 
     def resolved_run_dir(self) -> Path:
         if self.run_dir is not None:
-            return Path(self.run_dir)
+            from nava_eval.user_files import user_path
+
+            return user_path(self.run_dir)
         safe = self.benchmark.replace(":", "-").replace("/", "_")
         return Path("runs") / f"{safe}-{self.preset_name()}"
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from nava_eval.runners.cli.options import UserPath
+
 SECTION_HELP = (
     "ceiling, model, step, attention, fp8, video_vae, audio_vae, sync, video_quality, compile, projection"
 )
@@ -18,7 +20,7 @@ SECTION_HELP = (
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=UserPath(file_okay=False, path_type=Path),
     default=None,
     help="Folder for bench_gpu.json and bench_gpu.md [default: runs/bench-gpu-<time>].",
 )

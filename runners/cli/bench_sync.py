@@ -8,9 +8,11 @@ from pathlib import Path
 
 import click
 
+from nava_eval.runners.cli.options import UserPath
+
 
 @click.command(name="sync")
-@click.argument("clips", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("clips", nargs=-1, type=UserPath(exists=True, path_type=Path))
 @click.option(
     "--clips-synthetic",
     "n_clips",
@@ -29,7 +31,7 @@ import click
     help="Alternating timed rounds; each side's best is kept.",
 )
 @click.option(
-    "-o", "--output", type=click.Path(path_type=Path), default=None, help="Also write the result as JSON."
+    "-o", "--output", type=UserPath(path_type=Path), default=None, help="Also write the result as JSON."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def command(

@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from nava_eval.runners.cli.options import UserPath
+
 
 class Percent(click.ParamType):
     """ "30%" or "30" → 0.30, within 0-100 %."""
@@ -26,7 +28,7 @@ class Percent(click.ParamType):
 
 
 @click.command("check")
-@click.argument("run", type=click.Path())
+@click.argument("run", type=UserPath())
 @click.option(
     "--against",
     required=True,
@@ -39,7 +41,7 @@ class Percent(click.ParamType):
     metavar="METRIC=ABS|REL%",
     help="Override a metric's tolerance, e.g. wer=0.5 or sync_c=2%; repeatable. Defaults: docs/regression.md.",
 )
-@click.option("--junit", "junit", type=click.Path(dir_okay=False), help="Also write JUnit XML here.")
+@click.option("--junit", "junit", type=UserPath(dir_okay=False), help="Also write JUnit XML here.")
 @click.option(
     "--coverage-tolerance",
     type=Percent(),

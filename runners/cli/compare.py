@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import click
 
+from nava_eval.runners.cli.options import UserPath
+
 
 @click.command("compare")
-@click.argument("run_a", type=click.Path(exists=True, file_okay=False))
-@click.argument("run_b", type=click.Path(exists=True, file_okay=False))
+@click.argument("run_a", type=UserPath(exists=True, file_okay=False))
+@click.argument("run_b", type=UserPath(exists=True, file_okay=False))
 @click.option("--metric", "fields", multiple=True, help="Only these fields (e.g. sync_c); repeatable.")
 @click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Bootstrap seed.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,21 @@ from typing import Any
 import click
 
 from nava_eval.benchmarks.base import SampleSelection
+
+
+class UserPath(click.Path):
+    """click.Path that expands `~` first: a path means the same from the shell, a --config file or a replay.
+
+    The shell expands `~` only at the start of a word, so `--run-dir=~/runs/x`, a quoted `"~/x"` and
+    every path in a YAML config used to reach click as a literal `~` folder in the working directory.
+    """
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (str, os.PathLike)):
+            from nava_eval.user_files import user_path
+
+            value = str(user_path(value))
+        return super().convert(value, param, ctx)
 
 
 def _split_csv(value: str | None) -> tuple[str, ...] | None:
@@ -24,7 +40,9 @@ def parse_weights(pairs: tuple[str, ...]) -> dict[str, str]:
         name, sep, path = pair.partition("=")
         if not sep or not name or not path:
             raise click.BadParameter(f"{pair!r} is not NAME=PATH (e.g. syncnet=/data/syncnet_v2.model)")
-        out[name] = path
+        from nava_eval.user_files import user_path
+
+        out[name] = str(user_path(path))
     return out
 
 
@@ -42,14 +60,14 @@ def selection_options(func: Callable) -> Callable:
         [
             click.option(
                 "--data-dir",
-                type=click.Path(path_type=Path),
+                type=UserPath(path_type=Path),
                 help="Benchmark data folder (default: registered).",
             ),
             click.option("--sets", help="Comma-separated sets, e.g. set3 or en,hard."),
             click.option(
                 "--ids",
                 "ids_file",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                type=UserPath(exists=True, dir_okay=False, path_type=Path),
                 help="File with one sample id per line.",
             ),
             click.option(
@@ -83,7 +101,7 @@ def run_options(func: Callable) -> Callable:
             ),
             click.option(
                 "--run-dir",
-                type=click.Path(path_type=Path),
+                type=UserPath(path_type=Path),
                 help="Run directory (default runs/<benchmark>-<preset>).",
             ),
             click.option("--steps", type=click.IntRange(min=1), help="Override the sampler steps."),
@@ -119,7 +137,7 @@ def run_options(func: Callable) -> Callable:
                 "prompts (another protocol, recorded in run.json).",
             ),
             click.option(
-                "--weights-dir", type=click.Path(path_type=Path), help="Folder with the NAVA weight files."
+                "--weights-dir", type=UserPath(path_type=Path), help="Folder with the NAVA weight files."
             ),
             click.option(
                 "--weights",

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import click
 
+from nava_eval.runners.cli.options import UserPath
+
 FORMATS = ("md", "csv", "html", "latex", "json")
 
 
 @click.command(name="report")
-@click.argument("runs", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("runs", nargs=-1, type=UserPath(path_type=Path))
 @click.option(
     "--published", is_flag=True, help="Add the published baselines (reports/published.csv) as rows."
 )
@@ -37,9 +39,7 @@ FORMATS = ("md", "csv", "html", "latex", "json")
 @click.option(
     "--html-report", is_flag=True, help="Also write RUN/report.html (plots, per-sample table) for each run."
 )
-@click.option(
-    "-o", "--output", type=click.Path(path_type=Path), default=None, help="Write to a file (atomic)."
-)
+@click.option("-o", "--output", type=UserPath(path_type=Path), default=None, help="Write to a file (atomic).")
 def command(
     runs: tuple[Path, ...],
     published: bool,

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from nava_eval.runners.cli.options import (
+    UserPath,
     allow_failures_option,
     fail_unless_allowed,
     parse_weights,
@@ -16,7 +17,7 @@ from nava_eval.runners.cli.run import echo_scoring, error_text
 
 
 @click.command(name="score")
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("run_dir", type=UserPath(exists=True, file_okay=False, path_type=Path))
 @click.option("--metrics", help="Comma-separated metrics instead of the benchmark's defaults.")
 @click.option(
     "--weights", "scorer_weights", multiple=True, metavar="NAME=PATH", help="Own scorer weight file."

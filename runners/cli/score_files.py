@@ -7,10 +7,12 @@ from pathlib import Path
 
 import click
 
+from nava_eval.runners.cli.options import UserPath
+
 
 @click.command(name="score-files")
 @click.argument("metric")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=UserPath(path_type=Path))
 @click.option(
     "--weights",
     "weight_pairs",
@@ -20,7 +22,7 @@ import click
 )
 @click.option(
     "--reference",
-    type=click.Path(exists=True, path_type=Path),
+    type=UserPath(exists=True, path_type=Path),
     help="Reference audio (sim: the prompt wav; clap: the ground-truth wav for FD).",
 )
 @click.option("--text", default=None, help="Reference text (wer, wer_sensevoice) applied to every file.")
@@ -28,7 +30,7 @@ import click
 @click.option("--language", default=None, help="Language of --text (en, zh).")
 @click.option(
     "--audio",
-    type=click.Path(exists=True, path_type=Path),
+    type=UserPath(exists=True, path_type=Path),
     help="sync --cropped on raw .npz frames: their 16 kHz mono wav.",
 )
 @click.option(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import click
 
+from nava_eval.runners.cli.options import UserPath
+
 
 @click.command("submit")
-@click.argument("run", type=click.Path(exists=True, file_okay=False))
-@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False), help="Zip to write.")
+@click.argument("run", type=UserPath(exists=True, file_okay=False))
+@click.option("-o", "--output", "out", required=True, type=UserPath(dir_okay=False), help="Zip to write.")
 @click.option(
     "--with-media", is_flag=True, help="Also include every mp4/wav (large); by default only their sha256."
 )

@@ -6,19 +6,21 @@ from pathlib import Path
 
 import click
 
+from nava_eval.runners.cli.options import UserPath
+
 
 @click.command(name="validate")
 @click.argument("benchmark")
 @click.option(
     "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=UserPath(file_okay=False, path_type=Path),
     default=None,
     help="Benchmark data folder (default: the one registered by `nava-eval data download/import`).",
 )
 @click.option("--sets", default=None, help="Comma-separated sets to check (default: all).")
 @click.option(
     "--nava-prompts",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    type=UserPath(exists=True, file_okay=False, path_type=Path),
     default=None,
     help="versebench: folder with NAVA's set1/2/3.jsonl to check against the official items.",
 )
