@@ -32,6 +32,7 @@ from nava_eval.benchmarks.errors import (
     natural_id_key,
 )
 from nava_eval.benchmarks.validate import SetCount, ValidationReport, image_problem, wav_problem
+from nava_eval.user_files import brief
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +219,7 @@ class UserPromptSet:
                 problems.append(
                     Problem(
                         self.path,
-                        f"duplicate id {sample.id!r} (first on line {seen[sample.id]})",
+                        f"duplicate id {brief(sample.id)} (first on line {seen[sample.id]})",
                         number,
                         "id",
                     )

@@ -29,6 +29,64 @@ def user_path(value: str | os.PathLike[str]) -> Path:
     return Path(os.path.expanduser(os.fspath(value)))
 
 
+def brief(value: object, limit: int = 80) -> str:
+    """repr(value) cut to at most about `limit` characters, for error messages that quote a user's value.
+
+    A value from a file can be megabytes long, and a YAML alias bomb is a list nested 30 deep whose
+    full repr has 2**30 leaves: repr is never built in full here, only its first `limit` characters.
+    """
+    if isinstance(value, str):
+        text = repr(value[: limit + 1])
+        return text if len(value) <= limit else f"{text[:limit]}… ({len(value)} characters)"
+    text = _repr_head(value, limit + 1)
+    return text if len(text) <= limit else f"{text[:limit]}…"
+
+
+def cut(text: str, limit: int = 300) -> str:
+    """A message (that may quote a user's value) cut to `limit` characters."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+class _Piece(str):
+    """A literal piece of a container's repr (brackets, commas), written as is."""
+
+
+def _repr_head(value: object, budget: int) -> str:
+    """The first `budget` (or a few more) characters of repr(value), built depth-first without recursion."""
+    out: list[str] = []
+    size = 0
+    stack: list[object] = [value]
+    while stack and size < budget:
+        item = stack.pop()
+        if isinstance(item, _Piece):
+            piece = str(item)
+        elif isinstance(item, (list, tuple, set, frozenset, dict)):
+            brackets = (
+                "{}"
+                if isinstance(item, (dict, set, frozenset))
+                else "()"
+                if isinstance(item, tuple)
+                else "[]"
+            )
+            parts: list[object] = [_Piece(brackets[0])]
+            children = list(item.items()) if isinstance(item, dict) else list(item)
+            for k, child in enumerate(children):
+                if k:
+                    parts.append(_Piece(", "))
+                if isinstance(item, dict):
+                    parts += [child[0], _Piece(": "), child[1]]
+                else:
+                    parts.append(child)
+            parts.append(_Piece(brackets[1]))
+            stack.extend(reversed(parts))
+            continue
+        else:
+            piece = repr(item)[: budget + 1]
+        out.append(piece)
+        size += len(piece)
+    return "".join(out)
+
+
 class UserFileError(ValueError):
     """A file the user named cannot be read as asked; the message names it and says what to do."""
 

@@ -40,7 +40,7 @@ from nava_eval.rundir.records import (
     sample_key,
 )
 from nava_eval.rundir.schema import SchemaError, from_dict, to_dict
-from nava_eval.user_files import file_problem
+from nava_eval.user_files import brief, file_problem
 
 SUBMISSION_SCHEMA = "nava-eval/submission/v1"
 MANIFEST_NAME = "submission.json"
@@ -268,7 +268,7 @@ def _safe_infos(zf: zipfile.ZipFile, max_unpacked: int) -> list[zipfile.ZipInfo]
     for info in infos:
         problem = _member_problem(info)
         if problem:
-            raise SubmissionError(f"member {info.filename!r}: {problem}")
+            raise SubmissionError(f"member {brief(info.filename)}: {problem}")
     declared = sum(info.file_size for info in infos)
     if declared > max_unpacked:
         raise SubmissionError(
@@ -279,7 +279,7 @@ def _safe_infos(zf: zipfile.ZipFile, max_unpacked: int) -> list[zipfile.ZipInfo]
         limit = MAX_MANIFEST_BYTES if info.filename == MANIFEST_NAME else MAX_METADATA_BYTES
         if info.file_size > limit:
             raise SubmissionError(
-                f"member {info.filename!r}: {info.file_size} bytes, over the metadata limit of {limit} bytes"
+                f"member {brief(info.filename)}: {info.file_size} bytes, over the metadata limit of {limit} bytes"
             )
     return infos
 
@@ -298,16 +298,18 @@ def _read_member(
                 budget[0] -= len(chunk)
                 # zipfile stops at the declared size; these guard the invariant rather than trust it.
                 if size > info.file_size:
-                    raise SubmissionError(f"member {info.filename!r}: inflates past its declared size")
+                    raise SubmissionError(f"member {brief(info.filename)}: inflates past its declared size")
                 if budget[0] < 0:
-                    raise SubmissionError(f"unpacked data exceeds the limit at {info.filename!r} (zip bomb?)")
+                    raise SubmissionError(
+                        f"unpacked data exceeds the limit at {brief(info.filename)} (zip bomb?)"
+                    )
                 digest.update(chunk)
                 if keep:
                     chunks.append(chunk)
     except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
-        raise SubmissionError(f"member {info.filename!r}: corrupt or unsupported ({exc})") from None
+        raise SubmissionError(f"member {brief(info.filename)}: corrupt or unsupported ({exc})") from None
     if size != info.file_size:
-        raise SubmissionError(f"member {info.filename!r}: {size} bytes read, {info.file_size} declared")
+        raise SubmissionError(f"member {brief(info.filename)}: {size} bytes read, {info.file_size} declared")
     return (b"".join(chunks) if keep else None), ManifestFile(digest.hexdigest(), size)
 
 
@@ -323,7 +325,9 @@ def _read_manifest(
     raw = _json(MANIFEST_NAME, data or b"")
     if not isinstance(raw, dict) or raw.get("schema") != SUBMISSION_SCHEMA:
         found = raw.get("schema") if isinstance(raw, dict) else type(raw).__name__
-        raise SchemaError(f"{MANIFEST_NAME}: at $.schema: expected {SUBMISSION_SCHEMA!r}, found {found!r}")
+        raise SchemaError(
+            f"{MANIFEST_NAME}: at $.schema: expected {SUBMISSION_SCHEMA!r}, found {brief(found)}"
+        )
     return from_dict(SubmissionManifest, raw, MANIFEST_NAME)
 
 
@@ -399,13 +403,13 @@ def known_protocol(metric: str, protocol: str) -> str | None:
 
     entries = metric_entries()
     if metric not in entries:
-        return f"unknown metric {metric!r} (known: {', '.join(sorted(entries))})"
+        return f"unknown metric {brief(metric)} (known: {', '.join(sorted(entries))})"
     base = protocol.split("+", 1)[0]  # "+smoke-random-weights" and similar suffixes qualify a protocol
     expected = entries[metric].protocol
     family, _, variant = base.partition("/")
     if base == expected or (family == expected.partition("/")[0] and _PROTOCOL_VARIANT.fullmatch(variant)):
         return None
-    return f"unknown protocol {protocol!r} for metric {metric!r} (registry: {expected})"
+    return f"unknown protocol {brief(protocol)} for metric {brief(metric)} (registry: {expected})"
 
 
 def _field_metric() -> dict[str, str]:
@@ -426,7 +430,7 @@ def known_field_protocol(field: str, metric: str, protocol: str) -> str | None:
     family, _, variant = base.partition("/")
     if base == declared or (family == declared.partition("/")[0] and _PROTOCOL_VARIANT.fullmatch(variant)):
         return None
-    return f"unknown protocol {protocol!r} for field {field!r} of metric {metric!r} (registry: {declared})"
+    return f"unknown protocol {brief(protocol)} for field {field!r} of metric {brief(metric)} (registry: {declared})"
 
 
 def _check_content(
@@ -477,11 +481,13 @@ def _check_content(
 
     for key in ("run_name", "benchmark", "model"):
         if getattr(results, key) != getattr(manifest, key):
-            errors.append(f"results.json: {key} {getattr(results, key)!r} differs from {MANIFEST_NAME}'s")
+            errors.append(
+                f"results.json: {key} {brief(getattr(results, key))} differs from {MANIFEST_NAME}'s"
+            )
     spec = run_raw.get("spec") if isinstance(run_raw.get("spec"), dict) else {}
     if spec.get("benchmark") not in (None, results.benchmark):
         errors.append(
-            f"run.json: benchmark {spec.get('benchmark')!r} differs from results.json's {results.benchmark!r}"
+            f"run.json: benchmark {brief(spec.get('benchmark'))} differs from results.json's {brief(results.benchmark)}"
         )
 
     # Samples ⇄ outputs manifest ⇄ counts.
@@ -527,7 +533,9 @@ def _check_content(
             errors.append(f"results.json: metrics.{name}: {why}")
         for set_name, set_result in metric.per_set.items():
             if set_name not in counts:
-                errors.append(f"results.json: metrics.{name}.per_set has set {set_name!r} with no samples")
+                errors.append(
+                    f"results.json: metrics.{name}.per_set has set {brief(set_name)} with no samples"
+                )
             elif set_result.n > counts[set_name]:
                 errors.append(
                     f"results.json: metrics.{name}.per_set.{set_name}.n = {set_result.n} > {counts[set_name]} samples"
@@ -568,7 +576,9 @@ def _check_content(
             desc = ", ".join(f"{s} {have}/{want}" for s, (have, want) in sorted(short.items()))
             warnings.append(f"incomplete {results.benchmark}: samples per set {desc}")
     else:
-        warnings.append(f"benchmark {results.benchmark!r} is not a built-in benchmark; counts not checked")
+        warnings.append(
+            f"benchmark {brief(results.benchmark)} is not a built-in benchmark; counts not checked"
+        )
     if results.smoke or manifest.smoke:
         warnings.append(SMOKE_BANNER)
     return manifest, results
@@ -633,7 +643,7 @@ def recompute_errors(
             aggregation = rule.aggregation or rules_from.aggregation
         if claimed.direction != field_def.direction:
             errors.append(
-                f"{where}.direction is {claimed.direction!r}; the metric registry says {field_def.direction!r}"
+                f"{where}.direction is {brief(claimed.direction)}; the metric registry says {field_def.direction!r}"
             )
         records = score_records.get(metric_name)
         if records is None:
@@ -655,7 +665,7 @@ def recompute_errors(
         pass_protocol = passes[0] if passes else claimed.protocol
         if passes and field_def.protocol_for(pass_protocol) != claimed.protocol:
             errors.append(
-                f"{where}.protocol is {claimed.protocol!r}; the per-sample scores make it "
+                f"{where}.protocol is {brief(claimed.protocol)}; the per-sample scores make it "
                 f"{field_def.protocol_for(pass_protocol)!r}"
             )
         try:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from nava_eval.benchmarks.base import Benchmark, Sample, SampleSelection
-from nava_eval.user_files import UserFileError, file_problem, read_text, user_path
+from nava_eval.user_files import UserFileError, brief, file_problem, read_text, user_path
 
 ProblemKind = Literal[
     "missing", "extra", "unreadable", "duplicate", "outside", "symlink", "wrong-type", "no-audio", "mapping"
@@ -241,7 +241,7 @@ def read_mapping(
             problems.append(
                 ImportProblem(
                     kind,
-                    f"{where}:{number}: {value!r} resolves to {target}, outside the source folder",
+                    f"{where}:{number}: {brief(value)} resolves to {target}, outside the source folder",
                     "give paths inside the outputs folder (copy the file there)",
                     value,
                     item,
@@ -253,9 +253,9 @@ def read_mapping(
             problems.append(
                 ImportProblem(
                     "missing" if special == "no such file" else "wrong-type",
-                    f"{where}:{number}: {value!r} does not exist"
+                    f"{where}:{number}: {brief(value)} does not exist"
                     if special == "no such file"
-                    else f"{where}:{number}: {value!r} is {special}, not a regular file",
+                    else f"{where}:{number}: {brief(value)} is {special}, not a regular file",
                     "fix the path in the mapping file",
                     value,
                     item,
@@ -285,7 +285,7 @@ def read_mapping(
             problems.append(
                 ImportProblem(
                     "duplicate",
-                    f"{where}:{number}: id {item!r} already mapped on line {first_line[item]}",
+                    f"{where}:{number}: id {brief(item)} already mapped on line {first_line[item]}",
                     "keep one line per id",
                     value,
                     item,
@@ -401,7 +401,7 @@ def match_files(
                     problems.append(
                         ImportProblem(
                             "extra",
-                            f"mapping line {output.line}: id {item!r} is no item of {benchmark.name}",
+                            f"mapping line {output.line}: id {brief(item)} is no item of {benchmark.name}",
                             "fix the id or drop the line",
                             output.rel,
                             item,
@@ -470,7 +470,7 @@ def shared_files(choices: Sequence[Choice]) -> list[str]:
     out = []
     for group in users.values():
         if len({item for item, _, _ in group}) > 1:
-            named = " and ".join(f"item {item!r} ({role} {rel})" for item, role, rel in group)
+            named = " and ".join(f"item {brief(item)} ({role} {rel})" for item, role, rel in group)
             out.append(f"{named} are one file")
     return out
 

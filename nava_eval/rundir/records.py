@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from nava_eval.rundir.files import atomic_write_json, read_jsonl
 from nava_eval.rundir.schema import SchemaError, from_dict, to_dict
+from nava_eval.user_files import brief
 
 RESULTS_SCHEMA = "nava-eval/results/v1"
 RUN_SCHEMA = "nava-eval/run/v1"
@@ -185,7 +186,7 @@ def _check_version(data: Any, expected: str, source: str) -> None:
             f"{source}: written with schema {found}, newer than this nava-eval reads ({expected}); "
             "upgrade nava-eval (pip install -U nava-eval) to read it"
         )
-    raise SchemaError(f"{source}: at $.schema: expected {expected!r}, found {found!r}")
+    raise SchemaError(f"{source}: at $.schema: expected {expected!r}, found {brief(found)}")
 
 
 def _load_json(path: Path) -> Any:

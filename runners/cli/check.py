@@ -7,6 +7,7 @@ import sys
 import click
 
 from nava_eval.runners.cli.options import UserPath
+from nava_eval.user_files import brief
 
 
 class Percent(click.ParamType):
@@ -21,9 +22,9 @@ class Percent(click.ParamType):
         try:
             number = float(text)
         except ValueError:
-            self.fail(f"{value!r} is not a percentage such as 2% or 10", param, ctx)
+            self.fail(f"{brief(value)} is not a percentage such as 2% or 10", param, ctx)
         if not 0.0 <= number <= 100.0:
-            self.fail(f"{value!r} is outside 0-100 %", param, ctx)
+            self.fail(f"{brief(value)} is outside 0-100 %", param, ctx)
         return number / 100.0
 
 

@@ -65,6 +65,12 @@ class LazyGroup(click.Group):
 
         try:
             return super().invoke(ctx)
+        except click.ClickException as exc:
+            # The last guard against an unbounded message (a value quoted from a hostile file).
+            from nava_eval.user_files import cut
+
+            exc.message = cut(exc.message, 4000)
+            raise
         except EOFError as exc:
             # click would report an EOFError as "Aborted!", as if the user had typed Ctrl-D.
             logging.getLogger(__name__).debug("end of input", exc_info=True)

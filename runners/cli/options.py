@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from nava_eval.benchmarks.base import SampleSelection
+from nava_eval.user_files import brief
 
 
 class UserPath(click.Path):
@@ -39,7 +40,7 @@ def parse_weights(pairs: tuple[str, ...]) -> dict[str, str]:
     for pair in pairs:
         name, sep, path = pair.partition("=")
         if not sep or not name or not path:
-            raise click.BadParameter(f"{pair!r} is not NAME=PATH (e.g. syncnet=/data/syncnet_v2.model)")
+            raise click.BadParameter(f"{brief(pair)} is not NAME=PATH (e.g. syncnet=/data/syncnet_v2.model)")
         from nava_eval.user_files import user_path
 
         out[name] = str(user_path(path))
@@ -227,7 +228,7 @@ def parse_seeds(
             return tuple(int(v) for v in seeds.split(",") if v.strip())
         except ValueError:
             raise click.BadParameter(
-                f"{seeds!r} is not a comma-separated list of integers", param_hint="--seeds"
+                f"{brief(seeds)} is not a comma-separated list of integers", param_hint="--seeds"
             ) from None
     if num_seeds:
         from nava_eval.runners.run import seed_list
