@@ -10,8 +10,8 @@ unpickles), then checks schemas, hashes, protocol ids and counts, each error nam
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import json
 import math
 import re
 import stat
@@ -24,7 +24,7 @@ from typing import Any
 
 from nava_eval.interrupts import reraise_interrupts
 from nava_eval.reports.tables import SMOKE_BANNER
-from nava_eval.rundir.files import atomic_path, sha256_file
+from nava_eval.rundir.files import atomic_path, dumps_json, sha256_file
 from nava_eval.rundir.records import (
     RESULTS_SCHEMA,
     RUN_SCHEMA,
@@ -134,11 +134,52 @@ def _version() -> str:
         return "0+unknown"
 
 
+class SubmissionRefused(ValueError):
+    """`submit_validated` wrote a bundle the validator refuses; nothing was left at the output path."""
+
+    def __init__(self, report: ValidationReport):
+        super().__init__(
+            f"{report.path} does not validate ({len(report.errors)} error(s)); nothing was written"
+        )
+        self.report = report
+
+
+def submit_validated(
+    run_dir: str | Path, out: str | Path, with_media: bool = False
+) -> tuple[Path, ValidationReport]:
+    """`submit`, then the leaderboard's validator on the bundle before it gets its name.
+
+    A bundle the validator refuses raises SubmissionRefused and leaves no file at `out` (not even for
+    a moment: it is checked under its temp name and never renamed).
+    """
+    reports: list[ValidationReport] = []
+
+    def check(tmp: Path) -> None:
+        report = validate_submission(tmp)
+        shown = Path(out).name
+        report = dataclasses.replace(
+            report,
+            path=str(out),
+            errors=tuple(e.replace(tmp.name, shown) for e in report.errors),
+            warnings=tuple(w.replace(tmp.name, shown) for w in report.warnings),
+        )
+        reports.append(report)
+        if not report.ok:
+            raise SubmissionRefused(report)
+
+    path = _bundle(run_dir, out, with_media, check)
+    return path, reports[0]
+
+
 def submit(run_dir: str | Path, out: str | Path, with_media: bool = False) -> Path:
     """Bundle `run_dir` as a submission zip at `out` (written atomically); returns `out`.
 
     Raises ValueError when the run is incomplete or its outputs changed since they were recorded.
     """
+    return _bundle(run_dir, out, with_media, None)
+
+
+def _bundle(run_dir: str | Path, out: str | Path, with_media: bool, before_rename: Any) -> Path:
     run_dir = Path(run_dir)
     if Path(out).resolve().is_relative_to(run_dir.resolve()):
         raise ValueError(
@@ -199,15 +240,20 @@ def submit(run_dir: str | Path, out: str | Path, with_media: bool = False) -> Pa
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         smoke=results.smoke,
     )
-    with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w") as zf:
-        zf.writestr(
-            MANIFEST_NAME, json.dumps(to_dict(manifest), indent=2, sort_keys=True), zipfile.ZIP_DEFLATED
-        )
-        for name in members:
-            zf.write(run_dir / name, name, zipfile.ZIP_DEFLATED)
-        if with_media:
-            for name in outputs:
-                zf.write(run_dir / name, name, zipfile.ZIP_STORED)  # mp4/wav barely compress
+    with atomic_path(out) as tmp:
+        with zipfile.ZipFile(tmp, "w") as zf:
+            zf.writestr(
+                MANIFEST_NAME,
+                dumps_json(to_dict(manifest), out, indent=2, sort_keys=True),
+                zipfile.ZIP_DEFLATED,
+            )
+            for name in members:
+                zf.write(run_dir / name, name, zipfile.ZIP_DEFLATED)
+            if with_media:
+                for name in outputs:
+                    zf.write(run_dir / name, name, zipfile.ZIP_STORED)  # mp4/wav barely compress
+        if before_rename is not None:
+            before_rename(tmp)
     return Path(out)
 
 

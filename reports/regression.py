@@ -38,6 +38,7 @@ from nava_eval.reports.stats import (
     paired_bootstrap,
 )
 from nava_eval.reports.tables import FIELD_LABELS, SMOKE_BANNER, WHOLE_BENCHMARK_SPLITS, field_order
+from nava_eval.user_files import brief
 
 EXIT_OK = 0
 EXIT_REGRESSION = 1
@@ -85,10 +86,16 @@ def parse_tolerance(text: str) -> tuple[str, Tolerance]:
     match = _TOLERANCE_RE.fullmatch(text)
     if not match:
         raise ValueError(
-            f"bad tolerance {text!r}; write METRIC=ABS or METRIC=REL% (e.g. wer=0.5 or sync_c=2%)"
+            f"bad tolerance {brief(text)}; write METRIC=ABS or METRIC=REL% (e.g. wer=0.5 or sync_c=2%)"
         )
     name, amount, percent = match.groups()
-    return name, Tolerance(float(amount), relative=bool(percent))
+    value = float(amount)
+    if not math.isfinite(value) or (percent and value > 100.0):
+        # 1e400 parses as infinity: a gate that can never fail.
+        raise ValueError(
+            f"bad tolerance {brief(text)}: the amount must be finite (a percentage at most 100%)"
+        )
+    return name, Tolerance(value, relative=bool(percent))
 
 
 @dataclass(frozen=True)

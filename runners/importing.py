@@ -19,8 +19,8 @@ report with what to do; the import keeps what is valid unless `strict`.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from nava_eval.benchmarks.base import Benchmark, Sample, SampleSelection, get_benchmark
-from nava_eval.rundir.files import atomic_path, atomic_write_json, atomic_write_text, sha256_file
+from nava_eval.rundir.files import atomic_path, atomic_write_json, atomic_write_text, dumps_json, sha256_file
 from nava_eval.rundir.layout import RunDir, output_relpath
 from nava_eval.rundir.provenance import collect_provenance, now_iso
 from nava_eval.rundir.records import SampleRecord
@@ -63,6 +63,8 @@ logger = logging.getLogger(__name__)
 
 Transfer = Literal["auto", "hardlink", "copy"]
 REPORT_JSON = "import-report.json"
+#: --params-b (billions): finite and above zero, at most this (above any model there is), from any route.
+MAX_PARAMS_B = 100_000.0
 REPORT_MD = "import-report.md"
 
 __all__ = ["ImportProblem", "ImportRefused", "ImportReport", "ImportRequest", "import_outputs"]
@@ -185,6 +187,14 @@ def import_outputs(request: ImportRequest) -> ImportReport:
         raise ImportRefused(
             f"--run-dir {run_root} and the outputs folder {source} overlap; the run directory must be elsewhere "
             "(the source folder is never written to)"
+        )
+    if request.params_b is not None and not (
+        isinstance(request.params_b, (int, float))
+        and math.isfinite(request.params_b)
+        and 0 < request.params_b <= MAX_PARAMS_B
+    ):
+        raise ImportRefused(
+            f"--params-b {request.params_b!r}: give a finite number of billions in (0, {MAX_PARAMS_B:g}]"
         )
     if not request.model.strip():
         raise ImportRefused("--model must name the model whose outputs these are (e.g. 'Ovi 1.1')")
@@ -371,7 +381,7 @@ def _write_run(
             status="skipped",
             error=f"not imported ({reasons.get(sample.id, 'no output in the source folder')})",
         )
-        lines.append(json.dumps(to_dict(record), sort_keys=True, ensure_ascii=False) + "\n")
+        lines.append(dumps_json(to_dict(record), run_dir.samples, sort_keys=True, ensure_ascii=False) + "\n")
     report.transfer = "+".join(sorted(transfers))
     assert spec.imported is not None
     spec = dataclasses.replace(

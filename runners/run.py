@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -147,9 +148,13 @@ def resolve_seeds(request: RunRequest) -> tuple[dict[str, Any], list[int] | None
 
 def seed_list(first: int, count: int) -> tuple[int, ...]:
     """--num-seeds N: N consecutive run seeds from `first` (the preset's seed unless --seed is given)."""
+    from nava_eval.runners.seeds import check_run_seeds
+
     if count < 1:
         raise ValueError(f"--num-seeds must be at least 1, got {count}")
-    return tuple(range(first, first + count))
+    seeds = tuple(range(first, first + count))
+    check_run_seeds([seeds[0], seeds[-1]], f"--seed {first} with --num-seeds {count}")
+    return seeds
 
 
 def prepare_run(
@@ -209,6 +214,19 @@ def _check_request(request: RunRequest) -> None:
     check_device(request.device, request.nproc, launched=launched)
     if request.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {request.batch_size}")
+    from nava_eval.runners.seeds import check_run_seeds
+
+    # The API and a replay reach here without click's types: the same seed range as --seed.
+    if request.seeds:
+        check_run_seeds(request.seeds)
+    if request.overrides.get("seed") is not None:
+        check_run_seeds([request.overrides["seed"]], "--seed")
+    if not (
+        isinstance(request.timeout_s, (int, float))
+        and math.isfinite(request.timeout_s)
+        and request.timeout_s > 0
+    ):
+        raise ValueError(f"--timeout must be a finite number of seconds above 0, got {request.timeout_s!r}")
 
 
 def _write_run_file(run_dir: RunDir, spec: RunSpec, request: RunRequest) -> None:

@@ -75,9 +75,32 @@ def atomic_write_text(target: str | os.PathLike[str], text: str) -> Path:
     return atomic_write_bytes(target, text.encode("utf-8"))
 
 
+class NonFiniteJSON(ValueError):
+    """A value to be written as JSON holds NaN or an infinity, which JSON cannot carry (and a reader would
+    take for a number): refused before a byte is written, naming the file and where in the value."""
+
+
+def dumps_json(obj: Any, where: str | os.PathLike[str], **options: Any) -> str:
+    """json.dumps that refuses NaN and infinities (Python writes them as the non-JSON tokens NaN/Infinity)."""
+    try:
+        return json.dumps(obj, allow_nan=False, **options)
+    except ValueError as exc:
+        if "Out of range float" not in str(exc):
+            raise
+        from nava_eval.rundir.safe_json import non_finite_paths
+
+        paths = non_finite_paths(obj)
+        shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+        raise NonFiniteJSON(
+            f"{where}: not written: {shown or 'a value'} is NaN or infinite, which JSON cannot hold; "
+            "every number nava-eval writes must be finite (check the option or score that produced it)"
+        ) from None
+
+
 def atomic_write_json(target: str | os.PathLike[str], obj: Any) -> Path:
-    """Write `obj` as pretty, key-sorted JSON atomically."""
-    return atomic_write_text(target, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    """Write `obj` as pretty, key-sorted JSON atomically (NonFiniteJSON, nothing written, for NaN/inf)."""
+    text = dumps_json(obj, target, indent=2, sort_keys=True, ensure_ascii=False)
+    return atomic_write_text(target, text + "\n")
 
 
 def append_jsonl(target: str | os.PathLike[str], record: dict[str, Any]) -> None:
@@ -88,7 +111,7 @@ def append_jsonl(target: str | os.PathLike[str], record: dict[str, Any]) -> None
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    line = (dumps_json(record, target, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
     fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         _repair_tail(fd, target)

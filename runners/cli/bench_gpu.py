@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from nava_eval.runners.cli.options import UserPath
+from nava_eval.runners.cli.options import FiniteFloatRange, UserPath
 
 SECTION_HELP = (
     "ceiling, model, step, attention, fp8, video_vae, audio_vae, sync, video_quality, compile, projection"
@@ -33,7 +33,7 @@ SECTION_HELP = (
 )
 @click.option(
     "--budget",
-    type=click.FloatRange(min=10),
+    type=FiniteFloatRange(min=10, max=1e6),
     default=None,
     help="Seconds for all sections together [default: 420 on the VerseBench plan, 300 small]. Start-up "
     "(imports, CUDA init) comes on top.",
@@ -46,9 +46,14 @@ SECTION_HELP = (
     default=None,
     help="torch.compile backend of the compile section [default: inductor].",
 )
-@click.option("--repeats", type=click.IntRange(min=1), default=None, help="Most timed repeats per setting.")
 @click.option(
-    "--clips", type=click.IntRange(min=1), default=None, help="Synthetic clips for the scoring sections."
+    "--repeats", type=click.IntRange(1, 1_000_000), default=None, help="Most timed repeats per setting."
+)
+@click.option(
+    "--clips",
+    type=click.IntRange(1, 1_000_000),
+    default=None,
+    help="Synthetic clips for the scoring sections.",
 )
 def command(
     out_dir: Path | None,

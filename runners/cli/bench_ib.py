@@ -16,7 +16,7 @@ from nava_eval.runners.cli.options import UserPath
 @click.option(
     "--clips-synthetic",
     "n_clips",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 1_000_000),
     default=4,
     show_default=True,
     help="Synthetic 6-s clips when none are given.",
@@ -24,7 +24,7 @@ from nava_eval.runners.cli.options import UserPath
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when present).")
 @click.option(
     "--rounds",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 1_000_000),
     default=2,
     show_default=True,
     help="Alternating timed rounds; each side's best is kept.",

@@ -16,7 +16,7 @@ from nava_eval.runners.cli.options import UserPath
 @click.option(
     "--clips-synthetic",
     "n_clips",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 1_000_000),
     default=4,
     show_default=True,
     help="Synthetic clips when none are given.",
@@ -25,7 +25,7 @@ from nava_eval.runners.cli.options import UserPath
 @click.option("--no-package", is_flag=True, help="Time only our path (skip syncnet-python's).")
 @click.option(
     "--rounds",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 1_000_000),
     default=2,
     show_default=True,
     help="Alternating timed rounds; each side's best is kept.",

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from nava_eval.runners.cli.options import UserPath
+from nava_eval.runners.cli.options import SEED, UserPath
 from nava_eval.user_files import brief
 
 
@@ -50,9 +50,7 @@ class Percent(click.ParamType):
     show_default=True,
     help="Share of the baseline's scored samples (per metric) the run may lack before it fails.",
 )
-@click.option(
-    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Bootstrap seed for the CIs."
-)
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Bootstrap seed for the CIs.")
 def command(
     run: str,
     against: str,

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from nava_eval.runners.cli.options import UserPath, read_ids
+from nava_eval.runners.cli.options import FiniteFloatRange, UserPath, read_ids
+from nava_eval.runners.importing import MAX_PARAMS_B
 
 #: Exit codes: 0 every selected item imported cleanly, 1 imported with problems (listed), 2 nothing imported.
 EXIT_PROBLEMS = 1
@@ -26,7 +27,7 @@ EXIT_REFUSED = 2
 )
 @click.option(
     "--params-b",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, max=MAX_PARAMS_B, min_open=True),
     help="Parameter count in billions, shown in tables.",
 )
 @click.option(

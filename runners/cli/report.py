@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from nava_eval.runners.cli.options import UserPath
+from nava_eval.runners.cli.options import SEED, UserPath
 
 FORMATS = ("md", "csv", "html", "latex", "json")
 
@@ -25,9 +25,7 @@ FORMATS = ("md", "csv", "html", "latex", "json")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
 @click.option("--per-set", is_flag=True, help="Add one column per (metric, set).")
 @click.option("--metrics", help="Comma-separated metric fields to show (default: all).")
-@click.option(
-    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Bootstrap seed for the ± CIs."
-)
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Bootstrap seed for the ± CIs.")
 @click.option(
     "--alias",
     "aliases",

@@ -7,6 +7,10 @@ from pathlib import Path
 import click
 
 from nava_eval.runners.cli.options import (
+    MAX_BATCH,
+    MAX_PROCS,
+    MAX_TIMEOUT_S,
+    FiniteFloatRange,
     UserPath,
     allow_failures_option,
     fail_unless_allowed,
@@ -23,10 +27,10 @@ from nava_eval.runners.cli.run import echo_scoring, error_text
     "--weights", "scorer_weights", multiple=True, metavar="NAME=PATH", help="Own scorer weight file."
 )
 @click.option("--device", help="cpu, cuda or cuda:N (default: cuda when available; one GPU per process).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, MAX_BATCH), default=8, show_default=True)
 @click.option(
     "--nproc",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_PROCS),
     default=1,
     show_default=True,
     help="Score in N local processes (one GPU each, or CPU processes); under torchrun leave at 1.",
@@ -34,7 +38,7 @@ from nava_eval.runners.cli.run import echo_scoring, error_text
 @click.option(
     "--timeout",
     "timeout_s",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, max=MAX_TIMEOUT_S, min_open=True),
     default=1800.0,
     show_default=True,
     help="Seconds a rank may wait for the others at the end of scoring.",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from nava_eval.runners.cli.options import UserPath
+from nava_eval.runners.cli.options import MAX_BATCH, UserPath
 
 
 @click.command(name="score-files")
@@ -41,7 +41,7 @@ from nava_eval.runners.cli.options import UserPath
 @click.option("--details", is_flag=True, help="Add per-item details (sync: the 31-value distance curve).")
 @click.option("--smoke", is_flag=True, help="Tiny seeded random networks (scores meaningless).")
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when present).")
-@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1, MAX_BATCH))
 def command(
     metric: str,
     files: tuple[Path, ...],
