@@ -7,6 +7,7 @@ so every writer goes through a temp file in the same folder, fsync, then rename.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -18,6 +19,54 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 _TAIL_BLOCK = 1 << 16
+
+#: Errors that mean "this disk cannot take the write", with what to do; a program bug never raises these.
+_WRITE_ADVICE = {
+    errno.ENOSPC: "no space left on the device; free space (or use a --run-dir on another disk) and rerun "
+    "the same command",
+    errno.EDQUOT: "the disk quota is used up; free space (or use a --run-dir elsewhere) and rerun the same command",
+    errno.EFBIG: "the file is larger than this file system allows (FAT32: 4 GiB a file); use a folder on "
+    "another file system",
+    errno.EROFS: "the file system is read-only; use a --run-dir (or -o) on a writable disk, or remount it "
+    "read-write",
+}
+
+
+class WriteFailed(OSError):
+    """A write the disk refused (full, quota, file too large, read-only), naming the path and what to do.
+
+    Raised only after the half-written file is gone (atomic writes) or cut back (appends).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], cause: OSError):
+        super().__init__(
+            cause.errno, _WRITE_ADVICE.get(cause.errno or 0, cause.strerror or str(cause)), str(path)
+        )
+
+    def __str__(self) -> str:
+        return f"cannot write {self.filename}: {self.strerror}; nothing half-written was kept"
+
+
+def as_write_failure(exc: BaseException) -> WriteFailed | None:
+    """`exc` as a WriteFailed when it is a disk refusal (full, quota, too large, read-only), else None."""
+    if isinstance(exc, WriteFailed):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in _WRITE_ADVICE:
+        return WriteFailed(exc.filename or "a file", exc)
+    return None
+
+
+@contextlib.contextmanager
+def disk_errors(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Turn a disk-full, quota, too-large or read-only OSError inside the block into WriteFailed naming `path`."""
+    try:
+        yield
+    except WriteFailed:
+        raise
+    except OSError as exc:
+        if exc.errno in _WRITE_ADVICE:
+            raise WriteFailed(path, exc) from None
+        raise
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -39,12 +88,13 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
     pick the container from the extension.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.",
-        suffix=(suffix if suffix is not None else target.suffix) + ".tmp",
-        dir=target.parent,
-    )
+    with disk_errors(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{target.name}.",
+            suffix=(suffix if suffix is not None else target.suffix) + ".tmp",
+            dir=target.parent,
+        )
     os.close(fd)
     tmp = Path(tmp_name)
     # mkstemp makes the file 0600; a finished output should get the usual permissions (0666 & ~umask).
@@ -52,10 +102,11 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)
     try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        with disk_errors(target):  # the caller's writes into tmp included: a full disk names the target
+            yield tmp
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
         _fsync_dir(target.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -110,15 +161,23 @@ def append_jsonl(target: str | os.PathLike[str], record: dict[str, Any]) -> None
     line without its newline; it is repaired first (`_repair_tail`) so this line never glues onto it.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
     line = (dumps_json(record, target, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
-    fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        _repair_tail(fd, target)
-        _write_all(fd, line)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    with disk_errors(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            _repair_tail(fd, target)
+            size = os.fstat(fd).st_size
+            try:
+                _write_all(fd, line)
+                os.fsync(fd)
+            except OSError:
+                # A full disk can take part of the line: cut it back so no torn line is left behind.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, size)
+                raise
+        finally:
+            os.close(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:

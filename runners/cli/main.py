@@ -78,6 +78,11 @@ class LazyGroup(click.Group):
                 f"a file ended before it was complete ({exc or 'EOFError'}); rerun with -vv to see which"
             ) from None
         except (KeyboardInterrupt, Exception) as exc:
+            from nava_eval.rundir.files import as_write_failure
+
+            failure = as_write_failure(exc)
+            if failure is not None:  # a full or read-only disk, from any command: no traceback
+                raise click.ClickException(str(failure)) from None
             if not is_interrupt(exc):
                 raise
             if isinstance(as_interrupt(exc), SystemExit):  # SIGTERM and the like: exit 128 + signal

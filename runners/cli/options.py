@@ -318,6 +318,7 @@ def build_request(benchmark: str, kwargs: dict[str, Any], config: dict[str, Any]
 #: Errors that are the user's to fix: shown as one clear message, no traceback.
 def user_errors() -> tuple[type[BaseException], ...]:
     from nava_eval.benchmarks.errors import BadInputError, DataNotFoundError
+    from nava_eval.rundir.files import WriteFailed
     from nava_eval.rundir.lock import RunDirLocked
     from nava_eval.rundir.schema import SchemaError
     from nava_eval.runners.run import RunSpecMismatch
@@ -328,6 +329,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
         SchemaError,
         RunSpecMismatch,
         RunDirLocked,
+        WriteFailed,
         KeyError,
         ValueError,
         FileNotFoundError,
