@@ -39,6 +39,7 @@ from nava_eval.rundir.records import (
     record_key,
     sample_key,
 )
+from nava_eval.rundir.run_file import load_run_file
 from nava_eval.rundir.schema import SchemaError, from_dict, to_dict
 from nava_eval.user_files import brief, file_problem
 
@@ -194,6 +195,7 @@ def _bundle(run_dir: str | Path, out: str | Path, with_media: bool, before_renam
     if not score_files:
         raise ValueError(f"{run_dir / 'scores'}: no score files; run `nava-eval score` first")
     samples = latest_by_id(load_sample_records(run_dir / "samples.jsonl"))
+    advice = load_run_file(run_dir).spec.remake_advice(run_dir)
     outputs: dict[str, ManifestOutput] = {}
     for sample in samples.values():
         if sample.status != "done":
@@ -204,12 +206,12 @@ def _bundle(run_dir: str | Path, out: str | Path, with_media: bool, before_renam
             )
         path = run_dir / sample.output
         if not path.is_file():
-            raise ValueError(f"{path}: output of sample {sample.id} is missing; regenerate or drop it first")
+            raise ValueError(f"{path}: output of sample {sample.id} is missing; {advice}, then score")
         digest = sha256_file(path)
         if sample.output_sha256 and digest != sample.output_sha256:
             raise ValueError(
                 f"{path}: sha256 {digest[:12]}… differs from samples.jsonl ({sample.output_sha256[:12]}…); the "
-                "output changed after it was recorded: rerun generate/score for it"
+                f"output changed after it was recorded; {advice}, then score"
             )
         outputs[Path(sample.output).as_posix()] = ManifestOutput(
             sample.id, sample.set, digest, path.stat().st_size, sample.run_seed
@@ -217,7 +219,9 @@ def _bundle(run_dir: str | Path, out: str | Path, with_media: bool, before_renam
         if sample.audio_output:
             audio = run_dir / sample.audio_output
             if not audio.is_file():
-                raise ValueError(f"{audio}: separate audio of sample {sample.id} is missing; import it again")
+                raise ValueError(
+                    f"{audio}: separate audio of sample {sample.id} is missing; {advice}, then score"
+                )
             audio_digest = sha256_file(audio)
             if sample.audio_output_sha256 and audio_digest != sample.audio_output_sha256:
                 raise ValueError(f"{audio}: sha256 differs from samples.jsonl; the file changed after import")

@@ -523,8 +523,8 @@ def failure_summary(prepared: PreparedRun, results: Results, changed: Sequence[s
         parts.append("scoring failed on " + ", ".join(f"{n} sample(s) for {k}" for k, n in scoring.items()))
     if changed:
         parts.append(
-            f"{len(set(changed))} output(s) missing or changed since generated, not scored "
-            "(`nava-eval run` or `generate` makes them again)"
+            f"{len(set(changed))} output(s) missing or changed since recorded, not scored "
+            f"({prepared.spec.remake_advice(prepared.run_dir.root)})"
         )
     return "; ".join(parts) or None
 

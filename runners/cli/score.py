@@ -86,7 +86,10 @@ def command(
         raise click.ClickException(error_text(exc)) from None
     if scored.results is None:
         return  # a torchrun rank other than 0: rank 0 reports
-    echo_scoring(scored.summaries)
+    from nava_eval.rundir.run_file import load_run_file
+    from nava_eval.user_files import user_path
+
+    echo_scoring(scored.summaries, load_run_file(user_path(run_dir)).spec.remake_advice(user_path(run_dir)))
     for path in scored.written:
         click.echo(f"wrote {path}")
     fail_unless_allowed(scored.failures, allow_failures)
