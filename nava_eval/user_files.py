@@ -25,8 +25,15 @@ _KINDS = (
 
 def user_path(value: str | os.PathLike[str]) -> Path:
     """A path as the user meant it: `~` and `~user` expanded (once, the same way for flags, config
-    files, run.json replays and paths inside mapping files); nothing else is changed."""
-    return Path(os.path.expanduser(os.fspath(value)))
+    files, run.json replays and paths inside mapping files); nothing else is changed.
+
+    A NUL byte (possible in a config, run.json or mapping file, never on a command line) is refused
+    here, naming the path, instead of as the OS's bare "embedded null byte" later.
+    """
+    text = os.fspath(value)
+    if isinstance(text, str) and "\0" in text:
+        raise UserFileError(f"{brief(text)}: a path cannot contain a NUL byte")
+    return Path(os.path.expanduser(text))
 
 
 def brief(value: object, limit: int = 80) -> str:

@@ -230,6 +230,17 @@ def read_mapping(
     where = str(mapping)
 
     def resolve(value: str, number: int, item: str) -> Candidate | None:
+        if "\0" in value:  # the OS would say only "embedded null byte"
+            problems.append(
+                ImportProblem(
+                    "mapping",
+                    f"{where}:{number}: the path {brief(value)} contains a NUL byte",
+                    "fix the path on that line",
+                    None,
+                    item,
+                )
+            )
+            return None
         given = user_path(value)  # `~/x.mp4` means what it means on the command line
         path = given if given.is_absolute() else root / given
         # Resolve symlinks and '..' before the containment check: the file read is what counts.

@@ -23,9 +23,12 @@ class UserPath(click.Path):
 
     def convert(self, value, param, ctx):
         if isinstance(value, (str, os.PathLike)):
-            from nava_eval.user_files import user_path
+            from nava_eval.user_files import UserFileError, user_path
 
-            value = str(user_path(value))
+            try:
+                value = str(user_path(value))
+            except UserFileError as exc:  # a NUL byte from a config file or a replay
+                self.fail(str(exc), param, ctx)
         return super().convert(value, param, ctx)
 
 
@@ -62,9 +65,12 @@ def parse_weights(pairs: tuple[str, ...]) -> dict[str, str]:
         name, sep, path = pair.partition("=")
         if not sep or not name or not path:
             raise click.BadParameter(f"{brief(pair)} is not NAME=PATH (e.g. syncnet=/data/syncnet_v2.model)")
-        from nava_eval.user_files import user_path
+        from nava_eval.user_files import UserFileError, user_path
 
-        out[name] = str(user_path(path))
+        try:
+            out[name] = str(user_path(path))
+        except UserFileError as exc:
+            raise click.BadParameter(f"{brief(pair)}: {exc}", param_hint="--weights") from None
     return out
 
 

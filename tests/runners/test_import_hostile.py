@@ -79,3 +79,28 @@ def test_score_refuses_a_run_whose_records_share_an_output(tmp_path: Path):
     assert result.exit_code == 1, result.output
     assert "'00000'" in result.output and "'00001'" in result.output and "one output file" in result.output
     assert not RunDir(run).scores("video_quality").exists()
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+def test_a_nul_byte_in_a_mapping_path_names_the_file_and_line(tmp_path: Path, kind: str):
+    src = tmp_path / "outs"
+    write_clip(src / "a.mp4", seed=1)
+    mapping = tmp_path / f"map.{kind}"
+    if kind == "csv":
+        mapping.write_text("id,path\n00000,a.mp4\n00001,b\0.mp4\n")
+    else:
+        lines = [{"id": "00000", "path": "a.mp4"}, {"id": "00001", "path": "b\u0000.mp4"}]
+        mapping.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    line = 3 if kind == "csv" else 2
+    report = _import(src, tmp_path / "run", mapping=mapping)
+    problem = next(p for p in report.problems if p.item == "00001")
+    assert f"{mapping}:{line}" in problem.reason and "NUL byte" in problem.reason
+    assert report.imported == 1
+
+
+def test_a_nul_byte_in_a_config_path_is_a_usage_error_naming_it(tmp_path: Path):
+    config = tmp_path / "run.yaml"
+    config.write_text('benchmark: versebench\npreset: smoke\nrun-dir: "runs/a\\0b"\n')
+    result = CliRunner().invoke(cli, ["run", "--config", str(config), "--dry-run"])
+    assert result.exit_code == 2, result.output
+    assert "NUL byte" in result.output and str(config) in result.output and "run-dir" in result.output
