@@ -27,6 +27,14 @@ from nava_eval.runners.score import ScoreSummary, score_metric
 
 logger = logging.getLogger(__name__)
 
+#: How far a clip's score may move with the batch it lands in (`--nproc`, `--batch-size`, thread
+#: count): batched float32 networks (audiobox, CLAP, the speaker-similarity encoder) round
+#: differently for another batch shape or thread split, by about 1e-8 relative on the smoke runs.
+#: |a - b| <= PARALLEL_ATOL + PARALLEL_RTOL * |b| for every per-clip value and every aggregate
+#: (docs/guarantees.md; tests/runners/test_score_nproc_tolerance.py checks every metric).
+PARALLEL_RTOL = 1e-5
+PARALLEL_ATOL = 1e-6
+
 
 class ScoringFailed(RuntimeError):
     """A scoring worker died; finished batches are kept in its shard and folded on the next run."""
