@@ -100,3 +100,11 @@ def test_readers_of_run_files_refuse_special_files(tmp_path: Path):
     _fifo(tmp_path / "run" / "run.json")
     with pytest.raises(SchemaError, match="FIFO"):
         load_run_file(tmp_path / "run")
+
+
+def test_benchmark_media_checks_name_a_fifo_instead_of_calling_it_missing(tmp_path: Path):
+    from nava_eval.benchmarks.validate import image_problem, wav_problem
+
+    image, wav = _fifo(tmp_path / "a.png"), _fifo(tmp_path / "a.wav")
+    assert "FIFO" in image_problem(image).message and "FIFO" in wav_problem(wav).message
+    assert image_problem(tmp_path / "gone.png").message == "missing image"
