@@ -557,6 +557,11 @@ def load_prepared(run_dir: Path, request_overrides: dict[str, Any] | None = None
     except SchemaError:
         raise
     spec = run_file.spec
+    if spec.seeds:
+        from nava_eval.runners.seeds import check_run_seeds
+
+        # A hand-edited run.json is one more route for a seed: the same range as --seeds.
+        check_run_seeds(spec.seeds, f"{Path(run_dir) / 'run.json'}: seeds")
     request = RunRequest(
         benchmark=spec.benchmark,
         preset=spec.preset,

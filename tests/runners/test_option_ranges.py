@@ -149,3 +149,19 @@ def test_json_writers_refuse_non_finite_numbers_and_write_nothing(tmp_path: Path
     with pytest.raises(NonFiniteJSON, match=r"\$\.v"):
         append_jsonl(log, {"v": bad})
     assert log.read_text() == '{"v": 1.0}\n'
+
+
+def test_a_hand_edited_run_json_seed_meets_the_same_range(tmp_path: Path):
+    from media_files import write_clip
+
+    from nava_eval.runners.importing import ImportRequest, import_outputs
+    from nava_eval.runners.run import load_prepared
+
+    write_clip(tmp_path / "outs" / "00000.mp4", seed=1)
+    run = tmp_path / "run"
+    import_outputs(ImportRequest("versebench", tmp_path / "outs", "M", run_dir=run, preset="smoke"))
+    data = json.loads((run / "run.json").read_text())
+    data["spec"]["seeds"] = [-1, 2]
+    (run / "run.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"run\.json: seeds: run seed -1 is outside 0\.\.4294967295"):
+        load_prepared(run)
