@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nava_eval.errors import InvalidValue, UserError
 from nava_eval.user_files import brief
 
 # Sample ids become file names (outputs/<set>/<id>.mp4), so they must be plain, portable names.
@@ -35,7 +36,7 @@ class Problem:
         return f"{where}: {what}"
 
 
-class BadInputError(ValueError):
+class BadInputError(UserError, ValueError):
     """One or more problems in a benchmark's input files; the message lists every one."""
 
     def __init__(self, problems: list[Problem] | tuple[Problem, ...], hint: str = "") -> None:
@@ -58,7 +59,7 @@ class MissingFilesError(BadInputError):
     """Referenced images or wavs that do not exist or cannot be read, all listed at once."""
 
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(UserError, FileNotFoundError):
     """No data folder given and none registered; the message says how to get one."""
 
     def __str__(self) -> str:
@@ -118,4 +119,4 @@ def check_selected_ids(ids: frozenset[str] | None, known: set[str], where: str) 
     unknown = sorted(ids - known, key=natural_id_key)
     if unknown:
         shown = ", ".join(unknown[:10]) + (f" … ({len(unknown)} in all)" if len(unknown) > 10 else "")
-        raise ValueError(f"--ids names id(s) that {where} does not have: {shown}")
+        raise InvalidValue(f"--ids names id(s) that {where} does not have: {shown}")

@@ -40,6 +40,7 @@ from nava_eval.benchmarks.errors import (
 )
 from nava_eval.benchmarks.user_jsonl import read_json_lines
 from nava_eval.benchmarks.validate import SetCount, ValidationReport, media_problems
+from nava_eval.errors import InvalidValue
 from nava_eval.user_files import read_text
 
 log = logging.getLogger(__name__)
@@ -211,9 +212,9 @@ class VerseBench:
     # wav and clap (CS; FD against the ground truth in set2) on set1+set2 items with an audio_prompt.
     # Whisper `wer` (wer/versebench-v1) is no default: NAVA's WER column is the toolkit's SenseVoice WER.
     default_metrics: dict[str, tuple[str, ...]] = {
-        "set1": ("sync", "video_quality", "wer_sensevoice", "audiobox", "clap", "ib"),
-        "set2": ("video_quality", "sync", "wer_sensevoice", "audiobox", "clap", "ib"),
-        "set3": ("sync", "video_quality", "wer_sensevoice", "ib"),
+        "set1": ("sync", "video_quality", "wer_sensevoice", "audiobox", "clap", "ib", "audio_amplitude"),
+        "set2": ("video_quality", "sync", "wer_sensevoice", "audiobox", "clap", "ib", "audio_amplitude"),
+        "set3": ("sync", "video_quality", "wer_sensevoice", "ib", "dnsmos", "audio_amplitude"),
     }
     speech_metrics = ("sync", "wer", "wer_sensevoice")
     audio_prompt_metrics = ("clap",)  # items without an audio_prompt get no CS and no FD (the toolkit)
@@ -226,6 +227,11 @@ class VerseBench:
         "sync_d_mova": FieldRule(sets=("set3",)),
         # MOVA's toolkit: IB-Score per set (category), "all" = mean of the per-set means
         "ib": FieldRule(aggregation="mean of per-set means"),
+        # MOVA's toolkit: DNSMOS on set3 only (its README), mean over the clips that decoded
+        **{f: FieldRule(sets=("set3",)) for f in ("dnsmos", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl")},
+        # MOVA's toolkit: amplitude and loudness per category, "all" = mean of the per-category means
+        "amplitude_rms": FieldRule(aggregation="mean of per-set means"),
+        "loudness_lufs": FieldRule(aggregation="mean of per-set means"),
     }
 
     def __init__(
@@ -243,7 +249,7 @@ class VerseBench:
         expected_counts: override of the per-set counts (the smoke set uses its own).
         """
         if prompt_source not in ("auto", "nava", "official"):
-            raise ValueError(f"prompt_source must be auto, nava or official, not {prompt_source!r}")
+            raise InvalidValue(f"prompt_source must be auto, nava or official, not {prompt_source!r}")
         self.prompts_dir = Path(prompts_dir) if prompts_dir is not None else None
         self.prompt_source = prompt_source
         self.item_subdirs = tuple(item_subdirs)
@@ -448,7 +454,7 @@ class VerseBench:
             return self.sets
         unknown = [s for s in selection.sets if s not in self.sets]
         if unknown:
-            raise ValueError(
+            raise InvalidValue(
                 f"unknown {self.name} set(s) {', '.join(unknown)}; valid: {', '.join(self.sets)}"
             )
         return tuple(s for s in self.sets if s in selection.sets)

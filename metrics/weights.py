@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from nava_eval.errors import UserError
 from nava_eval.interrupts import reraise_interrupts
 from nava_eval.offline import offline_requested
 
@@ -113,7 +114,7 @@ class WeightSpec:
         return base / self.subdir / self.filename if self.subdir else base / self.filename
 
 
-class WeightsError(RuntimeError):
+class WeightsError(UserError, RuntimeError):
     """A weight file is missing, unknown or fails its checksum; the message says what to do."""
 
 
@@ -128,7 +129,7 @@ class ResolvedWeight:
     name: str
     path: Path
     sha256: str
-    source: Literal["override", "cache", "hf-cache", "downloaded", "fixture"]
+    source: Literal["override", "cache", "hf-cache", "downloaded", "fixture", "package"]
     verified: Literal["ok", "unpinned", "override"]
 
     def provenance(self) -> dict[str, str]:
@@ -141,6 +142,7 @@ PROVIDER_MODULES: list[str] = [
     "nava_eval.metrics.weights_speech",
     "nava_eval.metrics.weights_audio",
     "nava_eval.metrics.weights_av",
+    "nava_eval.metrics.weights_mova_audio",
 ]
 _loaded_providers: set[str] = set()
 

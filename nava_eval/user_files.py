@@ -14,6 +14,8 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
+from nava_eval.errors import InvalidValue
+
 _KINDS = (
     (stat.S_ISDIR, "a folder"),
     (stat.S_ISFIFO, "a FIFO (named pipe)"),
@@ -94,7 +96,7 @@ def _repr_head(value: object, budget: int) -> str:
     return "".join(out)
 
 
-class UserFileError(ValueError):
+class UserFileError(InvalidValue):
     """A file the user named cannot be read as asked; the message names it and says what to do."""
 
 

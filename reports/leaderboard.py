@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from nava_eval.errors import InvalidValue, UserError
 from nava_eval.interrupts import reraise_interrupts
 from nava_eval.reports.tables import SMOKE_BANNER
 from nava_eval.rundir.files import atomic_path, dumps_json, sha256_file
@@ -119,7 +120,7 @@ class ValidationReport:
         return not self.errors
 
 
-class SubmissionError(ValueError):
+class SubmissionError(UserError, ValueError):
     """The zip is unsafe or not a submission; the message names the member and the problem."""
 
 
@@ -135,7 +136,7 @@ def _version() -> str:
         return "0+unknown"
 
 
-class SubmissionRefused(ValueError):
+class SubmissionRefused(InvalidValue):
     """`submit_validated` wrote a bundle the validator refuses; nothing was left at the output path."""
 
     def __init__(self, report: ValidationReport):
@@ -183,17 +184,19 @@ def submit(run_dir: str | Path, out: str | Path, with_media: bool = False) -> Pa
 def _bundle(run_dir: str | Path, out: str | Path, with_media: bool, before_rename: Any) -> Path:
     run_dir = Path(run_dir)
     if Path(out).resolve().is_relative_to(run_dir.resolve()):
-        raise ValueError(
+        raise InvalidValue(
             f"{out}: inside the run directory {run_dir}; the bundle would overwrite or join the files it "
             "bundles. Write it elsewhere (e.g. -o submission.zip)"
         )
     for name in (*METADATA_FILES,):
         if not (run_dir / name).is_file():
-            raise ValueError(f"{run_dir / name}: missing; submit needs a generated and scored run directory")
+            raise InvalidValue(
+                f"{run_dir / name}: missing; submit needs a generated and scored run directory"
+            )
     results = load_results(run_dir)
     score_files = sorted((run_dir / "scores").glob("*.jsonl"))
     if not score_files:
-        raise ValueError(f"{run_dir / 'scores'}: no score files; run `nava-eval score` first")
+        raise InvalidValue(f"{run_dir / 'scores'}: no score files; run `nava-eval score` first")
     samples = latest_by_id(load_sample_records(run_dir / "samples.jsonl"))
     advice = load_run_file(run_dir).spec.remake_advice(run_dir)
     outputs: dict[str, ManifestOutput] = {}
@@ -201,15 +204,15 @@ def _bundle(run_dir: str | Path, out: str | Path, with_media: bool, before_renam
         if sample.status != "done":
             continue
         if not sample.output:
-            raise ValueError(
+            raise InvalidValue(
                 f"{run_dir / 'samples.jsonl'}: sample {sample.id} is done but has no output path"
             )
         path = run_dir / sample.output
         if not path.is_file():
-            raise ValueError(f"{path}: output of sample {sample.id} is missing; {advice}, then score")
+            raise InvalidValue(f"{path}: output of sample {sample.id} is missing; {advice}, then score")
         digest = sha256_file(path)
         if sample.output_sha256 and digest != sample.output_sha256:
-            raise ValueError(
+            raise InvalidValue(
                 f"{path}: sha256 {digest[:12]}… differs from samples.jsonl ({sample.output_sha256[:12]}…); the "
                 f"output changed after it was recorded; {advice}, then score"
             )
@@ -219,12 +222,14 @@ def _bundle(run_dir: str | Path, out: str | Path, with_media: bool, before_renam
         if sample.audio_output:
             audio = run_dir / sample.audio_output
             if not audio.is_file():
-                raise ValueError(
+                raise InvalidValue(
                     f"{audio}: separate audio of sample {sample.id} is missing; {advice}, then score"
                 )
             audio_digest = sha256_file(audio)
             if sample.audio_output_sha256 and audio_digest != sample.audio_output_sha256:
-                raise ValueError(f"{audio}: sha256 differs from samples.jsonl; the file changed after import")
+                raise InvalidValue(
+                    f"{audio}: sha256 differs from samples.jsonl; the file changed after import"
+                )
             outputs[Path(sample.audio_output).as_posix()] = ManifestOutput(
                 sample.id, sample.set, audio_digest, audio.stat().st_size, sample.run_seed, "audio"
             )

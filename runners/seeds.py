@@ -27,7 +27,9 @@ def check_run_seeds(seeds: Sequence[int], where: str = "--seeds") -> None:
     """ValueError naming the first run seed outside RUN_SEED_MIN..RUN_SEED_MAX (or not an integer)."""
     for value in seeds:
         if isinstance(value, bool) or not isinstance(value, int) or not RUN_SEED_MIN <= value <= RUN_SEED_MAX:
-            raise ValueError(
+            from nava_eval.errors import InvalidValue
+
+            raise InvalidValue(
                 f"{where}: run seed {value!r} is outside {RUN_SEED_MIN}..{RUN_SEED_MAX} "
                 "(the range --seed takes too)"
             )

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from nava_eval.errors import InvalidValue, UserError
+
 logger = logging.getLogger(__name__)
 
 _TAIL_BLOCK = 1 << 16
@@ -32,7 +34,7 @@ _WRITE_ADVICE = {
 }
 
 
-class WriteFailed(OSError):
+class WriteFailed(UserError, OSError):
     """A write the disk refused (full, quota, file too large, read-only), naming the path and what to do.
 
     Raised only after the half-written file is gone (atomic writes) or cut back (appends).
@@ -126,7 +128,7 @@ def atomic_write_text(target: str | os.PathLike[str], text: str) -> Path:
     return atomic_write_bytes(target, text.encode("utf-8"))
 
 
-class NonFiniteJSON(ValueError):
+class NonFiniteJSON(InvalidValue):
     """A value to be written as JSON holds NaN or an infinity, which JSON cannot carry (and a reader would
     take for a number): refused before a byte is written, naming the file and where in the value."""
 
@@ -243,7 +245,7 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         try:
             records.append(parse_json(line, f"{path}:{number}"))
         except ValueError as exc:
-            raise ValueError(f"{exc}; fix or delete that line") from None
+            raise InvalidValue(f"{exc}; fix or delete that line") from None
     if tail.strip():
         if _whole_record(tail):
             records.append(json.loads(tail.decode("utf-8")))

@@ -211,7 +211,9 @@ def check_distinct_outputs(run_dir: RunDir, records: dict[str, SampleRecord]) ->
     """ValueError naming the units when two records of `run_dir` share an output file."""
     shared = shared_outputs(run_dir, records)
     if shared:
-        raise ValueError(
+        from nava_eval.errors import InvalidValue
+
+        raise InvalidValue(
             f"{run_dir.samples}: two samples name one output file, which would be scored and counted twice: "
             + "; ".join(shared)
             + ". Regenerate or re-import the run into a new --run-dir"
@@ -258,7 +260,7 @@ def verified_done(
         if expected_inputs is not None and sample_id in expected_inputs:
             if record.inputs_sha256 != expected_inputs[sample_id]:
                 why = (
-                    "has no inputs hash (written by an older nava-eval)"
+                    "has no inputs hash"
                     if record.inputs_sha256 is None
                     else "was made from other inputs (prompt, image, speaker wav, seed or output settings)"
                 )

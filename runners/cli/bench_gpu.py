@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from nava_eval.errors import UserError
 from nava_eval.runners.cli.options import FiniteFloatRange, UserPath
 
 SECTION_HELP = (
@@ -112,7 +113,7 @@ def command(
     click.echo(f"bench gpu: {plan.name} plan on {device}, budget {plan.budget_s:.0f} s → {out_dir}")
     try:
         report = run_gpu_bench(plan, out_dir, sections=names, progress=lambda m: click.echo(m, err=True))
-    except ValueError as err:  # an unknown section name
+    except UserError as err:  # an unknown section name
         raise click.BadParameter(str(err), param_hint="--sections") from err
     _summary(report)
     if report.failed:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from nava_eval.errors import UserError
 from nava_eval.runners.cli.options import UserPath
 
 
@@ -16,7 +17,6 @@ from nava_eval.runners.cli.options import UserPath
 def command(run: str, out: str, with_media: bool) -> None:
     """Write results.json, run.json, per-sample scores and a sha256 manifest of the outputs into a zip."""
     from nava_eval.reports.leaderboard import SubmissionRefused, render_validation, submit_validated
-    from nava_eval.rundir.schema import SchemaError
 
     # The bundle is checked with the same validator a leaderboard runs before it gets its name, so a
     # refused bundle fails here and leaves no file behind.
@@ -27,6 +27,6 @@ def command(run: str, out: str, with_media: bool) -> None:
         raise click.ClickException(
             f"{out} does not validate (see the errors above); nothing was written"
         ) from None
-    except (SchemaError, ValueError) as exc:
+    except UserError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(render_validation(report), nl=False)

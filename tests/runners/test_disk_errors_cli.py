@@ -72,6 +72,6 @@ def test_import_copy_onto_a_file_system_that_refuses_the_size_leaves_nothing(
         cli, ["import", "versebench", str(tmp_path / "outs"), "--model", "M", "--preset", "smoke", "--sets",
               "set1", "--copy", "--run-dir", str(run)],
     )  # fmt: skip
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output  # import's "nothing imported"
     assert "larger than this file system allows" in result.output and "00000.mp4" in result.output
     assert not run.exists()
