@@ -29,6 +29,7 @@ from nava_eval.benchmarks.errors import (
 )
 from nava_eval.benchmarks.validate import SetCount, ValidationReport, media_problems
 from nava_eval.errors import InvalidValue
+from nava_eval.user_files import file_problem
 
 log = logging.getLogger(__name__)
 
@@ -215,10 +216,14 @@ class SeedTTSEval:
             selection.ids, {ids[(s, m.utt)] for s in sets for m in lines[s]}, f"{self.name} {'/'.join(sets)}"
         )
         missing = {
-            (s, m.utt): Problem(m.prompt_wav, f"missing prompt wav ({m.path}:{m.line}, field 'prompt_wav')")
+            (s, m.utt): Problem(
+                m.prompt_wav,
+                f"{'missing prompt wav' if problem == 'no such file' else f'prompt wav is {problem}'} "
+                f"({m.path}:{m.line}, field 'prompt_wav')",
+            )
             for s in sets
             for m in lines[s]
-            if not m.prompt_wav.is_file()
+            if (problem := file_problem(m.prompt_wav)) is not None  # missing, or a FIFO that would block
         }
         if not selection.skip_bad:
             if problems:

@@ -32,7 +32,7 @@ from nava_eval.benchmarks.errors import (
     natural_id_key,
 )
 from nava_eval.benchmarks.validate import SetCount, ValidationReport, image_problem, wav_problem
-from nava_eval.user_files import brief
+from nava_eval.user_files import brief, file_problem
 
 log = logging.getLogger(__name__)
 
@@ -239,10 +239,10 @@ class UserPromptSet:
                 ("spk_wavs", w) for w in e.sample.speaker_wavs
             ]
             for field_name, f in files:
-                if not f.is_file():
-                    missing.setdefault(e.line, []).append(
-                        Problem(self.path, f"file not found: {f}", e.line, field_name)
-                    )
+                problem = file_problem(f)  # missing, or a FIFO/device that would block the reader
+                if problem is not None:
+                    text = f"file not found: {f}" if problem == "no such file" else f"{f} is {problem}"
+                    missing.setdefault(e.line, []).append(Problem(self.path, text, e.line, field_name))
         return missing
 
     def load(

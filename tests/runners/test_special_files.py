@@ -108,3 +108,17 @@ def test_benchmark_media_checks_name_a_fifo_instead_of_calling_it_missing(tmp_pa
     image, wav = _fifo(tmp_path / "a.png"), _fifo(tmp_path / "a.wav")
     assert "FIFO" in image_problem(image).message and "FIFO" in wav_problem(wav).message
     assert image_problem(tmp_path / "gone.png").message == "missing image"
+
+
+def test_a_benchmark_image_that_is_a_fifo_is_refused_at_load_naming_it(tmp_path: Path):
+    from nava_eval.benchmarks.base import SampleSelection, get_benchmark
+    from nava_eval.benchmarks.errors import BadInputError
+    from nava_eval.runners.run import _smoke_data
+
+    data = _smoke_data(tmp_path / "run", "versebench")
+    benchmark = get_benchmark("versebench")
+    sample = next(s for s in benchmark.load(data, SampleSelection()) if s.image is not None)
+    sample.image.unlink()
+    _fifo(sample.image)
+    with pytest.raises(BadInputError, match="FIFO"):
+        benchmark.load(data, SampleSelection())
