@@ -10,6 +10,7 @@ import contextlib
 import errno
 import json
 import logging
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -148,6 +149,18 @@ def dumps_json(obj: Any, where: str | os.PathLike[str], **options: Any) -> str:
             f"{where}: not written: {shown or 'a value'} is NaN or infinite, which JSON cannot hold; "
             "every number nava-eval writes must be finite (check the option or score that produced it)"
         ) from None
+
+
+def finite_or_null(obj: Any) -> Any:
+    """`obj` with every NaN or infinite float replaced by None (JSON null), for views derived from
+    the run's files (report, compare, score-files output), where "no number" is the honest value."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_or_null(v) for v in obj]
+    return obj
 
 
 def atomic_write_json(target: str | os.PathLike[str], obj: Any) -> Path:

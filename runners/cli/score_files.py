@@ -94,7 +94,9 @@ def command(
         failed = 0
         for line in score_files(req):
             failed += line["status"] == "failed"
-            click.echo(json.dumps(line, ensure_ascii=False))
+            from nava_eval.rundir.files import finite_or_null
+
+            click.echo(json.dumps(finite_or_null(line), ensure_ascii=False, allow_nan=False))
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
     raise SystemExit(1 if failed else 0)

@@ -82,3 +82,15 @@ def test_a_read_only_run_folder_is_named_with_what_to_do(tmp_path: Path, monkeyp
     with pytest.raises(WriteFailed, match=r"\.lock: the file system is read-only; use a --run-dir"):
         with run_lock(tmp_path / "run", "test"):
             pass
+
+
+def test_derived_json_views_write_null_for_a_non_finite_number():
+    import json
+    import math
+
+    from nava_eval.rundir.files import finite_or_null
+
+    data = {"a": [1.0, math.nan, {"b": math.inf}], "c": (-math.inf, 2), "d": "nan"}
+    assert json.dumps(finite_or_null(data), allow_nan=False) == (
+        '{"a": [1.0, null, {"b": null}], "c": [null, 2], "d": "nan"}'
+    )
