@@ -39,7 +39,7 @@ from nava_eval.reports.stats import (
     paired_bootstrap,
 )
 from nava_eval.reports.tables import FIELD_LABELS, SMOKE_BANNER, WHOLE_BENCHMARK_SPLITS, field_order
-from nava_eval.user_files import brief
+from nava_eval.user_files import brief, user_path
 
 EXIT_OK = 0
 EXIT_REGRESSION = 1
@@ -154,7 +154,7 @@ class UnusableInput(ValueError):
 
 def resolve_baseline(against: str | Path, run: RunData) -> Baseline:
     """A run directory or results.json path → that run; anything else → a published model of the run's benchmark."""
-    path = Path(against)
+    path = user_path(against) if str(against).startswith("~") else Path(against)
     # A folder that is not a run (e.g. ./nava beside a checkout) must not hide the published model "NAVA".
     if path.is_file() or (path / "results.json").is_file():
         base = load_run(path)

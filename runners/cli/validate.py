@@ -35,8 +35,9 @@ def command(benchmark: str, data_dir: Path | None, sets: str | None, nava_prompt
     """
     if benchmark.endswith(".zip"):
         from nava_eval.runners.cli.validate_submission import run as validate_zip
-        from nava_eval.user_files import file_problem
+        from nava_eval.user_files import file_problem, user_path
 
+        benchmark = str(user_path(benchmark))  # `validate ~/sub.zip` from a quoted or `=` argument
         problem = file_problem(Path(benchmark))
         if problem == "no such file":
             raise click.UsageError(f"no such submission file: {benchmark}")

@@ -93,3 +93,20 @@ def test_a_jsonl_prompt_set_under_the_home_folder(home: Path):
     from nava_eval.benchmarks.base import get_benchmark
 
     assert get_benchmark("jsonl:~/prompts.jsonl").path == home / "prompts.jsonl"
+
+
+def test_check_against_a_baseline_under_the_home_folder(home: Path, monkeypatch: pytest.MonkeyPatch):
+    from nava_eval.reports import regression
+
+    (home / "base").mkdir()
+    (home / "base" / "results.json").write_text("{}")
+    seen: list[Path] = []
+
+    def load_run(path):
+        seen.append(Path(path))
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(regression, "load_run", load_run)
+    with pytest.raises(RuntimeError, match="stop here"):
+        regression.resolve_baseline("~/base", None)  # type: ignore[arg-type]
+    assert seen == [home / "base"]
