@@ -38,6 +38,7 @@ from nava_eval.benchmarks.errors import (
     natural_id_key,
 )
 from nava_eval.benchmarks.validate import SetCount, ValidationReport, image_problem, wav_problem
+from nava_eval.user_files import brief, file_problem
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,12 @@ _LANGUAGES = ("en", "zh")
 
 def read_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | Problem]]:
     """(line number, object) per non-blank line; a Problem instead of the object for a bad line."""
+    from nava_eval.user_files import UserFileError, read_text
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        yield 0, Problem(path, f"not UTF-8 text ({exc})")
+        text = read_text(path)
+    except UserFileError as exc:  # a FIFO, a device, not UTF-8
+        yield 0, Problem(path, str(exc).removeprefix(f"{path}: "))
         return
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -297,7 +300,7 @@ class UserPromptSet:
                 problems.append(
                     Problem(
                         self.path,
-                        f"duplicate id {sample.id!r} (first on line {seen[sample.id]})",
+                        f"duplicate id {brief(sample.id)} (first on line {seen[sample.id]})",
                         number,
                         "id",
                     )
@@ -331,10 +334,10 @@ class UserPromptSet:
                 ("spk_wavs", w) for w in e.sample.speaker_wavs
             ]
             for field_name, f in files:
-                if not f.is_file():
-                    missing.setdefault(e.line, []).append(
-                        Problem(self.path, f"file not found: {f}", e.line, field_name)
-                    )
+                problem = file_problem(f)  # missing, or a FIFO/device that would block the reader
+                if problem is not None:
+                    text = f"file not found: {f}" if problem == "no such file" else f"{f} is {problem}"
+                    missing.setdefault(e.line, []).append(Problem(self.path, text, e.line, field_name))
         return missing
 
     def load(

@@ -42,6 +42,7 @@ from nava_eval.benchmarks.errors import (
 from nava_eval.benchmarks.user_jsonl import read_json_lines
 from nava_eval.benchmarks.validate import SetCount, ValidationReport, media_problems
 from nava_eval.errors import InvalidValue
+from nava_eval.user_files import file_problem, read_text
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,8 @@ class NavaPrompt:
 
 def _parse_item(path: Path, set_name: str, problems: list[Problem]) -> VerseItem | None:
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        obj = json.loads(read_text(path))
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: a FIFO, not UTF-8, bad JSON
         problems.append(Problem(path, f"unreadable JSON ({exc})"))
         return None
     if not isinstance(obj, dict):
@@ -444,8 +445,13 @@ class VerseBench:
         missing: dict[str, list[Problem]] = {}
         for s in samples:
             for what, f in (("first-frame image", s.image), ("ground-truth wav", s.ground_truth_audio)):
-                if f is not None and not f.is_file():
+                problem = file_problem(f) if f is not None else None
+                if problem == "no such file":
                     missing.setdefault(s.id, []).append(Problem(f, f"missing {what} of item {s.set}/{s.id}"))
+                elif problem is not None:  # a FIFO or device would block the reader for ever
+                    missing.setdefault(s.id, []).append(
+                        Problem(f, f"{what} of item {s.set}/{s.id} is {problem}")
+                    )
         return missing
 
     def load(self, data_dir: Path | None, selection: SampleSelection = SampleSelection()) -> list[Sample]:

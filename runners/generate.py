@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from nava_eval.benchmarks.base import Sample
 from nava_eval.interrupts import reraise_interrupts
-from nava_eval.rundir.files import atomic_path, sha256_file
+from nava_eval.rundir.files import as_write_failure, atomic_path, sha256_file
 from nava_eval.rundir.layout import RunDir, append_record, output_relpath, verified_done
 from nava_eval.rundir.provenance import now_iso
 from nava_eval.rundir.records import SampleRecord, sample_key
@@ -361,6 +361,8 @@ def generate_samples(
                 timings_done.append(timer.as_dict())
             except Exception as exc:  # one bad sample is recorded, not fatal
                 reraise_interrupts(exc)
+                if as_write_failure(exc) is not None:  # a full or read-only disk fails every sample alike
+                    raise
                 logger.error("sample %s failed: %s", sample.id, exc)
                 record = _failure_record(sample, seed_used, exc, time.perf_counter() - t0, ctx.rank)
                 record = dataclasses.replace(record, run_seed=run_seed)

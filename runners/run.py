@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,7 +79,9 @@ class RunRequest:
 
     def resolved_run_dir(self) -> Path:
         if self.run_dir is not None:
-            return Path(self.run_dir)
+            from nava_eval.user_files import user_path
+
+            return user_path(self.run_dir)
         safe = self.benchmark.replace(":", "-").replace("/", "_")
         return Path("runs") / f"{safe}-{self.preset_name()}"
 
@@ -182,9 +185,13 @@ def resolve_seeds(request: RunRequest) -> tuple[dict[str, Any], list[int] | None
 
 def seed_list(first: int, count: int) -> tuple[int, ...]:
     """--num-seeds N: N consecutive run seeds from `first` (the preset's seed unless --seed is given)."""
+    from nava_eval.runners.seeds import check_run_seeds
+
     if count < 1:
         raise InvalidValue(f"--num-seeds must be at least 1, got {count}")
-    return tuple(range(first, first + count))
+    seeds = tuple(range(first, first + count))
+    check_run_seeds([seeds[0], seeds[-1]], f"--seed {first} with --num-seeds {count}")
+    return seeds
 
 
 def prepare_run(
@@ -244,6 +251,19 @@ def _check_request(request: RunRequest) -> None:
     check_device(request.device, request.nproc, launched=launched)
     if request.batch_size < 1:
         raise InvalidValue(f"--batch-size must be at least 1, got {request.batch_size}")
+    from nava_eval.runners.seeds import check_run_seeds
+
+    # The API and a replay reach here without click's types: the same seed range as --seed.
+    if request.seeds:
+        check_run_seeds(request.seeds)
+    if request.overrides.get("seed") is not None:
+        check_run_seeds([request.overrides["seed"]], "--seed")
+    if not (
+        isinstance(request.timeout_s, (int, float))
+        and math.isfinite(request.timeout_s)
+        and request.timeout_s > 0
+    ):
+        raise InvalidValue(f"--timeout must be a finite number of seconds above 0, got {request.timeout_s!r}")
 
 
 def _write_run_file(run_dir: RunDir, spec: RunSpec, request: RunRequest) -> None:
@@ -530,8 +550,8 @@ def failure_summary(prepared: PreparedRun, results: Results, changed: Sequence[s
         parts.append("scoring failed on " + ", ".join(f"{n} sample(s) for {k}" for k, n in scoring.items()))
     if changed:
         parts.append(
-            f"{len(set(changed))} output(s) missing or changed since generated, not scored "
-            "(`nava-eval run` or `generate` makes them again)"
+            f"{len(set(changed))} output(s) missing or changed since recorded, not scored "
+            f"({prepared.spec.remake_advice(prepared.run_dir.root)})"
         )
     return "; ".join(parts) or None
 
@@ -564,6 +584,11 @@ def load_prepared(run_dir: Path, request_overrides: dict[str, Any] | None = None
     except SchemaError:
         raise
     spec = run_file.spec
+    if spec.seeds:
+        from nava_eval.runners.seeds import check_run_seeds
+
+        # A hand-edited run.json is one more route for a seed: the same range as --seeds.
+        check_run_seeds(spec.seeds, f"{Path(run_dir) / 'run.json'}: seeds")
     request = RunRequest(
         benchmark=spec.benchmark,
         preset=spec.preset,

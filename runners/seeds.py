@@ -20,6 +20,24 @@ from typing import Any
 
 SEED_POLICIES: tuple[str, ...] = ("per-sample", "official-rank")
 
+#: The range of a run seed wherever it enters (--seed, --seeds, --num-seeds, a config file, a
+#: run.json replay, the API): what numpy's legacy seeding takes, far inside torch's 64 bits even
+#: after official-rank adds a rank, and short enough for the seed<S> folder names of a submission.
+RUN_SEED_MIN, RUN_SEED_MAX = 0, 2**32 - 1
+
+
+def check_run_seeds(seeds: Sequence[int], where: str = "--seeds") -> None:
+    """ValueError naming the first run seed outside RUN_SEED_MIN..RUN_SEED_MAX (or not an integer)."""
+    for value in seeds:
+        if isinstance(value, bool) or not isinstance(value, int) or not RUN_SEED_MIN <= value <= RUN_SEED_MAX:
+            from nava_eval.errors import InvalidValue
+
+            raise InvalidValue(
+                f"{where}: run seed {value!r} is outside {RUN_SEED_MIN}..{RUN_SEED_MAX} "
+                "(the range --seed takes too)"
+            )
+
+
 # torch.manual_seed takes any value below 2**64; 63 bits keep the seed a non-negative JSON/int64 number.
 _SEED_BITS = 63
 

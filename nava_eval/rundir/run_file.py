@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -160,6 +161,23 @@ class RunSpec:
             return self.imported.model
         return self.generation.model if self.generation is not None else "unknown"
 
+    def remake_advice(self, run_dir: str | Path) -> str:
+        """How to bring back outputs that are missing or changed on disk: it depends on how the run was made.
+
+        An imported run cannot be generated (run/generate refuse it); it is imported again, from the
+        same files into the same run directory, or from new files into a new one.
+        """
+        if self.imported is not None:
+            source = self.imported
+            mapping = f" --mapping {shlex.quote(source.mapping)}" if source.mapping else ""
+            return (
+                "this run was imported, so restore the source files and import them again: `nava-eval import "
+                f"{shlex.quote(self.benchmark)} {shlex.quote(source.source_dir)} --model {shlex.quote(source.model)}"
+                f"{mapping} --run-dir {shlex.quote(str(run_dir))}` (files that changed in the source folder "
+                "go into a new --run-dir)"
+            )
+        return f"`nava-eval run` or `nava-eval generate` with --run-dir {shlex.quote(str(run_dir))} makes them again"
+
     def output_hash(self) -> str:
         """Hash of the fields that determine the outputs (not name, metrics or paths).
 
@@ -207,9 +225,12 @@ def load_run_file(run_dir: str | Path) -> RunFile:
     """Read and validate run.json of a run directory."""
     path = Path(run_dir) / "run.json"
     from nava_eval.rundir.safe_json import parse_json
+    from nava_eval.user_files import UserFileError, read_bytes
 
     try:
-        raw = path.read_bytes()
+        raw = read_bytes(path)
+    except UserFileError as exc:
+        raise SchemaError(str(exc)) from None
     except FileNotFoundError:
         raise SchemaError(f"{path}: no such file; is {run_dir} a nava-eval run directory?") from None
     except OSError as exc:

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from nava_eval.errors import UserError
-from nava_eval.runners.cli.options import FRAMES_RANGE, SIDE_RANGE
+from nava_eval.runners.cli.options import FRAMES_RANGE, SIDE_RANGE, FiniteFloatRange, UserPath
 
 SECTION_HELP = (
     "ceiling, model, step, attention, fp8, video_vae, audio_vae, sync, video_quality, compile, projection"
@@ -21,7 +21,7 @@ SECTION_HELP = (
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=UserPath(file_okay=False, path_type=Path),
     default=None,
     help="Folder for bench_gpu.json and bench_gpu.md [default: runs/bench-gpu-<time>].",
 )
@@ -34,7 +34,7 @@ SECTION_HELP = (
 )
 @click.option(
     "--budget",
-    type=click.FloatRange(min=10),
+    type=FiniteFloatRange(min=10, max=1e6),
     default=None,
     help="Seconds for all sections together [default: 420 on the VerseBench plan, 300 small]. Start-up "
     "(imports, CUDA init) comes on top.",
@@ -47,9 +47,14 @@ SECTION_HELP = (
     default=None,
     help="torch.compile backend of the compile section [default: inductor].",
 )
-@click.option("--repeats", type=click.IntRange(min=1), default=None, help="Most timed repeats per setting.")
 @click.option(
-    "--clips", type=click.IntRange(min=1), default=None, help="Synthetic clips for the scoring sections."
+    "--repeats", type=click.IntRange(1, 1_000_000), default=None, help="Most timed repeats per setting."
+)
+@click.option(
+    "--clips",
+    type=click.IntRange(1, 1_000_000),
+    default=None,
+    help="Synthetic clips for the scoring sections.",
 )
 @click.option(
     "--width",
