@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from nava_eval.lazy import unknown_name_error
 from nava_eval.rundir.run_file import AV_MODES, GenerationSettings, Guidance
 
 
@@ -128,7 +129,7 @@ def get_preset(name: str, benchmark: str | None = None) -> Preset:
             device="cpu",
         )
     if name not in PRESETS:
-        raise KeyError(f"unknown preset {name!r}; valid presets: {', '.join(preset_names())}")
+        raise unknown_name_error("preset", [name], preset_names())
     return PRESETS[name]
 
 

@@ -69,7 +69,7 @@ def command(
       nava-eval score-files audiobox outputs/set1/
       nava-eval score-files clap gen.mp4 --caption "a dog barking" --reference gt.wav
     """
-    from nava_eval.metrics.base import UnknownNameError
+    from nava_eval.lazy import UnknownNameError
     from nava_eval.metrics.weights import WeightsError, parse_weight_overrides
     from nava_eval.runners.score_files import ScoreFilesRequest, score_files
 
