@@ -131,7 +131,7 @@ def benchmark_registry() -> Registry:
 def get_benchmark(name: str, **options: Any) -> Benchmark:
     """Instantiate a benchmark by name; `jsonl:PATH` builds a user prompt set from PATH.
 
-    An unknown name is `nava_eval.lazy.UnknownNameError`, listing the valid ones.
+    An unknown name is `nava_eval.errors.UnknownName`, listing the valid ones.
     """
     registry = benchmark_registry()
     if name.startswith("jsonl:"):

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
-from nava_eval.lazy import UnknownNameError, load
+from nava_eval.errors import UnknownName
+from nava_eval.lazy import load
 
 __all__ = [
     "SMOKE_SUFFIX",
@@ -27,7 +28,7 @@ __all__ = [
     "MetricField",
     "ScoreInput",
     "ScoreOutcome",
-    "UnknownNameError",
+    "UnknownName",
     "get_metric",
     "metric_class",
     "metric_entries",
@@ -257,7 +258,7 @@ class MetricEntry:
 
 
 def metric_class(name: str) -> type:
-    """The class of registered metric `name` (UnknownNameError listing the valid names otherwise)."""
+    """The class of registered metric `name` (UnknownName listing the valid names otherwise)."""
     from nava_eval.metrics.registry import METRICS
 
     return METRICS.load(name)

@@ -11,19 +11,16 @@ import importlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-
-class UnknownNameError(KeyError):
-    """A name no registry holds; the message lists the valid ones."""
-
-    def __str__(self) -> str:  # KeyError quotes its message otherwise
-        return str(self.args[0])
+from nava_eval.errors import UnknownName
 
 
-def unknown_name_error(kind: str, names: Iterable[str], valid: Iterable[str], plural: str | None = None):
+def unknown_name_error(
+    kind: str, names: Iterable[str], valid: Iterable[str], plural: str | None = None
+) -> UnknownName:
     """The one unknown-name error: `unknown metric 'x'; valid metrics: a, b` (several: `metric(s) 'x', 'y'`)."""
     names = list(names)
     what = f"{kind} {names[0]!r}" if len(names) == 1 else f"{kind}(s) " + ", ".join(repr(n) for n in names)
-    return UnknownNameError(f"unknown {what}; valid {plural or kind + 's'}: {', '.join(valid)}")
+    return UnknownName(f"unknown {what}; valid {plural or kind + 's'}: {', '.join(valid)}")
 
 
 class BadTargetError(ImportError):
@@ -93,7 +90,7 @@ class Registry(Mapping[str, str]):
         return name in self._ensure()
 
     def load(self, name: str) -> Any:
-        """The object registered under `name` (UnknownNameError listing the valid names otherwise)."""
+        """The object registered under `name` (UnknownName listing the valid names otherwise)."""
         return load(self[name])
 
     def valid_names(self) -> list[str]:
@@ -102,12 +99,12 @@ class Registry(Mapping[str, str]):
         plain = sorted(n for n in targets if n not in self.labels)
         return plain + [self.labels[n] for n in targets if n in self.labels]
 
-    def unknown(self, names: Iterable[str]) -> UnknownNameError:
+    def unknown(self, names: Iterable[str]) -> UnknownName:
         """The error for names this registry does not hold."""
         return unknown_name_error(self.kind, names, self.valid_names(), self.plural)
 
     def check(self, names: Iterable[str]) -> None:
-        """UnknownNameError listing every unknown name in `names` (and the valid ones)."""
+        """UnknownName listing every unknown name in `names` (and the valid ones)."""
         targets = self._ensure()
         unknown = [n for n in dict.fromkeys(names) if n not in targets]
         if len(unknown) == 1:  # said as "metric(s)": the caller asked about a list

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from nava_eval.lazy import BadTargetError, Registry, UnknownNameError, load, unknown_name_error
+from nava_eval.errors import UnknownName, UserError
+from nava_eval.lazy import BadTargetError, Registry, load, unknown_name_error
 
 
 def test_load_imports_the_module_and_returns_the_attribute() -> None:
@@ -35,15 +36,15 @@ def test_one_unknown_name_error_lists_the_valid_names() -> None:
         {"vb": "json:dumps", "jsonl": "json:loads", "ab": "json:dumps"},
         labels={"jsonl": "jsonl:PATH"},
     )
-    with pytest.raises(UnknownNameError) as one:
+    with pytest.raises(UnknownName) as one:
         reg.load("zz")
     # sorted, labelled names last, and str() is the plain message (KeyError would quote it)
     assert str(one.value) == "unknown benchmark 'zz'; valid benchmarks: ab, vb, jsonl:PATH"
-    assert isinstance(one.value, KeyError)
-    with pytest.raises(UnknownNameError) as several:
+    assert isinstance(one.value, KeyError) and isinstance(one.value, UserError)  # one line in the CLI
+    with pytest.raises(UnknownName) as several:
         reg.check(["vb", "x", "y", "x"])
     assert str(several.value) == "unknown benchmark(s) 'x', 'y'; valid benchmarks: ab, vb, jsonl:PATH"
-    with pytest.raises(UnknownNameError, match=r"^unknown benchmark\(s\) 'x'; valid"):
+    with pytest.raises(UnknownName, match=r"^unknown benchmark\(s\) 'x'; valid"):
         reg.check(["x"])  # asked about a list: said as a list
     reg.check(["ab", "vb"])  # known names pass
     assert str(unknown_name_error("command", ["frob"], ["ls", "run"])) == (

@@ -219,7 +219,7 @@ def verified_done(
         if expected_inputs is not None and sample_id in expected_inputs:
             if record.inputs_sha256 != expected_inputs[sample_id]:
                 why = (
-                    "has no inputs hash (written by an older nava-eval)"
+                    "has no inputs hash"
                     if record.inputs_sha256 is None
                     else "was made from other inputs (prompt, image, speaker wav, seed or output settings)"
                 )

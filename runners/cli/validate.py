@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from nava_eval.errors import UnknownName, UserError
+
 
 @click.command(name="validate")
 @click.argument("benchmark")
@@ -36,9 +38,7 @@ def command(benchmark: str, data_dir: Path | None, sets: str | None, nava_prompt
         if not Path(benchmark).is_file():
             raise click.UsageError(f"no such submission file: {benchmark}")
         raise SystemExit(validate_zip(benchmark))
-    from nava_eval.benchmarks.errors import DataNotFoundError
     from nava_eval.benchmarks.validate import validate_data
-    from nava_eval.lazy import UnknownNameError
 
     options = {"prompts_dir": nava_prompts} if nava_prompts is not None else {}
     if options and benchmark != "versebench":
@@ -46,9 +46,9 @@ def command(benchmark: str, data_dir: Path | None, sets: str | None, nava_prompt
     chosen = tuple(s.strip() for s in sets.split(",") if s.strip()) if sets else None
     try:
         report = validate_data(benchmark, data_dir, sets=chosen, **options)
-    except UnknownNameError as exc:
+    except UnknownName as exc:
         raise click.UsageError(str(exc)) from exc
-    except (DataNotFoundError, ValueError) as exc:
+    except UserError as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(1) from exc
     for line in report.lines():

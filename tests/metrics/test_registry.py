@@ -8,12 +8,12 @@ import typing
 
 import pytest
 
+from nava_eval.errors import UnknownName
 from nava_eval.metrics.base import (
     SMOKE_SUFFIX,
     BaseMetric,
     MetricField,
     Requirement,
-    UnknownNameError,
     get_metric,
     metric_class,
     metric_entries,
@@ -74,9 +74,7 @@ def test_smoke_instance_carries_the_class_protocol_with_the_smoke_suffix(name: s
 
 
 def test_unknown_metric_lists_the_valid_ones() -> None:
-    with pytest.raises(
-        UnknownNameError, match=r"^unknown metric 'nosuch'; valid metrics: audiobox, clap, ib, "
-    ):
+    with pytest.raises(UnknownName, match=r"^unknown metric 'nosuch'; valid metrics: audiobox, clap, ib, "):
         get_metric("nosuch")
 
 
