@@ -171,6 +171,9 @@ class BaseMetric:
     default_batch_size: ClassVar[int | None] = None
     #: Whether `setup()` on another device loads the networks again there (False: the first load stays).
     reload_on_new_device: ClassVar[bool] = True
+    #: Whether smoke mode swaps in tiny random networks (then the protocol id says so). False for a
+    #: metric whose smoke run computes the real thing (no network, or real networks small enough).
+    smoke_networks: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -201,7 +204,8 @@ class BaseMetric:
 
     def protocol_id(self, base: str | None = None, variant: str = "") -> str:
         """`base` (default: the class's protocol) + variant suffixes + the smoke suffix in smoke mode."""
-        return (base or type(self).protocol) + variant + (SMOKE_SUFFIX if self.smoke else "")
+        smoke = self.smoke and self.smoke_networks
+        return (base or type(self).protocol) + variant + (SMOKE_SUFFIX if smoke else "")
 
     def batch_size_on(self, device: str, gpu: int, cpu: int) -> int:
         """The batch size asked for, else the metric's default for this device."""

@@ -20,5 +20,7 @@ METRICS = Registry(
         "audiobox": "nava_eval.metrics.audiobox:AudioboxAesthetics",
         "clap": "nava_eval.metrics.clap:ClapScore",
         "sim": "nava_eval.metrics.speaker_similarity:SpeakerSimilarity",
+        "dnsmos": "nava_eval.metrics.dnsmos:Dnsmos",
+        "audio_amplitude": "nava_eval.metrics.audio_amplitude:AudioAmplitude",
     },
 )
