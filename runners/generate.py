@@ -83,8 +83,8 @@ def plan_assignments(
     per-sample: each sample gets its own generator seeded with `sample_seed(seed, id)`, so its output
     depends neither on the world size nor on which samples ran before; the missing samples are
     dealt round-robin in benchmark order.
-    official-rank: NAVA's batch mode, for exact reproduction of its outputs: per set (one official
-    invocation per data file), group g takes items g, g+W, g+2W… in file order and draws every
+    official-rank: the structure of NAVA's loop (not its noise values: docs/known-differences.md):
+    per set (one official invocation per data file), group g takes items g, g+W, g+2W… in file order and draws every
     item's noise from one stream seeded seed + g (valid only for the same world size). `universe`:
     every item of the selected sets when --ids/--limit picked a subset; the unpicked items still
     advance the streams, so each picked item gets the noise it has in a full official run.

@@ -61,6 +61,9 @@ class RunRequest:
     allow_failures: bool = False
     prompt_source: str | None = None  # versebench only: "nava" (default) or "official"
     t5_offload: bool = False  # memory only (text encoder kept on the CPU between prompts); not in the hash
+    group_offload: int | None = (
+        None  # memory only: DiT blocks streamed N at a time (nava.offload); not hashed
+    )
     config: dict[str, Any] = field(default_factory=dict)  # the resolved command options, for run.json
 
     def preset_name(self) -> str:
@@ -99,7 +102,30 @@ def generation_settings(preset: Preset, overrides: dict[str, Any]) -> Generation
     unknown = sorted(set(overrides) - valid)
     if unknown:
         raise InvalidValue(f"unknown generation setting(s) {unknown}; valid: {', '.join(sorted(valid))}")
-    return dataclasses.replace(preset.generation, **overrides)
+    settings = dataclasses.replace(preset.generation, **overrides)
+    from nava_eval.nava.shapes import check_shape
+
+    check_shape(settings.width, settings.height, settings.latent_frames)
+    if settings.sampler == "dmd2-student":
+        _check_student(settings)
+    return settings
+
+
+def _check_student(settings: GenerationSettings) -> None:
+    """The distilled sampler needs a distilled DiT and at most its table's 4 steps."""
+    from nava_eval.nava.sampling.student import TRAIN_SIGMAS
+
+    if settings.steps > len(TRAIN_SIGMAS):
+        raise InvalidValue(
+            f"the dmd2-student sampler runs at most {len(TRAIN_SIGMAS)} steps (its sigma table), got "
+            f"--steps {settings.steps}"
+        )
+    teacher_files = (None, "NAVA.safetensors", "NAVA_fp8.safetensors")
+    if settings.model == "nava-6b" and settings.dit_file in teacher_files:
+        raise InvalidValue(
+            "the dmd2-student sampler needs a distilled DiT checkpoint: pass --dit-file NAME (a file in "
+            "--weights-dir). NAVA.safetensors is the 50-step teacher, and no distilled checkpoint is published"
+        )
 
 
 def _smoke_data(run_dir: Path, benchmark_name: str) -> Path:
@@ -113,12 +139,22 @@ def _smoke_data(run_dir: Path, benchmark_name: str) -> Path:
     return paths.root
 
 
-def _benchmark_options(name: str, preset: Preset, prompt_source: str | None = None) -> dict[str, Any]:
+def _benchmark_options(
+    name: str, preset: Preset, prompt_source: str | None = None, settings: GenerationSettings | None = None
+) -> dict[str, Any]:
     options: dict[str, Any] = {}
+    settings = settings or preset.generation
     if prompt_source is not None:
         if name != "versebench":
             raise InvalidValue(f"--prompt-source only applies to versebench, not {name}")
         options["prompt_source"] = prompt_source
+    if name.startswith("jsonl:") and tuple(preset.modes) == ("t2a",):
+        # As scripts/inference_t2a.sh: the config, not the line, makes every line text-to-audio.
+        options["default_mode"] = "t2a"
+    if getattr(settings, "missing_image", "error") != "error":
+        if name != "versebench":
+            raise InvalidValue(f"--missing-image only applies to versebench, not {name}")
+        options["missing_image"] = settings.missing_image
     if preset.data != "smoke" or name.startswith("jsonl:"):
         return options
     from nava_eval.benchmarks import smoke
@@ -169,7 +205,7 @@ def prepare_run(
     data_dir = request.data_dir
     if data_dir is None and preset.data == "smoke" and not request.benchmark.startswith("jsonl:"):
         data_dir = _smoke_data(smoke_data_root or run_root, request.benchmark)
-    options = _benchmark_options(request.benchmark, preset, request.prompt_source)
+    options = _benchmark_options(request.benchmark, preset, request.prompt_source, settings)
     benchmark = get_benchmark(request.benchmark, **options)
     samples = benchmark.load(data_dir, request.selection)
     if not samples:
@@ -547,7 +583,7 @@ def load_prepared(run_dir: Path, request_overrides: dict[str, Any] | None = None
     request = dataclasses.replace(request, prompt_source=spec.prompt_source)
     _check_request(request)
     benchmark = get_benchmark(
-        spec.benchmark, **_benchmark_options(spec.benchmark, preset, spec.prompt_source)
+        spec.benchmark, **_benchmark_options(spec.benchmark, preset, spec.prompt_source, spec.generation)
     )
     samples = benchmark.load(request.data_dir, request.selection)
     check_scorer_weights(request.scorer_weights, request.metrics or spec.metrics)

@@ -2,10 +2,13 @@
 
 `sample_seed` is the one derivation of a sample's seed (a pure function of the run seed and the
 sample id), so an output never depends on the world size, on the order samples ran in, or on which
-ones were already done. `official_streams` reproduces what NAVA's `inference_nava.py` draws instead:
-`set_seed(seed + rank)` once per invocation, then, item after item, the video noise and then the audio
-noise from that one continuing stream. The released scripts run one invocation per data file, so a
-stream restarts at every set (VerseBench set1/2/3, Seed-TTS en/zh/hard).
+ones were already done. `official_streams` follows the structure of NAVA's `inference_nava.py` loop
+instead: `set_seed(seed + rank)` once per invocation (`seed` alone under `--use_sp`, which every benchmark
+script passes: one DP group), then, item after item, the video noise and then the audio noise from that
+one continuing stream. The released scripts run one invocation per data file, so a stream restarts at
+every set (VerseBench set1/2/3, Seed-TTS en/zh/hard). The stream here starts fresh at the seed; the
+release's CUDA generator has already been advanced by building umT5-XXL on the GPU after `set_seed`, so
+the noise values differ (docs/known-differences.md).
 """
 
 from __future__ import annotations

@@ -82,9 +82,15 @@ class GenerationSettings:
     decode_precision: str = "release"
     tts_speaker: str = "embedded"
     t2a_seconds: float = 6.0
+    sampler: str = "unipc"  # "unipc" (the release's) | "dmd2-student" (the distilled 4-step student)
+    # VerseBench: "error" refuses an item without its first-frame image; "t2av" generates it without one,
+    # as the release silently does.
+    missing_image: str = "error"
 
     def __post_init__(self) -> None:
         choices = {
+            "sampler": ("unipc", "dmd2-student"),
+            "missing_image": ("error", "t2av"),
             "audio_timing": ("official", "exact"),
             "decode_precision": ("release", "fp32"),
             "tts_speaker": ("embedded", "released-fallback"),
@@ -93,6 +99,9 @@ class GenerationSettings:
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
                 raise InvalidValue(f"{name} must be one of {', '.join(valid)}, got {getattr(self, name)!r}")
+
+
+_LATER_DEFAULTS: dict[str, Any] = {"sampler": "unipc", "missing_image": "error"}
 
 
 @dataclass(frozen=True)
@@ -160,7 +169,13 @@ class RunSpec:
         """
         payload: dict[str, Any] = {"benchmark": self.benchmark}
         if self.generation is not None:
-            payload["generation"] = to_dict(self.generation)
+            generation = to_dict(self.generation)
+            # Settings added after runs were made enter the hash only when not at their default,
+            # so run directories written before them keep their hash and resume.
+            for name, default in _LATER_DEFAULTS.items():
+                if generation.get(name) == default:
+                    generation.pop(name)
+            payload["generation"] = generation
         if self.prompt_source not in (None, "nava"):
             payload["prompt_source"] = self.prompt_source
         if self.seeds is not None:

@@ -9,6 +9,11 @@ from typing import Any
 import click
 
 from nava_eval.benchmarks.base import SampleSelection
+from nava_eval.nava.shapes import MAX_LATENT_FRAMES, MAX_SIDE, MIN_SIDE
+
+#: Ranges of --width/--height (pixels) and --frames (latent frames); nava.shapes checks the strides.
+SIDE_RANGE = click.IntRange(MIN_SIDE, MAX_SIDE)
+FRAMES_RANGE = click.IntRange(1, MAX_LATENT_FRAMES)
 
 
 def _split_csv(value: str | None) -> tuple[str, ...] | None:
@@ -87,6 +92,36 @@ def run_options(func: Callable) -> Callable:
                 help="Run directory (default runs/<benchmark>-<preset>).",
             ),
             click.option("--steps", type=click.IntRange(min=1), help="Override the sampler steps."),
+            click.option(
+                "--sampler",
+                type=click.Choice(["unipc", "dmd2-student"]),
+                help="unipc (default): the release's guided UniPC sampler. dmd2-student: the 4-step DMD2 "
+                "student of nava_src/distill/dmd2_engine.py (one conditional forward per step, its own "
+                "sigma table, Euler); it needs a distilled DiT (--dit-file): none is published.",
+            ),
+            click.option(
+                "--dit-file",
+                help="The DiT checkpoint inside --weights-dir instead of the preset's (e.g. your own "
+                "distilled student for --preset student).",
+            ),
+            click.option(
+                "--width",
+                type=SIDE_RANGE,
+                help="Output width in pixels, a multiple of 16 (preset default: 1280; 704 for portrait, 960 "
+                "square). T2AV only: I2AV follows the image's aspect bucket, as the release does.",
+            ),
+            click.option(
+                "--height",
+                type=SIDE_RANGE,
+                help="Output height in pixels, a multiple of 16 (preset default: 704; 1280 for portrait).",
+            ),
+            click.option(
+                "--frames",
+                type=FRAMES_RANGE,
+                help="Clip length in latent frames, as the release's --frames: 4(N-1)+1 pixel frames, audio "
+                "ceil(that/24*25) tokens. 37 = 145 frames (6 s, the preset default); 55-61 = 9-10 s; "
+                "at most 246 (the RoPE tables' reach).",
+            ),
             click.option("--seed", type=click.IntRange(min=0), help="Override the seed (default 100)."),
             click.option(
                 "--seeds",
@@ -102,9 +137,11 @@ def run_options(func: Callable) -> Callable:
                 "--seed-policy",
                 type=click.Choice(["per-sample", "official-rank"]),
                 help="per-sample (default): each sample's noise seeded from the run seed and its id, "
-                "independent of world size and order. official-rank: NAVA's own loop (one stream per "
-                "set seeded seed + rank, item i on rank i mod W), exact reproduction of its outputs for "
-                "the same number of data-parallel groups.",
+                "independent of world size and order. official-rank: the release's loop structure (one "
+                "generator per set seeded seed + DP group, item i on group i mod W, video then audio "
+                "noise per item; the benchmark scripts pass --use_sp, i.e. one group, seed 100). It does "
+                "NOT reproduce the release's noise values: the release builds umT5-XXL on the GPU after "
+                "set_seed, consuming CUDA draws first (docs/known-differences.md).",
             ),
             click.option(
                 "--audio-timing",
@@ -117,6 +154,13 @@ def run_options(func: Callable) -> Callable:
                 type=click.Choice(["nava", "official"]),
                 help="versebench only: NAVA's rewritten prompts (default, required) or Verse-Bench's own "
                 "prompts (another protocol, recorded in run.json).",
+            ),
+            click.option(
+                "--missing-image",
+                type=click.Choice(["error", "t2av"]),
+                help="versebench only: error (default) refuses items whose first-frame image is missing; "
+                "t2av generates them as text-to-audio-video, as the release silently does (its data/t2v.py "
+                "drops an image_path that does not exist). Recorded in run.json and the spec hash.",
             ),
             click.option(
                 "--weights-dir", type=click.Path(path_type=Path), help="Folder with the NAVA weight files."
@@ -180,6 +224,15 @@ def memory_options(func: Callable) -> Callable:
                 "(-10.6 GiB on the GPU; outputs unchanged).",
             ),
             click.option(
+                "--group-offload",
+                type=click.IntRange(min=1),
+                default=None,
+                metavar="N",
+                help="Keep the DiT blocks in pinned CPU memory and stream them to the GPU N at a time, "
+                "prefetching the next group (the release's --group_offload --offload_group_size N): the "
+                "DiT's ~12 GiB of bf16 weights drop to two groups; slower; outputs unchanged.",
+            ),
+            click.option(
                 "--cfg-batch",
                 type=click.IntRange(min=1),
                 default=None,
@@ -225,9 +278,23 @@ def build_request(benchmark: str, kwargs: dict[str, Any], config: dict[str, Any]
 
     overrides = {
         name: kwargs[name]
-        for name in ("steps", "seed", "seed_policy", "audio_timing", "cfg_batch", "vae_tiling")
+        for name in (
+            "steps",
+            "seed",
+            "seed_policy",
+            "audio_timing",
+            "cfg_batch",
+            "vae_tiling",
+            "width",
+            "height",
+            "sampler",
+            "dit_file",
+            "missing_image",
+        )
         if kwargs.get(name) is not None
     }
+    if kwargs.get("frames") is not None:
+        overrides["latent_frames"] = kwargs["frames"]
     return RunRequest(
         benchmark=benchmark,
         preset=kwargs.get("preset"),
@@ -259,6 +326,7 @@ def build_request(benchmark: str, kwargs: dict[str, Any], config: dict[str, Any]
         ),
         allow_failures=bool(kwargs.get("allow_failures")),
         t5_offload=bool(kwargs.get("t5_offload")),
+        group_offload=kwargs.get("group_offload"),
         config=dict(config or {}),
     )
 
