@@ -42,12 +42,14 @@ def test_smoke_run_writes_every_stage(versebench_run):
     results = load_results(run_dir)
     assert results.smoke and results.model == "nava-tiny" and results.benchmark == "versebench"
     audio = {"wer_sensevoice", "pq", "ce", "cu", "pc", "fd", "cs", "fd_set"}
+    # DNSMOS runs its real ONNX networks and amplitude/loudness has none: their protocols stay the real ones.
+    real = {"dnsmos", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "amplitude_rms", "loudness_lufs"}
     av = {"sync_c_mova", "sync_d_mova", "ib"}
-    assert set(results.metrics) == {"sync_c", "sync_d", "video_quality"} | audio | av
+    assert set(results.metrics) == {"sync_c", "sync_d", "video_quality"} | audio | av | real
     assert results.metrics["sync_c_mova"].sets == ["set3"]
     assert results.metrics["ib"].aggregation == "mean of per-set means"
-    for metric in results.metrics.values():
-        assert metric.protocol.endswith("+smoke-random-weights")
+    for name, metric in results.metrics.items():
+        assert metric.protocol.endswith("+smoke-random-weights") == (name not in real), (name, metric.protocol)
         assert metric.n + metric.n_skipped + metric.n_failed + metric.n_missing > 0
     # Speech metrics only where the item has reference speech (the on-screen-text item has none).
     wer_ids = {r.id for r in load_score_records(run_dir / "scores/wer_sensevoice.jsonl")}
