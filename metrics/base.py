@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from nava_eval.rundir.unit import Unit
+
 Direction = Literal["higher", "lower"]
 Requirement = Literal["video", "audio", "reference_text", "reference_audio", "language"]
 
@@ -68,7 +70,11 @@ class MetricField:
 
 @dataclass(frozen=True)
 class ScoreInput:
-    """What a metric may need about one generated output."""
+    """What a metric may need about one generated output.
+
+    `unit` (item id and run seed) is the key of this output within a batch: the seeds of one item in a
+    multi-seed run share `id` but not their bytes, so a batch keys whatever it computes by `unit`.
+    """
 
     id: str
     set: str
@@ -77,6 +83,11 @@ class ScoreInput:
     reference_audio: Path | None = None
     language: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None  # the run seed of a multi-seed run (None: the run's only seed)
+
+    @property
+    def unit(self) -> Unit:
+        return Unit(self.id, self.seed)
 
 
 @dataclass(frozen=True)

@@ -455,11 +455,15 @@ class ClapScore:
                 )
             else:
                 captions[i] = str(prompts[0])
+        # Keyed by the unit, never the item id: the seeds of one item are different clips.
+        units = [item.unit for item in items]
+        if len(set(units)) != len(units):
+            raise ValueError("clap: a batch holds one unit (item, seed) twice; each output is scored once")
         files: dict[str, Path] = {}
         for i in captions:
-            files[f"gen:{items[i].id}"] = Path(items[i].output)
+            files[f"gen:{units[i]}"] = Path(items[i].output)
             if items[i].reference_audio is not None:
-                files[f"ref:{items[i].id}"] = Path(items[i].reference_audio)
+                files[f"ref:{units[i]}"] = Path(items[i].reference_audio)
         embs = self.embed_files(files)
         texts = sorted(set(captions.values()))
         text_emb = dict(zip(texts, self.embedder.embed_text(texts), strict=True)) if texts else {}
@@ -470,7 +474,7 @@ class ClapScore:
     def _outcome(
         self, item: ScoreInput, caption: str, embs: Mapping[str, Any], text_emb: Mapping[str, np.ndarray]
     ) -> ScoreOutcome:
-        gen = embs[f"gen:{item.id}"]
+        gen = embs[f"gen:{item.unit}"]
         if isinstance(gen, NoAudioStreamError):
             return ScoreOutcome.skipped(f"{gen} (the toolkit scores an item only when its wav exists)")
         if isinstance(gen, EmptyAudioError | ValueError):
@@ -483,7 +487,7 @@ class ClapScore:
             # float32 rounded to 7 significant digits: compact JSON, FD unchanged at 1e-6.
             "embedding": [float(f"{v:.7g}") for v in gen],
         }
-        ref = embs.get(f"ref:{item.id}")
+        ref = embs.get(f"ref:{item.unit}")
         if item.reference_audio is None:
             values["fd_excluded"] = "no ground-truth wav for this item"
         elif isinstance(ref, Exception):

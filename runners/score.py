@@ -72,7 +72,9 @@ class ScoreSummary:
     seconds: float = 0.0
 
 
-def score_input(sample: Sample, output: Path, audio: Path | None = None) -> ScoreInput:
+def score_input(
+    sample: Sample, output: Path, audio: Path | None = None, run_seed: int | None = None
+) -> ScoreInput:
     """What a metric may need about one sample (prompt wav = first speaker wav, for SIM).
 
     `audio` is an imported output's separate wav (meta["audio"]); `output_for` decides which file a
@@ -90,6 +92,7 @@ def score_input(sample: Sample, output: Path, audio: Path | None = None) -> Scor
         reference_audio=reference_audio,
         language=sample.language,
         meta=meta,
+        seed=run_seed,
     )
 
 
@@ -276,7 +279,7 @@ def score_metric(
             inputs = []
             for unit, record, _ in batch:
                 output, audio = output_for(metric, run_dir, record)
-                inputs.append(score_input(unit.sample, output, audio))
+                inputs.append(score_input(unit.sample, output, audio, unit.run_seed))
             try:
                 outcomes = metric.score_batch(inputs)
             except Exception as exc:  # a metric bug must not lose the batch's bookkeeping
