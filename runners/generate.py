@@ -24,6 +24,7 @@ from nava_eval.rundir.layout import RunDir, append_record, output_relpath, verif
 from nava_eval.rundir.provenance import now_iso
 from nava_eval.rundir.records import SampleRecord, sample_key
 from nava_eval.rundir.run_file import SeedPolicy
+from nava_eval.rundir.unit import Unit
 from nava_eval.runners.progress import JobProgress, StageTimer, summarize_timings
 from nava_eval.runners.seeds import SEED_POLICIES, NoiseStream, official_streams, sample_seed
 
@@ -184,6 +185,27 @@ def planned_noise(assignments: Sequence[Assignment]) -> dict[str, tuple[int, dic
     return out
 
 
+def planned_unit_seeds(
+    samples: Sequence[Sample],
+    dp_size: int,
+    seed: int,
+    seed_policy: SeedPolicy = "per-sample",
+    universe: Sequence[Sample] | None = None,
+    run_seeds: Sequence[int | None] = (None,),
+) -> dict[Unit, tuple[int, dict[str, Any]]]:
+    """unit → (seed, noise description) that generation gives it, without drawing any noise.
+
+    The one place a unit's seed is decided: generation's resume check and `--dry-run` both read it.
+    A run seed (even 0) replaces `seed` as the base of its units' seeds; None is a single-seed run.
+    """
+    out: dict[Unit, tuple[int, dict[str, Any]]] = {}
+    for run_seed in run_seeds:
+        base = seed if run_seed is None else run_seed
+        noise = planned_noise(plan_assignments(samples, set(), dp_size, base, seed_policy, universe))
+        out.update({Unit(s.id, run_seed): noise[s.id] for s in samples if s.id in noise})
+    return out
+
+
 def resume_plan(
     run_dir: RunDir,
     samples: Sequence[Sample],
@@ -203,13 +225,9 @@ def resume_plan(
     """
     expected = None
     if inputs_hash is not None:
-        expected = {}
-        for run_seed in run_seeds:
-            base = seed if run_seed is None else run_seed
-            noise = planned_noise(plan_assignments(samples, set(), dp_size, base, seed_policy, universe))
-            expected.update(
-                {sample_key(s.id, run_seed): inputs_hash(s, *noise[s.id]) for s in samples if s.id in noise}
-            )
+        by_id = {s.id: s for s in samples}
+        planned = planned_unit_seeds(samples, dp_size, seed, seed_policy, universe, run_seeds)
+        expected = {unit.key: inputs_hash(by_id[unit.item], *noise) for unit, noise in planned.items()}
     done = verified_done(run_dir, expected_inputs=expected)
     done_keys = set(done) & {sample_key(s.id, r) for s in samples for r in run_seeds}
     return done_keys, plan_seed_replicates(

@@ -83,3 +83,45 @@ def _ids(tmp_path: Path) -> Path:
     path = tmp_path / "ids.txt"
     path.write_text("00000\n01000\n")
     return path
+
+
+@pytest.mark.parametrize("policy", ["per-sample", "official-rank"])
+@pytest.mark.parametrize("seeds", [(0, 1), (0,), (7, 0)])
+def test_dry_run_seeds_are_generations_for_every_unit(
+    tmp_path: Path, policy: str, seeds: tuple[int, ...]
+) -> None:
+    """A run seed of 0 is a seed like any other (issue 21, finding 4: a falsy `or` replaced it by --seed)."""
+    from nava_eval.rundir.unit import Unit
+    from nava_eval.runners.dry_run import dry_run_plan
+    from nava_eval.runners.generate import replicate_items
+    from nava_eval.runners.run import prepare_run
+
+    request = RunRequest(
+        "versebench", preset="smoke", run_dir=tmp_path / "r", seeds=seeds, nproc=2,
+        overrides={"seed_policy": policy},
+    )  # fmt: skip
+    plan = dry_run_plan(request)
+    prepared = prepare_run(request, write=False, smoke_data_root=tmp_path / "data")
+    gen = prepared.spec.generation
+    run_seeds = list(prepared.spec.seeds) if prepared.spec.seeds else [None]
+    work = plan_seed_replicates(prepared.samples, set(), 2, run_seeds, gen.seed, policy)
+    generated = {
+        Unit(item.sample.id, run_seed): item.seed
+        for group in work
+        for item, run_seed in replicate_items(group, _NoNoise())
+    }
+    dry = {Unit(s["id"], s.get("run_seed")): s["seed"] for s in plan["samples"]}
+    assert len(dry) == len(plan["samples"]) == len(prepared.samples) * len(run_seeds)
+    assert dry == generated
+    if 0 in seeds and len(seeds) > 1 and policy == "per-sample":
+        assert all(seed == sample_seed(0, unit.item) for unit, seed in dry.items() if unit.seed == 0)
+
+
+class _NoNoise:
+    """Official streams draw noise while planning; the seeds do not depend on it."""
+
+    def noise_stream(self, seed: int) -> None:
+        return None
+
+    def draw_noise(self, sample: Sample, rng: None) -> None:
+        return None
