@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from nava_eval.benchmarks.base import FieldRule
@@ -35,27 +34,13 @@ from nava_eval.rundir.records import (
     Results,
     ScoreRecord,
     SetResult,
-    latest_by_id,
+    latest_by_unit,
     load_score_records,
-    sample_key,
 )
+from nava_eval.rundir.unit import PlannedUnit, Unit
 
 #: results.json `aggregation` of a set-level field.
 SET_STATISTIC = "set statistic"
-
-
-@dataclass(frozen=True)
-class PlannedSample:
-    """A sample a metric was meant to score, with the sha256 of its current output (None: not generated)."""
-
-    id: str
-    set: str
-    output_sha256: str | None
-    run_seed: int | None = None  # which seed of a multi-seed run
-
-    @property
-    def key(self) -> str:
-        return sample_key(self.id, self.run_seed)
 
 
 def sample_order_key(sample_id: str) -> tuple[int, int, str]:
@@ -69,7 +54,7 @@ def _finite(value: object) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _current(record: ScoreRecord | None, sample: PlannedSample) -> bool:
+def _current(record: ScoreRecord | None, sample: PlannedUnit) -> bool:
     """A score counts only if it was made on the sample's current output."""
     return (
         record is not None
@@ -79,8 +64,8 @@ def _current(record: ScoreRecord | None, sample: PlannedSample) -> bool:
 
 
 def aggregate_field(
-    records: Mapping[str, ScoreRecord],
-    planned: Sequence[PlannedSample],
+    records: Mapping[Unit, ScoreRecord],
+    planned: Sequence[PlannedUnit],
     field: MetricField,
     protocol: str,
     aggregation: str,
@@ -95,10 +80,10 @@ def aggregate_field(
     """
     # In sample-id order, not the plan's: the bootstrap draw then depends only on the per-sample
     # scores, so anyone holding them (a leaderboard validating a submission) gets the same CI.
-    planned = sorted(planned, key=lambda p: sample_order_key(p.id))
+    planned = sorted(planned, key=lambda p: sample_order_key(p.unit.item))
     if sets is not None:
         planned = [p for p in planned if p.set in sets]
-    if any(p.run_seed is not None for p in planned):
+    if any(p.unit.seed is not None for p in planned):
         if field.kind == "set":
             return _aggregate_set_field_seeds(records, planned, field, protocol, seed, n_resamples, sets)
         return _aggregate_field_seeds(records, planned, field, protocol, aggregation, seed, n_resamples, sets)
@@ -108,7 +93,7 @@ def aggregate_field(
     flat: list[float] = []
     counts: Counter[str] = Counter()
     for sample in planned:
-        record = records.get(sample.key)
+        record = records.get(sample.unit)
         if not _current(record, sample):
             counts["missing"] += 1
             continue
@@ -190,8 +175,8 @@ def _reduce(statistic: Callable[[Sequence[Mapping[str, Any]]], float], items: Se
 
 
 def _aggregate_set_field(
-    records: Mapping[str, ScoreRecord],
-    planned: Sequence[PlannedSample],
+    records: Mapping[Unit, ScoreRecord],
+    planned: Sequence[PlannedUnit],
     field: MetricField,
     protocol: str,
     seed: int,
@@ -205,7 +190,7 @@ def _aggregate_set_field(
     by_set: dict[str, list[Mapping[str, Any]]] = {}
     counts: Counter[str] = Counter()
     for sample in planned:
-        record = records.get(sample.key)
+        record = records.get(sample.unit)
         if not _current(record, sample):
             counts["missing"] += 1
         elif record.status != "ok":
@@ -246,7 +231,7 @@ def _item_field_value(record: ScoreRecord, field: MetricField) -> float | None:
 
 
 def _seed_cells(
-    records: Mapping[str, ScoreRecord], planned: Sequence[PlannedSample], field: MetricField
+    records: Mapping[Unit, ScoreRecord], planned: Sequence[PlannedUnit], field: MetricField
 ) -> tuple[dict[str, dict[int, float]], dict[str, str], list[int], Counter[str]]:
     """(item → seed → value, item → set, seeds in planned order, coverage counts) of a multi-seed field."""
     cells: dict[str, dict[int, float]] = {}
@@ -254,9 +239,9 @@ def _seed_cells(
     seeds: list[int] = []
     counts: Counter[str] = Counter()
     for sample in planned:
-        if sample.run_seed is not None and sample.run_seed not in seeds:
-            seeds.append(sample.run_seed)
-        record = records.get(sample.key)
+        if sample.unit.seed is not None and sample.unit.seed not in seeds:
+            seeds.append(sample.unit.seed)
+        record = records.get(sample.unit)
         if not _current(record, sample):
             counts["missing"] += 1
             continue
@@ -267,8 +252,8 @@ def _seed_cells(
         if value is None:
             counts["skipped"] += 1
             continue
-        item_set.setdefault(sample.id, sample.set)
-        cells.setdefault(sample.id, {})[int(sample.run_seed or 0)] = value
+        item_set.setdefault(sample.unit.item, sample.set)
+        cells.setdefault(sample.unit.item, {})[sample.unit.seed] = value
     return cells, item_set, seeds, counts
 
 
@@ -277,8 +262,8 @@ def _matrix(cells: Mapping[str, Mapping[int, float]], items: Sequence[str], seed
 
 
 def _aggregate_field_seeds(
-    records: Mapping[str, ScoreRecord],
-    planned: Sequence[PlannedSample],
+    records: Mapping[Unit, ScoreRecord],
+    planned: Sequence[PlannedUnit],
     field: MetricField,
     protocol: str,
     aggregation: str,
@@ -324,8 +309,8 @@ def _aggregate_field_seeds(
 
 
 def _aggregate_set_field_seeds(
-    records: Mapping[str, ScoreRecord],
-    planned: Sequence[PlannedSample],
+    records: Mapping[Unit, ScoreRecord],
+    planned: Sequence[PlannedUnit],
     field: MetricField,
     protocol: str,
     seed: int,
@@ -339,16 +324,16 @@ def _aggregate_set_field_seeds(
     seeds: list[int] = []
     counts: Counter[str] = Counter()
     for sample in planned:
-        if sample.run_seed is not None and sample.run_seed not in seeds:
-            seeds.append(sample.run_seed)
-        record = records.get(sample.key)
+        if sample.unit.seed is not None and sample.unit.seed not in seeds:
+            seeds.append(sample.unit.seed)
+        record = records.get(sample.unit)
         if not _current(record, sample):
             counts["missing"] += 1
         elif record.status != "ok":
             counts[record.status] += 1
         else:
-            item_set.setdefault(sample.id, sample.set)
-            rows.setdefault(sample.id, {})[int(sample.run_seed or 0)] = record.values
+            item_set.setdefault(sample.unit.item, sample.set)
+            rows.setdefault(sample.unit.item, {})[sample.unit.seed] = record.values
     n = sum(len(r) for r in rows.values())
     per_set = {}
     for name in sorted(set(item_set.values())):
@@ -391,7 +376,7 @@ def aggregate_metric(
     scores_path,
     metric: str,
     fields: Sequence[MetricField],
-    planned: Sequence[PlannedSample],
+    planned: Sequence[PlannedUnit],
     aggregation: str,
     seed: int = 0,
     rules: Mapping[str, FieldRule] | None = None,
@@ -400,8 +385,8 @@ def aggregate_metric(
 
     `rules` (by field name) are the benchmark's per-field population and aggregation (FieldRule).
     """
-    records = latest_by_id(load_score_records(scores_path))
-    planned_keys = {p.key for p in planned}
+    records = latest_by_unit(load_score_records(scores_path))
+    planned_keys = {p.unit for p in planned}
     protocols = Counter(r.protocol for key, r in records.items() if key in planned_keys)
     if len(protocols) > 1:
         raise ValueError(

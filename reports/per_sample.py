@@ -18,15 +18,16 @@ import pandas as pd
 from nava_eval.rundir.records import (
     Results,
     ScoreRecord,
-    latest_by_id,
+    latest_by_unit,
     load_results,
     load_sample_records,
     load_score_records,
 )
+from nava_eval.rundir.unit import Unit
 
 log = logging.getLogger(__name__)
 
-#: `id` is the unit (reports.results.sample_key: the item id, or `id@seed` in a multi-seed run);
+#: `id` is the unit as text (nava_eval.rundir.unit.Unit.key: the item id, or `id@seed` in a multi-seed run);
 #: `item` the benchmark item and `seed` the run seed (None in a single-seed run).
 COLUMNS = ["id", "set", "metric", "field", "value", "protocol", "item", "seed"]
 ISSUE_COLUMNS = ["id", "set", "metric", "status", "reason"]
@@ -65,20 +66,16 @@ def scan_scores(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     stale), reason.
     """
     run_dir = Path(run_dir)
-    current_sha: dict[str, str | None] = {}
-    samples_file = run_dir / "samples.jsonl"
-    if samples_file.exists():
-        current_sha = {
-            sid: rec.output_sha256 for sid, rec in latest_by_id(load_sample_records(samples_file)).items()
-        }
+    current_sha = _current_output_sha(run_dir)
     rows = []
     issues = []
     for path in sorted((run_dir / "scores").glob("*.jsonl")):
-        for key, record in latest_by_id(load_score_records(path)).items():
+        for unit, record in latest_by_unit(load_score_records(path)).items():
+            key = unit.key
             if record.status != "ok":
                 issues.append([key, record.set, record.metric, record.status, record.reason or ""])
                 continue
-            known = current_sha.get(key)
+            known = current_sha.get(unit)
             if known and record.output_sha256 and known != record.output_sha256:
                 log.info("%s: score of %s is for an older output (sha256 differs); ignored", path, key)
                 issues.append([key, record.set, record.metric, "stale", "scored an older output; rescore"])
@@ -88,6 +85,16 @@ def scan_scores(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
                     [key, record.set, record.metric, name, value, record.protocol, record.id, record.run_seed]
                 )
     return pd.DataFrame(rows, columns=COLUMNS), pd.DataFrame(issues, columns=ISSUE_COLUMNS)
+
+
+def _current_output_sha(run_dir: Path) -> dict[Unit, str | None]:
+    """unit → the output sha256 samples.jsonl records for it now."""
+    samples_file = run_dir / "samples.jsonl"
+    if not samples_file.exists():
+        return {}
+    return {
+        unit: rec.output_sha256 for unit, rec in latest_by_unit(load_sample_records(samples_file)).items()
+    }
 
 
 def load_sample_scores(run_dir: str | Path) -> pd.DataFrame:
@@ -252,10 +259,6 @@ def paired_items(va: pd.DataFrame, vb: pd.DataFrame) -> PairedItems:
     return PairedItems(frame, False, len(items), complete, note, max(len(ma), len(mb)) - len(items))
 
 
-#: Run seed standing for "the run's only seed" in set-level rows of single-seed runs.
-SINGLE_SEED = -1
-
-
 def set_field_source(run: RunData, field: str) -> tuple[Path, str] | None:
     """(scores file, reducer "module:function") of a set-level field as this run scored it, or None.
 
@@ -273,25 +276,24 @@ def set_field_source(run: RunData, field: str) -> tuple[Path, str] | None:
     return None
 
 
-def set_field_rows(run: RunData, field: str) -> dict[str, dict[int, dict]]:
-    """item → run seed (SINGLE_SEED in a single-seed run) → per-item `values` of a set-level field's
-    status-ok, current score records (what its reducer reads), from the run directory's scores."""
+def set_field_rows(run: RunData, field: str) -> dict[str, dict[int | None, dict]]:
+    """item → run seed (None: the one seed of a single-seed run) → per-item `values` of a set-level
+    field's status-ok, current score records (what its reducer reads), from the run directory's scores."""
     source = set_field_source(run, field)
     if source is None or run.run_dir is None:
         return {}
-    path = source[0]
-    current: dict[str, str | None] = {}
-    samples = run.run_dir / "samples.jsonl"
-    if samples.exists():
-        current = {k: r.output_sha256 for k, r in latest_by_id(load_sample_records(samples)).items()}
-    rows: dict[str, dict[int, dict]] = {}
-    for key, record in latest_by_id(load_score_records(path)).items():
-        known = current.get(key)
+    current = _current_output_sha(run.run_dir)
+    rows: dict[str, dict[int | None, dict]] = {}
+    for unit, record in latest_by_unit(load_score_records(source[0])).items():
+        known = current.get(unit)
         if record.status != "ok" or (known and record.output_sha256 and known != record.output_sha256):
             continue
-        seed = SINGLE_SEED if record.run_seed is None else int(record.run_seed)
-        rows.setdefault(record.id, {})[seed] = record.values
+        rows.setdefault(unit.item, {})[unit.seed] = record.values
     return rows
+
+
+def _seed_order(seeds: set[int | None]) -> list[int | None]:
+    return sorted(seeds, key=lambda s: (s is not None, s or 0))
 
 
 def paired_set_statistic(
@@ -320,9 +322,9 @@ def paired_set_statistic(
     items = sorted(set(rows_a) & set(rows_b))
     if not items:
         return None, 0, "no item scored by both runs"
-    seeds_a = sorted({s for i in items for s in rows_a[i]})
-    seeds_b = sorted({s for i in items for s in rows_b[i]})
-    common = sorted(set(seeds_a) & set(seeds_b))
+    seeds_a = _seed_order({s for i in items for s in rows_a[i]})
+    seeds_b = _seed_order({s for i in items for s in rows_b[i]})
+    common = _seed_order(set(seeds_a) & set(seeds_b))
     note = f"set statistic ({reducer.rpartition(':')[2]}) resampled over {len(items)} common items"
     if common:
         ra = [{s: rows_a[i][s] for s in common if s in rows_a[i] and s in rows_b[i]} for i in items]

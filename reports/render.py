@@ -33,7 +33,7 @@ from nava_eval.reports.tables import (
     render_table,
 )
 from nava_eval.rundir.files import atomic_write_text
-from nava_eval.rundir.records import SampleRecord, latest_by_id, load_sample_records
+from nava_eval.rundir.records import SampleRecord, latest_by_unit, load_sample_records
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,10 @@ def sample_table(run: RunData) -> pd.DataFrame:
     """
     samples: dict[str, SampleRecord] = {}
     if run.run_dir is not None and (run.run_dir / "samples.jsonl").exists():
-        samples = latest_by_id(load_sample_records(run.run_dir / "samples.jsonl"))
+        # The frame's `id` is the unit as text (item id, or item@seed in a multi-seed run).
+        samples = {
+            u.key: r for u, r in latest_by_unit(load_sample_records(run.run_dir / "samples.jsonl")).items()
+        }
     scores = run.scores
     fields = field_order(scores["field"].unique()) if not scores.empty else []
     ids = list(dict.fromkeys([*samples, *(scores["id"].tolist() if not scores.empty else [])]))

@@ -51,7 +51,7 @@ def echo_scoring(summaries) -> None:
         if s.changed:
             line += (
                 f", {len(s.changed)} output(s) missing or changed since generated, not scored "
-                f"({', '.join(s.changed[:5])}{', ...' if len(s.changed) > 5 else ''}; rerun `run` to regenerate)"
+                f"({', '.join(map(str, s.changed[:5]))}{', ...' if len(s.changed) > 5 else ''}; rerun `run` to regenerate)"
             )
         click.echo(line)
 
