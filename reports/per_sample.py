@@ -1,26 +1,28 @@
 """Per-sample metric values of a run directory, as one long table: the input of every CI and paired test.
 
-scores/<metric>.jsonl is an append log; the last line of an id is its current state. Only status
-"ok" lines count (skipped and failed samples are reported apart, never as 0). A score whose output
-sha256 no longer matches samples.jsonl was computed on an older output and is dropped.
+scores/<metric>.jsonl is an append log; the last line of a unit is its current state. Only status
+"ok" lines count (skipped and failed samples are reported apart, never as 0). A score that is not for
+the unit's current output (reports.estimate.is_current, the rule results.json applies) is dropped.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from pathlib import Path
 
 import pandas as pd
 
+from nava_eval.reports.estimate import is_current
+from nava_eval.rundir.layout import RunDir
 from nava_eval.rundir.records import (
     Results,
     ScoreRecord,
     latest_by_unit,
     load_results,
-    load_sample_records,
     load_score_records,
 )
 from nava_eval.rundir.unit import Unit
@@ -66,7 +68,7 @@ def scan_scores(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     stale), reason.
     """
     run_dir = Path(run_dir)
-    current_sha = _current_output_sha(run_dir)
+    current = current_outputs(run_dir)
     rows = []
     issues = []
     for path in sorted((run_dir / "scores").glob("*.jsonl")):
@@ -75,10 +77,11 @@ def scan_scores(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             if record.status != "ok":
                 issues.append([key, record.set, record.metric, record.status, record.reason or ""])
                 continue
-            known = current_sha.get(unit)
-            if known and record.output_sha256 and known != record.output_sha256:
-                log.info("%s: score of %s is for an older output (sha256 differs); ignored", path, key)
-                issues.append([key, record.set, record.metric, "stale", "scored an older output; rescore"])
+            if _stale(current, unit, record):
+                log.info("%s: score of %s is not for the current output; ignored", path, key)
+                issues.append(
+                    [key, record.set, record.metric, "stale", "not scored on the current output; rescore"]
+                )
                 continue
             for name, value in record_field_values(record).items():
                 rows.append(
@@ -87,14 +90,20 @@ def scan_scores(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(rows, columns=COLUMNS), pd.DataFrame(issues, columns=ISSUE_COLUMNS)
 
 
-def _current_output_sha(run_dir: Path) -> dict[Unit, str | None]:
-    """unit → the output sha256 samples.jsonl records for it now."""
-    samples_file = run_dir / "samples.jsonl"
-    if not samples_file.exists():
-        return {}
-    return {
-        unit: rec.output_sha256 for unit, rec in latest_by_unit(load_sample_records(samples_file)).items()
-    }
+def current_outputs(run_dir: Path) -> dict[Unit, str | None] | None:
+    """unit → the sha256 of its usable output now (None: not generated, missing, or not the recorded
+    bytes), as results.json's aggregation sees it (RunDir.output_sha, stat-gated; nothing is written).
+    None when the directory has no samples.jsonl: there is nothing a score could be stale against."""
+    rundir = RunDir(run_dir)
+    if not rundir.samples.exists():
+        return None
+    index = rundir.file_index()
+    return {unit: rundir.output_sha(record, index)[0] for unit, record in rundir.records().items()}
+
+
+def _stale(current: Mapping[Unit, str | None] | None, unit: Unit, record: ScoreRecord) -> bool:
+    """The one staleness rule (reports.estimate.is_current) applied to a scores file's line."""
+    return current is not None and not is_current(record.output_sha256, current.get(unit))
 
 
 def load_sample_scores(run_dir: str | Path) -> pd.DataFrame:
@@ -124,44 +133,6 @@ def item_means(values: pd.DataFrame) -> pd.DataFrame:
         return values[["set", "value"]]
     grouped = values.groupby("item", sort=False)
     return pd.DataFrame({"set": grouped["set"].first(), "value": grouped["value"].mean()})
-
-
-def field_estimate(
-    scores: pd.DataFrame,
-    field: str,
-    aggregation: str = "per-item mean",
-    seed: int = 0,
-    n_resamples: int = 1000,
-) -> tuple[float, tuple[float, float], int] | None:
-    """(value, 95 % CI, n) of one field from per-sample values, honouring the benchmark's aggregation.
-
-    "mean of per-set means" resamples within each set; anything else is the plain per-item mean.
-    None when the run has no ok value for the field.
-    """
-    from nava_eval.reports.stats import (
-        PER_SET_MEANS,
-        bootstrap_ci,
-        bootstrap_ci_grouped,
-        mean_of_set_means,
-        seed_estimate,
-    )
-
-    sub = field_values(scores, field)
-    if sub.empty:
-        return None
-    if is_multi_seed(sub):
-        seeds = sorted({int(s) for s in sub["seed"].dropna()})
-        matrix = sub.pivot_table(index="item", columns="seed", values="value", aggfunc="last", sort=False)
-        matrix = matrix.reindex(columns=seeds)
-        sets = sub.groupby("item", sort=False)["set"].first().reindex(matrix.index)
-        labels = [str(s) for s in sets] if aggregation == PER_SET_MEANS else None
-        est = seed_estimate(matrix.to_numpy(dtype=float), seeds, labels, seed, n_resamples)
-        return est.value, est.ci95, est.n
-    if aggregation == PER_SET_MEANS:
-        groups = {str(name): grp["value"].to_numpy() for name, grp in sub.groupby("set")}
-        return mean_of_set_means(groups), bootstrap_ci_grouped(groups, seed, n_resamples), len(sub)
-    values = sub["value"].to_numpy()
-    return float(values.mean()), bootstrap_ci(values, seed, n_resamples), len(sub)
 
 
 @dataclass(frozen=True)
@@ -282,11 +253,10 @@ def set_field_rows(run: RunData, field: str) -> dict[str, dict[int | None, dict]
     source = set_field_source(run, field)
     if source is None or run.run_dir is None:
         return {}
-    current = _current_output_sha(run.run_dir)
+    current = current_outputs(run.run_dir)
     rows: dict[str, dict[int | None, dict]] = {}
     for unit, record in latest_by_unit(load_score_records(source[0])).items():
-        known = current.get(unit)
-        if record.status != "ok" or (known and record.output_sha256 and known != record.output_sha256):
+        if record.status != "ok" or _stale(current, unit, record):
             continue
         rows.setdefault(unit.item, {})[unit.seed] = record.values
     return rows

@@ -21,10 +21,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nava_eval.reports.estimate import Coverage, coverage_shortfall, result_coverage, values_coverage
+from nava_eval.reports.estimate import (
+    Coverage,
+    coverage_shortfall,
+    field_estimate,
+    result_coverage,
+    values_coverage,
+)
 from nava_eval.reports.per_sample import (
     RunData,
-    field_estimate,
     field_values,
     is_multi_seed,
     load_run,
