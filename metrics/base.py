@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from nava_eval.errors import UserError
 from nava_eval.rundir.unit import Unit
 
 Direction = Literal["higher", "lower"]
@@ -145,7 +146,7 @@ class MetricEntry:
     description: str
 
 
-class UnknownNameError(KeyError):
+class UnknownNameError(UserError, KeyError):
     """An unknown registry name; the message lists the valid ones."""
 
     def __str__(self) -> str:  # KeyError quotes its message otherwise

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from nava_eval.benchmarks.base import FieldRule
+from nava_eval.errors import InvalidValue
 from nava_eval.metrics.base import MetricField
 from nava_eval.reports.estimate import finite, is_current, item_estimate, sample_order_key, set_estimate
 from nava_eval.rundir.records import (
@@ -135,7 +136,7 @@ def aggregate_metric(
     planned_keys = {p.unit for p in planned}
     protocols = Counter(r.protocol for key, r in records.items() if key in planned_keys)
     if len(protocols) > 1:
-        raise ValueError(
+        raise InvalidValue(
             f"{scores_path}: scores of different protocols are mixed ({dict(protocols)}); "
             f"rescore with one protocol (nava-eval score --metrics {metric}) before aggregating"
         )

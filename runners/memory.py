@@ -86,7 +86,7 @@ def dit_parameter_counts(model: str) -> tuple[int, int]:
     from nava_eval.nava.modeling import NavaModel
 
     with torch.device("meta"):
-        net = NavaModel(NavaConfig.from_preset(model))
+        net = NavaModel(NavaConfig.for_model(model))
     total = sum(p.numel() for p in net.parameters())
     block_linear = sum(
         m.weight.numel()
@@ -159,7 +159,7 @@ def estimate(preset_name: str, switches: MemorySwitches | None = None) -> Memory
     preset = get_preset(preset_name)
     g = preset.generation
     sw = switches or default_switches(preset_name)
-    config = NavaConfig.from_preset(g.model)
+    config = NavaConfig.for_model(g.model)
     video = any(mode in ("t2av", "i2av") for mode in preset.modes)
     v_tokens, a_tokens = token_counts(g.width, g.height, g.latent_frames, g.fps, video)
     scales = GuidanceScales(

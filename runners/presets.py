@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from nava_eval.errors import InvalidValue, UnknownName
 from nava_eval.rundir.run_file import AV_MODES, GenerationSettings, Guidance
 
 
@@ -105,7 +106,7 @@ def default_preset(benchmark: str) -> str:
     """The preset a benchmark runs by default (its own protocol)."""
     key = "jsonl" if benchmark.startswith("jsonl:") else benchmark
     if key not in DEFAULT_PRESETS:
-        raise KeyError(
+        raise UnknownName(
             f"benchmark {benchmark!r} has no default preset; pass --preset ({', '.join(preset_names())})"
         )
     return DEFAULT_PRESETS[key]
@@ -128,7 +129,7 @@ def get_preset(name: str, benchmark: str | None = None) -> Preset:
             device="cpu",
         )
     if name not in PRESETS:
-        raise KeyError(f"unknown preset {name!r}; valid presets: {', '.join(preset_names())}")
+        raise UnknownName(f"unknown preset {name!r}; valid presets: {', '.join(preset_names())}")
     return PRESETS[name]
 
 
@@ -143,7 +144,7 @@ def check_preset_fits(preset: Preset, benchmark: str, modes: set[str]) -> None:
         hint = "choose a preset made for them (nava-eval ls presets)"
     if "tts" in modes:
         hint += " (or seedtts-released)"
-    raise ValueError(
+    raise InvalidValue(
         f"preset {preset.name!r} is made for {'/'.join(preset.modes)} samples, but {benchmark} has "
         f"{'/'.join(foreign)} samples; {hint}"
     )

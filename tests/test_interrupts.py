@@ -224,6 +224,7 @@ def test_interrupted_command_exits_130(make_interrupt, tmp_path, monkeypatch):
     assert load_sample_records(run_dir.samples)  # untouched
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_the_main_thread_while_workers_decode_stops_sync(smoke_clip, monkeypatch):
     """The reported route: Ctrl-C lands while the main thread waits on a prefetch future."""
     from nava_eval.metrics import sync as sync_module

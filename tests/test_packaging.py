@@ -127,11 +127,11 @@ NEVER = [
     ("benchmarks", "nava_eval.nava.modeling"),
     *(("core", f"nava_eval.{room}") for room in ROOMS),
 ]
-#: The core's two doors into the rooms, both named in DESIGN.md: `nava_eval.evaluate` (the public API
-#: facade, loaded on first use) and `python -m nava_eval` (the CLI).
+#: The core's doors into the rooms, named in DESIGN.md: nava_eval/__init__.py is the public API facade
+#: (`nava_eval.evaluate`, `nava_eval.load_results`, each loaded on first use) and `python -m nava_eval` the CLI.
 CORE_DOORS = {
-    "nava_eval/__init__.py": "nava_eval.runners.api",
-    "nava_eval/__main__.py": "nava_eval.runners.cli",
+    "nava_eval/__init__.py": ("nava_eval.runners.api", "nava_eval.reports.rows"),
+    "nava_eval/__main__.py": ("nava_eval.runners.cli",),
 }
 
 
@@ -183,7 +183,7 @@ def test_no_room_imports_what_design_md_forbids() -> None:
     for path in _room_modules():
         room, rel = _room(path), path.relative_to(REPO_ROOT).as_posix()
         for line, module in _imports(path):
-            if rel in CORE_DOORS and _within(module, CORE_DOORS[rel]):
+            if any(_within(module, door) for door in CORE_DOORS.get(rel, ())):
                 continue
             offenders += [
                 f"{rel}:{line}: {room} -> {module}"

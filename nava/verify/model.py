@@ -307,7 +307,7 @@ def verify_folder(folder: str | Path, device: str = "cpu") -> FolderResult:
 
 @dataclass(frozen=True)
 class KeyCheck:
-    preset: str
+    model: str  # the architecture checked (nava-6b, nava-tiny)
     key_file: Path
     num_tensors: int
     num_parameters: int
@@ -338,10 +338,10 @@ def read_key_list(path: Path) -> tuple[dict[str, tuple[int, ...]], int | None]:
     return shapes, total
 
 
-def verify_keys(preset: str, key_file: str | Path) -> KeyCheck:
-    """Build the preset on the meta device and compare names and shapes with a key list."""
+def verify_keys(model_name: str, key_file: str | Path) -> KeyCheck:
+    """Build the model on the meta device and compare names and shapes with a key list."""
     key_file = Path(key_file)
-    model = build_model(NavaConfig.from_preset(preset), "meta")
+    model = build_model(NavaConfig.for_model(model_name), "meta")
     listed, total = read_key_list(key_file)
     report = compare_keys(listed, expected_keys(model))
     problems = "" if report.ok else report.describe()
@@ -349,7 +349,7 @@ def verify_keys(preset: str, key_file: str | Path) -> KeyCheck:
     problems = problems.replace("missing", "in the key list but not in the model").replace(
         "unexpected", "in the model but not in the key list"
     )
-    return KeyCheck(preset, key_file, len(expected_keys(model)), count_parameters(model), total, problems)
+    return KeyCheck(model_name, key_file, len(expected_keys(model)), count_parameters(model), total, problems)
 
 
 __all__ = [

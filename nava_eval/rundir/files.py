@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from nava_eval.errors import InvalidValue
+
 logger = logging.getLogger(__name__)
 
 _TAIL_BLOCK = 1 << 16
@@ -160,7 +162,7 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         try:
             records.append(parse_json(line, f"{path}:{number}"))
         except ValueError as exc:
-            raise ValueError(f"{exc}; fix or delete that line") from None
+            raise InvalidValue(f"{exc}; fix or delete that line") from None
     if tail.strip():
         if _whole_record(tail):
             records.append(json.loads(tail.decode("utf-8")))

@@ -23,13 +23,16 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from nava_eval.errors import UserError
+from nava_eval.ranks import is_main_process
+
 logger = logging.getLogger(__name__)
 
 LOCK_NAME = ".lock"
 _NO_FLOCK = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
 
 
-class RunDirLocked(RuntimeError):
+class RunDirLocked(UserError, RuntimeError):
     """Another command is writing to this run directory; the message names it."""
 
 
@@ -164,7 +167,7 @@ def run_lock(root: str | os.PathLike[str], command: str) -> Iterator[LockHolder]
 def command_lock(root: str | os.PathLike[str], command: str) -> Iterator[None]:
     """`run_lock` on global rank 0 (or a plain process), which then clears what dead writers left;
     other torchrun ranks go without (they write nothing before rank 0 hands out the plan)."""
-    if int(os.environ.get("RANK", "0")) != 0:
+    if not is_main_process():
         yield
         return
     from nava_eval.rundir.layout import RunDir

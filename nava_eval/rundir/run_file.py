@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from nava_eval.errors import InvalidValue
 from nava_eval.rundir.records import RUN_SCHEMA, Provenance
 from nava_eval.rundir.schema import SchemaError, from_dict, to_dict
 
@@ -91,7 +92,7 @@ class GenerationSettings:
         }
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
-                raise ValueError(f"{name} must be one of {', '.join(valid)}, got {getattr(self, name)!r}")
+                raise InvalidValue(f"{name} must be one of {', '.join(valid)}, got {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True)

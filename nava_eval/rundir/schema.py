@@ -15,10 +15,12 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
+from nava_eval.errors import UserError
+
 T = TypeVar("T")
 
 
-class SchemaError(ValueError):
+class SchemaError(UserError, ValueError):
     """A file does not match its schema; the message names file, JSON path and expectation."""
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from nava_eval.errors import UserError
+
 SECTION_HELP = (
     "ceiling, model, step, attention, fp8, video_vae, audio_vae, sync, video_quality, compile, projection"
 )
@@ -105,7 +107,7 @@ def command(
     click.echo(f"bench gpu: {plan.name} plan on {device}, budget {plan.budget_s:.0f} s → {out_dir}")
     try:
         report = run_gpu_bench(plan, out_dir, sections=names, progress=lambda m: click.echo(m, err=True))
-    except ValueError as err:  # an unknown section name
+    except UserError as err:  # an unknown section name
         raise click.BadParameter(str(err), param_hint="--sections") from err
     _summary(report)
     if report.failed:

@@ -7,6 +7,8 @@ from dataclasses import asdict
 
 import click
 
+from nava_eval.errors import UserError
+
 
 @click.command(name="parallel")
 @click.option(
@@ -60,7 +62,7 @@ def command(
             repeats=repeats,
             device=device,
         )
-    except ValueError as err:
+    except UserError as err:
         raise click.UsageError(str(err)) from err
     if as_json:
         click.echo(json.dumps(asdict(result)))

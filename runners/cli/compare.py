@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from nava_eval.errors import UserError
+
 
 @click.command("compare")
 @click.argument("run_a", type=click.Path(exists=True, file_okay=False))
@@ -17,10 +19,9 @@ import click
 def command(run_a: str, run_b: str, fields: tuple[str, ...], fmt: str, seed: int, resamples: int) -> None:
     """Compare two run directories of one benchmark: delta, 95 % CI and significance per metric."""
     from nava_eval.reports.compare import compare_runs, render_comparison
-    from nava_eval.rundir.schema import SchemaError
 
     try:
         comparison = compare_runs(run_a, run_b, fields=fields or None, seed=seed, n_resamples=resamples)
-    except (SchemaError, ValueError) as exc:
+    except UserError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(render_comparison(comparison, fmt), nl=False)

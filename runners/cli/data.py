@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from nava_eval.errors import UserError
+
 SEEDTTS_HOWTO = (
     "Seed-TTS-eval is distributed outside the Hugging Face Hub: download the test set linked from "
     "https://github.com/BytedanceSpeech/seed-tts-eval (Google Drive), unpack it, then run "
@@ -100,7 +102,6 @@ def download(
 def import_(benchmark: str, path: Path, sets: str | None, nava_prompts: Path | None, force: bool) -> None:
     """Check a hand-downloaded copy of a benchmark and register it as the default --data-dir."""
     from nava_eval.benchmarks.download import register_data_dir
-    from nava_eval.benchmarks.errors import DataNotFoundError
     from nava_eval.benchmarks.seedtts import SeedTTSEval
     from nava_eval.benchmarks.versebench import VerseBench
 
@@ -111,7 +112,7 @@ def import_(benchmark: str, path: Path, sets: str | None, nava_prompts: Path | N
     try:
         report = bench.validate(path, sets=chosen)
         root = bench.dataset_root(path)
-    except (DataNotFoundError, ValueError) as exc:
+    except UserError as exc:
         raise click.ClickException(str(exc)) from exc
     _echo_report(report)
     if not report.ok and not force:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
+from nava_eval.errors import UserError
+from nava_eval.ranks import is_main_process
 from nava_eval.runners.cli.options import (
     build_request,
     fail_unless_allowed,
     run_options,
     selection_options,
-    user_errors,
 )
-from nava_eval.runners.cli.run import echo_dry_run, echo_generation, error_text
+from nava_eval.runners.cli.run import echo_dry_run, echo_generation
 from nava_eval.runners.config_file import config_option, resolved_config
 
 
@@ -44,12 +43,12 @@ def command(ctx: click.Context, benchmark: str, dry_run: bool, **kwargs) -> None
             echo_dry_run(request)
             return
         with command_lock(request.resolved_run_dir(), f"nava-eval generate {benchmark}"):
-            prepared = prepare_run(request, write=int(os.environ.get("RANK", "0")) == 0)
+            prepared = prepare_run(request, write=is_main_process())
             summary = run_generation(prepared)
-        if int(os.environ.get("RANK", "0")) == 0:
+        if is_main_process():
             echo_generation(summary)
             fail_unless_allowed(generation_failures(prepared), request.allow_failures)
     except GenerationFailed as exc:
         raise click.ClickException(str(exc)) from None
-    except user_errors() as exc:
-        raise click.ClickException(error_text(exc)) from None
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc

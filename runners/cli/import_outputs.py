@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from nava_eval.errors import UserError
 from nava_eval.runners.cli.options import read_ids
 
 #: Exit codes: 0 every selected item imported cleanly, 1 imported with problems (listed), 2 nothing imported.
@@ -76,36 +77,33 @@ def command(
       nava-eval score runs/ovi --nproc 8 && nava-eval report runs/ovi runs/nava --published
       nava-eval import seedtts ~/cosyvoice/en --model CosyVoice --sets en --run-dir runs/cosy-en
     """
-    from nava_eval.benchmarks.errors import BadInputError, DataNotFoundError
-    from nava_eval.rundir.schema import SchemaError
-    from nava_eval.runners.api import _selection, import_run
-    from nava_eval.runners.importing import ImportRefused
+    from nava_eval.benchmarks.selection import selection_of
+    from nava_eval.runners.importing import ImportRefused, ImportRequest, import_outputs
 
     try:
         ids = read_ids(ids_file)
-        selection = _selection(sets, ids, None)
-        report = import_run(
-            benchmark,
-            outputs_dir,
-            model=model,
-            run_dir=run_dir,
-            mapping=mapping,
-            params_b=params_b,
-            data_dir=data_dir,
-            sets=selection.sets,
-            ids=selection.ids,
-            preset=preset,
-            strict=strict,
-            transfer="copy" if copy_files else "auto",
+        report = import_outputs(
+            ImportRequest(
+                benchmark=benchmark,
+                source_dir=Path(outputs_dir),
+                model=model,
+                run_dir=Path(run_dir) if run_dir is not None else None,
+                mapping=Path(mapping) if mapping is not None else None,
+                params_b=params_b,
+                data_dir=Path(data_dir) if data_dir is not None else None,
+                selection=selection_of(sets, ids, None),
+                preset=preset,
+                strict=strict,
+                transfer="copy" if copy_files else "auto",
+            )
         )
     except ImportRefused as exc:
         if exc.report is not None:
             click.echo(exc.report.render_md(), err=True)
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(EXIT_REFUSED) from None
-    except (BadInputError, DataNotFoundError, SchemaError, KeyError, ValueError, FileNotFoundError) as exc:
-        message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-        click.echo(f"Error: {message}", err=True)
+    except UserError as exc:
+        click.echo(f"Error: {exc}", err=True)
         raise SystemExit(EXIT_REFUSED) from None
     click.echo(report.render_md())
     click.echo(f"wrote {Path(report.run_dir) / 'import-report.md'}")

@@ -61,10 +61,18 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context):
         # click turns Ctrl-C into "Aborted!" and exit 1, indistinguishable from a failure; an
         # interrupted command says so and exits 130, as shells expect.
+        from nava_eval.errors import UserError
         from nava_eval.interrupts import EXIT_INTERRUPTED, as_interrupt, is_interrupt
 
         try:
             return super().invoke(ctx)
+        except click.ClickException as exc:
+            _show_traceback_if_verbose(ctx, exc.__cause__ or exc.__context__)
+            raise
+        except UserError as exc:
+            # The user's to fix: one line. Anything else is not reworded: it ends in a traceback.
+            _show_traceback_if_verbose(ctx, exc)
+            raise click.ClickException(str(exc)) from exc
         except EOFError as exc:
             # click would report an EOFError as "Aborted!", as if the user had typed Ctrl-D.
             logging.getLogger(__name__).debug("end of input", exc_info=True)
@@ -89,6 +97,15 @@ class LazyGroup(click.Group):
             valid = ", ".join(self.list_commands(ctx))
             raise click.UsageError(f"no command {name!r}; valid commands: {valid}", ctx)
         return super().resolve_command(ctx, args)
+
+
+def _show_traceback_if_verbose(ctx: click.Context, exc: BaseException | None) -> None:
+    """With -v, print the traceback behind a user error (its one-line message follows)."""
+    if exc is None or not ctx.find_root().params.get("verbose"):
+        return
+    import traceback
+
+    click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
 
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -119,6 +136,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "submit": ("nava_eval.runners.cli.submit:command", "Bundle a run as a leaderboard submission zip."),
     "validate": ("nava_eval.runners.cli.validate:command", "Check a data folder or a submission zip."),
+    "leaderboard": (
+        "nava_eval.runners.cli.leaderboard:command",
+        "Validate submission zips and write a static leaderboard page.",
+    ),
     "ls": (
         "nava_eval.runners.cli.ls:command",
         "List benchmarks, metrics (protocols, directions) and presets.",
@@ -153,7 +174,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
 )
 @click.version_option(_version(), prog_name="nava-eval")
-@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="More log output (-v info, -vv debug); -v also shows the traceback of an error.",
+)
 @click.option(
     "--offline",
     is_flag=True,

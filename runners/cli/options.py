@@ -263,25 +263,6 @@ def build_request(benchmark: str, kwargs: dict[str, Any], config: dict[str, Any]
     )
 
 
-#: Errors that are the user's to fix: shown as one clear message, no traceback.
-def user_errors() -> tuple[type[BaseException], ...]:
-    from nava_eval.benchmarks.errors import BadInputError, DataNotFoundError
-    from nava_eval.rundir.lock import RunDirLocked
-    from nava_eval.rundir.schema import SchemaError
-    from nava_eval.runners.run import RunSpecMismatch
-
-    return (
-        BadInputError,
-        DataNotFoundError,
-        SchemaError,
-        RunSpecMismatch,
-        RunDirLocked,
-        KeyError,
-        ValueError,
-        FileNotFoundError,
-    )
-
-
 def fail_unless_allowed(summary: str | None, allowed: bool) -> None:
     """Exit 1 naming what failed, unless --allow-failures; the files are written either way."""
     if summary and not allowed:

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
+from nava_eval.errors import UserError
+from nava_eval.ranks import is_main_process
 from nava_eval.runners.cli.options import (
     build_request,
     fail_unless_allowed,
     run_options,
     selection_options,
-    user_errors,
 )
 from nava_eval.runners.config_file import config_option, resolved_config
-
-
-def error_text(exc: BaseException) -> str:
-    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
 
 
 def echo_generation(summary) -> None:
@@ -96,10 +91,10 @@ def command(ctx: click.Context, benchmark: str, dry_run: bool, **kwargs) -> None
       nava-eval run --config runs/versebench-versebench/run.json
     """
     from nava_eval.rundir.lock import command_lock
-    from nava_eval.runners.api import score_prepared
     from nava_eval.runners.launch import GenerationFailed, run_generation
     from nava_eval.runners.run import prepare_run
     from nava_eval.runners.score_parallel import ScoringFailed
+    from nava_eval.runners.scoring import score_prepared
 
     try:
         request = build_request(benchmark, kwargs, resolved_config(ctx))
@@ -107,7 +102,7 @@ def command(ctx: click.Context, benchmark: str, dry_run: bool, **kwargs) -> None
             echo_dry_run(request)
             return
         with command_lock(request.resolved_run_dir(), f"nava-eval run {benchmark}"):
-            main = int(os.environ.get("RANK", "0")) == 0
+            main = is_main_process()
             prepared = prepare_run(request, write=main)
             seeds = f" × {len(prepared.spec.seeds)} seeds" if prepared.spec.seeds else ""
             click.echo(
@@ -145,5 +140,5 @@ def command(ctx: click.Context, benchmark: str, dry_run: bool, **kwargs) -> None
         fail_unless_allowed(failures, request.allow_failures)
     except (GenerationFailed, ScoringFailed) as exc:
         raise click.ClickException(str(exc)) from None
-    except user_errors() as exc:
-        raise click.ClickException(error_text(exc)) from None
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc

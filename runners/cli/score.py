@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
+from nava_eval.errors import UserError
 from nava_eval.runners.cli.options import (
     allow_failures_option,
     fail_unless_allowed,
     parse_weights,
-    user_errors,
 )
-from nava_eval.runners.cli.run import echo_scoring, error_text
+from nava_eval.runners.cli.run import echo_scoring
 
 
 @click.command(name="score")
@@ -60,12 +60,12 @@ def command(
       nava-eval score runs/ovi --nproc 8
       torchrun --nproc-per-node 8 -m nava_eval.runners.cli score runs/ovi
     """
-    from nava_eval.runners.api import score
     from nava_eval.runners.score_parallel import ScoringFailed
+    from nava_eval.runners.scoring import score_run_dir
 
     chosen = tuple(m.strip() for m in metrics.split(",")) if metrics else None
     try:
-        scored = score(
+        scored = score_run_dir(
             run_dir,
             metrics=chosen,
             nproc=nproc,
@@ -77,8 +77,8 @@ def command(
         )
     except ScoringFailed as exc:
         raise click.ClickException(str(exc)) from None
-    except user_errors() as exc:
-        raise click.ClickException(error_text(exc)) from None
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
     if scored.results is None:
         return  # a torchrun rank other than 0: rank 0 reports
     echo_scoring(scored.summaries)

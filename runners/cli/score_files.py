@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from nava_eval.errors import UserError
+
 
 @click.command(name="score-files")
 @click.argument("metric")
@@ -69,8 +71,7 @@ def command(
       nava-eval score-files audiobox outputs/set1/
       nava-eval score-files clap gen.mp4 --caption "a dog barking" --reference gt.wav
     """
-    from nava_eval.metrics.base import UnknownNameError
-    from nava_eval.metrics.weights import WeightsError, parse_weight_overrides
+    from nava_eval.metrics.weights import parse_weight_overrides
     from nava_eval.runners.score_files import ScoreFilesRequest, score_files
 
     try:
@@ -93,6 +94,6 @@ def command(
         for line in score_files(req):
             failed += line["status"] == "failed"
             click.echo(json.dumps(line, ensure_ascii=False))
-    except (UnknownNameError, WeightsError, ValueError, ImportError) as exc:
+    except UserError as exc:
         raise click.ClickException(str(exc)) from None
     raise SystemExit(1 if failed else 0)

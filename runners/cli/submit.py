@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from nava_eval.errors import UserError
+
 
 @click.command("submit")
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
@@ -14,11 +16,10 @@ import click
 def command(run: str, out: str, with_media: bool) -> None:
     """Write results.json, run.json, per-sample scores and a sha256 manifest of the outputs into a zip."""
     from nava_eval.reports.leaderboard import render_validation, submit, validate_submission
-    from nava_eval.rundir.schema import SchemaError
 
     try:
         path = submit(run, out, with_media=with_media)
-    except (SchemaError, ValueError) as exc:
+    except UserError as exc:
         raise click.ClickException(str(exc)) from None
     # Check what we wrote with the same validator a leaderboard runs, so a bad bundle fails here.
     report = validate_submission(path)

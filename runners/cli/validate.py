@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from nava_eval.errors import UserError
+
 
 @click.command(name="validate")
 @click.argument("benchmark")
@@ -37,7 +39,6 @@ def command(benchmark: str, data_dir: Path | None, sets: str | None, nava_prompt
             raise click.UsageError(f"no such submission file: {benchmark}")
         raise SystemExit(validate_zip(benchmark))
     from nava_eval.benchmarks.base import UnknownBenchmarkError
-    from nava_eval.benchmarks.errors import DataNotFoundError
     from nava_eval.benchmarks.validate import validate_data
 
     options = {"prompts_dir": nava_prompts} if nava_prompts is not None else {}
@@ -48,7 +49,7 @@ def command(benchmark: str, data_dir: Path | None, sets: str | None, nava_prompt
         report = validate_data(benchmark, data_dir, sets=chosen, **options)
     except UnknownBenchmarkError as exc:
         raise click.UsageError(str(exc)) from exc
-    except (DataNotFoundError, ValueError) as exc:
+    except UserError as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(1) from exc
     for line in report.lines():

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from nava_eval.errors import UserError
+
 
 @click.command(name="verify-model")
 @click.argument("folder", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -23,7 +25,7 @@ def command(folder: Path | None, preset: str | None, key_file: Path | None, devi
     One line per case with max abs / max rel error and pass/fail against the README's tolerances;
     exit code 1 on any failure. With --preset and --keys, compare names and shapes instead.
     """
-    from nava_eval.nava.verify.model import CheckpointError, verify_folder, verify_keys
+    from nava_eval.nava.verify.model import verify_folder, verify_keys
 
     if (folder is None) == (preset is None):
         raise click.UsageError("give either a reference FOLDER or --preset NAME --keys FILE")
@@ -32,9 +34,9 @@ def command(folder: Path | None, preset: str | None, key_file: Path | None, devi
             raise click.UsageError("--preset needs --keys FILE")
         try:
             check = verify_keys(preset, key_file)
-        except ValueError as err:
+        except UserError as err:
             raise click.ClickException(str(err)) from err
-        click.echo(f"{check.preset}: {check.num_tensors} tensors, {check.num_parameters:,} parameters")
+        click.echo(f"{check.model}: {check.num_tensors} tensors, {check.num_parameters:,} parameters")
         if check.expected_parameters is not None and check.expected_parameters != check.num_parameters:
             click.echo(f"parameter count differs: {check.key_file} states {check.expected_parameters:,}")
         click.echo(check.problems or f"names and shapes agree with {check.key_file}")
@@ -42,7 +44,7 @@ def command(folder: Path | None, preset: str | None, key_file: Path | None, devi
 
     try:
         result = verify_folder(folder, device=device)
-    except (CheckpointError, FileNotFoundError, ValueError) as err:
+    except UserError as err:
         raise click.ClickException(str(err)) from err
     for case in result.results:
         click.echo(case.line())

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from nava_eval.errors import UserError
+
 
 @click.command(name="nava")
 @click.option(
@@ -45,7 +47,7 @@ def command(
             redimnet=not no_redimnet,
             offline=offline or offline_requested(),
         )
-    except (FileNotFoundError, ValueError) as exc:
+    except UserError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"NAVA weights in {folder}")
     click.echo(f"use them with: --weights-dir {folder}  (or leave it out to read the HF cache)")

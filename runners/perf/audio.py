@@ -24,6 +24,7 @@ from typing import Literal
 
 import numpy as np
 
+from nava_eval.errors import InvalidValue
 from nava_eval.runners.perf.speech import Machine
 
 log = logging.getLogger(__name__)
@@ -162,7 +163,7 @@ def bench_audio(
 
     unknown = sorted(set(metrics) - set(AUDIO_METRICS))
     if unknown:
-        raise ValueError(f"bench audio: unknown metric(s) {unknown}; valid: {', '.join(AUDIO_METRICS)}")
+        raise InvalidValue(f"bench audio: unknown metric(s) {unknown}; valid: {', '.join(AUDIO_METRICS)}")
     timings = []
     with tempfile.TemporaryDirectory(prefix="nava-bench-audio-") as tmp:
         pairs = synthetic_clips(Path(tmp), n_clips, seconds)

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 # A mid-size member of the family: head dim 128 as the release, a third of its width, 6 of its 30 blocks.
 BENCH_CONFIGS: dict[str, NavaConfig] = {
-    "mid": NavaConfig.from_preset(
+    "mid": NavaConfig.for_model(
         "nava-6b", dim=1024, ffn_dim=4096, num_heads=8, num_layers=6, num_double_layers=2, num_single_layers=4
     ),
 }
@@ -119,7 +119,7 @@ def bench_model(
     """
     dev = torch.device(device)
     on_gpu = dev.type == "cuda"
-    config = BENCH_CONFIGS.get(config_name) or NavaConfig.from_preset(config_name)
+    config = BENCH_CONFIGS.get(config_name) or NavaConfig.for_model(config_name)
     grid = latent_grid or ((9, 44, 80) if on_gpu else (3, 16, 16))
     n_audio = audio_tokens if audio_tokens is not None else (38 if on_gpu else 13)
     dtype_name = "bf16" if on_gpu else "fp32"

@@ -34,7 +34,8 @@ def bench_harness(
 ) -> HarnessTiming:
     """Time the smoke preset end to end in a temporary directory."""
     from nava_eval.runners.launch import generate_in_process
-    from nava_eval.runners.run import RunRequest, prepare_run, score_run
+    from nava_eval.runners.run import RunRequest, prepare_run
+    from nava_eval.runners.score_parallel import score_run
 
     with tempfile.TemporaryDirectory() as tmp:
         request = RunRequest(

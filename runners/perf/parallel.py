@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from nava_eval.errors import InvalidValue
 from nava_eval.runners.distributed import spawn_workers
 from nava_eval.runners.perf.cpu_bench import MachineInfo
 
@@ -110,7 +111,7 @@ def _bench_worker(spec: _Spec) -> dict[str, Any] | None:
     backend = "nccl" if spec.device == "cuda" else "gloo"
     ctx = init_distributed(sp_size=world, timeout_s=600, backend=backend)
     overrides = {} if spec.num_heads is None else {"num_heads": spec.num_heads}
-    config = NavaConfig.from_preset(spec.config_name, **overrides)
+    config = NavaConfig.for_model(spec.config_name, **overrides)
     torch.manual_seed(0)
     model = build_model(config, ctx.device).eval()
     gen = torch.Generator().manual_seed(0)
@@ -184,17 +185,17 @@ def bench_parallel(
     from nava_eval.nava.parallel import check_heads
 
     if not sp_sizes or min(sp_sizes) < 1:
-        raise ValueError(f"sp sizes must be >= 1, got {sp_sizes}")
+        raise InvalidValue(f"sp sizes must be >= 1, got {sp_sizes}")
     world = max(sp_sizes)
     for size in sp_sizes:
         if world % size:
-            raise ValueError(f"every SP size must divide the largest ({world}); {size} does not")
+            raise InvalidValue(f"every SP size must divide the largest ({world}); {size} does not")
     overrides = {} if num_heads is None else {"num_heads": num_heads}
-    config = NavaConfig.from_preset(config_name, **overrides)
+    config = NavaConfig.for_model(config_name, **overrides)
     for size in sp_sizes:
         check_heads(config.num_heads, size)
     if device == "cuda" and torch.cuda.device_count() < world:
-        raise ValueError(f"SP {world} on CUDA needs {world} GPUs; {torch.cuda.device_count()} visible")
+        raise InvalidValue(f"SP {world} on CUDA needs {world} GPUs; {torch.cuda.device_count()} visible")
 
     spec = _Spec(config_name, num_heads, latent_grid, audio_tokens, tuple(sp_sizes), repeats, warmup, device)
     rank0 = spawn_workers(_bench_worker, world, spec, timeout_s=timeout_s)[0]

@@ -62,7 +62,7 @@ def bench_cfg_batching(
     """
     dev = torch.device(device)
     on_gpu = dev.type == "cuda"
-    config = BENCH_CONFIGS.get(config_name) or NavaConfig.from_preset(config_name)
+    config = BENCH_CONFIGS.get(config_name) or NavaConfig.for_model(config_name)
     grid = latent_grid or ((9, 44, 80) if on_gpu else (3, 16, 16))
     n_audio = audio_tokens if audio_tokens is not None else (38 if on_gpu else 13)
     sizes = tuple(batch_sizes or sorted({1, 2, len(passes)}))

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nava_eval.errors import InvalidValue
 from nava_eval.runners.perf.cpu_bench import MachineInfo
 
 
@@ -134,9 +135,9 @@ def bench_scoring(
     from nava_eval.runners.importing import ImportRequest, import_outputs
 
     if nproc < 2:
-        raise ValueError(f"--nproc must be at least 2 to compare with one process, got {nproc}")
+        raise InvalidValue(f"--nproc must be at least 2 to compare with one process, got {nproc}")
     if clips < nproc:
-        raise ValueError(f"--clips {clips} is fewer than --nproc {nproc}: some processes would idle")
+        raise InvalidValue(f"--clips {clips} is fewer than --nproc {nproc}: some processes would idle")
     load_before = os.getloadavg()
     own = workdir is None
     base = Path(tempfile.mkdtemp(prefix="nava-bench-scoring-")) if own else Path(workdir)

@@ -20,7 +20,7 @@ from nava_eval.nava.components import (
 
 def test_tiny_components_are_seeded() -> None:
     one, two = build_components("nava-tiny"), build_components("nava-tiny")
-    assert one.smoke and one.preset == "nava-tiny"
+    assert one.smoke and one.model_name == "nava-tiny"
     for a, b in zip(one.model.state_dict().values(), two.model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     a, b = one.text_encoder.encode(["hello"])[0], two.text_encoder.encode(["hello"])[0]

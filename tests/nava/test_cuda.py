@@ -25,7 +25,7 @@ def test_bf16_autocast_forward_tracks_fp32():
     from nava_eval.nava.checkpoint import inference_autocast
 
     torch.manual_seed(0)
-    model = NavaModel(NavaConfig.from_preset("nava-tiny")).cuda().eval()
+    model = NavaModel(NavaConfig.for_model("nava-tiny")).cuda().eval()
     video = torch.randn(1, 48, 2, 4, 4, device="cuda")
     audio = torch.randn(1, 9, 128, device="cuda")
     context = torch.randn(1, 6, model.config.text_dim, device="cuda")
@@ -96,9 +96,7 @@ def test_bf16_guided_step_tracks_fp32_on_cuda():
     from nava_eval.nava.checkpoint import build_model, materialize_random
 
     device = torch.device("cuda")
-    model = materialize_random(
-        build_model(NavaConfig.from_preset("nava-tiny"), "meta"), device, seed=3
-    ).eval()
+    model = materialize_random(build_model(NavaConfig.for_model("nava-tiny"), "meta"), device, seed=3).eval()
     prev = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False  # a true fp32 reference
     try:

@@ -136,7 +136,7 @@ def test_usage_errors() -> None:
     assert CliRunner().invoke(command, []).exit_code == 2
     assert CliRunner().invoke(command, ["--preset", "nava-6b"]).exit_code == 2
     result = CliRunner().invoke(command, ["--preset", "nava-9b", "--keys", __file__])
-    assert result.exit_code == 1 and "valid presets" in result.output
+    assert result.exit_code == 1 and "valid models" in result.output
 
 
 def _only_cases(folder: Path, keep: set[str]) -> tuple[dict, dict]:

@@ -138,6 +138,7 @@ def _dp_worker(run_root: str, n: int, seed: int) -> tuple[int, int]:
     return summary.done, summary.already_done
 
 
+@pytest.mark.slow
 def test_dp2_produces_the_same_outputs_as_dp1(tmp_path):
     one, two = RunDir(tmp_path / "dp1"), RunDir(tmp_path / "dp2")
     generate_samples(one, make_samples(5), EchoGenerator, single_ctx(), seed=3, progress=False)
@@ -148,6 +149,7 @@ def test_dp2_produces_the_same_outputs_as_dp1(tmp_path):
     assert done_counts(two) == Counter({s.id: 1 for s in make_samples(5)})
 
 
+@pytest.mark.slow
 def test_killed_run_resumed_with_another_world_size_does_each_sample_once(tmp_path):
     run_root = tmp_path / "run"
     script = textwrap.dedent(

@@ -288,11 +288,11 @@ def test_run_under_torchrun_generates_then_scores_on_every_rank(tmp_path: Path):
 
 def test_unknown_metric_fails_before_any_worker_starts(imported: Path):
     from nava_eval.metrics.base import UnknownNameError
-    from nava_eval.runners.score_parallel import score_run_parallel
+    from nava_eval.runners.score_parallel import score_run
 
     # Checked where the request is read (score, run), and again by the launcher for API callers.
     with pytest.raises(UnknownNameError, match="unknown metric.*bogus.*; valid metrics: .*video_quality"):
         load_prepared(imported, {**OVERRIDES, "metrics": ("bogus",), "nproc": 2})
     prepared = load_prepared(imported, {**OVERRIDES, "metrics": ("video_quality",), "nproc": 2})
     with pytest.raises(UnknownNameError, match="unknown metric.*bogus; valid metrics: .*video_quality"):
-        score_run_parallel(prepared, ["bogus"])
+        score_run(prepared, ["bogus"])

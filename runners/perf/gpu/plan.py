@@ -107,7 +107,7 @@ def versebench_plan(device: str = "cuda") -> BenchPlan:
     """
     from nava_eval.benchmarks.versebench import EXPECTED_COUNTS
 
-    config = NavaConfig.from_preset("nava-6b")
+    config = NavaConfig.for_model("nava-6b")
     return BenchPlan(
         name="versebench",
         device=device,
@@ -132,7 +132,7 @@ def versebench_plan(device: str = "cuda") -> BenchPlan:
 
 def small_plan(device: str = "cpu") -> BenchPlan:
     """Tiny shapes and components on the smoke preset: every section's code, in seconds on CPU."""
-    config = NavaConfig.from_preset("nava-tiny")
+    config = NavaConfig.for_model("nava-tiny")
     return BenchPlan(
         name="small",
         device=device,

@@ -17,7 +17,7 @@ from nava_eval.runners.perf.gpu.budget import Deadline
 from nava_eval.runners.perf.gpu.context import BenchContext
 from nava_eval.runners.perf.gpu.report import SectionResult
 
-TARGET_HOURS = 6.0  # issue #17: a full VerseBench, generated and scored, in 6 hours on 8 GPUs
+TARGET_HOURS = 6.0  # the goal: a full VerseBench, generated and scored, in 6 hours on 8 GPUs
 STEP_FIGURES = {"fp8": "fp8_dequant_step_s", "bf16": "bf16_step_s"}
 DECODE = ("video_decode_s", "audio_decode_s")
 SCORE = ("sync_s_per_clip", "video_quality_s_per_clip")

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from nava_eval.errors import InvalidValue
 from nava_eval.runners.perf.gpu import (
     attention_bench,
     ceiling,
@@ -86,7 +87,7 @@ def select_sections(names: Sequence[str] | None) -> tuple[Section, ...]:
         return SECTIONS
     unknown = sorted(set(names) - set(SECTION_NAMES))
     if unknown:
-        raise ValueError(f"unknown section(s) {', '.join(unknown)}; valid: {', '.join(SECTION_NAMES)}")
+        raise InvalidValue(f"unknown section(s) {', '.join(unknown)}; valid: {', '.join(SECTION_NAMES)}")
     wanted = set(names)
     wanted |= {s.requires for s in SECTIONS if s.name in wanted and s.requires}
     return tuple(s for s in SECTIONS if s.name in wanted)

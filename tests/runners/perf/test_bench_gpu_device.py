@@ -10,6 +10,8 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import pytest
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 ABSENT_THERE = ("av", "soundfile", "ftfy", "jsonschema")
@@ -45,6 +47,7 @@ def _run(code: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_device_path_imports_and_runs_from_a_bare_checkout(tmp_path) -> None:
     code = f"""
 for name in {ABSENT_THERE!r}:

@@ -16,6 +16,7 @@ def test_rejects_bad_sizes_before_spawning() -> None:
         bench_parallel(())
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_tiny_run_reports_references_and_sp2() -> None:
     result = bench_parallel((2,), latent_grid=(1, 4, 4), audio_tokens=5, repeats=1, warmup=0, timeout_s=80)

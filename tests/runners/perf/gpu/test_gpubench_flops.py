@@ -18,7 +18,7 @@ from nava_eval.runners.perf.gpu.flops import ForwardShape, forward_flops, total_
 def test_count_equals_torch_flop_counter(grid, audio, masked) -> None:
     """Math attention runs as einsums, so torch counts every product the analytic count names."""
     torch.manual_seed(0)
-    config = NavaConfig.from_preset("nava-tiny")
+    config = NavaConfig.for_model("nava-tiny")
     model = build_model(config, "cpu").eval()
     model.set_attention_backend("math")
     video = None if grid is None else torch.randn(2, 48, *grid)
@@ -34,7 +34,7 @@ def test_count_equals_torch_flop_counter(grid, audio, masked) -> None:
 
 def test_versebench_forward_matches_the_closed_form() -> None:
     """docs/performance.md's derivation: 32,560 + 152 tokens, 30 blocks of dim 3072."""
-    config = NavaConfig.from_preset("nava-6b")
+    config = NavaConfig.for_model("nava-6b")
     lv, la, lt, d, f = video_tokens(config, (37, 44, 80)), 152, 512, 3072, 14336
     length = lv + la
     assert lv == 32560

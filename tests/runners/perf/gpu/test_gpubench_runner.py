@@ -25,6 +25,7 @@ def _checks(report, name):
     return section
 
 
+@pytest.mark.slow
 def test_model_sections_measure_and_restore_the_model(tmp_path, monkeypatch) -> None:
     kept = {}
     original = runner.compile_bench.restore_blocks
