@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from nava_eval.rundir.run_file import SeedPolicy
 from nava_eval.rundir.unit import Unit
 from nava_eval.runners.generate import planned_unit_seeds
 from nava_eval.runners.presets import weight_files
@@ -19,21 +20,15 @@ from nava_eval.runners.run import RunRequest, prepare_run, stream_universe
 def planned_seeds(
     samples: list[Any],
     seed: int,
-    policy: str,
+    policy: SeedPolicy,
     dp_size: int,
     universe: list[Any] | None = None,
     run_seeds: list[int | None] | None = None,
 ) -> dict[Unit, dict[str, Any]]:
     """unit → how its noise is seeded, from the function generation itself plans with."""
     out: dict[Unit, dict[str, Any]] = {}
-    for unit, (unit_seed, info) in planned_unit_seeds(
-        samples,
-        dp_size,
-        seed,
-        policy,
-        universe,
-        run_seeds or [None],  # type: ignore[arg-type]
-    ).items():
+    planned = planned_unit_seeds(samples, dp_size, seed, policy, universe, run_seeds or [None])
+    for unit, (unit_seed, info) in planned.items():
         if info.get("policy") == "official-rank":
             base = seed if unit.seed is None else unit.seed
             out[unit] = {
