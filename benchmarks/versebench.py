@@ -211,9 +211,9 @@ class VerseBench:
     # wav and clap (CS; FD against the ground truth in set2) on set1+set2 items with an audio_prompt.
     # Whisper `wer` (wer/versebench-v1) is no default: NAVA's WER column is the toolkit's SenseVoice WER.
     default_metrics: dict[str, tuple[str, ...]] = {
-        "set1": ("sync", "video_quality", "wer_sensevoice", "audiobox", "clap", "ib"),
-        "set2": ("video_quality", "sync", "wer_sensevoice", "audiobox", "clap", "ib"),
-        "set3": ("sync", "video_quality", "wer_sensevoice", "ib"),
+        "set1": ("sync", "video_quality", "wer_sensevoice", "audiobox", "clap", "ib", "audio_amplitude"),
+        "set2": ("video_quality", "sync", "wer_sensevoice", "audiobox", "clap", "ib", "audio_amplitude"),
+        "set3": ("sync", "video_quality", "wer_sensevoice", "ib", "dnsmos", "audio_amplitude"),
     }
     speech_metrics = ("sync", "wer", "wer_sensevoice")
     audio_prompt_metrics = ("clap",)  # items without an audio_prompt get no CS and no FD (the toolkit)
@@ -226,6 +226,11 @@ class VerseBench:
         "sync_d_mova": FieldRule(sets=("set3",)),
         # MOVA's toolkit: IB-Score per set (category), "all" = mean of the per-set means
         "ib": FieldRule(aggregation="mean of per-set means"),
+        # MOVA's toolkit: DNSMOS on set3 only (its README), mean over the clips that decoded
+        **{f: FieldRule(sets=("set3",)) for f in ("dnsmos", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl")},
+        # MOVA's toolkit: amplitude and loudness per category, "all" = mean of the per-category means
+        "amplitude_rms": FieldRule(aggregation="mean of per-set means"),
+        "loudness_lufs": FieldRule(aggregation="mean of per-set means"),
     }
 
     def __init__(

@@ -211,10 +211,16 @@ def frame_padding_mask(sample_mask: Any, n_frames: int) -> Any:
 class AudioboxModel:
     """The loaded network; `predict()` maps 10 s windows (+ masks) to the four axes (1–10 scale)."""
 
-    def __init__(self, net: Any, head: AudioboxHeadConfig, device: str = "cpu") -> None:
+    def __init__(
+        self, net: Any, head: AudioboxHeadConfig, device: str = "cpu", checkpoint_precision: bool = False
+    ) -> None:
         self.net = net.to(device).eval()
         self.head = head
         self.device = device
+        # The official AesMultiOutput maps model_cfg["precision"] to a torch dtype and then enables
+        # autocast when `str(dtype) in {"16", "bf16"}`, which is never true ("torch.bfloat16"): it
+        # always runs in float32. checkpoint_precision=True honours the field instead (not official).
+        self.checkpoint_precision = checkpoint_precision
         missing = [a for a in AXES if a not in head.target_transform]
         if missing:
             raise AudioboxCheckpointError(f"target_transform has no mean/std for {missing}")
@@ -250,6 +256,8 @@ class AudioboxModel:
         dtype = {"64": torch.float64, "32": torch.float32, "16": torch.half, "bf16": torch.bfloat16}[
             str(self.head.precision)
         ]
+        if not self.checkpoint_precision:
+            dtype = torch.float32  # the official predictor's autocast never turns on (see __init__)
         with (
             torch.inference_mode(),
             torch.autocast(
@@ -403,10 +411,13 @@ class AudioboxAesthetics:
         benchmark: str | None = None,
         batch_size: int = 8,
         seed: int = 0,
+        checkpoint_precision: bool = False,
         **options: Any,
     ) -> None:
         if options:
-            raise TypeError(f"audiobox: unknown option(s) {sorted(options)}; valid: batch_size, seed")
+            raise TypeError(
+                f"audiobox: unknown option(s) {sorted(options)}; valid: batch_size, seed, checkpoint_precision"
+            )
         if batch_size < 1:
             raise ValueError(f"audiobox: batch_size must be >= 1, got {batch_size}")
         self.smoke = smoke
@@ -414,7 +425,13 @@ class AudioboxAesthetics:
         self.benchmark = benchmark
         self.batch_size = batch_size  # 10 s windows per forward pass
         self.seed = seed
-        self.protocol = PROTOCOL + (SMOKE_SUFFIX if smoke else "")
+        self.checkpoint_precision = checkpoint_precision
+        # Running in the checkpoint's reduced precision is not the official protocol: the id says so.
+        self.protocol = (
+            PROTOCOL
+            + ("+checkpoint-precision" if checkpoint_precision else "")
+            + (SMOKE_SUFFIX if smoke else "")
+        )
         self.model: AudioboxModel | None = None
         self.weights_provenance: dict[str, dict[str, str]] = {}
 
@@ -424,6 +441,7 @@ class AudioboxAesthetics:
         if self.smoke:
             self.weights_provenance = {"audiobox": {"source": f"random seed {self.seed}"}}
             self.model = tiny_audiobox(self.seed, device)
+            self.model.checkpoint_precision = self.checkpoint_precision
             return
         from nava_eval.metrics.weights import resolve_weight
         from nava_eval.metrics.weights_audio import AUDIOBOX
@@ -431,6 +449,7 @@ class AudioboxAesthetics:
         resolved = resolve_weight(AUDIOBOX, self.weights)
         self.weights_provenance[AUDIOBOX] = resolved.provenance()
         self.model = load_audiobox(resolved.path, device)
+        self.model.checkpoint_precision = self.checkpoint_precision
 
     def score_waves(self, waves: Sequence[np.ndarray]) -> list[dict[str, float]]:
         """The four axes per 16 kHz mono wave (each non-empty); windows of all waves batched together."""

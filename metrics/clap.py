@@ -78,6 +78,9 @@ class ClapCheckpointError(UserError, ValueError):
 # ----------------------------------------------------------------------------------- network
 
 
+ROBERTA_BASE_LAYER_NORM_EPS = 1e-5  # FacebookAI/roberta-base config.json
+
+
 def official_clap_config() -> Any:
     """transformers ClapConfig equal to LAION-CLAP HTSAT-tiny fusion + roberta-base (joint 512)."""
     from transformers import ClapAudioConfig, ClapConfig, ClapTextConfig
@@ -94,11 +97,18 @@ def official_clap_config() -> Any:
         projection_dim=512,
         hidden_dropout_prob=0.0,
     )
-    text = ClapTextConfig(projection_dim=512, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    # The toolkit builds its text tower with RobertaModel.from_pretrained("roberta-base"), whose config
+    # says layer_norm_eps 1e-5 (ClapTextConfig's default is 1e-12; issue 22).
+    text = ClapTextConfig(
+        projection_dim=512,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        layer_norm_eps=ROBERTA_BASE_LAYER_NORM_EPS,
+    )
     return ClapConfig(text_config=text.to_dict(), audio_config=audio.to_dict(), projection_dim=512)
 
 
-def tiny_clap_config(vocab_size: int = 261) -> Any:
+def tiny_clap_config(vocab_size: int = 261, layer_norm_eps: float = 1e-5) -> Any:
     """The official structure scaled down (HTSAT embed 8, depths 1-1-2-1; 1-layer RoBERTa of width 768)."""
     from transformers import ClapAudioConfig, ClapConfig, ClapTextConfig
 
@@ -125,6 +135,7 @@ def tiny_clap_config(vocab_size: int = 261) -> Any:
         projection_dim=512,
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
+        layer_norm_eps=layer_norm_eps,
     )
     return ClapConfig(text_config=text.to_dict(), audio_config=audio.to_dict(), projection_dim=512)
 
@@ -415,8 +426,13 @@ class ClapScore:
         wave = peak_normalize_int16(load_48k_mono(path))
         return fusion_input(wave, clip_seed(self.seed, key))
 
-    def embed_files(self, files: Mapping[str, Path]) -> dict[str, np.ndarray | Exception]:
-        """key → embedding (or the error of that file); clips batched `batch_size` at a time."""
+    def embed_files(
+        self, files: Mapping[str, Path], seed_keys: Mapping[str, str] | None = None
+    ) -> dict[str, np.ndarray | Exception]:
+        """key → embedding (or the error of that file); clips batched `batch_size` at a time.
+
+        `seed_keys` maps a key to the name its long-clip chunks are drawn with (default: the key).
+        """
         if self.embedder is None:
             self.setup()
         assert self.embedder is not None
@@ -424,7 +440,7 @@ class ClapScore:
         ready: list[tuple[str, Any]] = []
         for key, path in files.items():
             try:
-                ready.append((key, self.prepare(path, key)))
+                ready.append((key, self.prepare(path, (seed_keys or {}).get(key, key))))
             except (AudioLoadError, ValueError) as exc:
                 out[key] = exc
         for start in range(0, len(ready), self.batch_size):
@@ -456,26 +472,28 @@ class ClapScore:
                 )
             else:
                 captions[i] = str(prompts[0])
-        # Keyed by the unit, never the item id: the seeds of one item are different clips.
-        units = [item.unit for item in items]
-        if len(set(units)) != len(units):
-            raise ValueError("clap: a batch holds one unit (item, seed) twice; each output is scored once")
+        # Keyed by batch position: one item may come twice (two seeds), each with its own output.
+        # Its long-clip chunks are still drawn from the item id (the same for every seed).
         files: dict[str, Path] = {}
+        seed_keys: dict[str, str] = {}
         for i in captions:
-            files[f"gen:{units[i]}"] = Path(items[i].output)
+            files[f"gen:{i}"] = Path(items[i].output)
+            seed_keys[f"gen:{i}"] = f"gen:{items[i].id}"
             if items[i].reference_audio is not None:
-                files[f"ref:{units[i]}"] = Path(items[i].reference_audio)
-        embs = self.embed_files(files)
+                files[f"ref:{i}"] = Path(items[i].reference_audio)
+                seed_keys[f"ref:{i}"] = f"ref:{items[i].id}"
+        embs = self.embed_files(files, seed_keys)
         texts = sorted(set(captions.values()))
         text_emb = dict(zip(texts, self.embedder.embed_text(texts), strict=True)) if texts else {}
         for i, caption in captions.items():
-            outcomes[i] = self._outcome(items[i], caption, embs, text_emb)
+            outcomes[i] = self._outcome(
+                items[i], caption, embs.get(f"gen:{i}"), embs.get(f"ref:{i}"), text_emb
+            )
         return [o if o is not None else ScoreOutcome.failed("internal: not scored") for o in outcomes]
 
     def _outcome(
-        self, item: ScoreInput, caption: str, embs: Mapping[str, Any], text_emb: Mapping[str, np.ndarray]
+        self, item: ScoreInput, caption: str, gen: Any, ref: Any, text_emb: Mapping[str, np.ndarray]
     ) -> ScoreOutcome:
-        gen = embs[f"gen:{item.unit}"]
         if isinstance(gen, NoAudioStreamError):
             return ScoreOutcome.skipped(f"{gen} (the toolkit scores an item only when its wav exists)")
         if isinstance(gen, EmptyAudioError | ValueError):
@@ -488,7 +506,6 @@ class ClapScore:
             # float32 rounded to 7 significant digits: compact JSON, FD unchanged at 1e-6.
             "embedding": [float(f"{v:.7g}") for v in gen],
         }
-        ref = embs.get(f"ref:{item.unit}")
         if item.reference_audio is None:
             values["fd_excluded"] = "no ground-truth wav for this item"
         elif isinstance(ref, Exception):

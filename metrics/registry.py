@@ -170,6 +170,63 @@ BUILTIN_METRICS: tuple[MetricEntry, ...] = (
         ),
         description="Speaker similarity to the prompt speaker (Seed-TTS-eval verification model)",
     ),
+    MetricEntry(
+        name="dnsmos",
+        target="nava_eval.metrics.dnsmos:Dnsmos",
+        protocol="dnsmos/mova-p808-v1",
+        fields=(
+            MetricField(
+                "dnsmos",
+                "higher",
+                "1–5",
+                "DNSMOS P.808 MOS (MOVA's column): mean over 9.01 s windows, 1 s hop",
+            ),
+            MetricField(
+                "dnsmos_sig",
+                "higher",
+                "1–5",
+                "DNSMOS P.835 SIG, same windows",
+                protocol="dnsmos/mova-p835-v1",
+            ),
+            MetricField(
+                "dnsmos_bak",
+                "higher",
+                "1–5",
+                "DNSMOS P.835 BAK, same windows",
+                protocol="dnsmos/mova-p835-v1",
+            ),
+            MetricField(
+                "dnsmos_ovrl",
+                "higher",
+                "1–5",
+                "DNSMOS P.835 OVRL, same windows",
+                protocol="dnsmos/mova-p835-v1",
+            ),
+        ),
+        description="DNSMOS as MOVA's toolkit runs it (real ONNX networks, also in smoke runs): "
+        "mp4 → ffmpeg 16 kHz mono, 9.01 s windows, 1 s hop; P.808 MOS + P.835 SIG/BAK/OVRL",
+    ),
+    MetricEntry(
+        name="audio_amplitude",
+        target="nava_eval.metrics.audio_amplitude:AudioAmplitude",
+        protocol="amplitude/mova-rms-lufs-v1",
+        fields=(
+            MetricField(
+                "amplitude_rms",
+                "higher",
+                "",
+                "RMS of the 48 kHz mono waveform (MOVA; context-dependent, no better direction)",
+            ),
+            MetricField(
+                "loudness_lufs",
+                "higher",
+                "LUFS",
+                "BS.1770-4 integrated loudness (pyloudnorm) of the same waveform (MOVA; context-dependent)",
+            ),
+        ),
+        description="MOVA's audio amplitude and loudness (no network): mp4 audio at 48 kHz, channel mean, "
+        "RMS and pyloudnorm LUFS",
+    ),
 )
 
 for _entry in BUILTIN_METRICS:

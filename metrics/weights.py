@@ -129,7 +129,7 @@ class ResolvedWeight:
     name: str
     path: Path
     sha256: str
-    source: Literal["override", "cache", "hf-cache", "downloaded", "fixture"]
+    source: Literal["override", "cache", "hf-cache", "downloaded", "fixture", "package"]
     verified: Literal["ok", "unpinned", "override"]
 
     def provenance(self) -> dict[str, str]:
@@ -142,6 +142,7 @@ PROVIDER_MODULES: list[str] = [
     "nava_eval.metrics.weights_speech",
     "nava_eval.metrics.weights_audio",
     "nava_eval.metrics.weights_av",
+    "nava_eval.metrics.weights_mova_audio",
 ]
 _loaded_providers: set[str] = set()
 

@@ -220,6 +220,7 @@ def table_dict(table: PaperTable) -> dict[str, Any]:
         "rows": [
             {"label": r.label, "model": r.model, "kind": r.kind, "run": r.run, "params_b": r.params_b,
              "resolution": r.resolutions.get(table.benchmark),
+             "coverage": {"outputs": r.n_outputs, "planned": r.n_planned} if r.n_planned else None,
              "cells": {c.key: {"value": cell.value, "ci95": list(cell.ci) if cell.ci else None,
                                "seed_sd": cell.seed_sd, "best": table.is_best(r.label, c.key),
                                "set": cell.set_tag, "secondary_source": cell.secondary}

@@ -13,8 +13,8 @@ import click
     "--metric",
     "metrics",
     multiple=True,
-    type=click.Choice(["audiobox", "clap", "wer_sensevoice"]),
-    help="Default: all three.",
+    type=click.Choice(["audiobox", "clap", "wer_sensevoice", "dnsmos"]),
+    help="Default: all four (dnsmos always on its real ONNX networks).",
 )
 @click.option(
     "--clips",
@@ -54,7 +54,7 @@ def command(
     fd_items: int,
     as_json: bool,
 ) -> None:
-    """Time the Verse-Bench audio metrics with batching and one clip at a time, on this machine."""
+    """Time the audio metrics with batching and one clip at a time, on this machine."""
     from nava_eval.runners.perf.audio import AUDIO_METRICS, bench_audio
 
     result = bench_audio(

@@ -112,12 +112,33 @@ def test_metrics_per_set_and_per_item(layout):
         "audiobox",
         "clap",
         "ib",
+        "audio_amplitude",
     )
     # IB-Score scores items without speech too
-    assert bench.metrics_for(by_id["301"]) == ("video_quality", "audiobox", "clap", "ib")
+    assert bench.metrics_for(by_id["301"]) == ("video_quality", "audiobox", "clap", "ib", "audio_amplitude")
     # 300 speaks but has no audio_prompt: no CLAP (the toolkit computes CS and FD only with one).
-    assert bench.metrics_for(by_id["300"]) == ("video_quality", "sync", "wer_sensevoice", "audiobox", "ib")
-    assert bench.metrics_for(by_id["01000"]) == ("sync", "video_quality", "wer_sensevoice", "ib")
+    assert bench.metrics_for(by_id["300"]) == (
+        "video_quality",
+        "sync",
+        "wer_sensevoice",
+        "audiobox",
+        "ib",
+        "audio_amplitude",
+    )
+    assert bench.metrics_for(by_id["01000"]) == (
+        "sync",
+        "video_quality",
+        "wer_sensevoice",
+        "ib",
+        "dnsmos",
+        "audio_amplitude",
+    )
+    # MOVA: amplitude/loudness on every set, mean of the per-set means
+    assert bench.field_rules["loudness_lufs"].aggregation == "mean of per-set means"
+    # MOVA: DNSMOS on set3 only (P.808 and the P.835 heads of the same pass)
+    assert all(
+        bench.field_rules[f].sets == ("set3",) for f in ("dnsmos", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl")
+    )
     assert "wer" not in {m for ms in bench.default_metrics.values() for m in ms}  # Whisper WER: --metrics wer
     assert bench.field_rules["fd"].sets == ("set2",) and bench.field_rules["fd_set"].sets == ("set2",)
     # MOVA's protocols: LSE on set3 only, IB-Score as the mean of per-set means
