@@ -135,7 +135,9 @@ def get_benchmark(name: str, **options: Any) -> Benchmark:
     if name.startswith("jsonl:"):
         module_name, _, class_name = entries["jsonl"].target.partition(":")
         cls = getattr(importlib.import_module(module_name), class_name)
-        return cls(path=Path(name[len("jsonl:") :]), **options)
+        from nava_eval.user_files import user_path
+
+        return cls(path=user_path(name[len("jsonl:") :]), **options)
     if name not in entries:
         valid = ", ".join(sorted(n for n in entries if n != "jsonl")) + ", jsonl:PATH"
         raise UnknownBenchmarkError(f"unknown benchmark {name!r}; valid benchmarks: {valid}")

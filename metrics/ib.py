@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
+from nava_eval.user_files import file_problem
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +154,8 @@ class ImageBindScore:
     def _prepare(self, path: Path) -> _Inputs:
         from nava_eval.metrics import imagebind_data as ibd
 
-        if not path.is_file():
-            raise FileNotFoundError(f"no such file: {path}")
+        if (problem := file_problem(path)) is not None:  # missing, or a FIFO that would block
+            raise FileNotFoundError(f"{path}: {problem}")
         seconds = _container_seconds(path)
         video_second = self.video_second if self.video_second is not None else float(round(seconds))
         duration = round(video_second - DURATION_MARGIN, 6)

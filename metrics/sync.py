@@ -61,6 +61,7 @@ from nava_eval.metrics.face_tracking import (
     smooth_track,
     track_faces,
 )
+from nava_eval.user_files import file_problem
 
 log = logging.getLogger(__name__)
 
@@ -301,8 +302,8 @@ class SyncNetMetric:
         from nava_eval.metrics.syncnet_model import TrackInput
 
         path = Path(item.output)
-        if not path.is_file():
-            raise FileNotFoundError(f"no such file: {path}")
+        if (problem := file_problem(path)) is not None:  # missing, or a FIFO that would block
+            raise FileNotFoundError(f"{path}: {problem}")
         if path.suffix == ".npz":  # raw frames (BGR uint8), audio from meta["audio"]
             frames = np.load(path)["frames"]
             audio_path = item.meta.get("audio") or item.reference_audio
@@ -370,8 +371,8 @@ class SyncNetMetric:
         from nava_eval.metrics.s3fd import S3FDDetector
 
         path = Path(item.output)
-        if not path.is_file():
-            raise FileNotFoundError(f"no such file: {path}")
+        if (problem := file_problem(path)) is not None:  # missing, or a FIFO that would block
+            raise FileNotFoundError(f"{path}: {problem}")
         work.mkdir(parents=True, exist_ok=True)
         info = md.probe(path)
         if not info.has_audio:

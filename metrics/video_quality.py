@@ -41,6 +41,7 @@ import torch.nn.functional as F
 
 from nava_eval.interrupts import interruptible_pool, reraise_interrupts
 from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
+from nava_eval.user_files import file_problem
 
 log = logging.getLogger(__name__)
 
@@ -379,8 +380,8 @@ class _FrameMetric(abc.ABC):
 
         if isinstance(exc, MediaDecodeError) and "no video stream" in str(exc):
             return ScoreOutcome.skipped("no video stream")
-        if not Path(item.output).is_file():
-            return ScoreOutcome.failed(f"no such file: {item.output}")
+        if (problem := file_problem(item.output)) is not None:
+            return ScoreOutcome.failed(f"{item.output}: {problem}")
         return ScoreOutcome.failed(f"cannot decode: {exc}")
 
     def _score_frames(self, frames: np.ndarray) -> ScoreOutcome:

@@ -351,8 +351,11 @@ def resolve_weight(
     spec = get_spec(name)
     if overrides and name in overrides:
         path = Path(overrides[name]).expanduser()
-        if not path.is_file():
-            raise WeightsMissingError(f"--weights {name}={path}: no such file")
+        from nava_eval.user_files import file_problem
+
+        problem = file_problem(path)
+        if problem is not None:  # "no such file", or a FIFO/device that would block the read
+            raise WeightsMissingError(f"--weights {name}={path}: {problem}; give a regular file")
         if verify_override:
             digest, state = check_file(spec, path)
             return ResolvedWeight(name, path, digest, "override", state)

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from nava_eval.errors import InvalidValue
+from nava_eval.user_files import file_problem
 
 _DEVICE = re.compile(r"(cpu|cuda)(?::(\d{1,3}))?")
 
@@ -71,5 +72,6 @@ def check_scorer_weights(weights: Mapping[str, str | Path], metrics: Iterable[st
                 f"--weights {name}: used by {', '.join(spec.used_by)}, not by the metrics of this run "
                 f"({', '.join(sorted(chosen)) or 'none'})"
             )
-        if not Path(path).expanduser().is_file():
-            raise InvalidValue(f"--weights {name}={path}: no such file")
+        problem = file_problem(Path(path).expanduser())
+        if problem is not None:  # "no such file", or a FIFO/device that would block the read
+            raise InvalidValue(f"--weights {name}={path}: {problem}; give a regular file")

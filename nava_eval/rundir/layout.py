@@ -9,6 +9,7 @@ folds them in first, so nothing finished is lost.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,6 +150,7 @@ class RunDir:
     ) -> list[PlannedUnit]:
         """Each unit with its set (`sets`: item id → set) and the sha256 of its output as it is on disk."""
         records = self.records() if records is None else records
+        check_distinct_outputs(self, records)
         own = index is None
         index = index or self.file_index()
         planned = [
@@ -186,7 +188,7 @@ class RunDir:
             assert record is not None
             if sha is None or (record.audio_output and self._audio_changed(record, index)):
                 logger.warning(
-                    "%s: output %s is %s since it was generated; not scored (rerun generate or run to make it again)",
+                    "%s: output %s is %s since it was recorded; not scored (the summary says how to bring it back)",
                     unit, record.output, "missing" if problem == "missing" else "not the recorded bytes",
                 )  # fmt: skip
                 out.changed.append(unit)
@@ -322,3 +324,42 @@ def output_relpath(sample_set: str, sample_id: str, kind: str, run_seed: int | N
     """
     seed_dir = "" if run_seed is None else f"seed{run_seed}/"
     return f"outputs/{seed_dir}{sample_set}/{sample_id}.{kind}"
+
+
+def shared_outputs(run_dir: RunDir, records: Mapping[Unit, SampleRecord]) -> list[str]:
+    """Units whose records name one file (same path, or a hard link of it): one line per shared file.
+
+    A file is one clip; two units scored on it would count it twice in coverage and every aggregate.
+    """
+    users: dict[object, list[tuple[str, str]]] = {}
+    for unit, record in sorted(records.items()):
+        if record.status != "done":
+            continue
+        for rel in (record.output, record.audio_output):
+            if not rel:
+                continue
+            path = run_dir.output(rel)
+            try:
+                info = path.stat()
+                ident: object = (info.st_dev, info.st_ino)
+            except OSError:
+                ident = os.path.normpath(path)
+            users.setdefault(ident, []).append((unit.key, rel))
+    return [
+        " and ".join(f"{key!r} ({rel})" for key, rel in group) + " are one file"
+        for group in users.values()
+        if len({key for key, _ in group}) > 1
+    ]
+
+
+def check_distinct_outputs(run_dir: RunDir, records: Mapping[Unit, SampleRecord]) -> None:
+    """ValueError naming the units when two records of `run_dir` share an output file."""
+    shared = shared_outputs(run_dir, records)
+    if shared:
+        from nava_eval.errors import InvalidValue
+
+        raise InvalidValue(
+            f"{run_dir.samples}: two samples name one output file, which would be scored and counted twice: "
+            + "; ".join(shared)
+            + ". Regenerate or re-import the run into a new --run-dir"
+        )

@@ -7,6 +7,8 @@ from dataclasses import asdict
 
 import click
 
+from nava_eval.runners.cli.options import FiniteFloatRange
+
 
 @click.command(name="audio")
 @click.option(
@@ -18,15 +20,15 @@ import click
 )
 @click.option(
     "--clips",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 1_000_000),
     default=8,
     show_default=True,
     help="Number of synthetic clips (each with a ground truth).",
 )
 @click.option(
-    "--seconds", type=click.FloatRange(min=0.1), default=5.0, show_default=True, help="Clip length."
+    "--seconds", type=FiniteFloatRange(min=0.1, max=1e6), default=5.0, show_default=True, help="Clip length."
 )
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 1_000_000), default=8, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 @click.option(
     "--size",
@@ -38,7 +40,7 @@ import click
 )
 @click.option(
     "--fd-items",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, 1_000_000),
     default=300,
     show_default=True,
     help="Items for the set-level FD timing (0: skip).",

@@ -67,12 +67,18 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except click.ClickException as exc:
+            # The last guard against an unbounded message (a value quoted from a hostile file).
+            from nava_eval.user_files import cut
+
+            exc.message = cut(exc.message, 4000)
             _show_traceback_if_verbose(ctx, exc.__cause__ or exc.__context__)
             raise
         except UserError as exc:
             # The user's to fix: one line. Anything else is not reworded: it ends in a traceback.
+            from nava_eval.user_files import cut
+
             _show_traceback_if_verbose(ctx, exc)
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(cut(str(exc), 4000)) from exc
         except EOFError as exc:
             # click would report an EOFError as "Aborted!", as if the user had typed Ctrl-D.
             logging.getLogger(__name__).debug("end of input", exc_info=True)
@@ -80,6 +86,11 @@ class LazyGroup(click.Group):
                 f"a file ended before it was complete ({exc or 'EOFError'}); rerun with -vv to see which"
             ) from None
         except (KeyboardInterrupt, Exception) as exc:
+            from nava_eval.rundir.files import as_write_failure
+
+            failure = as_write_failure(exc)
+            if failure is not None:  # a full or read-only disk, from any command: no traceback
+                raise click.ClickException(str(failure)) from None
             if not is_interrupt(exc):
                 raise
             if isinstance(as_interrupt(exc), SystemExit):  # SIGTERM and the like: exit 128 + signal

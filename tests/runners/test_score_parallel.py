@@ -178,7 +178,7 @@ def test_fold_orders_by_plan_and_never_adds_a_line_twice(tmp_path: Path):
     shards.mkdir(parents=True)
     line = lambda i: json.dumps({"id": i, "x": 1}, sort_keys=True)  # noqa: E731
     (shards / "m.rank0.jsonl").write_text(f"{line('a')}\n{line('c')}\n")
-    (shards / "m.rank1.jsonl").write_text(f"{line('b')}\n{line('d')}")  # torn last line: never finished
+    (shards / "m.rank1.jsonl").write_text(f"{line('b')}\n{line('d')[:-3]}")  # torn last line: never finished
     run_dir.scores_dir.mkdir(exist_ok=True)
     run_dir.scores("m").write_text(f"{line('c')}\n")  # folded once already before a crash
     added = fold_score_shards(run_dir, "m", {"a": 0, "b": 1, "c": 2, "d": 3})
