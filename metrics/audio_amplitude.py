@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.base import BaseMetric, MetricField, ScoreInput, ScoreOutcome
 
 log = logging.getLogger(__name__)
 
@@ -118,15 +118,20 @@ def integrated_loudness(waveform: np.ndarray, sr: int = SAMPLING_RATE) -> float:
     return float(pyln.Meter(sr).integrated_loudness(waveform.flatten()))
 
 
-class AudioAmplitude:
+class AudioAmplitude(BaseMetric):
     """RMS amplitude and LUFS loudness per clip, MOVA's decoding and resampling."""
 
     name = "audio_amplitude"
+    protocol = PROTOCOL
     fields = FIELDS
     # MOVA decodes the mp4 itself: an imported <id>.mp4 + <id>.wav item is read from its mp4.
     requires = frozenset({"audio", "video"})
-    weight_names: tuple[str, ...] = ()
-    description = "MOVA's audio amplitude (RMS) and loudness (LUFS, pyloudnorm) at 48 kHz mono"
+    description = (
+        "MOVA's audio amplitude and loudness (no network): mp4 audio at 48 kHz, channel mean, "
+        "RMS and pyloudnorm LUFS"
+    )
+    default_batch_size = 8
+    smoke_networks = False  # no network: the same computation either way
 
     def __init__(
         self,
@@ -134,20 +139,17 @@ class AudioAmplitude:
         smoke: bool = False,
         weights: Mapping[str, Any] | None = None,
         benchmark: str | None = None,
-        batch_size: int = 8,
+        batch_size: int | None = None,
         **options: Any,
     ) -> None:
-        if options:
-            raise TypeError(f"audio_amplitude: unknown option(s) {sorted(options)}; valid: batch_size")
-        self.smoke = smoke  # no network: the same computation either way
-        self.weights = dict(weights or {})
-        self.benchmark = benchmark
-        self.batch_size = batch_size
-        self.protocol = PROTOCOL
-        self.weights_provenance: dict[str, dict[str, str]] = {}
+        self.reject_options(options, "batch_size")
+        super().__init__(smoke=smoke, weights=weights, benchmark=benchmark, batch_size=batch_size)
 
-    def setup(self, device: str = "cpu") -> None:
-        return None
+    def _loaded(self) -> bool:
+        return True  # nothing to load
+
+    def _load(self, device: str) -> None:
+        pass
 
     def score_one(self, path: Path) -> ScoreOutcome:
         try:

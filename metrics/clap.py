@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from nava_eval.errors import UserError
-from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.base import BaseMetric, MetricField, ScoreInput, ScoreOutcome
 from nava_eval.metrics.clap_audio import clip_seed, fusion_input, load_48k_mono, peak_normalize_int16
 from nava_eval.metrics.speech_audio import AudioLoadError, EmptyAudioError, NoAudioStreamError
 
@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 PROTOCOL = "cs/versebench-clap-v1"
 FD_SET_PROTOCOL = "fd/versebench-clap-set-v1"
 FD_PERCLIP_PROTOCOL = "fd/versebench-clap-perclip-v1"
-SMOKE_SUFFIX = "+smoke-random-weights"
 TEXT_MAX_LENGTH = 77
 
 
@@ -369,15 +368,20 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-class ClapScore:
+class ClapScore(BaseMetric):
     """CLAP CS per item and the set-level FD against ground-truth wavs (Verse-Bench toolkit)."""
 
     name = "clap"
+    protocol = PROTOCOL
     fields = CLAP_FIELDS
-    base_protocol = PROTOCOL
     requires = frozenset({"audio"})
     weight_names = ("clap-630k-audioset-fusion", "roberta-base")
-    description = "LAION-CLAP (630k-audioset-fusion): CS with audio_prompt[0]; FD to the ground-truth wav"
+    description = (
+        "LAION-CLAP 630k-audioset-fusion (Verse-Bench toolkit): CS with audio_prompt[0] on "
+        "set1+set2; FD of set2 clips to their ground-truth wavs (per clip as the toolkit, and set-level)"
+    )
+    default_batch_size = 8
+    reload_on_new_device = False
 
     def __init__(
         self,
@@ -385,40 +389,29 @@ class ClapScore:
         smoke: bool = False,
         weights: Mapping[str, Any] | None = None,
         benchmark: str | None = None,
-        batch_size: int = 8,
+        batch_size: int | None = None,
         seed: int = 0,
         **options: Any,
     ) -> None:
-        if options:
-            raise TypeError(f"{self.name}: unknown option(s) {sorted(options)}; valid: batch_size, seed")
-        if batch_size < 1:
-            raise ValueError(f"clap: batch_size must be >= 1, got {batch_size}")
-        self.smoke = smoke
-        self.weights = dict(weights or {})
-        self.benchmark = benchmark
-        self.batch_size = batch_size
-        self.seed = seed
-        self.protocol = self.base_protocol + (SMOKE_SUFFIX if smoke else "")
+        self.reject_options(options, "batch_size, seed")
+        super().__init__(smoke=smoke, weights=weights, benchmark=benchmark, batch_size=batch_size, seed=seed)
         self.embedder: ClapEmbedder | None = None
-        self.weights_provenance: dict[str, dict[str, str]] = {}
 
-    def setup(self, device: str = "cpu") -> None:
-        if self.embedder is not None:
-            return
+    def _loaded(self) -> bool:
+        return self.embedder is not None
+
+    def _load(self, device: str) -> None:
         if self.smoke:
             self.weights_provenance = {"clap": {"source": f"random seed {self.seed}"}}
             self.embedder = tiny_clap(self.seed, device)
             return
         from transformers import RobertaTokenizer
 
-        from nava_eval.metrics.weights import resolve_weight
-        from nava_eval.metrics.weights_audio import CLAP, ROBERTA, hub_source
+        from nava_eval.metrics.weights_audio import CLAP, ROBERTA
 
-        resolved = resolve_weight(CLAP, self.weights)
-        self.weights_provenance[CLAP] = resolved.provenance()
-        tokenizer_source = hub_source(ROBERTA, self.weights)
-        self.weights_provenance[ROBERTA] = {"source": "hf-hub", "path": tokenizer_source}
-        model = load_clap_model(read_checkpoint(resolved.path), official_clap_config(), device)
+        checkpoint = self.resolve_weight(CLAP)
+        tokenizer_source = self.hub_source(ROBERTA)
+        model = load_clap_model(read_checkpoint(checkpoint), official_clap_config(), device)
         self.embedder = ClapEmbedder(model, RobertaTokenizer.from_pretrained(tokenizer_source), device)
 
     def prepare(self, path: Path, key: str) -> Any:

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.base import BaseMetric, MetricField, ScoreInput, ScoreOutcome
 
 log = logging.getLogger(__name__)
 
@@ -269,16 +269,24 @@ def resolve_onnx(name: str, overrides: Mapping[str, Any]) -> Any:
         return ResolvedWeight(name, path, found, "package", "ok")
 
 
-class Dnsmos:
+class Dnsmos(BaseMetric):
     """P.808 MOS and P.835 SIG/BAK/OVRL per clip, MOVA's windows and decoding, real ONNX networks."""
 
     name = "dnsmos"
+    protocol = PROTOCOL
     fields = FIELDS
     # "video" too: MOVA decodes the mp4 itself, so an imported item with <id>.mp4 and <id>.wav is
     # scored from its mp4 (runners.score.output_for), as Sync is; a wav-only output is scored as given.
     requires = frozenset({"audio", "video"})
     weight_names = (P808_WEIGHT, P835_WEIGHT)
-    description = "DNSMOS (MOVA toolkit): P.808 MOS + P.835 SIG/BAK/OVRL, 9.01 s windows, 1 s hop"
+    description = (
+        "DNSMOS as MOVA's toolkit runs it (real ONNX networks, also in smoke runs): "
+        "mp4 → ffmpeg 16 kHz mono, 9.01 s windows, 1 s hop; P.808 MOS + P.835 SIG/BAK/OVRL"
+    )
+    default_batch_size = 16  # 9.01 s windows per onnxruntime call
+    reload_on_new_device = False
+    # No tiny network exists for an ONNX graph: smoke runs use the real files (the protocol says so).
+    smoke_networks = False
 
     def __init__(
         self,
@@ -286,30 +294,22 @@ class Dnsmos:
         smoke: bool = False,
         weights: Mapping[str, Any] | None = None,
         benchmark: str | None = None,
-        batch_size: int = 16,
+        batch_size: int | None = None,
         wav_route: str = "direct",
         **options: Any,
     ) -> None:
-        if options:
-            raise TypeError(f"dnsmos: unknown option(s) {sorted(options)}; valid: batch_size, wav_route")
-        if batch_size < 1:
-            raise ValueError(f"dnsmos: batch_size must be >= 1, got {batch_size}")
+        self.reject_options(options, "batch_size, wav_route")
+        super().__init__(smoke=smoke, weights=weights, benchmark=benchmark, batch_size=batch_size)
         if wav_route not in ("direct", "ffmpeg"):
             raise ValueError(f"dnsmos: wav_route must be 'direct' or 'ffmpeg', not {wav_route!r}")
-        # No tiny network exists for an ONNX graph: smoke runs use the real files (the protocol says so).
-        self.smoke = smoke
-        self.weights = dict(weights or {})
-        self.benchmark = benchmark
-        self.batch_size = batch_size  # 9.01 s windows per onnxruntime call
         self.wav_route = wav_route
-        self.protocol = PROTOCOL
         self.models: DnsmosModels | None = None
-        self.weights_provenance: dict[str, dict[str, str]] = {}
 
-    def setup(self, device: str = "cpu") -> None:
-        if self.models is not None:
-            return
-        resolved = {n: resolve_onnx(n, self.weights) for n in self.weight_names}
+    def _loaded(self) -> bool:
+        return self.models is not None
+
+    def _load(self, device: str) -> None:
+        resolved = {n: resolve_onnx(n, self.weight_overrides) for n in self.weight_names}
         for n, r in resolved.items():
             self.weights_provenance[n] = r.provenance()
         self.models = DnsmosModels(resolved[P808_WEIGHT].path, resolved[P835_WEIGHT].path, device)

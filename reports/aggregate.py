@@ -112,11 +112,11 @@ def _item_order(planned: PlannedUnit) -> tuple[int, int, str]:
 
 def set_statistic(field: MetricField) -> Callable[[Sequence[Mapping[str, Any]]], float]:
     """The reducer of a set-level field (numpy only: imported without torch)."""
-    from nava_eval.metrics.base import load_target
+    from nava_eval.lazy import load
 
     if field.reducer is None:
         raise ValueError(f"metric field {field.name!r} is not a set-level field")
-    return load_target(field.reducer)
+    return load(field.reducer)
 
 
 def aggregate_metric(

@@ -651,11 +651,11 @@ def _close_ci(a: list[float] | None, b: list[float] | None) -> bool:
 def _benchmark_rules(benchmark: str) -> Any:
     """The benchmark class (or instance) whose `aggregation` and `field_rules` the results must follow."""
     from nava_eval.benchmarks.base import benchmark_entries, get_benchmark
-    from nava_eval.metrics.base import load_target
+    from nava_eval.lazy import load
 
     entries = benchmark_entries()
     if benchmark == "jsonl" or benchmark.startswith("jsonl:"):
-        return load_target(entries["jsonl"].target)  # class attributes; an instance needs the user's file
+        return load(entries["jsonl"].target)  # class attributes; an instance needs the user's file
     if benchmark in entries:
         return get_benchmark(benchmark)
     return None

@@ -274,7 +274,7 @@ def paired_set_statistic(
     Items are paired as `paired_items` pairs: same item and same seed when the runs share seeds (the
     statistic is computed per common seed), else same item with each run's own seeds.
     """
-    from nava_eval.metrics.base import load_target
+    from nava_eval.lazy import load
     from nava_eval.reports.stats import paired_statistic_bootstrap
 
     sources = (set_field_source(a, field), set_field_source(b, field))
@@ -303,5 +303,5 @@ def paired_set_statistic(
     else:
         ra, rb = [rows_a[i] for i in items], [rows_b[i] for i in items]
         note += "; no seed in common: each run's statistic over its own seeds"
-    paired = paired_statistic_bootstrap(ra, seeds_a, rb, seeds_b, load_target(reducer), seed, n_resamples)
+    paired = paired_statistic_bootstrap(ra, seeds_a, rb, seeds_b, load(reducer), seed, n_resamples)
     return paired, len(items), note

@@ -10,6 +10,8 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from nava_eval.lazy import load
+
 
 @dataclass(frozen=True)
 class Check:
@@ -88,10 +90,9 @@ def weight_checks() -> list[Check]:
     """One check per registered weight file (NAVA components and scorers)."""
     checks: list[Check] = []
     for provider in WEIGHT_CHECK_PROVIDERS:
-        module_name, _, attr = provider.partition(":")
         try:
-            func: Callable[[], list[Check]] = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
+            func: Callable[[], list[Check]] = load(provider)
+        except ImportError as exc:  # lazy.BadTargetError (no such attribute) included
             checks.append(
                 Check(provider, False, f"cannot load weight registry: {exc}", "reinstall nava-eval")
             )

@@ -350,7 +350,7 @@ def probe_audio(path: Path) -> str | None:
 
 def _metrics_needing_video_audio(benchmark: Benchmark, sample: Sample) -> list[str]:
     """The sample's metrics that read audio from the video file itself (Sync); imports their classes."""
-    from nava_eval.metrics.base import load_target, metric_entries
+    from nava_eval.metrics.base import metric_entries
     from nava_eval.runners.run import metrics_for_sample
 
     entries = metric_entries()
@@ -358,22 +358,20 @@ def _metrics_needing_video_audio(benchmark: Benchmark, sample: Sample) -> list[s
     for name in metrics_for_sample(benchmark, sample):
         if name not in entries:
             continue
-        requires = set(getattr(load_target(entries[name].target), "requires", ()) or ())
-        if {"video", "audio"} <= requires:
+        if {"video", "audio"} <= entries[name].requires:
             out.append(name)
     return out
 
 
 def _metrics_needing_audio(benchmark: Benchmark, sample: Sample) -> list[str]:
-    from nava_eval.metrics.base import load_target, metric_entries
+    from nava_eval.metrics.base import metric_entries
     from nava_eval.runners.run import metrics_for_sample
 
     entries = metric_entries()
     return [
         name
         for name in metrics_for_sample(benchmark, sample)
-        if name in entries
-        and "audio" in set(getattr(load_target(entries[name].target), "requires", ()) or ())
+        if name in entries and "audio" in entries[name].requires
     ]
 
 

@@ -16,15 +16,10 @@ _DEVICE = re.compile(r"(cpu|cuda)(?::(\d{1,3}))?")
 
 
 def check_metric_names(names: Iterable[str]) -> None:
-    """UnknownNameError (a KeyError) listing the valid metrics when a name is not registered."""
-    from nava_eval.metrics.base import UnknownNameError, metric_entries
+    """UnknownName (a KeyError) listing the valid metrics when a name is not registered."""
+    from nava_eval.metrics.registry import METRICS
 
-    entries = metric_entries()
-    unknown = [n for n in names if n not in entries]
-    if unknown:
-        raise UnknownNameError(
-            f"unknown metric(s) {', '.join(repr(n) for n in unknown)}; valid metrics: {', '.join(sorted(entries))}"
-        )
+    METRICS.check(names)
 
 
 def check_device(device: str | None, nproc: int = 1, *, launched: bool = False) -> None:

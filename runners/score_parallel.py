@@ -272,16 +272,11 @@ def score_with_workers(
 
 def score_run(prepared: Any, metrics: Sequence[str] | None = None) -> list[ScoreSummary]:
     """Pick the launch mode: a torchrun rank scores its share here; --nproc N > 1 spawns N workers."""
-    from nava_eval.metrics.base import UnknownNameError, metric_entries
+    from nava_eval.metrics.registry import METRICS
     from nava_eval.runners.run import scoring_plan
 
     # A typo must fail here, with the valid names, not as N workers' tracebacks.
-    known = metric_entries()
-    unknown = sorted(set(scoring_plan(prepared, metrics)) - set(known))
-    if unknown:
-        raise UnknownNameError(
-            f"unknown metric(s) {', '.join(unknown)}; valid metrics: {', '.join(sorted(known))}"
-        )
+    METRICS.check(sorted(scoring_plan(prepared, metrics)))
     if launched_world_size() > 1 or prepared.request.nproc <= 1:
         return score_in_process(prepared, metrics)
     return score_with_workers(prepared, metrics)

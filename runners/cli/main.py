@@ -1,18 +1,19 @@
 """`nava-eval`: a thin, lazy click group.
 
-Subcommands live in `runners/commands/<name>.py` and are imported only when invoked, so
+Subcommands live in `runners/cli/<name>.py` and are imported only when invoked, so
 `nava-eval --help` answers without importing torch. Help lines come from the table below for
 the same reason.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import warnings
 
 import click
+
+from nava_eval.lazy import load, unknown_name_error
 
 
 def _version() -> str:
@@ -37,8 +38,7 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy_commands:
             target, _ = self.lazy_commands[cmd_name]
-            module_name, _, attr = target.partition(":")
-            command = getattr(importlib.import_module(module_name), attr)
+            command = load(target)
             if not isinstance(command, click.Command):
                 raise click.ClickException(f"{target} is not a click command")
             return command
@@ -105,8 +105,7 @@ class LazyGroup(click.Group):
     def resolve_command(self, ctx: click.Context, args: list[str]):
         name = args[0] if args else None
         if name is not None and name not in self.list_commands(ctx) and not name.startswith("-"):
-            valid = ", ".join(self.list_commands(ctx))
-            raise click.UsageError(f"no command {name!r}; valid commands: {valid}", ctx)
+            raise click.UsageError(str(unknown_name_error("command", [name], self.list_commands(ctx))), ctx)
         return super().resolve_command(ctx, args)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from nava_eval.errors import UserError
+from nava_eval.errors import UnknownName, UserError
 from nava_eval.runners.cli.options import UserPath
 
 
@@ -44,7 +44,6 @@ def command(benchmark: str, data_dir: Path | None, sets: str | None, nava_prompt
         if problem is not None:  # a FIFO would block the reader for ever
             raise click.UsageError(f"{benchmark}: is {problem}, not a regular file; give the submission zip")
         raise SystemExit(validate_zip(benchmark))
-    from nava_eval.benchmarks.base import UnknownBenchmarkError
     from nava_eval.benchmarks.validate import validate_data
 
     options = {"prompts_dir": nava_prompts} if nava_prompts is not None else {}
@@ -53,7 +52,7 @@ def command(benchmark: str, data_dir: Path | None, sets: str | None, nava_prompt
     chosen = tuple(s.strip() for s in sets.split(",") if s.strip()) if sets else None
     try:
         report = validate_data(benchmark, data_dir, sets=chosen, **options)
-    except UnknownBenchmarkError as exc:
+    except UnknownName as exc:
         raise click.UsageError(str(exc)) from exc
     except UserError as exc:
         click.echo(f"Error: {exc}", err=True)
