@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from nava_eval.errors import UnknownName
 from nava_eval.lazy import load
+from nava_eval.rundir.unit import Unit
 
 __all__ = [
     "SMOKE_SUFFIX",
@@ -91,7 +92,11 @@ class MetricField:
 
 @dataclass(frozen=True)
 class ScoreInput:
-    """What a metric may need about one generated output."""
+    """What a metric may need about one generated output.
+
+    `unit` (item id and run seed) is the key of this output within a batch: the seeds of one item in a
+    multi-seed run share `id` but not their bytes, so a batch keys whatever it computes by `unit`.
+    """
 
     id: str
     set: str
@@ -100,6 +105,11 @@ class ScoreInput:
     reference_audio: Path | None = None
     language: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None  # the run seed of a multi-seed run (None: the run's only seed)
+
+    @property
+    def unit(self) -> Unit:
+        return Unit(self.id, self.seed)
 
 
 @dataclass(frozen=True)

@@ -34,14 +34,13 @@ from nava_eval.rundir.records import (
     Results,
     SampleRecord,
     ScoreRecord,
-    latest_by_id,
+    latest_by_unit,
     load_results,
     load_sample_records,
-    record_key,
-    sample_key,
 )
 from nava_eval.rundir.run_file import load_run_file
 from nava_eval.rundir.schema import SchemaError, from_dict, to_dict
+from nava_eval.rundir.unit import PlannedUnit, Unit
 from nava_eval.user_files import brief, file_problem
 
 SUBMISSION_SCHEMA = "nava-eval/submission/v1"
@@ -197,7 +196,7 @@ def _bundle(run_dir: str | Path, out: str | Path, with_media: bool, before_renam
     score_files = sorted((run_dir / "scores").glob("*.jsonl"))
     if not score_files:
         raise InvalidValue(f"{run_dir / 'scores'}: no score files; run `nava-eval score` first")
-    samples = latest_by_id(load_sample_records(run_dir / "samples.jsonl"))
+    samples = latest_by_unit(load_sample_records(run_dir / "samples.jsonl"))
     advice = load_run_file(run_dir).spec.remake_advice(run_dir)
     outputs: dict[str, ManifestOutput] = {}
     for sample in samples.values():
@@ -532,7 +531,7 @@ def _check_content(
     run_raw = _json("run.json", metadata["run.json"])
     if not isinstance(run_raw, dict) or run_raw.get("schema") != RUN_SCHEMA:
         raise SchemaError(f"run.json: at $.schema: expected {RUN_SCHEMA!r}")
-    samples = latest_by_id(_jsonl("samples.jsonl", metadata["samples.jsonl"], SampleRecord, SAMPLE_SCHEMA))
+    samples = latest_by_unit(_jsonl("samples.jsonl", metadata["samples.jsonl"], SampleRecord, SAMPLE_SCHEMA))
 
     for key in ("run_name", "benchmark", "model"):
         if getattr(results, key) != getattr(manifest, key):
@@ -553,7 +552,7 @@ def _check_content(
         errors.append(
             f"results.json: n_samples {results.n_samples} but samples.jsonl has {len(samples)} samples"
         )
-    by_output = {(sample_key(o.id, o.run_seed), o.role): (path, o) for path, o in manifest.outputs.items()}
+    by_output = {(Unit(o.id, o.run_seed), o.role): (path, o) for path, o in manifest.outputs.items()}
     for key, sample in samples.items():
         if sample.status != "done":
             continue
@@ -576,7 +575,7 @@ def _check_content(
             if sha and sha != out.sha256:
                 errors.append(f"{path}: sha256 in {MANIFEST_NAME} differs from samples.jsonl for {key}")
     for path, out in manifest.outputs.items():
-        key = sample_key(out.id, out.run_seed)
+        key = Unit(out.id, out.run_seed)
         if key not in samples or samples[key].status != "done":
             errors.append(f"{MANIFEST_NAME}: output {path} belongs to no done sample in samples.jsonl")
 
@@ -597,22 +596,20 @@ def _check_content(
                 )
         if metric.n > len(samples):
             errors.append(f"results.json: metrics.{name}.n = {metric.n} > {len(samples)} samples")
-    score_records: dict[str, dict[str, ScoreRecord]] = {}
+    score_records: dict[str, dict[Unit, ScoreRecord]] = {}
     for score_name in sorted(n for n in metadata if n.startswith("scores/")):
-        records = latest_by_id(_jsonl(score_name, metadata[score_name], ScoreRecord, SCORE_SCHEMA))
+        records = latest_by_unit(_jsonl(score_name, metadata[score_name], ScoreRecord, SCORE_SCHEMA))
         for record in records.values():
             why = known_protocol(record.metric, record.protocol)
             if why:
                 errors.append(f"{score_name}: id {record.id}: {why}")
                 break
-            sample = samples.get(record_key(record))
+            sample = samples.get(Unit.of(record))
             if sample is None or sample.set != record.set:
                 errors.append(f"{score_name}: id {record.id} (set {record.set}) is not a sample of this run")
                 break
         score_records[Path(score_name).stem] = records
-    output_sha = {
-        sample_key(o.id, o.run_seed): o.sha256 for o in manifest.outputs.values() if o.role == "output"
-    }
+    output_sha = {Unit(o.id, o.run_seed): o.sha256 for o in manifest.outputs.values() if o.role == "output"}
     errors += recompute_errors(results, samples, score_records, output_sha)
 
     # Completeness against the benchmark's official counts is a warning: partial runs are valid bundles.
@@ -666,14 +663,13 @@ def _benchmark_rules(benchmark: str) -> Any:
 
 def recompute_errors(
     results: Results,
-    samples: dict[str, SampleRecord],
-    score_records: dict[str, dict[str, ScoreRecord]],
-    output_sha: dict[str, str],
+    samples: dict[Unit, SampleRecord],
+    score_records: dict[str, dict[Unit, ScoreRecord]],
+    output_sha: dict[Unit, str],
 ) -> list[str]:
     """Every aggregate of results.json recomputed from the per-sample scores (reports.aggregate); what differs.
 
-    `samples`, each metric's score records and `output_sha` are keyed by `sample_key` (id, or id@seed
-    in a multi-seed run).
+    `samples`, each metric's score records and `output_sha` are keyed by the unit (item, run seed).
 
     A sample counts with the sha256 of its output as the manifest lists it; the benchmark's own
     aggregation and population rules and the registry's direction and field protocol are required.
@@ -682,7 +678,7 @@ def recompute_errors(
     """
     from nava_eval.benchmarks.base import field_rule
     from nava_eval.metrics.base import metric_entries
-    from nava_eval.reports.aggregate import PlannedSample, aggregate_field
+    from nava_eval.reports.aggregate import aggregate_field
 
     fields = {f.name: (name, f) for name, entry in metric_entries().items() for f in entry.fields}
     rules_from = _benchmark_rules(results.benchmark)
@@ -707,13 +703,11 @@ def recompute_errors(
             )
             continue
         planned = [
-            PlannedSample(
-                r.id, r.set, output_sha.get(key) if samples[key].status == "done" else None, r.run_seed
-            )
-            for key, r in records.items()
-            if key in samples
+            PlannedUnit(unit, r.set, output_sha.get(unit) if samples[unit].status == "done" else None)
+            for unit, r in records.items()
+            if unit in samples
         ]
-        passes = sorted({records[sample_key(p.id, p.run_seed)].protocol for p in planned})
+        passes = sorted({records[p.unit].protocol for p in planned})
         if len(passes) > 1:
             errors.append(f"{where}: the per-sample scores mix protocols ({', '.join(passes)})")
             continue

@@ -1,32 +1,35 @@
 """Per-sample metric values of a run directory, as one long table: the input of every CI and paired test.
 
-scores/<metric>.jsonl is an append log; the last line of an id is its current state. Only status
-"ok" lines count (skipped and failed samples are reported apart, never as 0). A score whose output
-sha256 no longer matches samples.jsonl was computed on an older output and is dropped.
+scores/<metric>.jsonl is an append log; the last line of a unit is its current state. Only status
+"ok" lines count (skipped and failed samples are reported apart, never as 0). A score that is not for
+the unit's current output (reports.estimate.is_current, the rule results.json applies) is dropped.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from pathlib import Path
 
 import pandas as pd
 
+from nava_eval.reports.estimate import is_current
+from nava_eval.rundir.layout import RunDir
 from nava_eval.rundir.records import (
     Results,
     ScoreRecord,
-    latest_by_id,
+    latest_by_unit,
     load_results,
-    load_sample_records,
     load_score_records,
 )
+from nava_eval.rundir.unit import Unit
 
 log = logging.getLogger(__name__)
 
-#: `id` is the unit (reports.results.sample_key: the item id, or `id@seed` in a multi-seed run);
+#: `id` is the unit as text (nava_eval.rundir.unit.Unit.key: the item id, or `id@seed` in a multi-seed run);
 #: `item` the benchmark item and `seed` the run seed (None in a single-seed run).
 COLUMNS = ["id", "set", "metric", "field", "value", "protocol", "item", "seed"]
 ISSUE_COLUMNS = ["id", "set", "metric", "status", "reason"]
@@ -65,29 +68,42 @@ def scan_scores(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     stale), reason.
     """
     run_dir = Path(run_dir)
-    current_sha: dict[str, str | None] = {}
-    samples_file = run_dir / "samples.jsonl"
-    if samples_file.exists():
-        current_sha = {
-            sid: rec.output_sha256 for sid, rec in latest_by_id(load_sample_records(samples_file)).items()
-        }
+    current = current_outputs(run_dir)
     rows = []
     issues = []
     for path in sorted((run_dir / "scores").glob("*.jsonl")):
-        for key, record in latest_by_id(load_score_records(path)).items():
+        for unit, record in latest_by_unit(load_score_records(path)).items():
+            key = unit.key
             if record.status != "ok":
                 issues.append([key, record.set, record.metric, record.status, record.reason or ""])
                 continue
-            known = current_sha.get(key)
-            if known and record.output_sha256 and known != record.output_sha256:
-                log.info("%s: score of %s is for an older output (sha256 differs); ignored", path, key)
-                issues.append([key, record.set, record.metric, "stale", "scored an older output; rescore"])
+            if _stale(current, unit, record):
+                log.info("%s: score of %s is not for the current output; ignored", path, key)
+                issues.append(
+                    [key, record.set, record.metric, "stale", "not scored on the current output; rescore"]
+                )
                 continue
             for name, value in record_field_values(record).items():
                 rows.append(
                     [key, record.set, record.metric, name, value, record.protocol, record.id, record.run_seed]
                 )
     return pd.DataFrame(rows, columns=COLUMNS), pd.DataFrame(issues, columns=ISSUE_COLUMNS)
+
+
+def current_outputs(run_dir: Path) -> dict[Unit, str | None] | None:
+    """unit → the sha256 of its usable output now (None: not generated, missing, or not the recorded
+    bytes), as results.json's aggregation sees it (RunDir.output_sha, stat-gated; nothing is written).
+    None when the directory has no samples.jsonl: there is nothing a score could be stale against."""
+    rundir = RunDir(run_dir)
+    if not rundir.samples.exists():
+        return None
+    index = rundir.file_index()
+    return {unit: rundir.output_sha(record, index)[0] for unit, record in rundir.records().items()}
+
+
+def _stale(current: Mapping[Unit, str | None] | None, unit: Unit, record: ScoreRecord) -> bool:
+    """The one staleness rule (reports.estimate.is_current) applied to a scores file's line."""
+    return current is not None and not is_current(record.output_sha256, current.get(unit))
 
 
 def load_sample_scores(run_dir: str | Path) -> pd.DataFrame:
@@ -117,44 +133,6 @@ def item_means(values: pd.DataFrame) -> pd.DataFrame:
         return values[["set", "value"]]
     grouped = values.groupby("item", sort=False)
     return pd.DataFrame({"set": grouped["set"].first(), "value": grouped["value"].mean()})
-
-
-def field_estimate(
-    scores: pd.DataFrame,
-    field: str,
-    aggregation: str = "per-item mean",
-    seed: int = 0,
-    n_resamples: int = 1000,
-) -> tuple[float, tuple[float, float], int] | None:
-    """(value, 95 % CI, n) of one field from per-sample values, honouring the benchmark's aggregation.
-
-    "mean of per-set means" resamples within each set; anything else is the plain per-item mean.
-    None when the run has no ok value for the field.
-    """
-    from nava_eval.reports.stats import (
-        PER_SET_MEANS,
-        bootstrap_ci,
-        bootstrap_ci_grouped,
-        mean_of_set_means,
-        seed_estimate,
-    )
-
-    sub = field_values(scores, field)
-    if sub.empty:
-        return None
-    if is_multi_seed(sub):
-        seeds = sorted({int(s) for s in sub["seed"].dropna()})
-        matrix = sub.pivot_table(index="item", columns="seed", values="value", aggfunc="last", sort=False)
-        matrix = matrix.reindex(columns=seeds)
-        sets = sub.groupby("item", sort=False)["set"].first().reindex(matrix.index)
-        labels = [str(s) for s in sets] if aggregation == PER_SET_MEANS else None
-        est = seed_estimate(matrix.to_numpy(dtype=float), seeds, labels, seed, n_resamples)
-        return est.value, est.ci95, est.n
-    if aggregation == PER_SET_MEANS:
-        groups = {str(name): grp["value"].to_numpy() for name, grp in sub.groupby("set")}
-        return mean_of_set_means(groups), bootstrap_ci_grouped(groups, seed, n_resamples), len(sub)
-    values = sub["value"].to_numpy()
-    return float(values.mean()), bootstrap_ci(values, seed, n_resamples), len(sub)
 
 
 @dataclass(frozen=True)
@@ -252,10 +230,6 @@ def paired_items(va: pd.DataFrame, vb: pd.DataFrame) -> PairedItems:
     return PairedItems(frame, False, len(items), complete, note, max(len(ma), len(mb)) - len(items))
 
 
-def _seed_order(seed: int | None) -> tuple[bool, int]:
-    return (seed is not None, seed or 0)
-
-
 def set_field_source(run: RunData, field: str) -> tuple[Path, str] | None:
     """(scores file, reducer "module:function") of a set-level field as this run scored it, or None.
 
@@ -274,24 +248,22 @@ def set_field_source(run: RunData, field: str) -> tuple[Path, str] | None:
 
 
 def set_field_rows(run: RunData, field: str) -> dict[str, dict[int | None, dict]]:
-    """item → run seed (None in a single-seed run, never a number a user could pick) → per-item `values` of a set-level field's
-    status-ok, current score records (what its reducer reads), from the run directory's scores."""
+    """item → run seed (None: the one seed of a single-seed run) → per-item `values` of a set-level
+    field's status-ok, current score records (what its reducer reads), from the run directory's scores."""
     source = set_field_source(run, field)
     if source is None or run.run_dir is None:
         return {}
-    path = source[0]
-    current: dict[str, str | None] = {}
-    samples = run.run_dir / "samples.jsonl"
-    if samples.exists():
-        current = {k: r.output_sha256 for k, r in latest_by_id(load_sample_records(samples)).items()}
+    current = current_outputs(run.run_dir)
     rows: dict[str, dict[int | None, dict]] = {}
-    for key, record in latest_by_id(load_score_records(path)).items():
-        known = current.get(key)
-        if record.status != "ok" or (known and record.output_sha256 and known != record.output_sha256):
+    for unit, record in latest_by_unit(load_score_records(source[0])).items():
+        if record.status != "ok" or _stale(current, unit, record):
             continue
-        seed = None if record.run_seed is None else int(record.run_seed)
-        rows.setdefault(record.id, {})[seed] = record.values
+        rows.setdefault(unit.item, {})[unit.seed] = record.values
     return rows
+
+
+def _seed_order(seeds: set[int | None]) -> list[int | None]:
+    return sorted(seeds, key=lambda s: (s is not None, s or 0))
 
 
 def paired_set_statistic(
@@ -320,9 +292,9 @@ def paired_set_statistic(
     items = sorted(set(rows_a) & set(rows_b))
     if not items:
         return None, 0, "no item scored by both runs"
-    seeds_a = sorted({s for i in items for s in rows_a[i]}, key=_seed_order)
-    seeds_b = sorted({s for i in items for s in rows_b[i]}, key=_seed_order)
-    common = sorted(set(seeds_a) & set(seeds_b), key=_seed_order)
+    seeds_a = _seed_order({s for i in items for s in rows_a[i]})
+    seeds_b = _seed_order({s for i in items for s in rows_b[i]})
+    common = _seed_order(set(seeds_a) & set(seeds_b))
     note = f"set statistic ({reducer.rpartition(':')[2]}) resampled over {len(items)} common items"
     if common:
         ra = [{s: rows_a[i][s] for s in common if s in rows_a[i] and s in rows_b[i]} for i in items]

@@ -22,9 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nava_eval.errors import InvalidValue
+from nava_eval.reports.estimate import (
+    Coverage,
+    coverage_shortfall,
+    field_estimate,
+    result_coverage,
+    values_coverage,
+)
 from nava_eval.reports.per_sample import (
     RunData,
-    field_estimate,
     field_values,
     is_multi_seed,
     load_run,
@@ -105,6 +111,7 @@ class BaselineValue:
     protocol: str
     n: int | None = None
     direction: str | None = None  # a baseline run's own record; published numbers have none
+    coverage: Coverage | None = None  # items and items per seed of a baseline run; published: None
 
 
 @dataclass(frozen=True)
@@ -159,12 +166,21 @@ def resolve_baseline(against: str | Path, run: RunData) -> Baseline:
     if path.is_file() or (path / "results.json").is_file():
         base = load_run(path)
         values = {
-            name: BaselineValue(m.value, m.protocol, m.n, m.direction)
+            name: BaselineValue(m.value, m.protocol, m.n, m.direction, field_coverage(base, name, m))
             for name, m in base.results.metrics.items()
             if m.value is not None
         }
         return Baseline(base.described, "run", base.results.benchmark, values, base, base.results.smoke)
     return _published_baseline(str(against), run)
+
+
+def field_coverage(run: RunData, name: str, metric) -> Coverage:
+    """Items and items per seed of one field: from the per-sample scores of a multi-seed run when at hand."""
+    if metric.seeds and not run.scores.empty:
+        values = field_values(run.scores, name)
+        if not values.empty:
+            return values_coverage(values)
+    return result_coverage(metric)
 
 
 def _run_field_for(run: RunData, quantity: str, protocol: str) -> str:
@@ -356,11 +372,16 @@ def _check(
             if failed
             else ("better" if worse_by < 0 else f"within tolerance {allowed:.4g}")
         )
-        lost_coverage = base.n is not None and metric.n < base.n * (1.0 - coverage_tolerance) - 1e-9
-        if lost_coverage:
+        # Per item and per seed, never in (item, seed) units: extra seeds must not hide missing items.
+        shortfall = (
+            coverage_shortfall(field_coverage(run, name, metric), base.coverage, coverage_tolerance)
+            if base.coverage is not None
+            else []
+        )
+        if shortfall:
             failed = True
             message = (
-                f"coverage fell: {metric.n} of the baseline's {base.n} samples scored "
+                f"coverage fell: {'; '.join(shortfall)} "
                 f"(tolerance {coverage_tolerance:.0%} may go missing); " + message
             )
         elif metric.n and base.n and metric.n != base.n:

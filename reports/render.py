@@ -23,13 +23,14 @@ import pandas as pd
 from markupsafe import Markup
 
 from nava_eval.errors import InvalidValue
+from nava_eval.reports.estimate import field_estimate
 from nava_eval.reports.paper_view import PAPER_CSS, build_paper_tables, render_html
 from nava_eval.reports.per_sample import RunData, load_run
 from nava_eval.reports.rows import SMOKE_BANNER, build_rows
-from nava_eval.reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_ci
+from nava_eval.reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED
 from nava_eval.reports.tables import FIELD_LABELS, field_order
 from nava_eval.rundir.files import atomic_write_text
-from nava_eval.rundir.records import SampleRecord, latest_by_id, load_sample_records
+from nava_eval.rundir.records import SampleRecord, latest_by_unit, load_sample_records
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +73,12 @@ def _per_set_chart(run: RunData, name: str, seed: int, n_resamples: int) -> str 
     points: list[tuple[str, float, float, float, int]] = []
     scores = run.scores
     if not scores.empty and (scores["field"] == name).any():
-        sub = scores[scores["field"] == name].drop_duplicates("id", keep="last")
-        for set_name, grp in sub.groupby("set"):
-            values = grp["value"].to_numpy()
-            lo, hi = bootstrap_ci(values, seed, n_resamples)
-            points.append((str(set_name), float(values.mean()), lo, hi, len(values)))
+        # The estimator's per-set numbers (reports.estimate): items with all their seeds in a multi-seed run.
+        for set_name, grp in scores[scores["field"] == name].groupby("set"):
+            estimate = field_estimate(grp, name, "per-item mean", seed, n_resamples)
+            if estimate is not None:
+                (value, (lo, hi), n) = estimate
+                points.append((str(set_name), value, lo, hi, n))
     elif name in run.results.metrics:
         for set_name, res in sorted(run.results.metrics[name].per_set.items()):
             if res.value is not None:
@@ -117,7 +119,10 @@ def sample_table(run: RunData) -> pd.DataFrame:
     """
     samples: dict[str, SampleRecord] = {}
     if run.run_dir is not None and (run.run_dir / "samples.jsonl").exists():
-        samples = latest_by_id(load_sample_records(run.run_dir / "samples.jsonl"))
+        # The frame's `id` is the unit as text (item id, or item@seed in a multi-seed run).
+        samples = {
+            u.key: r for u, r in latest_by_unit(load_sample_records(run.run_dir / "samples.jsonl")).items()
+        }
     scores = run.scores
     fields = field_order(scores["field"].unique()) if not scores.empty else []
     ids = list(dict.fromkeys([*samples, *(scores["id"].tolist() if not scores.empty else [])]))

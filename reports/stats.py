@@ -311,10 +311,15 @@ def seed_estimate(
 
 
 def mean_seed_statistic(
-    rows: Sequence[Mapping[int, object]], seeds: Sequence[int], statistic: Callable[[Sequence[object]], float]
-) -> tuple[float | None, dict[int, float | None]]:
-    """(mean over seeds of each seed's statistic over its items, per seed); undefined statistics are left out."""
-    per: dict[int, float | None] = {}
+    rows: Sequence[Mapping[int | None, object]],
+    seeds: Sequence[int | None],
+    statistic: Callable[[Sequence[object]], float],
+) -> tuple[float | None, dict[int | None, float | None]]:
+    """(mean over seeds of each seed's statistic over its items, per seed); undefined statistics are left out.
+
+    A seed is a run seed, or None for the one seed of a single-seed run.
+    """
+    per: dict[int | None, float | None] = {}
     for s in seeds:
         items = [row[s] for row in rows if s in row]
         try:
@@ -327,10 +332,10 @@ def mean_seed_statistic(
 
 
 def paired_statistic_bootstrap(
-    rows_a: Sequence[Mapping[int, object]],
-    seeds_a: Sequence[int],
-    rows_b: Sequence[Mapping[int, object]],
-    seeds_b: Sequence[int],
+    rows_a: Sequence[Mapping[int | None, object]],
+    seeds_a: Sequence[int | None],
+    rows_b: Sequence[Mapping[int | None, object]],
+    seeds_b: Sequence[int | None],
     statistic: Callable[[Sequence[object]], float],
     seed: int = DEFAULT_SEED,
     n_resamples: int = DEFAULT_RESAMPLES,

@@ -21,9 +21,10 @@ from typing import Any, Literal
 import pandas as pd
 
 from nava_eval.errors import InvalidValue
+from nava_eval.reports.estimate import field_estimate
 from nava_eval.reports.model_names import published_name
-from nava_eval.reports.per_sample import RunData, field_estimate, field_values, is_multi_seed, load_run
-from nava_eval.reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_ci
+from nava_eval.reports.per_sample import RunData, load_run
+from nava_eval.reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED
 from nava_eval.rundir.files import finite_or_null
 from nava_eval.rundir.records import Results
 
@@ -340,19 +341,14 @@ def _run_cells(
                 cells[key] = Cell(
                     float(set_result.value), ci95, protocol, set_result.n, seed_sd=set_result.seed_sd
                 )
-            elif not sub.empty and is_multi_seed(field_values(sub, name)):
+            elif not sub.empty:
                 estimate_set = field_estimate(sub, name, "per-item mean", seed, n_resamples)
                 if estimate_set is not None:
                     sd = set_result.seed_sd if set_result is not None else None
-                    cells[key] = Cell(estimate_set[0], estimate_set[1], protocol, estimate_set[2], seed_sd=sd)
-            elif not sub.empty:
-                values = sub.drop_duplicates("id", keep="last")["value"].to_numpy()
-                point = (
-                    set_result.value if set_result and set_result.value is not None else float(values.mean())
-                )
-                cells[key] = Cell(
-                    float(point), bootstrap_ci(values, seed, n_resamples), protocol, len(values)
-                )
+                    point = (
+                        set_result.value if set_result and set_result.value is not None else estimate_set[0]
+                    )
+                    cells[key] = Cell(float(point), estimate_set[1], protocol, estimate_set[2], seed_sd=sd)
             elif set_result is not None and set_result.value is not None:
                 ci = tuple(set_result.ci95) if set_result.ci95 else None
                 cells[key] = Cell(float(set_result.value), ci, protocol, set_result.n)

@@ -10,22 +10,34 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from nava_eval.rundir.run_file import SeedPolicy
+from nava_eval.rundir.unit import Unit
+from nava_eval.runners.generate import planned_unit_seeds
 from nava_eval.runners.presets import weight_files
 from nava_eval.runners.run import RunRequest, prepare_run, stream_universe
-from nava_eval.runners.seeds import official_streams, sample_seed
 
 
 def planned_seeds(
-    samples: list[Any], seed: int, policy: str, dp_size: int, universe: list[Any] | None = None
-) -> dict[str, dict[str, Any]]:
-    """sample id → how its noise is seeded under `policy` with `dp_size` data-parallel groups."""
-    if policy == "per-sample":
-        return {s.id: {"seed": sample_seed(seed, s.id)} for s in samples}
-    out: dict[str, dict[str, Any]] = {}
-    for group in range(dp_size):
-        for stream in official_streams(universe or samples, dp_size, group, seed):
-            for position, sample in enumerate(stream.samples):
-                out[sample.id] = {"seed": stream.seed, "dp_group": group, "stream_position": position}
+    samples: list[Any],
+    seed: int,
+    policy: SeedPolicy,
+    dp_size: int,
+    universe: list[Any] | None = None,
+    run_seeds: list[int | None] | None = None,
+) -> dict[Unit, dict[str, Any]]:
+    """unit → how its noise is seeded, from the function generation itself plans with."""
+    out: dict[Unit, dict[str, Any]] = {}
+    planned = planned_unit_seeds(samples, dp_size, seed, policy, universe, run_seeds or [None])
+    for unit, (unit_seed, info) in planned.items():
+        if info.get("policy") == "official-rank":
+            base = seed if unit.seed is None else unit.seed
+            out[unit] = {
+                "seed": unit_seed,
+                "dp_group": info["stream_seed"] - base,  # group g's streams are seeded base + g
+                "stream_position": info["stream_position"],
+            }
+        else:
+            out[unit] = {"seed": unit_seed}
     return out
 
 
@@ -41,10 +53,7 @@ def dry_run_plan(request: RunRequest) -> dict[str, Any]:
     preset = prepared.preset
     dp_size = max(1, request.nproc // max(1, request.sp))
     run_seeds = prepared.spec.seeds or [None]
-    planned = [
-        (run_seed, planned_seeds(prepared.samples, run_seed or gen.seed, gen.seed_policy, dp_size, universe))
-        for run_seed in run_seeds
-    ]
+    planned = planned_seeds(prepared.samples, gen.seed, gen.seed_policy, dp_size, universe, run_seeds)
     modes = sorted({s.mode for s in prepared.samples})
     weights = weight_files(gen)
     if weights["dit"] is not None:
@@ -91,10 +100,10 @@ def dry_run_plan(request: RunRequest) -> dict[str, Any]:
                 "set": s.set,
                 "mode": s.mode,
                 **({"run_seed": r} if r is not None else {}),
-                **seeds[s.id],
+                **planned[Unit(s.id, r)],
                 **_sample_shape(s, gen),
             }
-            for r, seeds in planned
+            for r in run_seeds
             for s in prepared.samples
         ],
     }

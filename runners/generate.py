@@ -20,10 +20,11 @@ from typing import Any, Protocol
 from nava_eval.benchmarks.base import Sample
 from nava_eval.interrupts import reraise_interrupts
 from nava_eval.rundir.files import as_write_failure, atomic_path, sha256_file
-from nava_eval.rundir.layout import RunDir, append_record, output_relpath, verified_done
+from nava_eval.rundir.layout import RunDir, output_relpath
 from nava_eval.rundir.provenance import now_iso
-from nava_eval.rundir.records import SampleRecord, sample_key
+from nava_eval.rundir.records import SampleRecord
 from nava_eval.rundir.run_file import SeedPolicy
+from nava_eval.rundir.unit import Unit
 from nava_eval.runners.progress import JobProgress, StageTimer, summarize_timings
 from nava_eval.runners.seeds import SEED_POLICIES, NoiseStream, official_streams, sample_seed
 
@@ -52,22 +53,30 @@ class SampleGenerator(Protocol):
 
 @dataclass(frozen=True)
 class Assignment:
-    """The samples one DP group generates, in order, with their seeds (and official noise streams)."""
+    """The samples one DP group generates under one run seed (None: a single-seed run), in order, with
+    their seeds (and official noise streams)."""
 
     samples: list[Sample]
     seeds: list[int]
     streams: list[NoiseStream] = field(default_factory=list)
+    run_seed: int | None = None
 
 
 @dataclass(frozen=True)
 class WorkItem:
-    """One sample to generate: its seed, its pre-drawn noise (official streams) and how it was drawn."""
+    """One unit to generate: its sample and run seed, its seed, its pre-drawn noise (official streams)
+    and how it was drawn."""
 
     sample: Sample
     seed: int
     noise: Any = None
     noise_error: BaseException | None = None
     noise_info: dict[str, Any] = field(default_factory=dict)
+    run_seed: int | None = None
+
+    @property
+    def unit(self) -> Unit:
+        return Unit(self.sample.id, self.run_seed)
 
 
 def plan_assignments(
@@ -77,8 +86,9 @@ def plan_assignments(
     seed: int,
     seed_policy: SeedPolicy = "per-sample",
     universe: Sequence[Sample] | None = None,
+    run_seed: int | None = None,
 ) -> list[Assignment]:
-    """Split what is missing over DP groups, deterministically.
+    """Split what is missing (`done_ids`: the items done under `run_seed`) over DP groups, deterministically.
 
     per-sample: each sample gets its own generator seeded with `sample_seed(seed, id)`, so its output
     depends neither on the world size nor on which samples ran before; the missing samples are
@@ -92,7 +102,7 @@ def plan_assignments(
     if seed_policy == "per-sample":
         missing = [s for s in ordered if s.id not in done_ids]
         return [
-            Assignment(samples=mine, seeds=[sample_seed(seed, s.id) for s in mine])
+            Assignment(samples=mine, seeds=[sample_seed(seed, s.id) for s in mine], run_seed=run_seed)
             for mine in (missing[g::dp_size] for g in range(dp_size))
         ]
     if seed_policy == "official-rank":
@@ -101,7 +111,9 @@ def plan_assignments(
         for g in range(dp_size):
             streams = official_streams(universe if universe is not None else ordered, dp_size, g, seed)
             mine = [s for stream in streams for s in stream.samples if s.id in wanted]
-            out.append(Assignment(samples=mine, seeds=[seed + g] * len(mine), streams=streams))
+            out.append(
+                Assignment(samples=mine, seeds=[seed + g] * len(mine), streams=streams, run_seed=run_seed)
+            )
         return out
     raise ValueError(f"unknown seed policy {seed_policy!r}; valid: {', '.join(SEED_POLICIES)}")
 
@@ -114,7 +126,7 @@ def work_items(assignment: Assignment, generator: Any) -> Iterator[WorkItem]:
     """
     if not assignment.streams:
         for sample, seed in zip(assignment.samples, assignment.seeds, strict=True):
-            yield WorkItem(sample, seed, noise_info={"policy": "per-sample"})
+            yield WorkItem(sample, seed, noise_info={"policy": "per-sample"}, run_seed=assignment.run_seed)
         return
     todo = {s.id for s in assignment.samples}
     for stream in assignment.streams:
@@ -130,43 +142,39 @@ def work_items(assignment: Assignment, generator: Any) -> Iterator[WorkItem]:
                     "noise for %s could not be drawn; later items of its stream shift: %s", sample.id, exc
                 )
             if sample.id in todo:
-                yield WorkItem(sample, stream.seed, noise, error, info)
-
-
-Replicate = tuple[Assignment, int | None]  # a group's share of one run seed (None: single-seed run)
+                yield WorkItem(sample, stream.seed, noise, error, info, assignment.run_seed)
 
 
 def plan_seed_replicates(
     ordered: Sequence[Sample],
-    done_keys: set[str],
+    done: set[Unit],
     dp_size: int,
     run_seeds: Sequence[int | None],
     seed: int,
     seed_policy: SeedPolicy = "per-sample",
     universe: Sequence[Sample] | None = None,
-) -> list[list[Replicate]]:
-    """Per DP group: its assignment for every run seed, with that run seed.
+) -> list[list[Assignment]]:
+    """Per DP group: its assignment under every run seed (each assignment names its run seed).
 
     A multi-seed run is the single-seed plan repeated with each seed of the list as the run seed
     (`plan_assignments` derives the per-sample seeds, or the official streams, from it); `run_seeds`
     [None] is a single-seed run with `seed`. Groups take their share of each seed's plan in turn, so
     the load stays balanced.
     """
-    work: list[list[Replicate]] = [[] for _ in range(dp_size)]
+    work: list[list[Assignment]] = [[] for _ in range(dp_size)]
     for run_seed in run_seeds:
-        done_ids = {s.id for s in ordered if sample_key(s.id, run_seed) in done_keys}
+        done_ids = {s.id for s in ordered if Unit(s.id, run_seed) in done}
         base = seed if run_seed is None else run_seed
-        plan = plan_assignments(ordered, done_ids, dp_size, base, seed_policy, universe)
+        plan = plan_assignments(ordered, done_ids, dp_size, base, seed_policy, universe, run_seed)
         for group, assignment in enumerate(plan):
-            work[group].append((assignment, run_seed))
+            work[group].append(assignment)
     return work
 
 
-def replicate_items(replicates: Sequence[Replicate], generator: Any) -> Iterator[tuple[WorkItem, int | None]]:
-    """`work_items` of each of a group's replicates in turn, with the run seed they belong to."""
-    for assignment, run_seed in replicates:
-        for item in work_items(assignment, generator):
-            yield item, run_seed
+def replicate_items(assignments: Sequence[Assignment], generator: Any) -> Iterator[WorkItem]:
+    """`work_items` of each of a group's assignments (one per run seed) in turn."""
+    for assignment in assignments:
+        yield from work_items(assignment, generator)
 
 
 def planned_noise(assignments: Sequence[Assignment]) -> dict[str, tuple[int, dict[str, Any]]]:
@@ -184,6 +192,27 @@ def planned_noise(assignments: Sequence[Assignment]) -> dict[str, tuple[int, dic
     return out
 
 
+def planned_unit_seeds(
+    samples: Sequence[Sample],
+    dp_size: int,
+    seed: int,
+    seed_policy: SeedPolicy = "per-sample",
+    universe: Sequence[Sample] | None = None,
+    run_seeds: Sequence[int | None] = (None,),
+) -> dict[Unit, tuple[int, dict[str, Any]]]:
+    """unit → (seed, noise description) that generation gives it, without drawing any noise.
+
+    The one place a unit's seed is decided: generation's resume check and `--dry-run` both read it.
+    A run seed (even 0) replaces `seed` as the base of its units' seeds; None is a single-seed run.
+    """
+    out: dict[Unit, tuple[int, dict[str, Any]]] = {}
+    for run_seed in run_seeds:
+        base = seed if run_seed is None else run_seed
+        noise = planned_noise(plan_assignments(samples, set(), dp_size, base, seed_policy, universe))
+        out.update({Unit(s.id, run_seed): noise[s.id] for s in samples if s.id in noise})
+    return out
+
+
 def resume_plan(
     run_dir: RunDir,
     samples: Sequence[Sample],
@@ -193,25 +222,21 @@ def resume_plan(
     inputs_hash: Callable[[Sample, int, dict[str, Any]], str] | None = None,
     universe: Sequence[Sample] | None = None,
     run_seeds: Sequence[int | None] = (None,),
-) -> tuple[set[str], list[list[Replicate]]]:
-    """(sample keys already done, each DP group's replicates of the rest) on rank 0.
+) -> tuple[set[Unit], list[list[Assignment]]]:
+    """(units already done, each DP group's replicates of the rest) on rank 0.
 
     Done means: the output is on disk with its recorded sha256 and, with `inputs_hash`, it was made
     from the inputs this sample has now and the seed and noise the plan gives it on this world size
     (under official-rank another world size moves items to other streams: they are made again).
-    Keys are `sample_key(id, run_seed)`: one per sample and run seed of a multi-seed run.
+    Keyed by `Unit`: one per sample and run seed of a multi-seed run.
     """
     expected = None
     if inputs_hash is not None:
-        expected = {}
-        for run_seed in run_seeds:
-            base = seed if run_seed is None else run_seed
-            noise = planned_noise(plan_assignments(samples, set(), dp_size, base, seed_policy, universe))
-            expected.update(
-                {sample_key(s.id, run_seed): inputs_hash(s, *noise[s.id]) for s in samples if s.id in noise}
-            )
-    done = verified_done(run_dir, expected_inputs=expected)
-    done_keys = set(done) & {sample_key(s.id, r) for s in samples for r in run_seeds}
+        by_id = {s.id: s for s in samples}
+        planned = planned_unit_seeds(samples, dp_size, seed, seed_policy, universe, run_seeds)
+        expected = {unit: inputs_hash(by_id[unit.item], *noise) for unit, noise in planned.items()}
+    done = run_dir.verified_done(expected)
+    done_keys = set(done) & {Unit(s.id, r) for s in samples for r in run_seeds}
     return done_keys, plan_seed_replicates(
         samples, done_keys, dp_size, run_seeds, seed, seed_policy, universe
     )
@@ -290,13 +315,11 @@ def generate_samples(
     mine = work[ctx.dp_rank]
     total = len(samples) * len(run_seeds)
     summary = GenerationSummary(total=total, already_done=len(done_keys))
-    total_work = sum(len(a.samples) for group in work for a, _ in group)
+    total_work = sum(len(a.samples) for group in work for a in group)
     if total_work == 0:
         logger.info("all %d samples are already done", total)
         summary.seconds = time.perf_counter() - started
         return summary
-
-    shard = run_dir.shard(ctx.dp_rank)
 
     def count_done_everywhere() -> int:
         # Rank 0 reads every group's shard: progress without collectives.
@@ -314,8 +337,8 @@ def generate_samples(
     generator = load_generator()
     timings_done: list[dict[str, float]] = []
     try:
-        for item, run_seed in replicate_items(mine, generator):
-            sample, seed_used = item.sample, item.seed
+        for item in replicate_items(mine, generator):
+            sample, seed_used, run_seed = item.sample, item.seed, item.run_seed
             replicate = "" if run_seed is None else f", run seed {run_seed}"
             run_dir.write_heartbeat(
                 ctx.rank, f"sample {sample.id} (set {sample.set}{replicate}) since {now_iso()}"
@@ -367,15 +390,15 @@ def generate_samples(
                 record = _failure_record(sample, seed_used, exc, time.perf_counter() - t0, ctx.rank)
                 record = dataclasses.replace(record, run_seed=run_seed)
                 summary.failed += 1
-                summary.failed_ids.append(sample_key(sample.id, run_seed))
+                summary.failed_ids.append(str(item.unit))
                 if ctx.is_group_leader:
-                    append_record(shard, record)
+                    run_dir.append_sample(record, ctx.dp_rank)
                 if fail_fast:
                     raise
                 bar.sample_finished()
                 continue
             if record is not None:
-                append_record(shard, record)
+                run_dir.append_sample(record, ctx.dp_rank)
             bar.sample_finished()
     finally:
         bar.close()

@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,10 @@ from nava_eval.ranks import launched, launched_world_size
 from nava_eval.rundir.files import atomic_write_json, atomic_write_text
 from nava_eval.rundir.layout import RunDir
 from nava_eval.rundir.provenance import collect_provenance, now_iso
-from nava_eval.rundir.records import Results, latest_by_id, load_score_records, sample_key, split_key
+from nava_eval.rundir.records import Results, load_score_records
 from nava_eval.rundir.run_file import GenerationSettings, RunFile, RunSpec, load_run_file, replace_provenance
 from nava_eval.rundir.schema import SchemaError, to_dict
+from nava_eval.rundir.unit import Unit
 from nava_eval.runners.presets import Preset, check_preset_fits, default_preset, get_preset
 from nava_eval.runners.request_checks import check_device, check_metric_names, check_scorer_weights
 
@@ -373,21 +374,19 @@ def run_seeds(prepared: PreparedRun) -> list[int | None]:
     return list(prepared.spec.seeds) if prepared.spec.seeds else [None]
 
 
-def scoring_plan(prepared: PreparedRun, metrics: Sequence[str] | None = None) -> dict[str, list[Any]]:
-    """metric → the units it scores (runners.score.SampleUnit: each sample, once per seed of a multi-seed run).
+def scoring_plan(prepared: PreparedRun, metrics: Sequence[str] | None = None) -> dict[str, list[Unit]]:
+    """metric → the units it scores: each sample, once per seed of a multi-seed run.
 
     The chosen metrics on every sample, else the benchmark's per-sample choice; units in benchmark
     order, seed by seed within a sample.
     """
-    from nava_eval.runners.score import SampleUnit
-
     chosen = list(metrics) if metrics else None
     seeds = run_seeds(prepared)
-    plan: dict[str, list[Any]] = {}
+    plan: dict[str, list[Unit]] = {}
     for sample in prepared.samples:
         names = chosen if chosen else metrics_for_sample(prepared.benchmark, sample)
         for name in names:
-            plan.setdefault(name, []).extend(SampleUnit(sample, seed) for seed in seeds)
+            plan.setdefault(name, []).extend(Unit(sample.id, seed) for seed in seeds)
     return plan
 
 
@@ -397,14 +396,14 @@ def _default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def results_samples(prepared: PreparedRun, records: dict[str, Any]) -> list[Sample]:
+def results_samples(prepared: PreparedRun, records: Mapping[Unit, Any]) -> list[Sample]:
     """The samples results.json covers: this invocation's selection and every sample the run recorded.
 
     A narrower invocation (`--limit 1`, `--sets set3`, `--ids`) adds to a run; it never makes its
     results.json forget what was generated before.
     """
     selected = {s.id for s in prepared.samples}
-    recorded = {split_key(key)[0] for key in records} - selected
+    recorded = {unit.item for unit in records} - selected
     if not recorded:
         return list(prepared.samples)
     try:
@@ -422,21 +421,20 @@ def results_samples(prepared: PreparedRun, records: dict[str, Any]) -> list[Samp
 
 def aggregation_plan(
     prepared: PreparedRun, samples: Sequence[Sample], metrics: Sequence[str] | None = None
-) -> dict[str, list[Any]]:
-    """metric → the units (runners.score.SampleUnit) its aggregate covers: where the benchmark plans
+) -> dict[str, list[Unit]]:
+    """metric → the units its aggregate covers: where the benchmark plans
     it, where it was scored (an earlier `--metrics` run), and, for metrics chosen now, the current
     selection; each sample once per run seed of a multi-seed run."""
     from nava_eval.metrics.base import metric_entries
-    from nava_eval.runners.score import SampleUnit
 
     entries = metric_entries()
     selected = {s.id for s in prepared.samples}
     chosen = list(metrics or ())
     seeds = run_seeds(prepared)
-    scored: dict[str, set[str]] = {}  # metric → unit keys with a score line
+    scored: dict[str, set[Unit]] = {}  # metric → units with a score line
     if prepared.run_dir.scores_dir.is_dir():
         for path in sorted(prepared.run_dir.scores_dir.glob("*.jsonl")):
-            scored[path.stem] = {sample_key(r.id, r.run_seed) for r in load_score_records(path)}
+            scored[path.stem] = {Unit.of(r) for r in load_score_records(path)}
     # With --metrics X, a column of the benchmark's plan that was never scored stays out (it would be
     # an empty column); one scored before keeps its whole plan, so results.json never shrinks.
     default = {
@@ -444,7 +442,7 @@ def aggregation_plan(
         for s in samples
     }
     names = list(dict.fromkeys([*(m for s in samples for m in default[s.id]), *chosen, *sorted(scored)]))
-    plan: dict[str, list[Any]] = {}
+    plan: dict[str, list[Unit]] = {}
     for name in names:
         if name not in entries:
             logger.warning(
@@ -452,11 +450,11 @@ def aggregation_plan(
             )
             continue
         plan[name] = [
-            SampleUnit(s, seed)
+            Unit(s.id, seed)
             for s in samples
             for seed in seeds
             if name in default[s.id]
-            or sample_key(s.id, seed) in scored.get(name, ())
+            or Unit(s.id, seed) in scored.get(name, ())
             or (name in chosen and s.id in selected)
         ]
     return {name: group for name, group in plan.items() if group}
@@ -466,15 +464,15 @@ def aggregate_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -
     """Write results.json from the per-sample scores: every metric and sample of the run, merged."""
     from nava_eval.metrics.base import metric_entries
     from nava_eval.reports.aggregate import aggregate_metric, build_results
-    from nava_eval.rundir.layout import planned_samples
 
-    records = latest_by_id(prepared.run_dir.all_records())
+    records = prepared.run_dir.records()
     samples = results_samples(prepared, records)
+    sets = {s.id: s.set for s in samples}
     entries = metric_entries()
     index = prepared.run_dir.file_index()
     results = {}
     for name, units in aggregation_plan(prepared, samples, metrics).items():
-        planned = planned_samples(prepared.run_dir, units, records, index)
+        planned = prepared.run_dir.planned(units, sets, records, index)
         fields = entries[name].fields
         results.update(
             aggregate_metric(
@@ -491,15 +489,17 @@ def aggregate_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -
     provenance = dataclasses.replace(run_file.provenance, ended_at=now_iso())
     spec = prepared.spec
     model = spec.model
-    keys = [sample_key(s.id, seed) for s in samples for seed in run_seeds(prepared)]
+    keys = [Unit(s.id, seed) for s in samples for seed in run_seeds(prepared)]
     done = [k for k in keys if k in records and records[k].status == "done"]
     failed = [k for k in keys if k in records and records[k].status == "failed"]
-    notes = [f"{len(failed)} sample(s) failed to generate: {', '.join(failed[:20])}"] if failed else []
+    notes = (
+        [f"{len(failed)} sample(s) failed to generate: {', '.join(map(str, failed[:20]))}"] if failed else []
+    )
     if spec.imported is not None and len(done) < len(keys):
         absent = [k for k in keys if k not in set(done)]
         notes.append(
             f"{len(absent)} of {len(keys)} item(s) have no usable output in {spec.imported.source_dir} "
-            f"(see import-report.md): {', '.join(absent[:20])}"
+            f"(see import-report.md): {', '.join(map(str, absent[:20]))}"
         )
     params_b = spec.imported.params_b if spec.imported is not None else MODEL_PARAMS_B.get(model)
     res = build_results(
@@ -525,21 +525,19 @@ def aggregate_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -
 
 def generation_failures(prepared: PreparedRun) -> str | None:
     """The selected samples whose latest record is a failure, as a sentence; None when there are none."""
-    records = latest_by_id(prepared.run_dir.all_records())
-    keys = [sample_key(s.id, seed) for s in prepared.samples for seed in run_seeds(prepared)]
-    failed = [k for k in keys if k in records and records[k].status == "failed"]
+    records = prepared.run_dir.records()
+    keys = [Unit(s.id, seed) for s in prepared.samples for seed in run_seeds(prepared)]
+    failed = [str(k) for k in keys if k in records and records[k].status == "failed"]
     if not failed:
         return None
     return f"{len(failed)} sample(s) failed to generate ({', '.join(failed[:5])}{', ...' if len(failed) > 5 else ''})"
 
 
-def failure_summary(prepared: PreparedRun, results: Results, changed: Sequence[str] = ()) -> str | None:
+def failure_summary(prepared: PreparedRun, results: Results, changed: Sequence[Unit] = ()) -> str | None:
     """What failed in the run (generation, scoring, outputs changed on disk); None when nothing did."""
-    records = latest_by_id(prepared.run_dir.all_records())
-    covered = {
-        sample_key(s.id, seed) for s in results_samples(prepared, records) for seed in run_seeds(prepared)
-    }
-    failed = sorted(k for k, r in records.items() if r.status == "failed" and k in covered)
+    records = prepared.run_dir.records()
+    covered = {Unit(s.id, seed) for s in results_samples(prepared, records) for seed in run_seeds(prepared)}
+    failed = [str(k) for k in sorted(k for k, r in records.items() if r.status == "failed" and k in covered)]
     parts = []
     if failed:
         parts.append(

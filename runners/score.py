@@ -1,11 +1,9 @@
 """The score stage: run directory outputs → scores/<metric>.jsonl, batched, cached, resumable.
 
-A score is cached per (sample id [+ seed], output sha256, protocol id), and only a finished verdict
-is reused: "ok", or "skipped" by the protocol's own rules (no face track, silent audio: the same bytes
-give the same verdict). A "failed" score is tried again on the next run. The sha256 is the one of
-the file on disk (stat-gated, see reports.file_identity), never only the recorded one: an output
-replaced since it was generated is not scored at all (listed as changed; `run`/`generate` makes it
-again), so no number is ever filed under bytes it was not computed from. Each batch is appended as
+A score is cached per (unit = item + run seed, output sha256, protocol id); what is pending is the
+run directory's answer (nava_eval.rundir.layout.RunDir.pending): only a final verdict is reused, and
+an output replaced since it was generated is not scored at all, so no number is ever filed under
+bytes it was not computed from. Every batch hands the metric each output's unit, its key within the batch. Each batch is appended as
 whole lines as soon as it is scored, so a kill loses at most the batch in flight. Under data-parallel
 scoring (runners.score_parallel) each rank scores its share of the same to-do list into its own shard.
 """
@@ -15,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,37 +22,13 @@ from nava_eval.benchmarks.base import Sample
 from nava_eval.interrupts import reraise_interrupts
 from nava_eval.metrics.base import Metric, ScoreInput, ScoreOutcome
 from nava_eval.rundir.identity import FileIdentityIndex
-from nava_eval.rundir.layout import RunDir
-from nava_eval.rundir.records import (
-    SampleRecord,
-    ScoreRecord,
-    latest_by_id,
-    load_score_records,
-    sample_key,
-)
-from nava_eval.rundir.schema import to_dict
+from nava_eval.rundir.layout import CACHE_HIT_STATUSES, RunDir
+from nava_eval.rundir.records import SampleRecord, ScoreRecord
+from nava_eval.rundir.unit import Unit
 
 logger = logging.getLogger(__name__)
 
-#: Score statuses that are a final verdict on the bytes they name, and so are cache hits.
-CACHE_HIT_STATUSES = frozenset({"ok", "skipped"})
-
-
-@dataclass(frozen=True)
-class SampleUnit:
-    """What one score line is about: a benchmark sample, and which seed of a multi-seed run."""
-
-    sample: Sample
-    run_seed: int | None = None
-
-    @property
-    def key(self) -> str:
-        return sample_key(self.sample.id, self.run_seed)
-
-
-def as_units(samples: Sequence[Sample | SampleUnit]) -> list[SampleUnit]:
-    """Samples of a single-seed run are units with no run seed."""
-    return [s if isinstance(s, SampleUnit) else SampleUnit(s) for s in samples]
+__all__ = ["CACHE_HIT_STATUSES", "ScoreSummary", "pending_units", "score_metric"]
 
 
 @dataclass
@@ -67,12 +41,14 @@ class ScoreSummary:
     cached: int = 0
     skipped: int = 0
     failed: int = 0
-    not_generated: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)  # output missing or not the recorded bytes
+    not_generated: list[Unit] = field(default_factory=list)
+    changed: list[Unit] = field(default_factory=list)  # output missing or not the recorded bytes
     seconds: float = 0.0
 
 
-def score_input(sample: Sample, output: Path, audio: Path | None = None) -> ScoreInput:
+def score_input(
+    sample: Sample, output: Path, audio: Path | None = None, run_seed: int | None = None
+) -> ScoreInput:
     """What a metric may need about one sample (prompt wav = first speaker wav, for SIM).
 
     `audio` is an imported output's separate wav (meta["audio"]); `output_for` decides which file a
@@ -90,6 +66,7 @@ def score_input(sample: Sample, output: Path, audio: Path | None = None) -> Scor
         reference_audio=reference_audio,
         language=sample.language,
         meta=meta,
+        seed=run_seed,
     )
 
 
@@ -125,7 +102,7 @@ def output_for(metric: Metric, run_dir: RunDir, record: SampleRecord) -> tuple[P
 
 
 def _record(
-    metric: Metric, sample: Sample, sha: str | None, outcome: ScoreOutcome, run_seed: int | None = None
+    metric: Metric, unit: Unit, sample: Sample, sha: str | None, outcome: ScoreOutcome
 ) -> ScoreRecord:
     bad = _non_finite_fields(metric, outcome)
     if bad:  # NaN is not a score: counted as a failure, never written (JSON has no NaN)
@@ -135,7 +112,7 @@ def _record(
     primary = metric.fields[0].name if metric.fields else None
     value = outcome.values.get(primary) if outcome.status == "ok" and primary else None
     return ScoreRecord(
-        id=sample.id,
+        id=unit.item,
         set=sample.set,
         metric=metric.name,
         protocol=metric.protocol,
@@ -144,7 +121,7 @@ def _record(
         value=float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None,
         values=_jsonable(outcome.values),
         reason=outcome.reason,
-        run_seed=run_seed,
+        run_seed=unit.seed,
     )
 
 
@@ -175,61 +152,40 @@ def _jsonable(value: Any) -> Any:
 
 def pending_units(
     run_dir: RunDir,
-    units: Sequence[SampleUnit],
-    sample_records: dict[str, SampleRecord],
-    cached: dict[str, ScoreRecord],
+    units: Sequence[Unit],
+    samples: Mapping[str, Sample],
+    sample_records: Mapping[Unit, SampleRecord],
+    cached: Mapping[Unit, ScoreRecord],
     protocol: str,
     summary: ScoreSummary,
     index: FileIdentityIndex,
-) -> list[tuple[SampleUnit, SampleRecord, str]]:
-    """The units still to score with the sha256 of their output on disk, in plan order.
+) -> list[tuple[Unit, SampleRecord, str]]:
+    """The units still to score with the sha256 of their output on disk, in plan order (RunDir.pending).
 
-    Counts cached, not-generated and changed units into `summary`. Deterministic for a given run
-    directory state, so every rank of a data-parallel scorer derives the same list and takes its own
-    share of it without any message.
+    Counts cached, not-generated and changed units into `summary`. A cached score computed against a
+    reference file (ground-truth wav) that changed since is scored again.
     """
-    from nava_eval.rundir.layout import current_output_sha
-
-    todo: list[tuple[SampleUnit, SampleRecord, str]] = []
-    for unit in units:
-        record = sample_records.get(unit.key)
-        sha, problem = current_output_sha(run_dir, record, index)
-        if problem == "not generated":
-            summary.not_generated.append(unit.key)
-            continue
-        if sha is None or (record.audio_output and _audio_changed(run_dir, record, index)):
-            logger.warning(
-                "%s: output %s is %s since it was recorded; not scored (the summary says how to bring it back)",
-                unit.key, record.output, "missing" if problem == "missing" else "not the recorded bytes",
-            )  # fmt: skip
-            summary.changed.append(unit.key)
-            continue
-        hit = cached.get(unit.key)
-        if (
-            hit is not None
-            and hit.status in CACHE_HIT_STATUSES
-            and hit.protocol == protocol
-            and hit.output_sha256 == sha
-            and _reference_unchanged(hit, unit.sample, index)
-        ):
-            summary.cached += 1
-            continue
-        todo.append((unit, record, sha))
-    return todo
-
-
-def _audio_changed(run_dir: RunDir, record: SampleRecord, index: FileIdentityIndex) -> bool:
-    """An imported item's separate wav is gone or is not the recorded bytes."""
-    current = index.sha256(run_dir.output(record.audio_output or ""))
-    return current is None or bool(record.audio_output_sha256 and current != record.audio_output_sha256)
+    pending = run_dir.pending(
+        units,
+        protocol,
+        cached,
+        index,
+        sample_records,
+        still_valid=lambda unit, hit: _reference_unchanged(hit, samples[unit.item], index),
+    )
+    summary.cached += pending.cached
+    summary.not_generated += pending.not_generated
+    summary.changed += pending.changed
+    return pending.todo
 
 
 def score_metric(
     run_dir: RunDir,
-    samples: Sequence[Sample | SampleUnit],
-    sample_records: dict[str, SampleRecord],
+    samples: Sequence[Sample],
+    sample_records: Mapping[Unit, SampleRecord],
     metric: Metric,
     *,
+    units: Sequence[Unit] | None = None,
     batch_size: int = 8,
     device: str = "cpu",
     progress: bool = True,
@@ -238,27 +194,27 @@ def score_metric(
     out_path: Path | None = None,
     index: FileIdentityIndex | None = None,
 ) -> ScoreSummary:
-    """Score every generated sample (or (sample, seed) unit) of `samples` that is not cached yet.
+    """Score every generated unit that is not cached yet: `units` (item, run seed) of the benchmark
+    items `samples`; by default each item once (a single-seed run).
 
     `share` = (rank, world): score only every world-th pending unit starting at rank (data-parallel
     scoring), appending to `out_path` (the rank's shard) instead of scores/<metric>.jsonl.
     `index`: the run's stat-gated file identities, shared across metrics (saved by the caller);
     without it this call opens and saves its own.
     """
-    from nava_eval.rundir.files import append_jsonl
-
     started = time.perf_counter()
     summary = ScoreSummary(metric=metric.name, protocol=metric.protocol)
-    path = run_dir.scores(metric.name)
-    cached = latest_by_id(load_score_records(path))
+    by_item = {s.id: s for s in samples}
+    units = [Unit(s.id) for s in samples] if units is None else list(units)
+    cached = run_dir.score_records(metric.name)
     rank, world = share
     own_index = index is None
     index = index or run_dir.file_index()
-    todo = pending_units(run_dir, as_units(samples), sample_records, cached, metric.protocol, summary, index)
+    todo = pending_units(run_dir, units, by_item, sample_records, cached, metric.protocol, summary, index)
     todo = todo[rank::world]
     if own_index and rank == 0:
         index.save()
-    out = out_path if out_path is not None else path
+    out = out_path if out_path is not None else run_dir.scores(metric.name)
     if not todo:
         summary.seconds = time.perf_counter() - started
         return summary
@@ -276,7 +232,7 @@ def score_metric(
             inputs = []
             for unit, record, _ in batch:
                 output, audio = output_for(metric, run_dir, record)
-                inputs.append(score_input(unit.sample, output, audio))
+                inputs.append(score_input(by_item[unit.item], output, audio, unit.seed))
             try:
                 outcomes = metric.score_batch(inputs)
             except Exception as exc:  # a metric bug must not lose the batch's bookkeeping
@@ -288,8 +244,8 @@ def score_metric(
                     f"metric {metric.name} returned {len(outcomes)} outcomes for {len(batch)} inputs"
                 )
             for (unit, _, sha), outcome in zip(batch, outcomes, strict=True):
-                line = _record(metric, unit.sample, sha, outcome, unit.run_seed)
-                append_jsonl(out, to_dict(line))
+                line = _record(metric, unit, by_item[unit.item], sha, outcome)
+                run_dir.append_score(line, out)
                 if line.status == "ok":
                     summary.scored += 1
                 elif line.status == "skipped":

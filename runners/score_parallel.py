@@ -24,7 +24,7 @@ from nava_eval.interrupts import as_interrupt, is_interrupt, restored_signal_han
 from nava_eval.ranks import launched_world_size
 from nava_eval.rundir.files import atomic_write_text, read_jsonl
 from nava_eval.rundir.layout import RunDir, check_distinct_outputs
-from nava_eval.rundir.records import latest_by_id, sample_key
+from nava_eval.rundir.unit import Unit
 from nava_eval.runners.score import ScoreSummary, score_metric
 
 logger = logging.getLogger(__name__)
@@ -52,12 +52,12 @@ def _complete_lines(path: Path) -> list[str]:
     return [json.dumps(record, sort_keys=True, ensure_ascii=False) for record in read_jsonl(path)]
 
 
-def _line_unit(line: str) -> str:
+def _line_unit(line: str) -> Unit:
     record = json.loads(line)
-    return sample_key(str(record.get("id")), record.get("run_seed"))
+    return Unit(str(record.get("id")), record.get("run_seed"))
 
 
-def fold_score_shards(run_dir: RunDir, metric: str, order: Mapping[str, int] | None = None) -> int:
+def fold_score_shards(run_dir: RunDir, metric: str, order: Mapping[Unit, int] | None = None) -> int:
     """Fold every rank's shard of `metric` into scores/<metric>.jsonl; returns the lines added.
 
     New lines are sorted by their unit's position in `order` (the scoring plan), so the result equals
@@ -162,7 +162,7 @@ def score_in_process(prepared: Any, metrics: Sequence[str] | None = None) -> lis
         if ctx is not None:
             dist_utils.barrier(ctx)
         device = _scoring_device(request.device, local_rank, world)
-        records = latest_by_id(run_dir.all_records())
+        records = run_dir.records()
         check_distinct_outputs(run_dir, records)
         # One stat-gated identity index for every metric's check of the files on disk; rank 0 saves it.
         index = run_dir.file_index()
@@ -178,9 +178,10 @@ def score_in_process(prepared: Any, metrics: Sequence[str] | None = None) -> lis
             summaries.append(
                 score_metric(
                     run_dir,
-                    units,
+                    prepared.samples,
                     records,
                     metric,
+                    units=units,
                     batch_size=request.batch_size,
                     device=device,
                     progress=request.progress and rank == 0,
@@ -200,7 +201,7 @@ def score_in_process(prepared: Any, metrics: Sequence[str] | None = None) -> lis
         if not ctx.is_main or gathered is None:
             return []
         for name, units in plan.items():
-            order = {unit.key: i for i, unit in enumerate(units)}
+            order = {unit: i for i, unit in enumerate(units)}
             fold_score_shards(run_dir, name, order)
         record_weight_hashes(run_dir, {k: v for _, part in gathered for k, v in part.items()})
         return _merge([part for part, _ in gathered])

@@ -23,7 +23,7 @@ from nava_eval.interrupts import (
 from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome, get_metric
 from nava_eval.rundir.files import append_jsonl, sha256_file
 from nava_eval.rundir.layout import RunDir
-from nava_eval.rundir.records import SampleRecord, latest_by_id, load_sample_records
+from nava_eval.rundir.records import SampleRecord, load_sample_records
 from nava_eval.rundir.schema import to_dict
 
 
@@ -174,7 +174,7 @@ def test_score_stage_stops_without_recording_the_interrupted_batch(make_interrup
     from nava_eval.runners.score import score_metric
 
     run_dir, samples = _scored_run(tmp_path)
-    records = latest_by_id(run_dir.all_records())
+    records = run_dir.records()
     with pytest.raises(BaseException) as caught:
         score_metric(
             run_dir, samples, records, _InterruptingMetric(make_interrupt), batch_size=1, progress=False

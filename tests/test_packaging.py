@@ -115,3 +115,100 @@ def test_every_declared_dependency_is_imported_somewhere() -> None:
             unused.append(f"{name} (import {module})")
     assert not unused, "declared but never imported: " + ", ".join(unused)
     assert set(NOT_IMPORTED) <= names  # the exemptions are still declared
+
+
+ROOMS = ("nava", "benchmarks", "metrics", "reports", "runners")
+#: DESIGN.md's "Never" list: (importing room, imported module prefix). `core` is nava_eval/ itself.
+NEVER = [
+    *(("nava", f"nava_eval.{room}") for room in ("benchmarks", "metrics", "reports", "runners")),
+    ("metrics", "nava_eval.nava"),
+    ("reports", "torch"),
+    ("reports", "nava_eval.runners"),
+    ("benchmarks", "nava_eval.nava.modeling"),
+    *(("core", f"nava_eval.{room}") for room in ROOMS),
+]
+#: The core's doors into the rooms, named in DESIGN.md: nava_eval/__init__.py is the public API facade
+#: (`nava_eval.evaluate`, `nava_eval.load_results`, each loaded on first use) and `python -m nava_eval` the CLI.
+CORE_DOORS = {
+    "nava_eval/__init__.py": ("nava_eval.runners.api", "nava_eval.reports.rows"),
+    "nava_eval/__main__.py": ("nava_eval.runners.cli",),
+}
+
+
+def _room(path: Path) -> str:
+    top = path.relative_to(REPO_ROOT).parts[0]
+    return "core" if top == "nava_eval" else top
+
+
+def _imports(path: Path, root: Path = REPO_ROOT) -> list[tuple[int, str]]:
+    """Every module `path` imports, function-level and relative imports included, as absolute names."""
+    package = ["nava_eval", *path.relative_to(root).parent.parts]
+    if package[1:2] == ["nava_eval"]:
+        package = package[1:]
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            out.append((node.lineno, module))
+            # `from nava_eval import reports` imports a room too.
+            out += [(node.lineno, f"{module}.{alias.name}") for alias in node.names]
+    return out
+
+
+def _room_modules() -> list[Path]:
+    roots = [REPO_ROOT / name for name in (*ROOMS, "nava_eval")]
+    return sorted(p for root in roots for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _target_room(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] == "nava_eval" and len(parts) > 1 and parts[1] in ROOMS:
+        return parts[1]
+    return None
+
+
+def _within(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def test_no_room_imports_what_design_md_forbids() -> None:
+    """DESIGN.md's "Never" list, function-level imports included (they run as surely, only later)."""
+    offenders = []
+    for path in _room_modules():
+        room, rel = _room(path), path.relative_to(REPO_ROOT).as_posix()
+        for line, module in _imports(path):
+            if any(_within(module, door) for door in CORE_DOORS.get(rel, ())):
+                continue
+            offenders += [
+                f"{rel}:{line}: {room} -> {module}"
+                for who, what in NEVER
+                if who == room and _within(module, what)
+            ]
+    assert not offenders, "imports DESIGN.md forbids:\n" + "\n".join(sorted(set(offenders)))
+
+
+def test_no_two_rooms_import_each_other() -> None:
+    edges: dict[tuple[str, str], list[str]] = {}
+    for path in _room_modules():
+        room = _room(path)
+        for line, module in _imports(path):
+            target = _target_room(module)
+            if target is not None and target != room and room != "core":
+                edges.setdefault((room, target), []).append(f"{path.relative_to(REPO_ROOT)}:{line}")
+    both = sorted((a, b) for a, b in edges if (b, a) in edges and a < b)
+    assert not both, "\n".join(f"{a} <-> {b}: {edges[(a, b)][0]} and {edges[(b, a)][0]}" for a, b in both)
+
+
+def test_the_import_rules_catch_what_they_forbid(tmp_path: Path) -> None:
+    """The parser sees function-level and relative imports (so the two tests above can fail)."""
+    module = tmp_path / "reports" / "probe.py"
+    module.parent.mkdir()
+    module.write_text("def f():\n    from ..runners import run\n    import torch\n")
+    found = [m for _, m in _imports(module, tmp_path)]
+    assert "nava_eval.runners" in found and "nava_eval.runners.run" in found and "torch" in found

@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nava_eval.rundir.files import append_jsonl, atomic_write_text, read_jsonl
 from nava_eval.rundir.identity import FileIdentityIndex
-from nava_eval.rundir.records import SampleRecord, latest_by_id, load_sample_records
+from nava_eval.rundir.records import (
+    SampleRecord,
+    ScoreRecord,
+    latest_by_unit,
+    load_sample_records,
+    load_score_records,
+)
 from nava_eval.rundir.schema import to_dict
+from nava_eval.rundir.unit import PlannedUnit, Unit
 
 logger = logging.getLogger(__name__)
 
@@ -24,10 +32,26 @@ SAMPLES_FILE = "samples.jsonl"
 SHARD_GLOB = "samples.shard-*.jsonl"
 IDENTITY_INDEX = ".file-identity.json"
 
+#: Score statuses that are a final verdict on the bytes they name, and so are cache hits: "ok", or
+#: "skipped" by the protocol's own rules (no face track, silent audio). A "failed" score is tried again.
+CACHE_HIT_STATUSES = frozenset({"ok", "skipped"})
+
+
+@dataclass
+class Pending:
+    """What a metric still has to score in a run: units with their record and output sha256, in plan order,
+    and the units it cannot score (no output; output missing or not the recorded bytes)."""
+
+    todo: list[tuple[Unit, SampleRecord, str]] = field(default_factory=list)
+    cached: int = 0
+    not_generated: list[Unit] = field(default_factory=list)
+    changed: list[Unit] = field(default_factory=list)
+
 
 @dataclass(frozen=True)
 class RunDir:
-    """Paths inside one run directory."""
+    """One run directory: its paths, and the questions every stage asks of it (records, planned units,
+    pending work for a metric, appending a sample or a score record). Everything is keyed by `Unit`."""
 
     root: Path
 
@@ -83,6 +107,149 @@ class RunDir:
         for shard in sorted(self.root.glob(SHARD_GLOB)):
             records.extend(load_sample_records(shard))
         return records
+
+    def records(self) -> dict[Unit, SampleRecord]:
+        """The current sample record of every unit: samples.jsonl, then the shards of a run in progress."""
+        return latest_by_unit(self.all_records())
+
+    def append_sample(self, record: SampleRecord, dp_rank: int | None = None) -> None:
+        """Append one sample record: to samples.jsonl, or (while generating) to DP group `dp_rank`'s shard."""
+        append_jsonl(self.samples if dp_rank is None else self.shard(dp_rank), to_dict(record))
+
+    def score_records(self, metric: str) -> dict[Unit, ScoreRecord]:
+        """The current score record of every unit in scores/<metric>.jsonl."""
+        return latest_by_unit(load_score_records(self.scores(metric)))
+
+    def append_score(self, record: ScoreRecord, path: Path | None = None) -> None:
+        """Append one score record as a whole line: to scores/<metric>.jsonl, or to `path` (a rank's shard)."""
+        append_jsonl(path if path is not None else self.scores(record.metric), to_dict(record))
+
+    def output_sha(
+        self, record: SampleRecord | None, index: FileIdentityIndex
+    ) -> tuple[str | None, str | None]:
+        """(sha256 of the unit's output as it is on disk, None) or (None, why it has no usable output).
+
+        Why is "not generated", "missing" (recorded done, file gone) or "changed" (the bytes on disk are
+        not the ones samples.jsonl recorded). A record without a hash (an imported run) takes the file's.
+        """
+        if record is None or record.status != "done" or not record.output:
+            return None, "not generated"
+        current = index.sha256(self.output(record.output))
+        if current is None:
+            return None, "missing"
+        if record.output_sha256 and current != record.output_sha256:
+            return None, "changed"
+        return current, None
+
+    def planned(
+        self,
+        units: Iterable[Unit],
+        sets: Mapping[str, str],
+        records: Mapping[Unit, SampleRecord] | None = None,
+        index: FileIdentityIndex | None = None,
+    ) -> list[PlannedUnit]:
+        """Each unit with its set (`sets`: item id → set) and the sha256 of its output as it is on disk."""
+        records = self.records() if records is None else records
+        check_distinct_outputs(self, records)
+        own = index is None
+        index = index or self.file_index()
+        planned = [
+            PlannedUnit(unit, sets[unit.item], self.output_sha(records.get(unit), index)[0]) for unit in units
+        ]
+        if own:
+            index.save()
+        return planned
+
+    def pending(
+        self,
+        units: Iterable[Unit],
+        protocol: str,
+        cached: Mapping[Unit, ScoreRecord],
+        index: FileIdentityIndex,
+        records: Mapping[Unit, SampleRecord] | None = None,
+        still_valid: Callable[[Unit, ScoreRecord], bool] | None = None,
+    ) -> Pending:
+        """The units a metric of `protocol` still has to score, given its `cached` score records.
+
+        A score is cached per (unit, output sha256, protocol), and only a final verdict is reused
+        (CACHE_HIT_STATUSES); `still_valid` may veto a hit (a changed reference file). The sha256 is
+        the one of the file on disk, never only the recorded one: an output replaced since it was
+        generated is listed as changed and not scored. Deterministic for a given directory state, so
+        every rank of a data-parallel scorer derives the same list.
+        """
+        records = self.records() if records is None else records
+        out = Pending()
+        for unit in units:
+            record = records.get(unit)
+            sha, problem = self.output_sha(record, index)
+            if problem == "not generated":
+                out.not_generated.append(unit)
+                continue
+            assert record is not None
+            if sha is None or (record.audio_output and self._audio_changed(record, index)):
+                logger.warning(
+                    "%s: output %s is %s since it was recorded; not scored (the summary says how to bring it back)",
+                    unit, record.output, "missing" if problem == "missing" else "not the recorded bytes",
+                )  # fmt: skip
+                out.changed.append(unit)
+                continue
+            hit = cached.get(unit)
+            if (
+                hit is not None
+                and hit.status in CACHE_HIT_STATUSES
+                and hit.protocol == protocol
+                and hit.output_sha256 == sha
+                and (still_valid is None or still_valid(unit, hit))
+            ):
+                out.cached += 1
+                continue
+            out.todo.append((unit, record, sha))
+        return out
+
+    def _audio_changed(self, record: SampleRecord, index: FileIdentityIndex) -> bool:
+        """An imported item's separate wav is gone or is not the recorded bytes."""
+        current = index.sha256(self.output(record.audio_output or ""))
+        return current is None or bool(record.audio_output_sha256 and current != record.audio_output_sha256)
+
+    def verified_done(
+        self,
+        expected_inputs: Mapping[Unit, str] | None = None,
+        index: FileIdentityIndex | None = None,
+    ) -> dict[Unit, SampleRecord]:
+        """Units whose latest record is done and whose output file still has the recorded sha256.
+
+        With `expected_inputs` (unit → inputs hash as the sample is now), a record of one of those
+        units also needs that inputs hash: an output made from other inputs is not done.
+        """
+        own = index is None
+        index = index or self.file_index()
+        done = {}
+        for unit, record in self.records().items():
+            if record.status != "done" or not record.output:
+                continue
+            if expected_inputs is not None and unit in expected_inputs:
+                if record.inputs_sha256 != expected_inputs[unit]:
+                    why = (
+                        "has no inputs hash"
+                        if record.inputs_sha256 is None
+                        else "was made from other inputs (prompt, image, speaker wav, seed or output settings)"
+                    )
+                    logger.warning("%s: the recorded output %s; it will be generated again", unit, why)
+                    continue
+            _, problem = self.output_sha(record, index)
+            path = self.output(record.output)
+            if problem == "missing":
+                logger.warning("%s: recorded done but %s is missing; it will be generated again", unit, path)
+                continue
+            if problem == "changed":
+                logger.warning(
+                    "%s: %s does not match its recorded sha256; it will be generated again", unit, path
+                )
+                continue
+            done[unit] = record
+        if own:
+            index.save()
+        return done
 
     def merge_shards(self) -> int:
         """Fold shard lines into samples.jsonl (idempotent) and remove the shards; returns lines added."""
@@ -159,35 +326,13 @@ def output_relpath(sample_set: str, sample_id: str, kind: str, run_seed: int | N
     return f"outputs/{seed_dir}{sample_set}/{sample_id}.{kind}"
 
 
-def append_record(path: Path, record: SampleRecord) -> None:
-    append_jsonl(path, to_dict(record))
-
-
-def current_output_sha(
-    run_dir: RunDir, record: SampleRecord | None, index: FileIdentityIndex
-) -> tuple[str | None, str | None]:
-    """(sha256 of the sample's output as it is on disk, None) or (None, why it has no usable output).
-
-    Why is "not generated", "missing" (recorded done, file gone) or "changed" (the bytes on disk are
-    not the ones samples.jsonl recorded). A record without a hash (an imported run) takes the file's.
-    """
-    if record is None or record.status != "done" or not record.output:
-        return None, "not generated"
-    current = index.sha256(run_dir.output(record.output))
-    if current is None:
-        return None, "missing"
-    if record.output_sha256 and current != record.output_sha256:
-        return None, "changed"
-    return current, None
-
-
-def shared_outputs(run_dir: RunDir, records: dict[str, SampleRecord]) -> list[str]:
+def shared_outputs(run_dir: RunDir, records: Mapping[Unit, SampleRecord]) -> list[str]:
     """Units whose records name one file (same path, or a hard link of it): one line per shared file.
 
     A file is one clip; two units scored on it would count it twice in coverage and every aggregate.
     """
     users: dict[object, list[tuple[str, str]]] = {}
-    for key, record in sorted(records.items()):
+    for unit, record in sorted(records.items()):
         if record.status != "done":
             continue
         for rel in (record.output, record.audio_output):
@@ -199,7 +344,7 @@ def shared_outputs(run_dir: RunDir, records: dict[str, SampleRecord]) -> list[st
                 ident: object = (info.st_dev, info.st_ino)
             except OSError:
                 ident = os.path.normpath(path)
-            users.setdefault(ident, []).append((key, rel))
+            users.setdefault(ident, []).append((unit.key, rel))
     return [
         " and ".join(f"{key!r} ({rel})" for key, rel in group) + " are one file"
         for group in users.values()
@@ -207,7 +352,7 @@ def shared_outputs(run_dir: RunDir, records: dict[str, SampleRecord]) -> list[st
     ]
 
 
-def check_distinct_outputs(run_dir: RunDir, records: dict[str, SampleRecord]) -> None:
+def check_distinct_outputs(run_dir: RunDir, records: Mapping[Unit, SampleRecord]) -> None:
     """ValueError naming the units when two records of `run_dir` share an output file."""
     shared = shared_outputs(run_dir, records)
     if shared:
@@ -218,65 +363,3 @@ def check_distinct_outputs(run_dir: RunDir, records: dict[str, SampleRecord]) ->
             + "; ".join(shared)
             + ". Regenerate or re-import the run into a new --run-dir"
         )
-
-
-def planned_samples(run_dir: RunDir, units: list, records: dict[str, SampleRecord], index=None) -> list:
-    """reports.aggregate's PlannedSample per sample (or runners.score.SampleUnit of a multi-seed run),
-    with the sha256 of its output as it is on disk."""
-    from nava_eval.reports.aggregate import PlannedSample
-
-    check_distinct_outputs(run_dir, records)
-    own = index is None
-    index = index or run_dir.file_index()
-    planned = []
-    for unit in units:
-        sample = getattr(unit, "sample", unit)
-        key, run_seed = getattr(unit, "key", sample.id), getattr(unit, "run_seed", None)
-        sha = current_output_sha(run_dir, records.get(key), index)[0]
-        planned.append(PlannedSample(sample.id, sample.set, sha, run_seed))
-    if own:
-        index.save()
-    return planned
-
-
-def verified_done(
-    run_dir: RunDir,
-    records: list[SampleRecord] | None = None,
-    index: FileIdentityIndex | None = None,
-    expected_inputs: dict[str, str] | None = None,
-) -> dict[str, SampleRecord]:
-    """Samples whose latest record is done and whose output file still has the recorded sha256.
-
-    With `expected_inputs` (sample id → inputs hash as the sample is now), a record of one of those
-    samples also needs that inputs hash: an output made from other inputs is not done.
-    """
-    latest = latest_by_id(run_dir.all_records() if records is None else records)
-    own = index is None
-    index = index or run_dir.file_index()
-    done = {}
-    for sample_id, record in latest.items():
-        if record.status != "done" or not record.output:
-            continue
-        if expected_inputs is not None and sample_id in expected_inputs:
-            if record.inputs_sha256 != expected_inputs[sample_id]:
-                why = (
-                    "has no inputs hash"
-                    if record.inputs_sha256 is None
-                    else "was made from other inputs (prompt, image, speaker wav, seed or output settings)"
-                )
-                logger.warning("%s: the recorded output %s; it will be generated again", sample_id, why)
-                continue
-        _, problem = current_output_sha(run_dir, record, index)
-        path = run_dir.output(record.output)
-        if problem == "missing":
-            logger.warning("%s: recorded done but %s is missing; it will be generated again", sample_id, path)
-            continue
-        if problem == "changed":
-            logger.warning(
-                "%s: %s does not match its recorded sha256; it will be generated again", sample_id, path
-            )
-            continue
-        done[sample_id] = record
-    if own:
-        index.save()
-    return done

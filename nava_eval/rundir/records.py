@@ -7,12 +7,14 @@ both versions in the message rather than half-read.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from nava_eval.rundir.files import atomic_write_json, read_jsonl
 from nava_eval.rundir.schema import SchemaError, from_dict, to_dict
+from nava_eval.rundir.unit import Unit
 from nava_eval.user_files import brief
 
 RESULTS_SCHEMA = "nava-eval/results/v1"
@@ -154,25 +156,6 @@ class Results:
     seeds: list[int] | None = None  # a multi-seed run's seeds (n_samples counts every (item, seed))
 
 
-def sample_key(sample_id: str, run_seed: int | None = None) -> str:
-    """The unit a record describes: the item id, or `id@seed` for one seed of a multi-seed run.
-
-    '@' is not allowed in sample ids (benchmarks.errors.check_sample_id), so the key is unambiguous.
-    """
-    return sample_id if run_seed is None else f"{sample_id}@{run_seed}"
-
-
-def split_key(key: str) -> tuple[str, int | None]:
-    """Inverse of `sample_key`."""
-    item, sep, seed = key.partition("@")
-    return (item, int(seed)) if sep else (item, None)
-
-
-def record_key(record: Any) -> str:
-    """`sample_key` of a sample or score record (records without a run seed are keyed by id)."""
-    return sample_key(record.id, getattr(record, "run_seed", None))
-
-
 def _check_version(data: Any, expected: str, source: str) -> None:
     if not isinstance(data, dict):
         raise SchemaError(f"{source}: at $: expected a JSON object, got {type(data).__name__}")
@@ -245,14 +228,11 @@ def _load_records(path: Path, cls: type, schema: str) -> list[Any]:
     return out
 
 
-def latest_by_id(records: list[Any]) -> dict[str, Any]:
-    """Appends are the history; the last record of a unit is its current state.
-
-    Keyed by `record_key`: the sample id, or `id@seed` for one seed of a multi-seed run.
-    """
-    latest: dict[str, Any] = {}
+def latest_by_unit(records: Iterable[Any]) -> dict[Unit, Any]:
+    """Appends are the history; the last record of a unit (item, run seed) is its current state."""
+    latest: dict[Unit, Any] = {}
     for record in records:
-        latest[record_key(record)] = record
+        latest[Unit.of(record)] = record
     return latest
 
 

@@ -37,3 +37,13 @@ class Unit:
 
     def __str__(self) -> str:
         return self.key
+
+
+@dataclass(frozen=True)
+class PlannedUnit:
+    """A unit a stage is meant to cover, with its benchmark set and the sha256 of its output as it is
+    on disk now (None: no usable output: not generated, missing, or not the recorded bytes)."""
+
+    unit: Unit
+    set: str
+    output_sha256: str | None = None

@@ -47,7 +47,7 @@ def echo_scoring(summaries, advice: str) -> None:
         if s.changed:
             line += (
                 f", {len(s.changed)} output(s) missing or changed since recorded, not scored "
-                f"({', '.join(s.changed[:5])}{', ...' if len(s.changed) > 5 else ''}; {advice})"
+                f"({', '.join(map(str, s.changed[:5]))}{', ...' if len(s.changed) > 5 else ''}; {advice})"
             )
         click.echo(line)
 

@@ -33,7 +33,6 @@ def bench_harness(
     benchmark: str = "versebench", score: bool = True, limit: int | None = None
 ) -> HarnessTiming:
     """Time the smoke preset end to end in a temporary directory."""
-    from nava_eval.rundir.records import latest_by_id
     from nava_eval.runners.launch import generate_in_process
     from nava_eval.runners.run import RunRequest, prepare_run
     from nava_eval.runners.score_parallel import score_run
@@ -51,7 +50,7 @@ def bench_harness(
         t0 = time.perf_counter()
         generate_in_process(prepared)
         generate_wall = time.perf_counter() - t0
-        records = latest_by_id(prepared.run_dir.all_records()).values()
+        records = prepared.run_dir.records().values()
         model = sum(r.timings.get("denoise", 0.0) + r.timings.get("decode", 0.0) for r in records)
         score_wall = None
         if score:

@@ -41,9 +41,10 @@ def write_seed_run(
     import math
 
     from nava_eval.metrics.base import metric_entries
-    from nava_eval.reports.aggregate import PlannedSample, aggregate_metric, build_results
+    from nava_eval.reports.aggregate import aggregate_metric, build_results
     from nava_eval.rundir.layout import output_relpath
     from nava_eval.rundir.run_file import GenerationSettings, RunFile, RunSpec
+    from nava_eval.rundir.unit import PlannedUnit, Unit
 
     metric, protocol = FIELDS[field]
     seeds = list(values)
@@ -60,7 +61,7 @@ def write_seed_run(
                 sid = f"{set_name}-{index:03d}"
                 rel = output_relpath(set_name, sid, "mp4", seed)
                 if math.isnan(value):
-                    planned.append(PlannedSample(sid, set_name, None, seed))
+                    planned.append(PlannedUnit(Unit(sid, seed), set_name, None))
                     continue
                 atomic_write_bytes(run_dir / rel, f"fake {sid} {seed}".encode())
                 sha = sha256_file(run_dir / rel)
@@ -70,7 +71,7 @@ def write_seed_run(
                 score = ScoreRecord(id=sid, set=set_name, metric=metric, protocol=protocol, status="ok",
                                     output_sha256=sha, value=value, values={field: value}, run_seed=seed)  # fmt: skip
                 append_jsonl(run_dir / "scores" / f"{metric}.jsonl", to_dict(score))
-                planned.append(PlannedSample(sid, set_name, sha, seed))
+                planned.append(PlannedUnit(Unit(sid, seed), set_name, sha))
     fields = [f for f in metric_entries()[metric].fields if f.name == field]
     metrics = aggregate_metric(
         run_dir / "scores" / f"{metric}.jsonl", metric, fields, planned, "per-item mean"

@@ -8,7 +8,7 @@ import pytest
 from nava_eval.benchmarks.base import FieldRule, field_rule
 from nava_eval.metrics.base import MetricField
 from nava_eval.metrics.frechet import embedding_set_fd, frechet_distance
-from nava_eval.reports.aggregate import SET_STATISTIC, PlannedSample, aggregate_metric
+from nava_eval.reports.aggregate import SET_STATISTIC, aggregate_metric
 from nava_eval.reports.stats import (
     bootstrap_ci,
     bootstrap_ci_grouped,
@@ -18,6 +18,7 @@ from nava_eval.reports.stats import (
 from nava_eval.rundir.files import append_jsonl
 from nava_eval.rundir.records import ScoreRecord
 from nava_eval.rundir.schema import to_dict
+from nava_eval.rundir.unit import PlannedUnit, Unit
 
 PASS = "lip/test-pass-v1"
 FIELDS = (
@@ -28,14 +29,14 @@ FIELDS = (
 
 def _write(
     path, rows: list[tuple[str, str, dict]], protocol: str = PASS, status: str = "ok"
-) -> list[PlannedSample]:
+) -> list[PlannedUnit]:
     planned = []
     for sid, set_name, values in rows:
         sha = f"{sid:0>64}"[-64:]
         record = ScoreRecord(id=sid, set=set_name, metric="lip", protocol=protocol, status=status,
                              output_sha256=sha, values=values)  # fmt: skip
         append_jsonl(path, to_dict(record))
-        planned.append(PlannedSample(sid, set_name, sha))
+        planned.append(PlannedUnit(Unit(sid), set_name, sha))
     return planned
 
 
@@ -97,7 +98,7 @@ def test_set_level_field_is_one_statistic_with_an_item_bootstrap(tmp_path) -> No
     path = tmp_path / "clap.jsonl"
     planned = _write(path, rows)
     planned += _write(path, [("bad", "set2", {})], status="failed")
-    planned.append(PlannedSample("never", "set2", None))
+    planned.append(PlannedUnit(Unit("never"), "set2", None))
 
     out = aggregate_metric(path, "lip", (fd,), planned, "per-item mean")["fd"]
     assert out.kind == "set" and out.aggregation == SET_STATISTIC
@@ -161,8 +162,8 @@ def test_multi_seed_field_is_the_mean_over_seeds_with_their_sd_and_counts(tmp_pa
             record = ScoreRecord(id=sid, set="set1" if i < 2 else "set2", metric="lip", protocol=PASS, status=status,
                                  output_sha256=sha, values={"conf": v} if status == "ok" else {}, run_seed=seed)  # fmt: skip
             append_jsonl(path, to_dict(record))
-            planned.append(PlannedSample(sid, record.set, sha, seed))
-    planned.append(PlannedSample("x4", "set2", None, 100))  # never generated for seed 100
+            planned.append(PlannedUnit(Unit(sid, seed), record.set, sha))
+    planned.append(PlannedUnit(Unit("x4", 100), "set2", None))  # never generated for seed 100
     out = aggregate_metric(path, "lip", FIELDS[:1], planned, "per-item mean")["conf"]
     m100, m101 = np.mean([1.0, 2.0, 3.0, 4.0]), np.mean([2.0, 2.5, 3.5])
     assert out.seeds == [100, 101] and out.per_seed == pytest.approx({"100": m100, "101": m101})
@@ -189,7 +190,7 @@ def test_multi_seed_set_level_field_per_seed_statistic(tmp_path) -> None:
             record = ScoreRecord(id=f"i{i}", set="set2", metric="emb", protocol=PASS, status="ok",
                                  output_sha256=sha, values=values, run_seed=seed)  # fmt: skip
             append_jsonl(path, to_dict(record))
-            planned.append(PlannedSample(f"i{i}", "set2", sha, seed))
+            planned.append(PlannedUnit(Unit(f"i{i}", seed), "set2", sha))
     out = aggregate_metric(path, "emb", (field,), planned, "per-item mean")["fd"]
     records = _read(path)
     per = {s: embedding_set_fd([r.values for r in records if r.run_seed == s]) for s in (100, 101)}

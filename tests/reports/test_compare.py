@@ -130,11 +130,12 @@ def _fd_run(tmp_path, name: str, shift: float, seeds=(None,), n: int = 16):
     from seed_runs import provenance as _provenance
 
     from nava_eval.metrics.base import metric_entries
-    from nava_eval.reports.aggregate import PlannedSample, aggregate_metric, build_results
-    from nava_eval.rundir.files import append_jsonl, atomic_write_json
+    from nava_eval.reports.aggregate import aggregate_metric, build_results
+    from nava_eval.rundir.files import append_jsonl, atomic_write_bytes, atomic_write_json, sha256_file
     from nava_eval.rundir.records import SampleRecord, ScoreRecord, write_results
     from nava_eval.rundir.run_file import GenerationSettings, RunFile, RunSpec
     from nava_eval.rundir.schema import to_dict
+    from nava_eval.rundir.unit import PlannedUnit, Unit
 
     run = tmp_path / name
     rng = np.random.default_rng(0)
@@ -143,16 +144,18 @@ def _fd_run(tmp_path, name: str, shift: float, seeds=(None,), n: int = 16):
     for s in seeds:
         noise = np.random.default_rng(100 + (s or 0)).normal(size=(n, 3))
         for i in range(n):
-            sid, sha = f"i{i:02d}", f"{name}{i}{s}".rjust(64, "0")
+            sid = f"i{i:02d}"
+            rel = f"o/{s}/{sid}"
+            sha = sha256_file(atomic_write_bytes(run / rel, f"{name} {sid} {s}".encode()))
             append_jsonl(run / "samples.jsonl", to_dict(SampleRecord(id=sid, set="set2", status="done",
-                         output=f"o/{sid}", output_sha256=sha, run_seed=s)))  # fmt: skip
+                         output=rel, output_sha256=sha, run_seed=s)))  # fmt: skip
             values = {
                 "embedding": list(refs[i] + shift * noise[i] + shift),
                 "reference_embedding": list(refs[i]),
             }
             append_jsonl(run / "scores/emb.jsonl", to_dict(ScoreRecord(id=sid, set="set2", metric="emb",
                          protocol="fd/test-v1", status="ok", output_sha256=sha, values=values, run_seed=s)))  # fmt: skip
-            planned.append(PlannedSample(sid, "set2", sha, s))
+            planned.append(PlannedUnit(Unit(sid, s), "set2", sha))
     spec = RunSpec(name=name, benchmark="versebench", preset="versebench", generation=GenerationSettings(),
                    metrics=["emb"], seeds=[s for s in seeds if s is not None] or None)  # fmt: skip
     atomic_write_json(run / "run.json", to_dict(RunFile(spec, spec.output_hash(), _provenance())))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -202,3 +204,31 @@ def test_cli_states_and_takes_the_coverage_tolerance(make_run) -> None:
     assert out.exit_code == 0, out.output
     out = CliRunner().invoke(command, [str(shrunk), "--against", str(base), "--coverage-tolerance", "-1%"])
     assert out.exit_code == 2
+
+
+def test_coverage_is_judged_per_item_and_per_seed(make_run, tmp_path: Path) -> None:
+    """Extra seeds must not hide missing items (issue 21, finding 2)."""
+    from tests.reports.seed_runs import write_seed_run
+
+    base = make_run("base2", {"sync_c": {"set3": [7.0, 7.2]}})  # 2 items, one seed
+    one_item = write_seed_run(
+        tmp_path / "one", {100: {"set3": [7.0]}, 101: {"set3": [7.1]}}
+    )  # 1 item × 2 seeds
+    result = check(one_item, base, ["sync_c=10"])
+    assert result.exit_code == EXIT_REGRESSION, render_check(result)
+    (row,) = result.rows
+    assert "1 of the baseline's 2 items" in row.message and "seed 100: 1 of the baseline's 2" in row.message
+    # Every item, but one seed lacks one: that seed's items fall short although the items do not.
+    holey = write_seed_run(tmp_path / "holey", {100: {"set3": [7.0, 7.1]}, 101: {"set3": [7.1, math.nan]}})
+    result = check(holey, base, ["sync_c=10"])
+    assert result.exit_code == EXIT_REGRESSION and "seed 101: 1 of the baseline's 2" in result.rows[0].message
+    full = write_seed_run(tmp_path / "full", {100: {"set3": [7.0, 7.1]}, 101: {"set3": [7.1, 7.2]}})
+    assert check(full, base, ["sync_c=10"]).exit_code == EXIT_OK
+    # And the other way round: a multi-seed baseline, a single-seed run of fewer items.
+    result = check(make_run("single1", {"sync_c": {"set3": [7.0]}}), full, ["sync_c=10"])
+    assert result.exit_code == EXIT_REGRESSION and "1 of the baseline's 2 items" in result.rows[0].message
+    # Without per-sample scores a multi-seed side is split evenly over its seeds (and says so).
+    results_only = tmp_path / "results-only.json"
+    results_only.write_bytes((one_item / "results.json").read_bytes())
+    result = check(results_only, base, ["sync_c=10"])
+    assert result.exit_code == EXIT_REGRESSION and "estimated from results.json" in result.rows[0].message

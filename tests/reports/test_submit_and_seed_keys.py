@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 from click.testing import CliRunner
 
-from nava_eval.rundir.files import append_jsonl
-from nava_eval.rundir.records import ScoreRecord
+from nava_eval.rundir.files import append_jsonl, atomic_write_bytes, sha256_file
+from nava_eval.rundir.records import SampleRecord, ScoreRecord
 from nava_eval.rundir.schema import to_dict
 from nava_eval.runners.cli.main import cli
 
@@ -34,6 +34,11 @@ def test_single_seed_rows_never_share_a_key_with_a_user_seed(make_run, tmp_path:
     rows = {}
     for name, run_seed in (("single", None), ("seeded", -1)):
         run = make_run(name, {"sync_c": {"set1": [6.0]}})
+        # The unit's own output: a score counts only on a unit's current output (reports.estimate).
+        output = atomic_write_bytes(run / "outputs" / name / "set1-0.mp4", name.encode())
+        sample = SampleRecord("set1-0", "set1", "done", output=f"outputs/{name}/set1-0.mp4",
+                              output_sha256=sha256_file(output), run_seed=run_seed)  # fmt: skip
+        append_jsonl(run / "samples.jsonl", to_dict(sample))
         record = ScoreRecord("set1-0", "set1", "clap", "p", "ok", values={"fd_set": [0.5]}, run_seed=run_seed)
         append_jsonl(run / "scores" / "clap.jsonl", to_dict(record))
         rows[name] = set_field_rows(RunData(None, run, pd.DataFrame()), "fd_set")  # type: ignore[arg-type]

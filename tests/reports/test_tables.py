@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nava_eval.reports.per_sample import field_estimate, load_sample_scores, scan_scores
+from nava_eval.reports.estimate import field_estimate
+from nava_eval.reports.per_sample import load_sample_scores, scan_scores
 from nava_eval.reports.stats import bootstrap_ci, bootstrap_ci_grouped
 from nava_eval.reports.tables import FORMATS, SMOKE_BANNER, build_table, render_table
 from nava_eval.rundir.files import append_jsonl

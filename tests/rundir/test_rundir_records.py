@@ -12,13 +12,14 @@ from nava_eval.rundir.records import (
     SampleRecord,
     ScoreRecord,
     SetResult,
-    latest_by_id,
+    latest_by_unit,
     load_results,
     load_sample_records,
     load_score_records,
     write_results,
 )
 from nava_eval.rundir.schema import SchemaError, dataclass_schema, to_dict
+from nava_eval.rundir.unit import Unit
 
 
 def _results() -> Results:
@@ -92,7 +93,7 @@ def test_jsonl_records_validate_per_line(tmp_path):
     append_jsonl(path, to_dict(SampleRecord(id="a", set="set1", status="failed", error="boom")))
     append_jsonl(path, to_dict(SampleRecord(id="a", set="set1", status="done", output="outputs/set1/a.mp4")))
     records = load_sample_records(path)
-    assert latest_by_id(records)["a"].status == "done"
+    assert latest_by_unit(records)[Unit("a")].status == "done"
     append_jsonl(path, {"id": "b", "set": "set1", "status": "finished"})
     with pytest.raises(SchemaError, match=r"samples.jsonl:3: at \$.status"):
         load_sample_records(path)

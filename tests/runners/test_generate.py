@@ -17,6 +17,7 @@ import pytest
 from nava_eval.benchmarks.base import Sample
 from nava_eval.rundir.layout import RunDir
 from nava_eval.rundir.records import load_sample_records
+from nava_eval.rundir.unit import Unit
 from nava_eval.runners.distributed import init_distributed, spawn_workers
 from nava_eval.runners.generate import generate_samples, plan_assignments
 from nava_eval.runners.seeds import sample_seed
@@ -248,17 +249,19 @@ def test_resume_plan_regenerates_official_rank_samples_whose_noise_changes_with_
     _hashed_generate(run_dir, samples, StreamEcho(), seed_policy="official-rank")  # one DP group: seed 7
     hasher = InputsHasher("s1")
     same_world, _ = resume_plan(run_dir, samples, 1, 7, "official-rank", hasher)
-    assert same_world == {"000", "001", "002", "003"}
+    assert same_world == {Unit(i) for i in ("000", "001", "002", "003")}
     two_groups, work = resume_plan(run_dir, samples, 2, 7, "official-rank", hasher)
-    ((group1, _),) = work[1]
+    (group1,) = work[1]
     # With two groups, 002 and 003 move to group 1's streams (seed 7 + 1): their noise is not what
     # made the files on disk. 000 and 001 stay first in group 0's streams.
-    assert two_groups == {"000", "001"}
+    assert two_groups == {Unit("000"), Unit("001")}
     assert [s.id for s in group1.samples] == ["002", "003"] and group1.seeds == [8, 8]
     # Per-sample seeding does not depend on the world: nothing to redo.
     per_sample = RunDir(tmp_path / "per-sample")
     _hashed_generate(per_sample, samples, EchoGenerator())
-    assert resume_plan(per_sample, samples, 2, 7, "per-sample", hasher)[0] == {"000", "001", "002", "003"}
+    assert resume_plan(per_sample, samples, 2, 7, "per-sample", hasher)[0] == {
+        Unit(i) for i in ("000", "001", "002", "003")
+    }
 
 
 def test_records_without_an_inputs_hash_are_not_trusted(tmp_path):

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from nava_eval.benchmarks.base import Sample
 from nava_eval.rundir.records import load_results, load_sample_records, load_score_records
+from nava_eval.rundir.unit import Unit
 from nava_eval.runners.cli.main import cli
 from nava_eval.runners.cli.options import parse_seeds
 from nava_eval.runners.generate import plan_seed_replicates
@@ -35,14 +36,14 @@ def test_seed_options() -> None:
 
 def test_plan_deals_each_seed_round_robin_and_skips_what_is_done() -> None:
     samples = [Sample(id=f"i{k}", set="s", prompt="p") for k in range(3)]
-    work = plan_seed_replicates(samples, {"i0@100", "i2@101"}, 2, [100, 101], seed=100)
-    units = [[(s.id, run_seed) for a, run_seed in group for s in a.samples] for group in work]
+    work = plan_seed_replicates(samples, {Unit("i0", 100), Unit("i2", 101)}, 2, [100, 101], seed=100)
+    units = [[(s.id, a.run_seed) for a in group for s in a.samples] for group in work]
     assert units == [[("i1", 100), ("i0", 101)], [("i2", 100), ("i1", 101)]]
     # Each run seed is what --seed is for a single-seed run: per-sample seeds derive from it.
-    assert work[0][0][0].seeds == [sample_seed(100, "i1")] and work[0][1][0].seeds == [sample_seed(101, "i0")]
-    single = plan_seed_replicates(samples, {"i1"}, 1, [None], seed=42)
-    ((assignment, run_seed),) = single[0]
-    assert run_seed is None and [s.id for s in assignment.samples] == ["i0", "i2"]
+    assert work[0][0].seeds == [sample_seed(100, "i1")] and work[0][1].seeds == [sample_seed(101, "i0")]
+    single = plan_seed_replicates(samples, {Unit("i1")}, 1, [None], seed=42)
+    (assignment,) = single[0]
+    assert assignment.run_seed is None and [s.id for s in assignment.samples] == ["i0", "i2"]
     assert assignment.seeds == [sample_seed(42, "i0"), sample_seed(42, "i2")]
 
 
@@ -83,3 +84,40 @@ def _ids(tmp_path: Path) -> Path:
     path = tmp_path / "ids.txt"
     path.write_text("00000\n01000\n")
     return path
+
+
+@pytest.mark.parametrize("policy", ["per-sample", "official-rank"])
+@pytest.mark.parametrize("seeds", [(0, 1), (0,), (7, 0)])
+def test_dry_run_seeds_are_generations_for_every_unit(
+    tmp_path: Path, policy: str, seeds: tuple[int, ...]
+) -> None:
+    """A run seed of 0 is a seed like any other (issue 21, finding 4: a falsy `or` replaced it by --seed)."""
+    from nava_eval.runners.dry_run import dry_run_plan
+    from nava_eval.runners.generate import replicate_items
+    from nava_eval.runners.run import prepare_run
+
+    request = RunRequest(
+        "versebench", preset="smoke", run_dir=tmp_path / "r", seeds=seeds, nproc=2,
+        overrides={"seed_policy": policy},
+    )  # fmt: skip
+    plan = dry_run_plan(request)
+    prepared = prepare_run(request, write=False, smoke_data_root=tmp_path / "data")
+    gen = prepared.spec.generation
+    run_seeds = list(prepared.spec.seeds) if prepared.spec.seeds else [None]
+    work = plan_seed_replicates(prepared.samples, set(), 2, run_seeds, gen.seed, policy)
+    generated = {item.unit: item.seed for group in work for item in replicate_items(group, _NoNoise())}
+    dry = {Unit(s["id"], s.get("run_seed")): s["seed"] for s in plan["samples"]}
+    assert len(dry) == len(plan["samples"]) == len(prepared.samples) * len(run_seeds)
+    assert dry == generated
+    if 0 in seeds and len(seeds) > 1 and policy == "per-sample":
+        assert all(seed == sample_seed(0, unit.item) for unit, seed in dry.items() if unit.seed == 0)
+
+
+class _NoNoise:
+    """Official streams draw noise while planning; the seeds do not depend on it."""
+
+    def noise_stream(self, seed: int) -> None:
+        return None
+
+    def draw_noise(self, sample: Sample, rng: None) -> None:
+        return None

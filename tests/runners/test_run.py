@@ -144,12 +144,12 @@ def test_sp2_and_dp2_workers_write_the_same_bytes_as_one_process(tmp_path):
 
     import torch
 
-    from nava_eval.rundir.records import latest_by_id
+    from nava_eval.rundir.records import latest_by_unit
 
-    def hashes(run_dir: Path) -> dict[str, str]:
+    def hashes(run_dir: Path) -> dict:
         return {
             i: r.output_sha256
-            for i, r in latest_by_id(load_sample_records(run_dir / "samples.jsonl")).items()
+            for i, r in latest_by_unit(load_sample_records(run_dir / "samples.jsonl")).items()
         }
 
     common = ["--preset", "smoke", "--sets", "set3", "--no-progress"]

@@ -7,12 +7,13 @@ import pytest
 
 from nava_eval.benchmarks.base import Sample
 from nava_eval.metrics.base import MetricField, ScoreOutcome
-from nava_eval.reports.aggregate import PlannedSample, aggregate_metric
+from nava_eval.reports.aggregate import aggregate_metric
 from nava_eval.reports.stats import bootstrap_ci
 from nava_eval.rundir.files import append_jsonl, sha256_file
 from nava_eval.rundir.layout import RunDir
-from nava_eval.rundir.records import SampleRecord, latest_by_id, load_score_records
+from nava_eval.rundir.records import SampleRecord, latest_by_unit, load_score_records
 from nava_eval.rundir.schema import to_dict
+from nava_eval.rundir.unit import PlannedUnit, Unit
 from nava_eval.runners.score import score_metric
 
 
@@ -67,7 +68,7 @@ def _run(tmp_path, contents: dict[str, str]):
 def test_cache_skips_scored_and_rescoring_follows_sha(tmp_path):
     run_dir, samples = _run(tmp_path, {"x": "aaa", "y": "bbbbb", "z": "silent", "w": "corrupt"})
     metric = LengthMetric()
-    records = latest_by_id(run_dir.all_records())
+    records = run_dir.records()
     summary = score_metric(run_dir, samples, records, metric, batch_size=3, progress=False)
     assert (summary.scored, summary.skipped, summary.failed, summary.cached) == (2, 1, 1, 0)
     assert metric.setups == 1
@@ -88,31 +89,31 @@ def test_cache_skips_scored_and_rescoring_follows_sha(tmp_path):
         ),
     )
     metric3 = LengthMetric()
-    score_metric(run_dir, samples, latest_by_id(run_dir.all_records()), metric3, progress=False)
+    score_metric(run_dir, samples, run_dir.records(), metric3, progress=False)
     assert metric3.scored == ["y", "w"]  # y's new bytes, and w's failure once more
-    scores = latest_by_id(load_score_records(run_dir.scores("length")))
-    assert scores["y"].value == 2 and scores["y"].values["half"] == 1.0
+    scores = latest_by_unit(load_score_records(run_dir.scores("length")))
+    assert scores[Unit("y")].value == 2 and scores[Unit("y")].values["half"] == 1.0
     assert (
-        scores["z"].status == "skipped" and scores["z"].reason == "silent audio" and scores["z"].value is None
+        scores[Unit("z")].status == "skipped"
+        and scores[Unit("z")].reason == "silent audio"
+        and scores[Unit("z")].value is None
     )
 
 
 def test_not_generated_samples_are_listed_not_scored(tmp_path):
     run_dir, samples = _run(tmp_path, {"x": "aaa"})
     extra = Sample(id="never", set="a", prompt="p")
-    summary = score_metric(
-        run_dir, [*samples, extra], latest_by_id(run_dir.all_records()), LengthMetric(), progress=False
-    )
-    assert summary.not_generated == ["never"] and summary.scored == 1
+    summary = score_metric(run_dir, [*samples, extra], run_dir.records(), LengthMetric(), progress=False)
+    assert summary.not_generated == [Unit("never")] and summary.scored == 1
 
 
 def test_aggregate_counts_coverage_and_ci(tmp_path):
     contents = {f"s{i}": "a" * (i + 1) for i in range(6)} | {"z": "silent", "w": "corrupt"}
     run_dir, samples = _run(tmp_path, contents)
-    records = latest_by_id(run_dir.all_records())
+    records = run_dir.records()
     score_metric(run_dir, samples, records, LengthMetric(), progress=False)
-    planned = [PlannedSample(s.id, s.set, records[s.id].output_sha256) for s in samples]
-    planned.append(PlannedSample("ghost", "a", None))
+    planned = [PlannedUnit(Unit(s.id), s.set, records[Unit(s.id)].output_sha256) for s in samples]
+    planned.append(PlannedUnit(Unit("ghost"), "a", None))
     fields = LengthMetric.fields
     out = aggregate_metric(run_dir.scores("length"), "length", fields, planned, "per-item mean")
     length = out["length"]
@@ -128,19 +129,19 @@ def test_aggregate_counts_coverage_and_ci(tmp_path):
 
 def test_mixed_protocols_are_refused(tmp_path):
     run_dir, samples = _run(tmp_path, {"x": "aaa", "y": "bb"})
-    records = latest_by_id(run_dir.all_records())
+    records = run_dir.records()
     score_metric(run_dir, samples[:1], records, LengthMetric(), progress=False)
     other = LengthMetric()
     other.protocol = "length/test-v2"
     score_metric(run_dir, samples[1:], records, other, progress=False)
-    planned = [PlannedSample(s.id, s.set, records[s.id].output_sha256) for s in samples]
+    planned = [PlannedUnit(Unit(s.id), s.set, records[Unit(s.id)].output_sha256) for s in samples]
     with pytest.raises(ValueError, match="different protocols are mixed"):
         aggregate_metric(run_dir.scores("length"), "length", LengthMetric.fields, planned, "per-item mean")
 
 
 def test_failed_scores_are_retried_and_a_success_replaces_them(tmp_path):
     run_dir, samples = _run(tmp_path, {"x": "aaa", "w": "corrupt"})
-    records = latest_by_id(run_dir.all_records())
+    records = run_dir.records()
     assert score_metric(run_dir, samples, records, LengthMetric(), progress=False).failed == 1
 
     class Repaired(LengthMetric):  # e.g. a scorer bug fixed, or a transient I/O error gone
@@ -151,24 +152,24 @@ def test_failed_scores_are_retried_and_a_success_replaces_them(tmp_path):
     metric = Repaired()
     summary = score_metric(run_dir, samples, records, metric, progress=False)
     assert metric.scored == ["w"] and (summary.scored, summary.cached, summary.failed) == (1, 1, 0)
-    assert latest_by_id(load_score_records(run_dir.scores("length")))["w"].status == "ok"
+    assert latest_by_unit(load_score_records(run_dir.scores("length")))[Unit("w")].status == "ok"
 
 
 def test_a_replaced_output_is_never_scored_under_its_old_hash(tmp_path):
     run_dir, samples = _run(tmp_path, {"x": "aaa", "y": "bbbbb"})
-    records = latest_by_id(run_dir.all_records())
+    records = run_dir.records()
     score_metric(run_dir, samples, records, LengthMetric(), progress=False)
-    old_sha = records["y"].output_sha256
+    old_sha = records[Unit("y")].output_sha256
     (tmp_path / "outputs/a/y.txt").write_text("replaced by hand")  # samples.jsonl still names the old bytes
 
     metric = LengthMetric()
     summary = score_metric(run_dir, samples, records, metric, progress=False)
-    assert summary.changed == ["y"] and summary.cached == 1 and metric.scored == []
+    assert summary.changed == [Unit("y")] and summary.cached == 1 and metric.scored == []
 
     run_dir.scores("length").unlink()  # a cold cache: the new bytes must not be filed under the old hash
     metric = LengthMetric()
     summary = score_metric(run_dir, samples, records, metric, progress=False)
-    assert metric.scored == ["x"] and summary.changed == ["y"]
+    assert metric.scored == ["x"] and summary.changed == [Unit("y")]
     assert all(r.id != "y" for r in load_score_records(run_dir.scores("length")))
     assert old_sha != sha256_file(tmp_path / "outputs/a/y.txt")
 
@@ -176,20 +177,17 @@ def test_a_replaced_output_is_never_scored_under_its_old_hash(tmp_path):
 def test_a_missing_output_is_listed_not_scored_as_a_failure(tmp_path):
     run_dir, samples = _run(tmp_path, {"x": "aaa", "y": "bb"})
     (tmp_path / "outputs/a/y.txt").unlink()
-    summary = score_metric(
-        run_dir, samples, latest_by_id(run_dir.all_records()), LengthMetric(), progress=False
-    )
-    assert summary.changed == ["y"] and summary.failed == 0 and summary.scored == 1
+    summary = score_metric(run_dir, samples, run_dir.records(), LengthMetric(), progress=False)
+    assert summary.changed == [Unit("y")] and summary.failed == 0 and summary.scored == 1
 
 
 def test_aggregate_counts_a_changed_output_as_missing(tmp_path):
-    from nava_eval.rundir.layout import planned_samples
 
     run_dir, samples = _run(tmp_path, {"x": "aaa", "y": "bbbbb"})
-    records = latest_by_id(run_dir.all_records())
+    records = run_dir.records()
     score_metric(run_dir, samples, records, LengthMetric(), progress=False)
     (tmp_path / "outputs/a/y.txt").write_text("other bytes")
-    planned = planned_samples(run_dir, samples, records)
+    planned = run_dir.planned([Unit(s.id) for s in samples], {s.id: s.set for s in samples}, records)
     assert [p.output_sha256 is None for p in planned] == [False, True]
     out = aggregate_metric(run_dir.scores("length"), "length", LengthMetric.fields, planned, "per-item mean")
     assert out["length"].n == 1 and out["length"].n_missing == 1 and out["length"].value == 3
@@ -208,7 +206,7 @@ def test_a_non_finite_score_is_a_failure_and_never_written_as_nan(tmp_path):
             ]
 
     run_dir, samples = _run(tmp_path, {"x": "aaa", "y": "bb"})
-    summary = score_metric(run_dir, samples, latest_by_id(run_dir.all_records()), NanMetric(), progress=False)
+    summary = score_metric(run_dir, samples, run_dir.records(), NanMetric(), progress=False)
     assert (summary.scored, summary.failed) == (1, 1)
     text = run_dir.scores("length").read_text()
     assert "NaN" not in text and "Infinity" not in text
@@ -238,7 +236,7 @@ def test_a_changed_reference_file_is_scored_again(tmp_path):
     for path in gt.values():
         path.write_text("ground truth")
     samples = [Sample(id=s.id, set=s.set, prompt="p", ground_truth_audio=gt[s.id]) for s in samples]
-    records = latest_by_id(run_dir.all_records())
+    records = run_dir.records()
     score_metric(run_dir, samples, records, ReferenceMetric(), progress=False)
     gt["x"].write_text("another ground truth")
     again = ReferenceMetric()
@@ -275,11 +273,11 @@ def test_sync_v1_caches_are_rescored_once_and_never_mixed(tmp_path):
     from nava_eval.rundir.records import ScoreRecord
 
     run_dir, samples = _run(tmp_path, {"x": "aaa", "y": "bbbbb"})
-    records = latest_by_id(run_dir.all_records())
+    records = run_dir.records()
     for s in samples:  # what the v1 pass wrote
         v1 = ScoreRecord(
             id=s.id, set=s.set, metric="sync", protocol="sync/syncnet-lse-v1", status="ok",
-            output_sha256=records[s.id].output_sha256, value=2.0, values={"sync_c": 2.0, "sync_d": 7.0},
+            output_sha256=records[Unit(s.id)].output_sha256, value=2.0, values={"sync_c": 2.0, "sync_d": 7.0},
         )  # fmt: skip
         append_jsonl(run_dir.scores("sync"), to_dict(v1))
     metric = FakeSyncPass()
@@ -287,7 +285,7 @@ def test_sync_v1_caches_are_rescored_once_and_never_mixed(tmp_path):
     assert (summary.scored, summary.cached) == (2, 0) and metric.scored == ["x", "y"]
     again = FakeSyncPass()
     assert score_metric(run_dir, samples, records, again, progress=False).cached == 2 and again.scored == []
-    planned = [PlannedSample(s.id, s.set, records[s.id].output_sha256) for s in samples]
+    planned = [PlannedUnit(Unit(s.id), s.set, records[Unit(s.id)].output_sha256) for s in samples]
     out = aggregate_metric(run_dir.scores("sync"), "sync", metric.fields, planned, "per-item mean")
     assert out["sync_c"].protocol == "sync/syncnet-lse-v1" and out["sync_c"].value == 1.0
     assert out["sync_c_mova"].protocol == "sync/mova-lse-v1" and out["sync_c_mova"].value == 4.0

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from media_files import VERSE_IDS, write_clip, write_tone
 
-from nava_eval.rundir.records import latest_by_id, load_score_records
+from nava_eval.rundir.records import latest_by_unit, load_score_records
 from nava_eval.runners.cli.main import cli
 from nava_eval.runners.importing import ImportRequest, import_outputs
 from nava_eval.runners.run import load_prepared, scoring_plan
@@ -63,7 +63,7 @@ def test_every_metric_at_nproc_1_and_2_agrees_within_the_stated_tolerance(tmp_pa
     assert files == sorted(f"{name}.jsonl" for name in planned)
     mismatches: list[str] = []
     for name in files:
-        one, two = (latest_by_id(load_score_records(run / "scores" / name)) for run in runs.values())
+        one, two = (latest_by_unit(load_score_records(run / "scores" / name)) for run in runs.values())
         assert set(one) == set(two)
         for key in one:
             assert (one[key].status, one[key].output_sha256) == (two[key].status, two[key].output_sha256)
