@@ -49,7 +49,10 @@ def test_smoke_run_writes_every_stage(versebench_run):
     assert results.metrics["sync_c_mova"].sets == ["set3"]
     assert results.metrics["ib"].aggregation == "mean of per-set means"
     for name, metric in results.metrics.items():
-        assert metric.protocol.endswith("+smoke-random-weights") == (name not in real), (name, metric.protocol)
+        assert metric.protocol.endswith("+smoke-random-weights") == (name not in real), (
+            name,
+            metric.protocol,
+        )
         assert metric.n + metric.n_skipped + metric.n_failed + metric.n_missing > 0
     # Speech metrics only where the item has reference speech (the on-screen-text item has none).
     wer_ids = {r.id for r in load_score_records(run_dir / "scores/wer_sensevoice.jsonl")}
