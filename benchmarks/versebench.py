@@ -210,9 +210,9 @@ class VerseBench:
     # wav and clap (CS; FD against the ground truth in set2) on set1+set2 items with an audio_prompt.
     # Whisper `wer` (wer/versebench-v1) is no default: NAVA's WER column is the toolkit's SenseVoice WER.
     default_metrics: dict[str, tuple[str, ...]] = {
-        "set1": ("sync", "video_quality", "wer_sensevoice", "audiobox", "clap", "ib"),
-        "set2": ("video_quality", "sync", "wer_sensevoice", "audiobox", "clap", "ib"),
-        "set3": ("sync", "video_quality", "wer_sensevoice", "ib"),
+        "set1": ("sync", "video_quality", "wer_sensevoice", "audiobox", "clap", "ib", "av_align"),
+        "set2": ("video_quality", "sync", "wer_sensevoice", "audiobox", "clap", "ib", "av_align"),
+        "set3": ("sync", "video_quality", "wer_sensevoice", "ib", "av_align"),
     }
     speech_metrics = ("sync", "wer", "wer_sensevoice")
     audio_prompt_metrics = ("clap",)  # items without an audio_prompt get no CS and no FD (the toolkit)
@@ -225,6 +225,8 @@ class VerseBench:
         "sync_d_mova": FieldRule(sets=("set3",)),
         # MOVA's toolkit: IB-Score per set (category), "all" = mean of the per-set means
         "ib": FieldRule(aggregation="mean of per-set means"),
+        # MOVA's toolkit: AV-Align per set over every clip, "all" = mean of the per-set means
+        "av_align": FieldRule(aggregation="mean of per-set means"),
     }
 
     def __init__(

@@ -78,6 +78,20 @@ BUILTIN_METRICS: tuple[MetricEntry, ...] = (
         description="IB-Score: ImageBind-huge audio-visual alignment as MOVA's evaluation toolkit computes it",
     ),
     MetricEntry(
+        name="av_align",
+        target="nava_eval.metrics.av_align:AVAlign",
+        protocol="av-align/mova-onset-flow-v1",
+        fields=(
+            MetricField(
+                "av_align",
+                "higher",
+                "IoU",
+                "IoU of librosa audio onsets and Farneback optical-flow peaks (±1 frame), whole clip",
+            ),
+        ),
+        description="AV-Align: audio-onset / optical-flow-peak IoU as MOVA's evaluation toolkit computes it",
+    ),
+    MetricEntry(
         name="imaging_quality",
         target="nava_eval.metrics.video_quality:ImagingQuality",
         protocol="imaging-quality/musiq-spaq-v1",

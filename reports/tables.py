@@ -39,6 +39,7 @@ FIELD_LABELS: dict[str, str] = {
     "wer": "WER (%)",
     "sim": "SIM (×100)",
     "ib": "IB",
+    "av_align": "AV-Align",
     "pq": "PQ",
     "fd": "FD",
 }

@@ -112,12 +112,20 @@ def test_metrics_per_set_and_per_item(layout):
         "audiobox",
         "clap",
         "ib",
+        "av_align",
     )
     # IB-Score scores items without speech too
-    assert bench.metrics_for(by_id["301"]) == ("video_quality", "audiobox", "clap", "ib")
+    assert bench.metrics_for(by_id["301"]) == ("video_quality", "audiobox", "clap", "ib", "av_align")
     # 300 speaks but has no audio_prompt: no CLAP (the toolkit computes CS and FD only with one).
-    assert bench.metrics_for(by_id["300"]) == ("video_quality", "sync", "wer_sensevoice", "audiobox", "ib")
-    assert bench.metrics_for(by_id["01000"]) == ("sync", "video_quality", "wer_sensevoice", "ib")
+    assert bench.metrics_for(by_id["300"]) == (
+        "video_quality",
+        "sync",
+        "wer_sensevoice",
+        "audiobox",
+        "ib",
+        "av_align",
+    )
+    assert bench.metrics_for(by_id["01000"]) == ("sync", "video_quality", "wer_sensevoice", "ib", "av_align")
     assert "wer" not in {m for ms in bench.default_metrics.values() for m in ms}  # Whisper WER: --metrics wer
     assert bench.field_rules["fd"].sets == ("set2",) and bench.field_rules["fd_set"].sets == ("set2",)
     # MOVA's protocols: LSE on set3 only, IB-Score as the mean of per-set means
@@ -126,6 +134,7 @@ def test_metrics_per_set_and_per_item(layout):
         bench.field_rules["ib"].aggregation == "mean of per-set means"
         and bench.field_rules["ib"].sets is None
     )
+    assert bench.field_rules["av_align"].aggregation == "mean of per-set means"
     assert bench.output_kind == "mp4" and bench.aggregation == "per-item mean"
     assert bench.expected_counts == EXPECTED_COUNTS == {"set1": 205, "set2": 295, "set3": 100}
     assert set(bench.default_metrics) == set(bench.sets)

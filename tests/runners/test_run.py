@@ -42,12 +42,17 @@ def test_smoke_run_writes_every_stage(versebench_run):
     results = load_results(run_dir)
     assert results.smoke and results.model == "nava-tiny" and results.benchmark == "versebench"
     audio = {"wer_sensevoice", "pq", "ce", "cu", "pc", "fd", "cs", "fd_set"}
-    av = {"sync_c_mova", "sync_d_mova", "ib"}
+    av = {"sync_c_mova", "sync_d_mova", "ib", "av_align"}
     assert set(results.metrics) == {"sync_c", "sync_d", "video_quality"} | audio | av
     assert results.metrics["sync_c_mova"].sets == ["set3"]
     assert results.metrics["ib"].aggregation == "mean of per-set means"
+    # AV-Align has no network: its smoke pass computes the real thing on the smoke clips
+    assert (
+        results.metrics["av_align"].n == 6
+        and results.metrics["av_align"].protocol == "av-align/mova-onset-flow-v1+smoke"
+    )
     for metric in results.metrics.values():
-        assert metric.protocol.endswith("+smoke-random-weights")
+        assert metric.protocol.endswith(("+smoke-random-weights", "+smoke"))
         assert metric.n + metric.n_skipped + metric.n_failed + metric.n_missing > 0
     # Speech metrics only where the item has reference speech (the on-screen-text item has none).
     wer_ids = {r.id for r in load_score_records(run_dir / "scores/wer_sensevoice.jsonl")}
