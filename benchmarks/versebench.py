@@ -208,11 +208,12 @@ class VerseBench:
     # Speech metrics (sync, wer_sensevoice) only score items whose speech_prompt.text is non-empty
     # (metrics_for). The Verse-Bench toolkit (calculate_metrics.py) scores audiobox on every set1+set2
     # wav and clap (CS; FD against the ground truth in set2) on set1+set2 items with an audio_prompt.
+    # ID (DINOv3 frames vs the conditioning image) on every video of set1-3, pooled, as the toolkit.
     # Whisper `wer` (wer/versebench-v1) is no default: NAVA's WER column is the toolkit's SenseVoice WER.
     default_metrics: dict[str, tuple[str, ...]] = {
-        "set1": ("sync", "video_quality", "wer_sensevoice", "audiobox", "clap", "ib", "av_align"),
-        "set2": ("video_quality", "sync", "wer_sensevoice", "audiobox", "clap", "ib", "av_align"),
-        "set3": ("sync", "video_quality", "wer_sensevoice", "ib", "av_align"),
+        "set1": ("sync", "video_quality", "wer_sensevoice", "audiobox", "clap", "ib", "av_align", "id"),
+        "set2": ("video_quality", "sync", "wer_sensevoice", "audiobox", "clap", "ib", "av_align", "id"),
+        "set3": ("sync", "video_quality", "wer_sensevoice", "ib", "av_align", "id"),
     }
     speech_metrics = ("sync", "wer", "wer_sensevoice")
     audio_prompt_metrics = ("clap",)  # items without an audio_prompt get no CS and no FD (the toolkit)

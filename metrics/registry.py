@@ -92,6 +92,20 @@ BUILTIN_METRICS: tuple[MetricEntry, ...] = (
         description="AV-Align: audio-onset / optical-flow-peak IoU as MOVA's evaluation toolkit computes it",
     ),
     MetricEntry(
+        name="id",
+        target="nava_eval.metrics.dino_id:DinoIdentity",
+        protocol="id/versebench-dinov3-vitl16-v1",
+        fields=(
+            MetricField(
+                "id",
+                "higher",
+                "cosine",
+                "DINOv3 ViT-L/16 cosine of each frame's second-to-last token with the conditioning image's, mean",
+            ),
+        ),
+        description="Verse-Bench ID: DINOv3 ViT-L/16 similarity of every frame to the conditioning image",
+    ),
+    MetricEntry(
         name="imaging_quality",
         target="nava_eval.metrics.video_quality:ImagingQuality",
         protocol="imaging-quality/musiq-spaq-v1",

@@ -40,6 +40,7 @@ FIELD_LABELS: dict[str, str] = {
     "sim": "SIM (×100)",
     "ib": "IB",
     "av_align": "AV-Align",
+    "id": "ID",
     "pq": "PQ",
     "fd": "FD",
 }

@@ -113,9 +113,10 @@ def test_metrics_per_set_and_per_item(layout):
         "clap",
         "ib",
         "av_align",
+        "id",
     )
     # IB-Score scores items without speech too
-    assert bench.metrics_for(by_id["301"]) == ("video_quality", "audiobox", "clap", "ib", "av_align")
+    assert bench.metrics_for(by_id["301"]) == ("video_quality", "audiobox", "clap", "ib", "av_align", "id")
     # 300 speaks but has no audio_prompt: no CLAP (the toolkit computes CS and FD only with one).
     assert bench.metrics_for(by_id["300"]) == (
         "video_quality",
@@ -124,8 +125,16 @@ def test_metrics_per_set_and_per_item(layout):
         "audiobox",
         "ib",
         "av_align",
+        "id",
     )
-    assert bench.metrics_for(by_id["01000"]) == ("sync", "video_quality", "wer_sensevoice", "ib", "av_align")
+    assert bench.metrics_for(by_id["01000"]) == (
+        "sync",
+        "video_quality",
+        "wer_sensevoice",
+        "ib",
+        "av_align",
+        "id",
+    )
     assert "wer" not in {m for ms in bench.default_metrics.values() for m in ms}  # Whisper WER: --metrics wer
     assert bench.field_rules["fd"].sets == ("set2",) and bench.field_rules["fd_set"].sets == ("set2",)
     # MOVA's protocols: LSE on set3 only, IB-Score as the mean of per-set means

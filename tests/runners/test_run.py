@@ -42,7 +42,7 @@ def test_smoke_run_writes_every_stage(versebench_run):
     results = load_results(run_dir)
     assert results.smoke and results.model == "nava-tiny" and results.benchmark == "versebench"
     audio = {"wer_sensevoice", "pq", "ce", "cu", "pc", "fd", "cs", "fd_set"}
-    av = {"sync_c_mova", "sync_d_mova", "ib", "av_align"}
+    av = {"sync_c_mova", "sync_d_mova", "ib", "av_align", "id"}
     assert set(results.metrics) == {"sync_c", "sync_d", "video_quality"} | audio | av
     assert results.metrics["sync_c_mova"].sets == ["set3"]
     assert results.metrics["ib"].aggregation == "mean of per-set means"
@@ -51,6 +51,7 @@ def test_smoke_run_writes_every_stage(versebench_run):
         results.metrics["av_align"].n == 6
         and results.metrics["av_align"].protocol == "av-align/mova-onset-flow-v1+smoke"
     )
+    assert results.metrics["id"].n == 6 and results.metrics["id"].aggregation == "per-item mean"
     for metric in results.metrics.values():
         assert metric.protocol.endswith(("+smoke-random-weights", "+smoke"))
         assert metric.n + metric.n_skipped + metric.n_failed + metric.n_missing > 0
