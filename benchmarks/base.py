@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from nava_eval.errors import UserError
+
 OutputKind = Literal["mp4", "wav"]
 Aggregation = Literal["per-item mean", "mean of per-set means"]
 Mode = Literal["t2av", "i2av", "t2a", "tts"]
@@ -107,7 +109,7 @@ class BenchmarkEntry:
     description: str
 
 
-class UnknownBenchmarkError(KeyError):
+class UnknownBenchmarkError(UserError, KeyError):
     """Unknown benchmark name; the message lists the valid ones."""
 
     def __str__(self) -> str:

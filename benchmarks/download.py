@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from nava_eval.benchmarks.errors import DataNotFoundError
+from nava_eval.errors import InvalidValue, UserError
 from nava_eval.offline import offline_requested
-from nava_eval.reports.fileio import atomic_write_json
+from nava_eval.rundir.files import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ VERSEBENCH_REPO_ID = "dorni/Verse-Bench"
 DATA_CONFIG_SCHEMA = "nava-eval/data/v1"
 
 
-class OfflineError(RuntimeError):
+class OfflineError(UserError, RuntimeError):
     """Offline mode is on and the requested data is not in the local cache."""
 
     def __str__(self) -> str:
@@ -53,9 +54,9 @@ def load_data_config() -> dict[str, Any]:
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc}); delete it and register your data again") from exc
+        raise InvalidValue(f"{path}: not valid JSON ({exc}); delete it and register your data again") from exc
     if not isinstance(config, dict) or not isinstance(config.get("benchmarks"), dict):
-        raise ValueError(
+        raise InvalidValue(
             f"{path}: expected an object with a 'benchmarks' object; delete it and register again"
         )
     return config

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nava_eval.errors import InvalidValue, UserError
+
 # Sample ids become file names (outputs/<set>/<id>.mp4), so they must be plain, portable names.
 #: A sample id becomes a file name (outputs/<set>/<id>.mp4, and temp names around it): whole-string
 #: match (a `$` would let a trailing newline through) and a length well inside NAME_MAX (255 bytes).
@@ -33,7 +35,7 @@ class Problem:
         return f"{where}: {what}"
 
 
-class BadInputError(ValueError):
+class BadInputError(UserError, ValueError):
     """One or more problems in a benchmark's input files; the message lists every one."""
 
     def __init__(self, problems: list[Problem] | tuple[Problem, ...], hint: str = "") -> None:
@@ -56,7 +58,7 @@ class MissingFilesError(BadInputError):
     """Referenced images or wavs that do not exist or cannot be read, all listed at once."""
 
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(UserError, FileNotFoundError):
     """No data folder given and none registered; the message says how to get one."""
 
     def __str__(self) -> str:
@@ -116,4 +118,4 @@ def check_selected_ids(ids: frozenset[str] | None, known: set[str], where: str) 
     unknown = sorted(ids - known, key=natural_id_key)
     if unknown:
         shown = ", ".join(unknown[:10]) + (f" … ({len(unknown)} in all)" if len(unknown) > 10 else "")
-        raise ValueError(f"--ids names id(s) that {where} does not have: {shown}")
+        raise InvalidValue(f"--ids names id(s) that {where} does not have: {shown}")

@@ -28,6 +28,7 @@ from nava_eval.benchmarks.errors import (
     natural_id_key,
 )
 from nava_eval.benchmarks.validate import SetCount, ValidationReport, media_problems
+from nava_eval.errors import InvalidValue
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ class SeedTTSEval:
             return self.sets
         unknown = [s for s in selection.sets if s not in self.sets]
         if unknown:
-            raise ValueError(
+            raise InvalidValue(
                 f"unknown {self.name} set(s) {', '.join(unknown)}; valid: {', '.join(self.sets)}"
             )
         return tuple(s for s in self.sets if s in selection.sets)

@@ -1,9 +1,11 @@
-"""Reading `--ids FILE`: one sample id per line, `#` comments and blank lines ignored."""
+"""Which samples a run takes: `--ids FILE` (one sample id per line, `#` comments and blank lines ignored), sets, limit."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from nava_eval.benchmarks.base import SampleSelection
 from nava_eval.benchmarks.errors import BadInputError, Problem, check_sample_id
 
 
@@ -32,3 +34,17 @@ def read_ids_file(path: Path) -> frozenset[str]:
     if not ids:
         raise BadInputError([Problem(path, "no ids in the file")])
     return frozenset(ids)
+
+
+def selection_of(
+    sets: Sequence[str] | str | None, ids: Iterable[str] | Path | str | None, limit: int | None
+) -> SampleSelection:
+    """A SampleSelection from API-style arguments: sets as a list or "a,b", ids as a list or an ids file."""
+    if isinstance(sets, str):
+        sets = [s.strip() for s in sets.split(",") if s.strip()]
+    chosen_ids: frozenset[str] | None = None
+    if isinstance(ids, str | Path):
+        chosen_ids = read_ids_file(Path(ids))
+    elif ids is not None:
+        chosen_ids = frozenset(ids)
+    return SampleSelection(sets=tuple(sets) if sets else None, ids=chosen_ids, limit=limit)

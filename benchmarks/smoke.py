@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nava_eval.reports.fileio import atomic_write_bytes, atomic_write_text
+from nava_eval.rundir.files import atomic_write_bytes, atomic_write_text
 
 SAMPLE_RATE = 16000
 IMAGE_SIZE = (320, 176)  # width, height: NAVA's 1280x704 aspect ratio, small

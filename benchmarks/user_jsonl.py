@@ -1,7 +1,7 @@
 """User prompt sets (`jsonl:PATH`): NAVA's inference JSONL, scored with the same machinery.
 
 One JSON object per line:
-    prompt      the generation prompt (legacy name: `text`); speech inside <S>...<E>
+    prompt      the generation prompt (`text` is read as an alias); speech inside <S>...<E>
     image_path  optional first frame -> I2AV, else T2AV
     spk_wavs    optional list of speaker reference wavs (one per <S> span, as NAVA expects)
     id          optional stable id (else the line number, zero-padded to 5 digits)
@@ -144,7 +144,9 @@ class UserPromptSet:
         before = len(problems)
         prompt = obj.get("prompt", obj.get("text"))
         if prompt is None:
-            problems.append(Problem(path, "missing (the prompt; legacy name 'text')", number, "prompt"))
+            problems.append(
+                Problem(path, "missing (the prompt; 'text' is accepted as an alias)", number, "prompt")
+            )
         elif not isinstance(prompt, str) or not prompt.strip():
             problems.append(Problem(path, "must be a non-empty string", number, "prompt"))
         image_raw = _optional_str(obj, "image_path", path, number, problems)

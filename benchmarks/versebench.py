@@ -40,6 +40,7 @@ from nava_eval.benchmarks.errors import (
 )
 from nava_eval.benchmarks.user_jsonl import read_json_lines
 from nava_eval.benchmarks.validate import SetCount, ValidationReport, media_problems
+from nava_eval.errors import InvalidValue
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +246,7 @@ class VerseBench:
         expected_counts: override of the per-set counts (the smoke set uses its own).
         """
         if prompt_source not in ("auto", "nava", "official"):
-            raise ValueError(f"prompt_source must be auto, nava or official, not {prompt_source!r}")
+            raise InvalidValue(f"prompt_source must be auto, nava or official, not {prompt_source!r}")
         self.prompts_dir = Path(prompts_dir) if prompts_dir is not None else None
         self.prompt_source = prompt_source
         self.item_subdirs = tuple(item_subdirs)
@@ -450,7 +451,7 @@ class VerseBench:
             return self.sets
         unknown = [s for s in selection.sets if s not in self.sets]
         if unknown:
-            raise ValueError(
+            raise InvalidValue(
                 f"unknown {self.name} set(s) {', '.join(unknown)}; valid: {', '.join(self.sets)}"
             )
         return tuple(s for s in self.sets if s in selection.sets)

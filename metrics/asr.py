@@ -25,6 +25,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from nava_eval.errors import UserError
+
 log = logging.getLogger(__name__)
 
 WHISPER_LANGUAGE_NAMES = {"en": "english", "zh": "chinese"}
@@ -35,7 +37,7 @@ ZH_INSTALL_HINT = (
 OPENAI_WHISPER_INSTALL_HINT = "the openai-whisper backend needs: pip install openai-whisper"
 
 
-class MissingBackendError(ImportError):
+class MissingBackendError(UserError, ImportError):
     """An optional ASR package is not installed; the message says what to install."""
 
 

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from nava_eval.errors import UserError
 from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
 from nava_eval.metrics.speech_audio import (
     AudioLoadError,
@@ -76,7 +77,7 @@ _HEAD_KEYS = (
 )
 
 
-class AudioboxCheckpointError(ValueError):
+class AudioboxCheckpointError(UserError, ValueError):
     """The checkpoint does not have the official audiobox-aesthetics layout; the message says what is off."""
 
 

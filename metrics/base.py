@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from nava_eval.errors import UserError
+
 Direction = Literal["higher", "lower"]
 Requirement = Literal["video", "audio", "reference_text", "reference_audio", "language"]
 
@@ -134,7 +136,7 @@ class MetricEntry:
     description: str
 
 
-class UnknownNameError(KeyError):
+class UnknownNameError(UserError, KeyError):
     """An unknown registry name; the message lists the valid ones."""
 
     def __str__(self) -> str:  # KeyError quotes its message otherwise

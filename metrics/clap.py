@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from nava_eval.errors import UserError
 from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
 from nava_eval.metrics.clap_audio import clip_seed, fusion_input, load_48k_mono, peak_normalize_int16
 from nava_eval.metrics.speech_audio import AudioLoadError, EmptyAudioError, NoAudioStreamError
@@ -70,7 +71,7 @@ CLAP_FIELDS = (
 )
 
 
-class ClapCheckpointError(ValueError):
+class ClapCheckpointError(UserError, ValueError):
     """The checkpoint does not have the LAION-CLAP fusion layout; the message says what is off."""
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nava_eval.errors import UserError
 from nava_eval.interrupts import reraise_interrupts
 
 #: planar 8-bit formats whose range conversion we do ourselves → the full-range name ffmpeg 5.1 picked
@@ -33,7 +34,7 @@ _LEGACY_RANGE_FORMATS = {"yuv420p": "yuvj420p", "yuv422p": "yuvj422p", "yuv444p"
 _CHROMA_SHIFT = {"yuv420p": (1, 1), "yuv422p": (1, 0), "yuv444p": (0, 0)}
 
 
-class MediaDecodeError(RuntimeError):
+class MediaDecodeError(UserError, RuntimeError):
     """ffmpeg could not read or write a file; the message carries ffmpeg's last error lines."""
 
 

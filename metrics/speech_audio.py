@@ -16,13 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from nava_eval.errors import UserError
 from nava_eval.interrupts import reraise_interrupts
 
 TARGET_SR = 16_000
 _SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
 
 
-class AudioLoadError(RuntimeError):
+class AudioLoadError(UserError, RuntimeError):
     """An output's audio cannot be read; the message names the file and what to do."""
 
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from nava_eval.errors import UserError
+
 UPSTREAM_PREFIX = "feature_extract.model."
 
 # (official regex, transformers replacement), tried in order; the first full match wins.
@@ -52,7 +54,7 @@ _RULES: tuple[tuple[str, str], ...] = (
 _COMPILED = tuple((re.compile(pattern), repl) for pattern, repl in _RULES)
 
 
-class CheckpointLayoutError(ValueError):
+class CheckpointLayoutError(UserError, ValueError):
     """The checkpoint's keys do not fit the expected WavLM-Large + ECAPA layout."""
 
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from nava_eval.errors import UserError
 from nava_eval.interrupts import reraise_interrupts
 from nava_eval.offline import offline_requested
 
@@ -113,7 +114,7 @@ class WeightSpec:
         return base / self.subdir / self.filename if self.subdir else base / self.filename
 
 
-class WeightsError(RuntimeError):
+class WeightsError(UserError, RuntimeError):
     """A weight file is missing, unknown or fails its checksum; the message says what to do."""
 
 

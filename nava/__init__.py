@@ -1,5 +1,5 @@
 """NAVA joint audio-video generator: model, checkpoint loading and (elsewhere in the package) sampling."""
 
-from nava_eval.nava.config import PRESETS, NavaConfig
+from nava_eval.nava.config import ARCHITECTURES, NavaConfig
 
-__all__ = ["PRESETS", "NavaConfig"]
+__all__ = ["ARCHITECTURES", "NavaConfig"]

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from nava_eval.errors import UserError
 from nava_eval.nava.config import NavaConfig
 from nava_eval.nava.fp8 import FP8_MAX, check_gemm, dequant_linear, scaled_mm_linear
 from nava_eval.nava.modeling.model import NavaModel
@@ -40,7 +41,7 @@ _REPORT_FIRST = 5
 Shape = tuple[int, ...]
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """The file is not a checkpoint of this model (or not in the requested dtype)."""
 
 

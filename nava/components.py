@@ -1,6 +1,6 @@
-"""Build every component a preset needs: the DiT, text encoder, video VAE, audio decoder, speaker embedder.
+"""Build every component a model needs: the DiT, text encoder, video VAE, audio decoder, speaker embedder.
 
-`nava-tiny` (the smoke preset): all tiny and seeded, nothing downloaded, a 1-second T2AV clip in seconds
+`nava-tiny` (what the smoke run preset builds): all tiny and seeded, nothing downloaded, a 1-second T2AV clip in seconds
 on CPU; its outputs are noise-like and mean nothing. `nava-6b`: the release, from a weights folder laid
 out like the Hugging Face repo `ernie-research/NAVA` (or that repo in the local HF cache), plus
 ReDimNet from the torch hub cache. A missing file is named, with the command that fetches it.
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from nava_eval.errors import InvalidValue, MissingFile
 from nava_eval.nava.audio_vae import LATENT_CHANNELS, LATENT_MEL_BINS, LtxAudioDecoder, load_ltx_audio_decoder
 from nava_eval.nava.config import NavaConfig
 from nava_eval.nava.modeling import NavaModel
@@ -42,14 +43,14 @@ from nava_eval.nava.video_vae import WAN22_VAE_CONFIG, WanVideoVAE, build_wan22_
 
 logger = logging.getLogger(__name__)
 
-PRESETS = ("nava-tiny", "nava-6b")
+MODELS = ("nava-tiny", "nava-6b")
 
 
 @dataclass(frozen=True)
 class Components:
     """Everything `NavaPipeline` runs; `smoke` marks random tiny weights (scores meaningless)."""
 
-    preset: str
+    model_name: str  # nava-6b or nava-tiny (an architecture, not a run preset)
     config: NavaConfig
     model: NavaModel
     text_encoder: TextEncoder
@@ -77,7 +78,7 @@ def _seeded(seed: int) -> Iterator[None]:
 
 
 def build_components(
-    preset: str,
+    model_name: str,
     weights_dir: str | Path | None = None,
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
@@ -86,17 +87,17 @@ def build_components(
     weight_dtype: str = "auto",
     dit_file: str | None = None,
 ) -> Components:
-    """Components for `preset` ("nava-tiny" or "nava-6b") on `device`.
+    """Components for the model `model_name` ("nava-tiny" or "nava-6b") on `device`.
 
     dtype: storage dtype of the VAEs and the text encoder (the DiT follows `weight_dtype`:
     "auto" | "fp32" | "bf16" | "fp8_e4m3fn", see nava.checkpoint.load_model).
     """
     device = torch.device(device)
-    if preset == "nava-tiny":
+    if model_name == "nava-tiny":
         return _tiny_components(device, dtype)
-    if preset == "nava-6b":
+    if model_name == "nava-6b":
         return _release_components(weights_dir, device, dtype, t5_offload, weight_dtype, dit_file)
-    raise ValueError(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
+    raise InvalidValue(f"unknown model {model_name!r}; valid: {', '.join(MODELS)}")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -129,7 +130,7 @@ def _tiny_components(device: torch.device, dtype: torch.dtype) -> Components:
     from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder
 
     # The release's 512-row context, so prompts are cut where the release cuts them (here per character).
-    config = NavaConfig.from_preset("nava-tiny", text_len=512)
+    config = NavaConfig.for_model("nava-tiny", text_len=512)
     with _seeded(0):
         model = NavaModel(config)
     text_config = dict(
@@ -157,7 +158,7 @@ def _tiny_components(device: torch.device, dtype: torch.dtype) -> Components:
         vocoder_sample_rate=16000,
     )
     return Components(
-        preset="nava-tiny",
+        model_name="nava-tiny",
         config=config,
         model=model.to(device).eval(),
         # Smoke only: the byte-level tokenizer needs no download; context length = the tiny text_len.
@@ -184,9 +185,7 @@ def resolve_weights_dir(weights_dir: str | Path | None) -> Path:
     if weights_dir is not None:
         path = Path(weights_dir)
         if not path.is_dir():
-            raise FileNotFoundError(
-                f"weights folder {path} does not exist; run `{FETCH_COMMAND} --dir {path}`"
-            )
+            raise MissingFile(f"weights folder {path} does not exist; run `{FETCH_COMMAND} --dir {path}`")
         return path
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
@@ -194,14 +193,14 @@ def resolve_weights_dir(weights_dir: str | Path | None) -> Path:
     try:
         return Path(snapshot_download(NAVA_REPO_ID, local_files_only=True))
     except LocalEntryNotFoundError as err:
-        raise FileNotFoundError(
+        raise MissingFile(
             f"{NAVA_REPO_ID} is not in the Hugging Face cache and no weights folder was given; "
             f"run `{FETCH_COMMAND}` or pass a folder laid out like the repository"
         ) from err
 
 
 def release_files(root: Path, weight_dtype: str = "auto", dit_file: str | None = None) -> dict[str, Path]:
-    """Every file the release preset reads; FileNotFoundError names all that are missing.
+    """Every file the released model reads; FileNotFoundError names all that are missing.
 
     dit_file: the DiT checkpoint's name in the folder (default: by weight_dtype, as the release names them).
     """
@@ -221,7 +220,7 @@ def release_files(root: Path, weight_dtype: str = "auto", dit_file: str | None =
     files = {name: root / rel for name, rel in wanted.items()}
     missing = [wanted[name] for name, path in files.items() if not path.is_file()]
     if missing:
-        raise FileNotFoundError(
+        raise MissingFile(
             f"missing in {root}: {', '.join(missing)}; run `{FETCH_COMMAND}` (repo {NAVA_REPO_ID})"
         )
     return files
@@ -240,7 +239,7 @@ def _release_components(
     root = resolve_weights_dir(weights_dir)
     files = release_files(root, weight_dtype, dit_file)
     speaker = ReDimNetEmbedder(device=device)  # fails early, naming the fetch command, when not cached
-    config = NavaConfig.from_preset("nava-6b")
+    config = NavaConfig.for_model("nava-6b")
     model = load_model(files["dit"], config, device=device, weight_dtype=weight_dtype)
     t5 = load_umt5_encoder(
         files["t5"], UMT5_XXL_CONFIG, dtype=torch.bfloat16 if device.type == "cuda" else dtype
@@ -257,7 +256,7 @@ def _release_components(
     audio.vae.to(device)
     audio.vocoder.to(device)
     return Components(
-        preset="nava-6b",
+        model_name="nava-6b",
         config=config,
         model=model,
         text_encoder=text,

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nava_eval.errors import InvalidValue
+
 # Width of the ReDimNet speaker vectors that feed the speaker token (fixed by the release).
 SPEAKER_DIM = 192
 # Positions per RoPE axis in the official tables; every grid axis and the audio length must stay below it.
@@ -107,12 +109,12 @@ class NavaConfig:
                 "no_split_norm_ffn=False (per-stream FFN) is not part of the release; unsupported"
             )
         if problems:
-            raise ValueError("invalid NavaConfig: " + "; ".join(problems))
+            raise InvalidValue("invalid NavaConfig: " + "; ".join(problems))
 
     def check_sp_size(self, sp_size: int) -> None:
         """Ulysses scatters heads, so the head count must split evenly; call before loading weights."""
         if sp_size < 1 or self.num_heads % sp_size:
-            raise ValueError(
+            raise InvalidValue(
                 f"sequence-parallel size {sp_size} does not divide num_heads {self.num_heads}; "
                 f"valid sizes: {[s for s in range(1, self.num_heads + 1) if self.num_heads % s == 0]}"
             )
@@ -129,7 +131,7 @@ class NavaConfig:
                 continue
             if key in _INERT_OFFICIAL_FIELDS:
                 if value != _INERT_OFFICIAL_FIELDS[key]:
-                    raise ValueError(
+                    raise InvalidValue(
                         f"config field {key}={value!r} is unsupported (only {_INERT_OFFICIAL_FIELDS[key]!r})"
                     )
                 continue
@@ -138,11 +140,11 @@ class NavaConfig:
             else:
                 unknown.append(key)
         if unknown:
-            raise ValueError(f"unknown config fields: {', '.join(sorted(unknown))}")
+            raise InvalidValue(f"unknown config fields: {', '.join(sorted(unknown))}")
         try:
             return cls(**kwargs)
         except TypeError as err:  # a required field is missing
-            raise ValueError(f"incomplete config: {err}") from err
+            raise InvalidValue(f"incomplete config: {err}") from err
 
     @classmethod
     def from_json(cls, path: str | Path) -> NavaConfig:
@@ -150,17 +152,18 @@ class NavaConfig:
         try:
             data = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as err:
-            raise ValueError(f"cannot read model config {path}: {err}") from err
+            raise InvalidValue(f"cannot read model config {path}: {err}") from err
         try:
             return cls.from_dict(data)
         except ValueError as err:
-            raise ValueError(f"{path}: {err}") from err
+            raise InvalidValue(f"{path}: {err}") from err
 
     @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> NavaConfig:
-        if name not in PRESETS:
-            raise ValueError(f"unknown model preset {name!r}; valid presets: {', '.join(sorted(PRESETS))}")
-        return dataclasses.replace(PRESETS[name], **overrides)
+    def for_model(cls, name: str, **overrides: Any) -> NavaConfig:
+        """The architecture of a named model (nava-6b, nava-tiny), with fields overridden."""
+        if name not in ARCHITECTURES:
+            raise InvalidValue(f"unknown model {name!r}; valid models: {', '.join(sorted(ARCHITECTURES))}")
+        return dataclasses.replace(ARCHITECTURES[name], **overrides)
 
     def to_dict(self) -> dict[str, Any]:
         """Official-style dict (lists for tuples), without the runtime-only attention_backend."""
@@ -171,7 +174,7 @@ class NavaConfig:
         return data
 
 
-PRESETS: dict[str, NavaConfig] = {
+ARCHITECTURES: dict[str, NavaConfig] = {
     # NAVA_6B.json plus the yaml switches the release is trained with.
     "nava-6b": NavaConfig(
         dim=3072,

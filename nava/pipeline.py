@@ -69,7 +69,7 @@ def image_bucket(width: int, height: int, resolution: int = 960) -> tuple[int, i
     """(width, height) of the I2V bucket for an image.
 
     The bucket is the first ratio whose midpoint with the next ratio is <= min(h/w, w/h), as the
-    official adapter does; portrait images swap the sides. Resolutions other than 960 (tiny presets)
+    official adapter does; portrait images swap the sides. Resolutions other than 960 (tiny models)
     scale the 960 sides and round them to multiples of 32.
     """
     ratio = min(height / width, width / height)
@@ -419,7 +419,7 @@ class NavaPipeline:
 
         has_speaker = spk_embed is not None
         meta = {
-            "preset": c.preset,
+            "model": c.model_name,
             "smoke": c.smoke,
             "latent_grid": list(shapes.t_h_w) if shapes.t_h_w else None,
             "audio_tokens": shapes.audio_tokens,

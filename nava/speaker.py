@@ -16,6 +16,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from nava_eval.errors import InvalidValue, MissingFile
+
 logger = logging.getLogger(__name__)
 
 SPEAKER_DIM = 192
@@ -50,7 +52,7 @@ def embed_speaker_files(embedder: SpeakerEmbedder, paths: Sequence[str | Path]) 
     for path in paths:
         wav, rate = read_audio(path)
         if wav.shape[-1] == 0:
-            raise ValueError(f"{path}: audio has no samples")
+            raise InvalidValue(f"{path}: audio has no samples")
         vectors.append(embedder.embed(prepare_waveform(wav, rate)).float().reshape(SPEAKER_DIM))
     return torch.stack(vectors) if vectors else torch.zeros(0, SPEAKER_DIM)
 
@@ -90,7 +92,7 @@ class ReDimNetEmbedder:
         # torch.hub names the checkout after the branch it resolved (main or master).
         repos = sorted(hub_root.glob("IDRnD_ReDimNet_*"))
         if not repos:
-            raise FileNotFoundError(
+            raise MissingFile(
                 f"ReDimNet is not in the torch hub cache (no IDRnD_ReDimNet_* in {hub_root}); run "
                 f"`{FETCH_COMMAND}` on a machine with network access to fetch it"
             )
@@ -106,7 +108,7 @@ class ReDimNetEmbedder:
                 "built for your torch version (the nava-6b speaker embedder needs it)"
             ) from err
         except (OSError, RuntimeError) as err:  # weights not cached and no network
-            raise FileNotFoundError(
+            raise MissingFile(
                 f"ReDimNet weights could not be loaded from the hub cache ({err}); run `{FETCH_COMMAND}`"
             ) from err
         finally:

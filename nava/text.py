@@ -22,6 +22,8 @@ from typing import Any, Protocol
 
 import torch
 
+from nava_eval.errors import InvalidValue, MissingFile
+
 logger = logging.getLogger(__name__)
 
 SPEAKER_OPEN, SPEAKER_CLOSE, SPEAKER_SLOT = "<S>", "<E>", "<extra_id_2>"
@@ -99,7 +101,7 @@ def wan_t5_to_hf(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         else:
             unknown.append(key)
     if unknown:
-        raise ValueError(f"not Wan T5 encoder keys: {', '.join(sorted(unknown)[:8])}")
+        raise InvalidValue(f"not Wan T5 encoder keys: {', '.join(sorted(unknown)[:8])}")
     return out
 
 
@@ -123,7 +125,7 @@ def load_umt5_encoder(
     """Load Wan-format `.pth` (torch.load weights_only) or HF-format `.safetensors`, strictly."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"umt5-xxl encoder weights not found: {path}")
+        raise MissingFile(f"umt5-xxl encoder weights not found: {path}")
     from nava_eval.weight_files import read_safetensors_file, read_torch_file
 
     if path.suffix == ".safetensors":
@@ -144,7 +146,7 @@ def load_umt5_state(
     hf_state = {k: v.to(dtype) for k, v in hf_state.items()}
     missing, unexpected = model.load_state_dict(hf_state, strict=False, assign=True)
     if missing or unexpected:
-        raise ValueError(f"umt5 weights do not match: missing {missing[:8]}, unexpected {unexpected[:8]}")
+        raise InvalidValue(f"umt5 weights do not match: missing {missing[:8]}, unexpected {unexpected[:8]}")
     # Tie again after assign=True replaced the parameters.
     model.encoder.embed_tokens = model.shared
     return model.eval()
@@ -217,7 +219,7 @@ class TextEncoder:
 
 
 class SmokeTokenizer:
-    """SMOKE-ONLY tokenizer for the `nava-tiny` preset: one token per character, needs no download.
+    """SMOKE-ONLY tokenizer for the `nava-tiny` model: one token per character, needs no download.
 
     Ids: 0 pad, 1 EOS, 2 unk, 3.. the character's code point folded into `char_buckets` ids, then
     `<extra_id_k>` counted down from the end of the vocabulary as in T5. Its tokens mean nothing to
@@ -278,5 +280,5 @@ def load_umt5_tokenizer(path: str | Path) -> Tokenizer:
 
     path = Path(path)
     if not path.is_dir():
-        raise FileNotFoundError(f"umt5-xxl tokenizer folder not found: {path}")
+        raise MissingFile(f"umt5-xxl tokenizer folder not found: {path}")
     return AutoTokenizer.from_pretrained(str(path))

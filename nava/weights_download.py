@@ -12,6 +12,7 @@ import hashlib
 import logging
 from pathlib import Path
 
+from nava_eval.errors import InvalidValue, MissingFile
 from nava_eval.nava.components import (
     AUDIO_VAE_FILE,
     DIT_FILE,
@@ -60,7 +61,7 @@ def verify_release(
             real.unlink(missing_ok=True)  # the HF cache blob behind the snapshot link
             bad.append(f"{rel}: sha256 {digest}, expected {pins[rel]}")
     if bad:
-        raise ValueError(
+        raise InvalidValue(
             f"deleted from {folder} (checksum mismatch): "
             + "; ".join(bad)
             + f". Fetch them again with `{FETCH_COMMAND}`."
@@ -73,7 +74,7 @@ def nava_download_plan(weight_dtype: str = "auto") -> tuple[str, ...]:
     dits = {"auto": (DIT_FILE,), "fp32": (DIT_FILE,), "bf16": (DIT_FILE,), "fp8_e4m3fn": (DIT_FP8_FILE,),
             "all": (DIT_FILE, DIT_FP8_FILE)}  # fmt: skip
     if weight_dtype not in dits:
-        raise ValueError(f"weight_dtype {weight_dtype!r} unknown; valid: {', '.join(dits)}")
+        raise InvalidValue(f"weight_dtype {weight_dtype!r} unknown; valid: {', '.join(dits)}")
     return (*dits[weight_dtype], *CONFIG_FILES, VIDEO_VAE_FILE, T5_FILE, *TOKENIZER_FILES, AUDIO_VAE_FILE)
 
 
@@ -106,7 +107,7 @@ def download_nava_weights(
     except LocalEntryNotFoundError as exc:
         if not offline:
             raise
-        raise FileNotFoundError(
+        raise MissingFile(
             f"offline mode is on and {NAVA_REPO_ID} is not in the Hugging Face cache; run `{FETCH_COMMAND}` "
             "without --offline on a machine with network access"
         ) from exc

@@ -22,7 +22,12 @@ def __getattr__(name: str):  # noqa: ANN202 - PEP 562 lazy attribute
         from nava_eval.runners.api import evaluate
 
         return evaluate
+    if name == "load_results":
+        # Tidy rows (pandas) of run directories and published baselines: reports/rows.py, loaded on use.
+        from nava_eval.reports.rows import load_results_frame
+
+        return load_results_frame
     raise AttributeError(f"module 'nava_eval' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "evaluate"]
+__all__ = ["__version__", "evaluate", "load_results"]

@@ -13,8 +13,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from nava_eval.errors import UserError
 
-class WeightFileError(ValueError):
+
+class WeightFileError(UserError, ValueError):
     """A weight file is missing, empty or unreadable; the message names it and says what to do."""
 
 

@@ -18,17 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from nava_eval.benchmarks.base import FieldRule
+from nava_eval.errors import InvalidValue
 from nava_eval.metrics.base import MetricField
-from nava_eval.reports.results import (
-    MetricResult,
-    Provenance,
-    Results,
-    ScoreRecord,
-    SetResult,
-    latest_by_id,
-    load_score_records,
-    sample_key,
-)
 from nava_eval.reports.stats import (
     PER_SET_MEANS,
     bootstrap_ci,
@@ -38,6 +29,16 @@ from nava_eval.reports.stats import (
     mean_of_set_means,
     seed_estimate,
     seed_statistic_estimate,
+)
+from nava_eval.rundir.records import (
+    MetricResult,
+    Provenance,
+    Results,
+    ScoreRecord,
+    SetResult,
+    latest_by_id,
+    load_score_records,
+    sample_key,
 )
 
 #: results.json `aggregation` of a set-level field.
@@ -404,7 +405,7 @@ def aggregate_metric(
     planned_keys = {p.key for p in planned}
     protocols = Counter(r.protocol for key, r in records.items() if key in planned_keys)
     if len(protocols) > 1:
-        raise ValueError(
+        raise InvalidValue(
             f"{scores_path}: scores of different protocols are mixed ({dict(protocols)}); "
             f"rescore with one protocol (nava-eval score --metrics {metric}) before aggregating"
         )

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from nava_eval.errors import InvalidValue
 from nava_eval.reports.per_sample import RunData, field_values, load_run, paired_items, paired_set_statistic
 from nava_eval.reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, PER_SET_MEANS, paired_bootstrap
 from nava_eval.reports.tables import FIELD_LABELS, SMOKE_BANNER, field_order
@@ -76,13 +77,13 @@ def compare_runs(
     """Paired bootstrap of B − A per field; raises ValueError when the runs are of different benchmarks."""
     a, b = load_run(run_a), load_run(run_b)
     if a.results.benchmark != b.results.benchmark:
-        raise ValueError(
+        raise InvalidValue(
             f"runs are of different benchmarks ({a.results.benchmark} vs {b.results.benchmark}); "
             "a paired comparison needs the same prompts"
         )
     for run in (a, b):
         if run.run_dir is None or not (run.run_dir / "scores").is_dir():
-            raise ValueError(
+            raise InvalidValue(
                 f"run {run.results.run_name}: no per-sample scores (scores/*.jsonl) next to its results.json; "
                 "compare needs run directories"
             )
@@ -91,7 +92,7 @@ def compare_runs(
     if fields is not None:
         unknown = [f for f in fields if f not in present_a | present_b]
         if unknown:
-            raise ValueError(
+            raise InvalidValue(
                 f"--metric {', '.join(unknown)}: not scored in either run; "
                 f"fields: {', '.join(field_order(present_a | present_b))}"
             )
@@ -214,7 +215,7 @@ def render_comparison(comparison: Comparison, fmt: str = "md") -> str:
         data["banner"] = SMOKE_BANNER if comparison.smoke else None
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if fmt != "md":
-        raise ValueError(f"unknown comparison format {fmt!r}; valid formats: md, json")
+        raise InvalidValue(f"unknown comparison format {fmt!r}; valid formats: md, json")
     from tabulate import tabulate
 
     body = []

@@ -22,9 +22,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from nava_eval.errors import InvalidValue, UserError
 from nava_eval.interrupts import reraise_interrupts
-from nava_eval.reports.fileio import atomic_path, sha256_file
-from nava_eval.reports.results import (
+from nava_eval.reports.tables import SMOKE_BANNER
+from nava_eval.rundir.files import atomic_path, sha256_file
+from nava_eval.rundir.records import (
     RESULTS_SCHEMA,
     RUN_SCHEMA,
     SAMPLE_SCHEMA,
@@ -38,8 +40,7 @@ from nava_eval.reports.results import (
     record_key,
     sample_key,
 )
-from nava_eval.reports.schema import SchemaError, from_dict, to_dict
-from nava_eval.reports.tables import SMOKE_BANNER
+from nava_eval.rundir.schema import SchemaError, from_dict, to_dict
 
 SUBMISSION_SCHEMA = "nava-eval/submission/v1"
 MANIFEST_NAME = "submission.json"
@@ -117,7 +118,7 @@ class ValidationReport:
         return not self.errors
 
 
-class SubmissionError(ValueError):
+class SubmissionError(UserError, ValueError):
     """The zip is unsafe or not a submission; the message names the member and the problem."""
 
 
@@ -140,32 +141,36 @@ def submit(run_dir: str | Path, out: str | Path, with_media: bool = False) -> Pa
     """
     run_dir = Path(run_dir)
     if Path(out).resolve().is_relative_to(run_dir.resolve()):
-        raise ValueError(
+        raise InvalidValue(
             f"{out}: inside the run directory {run_dir}; the bundle would overwrite or join the files it "
             "bundles. Write it elsewhere (e.g. -o submission.zip)"
         )
     for name in (*METADATA_FILES,):
         if not (run_dir / name).is_file():
-            raise ValueError(f"{run_dir / name}: missing; submit needs a generated and scored run directory")
+            raise InvalidValue(
+                f"{run_dir / name}: missing; submit needs a generated and scored run directory"
+            )
     results = load_results(run_dir)
     score_files = sorted((run_dir / "scores").glob("*.jsonl"))
     if not score_files:
-        raise ValueError(f"{run_dir / 'scores'}: no score files; run `nava-eval score` first")
+        raise InvalidValue(f"{run_dir / 'scores'}: no score files; run `nava-eval score` first")
     samples = latest_by_id(load_sample_records(run_dir / "samples.jsonl"))
     outputs: dict[str, ManifestOutput] = {}
     for sample in samples.values():
         if sample.status != "done":
             continue
         if not sample.output:
-            raise ValueError(
+            raise InvalidValue(
                 f"{run_dir / 'samples.jsonl'}: sample {sample.id} is done but has no output path"
             )
         path = run_dir / sample.output
         if not path.is_file():
-            raise ValueError(f"{path}: output of sample {sample.id} is missing; regenerate or drop it first")
+            raise InvalidValue(
+                f"{path}: output of sample {sample.id} is missing; regenerate or drop it first"
+            )
         digest = sha256_file(path)
         if sample.output_sha256 and digest != sample.output_sha256:
-            raise ValueError(
+            raise InvalidValue(
                 f"{path}: sha256 {digest[:12]}… differs from samples.jsonl ({sample.output_sha256[:12]}…); the "
                 "output changed after it was recorded: rerun generate/score for it"
             )
@@ -175,10 +180,14 @@ def submit(run_dir: str | Path, out: str | Path, with_media: bool = False) -> Pa
         if sample.audio_output:
             audio = run_dir / sample.audio_output
             if not audio.is_file():
-                raise ValueError(f"{audio}: separate audio of sample {sample.id} is missing; import it again")
+                raise InvalidValue(
+                    f"{audio}: separate audio of sample {sample.id} is missing; import it again"
+                )
             audio_digest = sha256_file(audio)
             if sample.audio_output_sha256 and audio_digest != sample.audio_output_sha256:
-                raise ValueError(f"{audio}: sha256 differs from samples.jsonl; the file changed after import")
+                raise InvalidValue(
+                    f"{audio}: sha256 differs from samples.jsonl; the file changed after import"
+                )
             outputs[Path(sample.audio_output).as_posix()] = ManifestOutput(
                 sample.id, sample.set, audio_digest, audio.stat().st_size, sample.run_seed, "audio"
             )
@@ -372,13 +381,13 @@ def _read_members(
 
 
 def _json(name: str, data: bytes) -> Any:
-    from nava_eval.reports.safe_json import parse_json
+    from nava_eval.rundir.safe_json import parse_json
 
     return parse_json(data, name, finite=True)
 
 
 def _jsonl(name: str, data: bytes, cls: type, schema: str) -> list[Any]:
-    from nava_eval.reports.safe_json import parse_json
+    from nava_eval.rundir.safe_json import parse_json
 
     records = []
     for number, line in enumerate(data.split(b"\n"), start=1):

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from nava_eval.errors import InvalidValue
+
 #: run model name → published model name, for the models this harness generates itself.
 BUILTIN_ALIASES: dict[str, str] = {"nava-6b": "NAVA"}
 
@@ -29,7 +31,7 @@ def parse_alias(text: str) -> tuple[str, str]:
     """ "RUN_MODEL=PUBLISHED" → (run model, published model); a bad pair is a ValueError naming it."""
     run, sep, published = text.partition("=")
     if not sep or not run.strip() or not published.strip():
-        raise ValueError(
+        raise InvalidValue(
             f"--alias {text!r} is not RUN_MODEL=PUBLISHED_MODEL (e.g. 'mova-720p=MOVA-720p (dual CFG)')"
         )
     return run.strip(), published.strip()
@@ -53,7 +55,7 @@ def check_aliases(aliases: Mapping[str, str], published_models: Iterable[str], b
     by_norm = {_norm(m) for m in known}
     for run, published in aliases.items():
         if _norm(published) not in by_norm:
-            raise ValueError(
+            raise InvalidValue(
                 f"--alias {run}={published}: no published {benchmark} numbers for {published!r}; "
                 f"published models: {', '.join(known) or 'none'}"
             )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nava_eval.reports.results import (
+from nava_eval.rundir.records import (
     Results,
     ScoreRecord,
     latest_by_id,

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from nava_eval.errors import InvalidValue
+
 PUBLISHED_CSV = "published.csv"
 
 #: CSV benchmark name → our benchmark key.
@@ -76,7 +78,7 @@ def _required(record: dict, column: str, path: str | Path | None) -> str:
     """A column every published number must fill: its protocol id and the evidence for it."""
     value = record.get(column)
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(
+        raise InvalidValue(
             f"{path or published_csv_path()}: {record.get('model')!r} {record.get('metric')!r} has no "
             f"{column}; every published number names the protocol it was measured with "
             "(and 'verified: ...' or 'inferred: ...' evidence)"
@@ -100,7 +102,7 @@ def load_published(
     raw = pd.read_csv(path or published_csv_path(), dtype={"params_b": "float64"})
     unknown = sorted(set(raw["benchmark"]) - set(BENCHMARK_KEYS))
     if unknown:
-        raise ValueError(
+        raise InvalidValue(
             f"{path or published_csv_path()}: unknown benchmark name(s) {unknown}; add them to BENCHMARK_KEYS"
         )
     rows = []
@@ -127,14 +129,14 @@ def load_published(
     if benchmark is not None:
         valid = sorted(frame["benchmark"].unique())
         if benchmark not in valid:
-            raise ValueError(f"no published numbers for benchmark {benchmark!r}; valid: {', '.join(valid)}")
+            raise InvalidValue(f"no published numbers for benchmark {benchmark!r}; valid: {', '.join(valid)}")
         frame = frame[frame["benchmark"] == benchmark]
         if split is None:
             split = DEFAULT_SPLIT.get(benchmark)
     if split is not None:
         valid_splits = sorted(frame["split"].unique())
         if split not in valid_splits:
-            raise ValueError(
+            raise InvalidValue(
                 f"no published numbers for split {split!r}; valid splits: {', '.join(valid_splits)}"
             )
         frame = frame[frame["split"] == split]

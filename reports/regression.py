@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from nava_eval.errors import InvalidValue
 from nava_eval.reports.per_sample import (
     RunData,
     field_estimate,
@@ -84,7 +85,7 @@ def parse_tolerance(text: str) -> tuple[str, Tolerance]:
     """ "wer=0.5" (absolute, the metric's units) or "sync_c=2%" (relative to the baseline) → (field, Tolerance)."""
     match = _TOLERANCE_RE.fullmatch(text)
     if not match:
-        raise ValueError(
+        raise InvalidValue(
             f"bad tolerance {text!r}; write METRIC=ABS or METRIC=REL% (e.g. wer=0.5 or sync_c=2%)"
         )
     name, amount, percent = match.groups()
@@ -262,7 +263,7 @@ def check(
         baseline = resolve_baseline(against, loaded)
         base_label = baseline.label
         if not 0.0 <= coverage_tolerance <= 1.0:
-            raise ValueError(f"coverage tolerance must be a fraction in [0, 1], got {coverage_tolerance}")
+            raise InvalidValue(f"coverage tolerance must be a fraction in [0, 1], got {coverage_tolerance}")
         return _check(loaded, baseline, parsed, seed, n_resamples, coverage_tolerance)
     except (ValueError, OSError) as exc:  # SchemaError and UnusableInput are ValueErrors
         return CheckResult(EXIT_UNUSABLE, run_label, base_label, errors=(str(exc),))
@@ -494,7 +495,7 @@ def junit_xml(result: CheckResult) -> str:
 
 def write_junit(result: CheckResult, path: str | Path) -> Path:
     """Write `junit_xml(result)` atomically."""
-    from nava_eval.reports.fileio import atomic_write_text
+    from nava_eval.rundir.files import atomic_write_text
 
     return atomic_write_text(path, junit_xml(result))
 

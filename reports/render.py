@@ -22,18 +22,14 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from nava_eval.reports.fileio import atomic_write_text
+from nava_eval.errors import InvalidValue
+from nava_eval.reports.paper_view import PAPER_CSS, build_paper_tables, render_html
 from nava_eval.reports.per_sample import RunData, load_run
-from nava_eval.reports.results import SampleRecord, latest_by_id, load_sample_records
+from nava_eval.reports.rows import SMOKE_BANNER, build_rows
 from nava_eval.reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_ci
-from nava_eval.reports.tables import (
-    FIELD_LABELS,
-    SMOKE_BANNER,
-    ComparisonTable,
-    build_table,
-    field_order,
-    render_table,
-)
+from nava_eval.reports.tables import FIELD_LABELS, field_order
+from nava_eval.rundir.files import atomic_write_text
+from nava_eval.rundir.records import SampleRecord, latest_by_id, load_sample_records
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +50,7 @@ caption { text-align: left; font-weight: 600; padding-bottom: 0.3em; }
 .plots img { max-width: 100%; margin: 0.5em 0; display: block; }
 td.failed, td.skipped { color: #a00; } td.missing { color: #999; }
 td.notes { text-align: left; white-space: normal; font-size: 0.85em; color: #a00; }
+#samples th { white-space: normal; } .wide { max-width: 100%; overflow-x: auto; }
 """
 
 
@@ -66,37 +63,6 @@ def _png(fig: object) -> str:
     fig.savefig(buffer, format="png", dpi=96, bbox_inches="tight")  # type: ignore[attr-defined]
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     return f"data:image/png;base64,{data}"
-
-
-def _metric_chart(table: ComparisonTable, key: str) -> str | None:
-    """Horizontal bars: every row's value of one column, runs with their 95 % CI as error bars."""
-    from matplotlib.figure import Figure
-
-    column = next(c for c in table.columns if c.key == key)
-    rows = [(r, table.cell(r.label, key)) for r in table.rows if table.cell(r.label, key) is not None]
-    if not rows:
-        return None
-    labels = [r.label for r, _ in rows]
-    values = np.array([c.value for _, c in rows])
-    lower = np.array([c.value - c.ci95[0] if c.ci95 else 0.0 for _, c in rows])
-    upper = np.array([c.ci95[1] - c.value if c.ci95 else 0.0 for _, c in rows])
-    colors = ["#1f77b4" if r.kind == "run" else "#b0b0b0" for r, _ in rows]
-    fig = Figure(figsize=(7.5, 0.45 * len(rows) + 1.0))
-    ax = fig.add_subplot()
-    positions = np.arange(len(rows))[::-1]
-    ax.barh(positions, values, color=colors)
-    has_ci = np.array([c.ci95 is not None for _, c in rows])
-    if has_ci.any():  # published numbers have no CI: no zero-width whiskers for them
-        err = np.vstack([lower[has_ci], upper[has_ci]])
-        ax.errorbar(values[has_ci], positions[has_ci], xerr=err, fmt="none", ecolor="black", capsize=3)
-    ax.set_yticks(positions, labels)
-    arrow = "higher is better" if column.direction == "higher" else "lower is better"
-    ax.set_title(f"{column.label} ({arrow}); runs blue with 95 % CI, published grey")
-    low = float(np.min(values - lower))
-    high = float(np.max(values + upper))
-    span = max(high - low, 1e-9)
-    ax.set_xlim(max(0.0, low - 0.15 * span) if low >= 0 else low - 0.15 * span, high + 0.1 * span)
-    return _png(fig)
 
 
 def _per_set_chart(run: RunData, name: str, seed: int, n_resamples: int) -> str | None:
@@ -126,7 +92,17 @@ def _per_set_chart(run: RunData, name: str, seed: int, n_resamples: int) -> str 
     ax.bar(x, means, yerr=err, color="#1f77b4", capsize=4)
     ax.set_xticks(x, [f"{p[0]}\n(n={p[4]})" for p in points])
     ax.set_title(f"{FIELD_LABELS.get(name, name)} per set (95 % CI)")
+    _plain_axis(ax.yaxis)
     return _png(fig)
+
+
+def _plain_axis(axis: object) -> None:
+    """Tick labels are the values themselves, never an offset ("1e-10+1e2")."""
+    from matplotlib.ticker import ScalarFormatter
+
+    formatter = ScalarFormatter(useOffset=False)
+    formatter.set_scientific(False)
+    axis.set_major_formatter(formatter)  # type: ignore[attr-defined]
 
 
 def _relative_link(target: Path, report_dir: Path) -> str:
@@ -219,11 +195,22 @@ def _meta(run: RunData) -> tuple[list[tuple[str, object]], list[str]]:
             ("python / torch", f"{p.python} / {p.torch}"),
         ]
         rows += [("GPUs", ", ".join(p.gpus) or "none"), ("host", p.hostname)]
-    coverage = [
-        f"{name}: n={m.n}, skipped {m.n_skipped}, failed {m.n_failed}, missing {m.n_missing} ({m.protocol})"
-        for name, m in r.metrics.items()
-    ]
-    return rows, coverage
+    return rows, coverage_summary(r)
+
+
+def coverage_summary(results: object) -> list[str]:
+    """Coverage in a line or two: fields with the same counts are grouped; only gaps are named."""
+    groups: dict[tuple[int, int, int, int], list[str]] = {}
+    for name, m in results.metrics.items():  # type: ignore[attr-defined]
+        groups.setdefault((m.n, m.n_skipped, m.n_failed, m.n_missing), []).append(name)
+    lines = []
+    for (n, skipped, failed, missing), names in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        gaps = [f"{k} {v}" for k, v in (("skipped", skipped), ("failed", failed), ("missing", missing)) if v]
+        who = f"{len(names)} fields" if len(names) > 3 else ", ".join(names)
+        lines.append(
+            f"{who}: n={n}" + (f"; {', '.join(gaps)}" if gaps else "; nothing skipped, failed or missing")
+        )
+    return lines
 
 
 @functools.cache
@@ -253,14 +240,17 @@ def render_report(
     if report_dir is None:
         report_dir = main.run_dir if main.run_dir is not None else Path.cwd()
     report_dir = Path(report_dir).resolve()
-    table = build_table([main, *extra], published=published, seed=seed, n_resamples=n_resamples)
-    per_set = build_table(
-        [main, *extra], published=published, per_set=True, seed=seed, n_resamples=n_resamples
-    )
+    rowset = build_rows([main.results, *(o.results for o in extra)], published=published)
+    tables = build_paper_tables(rowset, per_set=True)
+    overall = [t for t in tables if t.set_name == "all"]
+    per_set_tables = [t for t in tables if t.set_name != "all"]
     r = main.results
     smoke = r.smoke or any(o.results.smoke for o in extra)
-    per_set_columns = [c for c in per_set.columns if c.set is not None]
-    metric_plots = [chart for column in table.columns if (chart := _metric_chart(table, column.key))]
+    from nava_eval.reports.plots import metric_figure, paper_vs_harness_figure
+
+    figures = [metric_figure(t) for t in overall]
+    figures += [f for t in overall if (f := paper_vs_harness_figure(rowset, t.benchmark)) is not None]
+    metric_plots = [_png(fig) for fig in figures]
     per_set_plots = [
         p
         for name in field_order(list(main.results.metrics))
@@ -270,15 +260,15 @@ def render_report(
     field_labels, samples = _sample_rows(main, report_dir)
     score_files = sorted((main.run_dir / "scores").glob("*.jsonl")) if main.run_dir else []
     return _template().render(
-        css=Markup(_CSS),
+        css=Markup(_CSS + PAPER_CSS),
         run_name=r.run_name,
         benchmark=r.benchmark,
         model=r.model,
         smoke_banner=SMOKE_BANNER if smoke else None,
         meta=meta,
         coverage=coverage,
-        comparison_html=Markup(render_table(table, "html")),
-        per_set_html=Markup(render_table(per_set, "html")) if per_set_columns else None,
+        comparison_html=Markup("".join(render_html(t) for t in overall)),
+        per_set_html=Markup("".join(render_html(t) for t in per_set_tables)) if per_set_tables else None,
         metric_plots=metric_plots,
         per_set_plots=per_set_plots,
         score_files=[(p.name, _relative_link(p, report_dir)) for p in score_files],
@@ -297,7 +287,7 @@ def write_report(
     main = load_run(run)
     if out is None:
         if main.run_dir is None:
-            raise ValueError("the run has no directory; pass out= for the report path")
+            raise InvalidValue("the run has no directory; pass out= for the report path")
         out = main.run_dir / REPORT_NAME
     out = Path(out)
     text = render_report(main, others, report_dir=out.parent, **options)  # type: ignore[arg-type]

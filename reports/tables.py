@@ -20,10 +20,11 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from nava_eval.errors import InvalidValue
 from nava_eval.reports.model_names import published_name
 from nava_eval.reports.per_sample import RunData, field_estimate, field_values, is_multi_seed, load_run
-from nava_eval.reports.results import Results
 from nava_eval.reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_ci
+from nava_eval.rundir.records import Results
 
 Format = Literal["md", "csv", "html", "latex", "json"]
 FORMATS: tuple[str, ...] = ("md", "csv", "html", "latex", "json")
@@ -397,13 +398,13 @@ def build_table(
     loaded = [load_run(r) for r in runs]
     names = sorted({r.results.benchmark for r in loaded})
     if len(names) > 1:
-        raise ValueError(f"runs are of different benchmarks ({', '.join(names)}); a table is per benchmark")
+        raise InvalidValue(f"runs are of different benchmarks ({', '.join(names)}); a table is per benchmark")
     if benchmark is None:
         if not names:
-            raise ValueError("build_table needs runs or a benchmark name")
+            raise InvalidValue("build_table needs runs or a benchmark name")
         benchmark = names[0]
     elif names and names[0] != benchmark:
-        raise ValueError(f"runs are of benchmark {names[0]!r}, not {benchmark!r}")
+        raise InvalidValue(f"runs are of benchmark {names[0]!r}, not {benchmark!r}")
 
     pub = _published_frame(published, benchmark)
     pub_models = [str(m) for m in pub["model"].unique()] if len(pub) else []
@@ -673,7 +674,7 @@ def _check_field_names(fields: Sequence[str], loaded: Sequence[RunData], pub: pd
     known |= {str(m) for m in pub["metric"].unique()} if len(pub) else set()
     unknown = [f for f in fields if f not in known]
     if unknown:
-        raise ValueError(
+        raise InvalidValue(
             f"unknown metric field(s) {', '.join(unknown)}; valid: {', '.join(field_order(known))}"
         )
 
@@ -927,4 +928,4 @@ def render_table(table: ComparisonTable, fmt: Format = "md") -> str:
         text = table.numeric_frame().to_csv(index=False)
         prefix = f"# {table.banner}\n" if table.banner else ""
         return prefix + text
-    raise ValueError(f"unknown table format {fmt!r}; valid formats: {', '.join(FORMATS)}")
+    raise InvalidValue(f"unknown table format {fmt!r}; valid formats: {', '.join(FORMATS)}")

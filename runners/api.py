@@ -1,4 +1,4 @@
-"""The Python entry point for notebooks and other harnesses; the CLI's `import` and `score` call these.
+"""The Python entry point for notebooks and other harnesses: the same functions the CLI calls, as one facade.
 
     from nava_eval import evaluate
     results = evaluate("versebench", outputs_dir="ovi_outputs/", model="Ovi 1.1", run_dir="runs/ovi")
@@ -11,41 +11,14 @@ results.json, so a notebook sees exactly the numbers `nava-eval report` shows.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from nava_eval.benchmarks.base import SampleSelection
-from nava_eval.reports.results import Results
+from nava_eval.benchmarks.selection import selection_of
+from nava_eval.errors import InvalidValue
+from nava_eval.rundir.records import Results
 from nava_eval.runners.importing import ImportReport, ImportRequest, Transfer, import_outputs
-
-
-@dataclass(frozen=True)
-class ScoredRun:
-    """What `score` did: results.json's object (None on torchrun ranks other than 0), per-metric summaries, files."""
-
-    results: Results | None
-    summaries: list[Any] = field(default_factory=list)
-    written: list[Path] = field(default_factory=list)
-    #: What failed (generation, scoring, outputs changed on disk) as a sentence; None when nothing did.
-    failures: str | None = None
-
-
-def _selection(
-    sets: Sequence[str] | str | None, ids: Iterable[str] | Path | str | None, limit: int | None
-) -> SampleSelection:
-    if isinstance(sets, str):
-        sets = [s.strip() for s in sets.split(",") if s.strip()]
-    chosen_ids: frozenset[str] | None = None
-    if isinstance(ids, str | Path):
-        from nava_eval.benchmarks.selection import read_ids_file
-
-        chosen_ids = read_ids_file(Path(ids))
-    elif ids is not None:
-        chosen_ids = frozenset(ids)
-    return SampleSelection(sets=tuple(sets) if sets else None, ids=chosen_ids, limit=limit)
+from nava_eval.runners.scoring import ScoredRun, score_run_dir
 
 
 def import_run(
@@ -77,27 +50,12 @@ def import_run(
             mapping=Path(mapping) if mapping is not None else None,
             params_b=params_b,
             data_dir=Path(data_dir) if data_dir is not None else None,
-            selection=_selection(sets, ids, limit),
+            selection=selection_of(sets, ids, limit),
             preset=preset,
             strict=strict,
             transfer=transfer,
         )
     )
-
-
-def score_prepared(prepared: Any, metrics: Sequence[str] | None = None, *, reports: bool = True) -> ScoredRun:
-    """Score a prepared run (every rank under torchrun), then on rank 0 write results.json and the reports."""
-    from nava_eval.runners.run import aggregate_run, failure_summary, score_run, write_reports
-
-    summaries = score_run(prepared, metrics)
-    if int(os.environ.get("RANK", "0")) != 0:
-        return ScoredRun(None, [], [])
-    results = aggregate_run(prepared, metrics)
-    written = [prepared.run_dir.results_json]
-    if reports:
-        written += write_reports(prepared)
-    changed = [key for s in summaries for key in s.changed]
-    return ScoredRun(results, summaries, written, failure_summary(prepared, results, changed))
 
 
 def score(
@@ -113,28 +71,17 @@ def score(
     reports: bool = True,
 ) -> ScoredRun:
     """Score a run directory (generated or imported): cached scores are reused, `nproc` processes share the work."""
-    from nava_eval.runners.run import load_prepared
-    from nava_eval.runners.run_lock import command_lock
-
-    chosen = tuple(metrics) if metrics else None
-    if not Path(run_dir).is_dir():  # checked first: taking the lock would create the folder
-        raise FileNotFoundError(
-            f"{run_dir}: no such run directory (make one with `nava-eval run`, `generate` or `import`)"
-        )
-    with command_lock(Path(run_dir), "nava-eval score"):
-        prepared = load_prepared(
-            Path(run_dir),
-            {
-                "metrics": chosen,
-                "scorer_weights": dict(weights or {}),
-                "device": device,
-                "batch_size": batch_size,
-                "progress": progress,
-                "nproc": nproc,
-                "timeout_s": timeout_s,
-            },
-        )
-        return score_prepared(prepared, chosen, reports=reports)
+    return score_run_dir(
+        run_dir,
+        metrics=metrics,
+        nproc=nproc,
+        device=device,
+        batch_size=batch_size,
+        weights=weights,
+        progress=progress,
+        timeout_s=timeout_s,
+        reports=reports,
+    )
 
 
 def evaluate(
@@ -166,7 +113,7 @@ def evaluate(
     """
     if outputs_dir is not None:
         if not model:
-            raise ValueError("evaluate(outputs_dir=...) needs model=NAME: the name the tables show for it")
+            raise InvalidValue("evaluate(outputs_dir=...) needs model=NAME: the name the tables show for it")
         report = import_run(
             benchmark,
             outputs_dir,
@@ -182,7 +129,9 @@ def evaluate(
         )
         run_dir = report.run_dir
     elif run_dir is None:
-        raise ValueError("evaluate needs outputs_dir (a model's outputs folder) or run_dir (a run directory)")
+        raise InvalidValue(
+            "evaluate needs outputs_dir (a model's outputs folder) or run_dir (a run directory)"
+        )
     scored = score(
         run_dir, metrics=metrics, nproc=nproc, device=device, batch_size=batch_size, progress=progress
     )

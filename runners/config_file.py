@@ -50,7 +50,7 @@ def _read_mapping(path: Path) -> dict[str, Any]:
         config = data.get(CONFIG_PARAM)
         if not isinstance(config, dict):
             raise ConfigFileError(
-                f"{path}: this run.json records no `config` (written by an older nava-eval); "
+                f"{path}: this run.json records no `config` (only `nava-eval run` records one; an imported run has none); "
                 "pass the options on the command line instead"
             )
         return config

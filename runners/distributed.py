@@ -28,6 +28,9 @@ from typing import Any, TypeVar
 import torch
 import torch.distributed as dist
 
+from nava_eval.errors import InvalidValue
+from nava_eval.ranks import launched_local_rank, launched_rank, launched_world_size
+
 logger = logging.getLogger(__name__)
 
 # Longest wait on one collective. Ranks of an SP group meet at every attention layer, but while the
@@ -90,16 +93,16 @@ class DistContext:
 def check_sp_size(sp_size: int, world_size: int, num_heads: int | None = None) -> None:
     """Raise ValueError (naming the valid choices) unless sp_size splits both the world and the heads."""
     if sp_size < 1:
-        raise ValueError(f"--sp must be >= 1, got {sp_size}")
+        raise InvalidValue(f"--sp must be >= 1, got {sp_size}")
     if world_size % sp_size:
         valid = [s for s in range(1, world_size + 1) if world_size % s == 0]
-        raise ValueError(
+        raise InvalidValue(
             f"--sp {sp_size} does not divide the world size {world_size} (DP groups = world / sp); "
             f"valid --sp for this world: {valid}"
         )
     if num_heads is not None and num_heads % sp_size:
         valid = [s for s in range(1, num_heads + 1) if num_heads % s == 0]
-        raise ValueError(
+        raise InvalidValue(
             f"--sp {sp_size} does not divide the model's {num_heads} attention heads (Ulysses scatters heads "
             f"across the SP group); valid --sp: {valid}"
         )
@@ -120,20 +123,13 @@ def dp_group_ranks(world_size: int, sp_size: int) -> list[list[int]]:
     return [list(range(s, world_size, sp_size)) for s in range(sp_size)]
 
 
-def _env_int(env: Mapping[str, str], name: str) -> int:
-    try:
-        return int(env[name])
-    except ValueError as err:
-        raise ValueError(f"environment variable {name}={env[name]!r} is not an integer") from err
-
-
 def _resolve_backend(backend: str | None) -> str:
     if backend is None:
         return "nccl" if torch.cuda.is_available() else "gloo"
     if backend not in ("nccl", "gloo"):
-        raise ValueError(f"backend {backend!r} unsupported; use 'nccl' (CUDA) or 'gloo' (CPU)")
+        raise InvalidValue(f"backend {backend!r} unsupported; use 'nccl' (CUDA) or 'gloo' (CPU)")
     if backend == "nccl" and not torch.cuda.is_available():
-        raise ValueError("backend 'nccl' needs CUDA, but torch sees no GPU; use 'gloo' to run on CPU")
+        raise InvalidValue("backend 'nccl' needs CUDA, but torch sees no GPU; use 'gloo' to run on CPU")
     return backend
 
 
@@ -142,7 +138,7 @@ def _device_for(backend: str, local_rank: int) -> torch.device:
         return torch.device("cpu")
     count = torch.cuda.device_count()
     if local_rank >= count:
-        raise ValueError(
+        raise InvalidValue(
             f"LOCAL_RANK {local_rank} but only {count} GPU(s) visible on this node; "
             "launch at most one process per GPU (torchrun --nproc-per-node)"
         )
@@ -166,7 +162,7 @@ def init_distributed(
     """
     env = os.environ if env is None else env
     if timeout_s <= 0:
-        raise ValueError(f"collective timeout must be positive, got {timeout_s} s")
+        raise InvalidValue(f"collective timeout must be positive, got {timeout_s} s")
     timeout = datetime.timedelta(seconds=timeout_s)
 
     if dist.is_available() and dist.is_initialized():
@@ -174,14 +170,14 @@ def init_distributed(
         world_size, rank = dist.get_world_size(), dist.get_rank()
         # A group made with "cpu:gloo,cuda:nccl" reports both; the CUDA one decides the device.
         backend_name = "nccl" if "nccl" in str(dist.get_backend()) else "gloo"
-        local_rank = _env_int(env, "LOCAL_RANK") if "LOCAL_RANK" in env else rank
+        local_rank = launched_local_rank(env) if "LOCAL_RANK" in env else rank
         owns = False
     else:
-        world_size = _env_int(env, "WORLD_SIZE") if "WORLD_SIZE" in env else 1
+        world_size = launched_world_size(env)
         if world_size <= 1:
             check_sp_size(sp_size, sp_size, num_heads)
             if sp_size != 1:
-                raise ValueError(
+                raise InvalidValue(
                     f"--sp {sp_size} needs {sp_size} processes, but this is a single process (no WORLD_SIZE); "
                     f"launch with `torchrun --nproc-per-node {sp_size} ...` or `nava-eval run --nproc {sp_size}`"
                 )
@@ -199,12 +195,12 @@ def init_distributed(
             return DistContext(0, 1, 0, 0, 1, 0, 1, device, None)
         missing = [name for name in _ENV_REQUIRED if name not in env]
         if missing:
-            raise ValueError(
+            raise InvalidValue(
                 f"WORLD_SIZE={world_size} but {', '.join(missing)} not set; launch with torchrun "
                 "(or `nava-eval run --nproc N`), which sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT"
             )
-        rank = _env_int(env, "RANK")
-        local_rank = _env_int(env, "LOCAL_RANK") if "LOCAL_RANK" in env else rank
+        rank = launched_rank(env)
+        local_rank = launched_local_rank(env)
         backend_name = _resolve_backend(backend)
         owns = True
 

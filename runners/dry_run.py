@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from nava_eval.runners.presets import weight_files
 from nava_eval.runners.run import RunRequest, prepare_run, stream_universe
 from nava_eval.runners.seeds import official_streams, sample_seed
 
@@ -45,7 +46,7 @@ def dry_run_plan(request: RunRequest) -> dict[str, Any]:
         for run_seed in run_seeds
     ]
     modes = sorted({s.mode for s in prepared.samples})
-    weights = gen.weight_files()
+    weights = weight_files(gen)
     if weights["dit"] is not None:
         weights["folder"] = str(request.weights_dir or "Hugging Face cache (ernie-research/NAVA)")
     return {

@@ -19,12 +19,13 @@ from typing import Any, Protocol
 
 from nava_eval.benchmarks.base import Sample
 from nava_eval.interrupts import reraise_interrupts
-from nava_eval.reports.fileio import atomic_path, sha256_file
-from nava_eval.reports.results import SampleRecord, sample_key
+from nava_eval.rundir.files import atomic_path, sha256_file
+from nava_eval.rundir.layout import RunDir, append_record, output_relpath, verified_done
+from nava_eval.rundir.provenance import now_iso
+from nava_eval.rundir.records import SampleRecord, sample_key
+from nava_eval.rundir.run_file import SeedPolicy
 from nava_eval.runners.progress import JobProgress, StageTimer, summarize_timings
-from nava_eval.runners.run_dir import RunDir, append_record, output_relpath, verified_done
-from nava_eval.runners.seeds import SEED_POLICIES, NoiseStream, SeedPolicy, official_streams, sample_seed
-from nava_eval.runners.spec import now_iso
+from nava_eval.runners.seeds import SEED_POLICIES, NoiseStream, official_streams, sample_seed
 
 logger = logging.getLogger(__name__)
 

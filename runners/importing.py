@@ -30,9 +30,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 from nava_eval.benchmarks.base import Benchmark, Sample, SampleSelection, get_benchmark
-from nava_eval.reports.fileio import atomic_path, atomic_write_json, atomic_write_text, sha256_file
-from nava_eval.reports.results import SampleRecord
-from nava_eval.reports.schema import to_dict
+from nava_eval.rundir.files import atomic_path, atomic_write_json, atomic_write_text, sha256_file
+from nava_eval.rundir.layout import RunDir, output_relpath
+from nava_eval.rundir.provenance import collect_provenance, now_iso
+from nava_eval.rundir.records import SampleRecord
+from nava_eval.rundir.run_file import (
+    ImportedFile,
+    ImportSource,
+    RunFile,
+    RunSpec,
+    load_run_file,
+    replace_provenance,
+)
+from nava_eval.rundir.schema import to_dict
 from nava_eval.runners.import_sources import (
     Candidate,
     Choice,
@@ -45,19 +55,7 @@ from nava_eval.runners.import_sources import (
     read_mapping,
     scan_folder,
 )
-from nava_eval.runners.run_dir import RunDir, output_relpath
-from nava_eval.runners.spec import (
-    ImportedFile,
-    ImportSource,
-    RunFile,
-    RunSpec,
-    collect_provenance,
-    default_preset,
-    get_preset,
-    load_run_file,
-    now_iso,
-    replace_provenance,
-)
+from nava_eval.runners.presets import default_preset, get_preset
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +188,7 @@ def import_outputs(request: ImportRequest) -> ImportReport:
         raise ImportRefused("--model must name the model whose outputs these are (e.g. 'Ovi 1.1')")
     preset = get_preset(request.preset or default_preset(request.benchmark), request.benchmark)
     created = not run_root.exists()
-    from nava_eval.runners.run_lock import command_lock
+    from nava_eval.rundir.lock import command_lock
 
     try:
         with command_lock(run_root, f"nava-eval import {request.benchmark}"):

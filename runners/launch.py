@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from nava_eval.interrupts import as_interrupt, is_interrupt, restored_signal_handlers
+from nava_eval.ranks import launched
 from nava_eval.runners.generate import GenerationSummary, generate_samples
 from nava_eval.runners.run import PreparedRun, RunRequest, prepare_run, prompt_sha256, stream_universe
 
@@ -29,7 +30,7 @@ def _num_heads(prepared: PreparedRun) -> int | None:
         from nava_eval.nava.config import NavaConfig
     except ImportError:
         return None
-    return NavaConfig.from_preset(prepared.spec.generation.model).num_heads
+    return NavaConfig.for_model(prepared.spec.generation.model).num_heads
 
 
 def generate_in_process(prepared: PreparedRun, *, keep_process_group: bool = False) -> GenerationSummary:
@@ -39,8 +40,8 @@ def generate_in_process(prepared: PreparedRun, *, keep_process_group: bool = Fal
     cannot re-create a gloo group after one with subgroups was destroyed (the new group's rendezvous
     meets the old keys in the launcher's store and times out), so the score stage reuses this one.
     """
+    from nava_eval.rundir.inputs_hash import InputsHasher
     from nava_eval.runners.distributed import destroy, init_distributed, pinned_cpu_threads
-    from nava_eval.runners.inputs_hash import InputsHasher
     from nava_eval.runners.nava_backend import load_nava_generator
 
     request = prepared.request
@@ -125,6 +126,6 @@ def run_generation(
             f"{prepared.spec.imported.model!r} (from {prepared.spec.imported.source_dir}); there is nothing to "
             f"generate. Score it with `nava-eval score {prepared.run_dir.root}`."
         )
-    if prepared.request.nproc > 1 and "WORLD_SIZE" not in os.environ:
+    if prepared.request.nproc > 1 and not launched():
         return generate_with_workers(prepared)
     return generate_in_process(prepared, keep_process_group=keep_process_group)

@@ -86,7 +86,7 @@ def dit_parameter_counts(model: str) -> tuple[int, int]:
     from nava_eval.nava.modeling import NavaModel
 
     with torch.device("meta"):
-        net = NavaModel(NavaConfig.from_preset(model))
+        net = NavaModel(NavaConfig.for_model(model))
     total = sum(p.numel() for p in net.parameters())
     block_linear = sum(
         m.weight.numel()
@@ -154,12 +154,12 @@ def estimate(preset_name: str, switches: MemorySwitches | None = None) -> Memory
     """Estimated memory of one sample of `preset_name` on one GPU under `switches` (default: the preset's own)."""
     from nava_eval.nava.config import NavaConfig
     from nava_eval.nava.sampling.guidance import GuidanceScales, required_passes
-    from nava_eval.runners.spec import get_preset
+    from nava_eval.runners.presets import get_preset
 
     preset = get_preset(preset_name)
     g = preset.generation
     sw = switches or default_switches(preset_name)
-    config = NavaConfig.from_preset(g.model)
+    config = NavaConfig.for_model(g.model)
     video = any(mode in ("t2av", "i2av") for mode in preset.modes)
     v_tokens, a_tokens = token_counts(g.width, g.height, g.latent_frames, g.fps, video)
     scales = GuidanceScales(
@@ -186,7 +186,7 @@ def estimate(preset_name: str, switches: MemorySwitches | None = None) -> Memory
 
 
 def default_switches(preset_name: str) -> MemorySwitches:
-    from nava_eval.runners.spec import get_preset
+    from nava_eval.runners.presets import get_preset
 
     g = get_preset(preset_name).generation
     return MemorySwitches(
@@ -225,7 +225,7 @@ def advise(preset_name: str, gpu: GpuInfo, gpu_count: int = 1) -> FitAdvice:
         return FitAdvice(preset_name, gpu, peak, True, (), peak, True)
     chosen: list[str] = []
     switches = base
-    from nava_eval.runners.spec import get_preset
+    from nava_eval.runners.presets import get_preset
 
     has_fp8_preset = any(m in ("t2av", "i2av") for m in get_preset(preset_name).modes)
     for label, change in SWITCH_STEPS:

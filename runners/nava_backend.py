@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from nava_eval.benchmarks.base import Sample
-from nava_eval.runners.spec import GenerationSettings
+from nava_eval.errors import InvalidValue
+from nava_eval.rundir.run_file import GenerationSettings
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +164,9 @@ def check_weights(settings: GenerationSettings, weights_dir: Any) -> None:
     preset that fits it, before anything is loaded.
     """
     if settings.weight_dtype not in WEIGHT_DTYPES:
-        raise ValueError(f"unknown weight dtype {settings.weight_dtype!r}; valid: {', '.join(WEIGHT_DTYPES)}")
+        raise InvalidValue(
+            f"unknown weight dtype {settings.weight_dtype!r}; valid: {', '.join(WEIGHT_DTYPES)}"
+        )
     if settings.model != "nava-6b":
         return
     from nava_eval.nava.checkpoint import read_header
@@ -175,13 +178,13 @@ def check_weights(settings: GenerationSettings, weights_dir: Any) -> None:
     header = read_header(files["dit"])
     wanted_fp8 = WEIGHT_DTYPES[settings.weight_dtype] == "fp8_e4m3fn"
     if header.is_fp8 and not wanted_fp8 and settings.weight_dtype != "auto":
-        raise ValueError(
+        raise InvalidValue(
             f"{files['dit']} holds fp8 weights but the preset loads {settings.weight_dtype}; use the fp8 "
             "preset (--preset versebench) or point --weights-dir at a folder with the full-precision "
             "NAVA.safetensors"
         )
     if wanted_fp8 and not header.is_fp8:
-        raise ValueError(
+        raise InvalidValue(
             f"{files['dit']} holds no fp8 weights but the preset expects NAVA_fp8.safetensors; use "
             "--preset versebench-bf16, or fetch the fp8 file with `nava-eval weights download nava`"
         )

@@ -9,6 +9,8 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from nava_eval.errors import InvalidValue
+
 _DEVICE = re.compile(r"(cpu|cuda)(?::(\d{1,3}))?")
 
 
@@ -33,25 +35,25 @@ def check_device(device: str | None, nproc: int = 1, *, launched: bool = False) 
         return
     match = _DEVICE.fullmatch(device)
     if match is None:
-        raise ValueError(f"--device {device!r}: write cpu, cuda or cuda:N (N a GPU index, e.g. cuda:1)")
+        raise InvalidValue(f"--device {device!r}: write cpu, cuda or cuda:N (N a GPU index, e.g. cuda:1)")
     kind, index = match.group(1), match.group(2)
     if kind == "cpu":
         return
     import torch
 
     if not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: no CUDA device is visible to torch here; use --device cpu")
+        raise InvalidValue(f"--device {device}: no CUDA device is visible to torch here; use --device cpu")
     if index is None:
         return
     if nproc > 1 or launched:
-        raise ValueError(
+        raise InvalidValue(
             f"--device {device} picks one GPU, but each of the {nproc if nproc > 1 else 'torchrun'} worker "
             "processes uses the GPU of its local rank; choose GPUs with CUDA_VISIBLE_DEVICES instead"
         )
     count = torch.cuda.device_count()
     if int(index) >= count:
         visible = ", ".join(f"cuda:{i}" for i in range(count))
-        raise ValueError(f"--device {device}: this machine shows {count} CUDA device(s) ({visible})")
+        raise InvalidValue(f"--device {device}: this machine shows {count} CUDA device(s) ({visible})")
 
 
 def check_scorer_weights(weights: Mapping[str, str | Path], metrics: Iterable[str]) -> None:
@@ -63,11 +65,11 @@ def check_scorer_weights(weights: Mapping[str, str | Path], metrics: Iterable[st
     for name, path in weights.items():
         spec = specs.get(name)
         if spec is None:
-            raise ValueError(f"--weights {name}: no such scorer weight; known: {', '.join(sorted(specs))}")
+            raise InvalidValue(f"--weights {name}: no such scorer weight; known: {', '.join(sorted(specs))}")
         if not chosen & set(spec.used_by):
-            raise ValueError(
+            raise InvalidValue(
                 f"--weights {name}: used by {', '.join(spec.used_by)}, not by the metrics of this run "
                 f"({', '.join(sorted(chosen)) or 'none'})"
             )
         if not Path(path).expanduser().is_file():
-            raise ValueError(f"--weights {name}={path}: no such file")
+            raise InvalidValue(f"--weights {name}={path}: no such file")

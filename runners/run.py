@@ -10,39 +10,30 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nava_eval.benchmarks.base import Benchmark, Sample, SampleSelection, field_rule, get_benchmark
+from nava_eval.errors import InvalidValue, UserError
 from nava_eval.interrupts import reraise_interrupts
-from nava_eval.reports.fileio import atomic_write_json, atomic_write_text
-from nava_eval.reports.results import Results, latest_by_id, load_score_records, sample_key, split_key
-from nava_eval.reports.schema import SchemaError, to_dict
+from nava_eval.ranks import launched, launched_world_size
+from nava_eval.rundir.files import atomic_write_json, atomic_write_text
+from nava_eval.rundir.layout import RunDir
+from nava_eval.rundir.provenance import collect_provenance, now_iso
+from nava_eval.rundir.records import Results, latest_by_id, load_score_records, sample_key, split_key
+from nava_eval.rundir.run_file import GenerationSettings, RunFile, RunSpec, load_run_file, replace_provenance
+from nava_eval.rundir.schema import SchemaError, to_dict
+from nava_eval.runners.presets import Preset, check_preset_fits, default_preset, get_preset
 from nava_eval.runners.request_checks import check_device, check_metric_names, check_scorer_weights
-from nava_eval.runners.run_dir import RunDir
-from nava_eval.runners.spec import (
-    GenerationSettings,
-    Preset,
-    RunFile,
-    RunSpec,
-    check_preset_fits,
-    collect_provenance,
-    default_preset,
-    get_preset,
-    load_run_file,
-    now_iso,
-    replace_provenance,
-)
 
 logger = logging.getLogger(__name__)
 
 SMOKE_DATA_DIR = "smoke-data"
 
 
-class RunSpecMismatch(ValueError):
+class RunSpecMismatch(UserError, ValueError):
     """The run directory was made with other output-changing settings; resuming would mix outputs."""
 
 
@@ -107,7 +98,7 @@ def generation_settings(preset: Preset, overrides: dict[str, Any]) -> Generation
     valid = {f.name for f in dataclasses.fields(GenerationSettings)}
     unknown = sorted(set(overrides) - valid)
     if unknown:
-        raise ValueError(f"unknown generation setting(s) {unknown}; valid: {', '.join(sorted(valid))}")
+        raise InvalidValue(f"unknown generation setting(s) {unknown}; valid: {', '.join(sorted(valid))}")
     return dataclasses.replace(preset.generation, **overrides)
 
 
@@ -126,7 +117,7 @@ def _benchmark_options(name: str, preset: Preset, prompt_source: str | None = No
     options: dict[str, Any] = {}
     if prompt_source is not None:
         if name != "versebench":
-            raise ValueError(f"--prompt-source only applies to versebench, not {name}")
+            raise InvalidValue(f"--prompt-source only applies to versebench, not {name}")
         options["prompt_source"] = prompt_source
     if preset.data != "smoke" or name.startswith("jsonl:"):
         return options
@@ -146,9 +137,9 @@ def resolve_seeds(request: RunRequest) -> tuple[dict[str, Any], list[int] | None
         return overrides, None
     seeds = list(request.seeds)
     if len(set(seeds)) != len(seeds):
-        raise ValueError(f"--seeds {','.join(map(str, seeds))}: a seed is listed twice")
+        raise InvalidValue(f"--seeds {','.join(map(str, seeds))}: a seed is listed twice")
     if "seed" in overrides and overrides["seed"] != seeds[0]:
-        raise ValueError("give either --seed or --seeds/--num-seeds, not both")
+        raise InvalidValue("give either --seed or --seeds/--num-seeds, not both")
     overrides["seed"] = seeds[0]
     return overrides, (seeds if len(seeds) > 1 else None)
 
@@ -156,7 +147,7 @@ def resolve_seeds(request: RunRequest) -> tuple[dict[str, Any], list[int] | None
 def seed_list(first: int, count: int) -> tuple[int, ...]:
     """--num-seeds N: N consecutive run seeds from `first` (the preset's seed unless --seed is given)."""
     if count < 1:
-        raise ValueError(f"--num-seeds must be at least 1, got {count}")
+        raise InvalidValue(f"--num-seeds must be at least 1, got {count}")
     return tuple(range(first, first + count))
 
 
@@ -182,7 +173,7 @@ def prepare_run(
     benchmark = get_benchmark(request.benchmark, **options)
     samples = benchmark.load(data_dir, request.selection)
     if not samples:
-        raise ValueError(f"no samples selected from {request.benchmark} (check --sets/--ids/--limit)")
+        raise InvalidValue(f"no samples selected from {request.benchmark} (check --sets/--ids/--limit)")
     check_preset_fits(preset, request.benchmark, {s.mode for s in samples})
     metrics = (
         list(request.metrics)
@@ -213,15 +204,15 @@ def prepare_run(
 def _check_request(request: RunRequest) -> None:
     if request.metrics:
         check_metric_names(request.metrics)
-    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1 and request.nproc == 1
+    launched = launched_world_size() > 1 and request.nproc == 1
     check_device(request.device, request.nproc, launched=launched)
     if request.batch_size < 1:
-        raise ValueError(f"--batch-size must be at least 1, got {request.batch_size}")
+        raise InvalidValue(f"--batch-size must be at least 1, got {request.batch_size}")
 
 
 def _write_run_file(run_dir: RunDir, spec: RunSpec, request: RunRequest) -> None:
     # Under torchrun the world comes from its environment; with --nproc we launch it ourselves.
-    world = int(os.environ.get("WORLD_SIZE", request.nproc))
+    world = launched_world_size() if launched() else request.nproc
     provenance = collect_provenance(world_size=world, dp_size=max(1, world // request.sp), sp_size=request.sp)
     if run_dir.run_json.exists():
         existing = load_run_file(run_dir.root)
@@ -299,16 +290,6 @@ def prompt_sha256(sample: Sample) -> str:
 
 # --------------------------------------------------------------------------------------------------
 # score + aggregate + report (rank 0 only)
-
-
-def score_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -> list[Any]:
-    """Score the run's outputs with each planned metric (cached, resumable, data-parallel with --nproc/torchrun).
-
-    Under torchrun call it on every rank; the summaries (totals over ranks) are on rank 0, [] elsewhere.
-    """
-    from nava_eval.runners.score_parallel import score_run_parallel
-
-    return score_run_parallel(prepared, metrics)
 
 
 def record_weight_hashes(run_dir: RunDir, used: dict[str, str]) -> None:
@@ -429,7 +410,7 @@ def aggregate_run(prepared: PreparedRun, metrics: Sequence[str] | None = None) -
     """Write results.json from the per-sample scores: every metric and sample of the run, merged."""
     from nava_eval.metrics.base import metric_entries
     from nava_eval.reports.aggregate import aggregate_metric, build_results
-    from nava_eval.runners.run_dir import planned_samples
+    from nava_eval.rundir.layout import planned_samples
 
     records = latest_by_id(prepared.run_dir.all_records())
     samples = results_samples(prepared, records)

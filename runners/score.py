@@ -23,16 +23,16 @@ from typing import Any
 from nava_eval.benchmarks.base import Sample
 from nava_eval.interrupts import reraise_interrupts
 from nava_eval.metrics.base import Metric, ScoreInput, ScoreOutcome
-from nava_eval.reports.file_identity import FileIdentityIndex
-from nava_eval.reports.results import (
+from nava_eval.rundir.identity import FileIdentityIndex
+from nava_eval.rundir.layout import RunDir
+from nava_eval.rundir.records import (
     SampleRecord,
     ScoreRecord,
     latest_by_id,
     load_score_records,
     sample_key,
 )
-from nava_eval.reports.schema import to_dict
-from nava_eval.runners.run_dir import RunDir
+from nava_eval.rundir.schema import to_dict
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ def pending_units(
     directory state, so every rank of a data-parallel scorer derives the same list and takes its own
     share of it without any message.
     """
-    from nava_eval.runners.run_dir import current_output_sha
+    from nava_eval.rundir.layout import current_output_sha
 
     todo: list[tuple[SampleUnit, SampleRecord, str]] = []
     for unit in units:
@@ -247,7 +247,7 @@ def score_metric(
     `index`: the run's stat-gated file identities, shared across metrics (saved by the caller);
     without it this call opens and saves its own.
     """
-    from nava_eval.reports.fileio import append_jsonl
+    from nava_eval.rundir.files import append_jsonl
 
     started = time.perf_counter()
     summary = ScoreSummary(metric=metric.name, protocol=metric.protocol)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nava_eval.errors import InvalidValue
+
 MEDIA_SUFFIXES = frozenset(
     {".mp4", ".mkv", ".mov", ".avi", ".webm", ".wav", ".flac", ".mp3", ".m4a", ".ogg", ".npz"}
 )
@@ -40,7 +42,7 @@ class ScoreFilesRequest:
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+            raise InvalidValue(f"batch_size must be at least 1, got {self.batch_size}")
 
 
 def expand_files(paths: Sequence[Path]) -> list[Path]:
@@ -99,7 +101,7 @@ def score_files(req: ScoreFilesRequest) -> Iterator[dict[str, Any]]:
 
     files = expand_files(req.files)
     if not files:
-        raise ValueError(
+        raise InvalidValue(
             "no files to score (folders are searched for " + ", ".join(sorted(MEDIA_SUFFIXES)) + ")"
         )
     weights = {k: str(v) for k, v in req.weights.items()}
@@ -108,7 +110,7 @@ def score_files(req: ScoreFilesRequest) -> Iterator[dict[str, Any]]:
     if allowed is not None:
         unknown = sorted(set(weights) - set(allowed))
         if unknown:
-            raise ValueError(
+            raise InvalidValue(
                 f"--weights {', '.join(unknown)}: not used by metric {req.metric!r} (it uses {', '.join(allowed)})"
             )
     metric.setup(req.device or default_device())

@@ -19,10 +19,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from nava_eval.errors import InvalidValue
 from nava_eval.interrupts import as_interrupt, is_interrupt, restored_signal_handlers
-from nava_eval.reports.fileio import atomic_write_text
-from nava_eval.reports.results import latest_by_id, sample_key
-from nava_eval.runners.run_dir import RunDir
+from nava_eval.ranks import launched_world_size
+from nava_eval.rundir.files import atomic_write_text
+from nava_eval.rundir.layout import RunDir
+from nava_eval.rundir.records import latest_by_id, sample_key
 from nava_eval.runners.score import ScoreSummary, score_metric
 
 logger = logging.getLogger(__name__)
@@ -97,13 +99,13 @@ def _scoring_device(request_device: str | None, local_rank: int, world: int) -> 
         return "cpu"
     if not torch.cuda.is_available():
         if request_device is not None and request_device.startswith("cuda"):
-            raise ValueError(f"--device {request_device}: torch sees no CUDA GPU; use --device cpu")
+            raise InvalidValue(f"--device {request_device}: torch sees no CUDA GPU; use --device cpu")
         return "cpu"
     if world == 1:
         return request_device or "cuda"
     count = torch.cuda.device_count()
     if local_rank >= count:
-        raise ValueError(
+        raise InvalidValue(
             f"scoring rank with LOCAL_RANK {local_rank} but only {count} GPU(s) visible: launch at most one "
             "process per GPU (--nproc / torchrun --nproc-per-node), or --device cpu"
         )
@@ -137,7 +139,7 @@ def score_in_process(prepared: Any, metrics: Sequence[str] | None = None) -> lis
     request = prepared.request
     run_dir: RunDir = prepared.run_dir
     plan = scoring_plan(prepared, metrics)
-    world_env = int(os.environ.get("WORLD_SIZE", "1"))
+    world_env = launched_world_size()
     ctx = None
     if world_env > 1:
         # gloo carries the two small collectives (a barrier, a gather); metrics run on the rank's own GPU.
@@ -256,7 +258,7 @@ def score_with_workers(
     return list(returned.get(0) or [])
 
 
-def score_run_parallel(prepared: Any, metrics: Sequence[str] | None = None) -> list[ScoreSummary]:
+def score_run(prepared: Any, metrics: Sequence[str] | None = None) -> list[ScoreSummary]:
     """Pick the launch mode: a torchrun rank scores its share here; --nproc N > 1 spawns N workers."""
     from nava_eval.metrics.base import UnknownNameError, metric_entries
     from nava_eval.runners.run import scoring_plan
@@ -268,6 +270,6 @@ def score_run_parallel(prepared: Any, metrics: Sequence[str] | None = None) -> l
         raise UnknownNameError(
             f"unknown metric(s) {', '.join(unknown)}; valid metrics: {', '.join(sorted(known))}"
         )
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 or prepared.request.nproc <= 1:
+    if launched_world_size() > 1 or prepared.request.nproc <= 1:
         return score_in_process(prepared, metrics)
     return score_with_workers(prepared, metrics)

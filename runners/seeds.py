@@ -13,9 +13,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-SeedPolicy = Literal["per-sample", "official-rank"]
 SEED_POLICIES: tuple[str, ...] = ("per-sample", "official-rank")
 
 # torch.manual_seed takes any value below 2**64; 63 bits keep the seed a non-negative JSON/int64 number.

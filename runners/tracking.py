@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nava_eval.errors import InvalidValue, UserError
+
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class RunLog:
+class TrackerPayload:
     """Everything a tracker receives about one run."""
 
     name: str
@@ -37,11 +39,11 @@ class RunLog:
         return out
 
 
-def collect_run_log(run_dir: Path, config: Mapping[str, Any] | None = None) -> RunLog:
-    """Read results.json, run.json and scores/ of a run directory into a RunLog."""
+def collect_run_log(run_dir: Path, config: Mapping[str, Any] | None = None) -> TrackerPayload:
+    """Read results.json, run.json and scores/ of a run directory into a TrackerPayload."""
     from nava_eval.reports.per_sample import load_run
-    from nava_eval.reports.schema import to_dict
-    from nava_eval.runners.spec import load_run_file
+    from nava_eval.rundir.run_file import load_run_file
+    from nava_eval.rundir.schema import to_dict
 
     run = load_run(run_dir)
     results = run.results
@@ -67,10 +69,10 @@ def collect_run_log(run_dir: Path, config: Mapping[str, Any] | None = None) -> R
         {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
         for row in run.scores.to_dict("records")
     ]
-    return RunLog(results.run_name, Path(run_dir), settings, summary, protocols, rows)
+    return TrackerPayload(results.run_name, Path(run_dir), settings, summary, protocols, rows)
 
 
-def _tensorboard(run_log: RunLog) -> str:
+def _tensorboard(run_log: TrackerPayload) -> str:
     from torch.utils.tensorboard import SummaryWriter  # needs the `tensorboard` package (extra)
 
     folder = run_log.run_dir / "tensorboard"
@@ -93,7 +95,7 @@ def _tensorboard(run_log: RunLog) -> str:
     return str(folder)
 
 
-def _wandb(run_log: RunLog) -> str:
+def _wandb(run_log: TrackerPayload) -> str:
     import wandb  # the `wandb` extra; WANDB_MODE=offline keeps it local
 
     run = wandb.init(
@@ -117,14 +119,14 @@ def _wandb(run_log: RunLog) -> str:
 
 
 #: Backend name → writer (imported lazily inside each writer).
-BACKENDS: dict[str, Callable[[RunLog], str]] = {"tensorboard": _tensorboard, "wandb": _wandb}
+BACKENDS: dict[str, Callable[[TrackerPayload], str]] = {"tensorboard": _tensorboard, "wandb": _wandb}
 INSTALL_HINTS = {
     "tensorboard": "pip install 'nava-eval[tensorboard]'",
     "wandb": "pip install 'nava-eval[wandb]'",
 }
 
 
-class TrackerMissingError(RuntimeError):
+class TrackerMissingError(UserError, RuntimeError):
     """The backend asked for is not installed; the message names the extra."""
 
 
@@ -138,7 +140,7 @@ def log_run(
     where = {}
     for name in backends:
         if name not in BACKENDS:
-            raise ValueError(f"unknown --log-to backend {name!r}; valid: {', '.join(BACKENDS)}")
+            raise InvalidValue(f"unknown --log-to backend {name!r}; valid: {', '.join(BACKENDS)}")
         try:
             where[name] = BACKENDS[name](run_log)
         except ModuleNotFoundError as exc:

@@ -21,10 +21,10 @@ from nava_eval.interrupts import (
     restored_signal_handlers,
 )
 from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome, get_metric
-from nava_eval.reports.fileio import append_jsonl, sha256_file
-from nava_eval.reports.results import SampleRecord, latest_by_id, load_sample_records
-from nava_eval.reports.schema import to_dict
-from nava_eval.runners.run_dir import RunDir
+from nava_eval.rundir.files import append_jsonl, sha256_file
+from nava_eval.rundir.layout import RunDir
+from nava_eval.rundir.records import SampleRecord, latest_by_id, load_sample_records
+from nava_eval.rundir.schema import to_dict
 
 
 def elastic_signal(signum: int = signal.SIGINT) -> Exception:
@@ -210,7 +210,7 @@ def test_generate_stage_stops_without_a_failure_record(make_interrupt, tmp_path)
 @pytest.mark.parametrize("make_interrupt", [INTERRUPTS[0], INTERRUPTS[2]])
 def test_interrupted_command_exits_130(make_interrupt, tmp_path, monkeypatch):
     from nava_eval.runners import run as run_module
-    from nava_eval.runners.cli import cli
+    from nava_eval.runners.cli.main import cli
 
     run_dir, _ = _scored_run(tmp_path / "r")
 
@@ -224,6 +224,7 @@ def test_interrupted_command_exits_130(make_interrupt, tmp_path, monkeypatch):
     assert load_sample_records(run_dir.samples)  # untouched
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_the_main_thread_while_workers_decode_stops_sync(smoke_clip, monkeypatch):
     """The reported route: Ctrl-C lands while the main thread waits on a prefetch future."""
     from nava_eval.metrics import sync as sync_module

@@ -72,7 +72,7 @@ def test_wheel_top_level_is_nava_eval_only(tmp_path: Path) -> None:
     assert top == {"nava_eval"}
     # Data files and the deepest subpackages travel too.
     assert "nava_eval/reports/published.csv" in names
-    assert "nava_eval/reports/schemas/results.schema.json" in names
+    assert "nava_eval/rundir/schemas/results.schema.json" in names
     assert "nava_eval/nava/modeling/model.py" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "nava-eval = nava_eval.runners.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -54,7 +54,7 @@ def test_good_files_read(tmp_path):
 
 
 def test_score_files_names_a_bad_weight_file_instead_of_aborting(bad_files, tmp_path):
-    from nava_eval.runners.cli import cli
+    from nava_eval.runners.cli.main import cli
 
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"not decoded: the weights fail first")

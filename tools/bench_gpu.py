@@ -27,7 +27,7 @@ def use_checkout() -> None:
 
 def main() -> None:
     use_checkout()
-    from nava_eval.runners.cli import main as cli_main
+    from nava_eval.runners.cli.main import main as cli_main
 
     sys.argv = ["nava-eval", "bench", "gpu", *sys.argv[1:]]
     cli_main()

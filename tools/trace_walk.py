@@ -32,7 +32,7 @@ def _package(filename: str) -> str | None:
 
 
 def main(run_dir: str) -> None:
-    from nava_eval.runners.cli import cli as cli_main
+    from nava_eval.runners.cli.main import cli as cli_main
 
     stops: set[tuple[str, str]] = set()
     edges: set[tuple[tuple[str, str], tuple[str, str]]] = set()

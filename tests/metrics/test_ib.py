@@ -21,7 +21,7 @@ from nava_eval.metrics.imagebind_model import (
     key_shapes,
     load_imagebind_state,
 )
-from nava_eval.runners.bench_sync import write_synthetic_clip
+from nava_eval.runners.perf.sync import write_synthetic_clip
 
 REFERENCE = Path(__file__).parent / "reference"
 
@@ -250,7 +250,7 @@ def test_real_metric_without_weights_names_the_command(monkeypatch, tmp_path: Pa
 def test_score_files_ib_smoke(clips: dict[str, Path]) -> None:
     from click.testing import CliRunner
 
-    from nava_eval.runners.cli import cli
+    from nava_eval.runners.cli.main import cli
 
     result = CliRunner().invoke(
         cli, ["score-files", "ib", "--smoke", "--device", "cpu", str(clips["six"]), str(clips["mute"])]

@@ -17,7 +17,7 @@ from nava_eval.metrics.face_tracking import (
     track_faces,
 )
 from nava_eval.metrics.sync import SyncNetMetric
-from nava_eval.runners.bench_sync import write_synthetic_clip
+from nava_eval.runners.perf.sync import write_synthetic_clip
 
 
 @pytest.fixture(scope="module")

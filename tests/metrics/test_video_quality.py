@@ -20,7 +20,7 @@ from nava_eval.metrics.video_quality import (
     to_tensor01,
     toolkit_crop_offsets,
 )
-from nava_eval.runners.bench_sync import write_synthetic_clip
+from nava_eval.runners.perf.sync import write_synthetic_clip
 
 REFERENCE = Path(__file__).parent / "reference"
 

@@ -24,10 +24,10 @@ from nava_eval.nava.checkpoint import (
     save_state_dict,
 )
 from nava_eval.nava.config import NavaConfig
-from nava_eval.runners.verify_model import read_key_list
+from nava_eval.nava.verify.model import read_key_list
 
 # Small enough to save and reload in milliseconds, still with both block types.
-SMALL = NavaConfig.from_preset(
+SMALL = NavaConfig.for_model(
     "nava-tiny",
     dim=64,
     ffn_dim=96,
@@ -60,7 +60,7 @@ def small_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, torch.nn
 
 def test_nava_6b_on_meta_matches_release_key_list(shared_dir: Path) -> None:
     listed, total = read_key_list(shared_dir / "reference" / "nava_6b_keys.tsv")
-    model = build_model(NavaConfig.from_preset("nava-6b"), "meta")
+    model = build_model(NavaConfig.for_model("nava-6b"), "meta")
     keys = expected_keys(model)
     assert list(keys.items()) == list(listed.items())  # names, shapes and order
     assert len(keys) == 1052
@@ -130,7 +130,7 @@ def test_other_model_is_refused_with_prefix_hint(small_file, tmp_path: Path) -> 
     with pytest.raises(CheckpointError, match="no key starts with 'backbone.'"):
         load_model(bad, SMALL)
     with pytest.raises(CheckpointError, match="wrong shape"):  # a checkpoint of a different size
-        load_model(path, NavaConfig.from_preset("nava-tiny"))
+        load_model(path, NavaConfig.for_model("nava-tiny"))
 
 
 def test_truncated_and_pickle_files_are_refused(small_file, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from nava_eval.nava.components import (
 
 def test_tiny_components_are_seeded() -> None:
     one, two = build_components("nava-tiny"), build_components("nava-tiny")
-    assert one.smoke and one.preset == "nava-tiny"
+    assert one.smoke and one.model_name == "nava-tiny"
     for a, b in zip(one.model.state_dict().values(), two.model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     a, b = one.text_encoder.encode(["hello"])[0], two.text_encoder.encode(["hello"])[0]
@@ -53,7 +53,7 @@ def test_download_plan_lists_release_files() -> None:
     from click.testing import CliRunner
 
     from nava_eval.nava.weights_download import nava_download_plan
-    from nava_eval.runners.commands.weights_nava import command
+    from nava_eval.runners.cli.weights_nava import command
 
     plan = nava_download_plan()
     assert plan[0] == DIT_FILE and {VIDEO_VAE_FILE, T5_FILE, AUDIO_VAE_FILE} <= set(plan)

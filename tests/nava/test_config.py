@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nava_eval.nava.config import PRESETS, NavaConfig
+from nava_eval.nava.config import ARCHITECTURES, NavaConfig
 
 # NAVA_6B.json as released (reference §1.1): no text_dim / add_spk_emb / no_split_norm_ffn.
 NAVA_6B_JSON = {
@@ -37,32 +37,32 @@ def test_release_json_reads_unchanged_and_equals_preset(tmp_path: Path) -> None:
     path = tmp_path / "NAVA_6B.json"
     path.write_text(json.dumps(NAVA_6B_JSON))
     config = NavaConfig.from_json(path)
-    assert config == NavaConfig.from_preset("nava-6b")
+    assert config == NavaConfig.for_model("nava-6b")
     assert (config.head_dim, config.audio_mlp_hidden, config.video_patch_dim) == (128, 8192, 192)
     assert config.add_spk_emb and config.no_split_norm_ffn and config.text_dim == 4096
 
 
 def test_fixture_config_is_the_tiny_preset(shared_dir: Path) -> None:
     config = NavaConfig.from_json(shared_dir / "fixtures" / "nava_tiny" / "config.json")
-    assert config == NavaConfig.from_preset("nava-tiny")
+    assert config == NavaConfig.for_model("nava-tiny")
     assert (config.dim, config.num_heads, config.head_dim, config.audio_mlp_hidden) == (256, 2, 128, 768)
 
 
 def test_to_dict_round_trips() -> None:
-    config = PRESETS["nava-6b"]
+    config = ARCHITECTURES["nava-6b"]
     assert NavaConfig.from_dict(config.to_dict()) == config
     assert config.to_dict()["patch_size"] == [1, 2, 2]
 
 
 def test_unknown_preset_lists_valid_names() -> None:
     with pytest.raises(ValueError, match="nava-6b, nava-tiny"):
-        NavaConfig.from_preset("nava-7b")
+        NavaConfig.for_model("nava-7b")
 
 
 def test_preset_overrides_and_backend_is_not_architecture() -> None:
-    config = NavaConfig.from_preset("nava-tiny", attention_backend="math")
+    config = NavaConfig.for_model("nava-tiny", attention_backend="math")
     assert config.attention_backend == "math"
-    assert config == PRESETS["nava-tiny"]  # runtime option excluded from equality
+    assert config == ARCHITECTURES["nava-tiny"]  # runtime option excluded from equality
 
 
 @pytest.mark.parametrize(
@@ -96,11 +96,11 @@ def test_missing_required_field_and_bad_json(tmp_path: Path) -> None:
 
 def test_inert_official_fields_are_accepted() -> None:
     config = NavaConfig.from_dict({**NAVA_6B_JSON, "cross_1d_rope": False, "additional_emb_dim": None})
-    assert config == PRESETS["nava-6b"]
+    assert config == ARCHITECTURES["nava-6b"]
 
 
 def test_sequence_parallel_size_must_divide_heads() -> None:
-    config = PRESETS["nava-6b"]
+    config = ARCHITECTURES["nava-6b"]
     for ok in (1, 2, 3, 4, 6, 8, 12, 24):
         config.check_sp_size(ok)
     with pytest.raises(ValueError, match="does not divide num_heads 24"):

@@ -13,8 +13,8 @@ pytestmark = pytest.mark.gpu
 
 
 def test_reference_folder_passes_on_cuda_fp32(shared_dir):
-    """CPU twin: tests/runners/test_verify_model.py (same folder, same tolerances, on CPU)."""
-    from nava_eval.runners.verify_model import verify_folder
+    """CPU twin: tests/nava/test_verify_model.py (same folder, same tolerances, on CPU)."""
+    from nava_eval.nava.verify.model import verify_folder
 
     result = verify_folder(shared_dir / "fixtures" / "nava_tiny", device="cuda")
     assert result.ok, [r for r in result.results if r.status != "pass"]
@@ -25,7 +25,7 @@ def test_bf16_autocast_forward_tracks_fp32():
     from nava_eval.nava.checkpoint import inference_autocast
 
     torch.manual_seed(0)
-    model = NavaModel(NavaConfig.from_preset("nava-tiny")).cuda().eval()
+    model = NavaModel(NavaConfig.for_model("nava-tiny")).cuda().eval()
     video = torch.randn(1, 48, 2, 4, 4, device="cuda")
     audio = torch.randn(1, 9, 128, device="cuda")
     context = torch.randn(1, 6, model.config.text_dim, device="cuda")
@@ -96,9 +96,7 @@ def test_bf16_guided_step_tracks_fp32_on_cuda():
     from nava_eval.nava.checkpoint import build_model, materialize_random
 
     device = torch.device("cuda")
-    model = materialize_random(
-        build_model(NavaConfig.from_preset("nava-tiny"), "meta"), device, seed=3
-    ).eval()
+    model = materialize_random(build_model(NavaConfig.for_model("nava-tiny"), "meta"), device, seed=3).eval()
     prev = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False  # a true fp32 reference
     try:
@@ -127,9 +125,9 @@ def test_fp8_scaled_mm_on_cuda_matches_the_dequantised_product():
 
 
 def test_bench_gpu_small_plan_on_cuda(tmp_path):
-    """CPU twin: tests/runners/gpubench/test_gpubench_runner.py (the same sections on CPU)."""
-    from nava_eval.runners.gpubench.plan import small_plan
-    from nava_eval.runners.gpubench.runner import run_gpu_bench
+    """CPU twin: tests/runners/perf/gpu/test_gpubench_runner.py (the same sections on CPU)."""
+    from nava_eval.runners.perf.gpu.plan import small_plan
+    from nava_eval.runners.perf.gpu.runner import run_gpu_bench
 
     plan = small_plan("cuda").replace(budget_s=300.0, max_repeats=1)
     report = run_gpu_bench(plan, tmp_path, sections=["ceiling", "step", "attention", "fp8", "video_vae"])

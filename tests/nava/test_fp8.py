@@ -48,7 +48,7 @@ def test_scaled_mm_matches_the_dequantised_product_within_activation_rounding() 
 
 def test_set_fp8_gemm_switches_every_layer_and_rejects_unknown_modes() -> None:
     torch.manual_seed(0)
-    model = build_model(NavaConfig.from_preset("nava-tiny"), "cpu").eval()
+    model = build_model(NavaConfig.for_model("nava-tiny"), "cpu").eval()
     count = quantize_linears_fp8(model)
     layers = [m for m in model.modules() if isinstance(m, Fp8Linear)]
     assert count == len(layers) > 0 and all(m.gemm == "dequant" for m in layers)
@@ -63,7 +63,7 @@ def test_live_fp8_model_tracks_fp32_and_matches_the_release_layout() -> None:
     from nava_eval.nava.checkpoint import fp8_state_dict
 
     torch.manual_seed(0)
-    config = NavaConfig.from_preset("nava-tiny")
+    config = NavaConfig.for_model("nava-tiny")
     model = build_model(config, "cpu").eval()
     release = fp8_state_dict(model)
     reference = copy.deepcopy(model)
@@ -90,7 +90,7 @@ def test_live_fp8_model_tracks_fp32_and_matches_the_release_layout() -> None:
 
 
 def test_materialize_random_fills_every_parameter_deterministically() -> None:
-    config = NavaConfig.from_preset("nava-tiny")
+    config = NavaConfig.for_model("nava-tiny")
     first = materialize_random(build_model(config, "meta"), "cpu", torch.float32, seed=7)
     second = materialize_random(build_model(config, "meta"), "cpu", torch.float32, seed=7)
     other = materialize_random(build_model(config, "meta"), "cpu", torch.bfloat16, seed=8)

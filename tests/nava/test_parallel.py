@@ -34,7 +34,7 @@ NUM_SAMPLES = 4  # DP tests: per-sample seeds 100 + index, whatever the world si
 
 def _config(heads: int) -> NavaConfig:
     # nava-tiny has 2 heads of 128 (the release's head dim); 4 heads of 64 allow SP=4 (RoPE pairs 12/10/10).
-    return NavaConfig.from_preset("nava-tiny", num_heads=heads)
+    return NavaConfig.for_model("nava-tiny", num_heads=heads)
 
 
 def _model(heads: int) -> NavaModel:
@@ -272,6 +272,7 @@ def test_enable_without_process_group_is_a_clear_error() -> None:
 # --- spawned -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(150)
 def test_sp2_primitives(world2: list[dict]) -> None:
     assert all(r["scatter_ok"] and r["roundtrip_ok"] for r in world2)
@@ -287,6 +288,7 @@ def test_sp2_forward_equals_sp1(world2: list[dict], heads: int, case: str) -> No
             _assert_close(res["sp"][case][i], res["ref"][case][i], f"rank {r['rank']} {case} {name}")
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(150)
 @pytest.mark.parametrize("case", CASES)
 def test_sp4_forward_equals_sp1(world4: list[dict], case: str) -> None:

@@ -41,7 +41,7 @@ def worst_relative_error(low, ref) -> float:
 
 def test_bf16_guided_step_tracks_fp32_on_cpu() -> None:
     device = torch.device("cpu")
-    config = NavaConfig.from_preset("nava-tiny")
+    config = NavaConfig.for_model("nava-tiny")
     model = materialize_random(build_model(config, "meta"), device, torch.float32, seed=3).eval()
     ref = guided_step(model, device, None)
     model.to(torch.bfloat16)

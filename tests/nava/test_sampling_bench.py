@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from nava_eval.runners.bench_sampler import bench_cfg_batching
-from nava_eval.runners.commands.bench_sampler import command
+from nava_eval.runners.cli.bench_sampler import command
+from nava_eval.runners.perf.sampler import bench_cfg_batching
 
 
 def test_bench_cfg_batching_tiny() -> None:

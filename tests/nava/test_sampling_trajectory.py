@@ -115,8 +115,8 @@ def test_audio_only_denoise_skips_video(model: NavaModel, cases: dict[str, torch
 
 def test_verify_model_sampler_runners_pass(fixture_dir: Path, model: NavaModel) -> None:
     """The f/g runners that `nava-eval verify-model` uses reproduce the reference within its tolerances."""
-    from nava_eval.runners.verify_model import load_cases, read_tolerances
-    from nava_eval.runners.verify_sampler import SAMPLER_CASE_RUNNERS
+    from nava_eval.nava.verify.model import load_cases, read_tolerances
+    from nava_eval.nava.verify.sampler import SAMPLER_CASE_RUNNERS
 
     tol = read_tolerances(fixture_dir / "README.md")
     cases = [c for c in load_cases(fixture_dir) if c.kind in SAMPLER_CASE_RUNNERS]

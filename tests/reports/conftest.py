@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nava_eval.reports.fileio import append_jsonl, atomic_write_bytes, atomic_write_json, sha256_file
-from nava_eval.reports.results import (
+from nava_eval.reports.stats import bootstrap_ci
+from nava_eval.rundir.files import append_jsonl, atomic_write_bytes, atomic_write_json, sha256_file
+from nava_eval.rundir.records import (
     MetricResult,
     Provenance,
     Results,
@@ -18,8 +19,7 @@ from nava_eval.reports.results import (
     SetResult,
     write_results,
 )
-from nava_eval.reports.schema import to_dict
-from nava_eval.reports.stats import bootstrap_ci
+from nava_eval.rundir.schema import to_dict
 
 #: field → (scores file / metric name, protocol, direction)
 FIELDS: dict[str, tuple[str, str, str]] = {
@@ -64,7 +64,7 @@ def write_run(
     params_b: float | None = 6.3,
 ) -> Path:
     """`values[field][set]` are per-sample values; ids are `<set>-<index>`; `failed` lists (set, id) not scored."""
-    from nava_eval.runners.spec import GenerationSettings, RunFile, RunSpec
+    from nava_eval.rundir.run_file import GenerationSettings, RunFile, RunSpec
 
     run_dir.mkdir(parents=True, exist_ok=True)
     sets = sorted({s for per_set in values.values() for s in per_set})

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from nava_eval.reports.fileio import append_jsonl, atomic_write_bytes, atomic_write_json, sha256_file
-from nava_eval.reports.results import Provenance, SampleRecord, ScoreRecord, write_results
-from nava_eval.reports.schema import to_dict
+from nava_eval.rundir.files import append_jsonl, atomic_write_bytes, atomic_write_json, sha256_file
+from nava_eval.rundir.records import Provenance, SampleRecord, ScoreRecord, write_results
+from nava_eval.rundir.schema import to_dict
 
 #: field → (scores file / metric name, protocol)
 FIELDS = {"sync_c": ("sync", "sync/syncnet-lse-v1"), "sync_d": ("sync", "sync/syncnet-lse-v1")}
@@ -42,8 +42,8 @@ def write_seed_run(
 
     from nava_eval.metrics.base import metric_entries
     from nava_eval.reports.aggregate import PlannedSample, aggregate_metric, build_results
-    from nava_eval.runners.run_dir import output_relpath
-    from nava_eval.runners.spec import GenerationSettings, RunFile, RunSpec
+    from nava_eval.rundir.layout import output_relpath
+    from nava_eval.rundir.run_file import GenerationSettings, RunFile, RunSpec
 
     metric, protocol = FIELDS[field]
     seeds = list(values)

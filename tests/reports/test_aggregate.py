@@ -9,15 +9,15 @@ from nava_eval.benchmarks.base import FieldRule, field_rule
 from nava_eval.metrics.base import MetricField
 from nava_eval.metrics.frechet import embedding_set_fd, frechet_distance
 from nava_eval.reports.aggregate import SET_STATISTIC, PlannedSample, aggregate_metric
-from nava_eval.reports.fileio import append_jsonl
-from nava_eval.reports.results import ScoreRecord
-from nava_eval.reports.schema import to_dict
 from nava_eval.reports.stats import (
     bootstrap_ci,
     bootstrap_ci_grouped,
     bootstrap_ci_statistic,
     mean_of_set_means,
 )
+from nava_eval.rundir.files import append_jsonl
+from nava_eval.rundir.records import ScoreRecord
+from nava_eval.rundir.schema import to_dict
 
 PASS = "lip/test-pass-v1"
 FIELDS = (
@@ -200,6 +200,6 @@ def test_multi_seed_set_level_field_per_seed_statistic(tmp_path) -> None:
 
 
 def _read(path):
-    from nava_eval.reports.results import load_score_records
+    from nava_eval.rundir.records import load_score_records
 
     return load_score_records(path)

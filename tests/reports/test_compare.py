@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from nava_eval.reports.compare import compare_runs, render_comparison
-from nava_eval.runners.commands.compare import command
+from nava_eval.runners.cli.compare import command
 
 RNG = np.random.default_rng(11)
 BASE = RNG.normal(7.0, 1.0, size=30)
@@ -130,10 +130,10 @@ def _fd_run(tmp_path, name: str, shift: float, seeds=(None,), n: int = 16):
 
     from nava_eval.metrics.base import metric_entries
     from nava_eval.reports.aggregate import PlannedSample, aggregate_metric, build_results
-    from nava_eval.reports.fileio import append_jsonl, atomic_write_json
-    from nava_eval.reports.results import SampleRecord, ScoreRecord, write_results
-    from nava_eval.reports.schema import to_dict
-    from nava_eval.runners.spec import GenerationSettings, RunFile, RunSpec
+    from nava_eval.rundir.files import append_jsonl, atomic_write_json
+    from nava_eval.rundir.records import SampleRecord, ScoreRecord, write_results
+    from nava_eval.rundir.run_file import GenerationSettings, RunFile, RunSpec
+    from nava_eval.rundir.schema import to_dict
 
     run = tmp_path / name
     rng = np.random.default_rng(0)

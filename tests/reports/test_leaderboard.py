@@ -220,8 +220,8 @@ def test_known_protocol() -> None:
 
 
 def test_cli_submit_and_validate(run_dir: Path, tmp_path: Path) -> None:
-    from nava_eval.runners.commands.submit import command as submit_command
-    from nava_eval.runners.commands.validate_submission import command as validate_command
+    from nava_eval.runners.cli.submit import command as submit_command
+    from nava_eval.runners.cli.validate_submission import command as validate_command
 
     out = tmp_path / "cli.zip"
     result = CliRunner().invoke(submit_command, [str(run_dir), "-o", str(out)])

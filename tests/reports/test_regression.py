@@ -17,7 +17,7 @@ from nava_eval.reports.regression import (
     parse_tolerance,
     render_check,
 )
-from nava_eval.runners.commands.check import command
+from nava_eval.runners.cli.check import command
 
 BASE = {"sync_c": {"set3": [7.0, 7.5, 8.0, 7.5]}, "sync_d": {"set3": [7.5, 7.0, 7.2, 7.3]}}
 

@@ -98,14 +98,16 @@ def test_report_is_self_contained_with_expected_content(report_run: Path) -> Non
     assert page.sources and all(src.startswith("data:image/png;base64,") for src in page.sources)
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", text)
     assert "<script" not in text and "<link" not in text
-    # Charts: one per metric column (Sync-C/D under the run's protocol and under the published one: 4)
-    # plus one per-set plot per field (2).
-    assert len(page.sources) == 6
+    # Charts: the paper view's small multiples (one figure, a panel per column) plus one per-set plot per
+    # field (2); no paper-vs-harness figure for a smoke run.
+    assert len(page.sources) == 3
     assert SMOKE_BANNER in text and page.banners >= 3  # page + both tables
 
     comparison = page.tables["comparison"]
-    assert comparison[0] == "Model" and comparison[1] == "NAVA (nava-smoke)"
-    assert "NAVA (published)" in comparison
+    assert comparison[0] == "Model" and comparison[1] == "NAVA (measured) [smoke]"
+    assert "NAVA" in comparison
+    # The metadata block summarises coverage in a line per group of fields, not a row per field.
+    assert text.count("<th>coverage</th>") <= 2 and "failed 1" in text
     samples = page.tables["samples"]
     assert len(samples) == 1 + 7
     assert samples[1] == "set1-003"  # unscored (its latest score failed) comes first
@@ -151,7 +153,7 @@ def test_report_in_headless_chromium(report_run: Path, tmp_path: Path) -> None:
     dom = chromium("--dump-dom")
     assert dom.returncode == 0, dom.stderr[-2000:]
     page = _parse(dom.stdout)
-    assert page.tables["comparison"][1] == "NAVA (nava-smoke)"
+    assert page.tables["comparison"][1] == "NAVA (measured) [smoke]"
     assert len(page.tables["samples"]) == 8
     assert SMOKE_BANNER in dom.stdout
 

@@ -102,11 +102,11 @@ def test_paired_bootstrap_grouped_and_length_mismatch() -> None:
 def test_reports_never_import_torch() -> None:
     code = (
         "import sys\n"
-        "import nava_eval.reports.stats, nava_eval.reports.results, nava_eval.reports.fileio\n"
+        "import nava_eval.reports.stats, nava_eval.rundir.records, nava_eval.rundir.files\n"
         "import importlib.util\n"
         "for name in ('nava_eval.reports.tables', 'nava_eval.reports.regression', 'nava_eval.reports.render', 'nava_eval.reports.leaderboard',"
-        " 'nava_eval.reports.compare', 'nava_eval.reports.per_sample', 'nava_eval.runners.commands.check', 'nava_eval.runners.commands.compare',"
-        " 'nava_eval.runners.commands.submit', 'nava_eval.runners.commands.validate_submission'):\n"
+        " 'nava_eval.reports.compare', 'nava_eval.reports.per_sample', 'nava_eval.runners.cli.check', 'nava_eval.runners.cli.compare',"
+        " 'nava_eval.runners.cli.submit', 'nava_eval.runners.cli.validate_submission'):\n"
         "    if importlib.util.find_spec(name) is not None:\n"
         "        __import__(name)\n"
         "assert 'torch' not in sys.modules, 'torch was imported by reports'\n"

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nava_eval.reports.fileio import append_jsonl
 from nava_eval.reports.per_sample import field_estimate, load_sample_scores, scan_scores
-from nava_eval.reports.results import ScoreRecord
-from nava_eval.reports.schema import to_dict
 from nava_eval.reports.stats import bootstrap_ci, bootstrap_ci_grouped
 from nava_eval.reports.tables import FORMATS, SMOKE_BANNER, build_table, render_table
+from nava_eval.rundir.files import append_jsonl
+from nava_eval.rundir.records import ScoreRecord
+from nava_eval.rundir.schema import to_dict
 
 SC = "sync_c@sync/syncnet-lse-v1"
 SD = "sync_d@sync/syncnet-lse-v1"
@@ -232,7 +232,7 @@ def test_mixed_benchmarks_and_missing_benchmark_are_errors(make_run) -> None:
 
 
 def test_results_without_run_dir_use_results_ci(two_runs: tuple[Path, Path]) -> None:
-    from nava_eval.reports.results import load_results
+    from nava_eval.rundir.records import load_results
 
     results = load_results(two_runs[0])
     table = build_table([results], published=False)

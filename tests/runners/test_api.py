@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 import nava_eval
-from nava_eval.reports.results import load_results
-from nava_eval.runners.cli import cli
+from nava_eval.rundir.records import load_results
+from nava_eval.runners.cli.main import cli
 
 pytestmark = pytest.mark.slow
 

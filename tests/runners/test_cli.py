@@ -4,17 +4,17 @@ import sys
 
 from click.testing import CliRunner
 
-from nava_eval.reports.fileio import atomic_write_json
-from nava_eval.reports.results import MetricResult, Results
-from nava_eval.reports.schema import to_dict
-from nava_eval.runners.cli import COMMANDS, cli
+from nava_eval.rundir.files import atomic_write_json
+from nava_eval.rundir.records import MetricResult, Results
+from nava_eval.rundir.schema import to_dict
+from nava_eval.runners.cli.main import COMMANDS, cli
 
 
 def test_help_lists_every_command_without_importing_torch():
     code = (
         "import sys\n"
         "from click.testing import CliRunner\n"
-        "from nava_eval.runners.cli import cli\n"
+        "from nava_eval.runners.cli.main import cli\n"
         "result = CliRunner().invoke(cli, ['--help'])\n"
         "assert result.exit_code == 0, result.output\n"
         "print(result.output)\n"
@@ -46,9 +46,7 @@ def test_unknown_command_lists_valid_names():
 def test_report_published_prints_table():
     result = CliRunner().invoke(cli, ["report", "--published", "--benchmark", "versebench"])
     assert result.exit_code == 0, result.output
-    assert (
-        "NAVA (published)" in result.output and "Sync-C ↑" in result.output and "**7.791**" in result.output
-    )
+    assert "| NAVA " in result.output and "Sync-C ↑¹" in result.output and "**7.791**" in result.output
 
 
 def test_report_published_json_is_parseable_and_bad_format_lists_choices():
@@ -56,7 +54,7 @@ def test_report_published_json_is_parseable_and_bad_format_lists_choices():
     data = json.loads(result.output)
     assert "NAVA" in json.dumps(data) and "62.4" in json.dumps(data)
     bad = CliRunner().invoke(cli, ["report", "--published", "--format", "xlsx"])
-    assert bad.exit_code == 2 and "'md', 'csv', 'html', 'latex', 'json'" in bad.output
+    assert bad.exit_code == 2 and "'md', 'html', 'csv', 'parquet', 'jsonl', 'latex', 'json'" in bad.output
 
 
 def test_report_adds_runs_as_rows_and_flags_smoke(tmp_path):
@@ -70,7 +68,7 @@ def test_report_adds_runs_as_rows_and_flags_smoke(tmp_path):
     atomic_write_json(tmp_path / "results.json", to_dict(res))
     result = CliRunner().invoke(cli, ["report", str(tmp_path), "--published"])
     assert result.exit_code == 0, result.output
-    assert "nava-tiny (mine)" in result.output and "9.5" in result.output
+    assert "nava-tiny [smoke]" in result.output and "9.500" in result.output
     assert "**9.5" not in result.output  # a smoke row never takes "best", even with the highest value
     assert "**7.791**" in result.output  # the best published Sync-C keeps the mark
     assert "smoke: random weights, numbers are not meaningful" in result.output

@@ -8,7 +8,7 @@ import click
 import pytest
 import yaml
 
-from nava_eval.runners.commands.run import command as run_command
+from nava_eval.runners.cli.run import command as run_command
 from nava_eval.runners.config_file import ConfigFileError, load_config, resolved_config
 
 

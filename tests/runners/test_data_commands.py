@@ -13,8 +13,8 @@ from huggingface_hub.errors import LocalEntryNotFoundError
 from nava_eval.benchmarks.download import registration
 from nava_eval.benchmarks.seedtts import SeedTTSEval
 from nava_eval.benchmarks.smoke import write_smoke_dataset
-from nava_eval.runners.commands.data import command as data_command
-from nava_eval.runners.commands.validate import command as validate_command
+from nava_eval.runners.cli.data import command as data_command
+from nava_eval.runners.cli.validate import command as validate_command
 
 
 @pytest.fixture(autouse=True)

@@ -105,6 +105,7 @@ def _hanging_worker() -> None:
     time.sleep(30)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_spawned_grid_2x2_groups_and_helpers() -> None:
     infos = spawn_workers(_layout_worker, 4, 2, timeout_s=50)
@@ -133,6 +134,7 @@ def test_launcher_reports_the_failing_rank_without_waiting() -> None:
     assert time.monotonic() - start < 20
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_launcher_times_out_a_hang() -> None:
     with pytest.raises(WorkerError, match=r"rank\(s\) \[0, 1\] did not finish within 5 s"):

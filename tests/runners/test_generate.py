@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from nava_eval.benchmarks.base import Sample
-from nava_eval.reports.results import load_sample_records
+from nava_eval.rundir.layout import RunDir
+from nava_eval.rundir.records import load_sample_records
 from nava_eval.runners.distributed import init_distributed, spawn_workers
 from nava_eval.runners.generate import generate_samples, plan_assignments
-from nava_eval.runners.run_dir import RunDir
 from nava_eval.runners.seeds import sample_seed
 
 
@@ -137,6 +137,7 @@ def _dp_worker(run_root: str, n: int, seed: int) -> tuple[int, int]:
     return summary.done, summary.already_done
 
 
+@pytest.mark.slow
 def test_dp2_produces_the_same_outputs_as_dp1(tmp_path):
     one, two = RunDir(tmp_path / "dp1"), RunDir(tmp_path / "dp2")
     generate_samples(one, make_samples(5), EchoGenerator, single_ctx(), seed=3, progress=False)
@@ -147,6 +148,7 @@ def test_dp2_produces_the_same_outputs_as_dp1(tmp_path):
     assert done_counts(two) == Counter({s.id: 1 for s in make_samples(5)})
 
 
+@pytest.mark.slow
 def test_killed_run_resumed_with_another_world_size_does_each_sample_once(tmp_path):
     run_root = tmp_path / "run"
     script = textwrap.dedent(
@@ -155,7 +157,7 @@ def test_killed_run_resumed_with_another_world_size_does_each_sample_once(tmp_pa
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from test_generate import EchoGenerator, make_samples, single_ctx
         from nava_eval.runners.generate import generate_samples
-        from nava_eval.runners.run_dir import RunDir
+        from nava_eval.rundir.layout import RunDir
         generate_samples(RunDir(__import__("pathlib").Path({str(run_root)!r})), make_samples(6),
                          lambda: EchoGenerator(pause_on="003"), single_ctx(), progress=False)
         """
@@ -177,7 +179,7 @@ def test_killed_run_resumed_with_another_world_size_does_each_sample_once(tmp_pa
 
 
 def _hashed_generate(run_dir, samples, gen, *, seed=7, seed_policy="per-sample", settings="s1"):
-    from nava_eval.runners.inputs_hash import InputsHasher
+    from nava_eval.rundir.inputs_hash import InputsHasher
 
     hasher = InputsHasher(settings)
     return generate_samples(
@@ -238,8 +240,8 @@ class StreamEcho(EchoGenerator):
 
 
 def test_resume_plan_regenerates_official_rank_samples_whose_noise_changes_with_the_world(tmp_path):
+    from nava_eval.rundir.inputs_hash import InputsHasher
     from nava_eval.runners.generate import resume_plan
-    from nava_eval.runners.inputs_hash import InputsHasher
 
     run_dir = RunDir(tmp_path / "run")
     samples = make_samples(4)  # set2: 000, 002; set1: 001, 003 (one stream per set)

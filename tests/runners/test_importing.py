@@ -11,13 +11,13 @@ from click.testing import CliRunner
 from media_files import VERSE_IDS, snapshot, write_clip, write_tone
 
 from nava_eval.benchmarks.base import SampleSelection
-from nava_eval.reports.fileio import sha256_file
-from nava_eval.reports.results import load_sample_records
-from nava_eval.runners.cli import cli
+from nava_eval.rundir.files import sha256_file
+from nava_eval.rundir.layout import RunDir
+from nava_eval.rundir.records import load_sample_records
+from nava_eval.rundir.run_file import load_run_file
+from nava_eval.runners.cli.main import cli
 from nava_eval.runners.importing import ImportRefused, ImportRequest, import_outputs
-from nava_eval.runners.run_dir import RunDir
 from nava_eval.runners.score import output_for
-from nava_eval.runners.spec import load_run_file
 
 
 def _import(source: Path, run_dir: Path, **options) -> object:

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from nava_eval.benchmarks.base import Sample
-from nava_eval.reports.results import load_results, load_sample_records, load_score_records
-from nava_eval.runners.cli import cli
-from nava_eval.runners.commands._options import parse_seeds
+from nava_eval.rundir.records import load_results, load_sample_records, load_score_records
+from nava_eval.runners.cli.main import cli
+from nava_eval.runners.cli.options import parse_seeds
 from nava_eval.runners.generate import plan_seed_replicates
 from nava_eval.runners.run import RunRequest, resolve_seeds
 from nava_eval.runners.seeds import sample_seed

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from nava_eval.benchmarks.base import Sample
+from nava_eval.rundir.run_file import GenerationSettings, Guidance
 from nava_eval.runners.nava_backend import WEIGHT_DTYPES, build_request
-from nava_eval.runners.spec import PRESETS, GenerationSettings, Guidance
+from nava_eval.runners.presets import PRESETS
 
 
 def test_i2av_sample_uses_the_run_settings(tmp_path):

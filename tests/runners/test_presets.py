@@ -12,11 +12,12 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import save_file
 
-from nava_eval.runners.cli import cli
+from nava_eval.rundir.run_file import load_run_file
+from nava_eval.runners.cli.main import cli
 from nava_eval.runners.nava_backend import check_weights
+from nava_eval.runners.presets import PRESETS, get_preset, weight_files
 from nava_eval.runners.run import RunRequest, RunSpecMismatch, prepare_run
 from nava_eval.runners.seeds import sample_seed
-from nava_eval.runners.spec import PRESETS, get_preset, load_run_file
 
 
 def invoke(*args: str):
@@ -30,7 +31,7 @@ def test_each_benchmark_defaults_to_its_own_preset() -> None:
     # The VerseBench preset is the released fp8 script; the bf16 checkpoint is a named variant.
     vb = PRESETS["versebench"].generation
     assert (vb.dit_file, vb.weight_dtype, vb.vae_tiling) == ("NAVA_fp8.safetensors", "fp8_e4m3fn", True)
-    assert PRESETS["versebench-bf16"].generation.weight_files()["dit"] == "NAVA.safetensors"
+    assert weight_files(PRESETS["versebench-bf16"].generation)["dit"] == "NAVA.safetensors"
     # Seed-TTS: --timbre_cfg without a scale (argparse default 1.0), no 3D CFG.
     g = PRESETS["seedtts"].generation.guidance
     assert (g.timbre, g.timbre_cfg, g.align_3d, g.audio, g.audio_align) == (1.0, True, False, 2.0, 2.0)
@@ -85,7 +86,7 @@ def test_dry_run_of_the_real_presets_needs_no_weights_and_no_torch(tmp_path: Pat
 
     data = write_smoke_dataset(tmp_path / "data")
     code = (
-        "import sys; from nava_eval.runners.cli import main; sys.argv = ['nava-eval', 'run', 'versebench', "
+        "import sys; from nava_eval.runners.cli.main import main; sys.argv = ['nava-eval', 'run', 'versebench', "
         f"'--data-dir', {str(data.versebench)!r}, '--dry-run', '--weights-dir', '/nonexistent']\n"
         "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
         "assert 'torch' not in sys.modules, 'dry run imported torch'"

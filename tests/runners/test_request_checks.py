@@ -6,7 +6,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from nava_eval.runners.cli import cli
+from nava_eval.runners.cli.main import cli
 from nava_eval.runners.request_checks import check_device, check_metric_names, check_scorer_weights
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from nava_eval.reports.results import load_results, load_sample_records, load_score_records
-from nava_eval.runners.cli import cli
-from nava_eval.runners.spec import load_run_file
+from nava_eval.rundir.records import load_results, load_sample_records, load_score_records
+from nava_eval.rundir.run_file import load_run_file
+from nava_eval.runners.cli.main import cli
 
 pytestmark = pytest.mark.slow
 
@@ -148,7 +148,7 @@ def test_sp2_and_dp2_workers_write_the_same_bytes_as_one_process(tmp_path):
 
     import torch
 
-    from nava_eval.reports.results import latest_by_id
+    from nava_eval.rundir.records import latest_by_id
 
     def hashes(run_dir: Path) -> dict[str, str]:
         return {
@@ -352,7 +352,7 @@ def test_trackers_are_imported_only_when_asked() -> None:
     import sys
 
     code = (
-        "import sys, nava_eval.runners.commands.run, nava_eval.runners.tracking;"
+        "import sys, nava_eval.runners.cli.run, nava_eval.runners.tracking;"
         "bad=[m for m in ('wandb','tensorboard','torch.utils.tensorboard') if m in sys.modules];"
         "assert not bad, bad"
     )
@@ -367,3 +367,31 @@ def test_a_missing_tracker_names_its_extra(versebench_run, monkeypatch):
     monkeypatch.setitem(sys.modules, "wandb", None)  # makes `import wandb` fail as if not installed
     result = invoke("run", "--config", str(run_dir / "run.json"), "--log-to", "wandb")
     assert result.exit_code == 1 and "pip install 'nava-eval[wandb]'" in result.output
+
+
+def test_check_fails_a_run_made_worse_than_its_baseline(versebench_run, tmp_path):
+    """The gate's other half: the same run with every video-quality score lowered is a regression (exit 1)."""
+    import shutil
+
+    run_dir, _ = versebench_run
+    worse = tmp_path / "worse"
+    shutil.copytree(run_dir, worse)
+    scores = worse / "scores" / "video_quality.jsonl"
+    lines = []
+    for line in scores.read_text().splitlines():
+        record = json.loads(line)
+        if record["status"] == "ok":
+            record["value"] -= 0.2
+            record["values"]["video_quality"] -= 0.2
+        lines.append(json.dumps(record))
+    scores.write_text("\n".join(lines) + "\n")
+    rescored = invoke("score", str(worse), "--metrics", "video_quality", "--no-progress")
+    assert rescored.exit_code == 0, rescored.output  # cached records: only the aggregate is rebuilt
+    assert (
+        load_results(worse).metrics["video_quality"].value
+        < load_results(run_dir).metrics["video_quality"].value
+    )
+    gate = invoke("check", str(worse), "--against", str(run_dir))
+    assert gate.exit_code == 1, gate.output
+    failing = [line for line in gate.output.splitlines() if "| FAIL" in line]
+    assert len(failing) == 1, gate.output  # only the lowered field regressed

@@ -8,11 +8,11 @@ import pytest
 from nava_eval.benchmarks.base import Sample
 from nava_eval.metrics.base import MetricField, ScoreOutcome
 from nava_eval.reports.aggregate import PlannedSample, aggregate_metric
-from nava_eval.reports.fileio import append_jsonl, sha256_file
-from nava_eval.reports.results import SampleRecord, latest_by_id, load_score_records
-from nava_eval.reports.schema import to_dict
 from nava_eval.reports.stats import bootstrap_ci
-from nava_eval.runners.run_dir import RunDir
+from nava_eval.rundir.files import append_jsonl, sha256_file
+from nava_eval.rundir.layout import RunDir
+from nava_eval.rundir.records import SampleRecord, latest_by_id, load_score_records
+from nava_eval.rundir.schema import to_dict
 from nava_eval.runners.score import score_metric
 
 
@@ -183,7 +183,7 @@ def test_a_missing_output_is_listed_not_scored_as_a_failure(tmp_path):
 
 
 def test_aggregate_counts_a_changed_output_as_missing(tmp_path):
-    from nava_eval.runners.run_dir import planned_samples
+    from nava_eval.rundir.layout import planned_samples
 
     run_dir, samples = _run(tmp_path, {"x": "aaa", "y": "bbbbb"})
     records = latest_by_id(run_dir.all_records())
@@ -272,7 +272,7 @@ class FakeSyncPass:
 def test_sync_v1_caches_are_rescored_once_and_never_mixed(tmp_path):
     """Scores of the v1 pass lack MOVA's fields: the new pass id rescores them, then caches its own."""
     from nava_eval.benchmarks.versebench import VerseBench
-    from nava_eval.reports.results import ScoreRecord
+    from nava_eval.rundir.records import ScoreRecord
 
     run_dir, samples = _run(tmp_path, {"x": "aaa", "y": "bbbbb"})
     records = latest_by_id(run_dir.all_records())

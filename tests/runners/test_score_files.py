@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from nava_eval.runners.cli import cli
+from nava_eval.runners.cli.main import cli
 from nava_eval.runners.score_files import ScoreFilesRequest, expand_files, score_files
 
 
@@ -66,7 +66,7 @@ def test_score_files_errors_are_short_and_precise(tmp_path: Path, monkeypatch) -
 
 @pytest.mark.slow
 def test_score_files_folder_with_smoke_video_quality(tmp_path: Path) -> None:
-    from nava_eval.runners.bench_sync import write_synthetic_clip
+    from nava_eval.runners.perf.sync import write_synthetic_clip
 
     folder = tmp_path / "clips"
     write_synthetic_clip(folder / "b.mp4", n_frames=4, size=(64, 64), seed=1)

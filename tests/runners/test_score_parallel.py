@@ -14,11 +14,11 @@ from media_files import write_clip
 
 from nava_eval.metrics import base as metric_base
 from nava_eval.metrics.base import MetricEntry, MetricField, ScoreOutcome
-from nava_eval.reports.results import load_results, load_score_records
+from nava_eval.rundir.layout import RunDir
+from nava_eval.rundir.records import load_results, load_score_records
 from nava_eval.runners.distributed import WorkerError, spawn_workers
 from nava_eval.runners.importing import ImportRequest, import_outputs
 from nava_eval.runners.run import aggregate_run, load_prepared
-from nava_eval.runners.run_dir import RunDir
 from nava_eval.runners.score_parallel import fold_score_shards, score_in_process
 
 LOG_ENV = "NAVA_EVAL_TEST_ECHO_LOG"
@@ -192,7 +192,7 @@ def test_cli_score_nproc_2_matches_one_process(tmp_path: Path):
     """`nava-eval score --nproc 2` (torch's elastic launcher, CPU processes) on a real smoke metric."""
     from click.testing import CliRunner
 
-    from nava_eval.runners.cli import cli
+    from nava_eval.runners.cli.main import cli
 
     src = tmp_path / "outs"
     for n, item in enumerate(["00000", "00001", "300", "301"]):
@@ -256,7 +256,7 @@ def _torchrun_run_worker(run_dir: str) -> int:
     """One torchrun rank running `nava-eval run` in-process (what `torchrun -m nava_eval.runners.cli run` does)."""
     from click.testing import CliRunner
 
-    from nava_eval.runners.cli import cli
+    from nava_eval.runners.cli.main import cli
 
     args = ["run", "versebench", "--preset", "smoke", "--sets", "set3", "--metrics", "video_quality"]
     result = CliRunner().invoke(cli, [*args, "--device", "cpu", "--no-progress", "--run-dir", run_dir])
@@ -271,7 +271,7 @@ def test_run_under_torchrun_generates_then_scores_on_every_rank(tmp_path: Path):
     from torch.distributed.launcher.api import elastic_launch
 
     from nava_eval.interrupts import restored_signal_handlers
-    from nava_eval.reports.results import load_results
+    from nava_eval.rundir.records import load_results
     from nava_eval.runners.distributed import local_launch_config
 
     run_dir = tmp_path / "vb"
@@ -288,11 +288,11 @@ def test_run_under_torchrun_generates_then_scores_on_every_rank(tmp_path: Path):
 
 def test_unknown_metric_fails_before_any_worker_starts(imported: Path):
     from nava_eval.metrics.base import UnknownNameError
-    from nava_eval.runners.score_parallel import score_run_parallel
+    from nava_eval.runners.score_parallel import score_run
 
     # Checked where the request is read (score, run), and again by the launcher for API callers.
     with pytest.raises(UnknownNameError, match="unknown metric.*bogus.*; valid metrics: .*video_quality"):
         load_prepared(imported, {**OVERRIDES, "metrics": ("bogus",), "nproc": 2})
     prepared = load_prepared(imported, {**OVERRIDES, "metrics": ("video_quality",), "nproc": 2})
     with pytest.raises(UnknownNameError, match="unknown metric.*bogus; valid metrics: .*video_quality"):
-        score_run_parallel(prepared, ["bogus"])
+        score_run(prepared, ["bogus"])

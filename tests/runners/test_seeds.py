@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from nava_eval.benchmarks.base import Sample
+from nava_eval.rundir.run_file import GenerationSettings
 from nava_eval.runners.generate import Assignment, plan_assignments, work_items
 from nava_eval.runners.seeds import official_rank_items, official_streams, sample_seed
-from nava_eval.runners.spec import GenerationSettings
 
 TINY = GenerationSettings(model="nava-tiny", steps=1, width=64, height=32, latent_frames=3, fps=8)
 

@@ -1,0 +1,1 @@
+"""`nava-eval verify-model`: the model and the sampler against the official release's reference vectors."""

@@ -1,0 +1,272 @@
+"""Options shared by `run`, `generate` and `score`, and their translation into a RunRequest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from nava_eval.benchmarks.base import SampleSelection
+
+
+def _split_csv(value: str | None) -> tuple[str, ...] | None:
+    if not value:
+        return None
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def parse_weights(pairs: tuple[str, ...]) -> dict[str, str]:
+    """NAME=PATH pairs (repeatable --weights) → dict; a bad pair is a usage error naming it."""
+    out = {}
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or not path:
+            raise click.BadParameter(f"{pair!r} is not NAME=PATH (e.g. syncnet=/data/syncnet_v2.model)")
+        out[name] = path
+    return out
+
+
+def read_ids(path: Path | None) -> frozenset[str] | None:
+    """--ids FILE → the ids (benchmarks.selection reports every malformed line at once)."""
+    if path is None:
+        return None
+    from nava_eval.benchmarks.selection import read_ids_file
+
+    return read_ids_file(path)
+
+
+def selection_options(func: Callable) -> Callable:
+    for option in reversed(
+        [
+            click.option(
+                "--data-dir",
+                type=click.Path(path_type=Path),
+                help="Benchmark data folder (default: registered).",
+            ),
+            click.option("--sets", help="Comma-separated sets, e.g. set3 or en,hard."),
+            click.option(
+                "--ids",
+                "ids_file",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                help="File with one sample id per line.",
+            ),
+            click.option(
+                "--limit", type=click.IntRange(min=1), help="Only the first N samples (stable order)."
+            ),
+            click.option(
+                "--skip-bad", is_flag=True, help="Skip malformed input lines (reported) instead of failing."
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+allow_failures_option = click.option(
+    "--allow-failures",
+    is_flag=True,
+    help="Exit 0 even when samples failed to generate or score (they are counted in results.json and the report).",
+)
+
+
+def run_options(func: Callable) -> Callable:
+    for option in reversed(
+        [
+            click.option(
+                "--preset",
+                default=None,
+                help="Settings bundle (nava-eval ls presets). Default: the benchmark's own (versebench → "
+                "versebench, seedtts → seedtts, jsonl:PATH → nava); `smoke` runs it on CPU with tiny "
+                "random weights.",
+            ),
+            click.option(
+                "--run-dir",
+                type=click.Path(path_type=Path),
+                help="Run directory (default runs/<benchmark>-<preset>).",
+            ),
+            click.option("--steps", type=click.IntRange(min=1), help="Override the sampler steps."),
+            click.option("--seed", type=click.IntRange(min=0), help="Override the seed (default 100)."),
+            click.option(
+                "--seeds",
+                help="Comma-separated run seeds, e.g. 100,101,102: every item is generated once per seed "
+                "(outputs/seed<S>/...); tables show the mean over seeds and the between-seed sd.",
+            ),
+            click.option(
+                "--num-seeds",
+                type=click.IntRange(min=1),
+                help="N run seeds counted up from --seed (default 100): 100,101,…",
+            ),
+            click.option(
+                "--seed-policy",
+                type=click.Choice(["per-sample", "official-rank"]),
+                help="per-sample (default): each sample's noise seeded from the run seed and its id, "
+                "independent of world size and order. official-rank: NAVA's own loop (one stream per "
+                "set seeded seed + rank, item i on rank i mod W), exact reproduction of its outputs for "
+                "the same number of data-parallel groups.",
+            ),
+            click.option(
+                "--audio-timing",
+                type=click.Choice(["official", "exact"]),
+                help="mp4 audio: official (default) keeps the AAC encoder's 1024 priming samples in front "
+                "(64 ms lag), as NAVA's scripts write it; exact aligns audio with the first frame.",
+            ),
+            click.option(
+                "--prompt-source",
+                type=click.Choice(["nava", "official"]),
+                help="versebench only: NAVA's rewritten prompts (default, required) or Verse-Bench's own "
+                "prompts (another protocol, recorded in run.json).",
+            ),
+            click.option(
+                "--weights-dir", type=click.Path(path_type=Path), help="Folder with the NAVA weight files."
+            ),
+            click.option(
+                "--weights",
+                "scorer_weights",
+                multiple=True,
+                metavar="NAME=PATH",
+                help="Use your own copy of a scorer weight file (repeatable).",
+            ),
+            click.option("--metrics", help="Comma-separated metrics instead of the benchmark's defaults."),
+            click.option("--device", help="cpu, cuda or cuda:N (default: cuda when available)."),
+            click.option(
+                "--nproc",
+                type=click.IntRange(min=1),
+                default=1,
+                show_default=True,
+                help="Launch N local worker processes (GPUs); under torchrun leave at 1.",
+            ),
+            click.option(
+                "--sp",
+                type=click.IntRange(min=1),
+                default=1,
+                show_default=True,
+                help="Ulysses sequence-parallel size per sample (must divide the 24 heads and N).",
+            ),
+            click.option(
+                "--timeout",
+                "timeout_s",
+                type=click.FloatRange(min=0, min_open=True),
+                default=1800.0,
+                show_default=True,
+                help="Seconds a collective may wait before the job fails.",
+            ),
+            click.option("--fail-fast", is_flag=True, help="Stop at the first failed sample."),
+            allow_failures_option,
+            click.option(
+                "--batch-size",
+                type=click.IntRange(min=1),
+                default=8,
+                show_default=True,
+                help="Samples per scoring batch.",
+            ),
+            click.option("--no-progress", is_flag=True, help="No progress bars (logs only)."),
+        ]
+    ):
+        func = option(func)
+    return memory_options(func)
+
+
+def memory_options(func: Callable) -> Callable:
+    """GPU-memory switches (see `nava-eval doctor` for what each preset needs and docs/parallel.md)."""
+    for option in reversed(
+        [
+            click.option(
+                "--t5-offload/--no-t5-offload",
+                default=False,
+                show_default=True,
+                help="Keep the umt5-xxl text encoder on the CPU, moving it to the GPU only to encode "
+                "(-10.6 GiB on the GPU; outputs unchanged).",
+            ),
+            click.option(
+                "--cfg-batch",
+                type=click.IntRange(min=1),
+                default=None,
+                help="Guidance passes per DiT forward (preset default 4: all passes of a step in one "
+                "batched forward; 1 = the official sequential order, least activation memory).",
+            ),
+            click.option(
+                "--vae-tiling/--no-vae-tiling",
+                default=None,
+                help="Tiled video-VAE decode (official --vae_tiling): bounds the decode peak. Default: the "
+                "preset's (on for versebench*, off for nava and smoke).",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def parse_seeds(
+    seeds: str | None, num_seeds: int | None, seed: int | None, default_seed: int
+) -> tuple[int, ...] | None:
+    """--seeds LIST / --num-seeds N → the run seeds (None: a single-seed run); a bad list is a usage error."""
+    if seeds and num_seeds:
+        raise click.BadParameter("give --seeds or --num-seeds, not both", param_hint="--seeds")
+    if seeds:
+        try:
+            return tuple(int(v) for v in seeds.split(",") if v.strip())
+        except ValueError:
+            raise click.BadParameter(
+                f"{seeds!r} is not a comma-separated list of integers", param_hint="--seeds"
+            ) from None
+    if num_seeds:
+        from nava_eval.runners.run import seed_list
+
+        return seed_list(seed if seed is not None else default_seed, num_seeds)
+    return None
+
+
+def build_request(benchmark: str, kwargs: dict[str, Any], config: dict[str, Any] | None = None):
+    """Click kwargs → RunRequest; `config` is the resolved option set recorded in run.json."""
+    from nava_eval.runners.presets import default_preset, get_preset
+    from nava_eval.runners.run import RunRequest
+
+    overrides = {
+        name: kwargs[name]
+        for name in ("steps", "seed", "seed_policy", "audio_timing", "cfg_batch", "vae_tiling")
+        if kwargs.get(name) is not None
+    }
+    return RunRequest(
+        benchmark=benchmark,
+        preset=kwargs.get("preset"),
+        prompt_source=kwargs.get("prompt_source"),
+        run_dir=kwargs.get("run_dir"),
+        data_dir=kwargs.get("data_dir"),
+        selection=SampleSelection(
+            sets=_split_csv(kwargs.get("sets")),
+            ids=read_ids(kwargs.get("ids_file")),
+            limit=kwargs.get("limit"),
+            skip_bad=bool(kwargs.get("skip_bad")),
+        ),
+        metrics=_split_csv(kwargs.get("metrics")),
+        overrides=overrides,
+        weights_dir=kwargs.get("weights_dir"),
+        scorer_weights=parse_weights(kwargs.get("scorer_weights", ())),
+        device=kwargs.get("device") or ("cpu" if kwargs["preset"] == "smoke" else None),
+        nproc=kwargs.get("nproc", 1),
+        sp=kwargs.get("sp", 1),
+        timeout_s=kwargs.get("timeout_s", 1800.0),
+        fail_fast=bool(kwargs.get("fail_fast")),
+        batch_size=kwargs.get("batch_size", 8),
+        progress=not kwargs.get("no_progress"),
+        seeds=parse_seeds(
+            kwargs.get("seeds"),
+            kwargs.get("num_seeds"),
+            kwargs.get("seed"),
+            get_preset(kwargs.get("preset") or default_preset(benchmark), benchmark).generation.seed,
+        ),
+        allow_failures=bool(kwargs.get("allow_failures")),
+        t5_offload=bool(kwargs.get("t5_offload")),
+        config=dict(config or {}),
+    )
+
+
+def fail_unless_allowed(summary: str | None, allowed: bool) -> None:
+    """Exit 1 naming what failed, unless --allow-failures; the files are written either way."""
+    if summary and not allowed:
+        raise click.ClickException(
+            f"{summary}. Everything that finished is kept and counted in results.json and the report; "
+            "rerun the command to retry, or pass --allow-failures to exit 0."
+        )
