@@ -107,3 +107,16 @@ def test_iou_matching_is_greedy_and_strict() -> None:
     assert ava.intersection_over_union(np.array([0.41, 0.42]), np.array([0.40]), fps) == 0.5
     traj = np.array([0.0, 0.5, 0.2, 0.09, 0.05, 0.3, 0.3, 0.1])
     assert ava.video_peaks(traj, 10.0).tolist() == [0.1]  # 0.09 is below the floor; a plateau is no peak
+
+
+def test_two_seeds_of_one_item_in_one_batch_score_as_each_alone(
+    reference: dict, built: dict[str, Path]
+) -> None:
+    """Outcomes follow the batch order, never the item id: two outputs of item "7" stay apart."""
+    metric = get_metric("av_align", workers=2)
+    a = ScoreInput("7", "set1", built["long_8s_24fps"], meta={"seed": 1})
+    b = ScoreInput("7", "set1", built["short_0p4s"], meta={"seed": 2})
+    together = [o.values["av_align"] for o in metric.score_batch([a, b])]
+    alone = [metric.score_batch([x])[0].values["av_align"] for x in (a, b)]
+    by_name = {c["name"]: c["score"] for c in reference["cases"]}
+    assert together == alone == [by_name["long_8s_24fps"], by_name["short_0p4s"]]

@@ -125,3 +125,17 @@ def test_items_without_an_image_are_skipped_and_missing_files_fail(inputs, tmp_p
     assert out[1].status == "failed" and "gone.png" in out[1].reason
     assert out[2].status == "failed" and "gone.mp4" in out[2].reason
     assert out[3].status == "ok" and -1.0 <= out[3].values["id"] <= 1.0 and out[3].values["n_frames"] == 10
+
+
+def test_two_seeds_of_one_item_in_one_batch_score_as_each_alone(inputs) -> None:
+    """Outcomes follow the batch order, never the item id: two outputs of item "7" stay apart."""
+    built, images = inputs
+    metric = _metric("tiny")
+    a = ScoreInput("7", "set1", built["short_0p4s"], meta={"image": str(images["one_frame"]), "seed": 1})
+    b = ScoreInput("7", "set1", built["one_frame"], meta={"image": str(images["one_frame"]), "seed": 2})
+    together = metric.score_batch([a, b])
+    alone = [metric.score_batch([x])[0] for x in (a, b)]
+    assert [o.values["n_frames"] for o in together] == [10, 1]
+    for t, s in zip(together, alone, strict=True):
+        assert t.values["id"] == pytest.approx(s.values["id"], abs=1e-6)
+    assert together[0].values["id"] != pytest.approx(together[1].values["id"], abs=1e-4)

@@ -6,6 +6,8 @@ imageio-ffmpeg for moviepy's ffmpeg):
 
     python make_dino_id.py VERSE_BENCH_DIR OUT.json tiny|full [WORK_DIR]
 
+`full` runs the three shortest clips only (ViT-L/16 on two CPU cores).
+
 VERSE_BENCH_DIR holds Dorniwang/Verse-Bench's `dino/dinov3_inferencer.py` and `calculate_metrics.py`
 (commit in OUT): the inferencer class is used as is and `evaluate_dinov3_video` is taken out of
 calculate_metrics.py unmodified (that file imports every other scorer at its top). The model folder
@@ -28,6 +30,7 @@ sys.path.insert(0, str(HERE.parents[3]))  # tests/
 import av_reference_clips as clips  # noqa: E402
 
 CLIP_NAMES = ("landscape_25fps_sync", "portrait_2997fps", "short_0p4s", "one_frame", "long_8s_24fps")
+FULL_CLIP_NAMES = ("portrait_2997fps", "short_0p4s", "one_frame")
 
 
 def _constant(name: str):
@@ -137,7 +140,8 @@ def main(verse_dir: str, out_json: str, size: str, work_dir: str | None = None) 
     }
     images = condition_images(work / "images")
     cases = []
-    for name in CLIP_NAMES:
+    names = CLIP_NAMES if size == "tiny" else FULL_CLIP_NAMES
+    for name in names:
         video, image = built[name], images[name]
         score = evaluate_dinov3_video(str(video), inferencer, str(image))
         anchor = np.array(inferencer.get_feature(Image.open(image)))
