@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from nava_eval.errors import UserError
+from nava_eval.lazy import Registry
 
 OutputKind = Literal["mp4", "wav"]
 Aggregation = Literal["per-item mean", "mean of per-set means"]
@@ -109,13 +109,6 @@ class BenchmarkEntry:
     description: str
 
 
-class UnknownBenchmarkError(UserError, KeyError):
-    """Unknown benchmark name; the message lists the valid ones."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
 _BENCHMARKS: dict[str, BenchmarkEntry] = {}
 
 
@@ -129,19 +122,23 @@ def benchmark_entries() -> dict[str, BenchmarkEntry]:
     return dict(_BENCHMARKS)
 
 
+def benchmark_registry() -> Registry:
+    """The registered benchmarks as name → "module:Class" (`jsonl` is listed as `jsonl:PATH`)."""
+    targets = {name: entry.target for name, entry in benchmark_entries().items()}
+    return Registry("benchmark", targets, labels={"jsonl": "jsonl:PATH"})
+
+
 def get_benchmark(name: str, **options: Any) -> Benchmark:
-    """Instantiate a benchmark by name; `jsonl:PATH` builds a user prompt set from PATH."""
-    entries = benchmark_entries()
+    """Instantiate a benchmark by name; `jsonl:PATH` builds a user prompt set from PATH.
+
+    An unknown name is `nava_eval.errors.UnknownName`, listing the valid ones.
+    """
+    registry = benchmark_registry()
     if name.startswith("jsonl:"):
-        module_name, _, class_name = entries["jsonl"].target.partition(":")
-        cls = getattr(importlib.import_module(module_name), class_name)
-        return cls(path=Path(name[len("jsonl:") :]), **options)
-    if name not in entries:
-        valid = ", ".join(sorted(n for n in entries if n != "jsonl")) + ", jsonl:PATH"
-        raise UnknownBenchmarkError(f"unknown benchmark {name!r}; valid benchmarks: {valid}")
-    module_name, _, class_name = entries[name].target.partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(**options)
+        from nava_eval.user_files import user_path
+
+        return registry.load("jsonl")(path=user_path(name[len("jsonl:") :]), **options)
+    return registry.load(name)(**options)
 
 
 def select(samples: Sequence[Sample], selection: SampleSelection) -> list[Sample]:

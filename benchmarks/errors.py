@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nava_eval.errors import InvalidValue, UserError
+from nava_eval.user_files import brief
 
 # Sample ids become file names (outputs/<set>/<id>.mp4), so they must be plain, portable names.
 #: A sample id becomes a file name (outputs/<set>/<id>.mp4, and temp names around it): whole-string
@@ -31,7 +32,7 @@ class Problem:
 
     def __str__(self) -> str:
         where = str(self.path) if self.line is None else f"{self.path}:{self.line}"
-        what = self.message if self.field is None else f"field {self.field!r}: {self.message}"
+        what = self.message if self.field is None else f"field {brief(self.field)}: {self.message}"
         return f"{where}: {what}"
 
 
@@ -97,7 +98,7 @@ def check_sample_id(sample_id: str, path: Path, line: int | None, field_name: st
     if not _SAFE_ID.fullmatch(sample_id):
         return Problem(
             path,
-            f"{sample_id!r} is not a usable sample id (letters, digits, '_', '.', '+', '-'; no path separators)",
+            f"{brief(sample_id)} is not a usable sample id (letters, digits, '_', '.', '+', '-'; no path separators)",
             line,
             field_name,
         )

@@ -29,6 +29,7 @@ from nava_eval.benchmarks.errors import (
 )
 from nava_eval.benchmarks.validate import SetCount, ValidationReport, media_problems
 from nava_eval.errors import InvalidValue
+from nava_eval.user_files import file_problem
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +96,12 @@ def parse_meta_line(text: str, path: Path, number: int, problems: list[Problem])
 
 def read_meta_list(path: Path, problems: list[Problem]) -> list[MetaLine]:
     """All good lines of a meta list; every bad line (and duplicate utt) appended to `problems`."""
+    from nava_eval.user_files import UserFileError, read_text
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        problems.append(Problem(path, f"not UTF-8 text ({exc})"))
+        text = read_text(path)
+    except UserFileError as exc:  # a FIFO, a device, not UTF-8
+        problems.append(Problem(path, str(exc).removeprefix(f"{path}: ")))
         return []
     out: list[MetaLine] = []
     seen: dict[str, int] = {}
@@ -213,10 +216,14 @@ class SeedTTSEval:
             selection.ids, {ids[(s, m.utt)] for s in sets for m in lines[s]}, f"{self.name} {'/'.join(sets)}"
         )
         missing = {
-            (s, m.utt): Problem(m.prompt_wav, f"missing prompt wav ({m.path}:{m.line}, field 'prompt_wav')")
+            (s, m.utt): Problem(
+                m.prompt_wav,
+                f"{'missing prompt wav' if problem == 'no such file' else f'prompt wav is {problem}'} "
+                f"({m.path}:{m.line}, field 'prompt_wav')",
+            )
             for s in sets
             for m in lines[s]
-            if not m.prompt_wav.is_file()
+            if (problem := file_problem(m.prompt_wav)) is not None  # missing, or a FIFO that would block
         }
         if not selection.skip_bad:
             if problems:

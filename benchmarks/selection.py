@@ -7,17 +7,18 @@ from pathlib import Path
 
 from nava_eval.benchmarks.base import SampleSelection
 from nava_eval.benchmarks.errors import BadInputError, Problem, check_sample_id
+from nava_eval.user_files import UserFileError, read_text
 
 
 def read_ids_file(path: Path) -> frozenset[str]:
     """The ids listed in `path`; every malformed line is reported at once with its line number."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError as exc:
         raise BadInputError([Problem(path, "ids file not found")]) from exc
-    except UnicodeDecodeError as exc:
-        raise BadInputError([Problem(path, f"not UTF-8 text ({exc})")]) from exc
+    except UserFileError as exc:  # a FIFO, a device, not UTF-8
+        raise BadInputError([Problem(path, str(exc).removeprefix(f"{path}: "))]) from exc
     ids: set[str] = set()
     problems: list[Problem] = []
     for number, raw in enumerate(text.splitlines(), start=1):

@@ -7,7 +7,9 @@ project writes itself, in exactly the official formats, and reads them with the 
   prompts carry `<S>...<E>` speech spans (one span wraps on-screen text, as in the real files).
 - `seedtts/`: `en/meta.lst`, `zh/meta.lst`, `zh/hardcase.lst` with speaker prompt wavs
   synthesised here (harmonic "voices" with distinct pitch per speaker).
-- `user_prompts.jsonl`: a user prompt set (one I2AV line with a speaker wav, one T2AV line).
+- `user_prompts.jsonl`: a user prompt set (one I2AV line with a speaker wav, one T2AV line, and two
+  T2AV lines with their own shape: a portrait clip and a longer clip, at the smoke preset's tiny scale).
+- `t2a_prompts.jsonl`: text-to-audio lines (`"mode": "t2a"`, as scripts/inference_t2a.sh reads them).
 Everything is a pure function of `seed`: the same seed writes the same bytes.
 """
 
@@ -27,7 +29,8 @@ SAMPLE_RATE = 16000
 IMAGE_SIZE = (320, 176)  # width, height: NAVA's 1280x704 aspect ratio, small
 SMOKE_VERSEBENCH_COUNTS = {"set1": 2, "set2": 2, "set3": 2}
 SMOKE_SEEDTTS_COUNTS = {"en": 2, "zh": 2, "hard": 1}
-SMOKE_USER_COUNT = 2
+SMOKE_USER_COUNT = 4
+SMOKE_T2A_COUNT = 2
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class SmokePaths:
     versebench_prompts: Path  # NAVA-style set1/2/3.jsonl (also found automatically inside versebench/)
     seedtts: Path  # data_dir for SeedTTSEval
     user_prompts: Path  # path for UserPromptSet / `jsonl:PATH`
+    t2a_prompts: Path  # T2A lines for `jsonl:PATH` (wav outputs)
     files: tuple[Path, ...]  # every file written, sorted
 
 
@@ -304,8 +308,35 @@ def write_smoke_dataset(folder: Path, seed: int = 0) -> SmokePaths:
             "language": "en",
         },
         {"id": "waves", "text": "Waves roll onto a sandy beach at sunset; seagulls call."},
+        # Added lines only (the ones above keep their bytes and their outputs): per-line shapes at the
+        # smoke scale. 48×80 is portrait with an odd latent grid (3×5, zero-padded to the DiT patch);
+        # 7 latent frames = 25 pixel frames, 27 audio tokens, vs the preset's 4 frames.
+        {
+            "id": "portrait",
+            "prompt": "A lighthouse on a cliff at night, filmed upright; waves crash on the rocks below.",
+            "width": 48,
+            "height": 80,
+        },
+        {"id": "long", "prompt": "A train passes a level crossing and sounds its horn twice.", "frames": 7},
     ]
     put_text(user, "".join(json.dumps(u, ensure_ascii=False) + "\n" for u in user_lines))
+
+    t2a = root / "t2a_prompts.jsonl"
+    t2a_lines = [
+        {
+            "id": "rain",
+            "mode": "t2a",
+            "prompt": "Heavy rain drums on a tin roof; thunder rolls in the distance.",
+        },
+        {
+            "id": "hello",
+            "mode": "t2a",
+            "prompt": "A man greets a friend: <S>Hello there, good to see you.<E>",
+            "spk_wavs": ["seedtts/en/prompt-wavs/en_b.wav"],
+            "duration": 2.0,
+        },
+    ]
+    put_text(t2a, "".join(json.dumps(u, ensure_ascii=False) + "\n" for u in t2a_lines))
 
     return SmokePaths(
         root=root,
@@ -313,5 +344,6 @@ def write_smoke_dataset(folder: Path, seed: int = 0) -> SmokePaths:
         versebench_prompts=prompts_dir,
         seedtts=seed_dir,
         user_prompts=user,
+        t2a_prompts=t2a,
         files=tuple(sorted(written)),
     )

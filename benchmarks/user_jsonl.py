@@ -7,6 +7,12 @@ One JSON object per line:
     id          optional stable id (else the line number, zero-padded to 5 digits)
     set         optional group name (default "default")
     reference_text, language   optional: what the speech should say, for WER
+    mode        optional "t2a": text → audio only, as scripts/inference_t2a.sh (wav outputs; a file
+                holds either T2A lines or T2AV/I2AV lines, since a run writes one output kind)
+    duration    optional T2A length in seconds (default: the preset's, 6 s as inference_t2a.sh)
+    width, height, frames   optional per-line shape: pixels (multiples of 16; T2AV only, an I2AV
+                size follows its image) and latent frames
+                (4(N-1)+1 pixel frames); unset ones take the run's --width/--height/--frames
 Relative paths are resolved against `base_dir`, by default the JSONL file's own folder. NAVA's
 own example files use paths relative to the NAVA checkout: pass base_dir=<NAVA root> for those.
 """
@@ -32,6 +38,7 @@ from nava_eval.benchmarks.errors import (
     natural_id_key,
 )
 from nava_eval.benchmarks.validate import SetCount, ValidationReport, image_problem, wav_problem
+from nava_eval.user_files import brief, file_problem
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +49,12 @@ _LANGUAGES = ("en", "zh")
 
 def read_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | Problem]]:
     """(line number, object) per non-blank line; a Problem instead of the object for a bad line."""
+    from nava_eval.user_files import UserFileError, read_text
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        yield 0, Problem(path, f"not UTF-8 text ({exc})")
+        text = read_text(path)
+    except UserFileError as exc:  # a FIFO, a device, not UTF-8
+        yield 0, Problem(path, str(exc).removeprefix(f"{path}: "))
         return
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -81,6 +90,36 @@ def _optional_str(
     return value.strip()
 
 
+_LINE_MODES = ("t2av", "t2a")
+
+
+def _line_shape(obj: dict[str, Any], path: Path, line: int, problems: list[Problem]) -> dict[str, Any]:
+    """The line's own width/height/frames (checked against the model's strides) and T2A duration."""
+    from nava_eval.nava.shapes import check_t2a_seconds, shape_problems
+
+    shape: dict[str, Any] = {}
+    for key in ("width", "height", "frames"):
+        value = obj.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            problems.append(Problem(path, f"must be an integer, got {value!r}", line, key))
+            continue
+        shape[key] = value
+    # Fields not given are checked with valid stand-ins: the run's own values are checked at run time.
+    for key, text in shape_problems(shape.get("width", 32), shape.get("height", 32), shape.get("frames", 1)):
+        problems.append(Problem(path, text, line, key))
+    duration = obj.get("duration")
+    if duration is not None:
+        try:
+            check_t2a_seconds(duration)
+        except ValueError as err:
+            problems.append(Problem(path, str(err).removeprefix("duration "), line, "duration"))
+        else:
+            shape["duration"] = float(duration)
+    return shape
+
+
 @dataclass(frozen=True)
 class _Entry:
     sample: Sample
@@ -91,13 +130,19 @@ class UserPromptSet:
     """A user's own prompts in NAVA's inference JSONL (`nava-eval run jsonl:prompts.jsonl`)."""
 
     name = "jsonl"
-    output_kind = "mp4"
     aggregation = "per-item mean"
     # Speech metrics apply per sample (see metrics_for): lip sync where the prompt has a <S> span,
     # WER where a reference_text is given, speaker similarity where spk_wavs are given.
     metric_order = ("video_quality", "sync", "wer", "sim")
+    # T2A files (wav outputs): audio quality for every line, WER and SIM where the line allows them.
+    audio_metric_order = ("audiobox", "wer", "sim")
 
-    def __init__(self, path: Path, base_dir: Path | None = None) -> None:
+    def __init__(self, path: Path, base_dir: Path | None = None, default_mode: str = "t2av") -> None:
+        """default_mode: the mode of a line without `mode` or `image_path`; "t2a" reads a file as
+        scripts/inference_t2a.sh does (every line text-to-audio, as `--preset t2a` asks)."""
+        if default_mode not in _LINE_MODES:
+            raise ValueError(f"default_mode must be one of {', '.join(_LINE_MODES)}, got {default_mode!r}")
+        self.default_mode = default_mode
         self.path = Path(path)
         self.expected_counts: dict[str, int] = {}  # a user's file has no official counts
         self.base_dir = Path(base_dir) if base_dir is not None else self.path.parent
@@ -116,8 +161,17 @@ class UserPromptSet:
         return self._sets
 
     @property
+    def output_kind(self) -> str:
+        """wav when the file's lines are T2A, else mp4 (a mixed file is refused by load)."""
+        if not self.path.is_file():
+            return "mp4"
+        entries, _ = self._scan()
+        return "wav" if entries and all(e.sample.mode == "t2a" for e in entries) else "mp4"
+
+    @property
     def default_metrics(self) -> dict[str, tuple[str, ...]]:
-        return {s: self.metric_order for s in self.sets}
+        order = self.audio_metric_order if self.output_kind == "wav" else self.metric_order
+        return {s: order for s in self.sets}
 
     def default_data_dir(self) -> Path | None:
         return None  # everything comes from the JSONL file itself
@@ -125,7 +179,8 @@ class UserPromptSet:
     def metrics_for(self, sample: Sample) -> tuple[str, ...]:
         """The default metrics that make sense for this sample."""
         chosen = []
-        for metric in self.default_metrics.get(sample.set, self.metric_order):
+        order = self.audio_metric_order if sample.mode == "t2a" else self.metric_order
+        for metric in self.default_metrics.get(sample.set, order):
             if metric == "sync" and not sample.meta.get("has_speech"):
                 continue
             if metric == "wer" and not sample.reference_text:
@@ -177,6 +232,33 @@ class UserPromptSet:
         language = _optional_str(obj, "language", path, number, problems)
         if language is not None and language not in _LANGUAGES:
             problems.append(Problem(path, f"must be one of {', '.join(_LANGUAGES)}", number, "language"))
+        mode = obj.get("mode", None if image_raw else self.default_mode)
+        if mode is not None and mode not in _LINE_MODES:
+            problems.append(
+                Problem(
+                    path, f"must be one of {', '.join(_LINE_MODES)} (i2av follows image_path)", number, "mode"
+                )
+            )
+        shape = _line_shape(obj, path, number, problems)
+        if mode == "t2a" and image_raw:
+            problems.append(Problem(path, "a T2A line generates audio only; drop image_path", number, "mode"))
+        if mode == "t2a" and any(k in shape for k in ("width", "height", "frames")):
+            problems.append(
+                Problem(path, "width/height/frames shape a video; a T2A line takes duration", number, "mode")
+            )
+        if image_raw and mode != "t2a" and any(k in shape for k in ("width", "height")):
+            problems.append(
+                Problem(
+                    path,
+                    "an I2AV line's size follows its image's aspect bucket (as the release); drop width/height",
+                    number,
+                    "width" if "width" in shape else "height",
+                )
+            )
+        if "duration" in shape and mode != "t2a":
+            problems.append(
+                Problem(path, 'only a T2A line ("mode": "t2a") takes a duration', number, "duration")
+            )
         if len(problems) > before:
             return None
         spans = speech_spans(prompt)
@@ -195,12 +277,12 @@ class UserPromptSet:
             id=sample_id,
             set=set_name,
             prompt=prompt,
-            mode="i2av" if image is not None else "t2av",
+            mode="t2a" if mode == "t2a" else ("i2av" if image is not None else "t2av"),
             image=image,
             speaker_wavs=tuple(self._resolve(s) for s in spk),
             reference_text=reference_text,
             language=language,
-            meta={"has_speech": bool(spans), "line": number, "source": str(self.path)},
+            meta={"has_speech": bool(spans), "line": number, "source": str(self.path), **shape},
         )
 
     def _scan(self) -> tuple[list[_Entry], list[Problem]]:
@@ -218,7 +300,7 @@ class UserPromptSet:
                 problems.append(
                     Problem(
                         self.path,
-                        f"duplicate id {sample.id!r} (first on line {seen[sample.id]})",
+                        f"duplicate id {brief(sample.id)} (first on line {seen[sample.id]})",
                         number,
                         "id",
                     )
@@ -226,6 +308,22 @@ class UserPromptSet:
                 continue
             seen[sample.id] = number
             entries.append(_Entry(sample, number))
+        audio = [e for e in entries if e.sample.mode == "t2a"]
+        if audio and len(audio) < len(entries):
+            # One run writes one output kind: name the lines of the smaller group.
+            video = [e for e in entries if e.sample.mode != "t2a"]
+            odd, other = (audio, "T2AV/I2AV (mp4)") if len(audio) <= len(video) else (video, "T2A (wav)")
+            for e in odd:
+                problems.append(
+                    Problem(
+                        self.path,
+                        f"the other lines of this file are {other}; a run writes one output kind, so put "
+                        "T2A lines and T2AV/I2AV lines in separate files",
+                        e.line,
+                        "mode",
+                    )
+                )
+            entries = [e for e in entries if e not in odd]
         return entries, problems
 
     def _missing(self, entries: list[_Entry]) -> dict[int, list[Problem]]:
@@ -236,10 +334,10 @@ class UserPromptSet:
                 ("spk_wavs", w) for w in e.sample.speaker_wavs
             ]
             for field_name, f in files:
-                if not f.is_file():
-                    missing.setdefault(e.line, []).append(
-                        Problem(self.path, f"file not found: {f}", e.line, field_name)
-                    )
+                problem = file_problem(f)  # missing, or a FIFO/device that would block the reader
+                if problem is not None:
+                    text = f"file not found: {f}" if problem == "no such file" else f"{f} is {problem}"
+                    missing.setdefault(e.line, []).append(Problem(self.path, text, e.line, field_name))
         return missing
 
     def load(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from nava_eval.benchmarks.errors import Problem
 from nava_eval.interrupts import reraise_interrupts
+from nava_eval.user_files import file_problem
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,11 @@ class ValidationReport:
 
 def image_problem(path: Path) -> Problem | None:
     """A Problem when `path` is missing or not a decodable image, else None."""
-    if not path.is_file():
-        return Problem(path, "missing image")
+    problem = file_problem(path)
+    if problem is not None:  # missing, or a FIFO/device that would block the decoder
+        return Problem(
+            path, "missing image" if problem == "no such file" else f"{problem}, not an image file"
+        )
     try:
         from PIL import Image
 
@@ -74,8 +78,9 @@ def image_problem(path: Path) -> Problem | None:
 
 def wav_problem(path: Path) -> Problem | None:
     """A Problem when `path` is missing, unreadable or empty audio, else None."""
-    if not path.is_file():
-        return Problem(path, "missing wav")
+    problem = file_problem(path)
+    if problem is not None:  # missing, or a FIFO/device that would block the decoder
+        return Problem(path, "missing wav" if problem == "no such file" else f"{problem}, not a wav file")
     try:
         import soundfile
 

@@ -19,6 +19,7 @@ the data folder holds `set1/ set2/ set3/` directly, or one level down in `verse_
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -41,6 +42,7 @@ from nava_eval.benchmarks.errors import (
 from nava_eval.benchmarks.user_jsonl import read_json_lines
 from nava_eval.benchmarks.validate import SetCount, ValidationReport, media_problems
 from nava_eval.errors import InvalidValue
+from nava_eval.user_files import file_problem, read_text
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +95,8 @@ class NavaPrompt:
 
 def _parse_item(path: Path, set_name: str, problems: list[Problem]) -> VerseItem | None:
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        obj = json.loads(read_text(path))
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: a FIFO, not UTF-8, bad JSON
         problems.append(Problem(path, f"unreadable JSON ({exc})"))
         return None
     if not isinstance(obj, dict):
@@ -212,9 +214,38 @@ class VerseBench:
     # ID (DINOv3 frames vs the conditioning image) on every video of set1-3, pooled, as the toolkit.
     # Whisper `wer` (wer/versebench-v1) is no default: NAVA's WER column is the toolkit's SenseVoice WER.
     default_metrics: dict[str, tuple[str, ...]] = {
-        "set1": ("sync", "video_quality", "wer_sensevoice", "audiobox", "clap", "ib", "av_align", "id"),
-        "set2": ("video_quality", "sync", "wer_sensevoice", "audiobox", "clap", "ib", "av_align", "id"),
-        "set3": ("sync", "video_quality", "wer_sensevoice", "ib", "av_align", "id"),
+        "set1": (
+            "sync",
+            "video_quality",
+            "wer_sensevoice",
+            "audiobox",
+            "clap",
+            "ib",
+            "audio_amplitude",
+            "av_align",
+            "id",
+        ),
+        "set2": (
+            "video_quality",
+            "sync",
+            "wer_sensevoice",
+            "audiobox",
+            "clap",
+            "ib",
+            "audio_amplitude",
+            "av_align",
+            "id",
+        ),
+        "set3": (
+            "sync",
+            "video_quality",
+            "wer_sensevoice",
+            "ib",
+            "dnsmos",
+            "audio_amplitude",
+            "av_align",
+            "id",
+        ),
     }
     speech_metrics = ("sync", "wer", "wer_sensevoice")
     audio_prompt_metrics = ("clap",)  # items without an audio_prompt get no CS and no FD (the toolkit)
@@ -229,6 +260,11 @@ class VerseBench:
         "ib": FieldRule(aggregation="mean of per-set means"),
         # MOVA's toolkit: AV-Align per set over every clip, "all" = mean of the per-set means
         "av_align": FieldRule(aggregation="mean of per-set means"),
+        # MOVA's toolkit: DNSMOS on set3 only (its README), mean over the clips that decoded
+        **{f: FieldRule(sets=("set3",)) for f in ("dnsmos", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl")},
+        # MOVA's toolkit: amplitude and loudness per category, "all" = mean of the per-category means
+        "amplitude_rms": FieldRule(aggregation="mean of per-set means"),
+        "loudness_lufs": FieldRule(aggregation="mean of per-set means"),
     }
 
     def __init__(
@@ -237,6 +273,7 @@ class VerseBench:
         prompt_source: PromptSource = "nava",
         item_subdirs: tuple[str, ...] = ("", "clips"),
         expected_counts: dict[str, int] | None = None,
+        missing_image: str = "error",
     ) -> None:
         """
         prompts_dir: folder with NAVA's set1/2/3.jsonl (default: `nava_prompts/` or
@@ -244,7 +281,13 @@ class VerseBench:
         prompt_source: "nava" (default; "auto" is the same) requires those files and fails naming
             them when they are missing; "official" uses each item's own `prompt`, only when asked for.
         expected_counts: override of the per-set counts (the smoke set uses its own).
+        missing_image: "error" (default) refuses items whose first-frame image is missing; "t2av"
+            generates them without it, as the release does (`data/t2v.py` keeps an image_path only if
+            the file exists, so a missing image silently makes that item text-to-audio-video).
         """
+        if missing_image not in ("error", "t2av"):
+            raise InvalidValue(f"missing_image must be error or t2av, not {missing_image!r}")
+        self.missing_image = missing_image
         if prompt_source not in ("auto", "nava", "official"):
             raise InvalidValue(f"prompt_source must be auto, nava or official, not {prompt_source!r}")
         self.prompts_dir = Path(prompts_dir) if prompts_dir is not None else None
@@ -410,12 +453,37 @@ class VerseBench:
         return samples
 
     @staticmethod
+    def _without_missing_images(
+        samples: list[Sample], missing: dict[str, list[Problem]]
+    ) -> tuple[list[Sample], dict[str, list[Problem]]]:
+        """The release's behaviour: an item whose image is missing runs as T2AV (other gaps still count)."""
+        out, still = [], {}
+        for s in samples:
+            gone = [p for p in missing.get(s.id, []) if "first-frame image" in p.message]
+            rest = [p for p in missing.get(s.id, []) if p not in gone]
+            if gone:
+                log.warning("%s/%s: first-frame image %s is missing; generating T2AV (--missing-image t2av)",
+                            s.set, s.id, s.image)  # fmt: skip
+                s = dataclasses.replace(
+                    s, mode="t2av", image=None, meta={**s.meta, "first_frame_missing": True}
+                )
+            if rest:
+                still[s.id] = rest
+            out.append(s)
+        return out, still
+
+    @staticmethod
     def _missing_files(samples: list[Sample]) -> dict[str, list[Problem]]:
         missing: dict[str, list[Problem]] = {}
         for s in samples:
             for what, f in (("first-frame image", s.image), ("ground-truth wav", s.ground_truth_audio)):
-                if f is not None and not f.is_file():
+                problem = file_problem(f) if f is not None else None
+                if problem == "no such file":
                     missing.setdefault(s.id, []).append(Problem(f, f"missing {what} of item {s.set}/{s.id}"))
+                elif problem is not None:  # a FIFO or device would block the reader for ever
+                    missing.setdefault(s.id, []).append(
+                        Problem(f, f"{what} of item {s.set}/{s.id} is {problem}")
+                    )
         return missing
 
     def load(self, data_dir: Path | None, selection: SampleSelection = SampleSelection()) -> list[Sample]:
@@ -429,6 +497,8 @@ class VerseBench:
             selection.ids, {it.id for s in sets for it in items[s]}, f"{self.name} {'/'.join(sets)}"
         )
         missing = self._missing_files(samples)
+        if self.missing_image == "t2av":
+            samples, missing = self._without_missing_images(samples, missing)
         if not selection.skip_bad:
             if problems:
                 raise BadInputError(problems, hint="fix these, or pass --skip-bad to load the other items")

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from nava_eval.errors import UserError
-from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.base import BaseMetric, MetricField, ScoreInput, ScoreOutcome
 from nava_eval.metrics.speech_audio import (
     AudioLoadError,
     EmptyAudioError,
@@ -47,7 +47,6 @@ from nava_eval.metrics.speech_audio import (
 log = logging.getLogger(__name__)
 
 PROTOCOL = "audiobox/versebench-aesthetics-v1"
-SMOKE_SUFFIX = "+smoke-random-weights"
 AXES = ("CE", "CU", "PC", "PQ")
 SAMPLE_RATE = 16_000
 WINDOW_S = 10
@@ -211,10 +210,16 @@ def frame_padding_mask(sample_mask: Any, n_frames: int) -> Any:
 class AudioboxModel:
     """The loaded network; `predict()` maps 10 s windows (+ masks) to the four axes (1–10 scale)."""
 
-    def __init__(self, net: Any, head: AudioboxHeadConfig, device: str = "cpu") -> None:
+    def __init__(
+        self, net: Any, head: AudioboxHeadConfig, device: str = "cpu", checkpoint_precision: bool = False
+    ) -> None:
         self.net = net.to(device).eval()
         self.head = head
         self.device = device
+        # The official AesMultiOutput maps model_cfg["precision"] to a torch dtype and then enables
+        # autocast when `str(dtype) in {"16", "bf16"}`, which is never true ("torch.bfloat16"): it
+        # always runs in float32. checkpoint_precision=True honours the field instead (not official).
+        self.checkpoint_precision = checkpoint_precision
         missing = [a for a in AXES if a not in head.target_transform]
         if missing:
             raise AudioboxCheckpointError(f"target_transform has no mean/std for {missing}")
@@ -250,6 +255,8 @@ class AudioboxModel:
         dtype = {"64": torch.float64, "32": torch.float32, "16": torch.half, "bf16": torch.bfloat16}[
             str(self.head.precision)
         ]
+        if not self.checkpoint_precision:
+            dtype = torch.float32  # the official predictor's autocast never turns on (see __init__)
         with (
             torch.inference_mode(),
             torch.autocast(
@@ -386,14 +393,20 @@ def windows_of(wave: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
     return out
 
 
-class AudioboxAesthetics:
+class AudioboxAesthetics(BaseMetric):
     """CE, CU, PC, PQ per generated wav with the official model and preprocessing."""
 
     name = "audiobox"
+    protocol = PROTOCOL
     fields = FIELDS
     requires = frozenset({"audio"})
     weight_names = ("audiobox-aesthetics",)
-    description = "Audiobox Aesthetics (Verse-Bench toolkit): CE, CU, PC, PQ per wav, 10 s windows"
+    description = (
+        "Audiobox Aesthetics as the Verse-Bench toolkit runs it (every wav of set1+set2; "
+        "10 s windows, weighted mean)"
+    )
+    default_batch_size = 8  # 10 s windows per forward pass
+    reload_on_new_device = False
 
     def __init__(
         self,
@@ -401,36 +414,31 @@ class AudioboxAesthetics:
         smoke: bool = False,
         weights: Mapping[str, Any] | None = None,
         benchmark: str | None = None,
-        batch_size: int = 8,
+        batch_size: int | None = None,
         seed: int = 0,
+        checkpoint_precision: bool = False,
         **options: Any,
     ) -> None:
-        if options:
-            raise TypeError(f"audiobox: unknown option(s) {sorted(options)}; valid: batch_size, seed")
-        if batch_size < 1:
-            raise ValueError(f"audiobox: batch_size must be >= 1, got {batch_size}")
-        self.smoke = smoke
-        self.weights = dict(weights or {})
-        self.benchmark = benchmark
-        self.batch_size = batch_size  # 10 s windows per forward pass
-        self.seed = seed
-        self.protocol = PROTOCOL + (SMOKE_SUFFIX if smoke else "")
+        self.reject_options(options, "batch_size, seed, checkpoint_precision")
+        super().__init__(smoke=smoke, weights=weights, benchmark=benchmark, batch_size=batch_size, seed=seed)
+        self.checkpoint_precision = checkpoint_precision
+        # Running in the checkpoint's reduced precision is not the official protocol: the id says so.
+        self.protocol = self.protocol_id(variant="+checkpoint-precision" if checkpoint_precision else "")
         self.model: AudioboxModel | None = None
-        self.weights_provenance: dict[str, dict[str, str]] = {}
 
-    def setup(self, device: str = "cpu") -> None:
-        if self.model is not None:
-            return
+    def _loaded(self) -> bool:
+        return self.model is not None
+
+    def _load(self, device: str) -> None:
         if self.smoke:
             self.weights_provenance = {"audiobox": {"source": f"random seed {self.seed}"}}
             self.model = tiny_audiobox(self.seed, device)
+            self.model.checkpoint_precision = self.checkpoint_precision
             return
-        from nava_eval.metrics.weights import resolve_weight
         from nava_eval.metrics.weights_audio import AUDIOBOX
 
-        resolved = resolve_weight(AUDIOBOX, self.weights)
-        self.weights_provenance[AUDIOBOX] = resolved.provenance()
-        self.model = load_audiobox(resolved.path, device)
+        self.model = load_audiobox(self.resolve_weight(AUDIOBOX), device)
+        self.model.checkpoint_precision = self.checkpoint_precision
 
     def score_waves(self, waves: Sequence[np.ndarray]) -> list[dict[str, float]]:
         """The four axes per 16 kHz mono wave (each non-empty); windows of all waves batched together."""

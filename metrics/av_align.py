@@ -36,12 +36,11 @@ from typing import Any
 
 import numpy as np
 
-from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.base import BaseMetric, MetricField, ScoreInput, ScoreOutcome
 
 log = logging.getLogger(__name__)
 
 PROTOCOL = "av-align/mova-onset-flow-v1"
-SMOKE_SUFFIX = "+smoke"  # no network: the smoke run computes the real thing on smoke clips
 SAMPLE_RATE = 44100  # av_align_score.py's default sr
 FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)  # pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags
 PEAK_FLOOR = 0.1  # a video peak's flow magnitude must reach this
@@ -175,14 +174,16 @@ def av_align(path: Path) -> AVAlignResult:
     return AVAlignResult(score, fps, n_frames, peaks, onsets, trajectory, int(audio.size), note)
 
 
-class AVAlign:
+class AVAlign(BaseMetric):
     """AV-Align. Options: workers (clips decoded at once), unreadable_as_zero (the official 0.0 for errors)."""
 
     name = "av_align"
+    protocol = PROTOCOL
     fields = FIELDS
     requires = frozenset({"video", "audio"})
     description = "AV-Align: audio-onset / optical-flow-peak IoU as MOVA's evaluation toolkit computes it"
     weight_names: tuple[str, ...] = ()
+    smoke_networks = False  # no network: the smoke run computes the real thing on the smoke clips
 
     def __init__(
         self,
@@ -190,21 +191,21 @@ class AVAlign:
         smoke: bool = False,
         weights: Mapping[str, str | os.PathLike] | None = None,
         benchmark: str | None = None,
+        batch_size: int | None = None,
+        seed: int = 0,
         workers: int | None = None,
         unreadable_as_zero: bool = False,
         **_ignored: Any,
     ) -> None:
-        self.smoke = smoke
-        self.benchmark = benchmark
-        self.workers = workers or max(1, min(8, os.cpu_count() or 1))
         self.unreadable_as_zero = unreadable_as_zero
-        self.device = "cpu"
-        self.weights_provenance: dict[str, dict[str, str]] = {}
-        suffix = "+unreadable-as-zero" if unreadable_as_zero else ""
-        self.protocol = PROTOCOL + suffix + (SMOKE_SUFFIX if smoke else "")
+        super().__init__(smoke=smoke, weights=weights, benchmark=benchmark, batch_size=batch_size, seed=seed)
+        self.workers = workers or max(1, min(8, os.cpu_count() or 1))
+        self.protocol = self.protocol_id(variant="+unreadable-as-zero" if unreadable_as_zero else "")
 
-    def setup(self, device: str = "cpu") -> None:
-        """Nothing to load; OpenCV's flow runs on the CPU whatever the device."""
+    def _loaded(self) -> bool:
+        return True  # nothing to load; OpenCV's flow runs on the CPU whatever the device
+
+    def _load(self, device: str) -> None:
         self.device = device
 
     def score_batch(self, items: Sequence[ScoreInput]) -> list[ScoreOutcome]:

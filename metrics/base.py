@@ -1,21 +1,42 @@
-"""The Metric protocol and the lazy metric registry.
+"""A metric is one class: what it declares, the base that runs it, and the lazy lookup by name.
 
 A metric is constructed cheaply (no weights), `setup()` loads its networks once per process, and
 `score_batch()` scores many outputs at once. A metric may report several values from one pass
 (SyncNet gives Sync-C and Sync-D): `fields` names each with its direction, and each becomes its
-own column in results.json. Registry entries are "module:Class" strings so `nava-eval --help` and
-`nava-eval ls` never import torch.
+own column in results.json. Name, default protocol, fields, description, requirements and weight
+files are class attributes, declared once; `metrics/registry.py` maps names to "module:Class"
+strings, and every metric module imports without torch, so `nava-eval --help` and `nava-eval ls`
+never import it. See docs/architecture.md, "Add a metric".
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
-from nava_eval.errors import UserError
+from nava_eval.errors import UnknownName
+from nava_eval.lazy import load
+
+__all__ = [
+    "SMOKE_SUFFIX",
+    "BaseMetric",
+    "Metric",
+    "MetricEntry",
+    "MetricField",
+    "ScoreInput",
+    "ScoreOutcome",
+    "UnknownName",
+    "get_metric",
+    "metric_class",
+    "metric_entries",
+    "metric_entry",
+]
+
+#: The protocol suffix of a metric run with tiny seeded random networks (scores meaningless).
+SMOKE_SUFFIX = "+smoke-random-weights"
 
 Direction = Literal["higher", "lower"]
 Requirement = Literal["video", "audio", "reference_text", "reference_audio", "language"]
@@ -109,7 +130,7 @@ class ScoreOutcome:
 
 @runtime_checkable
 class Metric(Protocol):
-    """What every metric implements. See module docstring for the life cycle."""
+    """What every metric implements (BaseMetric does most of it). See module docstring for the life cycle."""
 
     name: str
     protocol: str
@@ -125,54 +146,152 @@ class Metric(Protocol):
         ...
 
 
+class BaseMetric:
+    """The one implementation of what every metric shares: smoke mode, weight overrides, device,
+    batch size, weight provenance, and loading the networks once.
+
+    A subclass declares the class attributes below, loads its networks in `_load(device)`, says
+    whether they are loaded in `_loaded()`, and scores in `score_batch`. Constructed as
+    `Cls(*, smoke=False, weights=None, benchmark=None, batch_size=None, seed=0, **its own options)`:
+    `smoke` swaps in tiny seeded networks (the protocol id gets `+smoke-random-weights`), `weights`
+    maps a weight name (see `metrics.weights`) to a user's own file or folder, `benchmark` lets a
+    metric pick the benchmark's protocol variant (WER on VerseBench).
+    """
+
+    name: ClassVar[str]
+    #: On the class: the default protocol, shown by `nava-eval ls`. On an instance: the protocol of
+    #: this configuration (variants and the smoke suffix included), which is what scores carry.
+    protocol: str
+    fields: ClassVar[tuple[MetricField, ...]]
+    description: ClassVar[str]
+    requires: ClassVar[frozenset[str]] = frozenset()
+    #: The weight files this metric loads: the names `--weights NAME=PATH` may override.
+    weight_names: ClassVar[tuple[str, ...]] = ()
+    #: Items (or windows, clips) per forward pass; None: chosen per device at setup (`batch_size_on`).
+    default_batch_size: ClassVar[int | None] = None
+    #: Whether `setup()` on another device loads the networks again there (False: the first load stays).
+    reload_on_new_device: ClassVar[bool] = True
+    #: Whether smoke mode swaps in tiny random networks (then the protocol id says so). False for a
+    #: metric whose smoke run computes the real thing (no network, or real networks small enough).
+    smoke_networks: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        *,
+        smoke: bool = False,
+        weights: Mapping[str, str | os.PathLike] | None = None,
+        benchmark: str | None = None,
+        batch_size: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"{self.name}: batch_size must be >= 1, got {batch_size}")
+        self.smoke = smoke
+        self.weight_overrides: dict[str, str | os.PathLike] = dict(weights or {})
+        self.benchmark = benchmark
+        self.batch_size = batch_size if batch_size is not None else self.default_batch_size
+        self.seed = seed
+        self.device = "cpu"
+        self.weights_provenance: dict[str, dict[str, str]] = {}  # of the files loaded, for run.json
+        self.protocol = self.protocol_id()
+
+    # ------------------------------------------------------------------ options and protocol
+
+    def reject_options(self, options: Mapping[str, Any], valid: str) -> None:
+        """TypeError naming options this metric does not know (`valid`: the ones it does)."""
+        if options:
+            raise TypeError(f"{self.name}: unknown option(s) {sorted(options)}; valid: {valid}")
+
+    def protocol_id(self, base: str | None = None, variant: str = "") -> str:
+        """`base` (default: the class's protocol) + variant suffixes + the smoke suffix in smoke mode."""
+        smoke = self.smoke and self.smoke_networks
+        return (base or type(self).protocol) + variant + (SMOKE_SUFFIX if smoke else "")
+
+    def batch_size_on(self, device: str, gpu: int, cpu: int) -> int:
+        """The batch size asked for, else the metric's default for this device."""
+        return self.batch_size or (gpu if str(device).startswith("cuda") else cpu)
+
+    # ------------------------------------------------------------------ weights
+
+    def resolve_weight(self, name: str) -> Path:
+        """The checked file of scorer weight `name` (a user's override first); its provenance is kept."""
+        from nava_eval.metrics.weights import resolve_weight
+
+        resolved = resolve_weight(name, self.weight_overrides)
+        self.weights_provenance[name] = resolved.provenance()
+        return resolved.path
+
+    def hub_source(self, name: str, source: str = "hf-hub") -> str:
+        """A user's folder for hub model `name`, else its cached snapshot folder (never downloads)."""
+        from nava_eval.metrics.weights import hub_folder
+
+        path = str(hub_folder(name, self.weight_overrides))
+        self.weights_provenance[name] = {"source": source, "path": path}
+        return path
+
+    # ------------------------------------------------------------------ life cycle
+
+    def setup(self, device: str = "cpu") -> None:
+        """Load the networks once per process (idempotent)."""
+        if self._loaded() and (device == self.device or not self.reload_on_new_device):
+            return
+        self.device = device
+        self._load(device)
+
+    def _loaded(self) -> bool:
+        raise NotImplementedError
+
+    def _load(self, device: str) -> None:
+        raise NotImplementedError
+
+    def score_batch(self, items: Sequence[ScoreInput]) -> list[ScoreOutcome]:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
 class MetricEntry:
-    """A registry row: where the metric lives and what `nava-eval ls` shows without importing it."""
+    """What callers ask about a registered metric without constructing it, read from its class."""
 
     name: str
     target: str  # "module:Class"
-    protocol: str
+    protocol: str  # the default one (an instance may add variant suffixes)
     fields: tuple[MetricField, ...]
     description: str
+    requires: frozenset[str] = frozenset()
+    weight_names: tuple[str, ...] = ()
 
 
-class UnknownNameError(UserError, KeyError):
-    """An unknown registry name; the message lists the valid ones."""
+def metric_class(name: str) -> type:
+    """The class of registered metric `name` (UnknownName listing the valid names otherwise)."""
+    from nava_eval.metrics.registry import METRICS
 
-    def __str__(self) -> str:  # KeyError quotes its message otherwise
-        return str(self.args[0])
-
-
-_METRICS: dict[str, MetricEntry] = {}
+    return METRICS.load(name)
 
 
-def register_metric(entry: MetricEntry) -> None:
-    """Add a metric to the registry (later registrations of a name replace earlier ones)."""
-    _METRICS[entry.name] = entry
+def metric_entry(name: str) -> MetricEntry:
+    """Registered metric `name`, described by its class (imports its module, never torch)."""
+    from nava_eval.metrics.registry import METRICS
+
+    target = METRICS[name]
+    cls = load(target)
+    return MetricEntry(
+        name=name,
+        target=target,
+        protocol=cls.protocol,
+        fields=tuple(cls.fields),
+        description=cls.description,
+        requires=frozenset(getattr(cls, "requires", ())),
+        weight_names=tuple(getattr(cls, "weight_names", ())),
+    )
 
 
 def metric_entries() -> dict[str, MetricEntry]:
     """All registered metrics, by name."""
-    _ensure_builtin()
-    return dict(_METRICS)
+    from nava_eval.metrics.registry import METRICS
+
+    return {name: metric_entry(name) for name in METRICS}
 
 
 def get_metric(name: str, **options: Any) -> Metric:
     """Instantiate a registered metric with options (e.g. weights={...}, smoke=True)."""
-    entries = metric_entries()
-    if name not in entries:
-        raise UnknownNameError(f"unknown metric {name!r}; valid metrics: {', '.join(sorted(entries))}")
-    module_name, _, class_name = entries[name].target.partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(**options)
-
-
-def load_target(target: str) -> Any:
-    """Import a "module:attr" registry target."""
-    module_name, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
-
-
-def _ensure_builtin() -> None:
-    if not _METRICS:
-        importlib.import_module("nava_eval.metrics.registry")
+    return metric_class(name)(**options)

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from nava_eval.errors import UserError
-from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.base import BaseMetric, MetricField, ScoreInput, ScoreOutcome
 from nava_eval.metrics.clap_audio import clip_seed, fusion_input, load_48k_mono, peak_normalize_int16
 from nava_eval.metrics.speech_audio import AudioLoadError, EmptyAudioError, NoAudioStreamError
 
@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 PROTOCOL = "cs/versebench-clap-v1"
 FD_SET_PROTOCOL = "fd/versebench-clap-set-v1"
 FD_PERCLIP_PROTOCOL = "fd/versebench-clap-perclip-v1"
-SMOKE_SUFFIX = "+smoke-random-weights"
 TEXT_MAX_LENGTH = 77
 
 
@@ -78,6 +77,9 @@ class ClapCheckpointError(UserError, ValueError):
 # ----------------------------------------------------------------------------------- network
 
 
+ROBERTA_BASE_LAYER_NORM_EPS = 1e-5  # FacebookAI/roberta-base config.json
+
+
 def official_clap_config() -> Any:
     """transformers ClapConfig equal to LAION-CLAP HTSAT-tiny fusion + roberta-base (joint 512)."""
     from transformers import ClapAudioConfig, ClapConfig, ClapTextConfig
@@ -94,11 +96,18 @@ def official_clap_config() -> Any:
         projection_dim=512,
         hidden_dropout_prob=0.0,
     )
-    text = ClapTextConfig(projection_dim=512, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    # The toolkit builds its text tower with RobertaModel.from_pretrained("roberta-base"), whose config
+    # says layer_norm_eps 1e-5 (ClapTextConfig's default is 1e-12; issue 22).
+    text = ClapTextConfig(
+        projection_dim=512,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        layer_norm_eps=ROBERTA_BASE_LAYER_NORM_EPS,
+    )
     return ClapConfig(text_config=text.to_dict(), audio_config=audio.to_dict(), projection_dim=512)
 
 
-def tiny_clap_config(vocab_size: int = 261) -> Any:
+def tiny_clap_config(vocab_size: int = 261, layer_norm_eps: float = 1e-5) -> Any:
     """The official structure scaled down (HTSAT embed 8, depths 1-1-2-1; 1-layer RoBERTa of width 768)."""
     from transformers import ClapAudioConfig, ClapConfig, ClapTextConfig
 
@@ -125,6 +134,7 @@ def tiny_clap_config(vocab_size: int = 261) -> Any:
         projection_dim=512,
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
+        layer_norm_eps=layer_norm_eps,
     )
     return ClapConfig(text_config=text.to_dict(), audio_config=audio.to_dict(), projection_dim=512)
 
@@ -358,15 +368,20 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-class ClapScore:
+class ClapScore(BaseMetric):
     """CLAP CS per item and the set-level FD against ground-truth wavs (Verse-Bench toolkit)."""
 
     name = "clap"
+    protocol = PROTOCOL
     fields = CLAP_FIELDS
-    base_protocol = PROTOCOL
     requires = frozenset({"audio"})
     weight_names = ("clap-630k-audioset-fusion", "roberta-base")
-    description = "LAION-CLAP (630k-audioset-fusion): CS with audio_prompt[0]; FD to the ground-truth wav"
+    description = (
+        "LAION-CLAP 630k-audioset-fusion (Verse-Bench toolkit): CS with audio_prompt[0] on "
+        "set1+set2; FD of set2 clips to their ground-truth wavs (per clip as the toolkit, and set-level)"
+    )
+    default_batch_size = 8
+    reload_on_new_device = False
 
     def __init__(
         self,
@@ -374,40 +389,29 @@ class ClapScore:
         smoke: bool = False,
         weights: Mapping[str, Any] | None = None,
         benchmark: str | None = None,
-        batch_size: int = 8,
+        batch_size: int | None = None,
         seed: int = 0,
         **options: Any,
     ) -> None:
-        if options:
-            raise TypeError(f"{self.name}: unknown option(s) {sorted(options)}; valid: batch_size, seed")
-        if batch_size < 1:
-            raise ValueError(f"clap: batch_size must be >= 1, got {batch_size}")
-        self.smoke = smoke
-        self.weights = dict(weights or {})
-        self.benchmark = benchmark
-        self.batch_size = batch_size
-        self.seed = seed
-        self.protocol = self.base_protocol + (SMOKE_SUFFIX if smoke else "")
+        self.reject_options(options, "batch_size, seed")
+        super().__init__(smoke=smoke, weights=weights, benchmark=benchmark, batch_size=batch_size, seed=seed)
         self.embedder: ClapEmbedder | None = None
-        self.weights_provenance: dict[str, dict[str, str]] = {}
 
-    def setup(self, device: str = "cpu") -> None:
-        if self.embedder is not None:
-            return
+    def _loaded(self) -> bool:
+        return self.embedder is not None
+
+    def _load(self, device: str) -> None:
         if self.smoke:
             self.weights_provenance = {"clap": {"source": f"random seed {self.seed}"}}
             self.embedder = tiny_clap(self.seed, device)
             return
         from transformers import RobertaTokenizer
 
-        from nava_eval.metrics.weights import resolve_weight
-        from nava_eval.metrics.weights_audio import CLAP, ROBERTA, hub_source
+        from nava_eval.metrics.weights_audio import CLAP, ROBERTA
 
-        resolved = resolve_weight(CLAP, self.weights)
-        self.weights_provenance[CLAP] = resolved.provenance()
-        tokenizer_source = hub_source(ROBERTA, self.weights)
-        self.weights_provenance[ROBERTA] = {"source": "hf-hub", "path": tokenizer_source}
-        model = load_clap_model(read_checkpoint(resolved.path), official_clap_config(), device)
+        checkpoint = self.resolve_weight(CLAP)
+        tokenizer_source = self.hub_source(ROBERTA)
+        model = load_clap_model(read_checkpoint(checkpoint), official_clap_config(), device)
         self.embedder = ClapEmbedder(model, RobertaTokenizer.from_pretrained(tokenizer_source), device)
 
     def prepare(self, path: Path, key: str) -> Any:
@@ -415,8 +419,13 @@ class ClapScore:
         wave = peak_normalize_int16(load_48k_mono(path))
         return fusion_input(wave, clip_seed(self.seed, key))
 
-    def embed_files(self, files: Mapping[str, Path]) -> dict[str, np.ndarray | Exception]:
-        """key → embedding (or the error of that file); clips batched `batch_size` at a time."""
+    def embed_files(
+        self, files: Mapping[str, Path], seed_keys: Mapping[str, str] | None = None
+    ) -> dict[str, np.ndarray | Exception]:
+        """key → embedding (or the error of that file); clips batched `batch_size` at a time.
+
+        `seed_keys` maps a key to the name its long-clip chunks are drawn with (default: the key).
+        """
         if self.embedder is None:
             self.setup()
         assert self.embedder is not None
@@ -424,7 +433,7 @@ class ClapScore:
         ready: list[tuple[str, Any]] = []
         for key, path in files.items():
             try:
-                ready.append((key, self.prepare(path, key)))
+                ready.append((key, self.prepare(path, (seed_keys or {}).get(key, key))))
             except (AudioLoadError, ValueError) as exc:
                 out[key] = exc
         for start in range(0, len(ready), self.batch_size):
@@ -456,22 +465,28 @@ class ClapScore:
                 )
             else:
                 captions[i] = str(prompts[0])
+        # Keyed by batch position: one item may come twice (two seeds), each with its own output.
+        # Its long-clip chunks are still drawn from the item id (the same for every seed).
         files: dict[str, Path] = {}
+        seed_keys: dict[str, str] = {}
         for i in captions:
-            files[f"gen:{items[i].id}"] = Path(items[i].output)
+            files[f"gen:{i}"] = Path(items[i].output)
+            seed_keys[f"gen:{i}"] = f"gen:{items[i].id}"
             if items[i].reference_audio is not None:
-                files[f"ref:{items[i].id}"] = Path(items[i].reference_audio)
-        embs = self.embed_files(files)
+                files[f"ref:{i}"] = Path(items[i].reference_audio)
+                seed_keys[f"ref:{i}"] = f"ref:{items[i].id}"
+        embs = self.embed_files(files, seed_keys)
         texts = sorted(set(captions.values()))
         text_emb = dict(zip(texts, self.embedder.embed_text(texts), strict=True)) if texts else {}
         for i, caption in captions.items():
-            outcomes[i] = self._outcome(items[i], caption, embs, text_emb)
+            outcomes[i] = self._outcome(
+                items[i], caption, embs.get(f"gen:{i}"), embs.get(f"ref:{i}"), text_emb
+            )
         return [o if o is not None else ScoreOutcome.failed("internal: not scored") for o in outcomes]
 
     def _outcome(
-        self, item: ScoreInput, caption: str, embs: Mapping[str, Any], text_emb: Mapping[str, np.ndarray]
+        self, item: ScoreInput, caption: str, gen: Any, ref: Any, text_emb: Mapping[str, np.ndarray]
     ) -> ScoreOutcome:
-        gen = embs[f"gen:{item.id}"]
         if isinstance(gen, NoAudioStreamError):
             return ScoreOutcome.skipped(f"{gen} (the toolkit scores an item only when its wav exists)")
         if isinstance(gen, EmptyAudioError | ValueError):
@@ -484,7 +499,6 @@ class ClapScore:
             # float32 rounded to 7 significant digits: compact JSON, FD unchanged at 1e-6.
             "embedding": [float(f"{v:.7g}") for v in gen],
         }
-        ref = embs.get(f"ref:{item.id}")
         if item.reference_audio is None:
             values["fd_excluded"] = "no ground-truth wav for this item"
         elif isinstance(ref, Exception):

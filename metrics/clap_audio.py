@@ -57,7 +57,9 @@ def resample_soxr_hq(wave: np.ndarray, sr: int, target: int = SAMPLE_RATE) -> np
     import soxr
 
     out = soxr.resample(wave, sr, target, quality="HQ")
-    n = int(math.ceil(wave.shape[-1] * float(target) / sr))
+    # librosa: `ratio = float(target_sr) / orig_sr` first, then ceil(n * ratio). For 44.1, 22.05 and
+    # 11.025 kHz that is often one sample more than the exact ceil(n * target / sr) (issue 22).
+    n = int(math.ceil(wave.shape[-1] * (float(target) / sr)))
     if out.shape[-1] >= n:
         return np.ascontiguousarray(out[:n], dtype=np.float32)
     return np.pad(out, (0, n - out.shape[-1])).astype(np.float32)
@@ -70,13 +72,21 @@ def load_48k_mono(path: Path) -> np.ndarray:
 
 
 def peak_normalize_int16(wave: np.ndarray) -> np.ndarray:
-    """pyloudnorm peak normalisation to −1 dBFS, then the toolkit's int16 round trip (float32)."""
-    peak = float(np.max(np.abs(wave))) if wave.size else 0.0
+    """pyloudnorm peak normalisation to −1 dBFS, then the toolkit's int16 round trip (float32).
+
+    Under the toolkit's pinned numpy 1.26 the float64 gain `10^(−1/20) / max|x|` meets a float32
+    array, and value-based casting keeps the product in float32 (the gain rounded to float32 first);
+    the clip and ×32767 stay in float32 too. numpy ≥ 2 would compute them in float64, which moves
+    samples by one int16 step (issue 22), so the float32 steps are written out here.
+    """
+    wave = np.asarray(wave, dtype=np.float32)
+    peak = np.max(np.abs(wave)) if wave.size else np.float32(0.0)
     if peak > 0.0:
-        x = np.power(10.0, PEAK_DB / 20.0) / peak * wave.astype(np.float64)
+        gain = np.float32(np.power(10.0, PEAK_DB / 20.0) / np.float64(peak))
+        x = wave * gain
     else:
-        x = np.zeros(wave.shape, dtype=np.float64)  # the official division by zero gives NaN
-    pcm = (np.clip(x, -1.0, 1.0) * 32767.0).astype(np.int16)
+        x = np.zeros(wave.shape, dtype=np.float32)  # the official division by zero gives NaN
+    pcm = (np.clip(x, np.float32(-1.0), np.float32(1.0)) * np.float32(32767.0)).astype(np.int16)
     return (pcm / 32767.0).astype(np.float32)
 
 

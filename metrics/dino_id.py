@@ -28,12 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.base import BaseMetric, MetricField, ScoreInput, ScoreOutcome
 
 log = logging.getLogger(__name__)
 
 PROTOCOL = "id/versebench-dinov3-vitl16-v1"
-SMOKE_SUFFIX = "+smoke-random-weights"
 WEIGHT_NAME = "dinov3_vitl16"
 FEATURE_TOKEN = -2  # dinov3_inferencer.py: pipeline(image)[0][-2]
 
@@ -134,10 +133,11 @@ def cosine64(a: Any, b: Any) -> float:
     return float((a @ b) / (a.norm() * b.norm()))
 
 
-class DinoIdentity:
+class DinoIdentity(BaseMetric):
     """ID. Options: batch_size (images per forward), workers (clips decoded at once)."""
 
     name = "id"
+    protocol = PROTOCOL
     fields = FIELDS
     requires = frozenset({"video"})
     description = "Verse-Bench ID: DINOv3 ViT-L/16 similarity of every frame to the conditioning image"
@@ -154,26 +154,19 @@ class DinoIdentity:
         seed: int = 0,
         **_ignored: Any,
     ) -> None:
-        self.smoke = smoke
-        self.weight_overrides = dict(weights or {})
-        self.benchmark = benchmark
-        self.batch_size = batch_size
+        super().__init__(smoke=smoke, weights=weights, benchmark=benchmark, batch_size=batch_size, seed=seed)
         self.workers = workers or max(1, min(4, (os.cpu_count() or 2) // 2))
-        self.seed = seed
-        self.device = "cpu"
-        self.weights_provenance: dict[str, dict[str, str]] = {}
         self._model = None
         self._processor = None
-        self.protocol = PROTOCOL + (SMOKE_SUFFIX if smoke else "")
 
-    def setup(self, device: str = "cpu") -> None:
-        """Build DINOv3 and its image processor once; idempotent."""
-        if self._model is not None and device == self.device:
-            return
+    def _loaded(self) -> bool:
+        return self._model is not None
+
+    def _load(self, device: str) -> None:
+        """DINOv3 and its image processor."""
         import torch
         from transformers import DINOv3ViTModel
 
-        self.device = device
         if self.smoke:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.seed)
@@ -183,11 +176,8 @@ class DinoIdentity:
         else:
             from transformers import AutoImageProcessor
 
-            from nava_eval.metrics.weights import hub_folder
-
-            folder = hub_folder(WEIGHT_NAME, self.weight_overrides)
+            folder = Path(self.hub_source(WEIGHT_NAME))
             folder = folder.parent if folder.is_file() else folder
-            self.weights_provenance = {WEIGHT_NAME: {"source": str(folder)}}
             model = DINOv3ViTModel.from_pretrained(str(folder), torch_dtype=torch.float32)
             self._processor = AutoImageProcessor.from_pretrained(str(folder))
         self._model = model.to(device).eval()
@@ -268,8 +258,7 @@ class DinoIdentity:
     def _similarities(self, prepared: list[_Prepared]) -> list[float]:
         import torch
 
-        on_gpu = str(self.device).startswith("cuda")
-        batch = self.batch_size or (64 if on_gpu else 8)
+        batch = self.batch_size_on(self.device, gpu=64, cpu=8)
         flat = torch.cat([p.pixels for p in prepared])
         feats = []
         with torch.no_grad():

@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.base import BaseMetric, MetricField, ScoreInput, ScoreOutcome
+from nava_eval.user_files import file_problem
 
 log = logging.getLogger(__name__)
 
 PROTOCOL = "ib/mova-imagebind-huge-v1"
-SMOKE_SUFFIX = "+smoke-random-weights"
 WEIGHT_NAMES = ("imagebind_huge",)
 DURATION_MARGIN = 0.1  # run_eval.sh passes --duration "video_second - 0.1"
 MIN_SMOKE_SECONDS = 2.0  # smoke clips are 1.6 s; smoke mode lifts them to one vision frame
@@ -48,10 +48,11 @@ class _Inputs:
     details: dict[str, Any]
 
 
-class ImageBindScore:
+class ImageBindScore(BaseMetric):
     """IB-Score. Options: video_second, batch_size (clips per forward), workers, details, autocast."""
 
     name = "ib"
+    protocol = PROTOCOL
     fields = (
         MetricField(
             "ib",
@@ -78,45 +79,36 @@ class ImageBindScore:
         seed: int = 0,
         **_ignored: Any,
     ) -> None:
-        self.smoke = smoke
-        self.weight_overrides = dict(weights or {})
-        self.benchmark = benchmark
+        super().__init__(smoke=smoke, weights=weights, benchmark=benchmark, batch_size=batch_size, seed=seed)
         self.video_second = video_second
-        self.batch_size = batch_size
         self.workers = workers or max(2, min(8, (os.cpu_count() or 2) // 2))
         self.details = details
         self.autocast = autocast
-        self.seed = seed
-        self.device = "cpu"
-        self.weights_provenance: dict[str, dict[str, str]] = {}
         self._model = None
-        self.protocol = PROTOCOL + (SMOKE_SUFFIX if smoke else "")
 
     # ------------------------------------------------------------------ setup
 
-    def setup(self, device: str = "cpu") -> None:
-        """Build ImageBind's vision and audio towers and load the weights once; idempotent."""
-        if self._model is not None and device == self.device:
-            return
+    def _loaded(self) -> bool:
+        return self._model is not None
+
+    def _load(self, device: str) -> None:
+        """ImageBind's vision and audio towers with their weights."""
         import torch
 
         from nava_eval.metrics.imagebind_model import ImageBindAV, ImageBindConfig, load_imagebind_state
 
-        self.device = device
         if self.smoke:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.seed)
                 model = ImageBindAV(ImageBindConfig.tiny())
             self.weights_provenance = {"imagebind_huge": {"source": f"tiny random network, seed {self.seed}"}}
         else:
-            from nava_eval.metrics.weights import resolve_weight
-
-            resolved = resolve_weight("imagebind_huge", self.weight_overrides)
-            self.weights_provenance = {"imagebind_huge": resolved.provenance()}
+            self.weights_provenance = {}
+            path = self.resolve_weight("imagebind_huge")
             with torch.device("meta"):
                 model = ImageBindAV(ImageBindConfig.huge())
             model = model.to_empty(device="cpu")
-            unused = load_imagebind_state(model, _read_state(resolved.path))
+            unused = load_imagebind_state(model, _read_state(path))
             log.info("ImageBind: vision and audio loaded, %d keys of other modalities set aside", len(unused))
         self._model = model.to(device).eval()
 
@@ -153,8 +145,8 @@ class ImageBindScore:
     def _prepare(self, path: Path) -> _Inputs:
         from nava_eval.metrics import imagebind_data as ibd
 
-        if not path.is_file():
-            raise FileNotFoundError(f"no such file: {path}")
+        if (problem := file_problem(path)) is not None:  # missing, or a FIFO that would block
+            raise FileNotFoundError(f"{path}: {problem}")
         seconds = _container_seconds(path)
         video_second = self.video_second if self.video_second is not None else float(round(seconds))
         duration = round(video_second - DURATION_MARGIN, 6)
@@ -194,7 +186,7 @@ class ImageBindScore:
         model = self._model
         on_gpu = str(self.device).startswith("cuda")
         use_autocast = on_gpu if self.autocast is None else self.autocast
-        batch = self.batch_size or (48 if on_gpu else 6)
+        batch = self.batch_size_on(self.device, gpu=48, cpu=6)
 
         def per_item(modality: str, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
             flat = torch.cat(tensors)

@@ -28,6 +28,7 @@ import numpy as np
 
 from nava_eval.errors import UserError
 from nava_eval.interrupts import reraise_interrupts
+from nava_eval.user_files import file_problem
 
 #: planar 8-bit formats whose range conversion we do ourselves → the full-range name ffmpeg 5.1 picked
 _LEGACY_RANGE_FORMATS = {"yuv420p": "yuvj420p", "yuv422p": "yuvj422p", "yuv444p": "yuvj444p"}
@@ -92,6 +93,9 @@ def probe(path: Path) -> VideoInfo:
     except ImportError:
         return probe_with_ffmpeg(path)
 
+    problem = file_problem(path)
+    if problem is not None:  # a FIFO named *.mp4 would block the demuxer for ever
+        raise MediaDecodeError(f"{path}: cannot read the container ({problem})")
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -134,8 +138,9 @@ def _printed_rate(text: str) -> Fraction:
 
 def probe_with_ffmpeg(path: Path) -> VideoInfo:
     """`probe` from the stream lines of `ffmpeg -i FILE` (first video stream; fps, else tbr, else 25)."""
-    if not Path(path).is_file():
-        raise MediaDecodeError(f"{path}: cannot read the container (no such file)")
+    problem = file_problem(path)
+    if problem is not None:
+        raise MediaDecodeError(f"{path}: cannot read the container ({problem})")
     proc = subprocess.run(
         [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
         stdout=subprocess.DEVNULL,

@@ -24,13 +24,12 @@ from typing import Any
 import numpy as np
 
 from nava_eval.interrupts import reraise_interrupts
-from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.base import BaseMetric, MetricField, ScoreInput, ScoreOutcome
 from nava_eval.metrics.speech_audio import AudioLoadError, load_audio, resample_sinc
 
 log = logging.getLogger(__name__)
 
 PROTOCOL = "sim/wavlm-large-ecapa-v1"
-SMOKE_SUFFIX = "+smoke-random-weights"
 
 
 class WavLMEcapa:
@@ -212,10 +211,11 @@ def load_wave_16k(path: Path) -> np.ndarray:
     return resample_sinc(audio.first_channel().astype(np.float32), audio.sample_rate)
 
 
-class SpeakerSimilarity:
+class SpeakerSimilarity(BaseMetric):
     """Cosine of WavLM-Large+ECAPA embeddings of the output and its prompt wav, x100."""
 
     name = "sim"
+    protocol = PROTOCOL
     fields = (
         MetricField("sim", "higher", "×100", "cosine of WavLM-large+ECAPA embeddings, output vs prompt"),
     )
@@ -225,6 +225,8 @@ class SpeakerSimilarity:
         "wavlm-large",
     )  # the --weights NAME=PATH overrides this metric uses
     description = "Speaker similarity to the prompt speaker (Seed-TTS-eval verification model)"
+    default_batch_size = 8
+    reload_on_new_device = False
 
     def __init__(
         self,
@@ -232,36 +234,25 @@ class SpeakerSimilarity:
         smoke: bool = False,
         weights: Mapping[str, Any] | None = None,
         benchmark: str | None = None,
-        batch_size: int = 8,
+        batch_size: int | None = None,
         seed: int = 0,
         **options: Any,
     ) -> None:
-        if options:
-            raise TypeError(f"sim: unknown option(s) {sorted(options)}; valid: batch_size, seed")
-        if batch_size < 1:
-            raise ValueError(f"sim: batch_size must be >= 1, got {batch_size}")
-        self.smoke = smoke
-        self.weights = dict(weights or {})
-        self.benchmark = benchmark
-        self.batch_size = batch_size
-        self.seed = seed
-        self.protocol = PROTOCOL + (SMOKE_SUFFIX if smoke else "")
+        self.reject_options(options, "batch_size, seed")
+        super().__init__(smoke=smoke, weights=weights, benchmark=benchmark, batch_size=batch_size, seed=seed)
         self.model: WavLMEcapa | None = None
-        self.weights_provenance: dict[str, dict[str, str]] = {}  # provenance of the files loaded
 
-    def setup(self, device: str = "cpu") -> None:
-        if self.model is not None:
-            return
+    def _loaded(self) -> bool:
+        return self.model is not None
+
+    def _load(self, device: str) -> None:
         if self.smoke:
             self.weights_provenance = {"wavlm-ecapa": {"source": f"random seed {self.seed}"}}
             self.model = tiny_wavlm_ecapa(self.seed, device)
             return
-        from nava_eval.metrics.weights import resolve_weight
         from nava_eval.metrics.weights_speech import WAVLM_FINETUNE
 
-        resolved = resolve_weight(WAVLM_FINETUNE, self.weights)
-        self.weights_provenance[WAVLM_FINETUNE] = resolved.provenance()
-        self.model = load_wavlm_ecapa(resolved.path, device, self.weights)
+        self.model = load_wavlm_ecapa(self.resolve_weight(WAVLM_FINETUNE), device, self.weight_overrides)
 
     def embed_files(self, paths: Sequence[Path]) -> dict[Path, Any]:
         """Embeddings of distinct files (failures as AudioLoadError/Exception values), batched by length."""

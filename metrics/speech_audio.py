@@ -18,6 +18,7 @@ import numpy as np
 
 from nava_eval.errors import UserError
 from nava_eval.interrupts import reraise_interrupts
+from nava_eval.user_files import file_problem
 
 TARGET_SR = 16_000
 _SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
@@ -55,8 +56,11 @@ class Audio:
 def load_audio(path: Path | str) -> Audio:
     """Read every channel at the file's own rate; raise AudioLoadError with the reason."""
     path = Path(path)
-    if not path.is_file():
+    problem = file_problem(path)
+    if problem == "no such file":
         raise AudioLoadError(f"{path}: file not found (was the output generated?)")
+    if problem is not None:  # a FIFO or device would block the decoder for ever
+        raise AudioLoadError(f"{path}: is {problem}, not a regular file")
     try:
         if path.suffix.lower() in _SOUNDFILE_SUFFIXES:
             samples, sr = _read_soundfile(path)

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from nava_eval.interrupts import interruptible_pool, reraise_interrupts
-from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.base import BaseMetric, MetricField, ScoreInput, ScoreOutcome
 from nava_eval.metrics.face_tracking import (
     FaceTrack,
     TrackingOptions,
@@ -61,6 +61,7 @@ from nava_eval.metrics.face_tracking import (
     smooth_track,
     track_faces,
 )
+from nava_eval.user_files import file_problem
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,6 @@ PROTOCOL = "sync/syncnet-lse-pass-v2"  # the pass: its records hold the values o
 SYNCNET_PROTOCOL = "sync/syncnet-lse-v1"
 MOVA_PROTOCOL = "sync/mova-lse-v1"
 MOVA_MIN_TRACK = 20  # MOVA's run_pipeline.py default (syncnet_python's is 100)
-SMOKE_SUFFIX = "+smoke-random-weights"
 #: Tracking rules of the smoke preset (tracks of > 10 frames, faces > 24 px, detection at full size
 #: so 64-px smoke frames reach S3FD's minimum); only with smoke=True.
 SMOKE_TRACKING = TrackingOptions(min_track=10, min_face_size=24, scene_min_len=5, facedet_scale=1.0)
@@ -126,10 +126,11 @@ class _Skip(Exception):
     """An item that cannot be scored by the protocol's rules (reason in the message)."""
 
 
-class SyncNetMetric:
+class SyncNetMetric(BaseMetric):
     """Sync-C / Sync-D with SyncNet. Options: cropped, details, aggregation, batch_size, workers."""
 
     name = "sync"
+    protocol = PROTOCOL
     fields = (
         MetricField(
             "sync_c",
@@ -165,7 +166,7 @@ class SyncNetMetric:
         ),
     )
     requires = frozenset({"video", "audio"})
-    description = "Lip sync with SyncNet (syncnet_python pipeline: S3FD faces, IoU tracks, ±15 offsets)"
+    description = "Lip sync with SyncNet: syncnet_python's mean over tracks and MOVA's best track, one pass"
     weight_names = WEIGHT_NAMES
 
     def __init__(
@@ -186,13 +187,10 @@ class SyncNetMetric:
     ) -> None:
         if aggregation not in ("video", "track"):
             raise ValueError(f"aggregation must be 'video' or 'track', got {aggregation!r}")
-        self.smoke = smoke
-        self.weight_overrides = dict(weights or {})
-        self.benchmark = benchmark
+        super().__init__(smoke=smoke, weights=weights, benchmark=benchmark, batch_size=batch_size, seed=seed)
         self.cropped = cropped
         self.details = details
         self.aggregation = aggregation
-        self.batch_size = batch_size
         self.detect_batch_size = detect_batch_size
         self.workers = workers or max(2, min(8, (os.cpu_count() or 2) // 2))
         if tracking is None and smoke:
@@ -202,49 +200,40 @@ class SyncNetMetric:
         self.tracking = tracking or TrackingOptions()
         # MOVA's pipeline differs from syncnet_python's in the track length only (and the shots).
         self.mova_tracking = dataclasses.replace(self.tracking, min_track=MOVA_MIN_TRACK)
-        self.seed = seed
-        self.device = "cpu"
-        self.weights_provenance: dict[str, dict[str, str]] = {}
         self._scorer = None
         self._detector = None
-        self.protocol = PROTOCOL
-        if cropped:
-            self.protocol += CROPPED_SUFFIX
-        if tracking is not None and tracking not in (TrackingOptions(), SMOKE_TRACKING):
-            self.protocol += "+custom-tracking"
-        if smoke:
-            self.protocol += SMOKE_SUFFIX
+        custom = tracking is not None and tracking not in (TrackingOptions(), SMOKE_TRACKING)
+        self.protocol = self.protocol_id(
+            variant=(CROPPED_SUFFIX if cropped else "") + ("+custom-tracking" if custom else "")
+        )
 
     # ------------------------------------------------------------------ setup
 
-    def setup(self, device: str = "cpu") -> None:
-        """Load SyncNet (and S3FD unless `cropped`) once; idempotent."""
-        if self._scorer is not None and device == self.device:
-            return
+    def _loaded(self) -> bool:
+        return self._scorer is not None
+
+    def _load(self, device: str) -> None:
+        """SyncNet, and S3FD unless `cropped`."""
         from nava_eval.metrics import syncnet_model as sm
         from nava_eval.metrics.s3fd import S3FDDetector, build_s3fd_net
 
-        self.device = device
-        on_gpu = str(device).startswith("cuda")
         if self.smoke:
             syncnet = sm.smoke_syncnet(self.seed)
             s3fd = None if self.cropped else sm.smoke_s3fd(self.seed)
             self.weights_provenance = {"syncnet": {"source": f"random seed {self.seed}"}}
         else:
-            from nava_eval.metrics.weights import resolve_weight
-
-            needed = ("syncnet",) if self.cropped else WEIGHT_NAMES
-            resolved = {n: resolve_weight(n, self.weight_overrides) for n in needed}
-            self.weights_provenance = {n: r.provenance() for n, r in resolved.items()}
+            self.weights_provenance = {}
             syncnet = sm.build_syncnet()
-            sm.load_weights(syncnet, resolved["syncnet"].path, "SyncNet")
+            sm.load_weights(syncnet, self.resolve_weight("syncnet"), "SyncNet")
             s3fd = None
             if not self.cropped:
                 s3fd = build_s3fd_net()
-                sm.load_weights(s3fd, resolved["s3fd"].path, "S3FD")
-        self._scorer = sm.SyncNetScorer(syncnet, device, self.batch_size or (128 if on_gpu else 20))
+                sm.load_weights(s3fd, self.resolve_weight("s3fd"), "S3FD")
+        self._scorer = sm.SyncNetScorer(syncnet, device, self.batch_size_on(device, gpu=128, cpu=20))
         if s3fd is not None:
-            self._detector = S3FDDetector(s3fd, device, self.detect_batch_size or (64 if on_gpu else 8))
+            self._detector = S3FDDetector(
+                s3fd, device, self.detect_batch_size or (64 if str(device).startswith("cuda") else 8)
+            )
 
     # ------------------------------------------------------------------ scoring
 
@@ -301,8 +290,8 @@ class SyncNetMetric:
         from nava_eval.metrics.syncnet_model import TrackInput
 
         path = Path(item.output)
-        if not path.is_file():
-            raise FileNotFoundError(f"no such file: {path}")
+        if (problem := file_problem(path)) is not None:  # missing, or a FIFO that would block
+            raise FileNotFoundError(f"{path}: {problem}")
         if path.suffix == ".npz":  # raw frames (BGR uint8), audio from meta["audio"]
             frames = np.load(path)["frames"]
             audio_path = item.meta.get("audio") or item.reference_audio
@@ -370,8 +359,8 @@ class SyncNetMetric:
         from nava_eval.metrics.s3fd import S3FDDetector
 
         path = Path(item.output)
-        if not path.is_file():
-            raise FileNotFoundError(f"no such file: {path}")
+        if (problem := file_problem(path)) is not None:  # missing, or a FIFO that would block
+            raise FileNotFoundError(f"{path}: {problem}")
         work.mkdir(parents=True, exist_ok=True)
         info = md.probe(path)
         if not info.has_audio:

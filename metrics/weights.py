@@ -129,7 +129,7 @@ class ResolvedWeight:
     name: str
     path: Path
     sha256: str
-    source: Literal["override", "cache", "hf-cache", "downloaded", "fixture"]
+    source: Literal["override", "cache", "hf-cache", "downloaded", "fixture", "package"]
     verified: Literal["ok", "unpinned", "override"]
 
     def provenance(self) -> dict[str, str]:
@@ -142,6 +142,7 @@ PROVIDER_MODULES: list[str] = [
     "nava_eval.metrics.weights_speech",
     "nava_eval.metrics.weights_audio",
     "nava_eval.metrics.weights_av",
+    "nava_eval.metrics.weights_mova_audio",
 ]
 _loaded_providers: set[str] = set()
 
@@ -350,8 +351,11 @@ def resolve_weight(
     spec = get_spec(name)
     if overrides and name in overrides:
         path = Path(overrides[name]).expanduser()
-        if not path.is_file():
-            raise WeightsMissingError(f"--weights {name}={path}: no such file")
+        from nava_eval.user_files import file_problem
+
+        problem = file_problem(path)
+        if problem is not None:  # "no such file", or a FIFO/device that would block the read
+            raise WeightsMissingError(f"--weights {name}={path}: {problem}; give a regular file")
         if verify_override:
             digest, state = check_file(spec, path)
             return ResolvedWeight(name, path, digest, "override", state)

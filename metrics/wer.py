@@ -25,7 +25,7 @@ import numpy as np
 
 from nava_eval.interrupts import reraise_interrupts
 from nava_eval.metrics.asr import AsrBackend, MissingBackendError
-from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.base import SMOKE_SUFFIX, BaseMetric, MetricField, ScoreInput, ScoreOutcome
 from nava_eval.metrics.speech_audio import AudioLoadError, load_audio, resample_fft
 from nava_eval.metrics.text_normalization import (
     SUPPORTED_LANGUAGES,
@@ -51,7 +51,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 BACKENDS = ("transformers", "openai-whisper")
-SMOKE_SUFFIX = "+smoke-random-weights"
 
 
 def protocol_id(backend: str = "transformers", benchmark: str | None = None, smoke: bool = False) -> str:
@@ -67,10 +66,11 @@ def protocol_id(backend: str = "transformers", benchmark: str | None = None, smo
     return base + (SMOKE_SUFFIX if smoke else "")
 
 
-class WerMetric:
+class WerMetric(BaseMetric):
     """Whisper-large-v3 (en) / Paraformer-zh (zh) ASR, Seed-TTS-eval normalisation, jiwer."""
 
     name = "wer"
+    protocol = protocol_id()  # Seed-TTS-eval's; VerseBench and the openai-whisper backend have their own
     fields = (
         MetricField("wer", "lower", "%", "word error rate (CER for Chinese), mean of per-utterance ×100"),
     )
@@ -81,6 +81,8 @@ class WerMetric:
         "paraformer-zh",
     )  # the --weights NAME=PATH overrides this metric uses
     description = "Whisper-large-v3 (en) / Paraformer-zh (zh) ASR, Seed-TTS-eval normalisation, jiwer"
+    default_batch_size = 16
+    reload_on_new_device = False
 
     def __init__(
         self,
@@ -90,39 +92,28 @@ class WerMetric:
         benchmark: str | None = None,
         backend: str = "transformers",
         language: str | None = None,
-        batch_size: int = 16,
+        batch_size: int | None = None,
         seed: int = 0,
         **options: Any,
     ) -> None:
-        if options:
-            raise TypeError(
-                f"wer: unknown option(s) {sorted(options)}; valid: backend, language, batch_size, seed"
-            )
+        self.reject_options(options, "backend, language, batch_size, seed")
         if language is not None and language not in SUPPORTED_LANGUAGES:
             raise ValueError(f"wer: language must be one of {SUPPORTED_LANGUAGES}, got {language!r}")
-        if batch_size < 1:
-            raise ValueError(f"wer: batch_size must be >= 1, got {batch_size}")
-        self.protocol = protocol_id(backend, benchmark, smoke)
-        self.smoke = smoke
-        self.weights = dict(weights or {})
-        self.benchmark = benchmark
+        super().__init__(smoke=smoke, weights=weights, benchmark=benchmark, batch_size=batch_size, seed=seed)
+        self.protocol = self.protocol_id(protocol_id(backend, benchmark))
         self.backend = backend
         self.default_language = language
-        self.batch_size = batch_size
-        self.seed = seed
-        self.device = "cpu"
         self._asr: dict[str, AsrBackend] = {}
         self._asr_errors: dict[str, str] = {}
-        self.weights_provenance: dict[str, dict[str, str]] = {}  # provenance of the files loaded
         self._ready = False
 
     # ------------------------------------------------------------------ models
 
-    def setup(self, device: str = "cpu") -> None:
-        """Load the English ASR now; Chinese ASR is loaded on the first Chinese item (optional extra)."""
-        if self._ready:
-            return
-        self.device = device
+    def _loaded(self) -> bool:
+        return self._ready
+
+    def _load(self, device: str) -> None:
+        """The English ASR now; Chinese ASR is loaded on the first Chinese item (optional extra)."""
         self._load_asr("en")
         self._ready = True
 
@@ -132,8 +123,7 @@ class WerMetric:
         if lang in self._asr_errors:
             return None
         from nava_eval.metrics import asr
-        from nava_eval.metrics.weights import resolve_weight
-        from nava_eval.metrics.weights_speech import PARAFORMER_ZH, WHISPER_HF, WHISPER_OPENAI, hub_source
+        from nava_eval.metrics.weights_speech import PARAFORMER_ZH, WHISPER_HF, WHISPER_OPENAI
 
         try:
             if self.smoke:
@@ -148,18 +138,12 @@ class WerMetric:
                     import funasr  # noqa: F401
                 except ImportError as exc:
                     raise MissingBackendError(asr.ZH_INSTALL_HINT) from exc
-                source = hub_source(PARAFORMER_ZH, self.weights)
-                self.weights_provenance[PARAFORMER_ZH] = {"source": "funasr", "path": source}
-                model = asr.Paraformer.load(source, self.device)
+                model = asr.Paraformer.load(self.hub_source(PARAFORMER_ZH, source="funasr"), self.device)
             elif self.backend == "transformers":
-                source = hub_source(WHISPER_HF, self.weights)
-                self.weights_provenance[WHISPER_HF] = {"source": "hf-hub", "path": source}
-                model = asr.TransformersWhisper.from_pretrained(source, self.device)
+                model = asr.TransformersWhisper.from_pretrained(self.hub_source(WHISPER_HF), self.device)
             else:
                 # A single checked file from the weight cache (or --weights), never an implicit download.
-                resolved = resolve_weight(WHISPER_OPENAI, self.weights)
-                self.weights_provenance[WHISPER_OPENAI] = resolved.provenance()
-                model = asr.OpenAIWhisper.load(str(resolved.path), self.device)
+                model = asr.OpenAIWhisper.load(str(self.resolve_weight(WHISPER_OPENAI)), self.device)
         except MissingBackendError as exc:
             # A missing optional extra fails the items of that language, not the whole run.
             self._asr_errors[lang] = str(exc)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from nava_eval.metrics.asr import MissingBackendError
-from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.base import BaseMetric, MetricField, ScoreInput, ScoreOutcome
 from nava_eval.metrics.sensevoice_text import toolkit_wer
 from nava_eval.metrics.speech_audio import (
     AudioLoadError,
@@ -38,7 +38,6 @@ from nava_eval.metrics.speech_audio import (
 log = logging.getLogger(__name__)
 
 PROTOCOL = "wer/versebench-sensevoice-v1"
-SMOKE_SUFFIX = "+smoke-random-weights"
 FIELD = MetricField(
     "wer_sensevoice",
     "lower",
@@ -112,14 +111,19 @@ def load_wave_16k_mean(path: Any) -> np.ndarray:
     return resample_sinc(audio.channel_mean(), audio.sample_rate)
 
 
-class SenseVoiceWer:
+class SenseVoiceWer(BaseMetric):
     """WER with the Verse-Bench toolkit's SenseVoice pipeline (the protocol of NAVA's WER column)."""
 
     name = "wer_sensevoice"
+    protocol = PROTOCOL
     fields = (FIELD,)
     requires = frozenset({"audio", "reference_text"})
     weight_names = ("sensevoice-small", "fsmn-vad")  # the --weights NAME=PATH overrides (model folders)
-    description = "Verse-Bench toolkit WER: SenseVoiceSmall + fsmn-VAD via funasr, lowercase only, jiwer"
+    description = (
+        "Verse-Bench toolkit WER (NAVA's WER column): items with speech text in set1–3, plain mean; "
+        "funasr (extra zh)"
+    )
+    reload_on_new_device = False
 
     def __init__(
         self,
@@ -130,38 +134,30 @@ class SenseVoiceWer:
         seed: int = 0,
         **options: Any,
     ) -> None:
-        if options:
-            raise TypeError(f"wer_sensevoice: unknown option(s) {sorted(options)}; valid: seed")
-        self.smoke = smoke
-        self.weights = dict(weights or {})
-        self.benchmark = benchmark
-        self.seed = seed
-        self.protocol = PROTOCOL + (SMOKE_SUFFIX if smoke else "")
+        self.reject_options(options, "seed")
+        super().__init__(smoke=smoke, weights=weights, benchmark=benchmark, seed=seed)
         self.asr: SenseVoice | SmokeAsr | None = None
         self.asr_error: str | None = None
-        self.weights_provenance: dict[str, dict[str, str]] = {}
 
-    def setup(self, device: str = "cpu") -> None:
-        """Load SenseVoice once; a missing funasr fails every item with the install hint, not the run."""
-        if self.asr is not None or self.asr_error is not None:
-            return
+    def _loaded(self) -> bool:
+        return self.asr is not None or self.asr_error is not None
+
+    def _load(self, device: str) -> None:
+        """SenseVoice; a missing funasr fails every item with the install hint, not the run."""
         if self.smoke:
             self.weights_provenance = {"asr": {"source": f"random seed {self.seed}"}}
             self.asr = SmokeAsr(self.seed)
             return
         import importlib.util
 
-        from nava_eval.metrics.weights_audio import FSMN_VAD, SENSEVOICE, hub_source
+        from nava_eval.metrics.weights_audio import FSMN_VAD, SENSEVOICE
 
         if importlib.util.find_spec("funasr") is None:  # the missing extra is said before a missing model
             self.asr_error = SENSEVOICE_INSTALL_HINT
             log.error("wer_sensevoice: %s", SENSEVOICE_INSTALL_HINT)
             return
-        model, vad = hub_source(SENSEVOICE, self.weights), hub_source(FSMN_VAD, self.weights)
-        self.weights_provenance = {
-            SENSEVOICE: {"source": "hf-cache", "path": model},
-            FSMN_VAD: {"source": "hf-cache", "path": vad},
-        }
+        self.weights_provenance = {}
+        model, vad = self.hub_source(SENSEVOICE, "hf-cache"), self.hub_source(FSMN_VAD, "hf-cache")
         try:
             self.asr = SenseVoice.load(model, vad, device)
         except MissingBackendError as exc:

@@ -33,6 +33,7 @@ from nava_eval.nava.sampling import (
     required_passes,
     video_to_channel_first,
 )
+from nava_eval.nava.shapes import check_t2a_seconds, shape_problems
 from nava_eval.nava.speaker import embed_speaker_files
 from nava_eval.nava.text import SPEAKER_CLOSE, SPEAKER_OPEN, count_speaker_spans
 from nava_eval.nava.video_vae import TilingConfig
@@ -127,18 +128,20 @@ class Request:
             self._fail("image", "mode i2av needs an image path")
         if self.mode != "i2av" and self.image is not None:
             self._fail("image", f"an image is only used in mode i2av, not {self.mode}")
-        for name in ("width", "height"):
-            value = getattr(self, name)
-            if value < 32 or value % 32:
-                self._fail(name, f"must be a positive multiple of 32, got {value}")
-        if self.frames < 1:
-            self._fail("frames", f"must be >= 1 latent frame, got {self.frames}")
+        if not self.audio_only:
+            problems = shape_problems(self.width, self.height, self.frames)
+            if problems:
+                field_name, text = problems[0]
+                self._fail(field_name, "; ".join([text, *(f"{n}: {t}" for n, t in problems[1:])]))
         if self.steps < 1:
             self._fail("steps", f"must be >= 1, got {self.steps}")
         if not self.fps > 0:
             self._fail("fps", f"must be > 0, got {self.fps}")
-        if self.duration is not None and not self.duration > 0:
-            self._fail("duration", f"must be > 0 seconds, got {self.duration}")
+        if self.duration is not None:
+            try:
+                check_t2a_seconds(self.duration)
+            except ValueError as err:
+                self._fail("duration", str(err))
         if self.reference_tokens is not None and self.reference_tokens < 1:
             self._fail("reference_tokens", f"must be >= 1, got {self.reference_tokens}")
         for f in fields(self):
@@ -244,6 +247,7 @@ class AVSample:
 
 DecodePrecision = Literal["release", "fp32"]
 DECODE_PRECISIONS: tuple[str, ...] = ("release", "fp32")
+SAMPLERS: tuple[str, ...] = ("unipc", "dmd2-student")
 
 
 @dataclass(frozen=True)
@@ -260,8 +264,11 @@ class PipelineOptions:
     image_size: int = 960
     video_fps_for_audio: float = 24.0
     decode_precision: DecodePrecision = "release"
+    sampler: str = "unipc"  # "unipc" (the release's guided sampler) | "dmd2-student" (nava.sampling.student)
 
     def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
         if self.decode_precision not in DECODE_PRECISIONS:
             raise ValueError(
                 f"decode_precision must be one of {', '.join(DECODE_PRECISIONS)}, got {self.decode_precision!r}"
@@ -379,7 +386,7 @@ class NavaPipeline:
 
         # 3) denoise
         t0 = time.perf_counter()
-        schedule = flow_unipc_schedule(request.steps)
+        schedule = flow_unipc_schedule(request.steps) if self.options.sampler == "unipc" else None
         negative = neg_audio if request.audio_only else neg_video  # U uses the video negative in AV modes
         from nava_eval.nava.checkpoint import inference_autocast
 
@@ -387,22 +394,39 @@ class NavaPipeline:
             if progress is not None:
                 progress(record.index + 1, record.num_steps)
 
+        student = self.options.sampler == "dmd2-student"
         with torch.no_grad(), inference_autocast(self.device):
-            result = denoise(
-                c.model,
-                schedule,
-                scales,
-                noise_video=noise.video,
-                noise_audio=noise.audio,
-                t_h_w=shapes.t_h_w,
-                context_pos=positive.features.float(),
-                context_neg=negative.features.float(),
-                spk_embed=spk_embed,
-                spk_pos=spk_pos,
-                first_frame=first_frame,
-                max_batch=self.options.cfg_batch,
-                on_step=on_step,
-            )
+            if student:
+                from nava_eval.nava.sampling.student import student_denoise, student_schedule
+
+                result = student_denoise(
+                    c.model,
+                    student_schedule(request.steps),
+                    noise_video=noise.video,
+                    noise_audio=noise.audio,
+                    t_h_w=shapes.t_h_w,
+                    context_pos=positive.features.float(),
+                    spk_embed=spk_embed,
+                    spk_pos=spk_pos,
+                    first_frame=first_frame,
+                    on_step=on_step,
+                )
+            else:
+                result = denoise(
+                    c.model,
+                    schedule,
+                    scales,
+                    noise_video=noise.video,
+                    noise_audio=noise.audio,
+                    t_h_w=shapes.t_h_w,
+                    context_pos=positive.features.float(),
+                    context_neg=negative.features.float(),
+                    spk_embed=spk_embed,
+                    spk_pos=spk_pos,
+                    first_frame=first_frame,
+                    max_batch=self.options.cfg_batch,
+                    on_step=on_step,
+                )
         timings["denoise_s"] = time.perf_counter() - t0
 
         # 4) decode
@@ -424,7 +448,10 @@ class NavaPipeline:
             "latent_grid": list(shapes.t_h_w) if shapes.t_h_w else None,
             "audio_tokens": shapes.audio_tokens,
             "steps": request.steps,
-            "passes": list(required_passes(scales, shapes.t_h_w is not None, has_speaker)),
+            "sampler": self.options.sampler,
+            "passes": ["C"]
+            if student
+            else list(required_passes(scales, shapes.t_h_w is not None, has_speaker)),
             "cfg_batch": self.options.cfg_batch,
             "guidance": {f.name: getattr(scales, f.name) for f in fields(scales)},
             "speaker_embedded": has_speaker,

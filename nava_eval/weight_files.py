@@ -28,6 +28,13 @@ def _check_present(path: Path, what: str) -> None:
         size = path.stat().st_size
     except FileNotFoundError:
         raise WeightFileError(f"{path}: no such file ({what}); {_REFETCH}") from None
+    from nava_eval.user_files import file_problem
+
+    problem = file_problem(path)
+    if problem is not None:  # a FIFO or device would block torch.load for ever
+        raise WeightFileError(
+            f"{path}: is {problem}, not a regular file ({what}); give the weight file itself"
+        )
     if size == 0:
         raise WeightFileError(
             f"{path}: empty file (0 bytes), not {what}; an interrupted download? {_REFETCH}"

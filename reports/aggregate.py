@@ -156,11 +156,11 @@ def aggregate_field(
 
 def set_statistic(field: MetricField) -> Callable[[Sequence[Mapping[str, Any]]], float]:
     """The reducer of a set-level field (numpy only: imported without torch)."""
-    from nava_eval.metrics.base import load_target
+    from nava_eval.lazy import load
 
     if field.reducer is None:
         raise ValueError(f"metric field {field.name!r} is not a set-level field")
-    return load_target(field.reducer)
+    return load(field.reducer)
 
 
 def _set_statistic_with_ci(

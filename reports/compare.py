@@ -18,6 +18,7 @@ from nava_eval.errors import InvalidValue
 from nava_eval.reports.per_sample import RunData, field_values, load_run, paired_items, paired_set_statistic
 from nava_eval.reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, PER_SET_MEANS, paired_bootstrap
 from nava_eval.reports.tables import FIELD_LABELS, SMOKE_BANNER, field_order
+from nava_eval.rundir.files import finite_or_null
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,7 @@ def render_comparison(comparison: Comparison, fmt: str = "md") -> str:
     if fmt == "json":
         data = asdict(comparison)
         data["banner"] = SMOKE_BANNER if comparison.smoke else None
-        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(finite_or_null(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     if fmt != "md":
         raise InvalidValue(f"unknown comparison format {fmt!r}; valid formats: md, json")
     from tabulate import tabulate

@@ -10,8 +10,8 @@ unpickles), then checks schemas, hashes, protocol ids and counts, each error nam
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import json
 import math
 import re
 import stat
@@ -25,7 +25,7 @@ from typing import Any
 from nava_eval.errors import InvalidValue, UserError
 from nava_eval.interrupts import reraise_interrupts
 from nava_eval.reports.tables import SMOKE_BANNER
-from nava_eval.rundir.files import atomic_path, sha256_file
+from nava_eval.rundir.files import atomic_path, dumps_json, sha256_file
 from nava_eval.rundir.records import (
     RESULTS_SCHEMA,
     RUN_SCHEMA,
@@ -40,7 +40,9 @@ from nava_eval.rundir.records import (
     record_key,
     sample_key,
 )
+from nava_eval.rundir.run_file import load_run_file
 from nava_eval.rundir.schema import SchemaError, from_dict, to_dict
+from nava_eval.user_files import brief, file_problem
 
 SUBMISSION_SCHEMA = "nava-eval/submission/v1"
 MANIFEST_NAME = "submission.json"
@@ -134,11 +136,52 @@ def _version() -> str:
         return "0+unknown"
 
 
+class SubmissionRefused(InvalidValue):
+    """`submit_validated` wrote a bundle the validator refuses; nothing was left at the output path."""
+
+    def __init__(self, report: ValidationReport):
+        super().__init__(
+            f"{report.path} does not validate ({len(report.errors)} error(s)); nothing was written"
+        )
+        self.report = report
+
+
+def submit_validated(
+    run_dir: str | Path, out: str | Path, with_media: bool = False
+) -> tuple[Path, ValidationReport]:
+    """`submit`, then the leaderboard's validator on the bundle before it gets its name.
+
+    A bundle the validator refuses raises SubmissionRefused and leaves no file at `out` (not even for
+    a moment: it is checked under its temp name and never renamed).
+    """
+    reports: list[ValidationReport] = []
+
+    def check(tmp: Path) -> None:
+        report = validate_submission(tmp)
+        shown = Path(out).name
+        report = dataclasses.replace(
+            report,
+            path=str(out),
+            errors=tuple(e.replace(tmp.name, shown) for e in report.errors),
+            warnings=tuple(w.replace(tmp.name, shown) for w in report.warnings),
+        )
+        reports.append(report)
+        if not report.ok:
+            raise SubmissionRefused(report)
+
+    path = _bundle(run_dir, out, with_media, check)
+    return path, reports[0]
+
+
 def submit(run_dir: str | Path, out: str | Path, with_media: bool = False) -> Path:
     """Bundle `run_dir` as a submission zip at `out` (written atomically); returns `out`.
 
     Raises ValueError when the run is incomplete or its outputs changed since they were recorded.
     """
+    return _bundle(run_dir, out, with_media, None)
+
+
+def _bundle(run_dir: str | Path, out: str | Path, with_media: bool, before_rename: Any) -> Path:
     run_dir = Path(run_dir)
     if Path(out).resolve().is_relative_to(run_dir.resolve()):
         raise InvalidValue(
@@ -155,6 +198,7 @@ def submit(run_dir: str | Path, out: str | Path, with_media: bool = False) -> Pa
     if not score_files:
         raise InvalidValue(f"{run_dir / 'scores'}: no score files; run `nava-eval score` first")
     samples = latest_by_id(load_sample_records(run_dir / "samples.jsonl"))
+    advice = load_run_file(run_dir).spec.remake_advice(run_dir)
     outputs: dict[str, ManifestOutput] = {}
     for sample in samples.values():
         if sample.status != "done":
@@ -165,14 +209,12 @@ def submit(run_dir: str | Path, out: str | Path, with_media: bool = False) -> Pa
             )
         path = run_dir / sample.output
         if not path.is_file():
-            raise InvalidValue(
-                f"{path}: output of sample {sample.id} is missing; regenerate or drop it first"
-            )
+            raise InvalidValue(f"{path}: output of sample {sample.id} is missing; {advice}, then score")
         digest = sha256_file(path)
         if sample.output_sha256 and digest != sample.output_sha256:
             raise InvalidValue(
                 f"{path}: sha256 {digest[:12]}… differs from samples.jsonl ({sample.output_sha256[:12]}…); the "
-                "output changed after it was recorded: rerun generate/score for it"
+                f"output changed after it was recorded; {advice}, then score"
             )
         outputs[Path(sample.output).as_posix()] = ManifestOutput(
             sample.id, sample.set, digest, path.stat().st_size, sample.run_seed
@@ -181,7 +223,7 @@ def submit(run_dir: str | Path, out: str | Path, with_media: bool = False) -> Pa
             audio = run_dir / sample.audio_output
             if not audio.is_file():
                 raise InvalidValue(
-                    f"{audio}: separate audio of sample {sample.id} is missing; import it again"
+                    f"{audio}: separate audio of sample {sample.id} is missing; {advice}, then score"
                 )
             audio_digest = sha256_file(audio)
             if sample.audio_output_sha256 and audio_digest != sample.audio_output_sha256:
@@ -207,15 +249,20 @@ def submit(run_dir: str | Path, out: str | Path, with_media: bool = False) -> Pa
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         smoke=results.smoke,
     )
-    with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w") as zf:
-        zf.writestr(
-            MANIFEST_NAME, json.dumps(to_dict(manifest), indent=2, sort_keys=True), zipfile.ZIP_DEFLATED
-        )
-        for name in members:
-            zf.write(run_dir / name, name, zipfile.ZIP_DEFLATED)
-        if with_media:
-            for name in outputs:
-                zf.write(run_dir / name, name, zipfile.ZIP_STORED)  # mp4/wav barely compress
+    with atomic_path(out) as tmp:
+        with zipfile.ZipFile(tmp, "w") as zf:
+            zf.writestr(
+                MANIFEST_NAME,
+                dumps_json(to_dict(manifest), out, indent=2, sort_keys=True),
+                zipfile.ZIP_DEFLATED,
+            )
+            for name in members:
+                zf.write(run_dir / name, name, zipfile.ZIP_DEFLATED)
+            if with_media:
+                for name in outputs:
+                    zf.write(run_dir / name, name, zipfile.ZIP_STORED)  # mp4/wav barely compress
+        if before_rename is not None:
+            before_rename(tmp)
     return Path(out)
 
 
@@ -276,7 +323,7 @@ def _safe_infos(zf: zipfile.ZipFile, max_unpacked: int) -> list[zipfile.ZipInfo]
     for info in infos:
         problem = _member_problem(info)
         if problem:
-            raise SubmissionError(f"member {info.filename!r}: {problem}")
+            raise SubmissionError(f"member {brief(info.filename)}: {problem}")
     declared = sum(info.file_size for info in infos)
     if declared > max_unpacked:
         raise SubmissionError(
@@ -287,7 +334,7 @@ def _safe_infos(zf: zipfile.ZipFile, max_unpacked: int) -> list[zipfile.ZipInfo]
         limit = MAX_MANIFEST_BYTES if info.filename == MANIFEST_NAME else MAX_METADATA_BYTES
         if info.file_size > limit:
             raise SubmissionError(
-                f"member {info.filename!r}: {info.file_size} bytes, over the metadata limit of {limit} bytes"
+                f"member {brief(info.filename)}: {info.file_size} bytes, over the metadata limit of {limit} bytes"
             )
     return infos
 
@@ -306,16 +353,18 @@ def _read_member(
                 budget[0] -= len(chunk)
                 # zipfile stops at the declared size; these guard the invariant rather than trust it.
                 if size > info.file_size:
-                    raise SubmissionError(f"member {info.filename!r}: inflates past its declared size")
+                    raise SubmissionError(f"member {brief(info.filename)}: inflates past its declared size")
                 if budget[0] < 0:
-                    raise SubmissionError(f"unpacked data exceeds the limit at {info.filename!r} (zip bomb?)")
+                    raise SubmissionError(
+                        f"unpacked data exceeds the limit at {brief(info.filename)} (zip bomb?)"
+                    )
                 digest.update(chunk)
                 if keep:
                     chunks.append(chunk)
     except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
-        raise SubmissionError(f"member {info.filename!r}: corrupt or unsupported ({exc})") from None
+        raise SubmissionError(f"member {brief(info.filename)}: corrupt or unsupported ({exc})") from None
     if size != info.file_size:
-        raise SubmissionError(f"member {info.filename!r}: {size} bytes read, {info.file_size} declared")
+        raise SubmissionError(f"member {brief(info.filename)}: {size} bytes read, {info.file_size} declared")
     return (b"".join(chunks) if keep else None), ManifestFile(digest.hexdigest(), size)
 
 
@@ -331,7 +380,9 @@ def _read_manifest(
     raw = _json(MANIFEST_NAME, data or b"")
     if not isinstance(raw, dict) or raw.get("schema") != SUBMISSION_SCHEMA:
         found = raw.get("schema") if isinstance(raw, dict) else type(raw).__name__
-        raise SchemaError(f"{MANIFEST_NAME}: at $.schema: expected {SUBMISSION_SCHEMA!r}, found {found!r}")
+        raise SchemaError(
+            f"{MANIFEST_NAME}: at $.schema: expected {SUBMISSION_SCHEMA!r}, found {brief(found)}"
+        )
     return from_dict(SubmissionManifest, raw, MANIFEST_NAME)
 
 
@@ -407,13 +458,13 @@ def known_protocol(metric: str, protocol: str) -> str | None:
 
     entries = metric_entries()
     if metric not in entries:
-        return f"unknown metric {metric!r} (known: {', '.join(sorted(entries))})"
+        return f"unknown metric {brief(metric)} (known: {', '.join(sorted(entries))})"
     base = protocol.split("+", 1)[0]  # "+smoke-random-weights" and similar suffixes qualify a protocol
     expected = entries[metric].protocol
     family, _, variant = base.partition("/")
     if base == expected or (family == expected.partition("/")[0] and _PROTOCOL_VARIANT.fullmatch(variant)):
         return None
-    return f"unknown protocol {protocol!r} for metric {metric!r} (registry: {expected})"
+    return f"unknown protocol {brief(protocol)} for metric {brief(metric)} (registry: {expected})"
 
 
 def _field_metric() -> dict[str, str]:
@@ -434,7 +485,7 @@ def known_field_protocol(field: str, metric: str, protocol: str) -> str | None:
     family, _, variant = base.partition("/")
     if base == declared or (family == declared.partition("/")[0] and _PROTOCOL_VARIANT.fullmatch(variant)):
         return None
-    return f"unknown protocol {protocol!r} for field {field!r} of metric {metric!r} (registry: {declared})"
+    return f"unknown protocol {brief(protocol)} for field {field!r} of metric {brief(metric)} (registry: {declared})"
 
 
 def _check_content(
@@ -485,11 +536,13 @@ def _check_content(
 
     for key in ("run_name", "benchmark", "model"):
         if getattr(results, key) != getattr(manifest, key):
-            errors.append(f"results.json: {key} {getattr(results, key)!r} differs from {MANIFEST_NAME}'s")
+            errors.append(
+                f"results.json: {key} {brief(getattr(results, key))} differs from {MANIFEST_NAME}'s"
+            )
     spec = run_raw.get("spec") if isinstance(run_raw.get("spec"), dict) else {}
     if spec.get("benchmark") not in (None, results.benchmark):
         errors.append(
-            f"run.json: benchmark {spec.get('benchmark')!r} differs from results.json's {results.benchmark!r}"
+            f"run.json: benchmark {brief(spec.get('benchmark'))} differs from results.json's {brief(results.benchmark)}"
         )
 
     # Samples ⇄ outputs manifest ⇄ counts.
@@ -535,7 +588,9 @@ def _check_content(
             errors.append(f"results.json: metrics.{name}: {why}")
         for set_name, set_result in metric.per_set.items():
             if set_name not in counts:
-                errors.append(f"results.json: metrics.{name}.per_set has set {set_name!r} with no samples")
+                errors.append(
+                    f"results.json: metrics.{name}.per_set has set {brief(set_name)} with no samples"
+                )
             elif set_result.n > counts[set_name]:
                 errors.append(
                     f"results.json: metrics.{name}.per_set.{set_name}.n = {set_result.n} > {counts[set_name]} samples"
@@ -576,7 +631,9 @@ def _check_content(
             desc = ", ".join(f"{s} {have}/{want}" for s, (have, want) in sorted(short.items()))
             warnings.append(f"incomplete {results.benchmark}: samples per set {desc}")
     else:
-        warnings.append(f"benchmark {results.benchmark!r} is not a built-in benchmark; counts not checked")
+        warnings.append(
+            f"benchmark {brief(results.benchmark)} is not a built-in benchmark; counts not checked"
+        )
     if results.smoke or manifest.smoke:
         warnings.append(SMOKE_BANNER)
     return manifest, results
@@ -597,11 +654,11 @@ def _close_ci(a: list[float] | None, b: list[float] | None) -> bool:
 def _benchmark_rules(benchmark: str) -> Any:
     """The benchmark class (or instance) whose `aggregation` and `field_rules` the results must follow."""
     from nava_eval.benchmarks.base import benchmark_entries, get_benchmark
-    from nava_eval.metrics.base import load_target
+    from nava_eval.lazy import load
 
     entries = benchmark_entries()
     if benchmark == "jsonl" or benchmark.startswith("jsonl:"):
-        return load_target(entries["jsonl"].target)  # class attributes; an instance needs the user's file
+        return load(entries["jsonl"].target)  # class attributes; an instance needs the user's file
     if benchmark in entries:
         return get_benchmark(benchmark)
     return None
@@ -641,7 +698,7 @@ def recompute_errors(
             aggregation = rule.aggregation or rules_from.aggregation
         if claimed.direction != field_def.direction:
             errors.append(
-                f"{where}.direction is {claimed.direction!r}; the metric registry says {field_def.direction!r}"
+                f"{where}.direction is {brief(claimed.direction)}; the metric registry says {field_def.direction!r}"
             )
         records = score_records.get(metric_name)
         if records is None:
@@ -663,7 +720,7 @@ def recompute_errors(
         pass_protocol = passes[0] if passes else claimed.protocol
         if passes and field_def.protocol_for(pass_protocol) != claimed.protocol:
             errors.append(
-                f"{where}.protocol is {claimed.protocol!r}; the per-sample scores make it "
+                f"{where}.protocol is {brief(claimed.protocol)}; the per-sample scores make it "
                 f"{field_def.protocol_for(pass_protocol)!r}"
             )
         try:
@@ -722,6 +779,9 @@ def validate_submission(path: str | Path, max_unpacked_bytes: int = MAX_UNPACKED
     warnings: list[str] = []
     manifest = None
     try:
+        problem = file_problem(path)
+        if problem is not None:  # a FIFO would block the reader for ever
+            raise SubmissionError(f"{problem}, not a regular file")
         if not zipfile.is_zipfile(path):
             raise SubmissionError("not a zip file")
         with zipfile.ZipFile(path) as zf:

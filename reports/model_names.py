@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from nava_eval.errors import InvalidValue
+from nava_eval.user_files import brief
 
 #: run model name → published model name, for the models this harness generates itself.
 BUILTIN_ALIASES: dict[str, str] = {"nava-6b": "NAVA"}
@@ -32,7 +33,7 @@ def parse_alias(text: str) -> tuple[str, str]:
     run, sep, published = text.partition("=")
     if not sep or not run.strip() or not published.strip():
         raise InvalidValue(
-            f"--alias {text!r} is not RUN_MODEL=PUBLISHED_MODEL (e.g. 'mova-720p=MOVA-720p (dual CFG)')"
+            f"--alias {brief(text)} is not RUN_MODEL=PUBLISHED_MODEL (e.g. 'mova-720p=MOVA-720p (dual CFG)')"
         )
     return run.strip(), published.strip()
 

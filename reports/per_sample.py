@@ -252,8 +252,8 @@ def paired_items(va: pd.DataFrame, vb: pd.DataFrame) -> PairedItems:
     return PairedItems(frame, False, len(items), complete, note, max(len(ma), len(mb)) - len(items))
 
 
-#: Run seed standing for "the run's only seed" in set-level rows of single-seed runs.
-SINGLE_SEED = -1
+def _seed_order(seed: int | None) -> tuple[bool, int]:
+    return (seed is not None, seed or 0)
 
 
 def set_field_source(run: RunData, field: str) -> tuple[Path, str] | None:
@@ -273,8 +273,8 @@ def set_field_source(run: RunData, field: str) -> tuple[Path, str] | None:
     return None
 
 
-def set_field_rows(run: RunData, field: str) -> dict[str, dict[int, dict]]:
-    """item → run seed (SINGLE_SEED in a single-seed run) → per-item `values` of a set-level field's
+def set_field_rows(run: RunData, field: str) -> dict[str, dict[int | None, dict]]:
+    """item → run seed (None in a single-seed run, never a number a user could pick) → per-item `values` of a set-level field's
     status-ok, current score records (what its reducer reads), from the run directory's scores."""
     source = set_field_source(run, field)
     if source is None or run.run_dir is None:
@@ -284,12 +284,12 @@ def set_field_rows(run: RunData, field: str) -> dict[str, dict[int, dict]]:
     samples = run.run_dir / "samples.jsonl"
     if samples.exists():
         current = {k: r.output_sha256 for k, r in latest_by_id(load_sample_records(samples)).items()}
-    rows: dict[str, dict[int, dict]] = {}
+    rows: dict[str, dict[int | None, dict]] = {}
     for key, record in latest_by_id(load_score_records(path)).items():
         known = current.get(key)
         if record.status != "ok" or (known and record.output_sha256 and known != record.output_sha256):
             continue
-        seed = SINGLE_SEED if record.run_seed is None else int(record.run_seed)
+        seed = None if record.run_seed is None else int(record.run_seed)
         rows.setdefault(record.id, {})[seed] = record.values
     return rows
 
@@ -302,7 +302,7 @@ def paired_set_statistic(
     Items are paired as `paired_items` pairs: same item and same seed when the runs share seeds (the
     statistic is computed per common seed), else same item with each run's own seeds.
     """
-    from nava_eval.metrics.base import load_target
+    from nava_eval.lazy import load
     from nava_eval.reports.stats import paired_statistic_bootstrap
 
     sources = (set_field_source(a, field), set_field_source(b, field))
@@ -320,9 +320,9 @@ def paired_set_statistic(
     items = sorted(set(rows_a) & set(rows_b))
     if not items:
         return None, 0, "no item scored by both runs"
-    seeds_a = sorted({s for i in items for s in rows_a[i]})
-    seeds_b = sorted({s for i in items for s in rows_b[i]})
-    common = sorted(set(seeds_a) & set(seeds_b))
+    seeds_a = sorted({s for i in items for s in rows_a[i]}, key=_seed_order)
+    seeds_b = sorted({s for i in items for s in rows_b[i]}, key=_seed_order)
+    common = sorted(set(seeds_a) & set(seeds_b), key=_seed_order)
     note = f"set statistic ({reducer.rpartition(':')[2]}) resampled over {len(items)} common items"
     if common:
         ra = [{s: rows_a[i][s] for s in common if s in rows_a[i] and s in rows_b[i]} for i in items]
@@ -331,5 +331,5 @@ def paired_set_statistic(
     else:
         ra, rb = [rows_a[i] for i in items], [rows_b[i] for i in items]
         note += "; no seed in common: each run's statistic over its own seeds"
-    paired = paired_statistic_bootstrap(ra, seeds_a, rb, seeds_b, load_target(reducer), seed, n_resamples)
+    paired = paired_statistic_bootstrap(ra, seeds_a, rb, seeds_b, load(reducer), seed, n_resamples)
     return paired, len(items), note

@@ -39,6 +39,7 @@ from nava_eval.reports.stats import (
     paired_bootstrap,
 )
 from nava_eval.reports.tables import FIELD_LABELS, SMOKE_BANNER, WHOLE_BENCHMARK_SPLITS, field_order
+from nava_eval.user_files import brief, user_path
 
 EXIT_OK = 0
 EXIT_REGRESSION = 1
@@ -86,10 +87,16 @@ def parse_tolerance(text: str) -> tuple[str, Tolerance]:
     match = _TOLERANCE_RE.fullmatch(text)
     if not match:
         raise InvalidValue(
-            f"bad tolerance {text!r}; write METRIC=ABS or METRIC=REL% (e.g. wer=0.5 or sync_c=2%)"
+            f"bad tolerance {brief(text)}; write METRIC=ABS or METRIC=REL% (e.g. wer=0.5 or sync_c=2%)"
         )
     name, amount, percent = match.groups()
-    return name, Tolerance(float(amount), relative=bool(percent))
+    value = float(amount)
+    if not math.isfinite(value) or (percent and value > 100.0):
+        # 1e400 parses as infinity: a gate that can never fail.
+        raise InvalidValue(
+            f"bad tolerance {brief(text)}: the amount must be finite (a percentage at most 100%)"
+        )
+    return name, Tolerance(value, relative=bool(percent))
 
 
 @dataclass(frozen=True)
@@ -147,7 +154,7 @@ class UnusableInput(ValueError):
 
 def resolve_baseline(against: str | Path, run: RunData) -> Baseline:
     """A run directory or results.json path → that run; anything else → a published model of the run's benchmark."""
-    path = Path(against)
+    path = user_path(against) if str(against).startswith("~") else Path(against)
     # A folder that is not a run (e.g. ./nava beside a checkout) must not hide the published model "NAVA".
     if path.is_file() or (path / "results.json").is_file():
         base = load_run(path)

@@ -26,6 +26,7 @@ from nava_eval.reports.paper_view import (
     reproductions,
 )
 from nava_eval.reports.rows import RowSet
+from nava_eval.rundir.files import finite_or_null
 
 #: A table beside the paper view: caption, headers, rows, notes under it.
 Side = tuple[str, Sequence[str], list[list[str]], list[str]]
@@ -145,9 +146,9 @@ def render_report_text(
     if fmt == "latex":
         return "\n".join(render_latex(t) for t in tables)
     if fmt == "json":
-        return json.dumps({"tables": [table_dict(t) for t in tables], "side": [
+        return json.dumps(finite_or_null({"tables": [table_dict(t) for t in tables], "side": [
             {"caption": c, "headers": list(h), "rows": b, "notes": n} for c, h, b, n in side
-        ]}, indent=2, ensure_ascii=False) + "\n"  # fmt: skip
+        ]}), indent=2, ensure_ascii=False, allow_nan=False) + "\n"  # fmt: skip
     raise InvalidValue(
         f"unknown report format {fmt!r}; valid: md, html, latex, json (csv, parquet, jsonl: tidy rows)"
     )
@@ -220,6 +221,7 @@ def table_dict(table: PaperTable) -> dict[str, Any]:
         "rows": [
             {"label": r.label, "model": r.model, "kind": r.kind, "run": r.run, "params_b": r.params_b,
              "resolution": r.resolutions.get(table.benchmark),
+             "coverage": {"outputs": r.n_outputs, "planned": r.n_planned} if r.n_planned else None,
              "cells": {c.key: {"value": cell.value, "ci95": list(cell.ci) if cell.ci else None,
                                "seed_sd": cell.seed_sd, "best": table.is_best(r.label, c.key),
                                "set": cell.set_tag, "secondary_source": cell.secondary}

@@ -321,7 +321,7 @@ def mean_seed_statistic(
             v = float(statistic(items)) if items else math.nan
         except ValueError:
             v = math.nan
-        per[int(s)] = v if math.isfinite(v) else None
+        per[s if s is None else int(s)] = v if math.isfinite(v) else None  # None: a single-seed run's seed
     got = [v for v in per.values() if v is not None]
     return (sum(got) / len(got) if got else None), per
 

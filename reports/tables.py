@@ -24,6 +24,7 @@ from nava_eval.errors import InvalidValue
 from nava_eval.reports.model_names import published_name
 from nava_eval.reports.per_sample import RunData, field_estimate, field_values, is_multi_seed, load_run
 from nava_eval.reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_ci
+from nava_eval.rundir.files import finite_or_null
 from nava_eval.rundir.records import Results
 
 Format = Literal["md", "csv", "html", "latex", "json"]
@@ -923,7 +924,10 @@ def render_table(table: ComparisonTable, fmt: Format = "md") -> str:
     if fmt == "latex":
         return _render_latex(table)
     if fmt == "json":
-        return json.dumps(table_to_dict(table), indent=2, ensure_ascii=False) + "\n"
+        return (
+            json.dumps(finite_or_null(table_to_dict(table)), indent=2, ensure_ascii=False, allow_nan=False)
+            + "\n"
+        )
     if fmt == "csv":
         text = table.numeric_frame().to_csv(index=False)
         prefix = f"# {table.banner}\n" if table.banner else ""

@@ -19,6 +19,9 @@ from typing import Any
 
 import click
 
+from nava_eval.runners.cli.options import UserPath
+from nava_eval.user_files import brief, cut
+
 CONFIG_PARAM = "config"
 RUN_SCHEMA_PREFIX = "nava-eval/run/"
 
@@ -27,20 +30,139 @@ class ConfigFileError(click.BadParameter):
     """A config file that cannot be used; the message names the file, the key and the expected type."""
 
 
+#: A config is a page of options; a run.json (replayed) lists every imported file, so JSON may be larger.
+MAX_YAML_BYTES = 1 << 20
+MAX_JSON_BYTES = 64 << 20
+#: Aliases and the nodes they expand to: a 329-byte file of nested aliases expands to 2**30 strings.
+MAX_ALIASES = 100
+MAX_NODES = 100_000
+
+
+class _Refused(Exception):
+    """Raised inside the YAML loader; turned into a ConfigFileError naming the file."""
+
+
+def _yaml_loader():
+    import yaml
+
+    class BoundedLoader(yaml.SafeLoader):
+        """SafeLoader that refuses duplicate keys, more than MAX_ALIASES aliases and documents that
+        expand to more than MAX_NODES nodes (counted on the node graph, before any object is built)."""
+
+        aliases = 0
+
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                self.aliases += 1
+                if self.aliases > MAX_ALIASES:
+                    mark = self.peek_event().start_mark
+                    raise _Refused(
+                        f"more than {MAX_ALIASES} aliases (line {mark.line + 1}); write the values out"
+                    )
+            return super().compose_node(parent, index)
+
+        def get_single_node(self):
+            node = super().get_single_node()
+            if node is not None and _expanded_size(node, {}) > MAX_NODES:
+                raise _Refused(f"its aliases expand to more than {MAX_NODES} values; write the values out")
+            return node
+
+        def construct_mapping(self, node, deep=False):
+            seen: dict[str, int] = {}
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                    line = key_node.start_mark.line + 1
+                    if key_node.value in seen:
+                        raise _Refused(
+                            f"key {brief(key_node.value)} appears twice (lines {seen[key_node.value]} and "
+                            f"{line}); keep one"
+                        )
+                    seen[key_node.value] = line
+            return super().construct_mapping(node, deep)
+
+    BoundedLoader.add_constructor("tag:yaml.org,2002:map", BoundedLoader.construct_yaml_map)
+    return BoundedLoader
+
+
+def _expanded_size(node, memo: dict[int, int]) -> int:
+    """Number of nodes `node` stands for once every alias is expanded (capped just past MAX_NODES)."""
+    import yaml
+
+    if id(node) in memo:
+        return memo[id(node)]
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        children = node.value
+    elif isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    else:
+        children = []
+    for child in children:
+        total += _expanded_size(child, memo)
+        if total > MAX_NODES:
+            break
+    memo[id(node)] = total
+    return total
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    """A JSON object with no duplicate key, or None when the text is not JSON (then it is read as YAML)."""
+    import json
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise _Refused(f"key {brief(key)} appears twice; keep one")
+            out[key] = value
+        return out
+
+    def not_finite(token: str) -> float:
+        raise _Refused(f"{token} is not a finite number")
+
+    try:
+        data = json.loads(text, object_pairs_hook=no_duplicates, parse_constant=not_finite)
+    except json.JSONDecodeError:
+        return None
+    except RecursionError:
+        raise _Refused("nested too deeply") from None
+    return data if isinstance(data, dict) else None
+
+
 def _read_mapping(path: Path) -> dict[str, Any]:
     import yaml
 
+    from nava_eval.user_files import UserFileError, read_text
+
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_JSON_BYTES:
+            raise ConfigFileError(f"{path}: {size} bytes; a config file has at most {MAX_JSON_BYTES} bytes")
+        text = read_text(path)
+    except UserFileError as exc:  # a FIFO, a device, not UTF-8
+        raise ConfigFileError(str(exc)) from None
     except OSError as exc:
         raise ConfigFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     try:
-        data = yaml.safe_load(text) if text.strip() else {}
+        data = _json_object(text) if text.lstrip().startswith("{") else None
+        if data is None:
+            if len(text.encode("utf-8")) > MAX_YAML_BYTES:
+                raise ConfigFileError(
+                    f"{path}: {len(text.encode('utf-8'))} bytes of YAML; a config file has at most "
+                    f"{MAX_YAML_BYTES} bytes (a run.json may be larger)"
+                )
+            data = yaml.load(text, Loader=_yaml_loader()) if text.strip() else {}  # noqa: S506 - a SafeLoader
+    except _Refused as exc:
+        raise ConfigFileError(f"{path}: refused: {exc}") from None
+    except RecursionError:
+        raise ConfigFileError(f"{path}: nested too deeply") from None
+    except ValueError as exc:  # Python's own limit on an integer's digits, among others
+        raise ConfigFileError(f"{path}: unusable value ({cut(str(exc), 200)})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigFileError(f"{path}: not valid YAML{where}: {problem}") from None
+        raise ConfigFileError(f"{path}: not valid YAML{where}: {cut(str(problem))}") from None
     if not isinstance(data, dict):
         raise ConfigFileError(
             f"{path}: expected a mapping of option names to values, got {type(data).__name__}"
@@ -134,15 +256,15 @@ def convert_value(ctx: click.Context, param: click.Parameter, value: Any, source
         return None
     items = value if many else [value]
     if many and not isinstance(value, list):
-        raise fail(f"got {type(value).__name__} {value!r}")
+        raise fail(f"got {type(value).__name__} {brief(value)}")
     converted = []
     for item in items:
         if isinstance(item, (dict, list)) or not _json_type_ok(param, item):
-            raise fail(f"got {type(item).__name__} {item!r}")
+            raise fail(f"got {type(item).__name__} {brief(item)}")
         try:
             converted.append(param.type.convert(item, param, ctx))
         except click.BadParameter as exc:
-            raise fail(f"got {item!r} ({exc.format_message()})") from None
+            raise fail(f"got {brief(item)} ({cut(exc.format_message())})") from None
     return tuple(converted) if many else converted[0]
 
 
@@ -164,10 +286,10 @@ def load_config(ctx: click.Context, path: Path) -> dict[str, Any]:
         if param is None:
             valid = sorted(min(_keys(p), key=len).replace("_", "-") for p in params)
             raise ConfigFileError(
-                f"{path}: unknown key {raw_key!r}; `{command.name}` takes: {', '.join(valid)}"
+                f"{path}: unknown key {brief(raw_key)}; `{command.name}` takes: {', '.join(valid)}"
             )
         if param.name in values:
-            raise ConfigFileError(f"{path}: key {raw_key!r} sets {param.name!r} a second time")
+            raise ConfigFileError(f"{path}: key {brief(raw_key)} sets {param.name!r} a second time")
         values[param.name] = convert_value(ctx, param, value, path)
     return values
 
@@ -186,7 +308,7 @@ def config_option(func):
     return click.option(
         "--config",
         CONFIG_PARAM,
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        type=UserPath(exists=True, dir_okay=False, path_type=Path),
         is_eager=True,
         expose_value=True,
         callback=_apply_config,

@@ -10,6 +10,8 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from nava_eval.lazy import load
+
 
 @dataclass(frozen=True)
 class Check:
@@ -88,10 +90,9 @@ def weight_checks() -> list[Check]:
     """One check per registered weight file (NAVA components and scorers)."""
     checks: list[Check] = []
     for provider in WEIGHT_CHECK_PROVIDERS:
-        module_name, _, attr = provider.partition(":")
         try:
-            func: Callable[[], list[Check]] = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
+            func: Callable[[], list[Check]] = load(provider)
+        except ImportError as exc:  # lazy.BadTargetError (no such attribute) included
             checks.append(
                 Check(provider, False, f"cannot load weight registry: {exc}", "reinstall nava-eval")
             )
@@ -170,8 +171,10 @@ def run_checks(with_weights: bool = True) -> list[Check]:
 MEMORY_PRESETS: tuple[str, ...] = ("versebench", "versebench-bf16", "seedtts")
 
 
-def print_memory_table(gpus, presets=MEMORY_PRESETS, console=None) -> None:
-    """A rich table: per preset and GPU model, the estimated peak and the switches that make it fit."""
+def print_memory_table(gpus, presets=MEMORY_PRESETS, console=None, shape=None) -> None:
+    """A rich table: per preset and GPU model, the estimated peak and the switches that make it fit.
+
+    shape: (width, height, latent frames) of the clips to estimate (default: each preset's own)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -179,18 +182,20 @@ def print_memory_table(gpus, presets=MEMORY_PRESETS, console=None) -> None:
 
     console = console or Console(highlight=False)
     title = "Estimated peak GPU memory per sample (an estimate from parameter counts, not a measurement)"
+    if shape is not None:
+        title += f", at {shape[0]}x{shape[1]}, {shape[2]} latent frames"
     table = Table(title=title, title_justify="left")
     if not gpus:
         table.add_column("preset")
         table.add_column("estimated peak", justify="right")
         for preset in presets:
-            table.add_row(preset, f"{estimate(preset).peak / GIB:.1f} GiB")
+            table.add_row(preset, f"{estimate(preset, shape=shape).peak / GIB:.1f} GiB")
         console.print(table)
         console.print("no CUDA GPU found: run doctor on the GPU machine to see what fits")
         return
     for column in ("preset", "GPU", "estimated peak", "fits", "add these switches"):
         table.add_column(column, justify="right" if column == "estimated peak" else "left")
-    for advice in memory_table(presets, gpus):
+    for advice in memory_table(presets, gpus, shape=shape):
         gpu = f"{advice.gpu.name} ({advice.gpu.total_bytes / GIB:.0f} GiB)"
         peak = f"{advice.default_peak / GIB:.1f} GiB"
         if advice.fits_by_default:

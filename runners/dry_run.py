@@ -60,9 +60,12 @@ def dry_run_plan(request: RunRequest) -> dict[str, Any]:
         "width": gen.width,
         "height": gen.height,
         "latent_frames": gen.latent_frames,
+        "shape": _run_shape(gen, modes),
         "fps": gen.fps,
         "vae_tiling": gen.vae_tiling,
         "cfg_batch": gen.cfg_batch,
+        # Memory switches: where weights live, never what is computed (not in the spec hash).
+        "memory": {"t5_offload": request.t5_offload, "group_offload": request.group_offload},
         "weights": weights,
         "audio_timing": gen.audio_timing,
         "decode_precision": gen.decode_precision,
@@ -89,8 +92,36 @@ def dry_run_plan(request: RunRequest) -> dict[str, Any]:
                 "mode": s.mode,
                 **({"run_seed": r} if r is not None else {}),
                 **seeds[s.id],
+                **_sample_shape(s, gen),
             }
             for r, seeds in planned
             for s in prepared.samples
         ],
     }
+
+
+def _run_shape(gen: Any, modes: list[str]) -> dict[str, Any] | None:
+    """The run's T2AV shape: pixels, latent grid, pixel frames, tokens (None for audio-only runs)."""
+    from nava_eval.nava.shapes import ClipShape
+
+    if not {"t2av", "i2av"} & set(modes):
+        return None
+    shape = ClipShape(gen.width, gen.height, gen.latent_frames).describe(gen.fps)
+    if "i2av" in modes:
+        shape["i2av"] = (
+            f"I2AV samples take the image's aspect bucket at {gen.image_bucket} instead of width×height"
+        )
+    return shape
+
+
+def _sample_shape(sample: Any, gen: Any) -> dict[str, Any]:
+    """What one sample generates: WxH and frames (its own jsonl shape wins), or the T2A seconds."""
+    if sample.mode == "t2a":
+        return {"seconds": sample.meta.get("duration", gen.t2a_seconds)}
+    if sample.mode == "tts":
+        return {}
+    frames = sample.meta.get("frames", gen.latent_frames)
+    if sample.mode == "i2av":
+        return {"size": f"image bucket at {gen.image_bucket}", "latent_frames": frames}
+    width, height = sample.meta.get("width", gen.width), sample.meta.get("height", gen.height)
+    return {"size": f"{width}x{height}", "latent_frames": frames}

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from nava_eval.benchmarks.base import Sample
 from nava_eval.interrupts import reraise_interrupts
-from nava_eval.rundir.files import atomic_path, sha256_file
+from nava_eval.rundir.files import as_write_failure, atomic_path, sha256_file
 from nava_eval.rundir.layout import RunDir, append_record, output_relpath, verified_done
 from nava_eval.rundir.provenance import now_iso
 from nava_eval.rundir.records import SampleRecord, sample_key
@@ -83,8 +83,8 @@ def plan_assignments(
     per-sample: each sample gets its own generator seeded with `sample_seed(seed, id)`, so its output
     depends neither on the world size nor on which samples ran before; the missing samples are
     dealt round-robin in benchmark order.
-    official-rank: NAVA's batch mode, for exact reproduction of its outputs: per set (one official
-    invocation per data file), group g takes items g, g+W, g+2W… in file order and draws every
+    official-rank: the structure of NAVA's loop (not its noise values: docs/known-differences.md):
+    per set (one official invocation per data file), group g takes items g, g+W, g+2W… in file order and draws every
     item's noise from one stream seeded seed + g (valid only for the same world size). `universe`:
     every item of the selected sets when --ids/--limit picked a subset; the unpicked items still
     advance the streams, so each picked item gets the noise it has in a full official run.
@@ -361,6 +361,8 @@ def generate_samples(
                 timings_done.append(timer.as_dict())
             except Exception as exc:  # one bad sample is recorded, not fatal
                 reraise_interrupts(exc)
+                if as_write_failure(exc) is not None:  # a full or read-only disk fails every sample alike
+                    raise
                 logger.error("sample %s failed: %s", sample.id, exc)
                 record = _failure_record(sample, seed_used, exc, time.perf_counter() - t0, ctx.rank)
                 record = dataclasses.replace(record, run_seed=run_seed)

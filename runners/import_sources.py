@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from nava_eval.benchmarks.base import Benchmark, Sample, SampleSelection
+from nava_eval.user_files import UserFileError, brief, file_problem, read_text, user_path
 
 ProblemKind = Literal[
     "missing", "extra", "unreadable", "duplicate", "outside", "symlink", "wrong-type", "no-audio", "mapping"
@@ -129,6 +130,10 @@ def scan_folder(
                 continue
             suffix = path.suffix.lower()
             target = path
+            special = file_problem(path) if not path.is_symlink() else None
+            if special is not None:  # a FIFO named clip.mp4 would block the probe for ever
+                problems.append(_special_file(rel, special))
+                continue
             if path.is_symlink():
                 target = path.resolve()
                 if not inside(target, root):
@@ -141,10 +146,14 @@ def scan_folder(
                         )
                     )
                     continue
-                if not target.is_file():
+                special = file_problem(target)
+                if special == "no such file":
                     problems.append(
                         ImportProblem("unreadable", "broken symlink", "remove it or point it at a file", rel)
                     )
+                    continue
+                if special is not None:
+                    problems.append(_special_file(rel, special))
                     continue
                 suffix = path.suffix.lower() or target.suffix.lower()
             if suffix in (VIDEO_SUFFIX, AUDIO_SUFFIX):
@@ -171,9 +180,21 @@ def scan_folder(
     return candidates, problems, notes
 
 
+def _special_file(rel: str, kind: str) -> ImportProblem:
+    return ImportProblem(
+        "wrong-type",
+        f"is {kind}, not a regular file; only regular files are read",
+        "replace it with the output file itself",
+        rel,
+    )
+
+
 def _mapping_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line, row) of a CSV (header with id, path[, audio]) or JSONL ({"id", "path"[, "audio"]}) mapping."""
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = read_text(path, "--mapping")
+    except UserFileError as exc:
+        raise ImportRefused(str(exc)) from None
     if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
         rows = []
         for number, line in enumerate(text.splitlines(), start=1):
@@ -209,7 +230,18 @@ def read_mapping(
     where = str(mapping)
 
     def resolve(value: str, number: int, item: str) -> Candidate | None:
-        given = Path(value)
+        if "\0" in value:  # the OS would say only "embedded null byte"
+            problems.append(
+                ImportProblem(
+                    "mapping",
+                    f"{where}:{number}: the path {brief(value)} contains a NUL byte",
+                    "fix the path on that line",
+                    None,
+                    item,
+                )
+            )
+            return None
+        given = user_path(value)  # `~/x.mp4` means what it means on the command line
         path = given if given.is_absolute() else root / given
         # Resolve symlinks and '..' before the containment check: the file read is what counts.
         target = path.resolve()
@@ -220,18 +252,21 @@ def read_mapping(
             problems.append(
                 ImportProblem(
                     kind,
-                    f"{where}:{number}: {value!r} resolves to {target}, outside the source folder",
+                    f"{where}:{number}: {brief(value)} resolves to {target}, outside the source folder",
                     "give paths inside the outputs folder (copy the file there)",
                     value,
                     item,
                 )
             )
             return None
-        if not target.is_file():
+        special = file_problem(target)
+        if special is not None:
             problems.append(
                 ImportProblem(
-                    "missing",
-                    f"{where}:{number}: {value!r} does not exist",
+                    "missing" if special == "no such file" else "wrong-type",
+                    f"{where}:{number}: {brief(value)} does not exist"
+                    if special == "no such file"
+                    else f"{where}:{number}: {brief(value)} is {special}, not a regular file",
                     "fix the path in the mapping file",
                     value,
                     item,
@@ -261,7 +296,7 @@ def read_mapping(
             problems.append(
                 ImportProblem(
                     "duplicate",
-                    f"{where}:{number}: id {item!r} already mapped on line {first_line[item]}",
+                    f"{where}:{number}: id {brief(item)} already mapped on line {first_line[item]}",
                     "keep one line per id",
                     value,
                     item,
@@ -315,7 +350,7 @@ def probe_audio(path: Path) -> str | None:
 
 def _metrics_needing_video_audio(benchmark: Benchmark, sample: Sample) -> list[str]:
     """The sample's metrics that read audio from the video file itself (Sync); imports their classes."""
-    from nava_eval.metrics.base import load_target, metric_entries
+    from nava_eval.metrics.base import metric_entries
     from nava_eval.runners.run import metrics_for_sample
 
     entries = metric_entries()
@@ -323,22 +358,20 @@ def _metrics_needing_video_audio(benchmark: Benchmark, sample: Sample) -> list[s
     for name in metrics_for_sample(benchmark, sample):
         if name not in entries:
             continue
-        requires = set(getattr(load_target(entries[name].target), "requires", ()) or ())
-        if {"video", "audio"} <= requires:
+        if {"video", "audio"} <= entries[name].requires:
             out.append(name)
     return out
 
 
 def _metrics_needing_audio(benchmark: Benchmark, sample: Sample) -> list[str]:
-    from nava_eval.metrics.base import load_target, metric_entries
+    from nava_eval.metrics.base import metric_entries
     from nava_eval.runners.run import metrics_for_sample
 
     entries = metric_entries()
     return [
         name
         for name in metrics_for_sample(benchmark, sample)
-        if name in entries
-        and "audio" in set(getattr(load_target(entries[name].target), "requires", ()) or ())
+        if name in entries and "audio" in entries[name].requires
     ]
 
 
@@ -377,7 +410,7 @@ def match_files(
                     problems.append(
                         ImportProblem(
                             "extra",
-                            f"mapping line {output.line}: id {item!r} is no item of {benchmark.name}",
+                            f"mapping line {output.line}: id {brief(item)} is no item of {benchmark.name}",
                             "fix the id or drop the line",
                             output.rel,
                             item,
@@ -427,6 +460,28 @@ def match_files(
             + (" …" if len(not_selected) > 10 else "")
         )
     return chosen
+
+
+def shared_files(choices: Sequence[Choice]) -> list[str]:
+    """Why two items would be imported with one file (same path, symlink or hard link), one line per file.
+
+    Each output must be one clip: a file counted for two items makes coverage and every aggregate
+    count it twice. Files are compared by device and inode, so `a.mp4`, `./a.mp4`, a symlink to it
+    and a hard link of it are the same file.
+    """
+    users: dict[tuple[int, int], list[tuple[str, str, str]]] = {}
+    for choice in choices:
+        for role, cand in (("output", choice.output), ("audio", choice.audio)):
+            if cand is None:
+                continue
+            info = cand.path.stat()
+            users.setdefault((info.st_dev, info.st_ino), []).append((choice.sample.id, role, cand.rel))
+    out = []
+    for group in users.values():
+        if len({item for item, _, _ in group}) > 1:
+            named = " and ".join(f"item {brief(item)} ({role} {rel})" for item, role, rel in group)
+            out.append(f"{named} are one file")
+    return out
 
 
 def check_choice(

@@ -19,8 +19,8 @@ report with what to do; the import keeps what is valid unless `strict`.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from nava_eval.benchmarks.base import Benchmark, Sample, SampleSelection, get_benchmark
-from nava_eval.rundir.files import atomic_path, atomic_write_json, atomic_write_text, sha256_file
+from nava_eval.rundir.files import atomic_path, atomic_write_json, atomic_write_text, dumps_json, sha256_file
 from nava_eval.rundir.layout import RunDir, output_relpath
 from nava_eval.rundir.provenance import collect_provenance, now_iso
 from nava_eval.rundir.records import SampleRecord
@@ -54,13 +54,17 @@ from nava_eval.runners.import_sources import (
     match_files,
     read_mapping,
     scan_folder,
+    shared_files,
 )
 from nava_eval.runners.presets import default_preset, get_preset
+from nava_eval.user_files import file_problem, user_path
 
 logger = logging.getLogger(__name__)
 
 Transfer = Literal["auto", "hardlink", "copy"]
 REPORT_JSON = "import-report.json"
+#: --params-b (billions): finite and above zero, at most this (above any model there is), from any route.
+MAX_PARAMS_B = 100_000.0
 REPORT_MD = "import-report.md"
 
 __all__ = ["ImportProblem", "ImportRefused", "ImportReport", "ImportRequest", "import_outputs"]
@@ -84,7 +88,7 @@ class ImportRequest:
 
     def resolved_run_dir(self) -> Path:
         if self.run_dir is not None:
-            return Path(self.run_dir)
+            return user_path(self.run_dir)
         slug = re.sub(r"[^A-Za-z0-9_.+-]+", "-", self.model).strip("-").lower() or "model"
         return Path("runs") / f"{self.benchmark.replace(':', '-').replace('/', '_')}-{slug}"
 
@@ -174,7 +178,7 @@ def import_outputs(request: ImportRequest) -> ImportReport:
     The source folder is never written to. Returns the report (also written to the run directory as
     import-report.json and import-report.md).
     """
-    source = Path(request.source_dir)
+    source = user_path(request.source_dir)
     if not source.is_dir():
         raise ImportRefused(f"{source}: no such folder (give the folder that holds the model's outputs)")
     root = source.resolve()
@@ -183,6 +187,14 @@ def import_outputs(request: ImportRequest) -> ImportReport:
         raise ImportRefused(
             f"--run-dir {run_root} and the outputs folder {source} overlap; the run directory must be elsewhere "
             "(the source folder is never written to)"
+        )
+    if request.params_b is not None and not (
+        isinstance(request.params_b, (int, float))
+        and math.isfinite(request.params_b)
+        and 0 < request.params_b <= MAX_PARAMS_B
+    ):
+        raise ImportRefused(
+            f"--params-b {request.params_b!r}: give a finite number of billions in (0, {MAX_PARAMS_B:g}]"
         )
     if not request.model.strip():
         raise ImportRefused("--model must name the model whose outputs these are (e.g. 'Ovi 1.1')")
@@ -203,7 +215,7 @@ def import_outputs(request: ImportRequest) -> ImportReport:
 def _import(request: ImportRequest, preset: Any, root: Path, run_root: Path) -> ImportReport:
     from nava_eval.runners.run import SMOKE_DATA_DIR, _benchmark_options, _smoke_data
 
-    source = Path(request.source_dir)
+    source = user_path(request.source_dir)
     benchmark = get_benchmark(request.benchmark, **_benchmark_options(request.benchmark, preset))
     data_dir = request.data_dir
     if data_dir is None and preset.data == "smoke" and not request.benchmark.startswith("jsonl:"):
@@ -219,10 +231,11 @@ def _import(request: ImportRequest, preset: Any, root: Path, run_root: Path) -> 
         expected=len(samples),
         strict=request.strict,
     )
-    mapping = Path(request.mapping) if request.mapping is not None else None
+    mapping = user_path(request.mapping) if request.mapping is not None else None
     if mapping is not None:
-        if not mapping.is_file():
-            raise ImportRefused(f"--mapping {mapping}: no such file")
+        problem = file_problem(mapping)
+        if problem is not None:  # a FIFO would block the read for ever
+            raise ImportRefused(f"--mapping {mapping}: {problem}; give the mapping file (CSV or JSONL)")
         mapped, problems = read_mapping(mapping, root)
         candidates: list[Candidate] = []
         notes: list[str] = [f"matched by the mapping file {mapping}"]
@@ -243,6 +256,13 @@ def _import(request: ImportRequest, preset: Any, root: Path, run_root: Path) -> 
         choice = check_choice(benchmark, sample, output, other, report.problems)
         if choice is not None:
             choices.append(choice)
+    shared = shared_files(choices)
+    if shared:
+        raise ImportRefused(
+            "two items cannot be imported with one file (it would be scored and counted twice): "
+            + "; ".join(shared)
+            + ". Give each item its own output (fix the mapping or the file names); nothing was imported"
+        )
     report.imported = len(choices)
     kinds = {("mp4+wav" if c.audio else c.output.suffix.lstrip(".")) for c in choices}
     report.layout = " and ".join(sorted(kinds))
@@ -286,6 +306,7 @@ def _write_run(
         out_sha = sha256_file(choice.output.path)
         audio_sha = sha256_file(choice.audio.path) if choice.audio is not None else None
         hashed.append((choice, out_sha, audio_sha))
+    _refuse_identical_bytes(hashed)
     spec = RunSpec(
         name=run_root.name,
         benchmark=request.benchmark,
@@ -303,8 +324,8 @@ def _write_run(
             layout=report.layout,
             transfer="pending",
             files={},
-            mapping=str(Path(request.mapping).resolve()) if request.mapping else None,
-            mapping_sha256=sha256_file(request.mapping) if request.mapping else None,
+            mapping=str(user_path(request.mapping).resolve()) if request.mapping else None,
+            mapping_sha256=sha256_file(user_path(request.mapping)) if request.mapping else None,
             params_b=request.params_b,
         ),
     )
@@ -360,7 +381,7 @@ def _write_run(
             status="skipped",
             error=f"not imported ({reasons.get(sample.id, 'no output in the source folder')})",
         )
-        lines.append(json.dumps(to_dict(record), sort_keys=True, ensure_ascii=False) + "\n")
+        lines.append(dumps_json(to_dict(record), run_dir.samples, sort_keys=True, ensure_ascii=False) + "\n")
     report.transfer = "+".join(sorted(transfers))
     assert spec.imported is not None
     spec = dataclasses.replace(
@@ -375,6 +396,27 @@ def _write_run(
         run_file = RunFile(spec=spec, spec_hash=spec.output_hash(), provenance=provenance)
     atomic_write_json(run_dir.run_json, to_dict(run_file))
     report.written = True
+
+
+def _refuse_identical_bytes(hashed: Sequence[tuple[Choice, str, str | None]]) -> None:
+    """Two items whose files hold the same bytes are one clip under two names (a copy): refused."""
+    first: dict[str, tuple[str, str]] = {}
+    clashes = []
+    for choice, out_sha, audio_sha in hashed:
+        for cand, sha in ((choice.output, out_sha), (choice.audio, audio_sha)):
+            if cand is None or sha is None:
+                continue
+            seen = first.setdefault(sha, (choice.sample.id, cand.rel))
+            if seen[0] != choice.sample.id:
+                clashes.append(
+                    f"item {seen[0]!r} ({seen[1]}) and item {choice.sample.id!r} ({cand.rel}) hold the same bytes"
+                )
+    if clashes:
+        raise ImportRefused(
+            "two items cannot be imported with one clip (it would be scored and counted twice): "
+            + "; ".join(clashes)
+            + ". Give each item its own output; nothing was imported"
+        )
 
 
 def _with_files(spec: RunSpec, files: dict[str, ImportedFile]) -> RunSpec:

@@ -55,6 +55,7 @@ class MemorySwitches:
     vae_tiling: bool = True
     sp: int = 1
     fp8: bool = False
+    group_offload: int | None = None  # --group-offload N: DiT blocks resident N at a time (+ N prefetched)
 
 
 @dataclass(frozen=True)
@@ -118,14 +119,31 @@ def video_vae_parameter_count() -> int:
 def token_counts(
     width: int, height: int, latent_frames: int, fps: float = 24.0, video: bool = True
 ) -> tuple[int, int]:
-    """(video tokens, audio tokens) of one sample: latent /16 then patch 2×2; audio 25 tokens/s of video."""
-    from nava_eval.nava.audio_vae import audio_tokens_for_frames
+    """(video tokens, audio tokens) of one sample: latent /16 then patch 2×2 (odd grids padded up);
+    audio ceil(pixel frames / 24 · 25) tokens (the training fps, not the mp4 `fps`)."""
+    from nava_eval.nava.shapes import ClipShape
 
-    pixel_frames = 4 * (latent_frames - 1) + 1
-    audio = audio_tokens_for_frames(pixel_frames, 24.0)
-    if not video:
-        return 0, audio
-    return latent_frames * math.ceil(height / 32) * math.ceil(width / 32), audio
+    shape = ClipShape(width, height, latent_frames)
+    return (shape.video_tokens if video else 0), shape.audio_tokens
+
+
+@functools.cache
+def dit_block_parameter_counts(model: str) -> tuple[int, int]:
+    """(parameters of the largest block, parameters outside the blocks), from a meta model."""
+    import torch
+
+    from nava_eval.nava.config import NavaConfig
+    from nava_eval.nava.modeling import NavaModel
+
+    with torch.device("meta"):
+        net = NavaModel(NavaConfig.for_model(model))
+    blocks = [
+        b
+        for name in ("double_blocks", "single_blocks", "double_final_blocks")
+        for b in getattr(net, name, [])
+    ]
+    sizes = [sum(p.numel() for p in b.parameters()) for b in blocks]
+    return max(sizes), sum(p.numel() for p in net.parameters()) - sum(sizes)
 
 
 def dit_activation_bytes(
@@ -150,8 +168,11 @@ def decode_bytes(width: int, height: int, tiled: bool, tile_latent: tuple[int, i
     return DECODE_FRAMES * (height // 2) * (width // 2) * DECODE_CHANNELS * FP32 * DECODE_LIVE_MAPS
 
 
-def estimate(preset_name: str, switches: MemorySwitches | None = None) -> MemoryEstimate:
-    """Estimated memory of one sample of `preset_name` on one GPU under `switches` (default: the preset's own)."""
+def estimate(
+    preset_name: str, switches: MemorySwitches | None = None, shape: tuple[int, int, int] | None = None
+) -> MemoryEstimate:
+    """Estimated memory of one sample of `preset_name` on one GPU under `switches` (default: the preset's
+    own), at `shape` = (width, height, latent frames) (default: the preset's)."""
     from nava_eval.nava.config import NavaConfig
     from nava_eval.nava.sampling.guidance import GuidanceScales, required_passes
     from nava_eval.runners.presets import get_preset
@@ -161,7 +182,8 @@ def estimate(preset_name: str, switches: MemorySwitches | None = None) -> Memory
     sw = switches or default_switches(preset_name)
     config = NavaConfig.for_model(g.model)
     video = any(mode in ("t2av", "i2av") for mode in preset.modes)
-    v_tokens, a_tokens = token_counts(g.width, g.height, g.latent_frames, g.fps, video)
+    width, height, frames = shape or (g.width, g.height, g.latent_frames)
+    v_tokens, a_tokens = token_counts(width, height, frames, g.fps, video)
     scales = GuidanceScales(
         video=g.guidance.video, audio=g.guidance.audio, video_align=g.guidance.video_align,
         audio_align=g.guidance.audio_align, timbre=g.guidance.timbre, align_3d=g.guidance.align_3d,
@@ -170,6 +192,12 @@ def estimate(preset_name: str, switches: MemorySwitches | None = None) -> Memory
     passes = len(required_passes(scales, has_video=video, has_speaker=True))  # worst case: a speaker sample
     total, block_linear = dit_parameter_counts(g.model)
     dit = block_linear + (total - block_linear) * BF16 if sw.fp8 else total * BF16
+    if sw.group_offload:
+        # Group offload (the release's --group_offload): the blocks live in pinned CPU memory; the GPU
+        # holds everything outside them plus the running group and the prefetched next one.
+        largest, outside = dit_block_parameter_counts(g.model)
+        per_param = 1 if sw.fp8 else BF16
+        dit = outside * BF16 + 2 * sw.group_offload * largest * per_param
     return MemoryEstimate(
         dit_weights=dit,
         t5_weights=0 if sw.t5_offload else t5_parameter_count() * BF16,
@@ -177,7 +205,7 @@ def estimate(preset_name: str, switches: MemorySwitches | None = None) -> Memory
         dit_activations=dit_activation_bytes(
             config.dim, config.ffn_dim, v_tokens, a_tokens, sw.sp, min(sw.cfg_batch, passes)
         ),
-        decode=decode_bytes(g.width, g.height, sw.vae_tiling) if video else 0,
+        decode=decode_bytes(width, height, sw.vae_tiling) if video else 0,
         overhead=OVERHEAD_BYTES,
         video_tokens=v_tokens,
         audio_tokens=a_tokens,
@@ -200,6 +228,7 @@ SWITCH_STEPS: tuple[tuple[str, dict[str, object]], ...] = (
     ("--t5-offload", {"t5_offload": True}),
     ("--cfg-batch 1", {"cfg_batch": 1}),
     ("--vae-tiling", {"vae_tiling": True}),
+    ("--group-offload 1", {"group_offload": 1}),
     ("--preset versebench (NAVA's fp8 DiT weights)", {"fp8": True}),
 )
 
@@ -217,8 +246,12 @@ class FitAdvice:
     fits: bool
 
 
-def advise(preset_name: str, gpu: GpuInfo, gpu_count: int = 1) -> FitAdvice:
-    """Estimated peak of `preset_name` on `gpu`, and the cheapest switches that make it fit (SP last)."""
+def advise(
+    preset_name: str, gpu: GpuInfo, gpu_count: int = 1, shape: tuple[int, int, int] | None = None
+) -> FitAdvice:
+    """Estimated peak of `preset_name` on `gpu` (at `shape`, default the preset's), and the cheapest
+    switches that make it fit (SP last)."""
+    estimate = functools.partial(_estimate, shape=shape)
     base = default_switches(preset_name)
     peak = estimate(preset_name, base).peak
     if peak <= gpu.total_bytes:
@@ -263,7 +296,12 @@ def gpu_list() -> list[GpuInfo]:
     ]
 
 
-def memory_table(presets: Sequence[str], gpus: Sequence[GpuInfo]) -> list[FitAdvice]:
-    """One FitAdvice per (preset, distinct GPU model)."""
+def memory_table(
+    presets: Sequence[str], gpus: Sequence[GpuInfo], shape: tuple[int, int, int] | None = None
+) -> list[FitAdvice]:
+    """One FitAdvice per (preset, distinct GPU model), at `shape` (default: each preset's)."""
     distinct = list({(g.name, g.total_bytes): g for g in gpus}.values())
-    return [advise(p, g, gpu_count=len(gpus)) for p in presets for g in distinct]
+    return [advise(p, g, gpu_count=len(gpus), shape=shape) for p in presets for g in distinct]
+
+
+_estimate = estimate

@@ -41,9 +41,10 @@ def build_request(sample: Sample, settings: GenerationSettings, seed: int):
         image=sample.image if sample.mode == "i2av" else None,
         speaker_wavs=tuple(sample.speaker_wavs),
         seed=seed,
-        width=settings.width,
-        height=settings.height,
-        frames=settings.latent_frames,
+        # A prompt line's own shape (jsonl: width/height/frames) wins over the run's.
+        width=sample.meta.get("width", settings.width),
+        height=sample.meta.get("height", settings.height),
+        frames=sample.meta.get("frames", settings.latent_frames),
         fps=float(settings.fps),
         steps=settings.steps,
         duration=(duration or settings.t2a_seconds) if sample.mode == "t2a" else None,
@@ -148,11 +149,18 @@ def load_nava_generator(prepared: Any, ctx: Any) -> NavaGenerator:
     )
     if apply_sequence_parallel(components.model, ctx):
         logger.info("Ulysses sequence parallel over %d ranks", ctx.sp_size)
+    group_size = getattr(prepared.request, "group_offload", None)
+    if group_size:
+        from nava_eval.nava.offload import apply_group_offload
+
+        offload = apply_group_offload(components.model, group_size, ctx.device)
+        logger.info("DiT group offload: %d groups of %d block(s)", len(offload.groups), group_size)
     options = PipelineOptions(
         vae_tiling=TilingConfig() if settings.vae_tiling else None,
         cfg_batch=settings.cfg_batch,
         image_size=settings.image_bucket,
         decode_precision=settings.decode_precision,
+        sampler=getattr(settings, "sampler", "unipc"),
     )
     return NavaGenerator(NavaPipeline(components, options), settings, prepared.benchmark.output_kind)
 

@@ -77,10 +77,49 @@ PRESETS: dict[str, Preset] = {
         "(`.shape` of a list), so every utterance runs without a speaker vector",
         modes=("tts",),
     ),
+    "student": Preset(
+        name="student",
+        description="The 4-step DMD2 student (guidance distilled in): one conditional forward per step on the "
+        "sigma table 1, .9375, .8333, .625 (train sigmas shifted by 5), Euler; bf16; needs your distilled "
+        "DiT via --dit-file (no distilled checkpoint is published)",
+        generation=GenerationSettings(
+            weight_dtype="bf16", dit_file=None, steps=4, sampler="dmd2-student", vae_tiling=False
+        ),
+        reproduces="nava_src/distill/dmd2_engine.py DMD2DistillEngine.sample (num_inference_steps 4); no "
+        "official student run or checkpoint is published",
+    ),
+    "t2a": Preset(
+        name="t2a",
+        description="NAVA's text-to-audio script: audio only, 6 s (a line's duration wins), 50 steps, g_a 2, "
+        "no 3D CFG, timbre CFG g_t 3.0; speaker wavs embedded (the intended path)",
+        generation=GenerationSettings(
+            weight_dtype="bf16",
+            dit_file="NAVA.safetensors",
+            guidance=Guidance(audio=2.0, audio_align=2.0, align_3d=False, timbre=3.0, timbre_cfg=True),
+            t2a_seconds=6.0,
+        ),
+        reproduces="scripts/inference_t2a.sh with configs/nava_seedtts.yaml (DURATION 6.0, --timbre_cfg "
+        "--timbre_align_guidance_scale 3.0); the default for a jsonl: file of T2A lines",
+        modes=("t2a",),
+    ),
 }
 
-#: The preset each benchmark runs when --preset is not given.
-DEFAULT_PRESETS = {"versebench": "versebench", "seedtts": "seedtts", "jsonl": "nava"}
+#: The preset each benchmark runs when --preset is not given (jsonl-t2a: a jsonl: file of T2A lines).
+DEFAULT_PRESETS = {"versebench": "versebench", "seedtts": "seedtts", "jsonl": "nava", "jsonl-t2a": "t2a"}
+
+
+def _benchmark_key(benchmark: str | None) -> str | None:
+    """The DEFAULT_PRESETS key of a benchmark: a jsonl: file is "jsonl", or "jsonl-t2a" for T2A lines."""
+    if not (benchmark or "").startswith("jsonl:"):
+        return benchmark
+    from nava_eval.benchmarks.base import get_benchmark
+
+    try:
+        kind = get_benchmark(benchmark).output_kind
+    except (OSError, ValueError):
+        kind = "mp4"  # an unreadable file is reported by the loader, naming it
+    return "jsonl-t2a" if kind == "wav" else "jsonl"
+
 
 SMOKE_PRESET = "smoke"
 # Tiny geometry of the smoke preset; everything else follows the benchmark's own preset.
@@ -104,7 +143,7 @@ def preset_names() -> list[str]:
 
 def default_preset(benchmark: str) -> str:
     """The preset a benchmark runs by default (its own protocol)."""
-    key = "jsonl" if benchmark.startswith("jsonl:") else benchmark
+    key = _benchmark_key(benchmark)
     if key not in DEFAULT_PRESETS:
         raise UnknownName(
             f"benchmark {benchmark!r} has no default preset; pass --preset ({', '.join(preset_names())})"
@@ -115,12 +154,13 @@ def default_preset(benchmark: str) -> str:
 def get_preset(name: str, benchmark: str | None = None) -> Preset:
     """Look up a preset; `smoke` is the benchmark's own preset on tiny random weights and tiny sizes."""
     if name == SMOKE_PRESET:
-        key = "jsonl" if (benchmark or "").startswith("jsonl:") else benchmark
+        key = _benchmark_key(benchmark)
         base = PRESETS[DEFAULT_PRESETS.get(key or "versebench", "nava")]
         return Preset(
             name=SMOKE_PRESET,
             description="CPU, tiny seeded random weights for every component, miniature data: checks the "
-            "whole path with the benchmark's own guidance, seeds and output settings",
+            "whole path with the benchmark's own guidance and seeds, at tiny output settings (64×64, 4 latent "
+            "frames, 8 fps, 2 steps)",
             generation=dataclasses.replace(base.generation, **_SMOKE_OVERRIDES),
             reproduces=f"nothing (scores are meaningless); same code path as `{base.name}`",
             modes=("t2av", "i2av", "t2a", "tts"),
@@ -158,6 +198,8 @@ def weight_files(gen: GenerationSettings) -> dict[str, Any]:
 
     fp8 = gen.weight_dtype in ("fp8", "fp8_e4m3fn")
     dit = gen.dit_file or (files.DIT_FP8_FILE if fp8 else files.DIT_FILE)
+    if gen.sampler == "dmd2-student" and gen.dit_file is None:
+        dit = "your distilled student DiT (--dit-file; none is published)"
     return {
         "dit": dit,
         "weight_dtype": gen.weight_dtype,

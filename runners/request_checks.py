@@ -10,20 +10,16 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from nava_eval.errors import InvalidValue
+from nava_eval.user_files import file_problem
 
 _DEVICE = re.compile(r"(cpu|cuda)(?::(\d{1,3}))?")
 
 
 def check_metric_names(names: Iterable[str]) -> None:
-    """UnknownNameError (a KeyError) listing the valid metrics when a name is not registered."""
-    from nava_eval.metrics.base import UnknownNameError, metric_entries
+    """UnknownName (a KeyError) listing the valid metrics when a name is not registered."""
+    from nava_eval.metrics.registry import METRICS
 
-    entries = metric_entries()
-    unknown = [n for n in names if n not in entries]
-    if unknown:
-        raise UnknownNameError(
-            f"unknown metric(s) {', '.join(repr(n) for n in unknown)}; valid metrics: {', '.join(sorted(entries))}"
-        )
+    METRICS.check(names)
 
 
 def check_device(device: str | None, nproc: int = 1, *, launched: bool = False) -> None:
@@ -71,5 +67,6 @@ def check_scorer_weights(weights: Mapping[str, str | Path], metrics: Iterable[st
                 f"--weights {name}: used by {', '.join(spec.used_by)}, not by the metrics of this run "
                 f"({', '.join(sorted(chosen)) or 'none'})"
             )
-        if not Path(path).expanduser().is_file():
-            raise InvalidValue(f"--weights {name}={path}: no such file")
+        problem = file_problem(Path(path).expanduser())
+        if problem is not None:  # "no such file", or a FIFO/device that would block the read
+            raise InvalidValue(f"--weights {name}={path}: {problem}; give a regular file")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,9 @@ class RunRequest:
     allow_failures: bool = False
     prompt_source: str | None = None  # versebench only: "nava" (default) or "official"
     t5_offload: bool = False  # memory only (text encoder kept on the CPU between prompts); not in the hash
+    group_offload: int | None = (
+        None  # memory only: DiT blocks streamed N at a time (nava.offload); not hashed
+    )
     config: dict[str, Any] = field(default_factory=dict)  # the resolved command options, for run.json
 
     def preset_name(self) -> str:
@@ -75,7 +79,9 @@ class RunRequest:
 
     def resolved_run_dir(self) -> Path:
         if self.run_dir is not None:
-            return Path(self.run_dir)
+            from nava_eval.user_files import user_path
+
+            return user_path(self.run_dir)
         safe = self.benchmark.replace(":", "-").replace("/", "_")
         return Path("runs") / f"{safe}-{self.preset_name()}"
 
@@ -99,7 +105,30 @@ def generation_settings(preset: Preset, overrides: dict[str, Any]) -> Generation
     unknown = sorted(set(overrides) - valid)
     if unknown:
         raise InvalidValue(f"unknown generation setting(s) {unknown}; valid: {', '.join(sorted(valid))}")
-    return dataclasses.replace(preset.generation, **overrides)
+    settings = dataclasses.replace(preset.generation, **overrides)
+    from nava_eval.nava.shapes import check_shape
+
+    check_shape(settings.width, settings.height, settings.latent_frames)
+    if settings.sampler == "dmd2-student":
+        _check_student(settings)
+    return settings
+
+
+def _check_student(settings: GenerationSettings) -> None:
+    """The distilled sampler needs a distilled DiT and at most its table's 4 steps."""
+    from nava_eval.nava.sampling.student import TRAIN_SIGMAS
+
+    if settings.steps > len(TRAIN_SIGMAS):
+        raise InvalidValue(
+            f"the dmd2-student sampler runs at most {len(TRAIN_SIGMAS)} steps (its sigma table), got "
+            f"--steps {settings.steps}"
+        )
+    teacher_files = (None, "NAVA.safetensors", "NAVA_fp8.safetensors")
+    if settings.model == "nava-6b" and settings.dit_file in teacher_files:
+        raise InvalidValue(
+            "the dmd2-student sampler needs a distilled DiT checkpoint: pass --dit-file NAME (a file in "
+            "--weights-dir). NAVA.safetensors is the 50-step teacher, and no distilled checkpoint is published"
+        )
 
 
 def _smoke_data(run_dir: Path, benchmark_name: str) -> Path:
@@ -113,12 +142,22 @@ def _smoke_data(run_dir: Path, benchmark_name: str) -> Path:
     return paths.root
 
 
-def _benchmark_options(name: str, preset: Preset, prompt_source: str | None = None) -> dict[str, Any]:
+def _benchmark_options(
+    name: str, preset: Preset, prompt_source: str | None = None, settings: GenerationSettings | None = None
+) -> dict[str, Any]:
     options: dict[str, Any] = {}
+    settings = settings or preset.generation
     if prompt_source is not None:
         if name != "versebench":
             raise InvalidValue(f"--prompt-source only applies to versebench, not {name}")
         options["prompt_source"] = prompt_source
+    if name.startswith("jsonl:") and tuple(preset.modes) == ("t2a",):
+        # As scripts/inference_t2a.sh: the config, not the line, makes every line text-to-audio.
+        options["default_mode"] = "t2a"
+    if getattr(settings, "missing_image", "error") != "error":
+        if name != "versebench":
+            raise InvalidValue(f"--missing-image only applies to versebench, not {name}")
+        options["missing_image"] = settings.missing_image
     if preset.data != "smoke" or name.startswith("jsonl:"):
         return options
     from nava_eval.benchmarks import smoke
@@ -146,9 +185,13 @@ def resolve_seeds(request: RunRequest) -> tuple[dict[str, Any], list[int] | None
 
 def seed_list(first: int, count: int) -> tuple[int, ...]:
     """--num-seeds N: N consecutive run seeds from `first` (the preset's seed unless --seed is given)."""
+    from nava_eval.runners.seeds import check_run_seeds
+
     if count < 1:
         raise InvalidValue(f"--num-seeds must be at least 1, got {count}")
-    return tuple(range(first, first + count))
+    seeds = tuple(range(first, first + count))
+    check_run_seeds([seeds[0], seeds[-1]], f"--seed {first} with --num-seeds {count}")
+    return seeds
 
 
 def prepare_run(
@@ -169,7 +212,7 @@ def prepare_run(
     data_dir = request.data_dir
     if data_dir is None and preset.data == "smoke" and not request.benchmark.startswith("jsonl:"):
         data_dir = _smoke_data(smoke_data_root or run_root, request.benchmark)
-    options = _benchmark_options(request.benchmark, preset, request.prompt_source)
+    options = _benchmark_options(request.benchmark, preset, request.prompt_source, settings)
     benchmark = get_benchmark(request.benchmark, **options)
     samples = benchmark.load(data_dir, request.selection)
     if not samples:
@@ -208,6 +251,19 @@ def _check_request(request: RunRequest) -> None:
     check_device(request.device, request.nproc, launched=launched)
     if request.batch_size < 1:
         raise InvalidValue(f"--batch-size must be at least 1, got {request.batch_size}")
+    from nava_eval.runners.seeds import check_run_seeds
+
+    # The API and a replay reach here without click's types: the same seed range as --seed.
+    if request.seeds:
+        check_run_seeds(request.seeds)
+    if request.overrides.get("seed") is not None:
+        check_run_seeds([request.overrides["seed"]], "--seed")
+    if not (
+        isinstance(request.timeout_s, (int, float))
+        and math.isfinite(request.timeout_s)
+        and request.timeout_s > 0
+    ):
+        raise InvalidValue(f"--timeout must be a finite number of seconds above 0, got {request.timeout_s!r}")
 
 
 def _write_run_file(run_dir: RunDir, spec: RunSpec, request: RunRequest) -> None:
@@ -494,8 +550,8 @@ def failure_summary(prepared: PreparedRun, results: Results, changed: Sequence[s
         parts.append("scoring failed on " + ", ".join(f"{n} sample(s) for {k}" for k, n in scoring.items()))
     if changed:
         parts.append(
-            f"{len(set(changed))} output(s) missing or changed since generated, not scored "
-            "(`nava-eval run` or `generate` makes them again)"
+            f"{len(set(changed))} output(s) missing or changed since recorded, not scored "
+            f"({prepared.spec.remake_advice(prepared.run_dir.root)})"
         )
     return "; ".join(parts) or None
 
@@ -528,6 +584,11 @@ def load_prepared(run_dir: Path, request_overrides: dict[str, Any] | None = None
     except SchemaError:
         raise
     spec = run_file.spec
+    if spec.seeds:
+        from nava_eval.runners.seeds import check_run_seeds
+
+        # A hand-edited run.json is one more route for a seed: the same range as --seeds.
+        check_run_seeds(spec.seeds, f"{Path(run_dir) / 'run.json'}: seeds")
     request = RunRequest(
         benchmark=spec.benchmark,
         preset=spec.preset,
@@ -547,7 +608,7 @@ def load_prepared(run_dir: Path, request_overrides: dict[str, Any] | None = None
     request = dataclasses.replace(request, prompt_source=spec.prompt_source)
     _check_request(request)
     benchmark = get_benchmark(
-        spec.benchmark, **_benchmark_options(spec.benchmark, preset, spec.prompt_source)
+        spec.benchmark, **_benchmark_options(spec.benchmark, preset, spec.prompt_source, spec.generation)
     )
     samples = benchmark.load(request.data_dir, request.selection)
     check_scorer_weights(request.scorer_weights, request.metrics or spec.metrics)

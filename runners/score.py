@@ -201,7 +201,7 @@ def pending_units(
             continue
         if sha is None or (record.audio_output and _audio_changed(run_dir, record, index)):
             logger.warning(
-                "%s: output %s is %s since it was generated; not scored (rerun generate or run to make it again)",
+                "%s: output %s is %s since it was recorded; not scored (the summary says how to bring it back)",
                 unit.key, record.output, "missing" if problem == "missing" else "not the recorded bytes",
             )  # fmt: skip
             summary.changed.append(unit.key)

@@ -47,6 +47,8 @@ class ScoreFilesRequest:
 
 def expand_files(paths: Sequence[Path]) -> list[Path]:
     """Files as given; a folder stands for the media files directly inside it, sorted."""
+    from nava_eval.user_files import NotARegularFile, file_problem
+
     out: list[Path] = []
     for path in paths:
         path = Path(path)
@@ -55,6 +57,12 @@ def expand_files(paths: Sequence[Path]) -> list[Path]:
                 sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES)
             )
         else:
+            # A missing file becomes its own `failed` line; a FIFO or device would block the decoder for ever.
+            problem = file_problem(path)
+            if problem not in (None, "no such file"):
+                raise NotARegularFile(
+                    f"{path}: is {problem}, not a regular file; only regular files are read"
+                )
             out.append(path)
     return out
 
@@ -98,8 +106,12 @@ def default_device() -> str:
 def score_files(req: ScoreFilesRequest) -> Iterator[dict[str, Any]]:
     """Yield one JSON-able dict per file, in the order given (after folder expansion)."""
     from nava_eval.metrics.base import get_metric
+    from nava_eval.user_files import require_regular_file
 
     files = expand_files(req.files)
+    for option, given in (("--reference", req.reference), ("--audio", req.audio)):
+        if given is not None:
+            require_regular_file(given, option)
     if not files:
         raise InvalidValue(
             "no files to score (folders are searched for " + ", ".join(sorted(MEDIA_SUFFIXES)) + ")"

@@ -58,7 +58,9 @@ def score_run_dir(
     """Score a run directory (generated or imported): cached scores are reused, `nproc` processes share the work."""
     from nava_eval.rundir.lock import command_lock
     from nava_eval.runners.run import load_prepared
+    from nava_eval.user_files import user_path
 
+    run_dir = user_path(run_dir)
     chosen = tuple(metrics) if metrics else None
     if not Path(run_dir).is_dir():  # checked first: taking the lock would create the folder
         raise MissingFile(

@@ -2,10 +2,13 @@
 
 `sample_seed` is the one derivation of a sample's seed (a pure function of the run seed and the
 sample id), so an output never depends on the world size, on the order samples ran in, or on which
-ones were already done. `official_streams` reproduces what NAVA's `inference_nava.py` draws instead:
-`set_seed(seed + rank)` once per invocation, then, item after item, the video noise and then the audio
-noise from that one continuing stream. The released scripts run one invocation per data file, so a
-stream restarts at every set (VerseBench set1/2/3, Seed-TTS en/zh/hard).
+ones were already done. `official_streams` follows the structure of NAVA's `inference_nava.py` loop
+instead: `set_seed(seed + rank)` once per invocation (`seed` alone under `--use_sp`, which every benchmark
+script passes: one DP group), then, item after item, the video noise and then the audio noise from that
+one continuing stream. The released scripts run one invocation per data file, so a stream restarts at
+every set (VerseBench set1/2/3, Seed-TTS en/zh/hard). The stream here starts fresh at the seed; the
+release's CUDA generator has already been advanced by building umT5-XXL on the GPU after `set_seed`, so
+the noise values differ (docs/known-differences.md).
 """
 
 from __future__ import annotations
@@ -16,6 +19,24 @@ from dataclasses import dataclass
 from typing import Any
 
 SEED_POLICIES: tuple[str, ...] = ("per-sample", "official-rank")
+
+#: The range of a run seed wherever it enters (--seed, --seeds, --num-seeds, a config file, a
+#: run.json replay, the API): what numpy's legacy seeding takes, far inside torch's 64 bits even
+#: after official-rank adds a rank, and short enough for the seed<S> folder names of a submission.
+RUN_SEED_MIN, RUN_SEED_MAX = 0, 2**32 - 1
+
+
+def check_run_seeds(seeds: Sequence[int], where: str = "--seeds") -> None:
+    """ValueError naming the first run seed outside RUN_SEED_MIN..RUN_SEED_MAX (or not an integer)."""
+    for value in seeds:
+        if isinstance(value, bool) or not isinstance(value, int) or not RUN_SEED_MIN <= value <= RUN_SEED_MAX:
+            from nava_eval.errors import InvalidValue
+
+            raise InvalidValue(
+                f"{where}: run seed {value!r} is outside {RUN_SEED_MIN}..{RUN_SEED_MAX} "
+                "(the range --seed takes too)"
+            )
+
 
 # torch.manual_seed takes any value below 2**64; 63 bits keep the seed a non-negative JSON/int64 number.
 _SEED_BITS = 63

@@ -25,6 +25,14 @@ CLAP_FILES = {
     "tone_8k_10s.wav": (8000, 10.0, "tone", 1),
 }
 CLAP_LONG_FILE = "long_4k_12s.wav"
+#: make_clap_pins.py's clips (seed 9): 44.1/22.05/11.025 kHz lengths where librosa's ceil(n · (48000/sr))
+#: is one sample more than the exact ceil, at whole divisors of 10 s (one repeat fewer), plus a stereo one.
+CLAP_PIN_FILES = {
+    "tone_44k_2p5s.wav": (44100, 2.5, "tone", 1),
+    "bursts_22k_5s_stereo.wav": (22050, 5.0, "noise", 2),
+    "tone_11k_1s.wav": (11025, 1.0, "tone", 1),
+    "bursts_44k_3p7s.wav": (44100, 3.7, "noise", 1),
+}
 
 
 def _write(path: Path, data: np.ndarray, sr: int) -> None:
@@ -64,4 +72,19 @@ def write_clap_wavs(folder: Path) -> Path:
     t = np.arange(int(sr * 12.5)) / sr
     s = np.sin(2 * np.pi * 300 * t) * (0.3 + 0.7 * (t > 6)) + 0.2 * np.sin(2 * np.pi * 1700 * t) * (t < 3)
     _write(folder / CLAP_LONG_FILE, 0.5 * s / np.abs(s).max(), sr)
+    return folder
+
+
+def write_clap_pin_wavs(folder: Path) -> Path:
+    """make_clap_pins.py's clips: the same tones and noise bursts as make_clap.py, other rates (seed 9)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(9)
+    for name, (sr, secs, kind, ch) in CLAP_PIN_FILES.items():
+        t = np.arange(int(sr * secs)) / sr
+        if kind == "tone":
+            s = np.sin(2 * np.pi * 440 * t) * np.exp(-t) + 0.3 * np.sin(2 * np.pi * 1200 * t)
+        else:
+            s = rng.standard_normal(t.size) * (np.sin(2 * np.pi * 1.5 * t) > 0.3)
+        s = 0.4 * s / np.abs(s).max()
+        _write(folder / name, np.stack([s * (1 - 0.4 * c) for c in range(ch)], 1) if ch > 1 else s, sr)
     return folder

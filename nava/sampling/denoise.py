@@ -94,7 +94,7 @@ def evaluate_passes(
     video: torch.Tensor | None,
     audio: torch.Tensor | None,
     t_h_w: Sequence[int] | None,
-    timestep: int,
+    timestep: int | float,
     passes: Sequence[GuidancePass],
     first_frame_clean: bool = False,
     max_batch: int = 1,
@@ -115,7 +115,7 @@ def _run_group(
     model: torch.nn.Module,
     video_cf: torch.Tensor | None,
     audio_b: torch.Tensor | None,
-    timestep: int,
+    timestep: int | float,
     group: list[GuidancePass],
     first_frame_clean: bool,
 ) -> dict[str, tuple[torch.Tensor | None, torch.Tensor | None]]:
@@ -125,7 +125,8 @@ def _run_group(
         out = model(
             None if video_cf is None else video_cf.expand(b, -1, -1, -1, -1),
             None if audio_b is None else audio_b.expand(b, -1, -1),
-            torch.tensor([timestep], dtype=torch.int64),
+            # UniPC feeds int64-truncated timesteps; the distilled student feeds its float32 table values.
+            torch.tensor([timestep], dtype=torch.float32 if isinstance(timestep, float) else torch.int64),
             [p.context for p in group],
             spk_embed=[p.spk_embed for p in group],
             spk_pos=[p.spk_pos for p in group],

@@ -53,11 +53,12 @@ class FileIdentityIndex:
 
     def _load(self) -> dict[str, dict]:
         from nava_eval.rundir.safe_json import parse_json
+        from nava_eval.user_files import read_bytes
 
         if not self.path.is_file():
             return {}
         try:
-            data = parse_json(self.path.read_bytes(), str(self.path))
+            data = parse_json(read_bytes(self.path), str(self.path))
         except (OSError, ValueError) as exc:
             # A cache: when it cannot be read, every file is simply hashed again.
             logger.warning("%s: unreadable (%s); hashing every file again", self.path, exc)

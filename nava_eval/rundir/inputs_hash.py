@@ -1,6 +1,6 @@
 """The hash of everything that went into one sample's output, so resume can tell a stale output.
 
-A sample's output depends on its prompt (and transcript, duration, mode), the bytes of its image
+A sample's output depends on its prompt (and transcript, duration, mode, its own jsonl shape), the bytes of its image
 and speaker wavs, its seed and the run's output-changing settings (RunSpec.output_hash). Each done
 record in samples.jsonl carries this hash; on resume an output is reused only when the hash for the
 sample as it is now matches, so an edited prompt, a replaced image, another seed or another world
@@ -68,5 +68,9 @@ class InputsHasher:
             "noise": dict(noise or {}),
             "settings": self.settings_hash,
         }
+        # A prompt line's own shape (jsonl: width/height/frames); absent keys leave older hashes as they were.
+        shape = {k: sample.meta[k] for k in ("width", "height", "frames") if k in sample.meta}
+        if shape:
+            payload["shape"] = shape
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()

@@ -9,6 +9,7 @@ folds them in first, so nothing finished is lost.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,11 +181,51 @@ def current_output_sha(
     return current, None
 
 
+def shared_outputs(run_dir: RunDir, records: dict[str, SampleRecord]) -> list[str]:
+    """Units whose records name one file (same path, or a hard link of it): one line per shared file.
+
+    A file is one clip; two units scored on it would count it twice in coverage and every aggregate.
+    """
+    users: dict[object, list[tuple[str, str]]] = {}
+    for key, record in sorted(records.items()):
+        if record.status != "done":
+            continue
+        for rel in (record.output, record.audio_output):
+            if not rel:
+                continue
+            path = run_dir.output(rel)
+            try:
+                info = path.stat()
+                ident: object = (info.st_dev, info.st_ino)
+            except OSError:
+                ident = os.path.normpath(path)
+            users.setdefault(ident, []).append((key, rel))
+    return [
+        " and ".join(f"{key!r} ({rel})" for key, rel in group) + " are one file"
+        for group in users.values()
+        if len({key for key, _ in group}) > 1
+    ]
+
+
+def check_distinct_outputs(run_dir: RunDir, records: dict[str, SampleRecord]) -> None:
+    """ValueError naming the units when two records of `run_dir` share an output file."""
+    shared = shared_outputs(run_dir, records)
+    if shared:
+        from nava_eval.errors import InvalidValue
+
+        raise InvalidValue(
+            f"{run_dir.samples}: two samples name one output file, which would be scored and counted twice: "
+            + "; ".join(shared)
+            + ". Regenerate or re-import the run into a new --run-dir"
+        )
+
+
 def planned_samples(run_dir: RunDir, units: list, records: dict[str, SampleRecord], index=None) -> list:
     """reports.aggregate's PlannedSample per sample (or runners.score.SampleUnit of a multi-seed run),
     with the sha256 of its output as it is on disk."""
     from nava_eval.reports.aggregate import PlannedSample
 
+    check_distinct_outputs(run_dir, records)
     own = index is None
     index = index or run_dir.file_index()
     planned = []

@@ -109,10 +109,13 @@ def run_lock(root: str | os.PathLike[str], command: str) -> Iterator[LockHolder]
     """Hold RUN/.lock for the block; RunDirLocked naming the holder when someone else has it."""
     import fcntl
 
+    from nava_eval.rundir.files import disk_errors
+
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
     path = root / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    with disk_errors(path):  # a read-only or full disk: named with what to do, not a traceback
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     locked = False
     try:
         previous = _read_holder(fd)
@@ -149,7 +152,8 @@ def run_lock(root: str | os.PathLike[str], command: str) -> Iterator[LockHolder]
                 where,
             )
         holder = LockHolder.me(command)
-        _write_holder(fd, holder)
+        with disk_errors(path):
+            _write_holder(fd, holder)
         try:
             yield holder
         finally:

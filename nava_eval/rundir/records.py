@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from nava_eval.rundir.files import atomic_write_json, read_jsonl
 from nava_eval.rundir.schema import SchemaError, from_dict, to_dict
+from nava_eval.user_files import brief
 
 RESULTS_SCHEMA = "nava-eval/results/v1"
 RUN_SCHEMA = "nava-eval/run/v1"
@@ -185,14 +186,17 @@ def _check_version(data: Any, expected: str, source: str) -> None:
             f"{source}: written with schema {found}, newer than this nava-eval reads ({expected}); "
             "upgrade nava-eval (pip install -U nava-eval) to read it"
         )
-    raise SchemaError(f"{source}: at $.schema: expected {expected!r}, found {found!r}")
+    raise SchemaError(f"{source}: at $.schema: expected {expected!r}, found {brief(found)}")
 
 
 def _load_json(path: Path) -> Any:
     from nava_eval.rundir.safe_json import parse_json
+    from nava_eval.user_files import UserFileError, read_bytes
 
     try:
-        raw = path.read_bytes()
+        raw = read_bytes(path)
+    except UserFileError as exc:
+        raise SchemaError(str(exc)) from None
     except FileNotFoundError:
         raise SchemaError(
             f"{path}: no such file; give a run directory that holds results.json (run `nava-eval score RUN_DIR` "

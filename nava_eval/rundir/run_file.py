@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -82,9 +83,15 @@ class GenerationSettings:
     decode_precision: str = "release"
     tts_speaker: str = "embedded"
     t2a_seconds: float = 6.0
+    sampler: str = "unipc"  # "unipc" (the release's) | "dmd2-student" (the distilled 4-step student)
+    # VerseBench: "error" refuses an item without its first-frame image; "t2av" generates it without one,
+    # as the release silently does.
+    missing_image: str = "error"
 
     def __post_init__(self) -> None:
         choices = {
+            "sampler": ("unipc", "dmd2-student"),
+            "missing_image": ("error", "t2av"),
             "audio_timing": ("official", "exact"),
             "decode_precision": ("release", "fp32"),
             "tts_speaker": ("embedded", "released-fallback"),
@@ -93,6 +100,9 @@ class GenerationSettings:
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
                 raise InvalidValue(f"{name} must be one of {', '.join(valid)}, got {getattr(self, name)!r}")
+
+
+_LATER_DEFAULTS: dict[str, Any] = {"sampler": "unipc", "missing_image": "error"}
 
 
 @dataclass(frozen=True)
@@ -151,6 +161,23 @@ class RunSpec:
             return self.imported.model
         return self.generation.model if self.generation is not None else "unknown"
 
+    def remake_advice(self, run_dir: str | Path) -> str:
+        """How to bring back outputs that are missing or changed on disk: it depends on how the run was made.
+
+        An imported run cannot be generated (run/generate refuse it); it is imported again, from the
+        same files into the same run directory, or from new files into a new one.
+        """
+        if self.imported is not None:
+            source = self.imported
+            mapping = f" --mapping {shlex.quote(source.mapping)}" if source.mapping else ""
+            return (
+                "this run was imported, so restore the source files and import them again: `nava-eval import "
+                f"{shlex.quote(self.benchmark)} {shlex.quote(source.source_dir)} --model {shlex.quote(source.model)}"
+                f"{mapping} --run-dir {shlex.quote(str(run_dir))}` (files that changed in the source folder "
+                "go into a new --run-dir)"
+            )
+        return f"`nava-eval run` or `nava-eval generate` with --run-dir {shlex.quote(str(run_dir))} makes them again"
+
     def output_hash(self) -> str:
         """Hash of the fields that determine the outputs (not name, metrics or paths).
 
@@ -160,7 +187,13 @@ class RunSpec:
         """
         payload: dict[str, Any] = {"benchmark": self.benchmark}
         if self.generation is not None:
-            payload["generation"] = to_dict(self.generation)
+            generation = to_dict(self.generation)
+            # Settings added after runs were made enter the hash only when not at their default,
+            # so run directories written before them keep their hash and resume.
+            for name, default in _LATER_DEFAULTS.items():
+                if generation.get(name) == default:
+                    generation.pop(name)
+            payload["generation"] = generation
         if self.prompt_source not in (None, "nava"):
             payload["prompt_source"] = self.prompt_source
         if self.seeds is not None:
@@ -192,9 +225,12 @@ def load_run_file(run_dir: str | Path) -> RunFile:
     """Read and validate run.json of a run directory."""
     path = Path(run_dir) / "run.json"
     from nava_eval.rundir.safe_json import parse_json
+    from nava_eval.user_files import UserFileError, read_bytes
 
     try:
-        raw = path.read_bytes()
+        raw = read_bytes(path)
+    except UserFileError as exc:
+        raise SchemaError(str(exc)) from None
     except FileNotFoundError:
         raise SchemaError(f"{path}: no such file; is {run_dir} a nava-eval run directory?") from None
     except OSError as exc:

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from nava_eval.errors import UserError
+from nava_eval.runners.cli.options import FRAMES_RANGE, SIDE_RANGE, FiniteFloatRange, UserPath
 
 SECTION_HELP = (
     "ceiling, model, step, attention, fp8, video_vae, audio_vae, sync, video_quality, compile, projection"
@@ -20,7 +21,7 @@ SECTION_HELP = (
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=UserPath(file_okay=False, path_type=Path),
     default=None,
     help="Folder for bench_gpu.json and bench_gpu.md [default: runs/bench-gpu-<time>].",
 )
@@ -33,7 +34,7 @@ SECTION_HELP = (
 )
 @click.option(
     "--budget",
-    type=click.FloatRange(min=10),
+    type=FiniteFloatRange(min=10, max=1e6),
     default=None,
     help="Seconds for all sections together [default: 420 on the VerseBench plan, 300 small]. Start-up "
     "(imports, CUDA init) comes on top.",
@@ -46,12 +47,28 @@ SECTION_HELP = (
     default=None,
     help="torch.compile backend of the compile section [default: inductor].",
 )
-@click.option("--repeats", type=click.IntRange(min=1), default=None, help="Most timed repeats per setting.")
 @click.option(
-    "--clips", type=click.IntRange(min=1), default=None, help="Synthetic clips for the scoring sections."
+    "--repeats", type=click.IntRange(1, 1_000_000), default=None, help="Most timed repeats per setting."
 )
+@click.option(
+    "--clips",
+    type=click.IntRange(1, 1_000_000),
+    default=None,
+    help="Synthetic clips for the scoring sections.",
+)
+@click.option(
+    "--width",
+    type=SIDE_RANGE,
+    default=None,
+    help="Clip width of the model/step sections [default: the plan's].",
+)
+@click.option("--height", type=SIDE_RANGE, default=None, help="Clip height of the model/step sections.")
+@click.option("--frames", type=FRAMES_RANGE, default=None, help="Latent frames of the model/step sections.")
 def command(
     out_dir: Path | None,
+    width: int | None,
+    height: int | None,
+    frames: int | None,
     device: str | None,
     small: bool,
     budget: float | None,
@@ -101,6 +118,15 @@ def command(
         changes["max_repeats"] = repeats
     if clips:
         changes["clips"] = dataclasses.replace(plan.clips, count=clips)
+    if (width, height, frames) != (None, None, None):
+        from nava_eval.runners.perf.gpu.flops import clip_step_grid
+
+        t, h, w = plan.step.latent_grid
+        try:
+            grid, audio = clip_step_grid(width or 16 * w, height or 16 * h, frames or t)
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="--width/--height/--frames") from None
+        changes["step"] = dataclasses.replace(plan.step, latent_grid=grid, audio_tokens=audio)
     plan = plan.replace(**changes)
     names = [s.strip() for s in sections.split(",") if s.strip()] if sections else None
     out_dir = out_dir or Path("runs") / f"bench-gpu-{datetime.now():%Y%m%d-%H%M%S}"

@@ -8,13 +8,15 @@ from pathlib import Path
 
 import click
 
+from nava_eval.runners.cli.options import UserPath
+
 
 @click.command(name="ib")
-@click.argument("clips", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("clips", nargs=-1, type=UserPath(exists=True, path_type=Path))
 @click.option(
     "--clips-synthetic",
     "n_clips",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 1_000_000),
     default=4,
     show_default=True,
     help="Synthetic 6-s clips when none are given.",
@@ -22,13 +24,13 @@ import click
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when present).")
 @click.option(
     "--rounds",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 1_000_000),
     default=2,
     show_default=True,
     help="Alternating timed rounds; each side's best is kept.",
 )
 @click.option(
-    "-o", "--output", type=click.Path(path_type=Path), default=None, help="Also write the result as JSON."
+    "-o", "--output", type=UserPath(path_type=Path), default=None, help="Also write the result as JSON."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def command(

@@ -7,15 +7,23 @@ from dataclasses import asdict
 
 import click
 
+from nava_eval.runners.cli.options import FiniteFloatRange
+
 
 @click.command(name="identity")
 @click.option(
-    "--files", type=click.IntRange(min=1), default=200, show_default=True, help="Synthetic outputs."
+    "--files", type=click.IntRange(1, 1_000_000), default=200, show_default=True, help="Synthetic outputs."
 )
 @click.option(
-    "--file-mb", type=click.FloatRange(min=0.001), default=2.0, show_default=True, help="Size of each, MB."
+    "--file-mb",
+    type=FiniteFloatRange(min=0.001, max=1e6),
+    default=2.0,
+    show_default=True,
+    help="Size of each, MB.",
 )
-@click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True, help="Best of N passes.")
+@click.option(
+    "--rounds", type=click.IntRange(1, 1_000_000), default=3, show_default=True, help="Best of N passes."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def command(files: int, file_mb: float, rounds: int, as_json: bool) -> None:
     """Seconds to verify N outputs: sha256 of each (cold) vs the stat gate of .file-identity.json (warm)."""

@@ -14,29 +14,33 @@ from nava_eval.errors import UserError
 @click.option(
     "--sp",
     "sp_sizes",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 1_000_000),
     multiple=True,
     help="SP size to time (repeatable). Default: 2.",
 )
 @click.option("--config", "config_name", default="nava-tiny", show_default=True, help="Model preset.")
 @click.option(
     "--heads",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 1_000_000),
     default=None,
     help="Override the preset's head count (SP must divide it).",
 )
 @click.option(
     "--grid",
     nargs=3,
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 1_000_000),
     default=(3, 16, 16),
     show_default=True,
     help="Video latent T H W.",
 )
 @click.option(
-    "--audio-tokens", type=click.IntRange(min=1), default=50, show_default=True, help="Audio latent length."
+    "--audio-tokens",
+    type=click.IntRange(1, 1_000_000),
+    default=50,
+    show_default=True,
+    help="Audio latent length.",
 )
-@click.option("--repeats", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--repeats", type=click.IntRange(1, 1_000_000), default=5, show_default=True)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def command(

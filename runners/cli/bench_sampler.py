@@ -16,17 +16,17 @@ import click
 @click.option(
     "--grid",
     nargs=3,
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 1_000_000),
     default=None,
     help="Video latent T H W (default depends on the device).",
 )
-@click.option("--audio-tokens", type=click.IntRange(min=1), default=None, help="Audio latent length.")
+@click.option("--audio-tokens", type=click.IntRange(1, 1_000_000), default=None, help="Audio latent length.")
 @click.option(
     "--passes", default="CUMS", show_default=True, help="Guidance passes of the step (subset of CUMS)."
 )
 @click.option(
     "--repeats",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 1_000_000),
     default=5,
     show_default=True,
     help="Timed steps per setting (median reported).",

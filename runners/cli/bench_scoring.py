@@ -11,23 +11,31 @@ import click
 
 @click.command(name="scoring")
 @click.option(
-    "--nproc", type=click.IntRange(min=2), default=2, show_default=True, help="Processes to compare with one."
+    "--nproc",
+    type=click.IntRange(2, 1_000_000),
+    default=2,
+    show_default=True,
+    help="Processes to compare with one.",
 )
 @click.option(
-    "--clips", type=click.IntRange(min=2), default=16, show_default=True, help="Synthetic clips scored."
+    "--clips",
+    type=click.IntRange(2, 1_000_000),
+    default=16,
+    show_default=True,
+    help="Synthetic clips scored.",
 )
 @click.option(
     "--metric", default="video_quality", show_default=True, help="Metric (smoke networks), CPU-bound."
 )
 @click.option(
     "--rounds",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 1_000_000),
     default=2,
     show_default=True,
     help="Alternating rounds; best kept.",
 )
 @click.option(
-    "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Threads per process."
+    "--threads", type=click.IntRange(1, 1_000_000), default=1, show_default=True, help="Threads per process."
 )
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")

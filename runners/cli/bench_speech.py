@@ -7,24 +7,26 @@ from dataclasses import asdict
 
 import click
 
+from nava_eval.runners.cli.options import FiniteFloatRange
+
 
 @click.command(name="speech")
 @click.option("--metric", "metrics", multiple=True, type=click.Choice(["wer", "sim"]), help="Default: both.")
 @click.option(
     "--utterances",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 1_000_000),
     default=16,
     show_default=True,
     help="Number of synthetic utterances.",
 )
 @click.option(
     "--seconds",
-    type=click.FloatRange(min=0.1),
+    type=FiniteFloatRange(min=0.1, max=1e6),
     default=3.0,
     show_default=True,
     help="Mean utterance length (0.6-1.4x spread).",
 )
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 1_000_000), default=8, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 @click.option(
     "--real-weights",

@@ -6,6 +6,9 @@ import sys
 
 import click
 
+from nava_eval.runners.cli.options import SEED, UserPath
+from nava_eval.user_files import brief
+
 
 class Percent(click.ParamType):
     """ "30%" or "30" → 0.30, within 0-100 %."""
@@ -19,14 +22,14 @@ class Percent(click.ParamType):
         try:
             number = float(text)
         except ValueError:
-            self.fail(f"{value!r} is not a percentage such as 2% or 10", param, ctx)
+            self.fail(f"{brief(value)} is not a percentage such as 2% or 10", param, ctx)
         if not 0.0 <= number <= 100.0:
-            self.fail(f"{value!r} is outside 0-100 %", param, ctx)
+            self.fail(f"{brief(value)} is outside 0-100 %", param, ctx)
         return number / 100.0
 
 
 @click.command("check")
-@click.argument("run", type=click.Path())
+@click.argument("run", type=UserPath())
 @click.option(
     "--against",
     required=True,
@@ -39,7 +42,7 @@ class Percent(click.ParamType):
     metavar="METRIC=ABS|REL%",
     help="Override a metric's tolerance, e.g. wer=0.5 or sync_c=2%; repeatable. Defaults: docs/regression.md.",
 )
-@click.option("--junit", "junit", type=click.Path(dir_okay=False), help="Also write JUnit XML here.")
+@click.option("--junit", "junit", type=UserPath(dir_okay=False), help="Also write JUnit XML here.")
 @click.option(
     "--coverage-tolerance",
     type=Percent(),
@@ -47,9 +50,7 @@ class Percent(click.ParamType):
     show_default=True,
     help="Share of the baseline's scored samples (per metric) the run may lack before it fails.",
 )
-@click.option(
-    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Bootstrap seed for the CIs."
-)
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Bootstrap seed for the CIs.")
 def command(
     run: str,
     against: str,

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from nava_eval.errors import UserError
+from nava_eval.runners.cli.options import UserPath
 
 SEEDTTS_HOWTO = (
     "Seed-TTS-eval is distributed outside the Hugging Face Hub: download the test set linked from "
@@ -33,20 +34,20 @@ def command() -> None:
 @click.argument("benchmark", type=click.Choice(["versebench", "seedtts"]))
 @click.option(
     "--cache-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=UserPath(file_okay=False, path_type=Path),
     default=None,
     help="Hugging Face cache folder (default: HF_HOME's hub cache).",
 )
 @click.option(
     "--local-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=UserPath(file_okay=False, path_type=Path),
     default=None,
     help="Put the files in this plain folder instead of the cache.",
 )
 @click.option("--revision", default=None, help="Dataset revision (branch, tag or commit); default main.")
 @click.option(
     "--nava-prompts",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    type=UserPath(exists=True, file_okay=False, path_type=Path),
     default=None,
     help="Folder with NAVA's set1/2/3.jsonl (NAVA checkout: infer_cases/verse_bench_rewrite); recorded too.",
 )
@@ -90,11 +91,11 @@ def download(
 
 @command.command("import")
 @click.argument("benchmark", type=click.Choice(["seedtts", "versebench"]))
-@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("path", type=UserPath(exists=True, file_okay=False, path_type=Path))
 @click.option("--sets", default=None, help="Comma-separated sets you have (e.g. en); default all.")
 @click.option(
     "--nava-prompts",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    type=UserPath(exists=True, file_okay=False, path_type=Path),
     default=None,
     help="versebench only: folder with NAVA's set1/2/3.jsonl.",
 )

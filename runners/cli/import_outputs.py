@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from nava_eval.errors import UserError
-from nava_eval.runners.cli.options import read_ids
+from nava_eval.runners.cli.options import FiniteFloatRange, UserPath, read_ids
+from nava_eval.runners.importing import MAX_PARAMS_B
 
 #: Exit codes: 0 every selected item imported cleanly, 1 imported with problems (listed), 2 nothing imported.
 EXIT_PROBLEMS = 1
@@ -16,31 +17,31 @@ EXIT_REFUSED = 2
 
 @click.command(name="import")
 @click.argument("benchmark")
-@click.argument("outputs_dir", type=click.Path(path_type=Path))
+@click.argument("outputs_dir", type=UserPath(path_type=Path))
 @click.option(
     "--model", required=True, help="The model's name in tables, e.g. 'Ovi 1.1' (see docs/baselines.md)."
 )
 @click.option(
     "--mapping",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=UserPath(dir_okay=False, path_type=Path),
     help="CSV (id,path[,audio]) or JSONL ({id, path[, audio]}) mapping item ids to files, instead of file stems.",
 )
 @click.option(
     "--params-b",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, max=MAX_PARAMS_B, min_open=True),
     help="Parameter count in billions, shown in tables.",
 )
 @click.option(
-    "--run-dir", type=click.Path(path_type=Path), help="Run directory (default runs/<benchmark>-<model>)."
+    "--run-dir", type=UserPath(path_type=Path), help="Run directory (default runs/<benchmark>-<model>)."
 )
 @click.option(
-    "--data-dir", type=click.Path(path_type=Path), help="Benchmark data folder (default: registered)."
+    "--data-dir", type=UserPath(path_type=Path), help="Benchmark data folder (default: registered)."
 )
 @click.option("--sets", help="Comma-separated sets to import, e.g. set3.")
 @click.option(
     "--ids",
     "ids_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=UserPath(exists=True, dir_okay=False, path_type=Path),
     help="File with one id per line.",
 )
 @click.option(

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import click
 
+from nava_eval.runners.cli.options import UserPath
+
 
 @click.command(name="leaderboard")
-@click.argument("zips", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.argument("zips", nargs=-1, required=True, type=UserPath(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "out_dir", required=True, type=UserPath(file_okay=False, path_type=Path),
               help="Folder for index.html and provenance/*.json.")  # fmt: skip
 def command(zips: tuple[Path, ...], out_dir: Path) -> None:
     """Validate each SUBMISSION.zip (as `nava-eval validate`: every aggregate recomputed) and write DIR/index.html.

@@ -58,14 +58,17 @@ def _preset_lines() -> list[str]:
         gen = preset.generation
         g = gen.guidance.summary()
         default_for = sorted(
-            b if b != "jsonl" else "jsonl:PATH" for b, p in DEFAULT_PRESETS.items() if p == name
+            {"jsonl": "jsonl:PATH", "jsonl-t2a": "jsonl:PATH of T2A lines"}.get(b, b)
+            for b, p in DEFAULT_PRESETS.items()
+            if p == name
         )
         lines.append(f"  {name:<17} {preset.description}")
         lines.append(f"      reproduces: {preset.reproduces}")
         if name == SMOKE_PRESET:
             lines.append(
                 f"      model {gen.model}, {gen.steps} steps, {gen.width}×{gen.height}, {gen.latent_frames} latent "
-                "frames; any mode, with the guidance, seeds and output settings of the benchmark's own preset"
+                f"frames, {gen.fps} fps; any mode, with the guidance and seeds of the benchmark's own preset "
+                "(its own tiny output settings)"
             )
             continue
         weights = weight_files(gen)

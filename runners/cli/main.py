@@ -1,18 +1,19 @@
 """`nava-eval`: a thin, lazy click group.
 
-Subcommands live in `runners/commands/<name>.py` and are imported only when invoked, so
+Subcommands live in `runners/cli/<name>.py` and are imported only when invoked, so
 `nava-eval --help` answers without importing torch. Help lines come from the table below for
 the same reason.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import warnings
 
 import click
+
+from nava_eval.lazy import load, unknown_name_error
 
 
 def _version() -> str:
@@ -37,8 +38,7 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy_commands:
             target, _ = self.lazy_commands[cmd_name]
-            module_name, _, attr = target.partition(":")
-            command = getattr(importlib.import_module(module_name), attr)
+            command = load(target)
             if not isinstance(command, click.Command):
                 raise click.ClickException(f"{target} is not a click command")
             return command
@@ -67,12 +67,18 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except click.ClickException as exc:
+            # The last guard against an unbounded message (a value quoted from a hostile file).
+            from nava_eval.user_files import cut
+
+            exc.message = cut(exc.message, 4000)
             _show_traceback_if_verbose(ctx, exc.__cause__ or exc.__context__)
             raise
         except UserError as exc:
             # The user's to fix: one line. Anything else is not reworded: it ends in a traceback.
+            from nava_eval.user_files import cut
+
             _show_traceback_if_verbose(ctx, exc)
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(cut(str(exc), 4000)) from exc
         except EOFError as exc:
             # click would report an EOFError as "Aborted!", as if the user had typed Ctrl-D.
             logging.getLogger(__name__).debug("end of input", exc_info=True)
@@ -80,6 +86,11 @@ class LazyGroup(click.Group):
                 f"a file ended before it was complete ({exc or 'EOFError'}); rerun with -vv to see which"
             ) from None
         except (KeyboardInterrupt, Exception) as exc:
+            from nava_eval.rundir.files import as_write_failure
+
+            failure = as_write_failure(exc)
+            if failure is not None:  # a full or read-only disk, from any command: no traceback
+                raise click.ClickException(str(failure)) from None
             if not is_interrupt(exc):
                 raise
             if isinstance(as_interrupt(exc), SystemExit):  # SIGTERM and the like: exit 128 + signal
@@ -94,8 +105,7 @@ class LazyGroup(click.Group):
     def resolve_command(self, ctx: click.Context, args: list[str]):
         name = args[0] if args else None
         if name is not None and name not in self.list_commands(ctx) and not name.startswith("-"):
-            valid = ", ".join(self.list_commands(ctx))
-            raise click.UsageError(f"no command {name!r}; valid commands: {valid}", ctx)
+            raise click.UsageError(str(unknown_name_error("command", [name], self.list_commands(ctx))), ctx)
         return super().resolve_command(ctx, args)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -9,6 +11,50 @@ from typing import Any
 import click
 
 from nava_eval.benchmarks.base import SampleSelection
+from nava_eval.nava.shapes import MAX_LATENT_FRAMES, MAX_SIDE, MIN_SIDE
+from nava_eval.user_files import brief
+
+#: Ranges of --width/--height (pixels) and --frames (latent frames); nava.shapes checks the strides.
+SIDE_RANGE = click.IntRange(MIN_SIDE, MAX_SIDE)
+FRAMES_RANGE = click.IntRange(1, MAX_LATENT_FRAMES)
+
+
+class UserPath(click.Path):
+    """click.Path that expands `~` first: a path means the same from the shell, a --config file or a replay.
+
+    The shell expands `~` only at the start of a word, so `--run-dir=~/runs/x`, a quoted `"~/x"` and
+    every path in a YAML config used to reach click as a literal `~` folder in the working directory.
+    """
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (str, os.PathLike)):
+            from nava_eval.user_files import UserFileError, user_path
+
+            try:
+                value = str(user_path(value))
+            except UserFileError as exc:  # a NUL byte from a config file or a replay
+                self.fail(str(exc), param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click.FloatRange that also refuses NaN and infinities (which compare False with every bound)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{brief(value)} is not a finite number", param, ctx)
+        return number
+
+
+#: Every seed option (run seeds and bootstrap seeds) takes the same range (runners.seeds).
+SEED = click.IntRange(0, 2**32 - 1)
+#: Upper bounds that keep a typo from becoming a week-long job or an overflow further down.
+MAX_STEPS = 10_000
+MAX_PROCS = 1024
+MAX_BATCH = 4096
+MAX_SEEDS = 1000
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
 
 
 def _split_csv(value: str | None) -> tuple[str, ...] | None:
@@ -23,8 +69,13 @@ def parse_weights(pairs: tuple[str, ...]) -> dict[str, str]:
     for pair in pairs:
         name, sep, path = pair.partition("=")
         if not sep or not name or not path:
-            raise click.BadParameter(f"{pair!r} is not NAME=PATH (e.g. syncnet=/data/syncnet_v2.model)")
-        out[name] = path
+            raise click.BadParameter(f"{brief(pair)} is not NAME=PATH (e.g. syncnet=/data/syncnet_v2.model)")
+        from nava_eval.user_files import UserFileError, user_path
+
+        try:
+            out[name] = str(user_path(path))
+        except UserFileError as exc:
+            raise click.BadParameter(f"{brief(pair)}: {exc}", param_hint="--weights") from None
     return out
 
 
@@ -42,18 +93,18 @@ def selection_options(func: Callable) -> Callable:
         [
             click.option(
                 "--data-dir",
-                type=click.Path(path_type=Path),
+                type=UserPath(path_type=Path),
                 help="Benchmark data folder (default: registered).",
             ),
             click.option("--sets", help="Comma-separated sets, e.g. set3 or en,hard."),
             click.option(
                 "--ids",
                 "ids_file",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                type=UserPath(exists=True, dir_okay=False, path_type=Path),
                 help="File with one sample id per line.",
             ),
             click.option(
-                "--limit", type=click.IntRange(min=1), help="Only the first N samples (stable order)."
+                "--limit", type=click.IntRange(1, 10_000_000), help="Only the first N samples (stable order)."
             ),
             click.option(
                 "--skip-bad", is_flag=True, help="Skip malformed input lines (reported) instead of failing."
@@ -83,11 +134,41 @@ def run_options(func: Callable) -> Callable:
             ),
             click.option(
                 "--run-dir",
-                type=click.Path(path_type=Path),
+                type=UserPath(path_type=Path),
                 help="Run directory (default runs/<benchmark>-<preset>).",
             ),
-            click.option("--steps", type=click.IntRange(min=1), help="Override the sampler steps."),
-            click.option("--seed", type=click.IntRange(min=0), help="Override the seed (default 100)."),
+            click.option("--steps", type=click.IntRange(1, MAX_STEPS), help="Override the sampler steps."),
+            click.option(
+                "--sampler",
+                type=click.Choice(["unipc", "dmd2-student"]),
+                help="unipc (default): the release's guided UniPC sampler. dmd2-student: the 4-step DMD2 "
+                "student of nava_src/distill/dmd2_engine.py (one conditional forward per step, its own "
+                "sigma table, Euler); it needs a distilled DiT (--dit-file): none is published.",
+            ),
+            click.option(
+                "--dit-file",
+                help="The DiT checkpoint inside --weights-dir instead of the preset's (e.g. your own "
+                "distilled student for --preset student).",
+            ),
+            click.option(
+                "--width",
+                type=SIDE_RANGE,
+                help="Output width in pixels, a multiple of 16 (preset default: 1280; 704 for portrait, 960 "
+                "square). T2AV only: I2AV follows the image's aspect bucket, as the release does.",
+            ),
+            click.option(
+                "--height",
+                type=SIDE_RANGE,
+                help="Output height in pixels, a multiple of 16 (preset default: 704; 1280 for portrait).",
+            ),
+            click.option(
+                "--frames",
+                type=FRAMES_RANGE,
+                help="Clip length in latent frames, as the release's --frames: 4(N-1)+1 pixel frames, audio "
+                "ceil(that/24*25) tokens. 37 = 145 frames (6 s, the preset default); 55-61 = 9-10 s; "
+                "at most 246 (the RoPE tables' reach).",
+            ),
+            click.option("--seed", type=SEED, help="Override the seed (default 100)."),
             click.option(
                 "--seeds",
                 help="Comma-separated run seeds, e.g. 100,101,102: every item is generated once per seed "
@@ -95,16 +176,18 @@ def run_options(func: Callable) -> Callable:
             ),
             click.option(
                 "--num-seeds",
-                type=click.IntRange(min=1),
+                type=click.IntRange(1, MAX_SEEDS),
                 help="N run seeds counted up from --seed (default 100): 100,101,…",
             ),
             click.option(
                 "--seed-policy",
                 type=click.Choice(["per-sample", "official-rank"]),
                 help="per-sample (default): each sample's noise seeded from the run seed and its id, "
-                "independent of world size and order. official-rank: NAVA's own loop (one stream per "
-                "set seeded seed + rank, item i on rank i mod W), exact reproduction of its outputs for "
-                "the same number of data-parallel groups.",
+                "independent of world size and order. official-rank: the release's loop structure (one "
+                "generator per set seeded seed + DP group, item i on group i mod W, video then audio "
+                "noise per item; the benchmark scripts pass --use_sp, i.e. one group, seed 100). It does "
+                "NOT reproduce the release's noise values: the release builds umT5-XXL on the GPU after "
+                "set_seed, consuming CUDA draws first (docs/known-differences.md).",
             ),
             click.option(
                 "--audio-timing",
@@ -119,7 +202,14 @@ def run_options(func: Callable) -> Callable:
                 "prompts (another protocol, recorded in run.json).",
             ),
             click.option(
-                "--weights-dir", type=click.Path(path_type=Path), help="Folder with the NAVA weight files."
+                "--missing-image",
+                type=click.Choice(["error", "t2av"]),
+                help="versebench only: error (default) refuses items whose first-frame image is missing; "
+                "t2av generates them as text-to-audio-video, as the release silently does (its data/t2v.py "
+                "drops an image_path that does not exist). Recorded in run.json and the spec hash.",
+            ),
+            click.option(
+                "--weights-dir", type=UserPath(path_type=Path), help="Folder with the NAVA weight files."
             ),
             click.option(
                 "--weights",
@@ -132,14 +222,14 @@ def run_options(func: Callable) -> Callable:
             click.option("--device", help="cpu, cuda or cuda:N (default: cuda when available)."),
             click.option(
                 "--nproc",
-                type=click.IntRange(min=1),
+                type=click.IntRange(1, MAX_PROCS),
                 default=1,
                 show_default=True,
                 help="Launch N local worker processes (GPUs); under torchrun leave at 1.",
             ),
             click.option(
                 "--sp",
-                type=click.IntRange(min=1),
+                type=click.IntRange(1, MAX_PROCS),
                 default=1,
                 show_default=True,
                 help="Ulysses sequence-parallel size per sample (must divide the 24 heads and N).",
@@ -147,7 +237,7 @@ def run_options(func: Callable) -> Callable:
             click.option(
                 "--timeout",
                 "timeout_s",
-                type=click.FloatRange(min=0, min_open=True),
+                type=FiniteFloatRange(min=0, max=MAX_TIMEOUT_S, min_open=True),
                 default=1800.0,
                 show_default=True,
                 help="Seconds a collective may wait before the job fails.",
@@ -156,7 +246,7 @@ def run_options(func: Callable) -> Callable:
             allow_failures_option,
             click.option(
                 "--batch-size",
-                type=click.IntRange(min=1),
+                type=click.IntRange(1, MAX_BATCH),
                 default=8,
                 show_default=True,
                 help="Samples per scoring batch.",
@@ -180,8 +270,17 @@ def memory_options(func: Callable) -> Callable:
                 "(-10.6 GiB on the GPU; outputs unchanged).",
             ),
             click.option(
+                "--group-offload",
+                type=click.IntRange(1, 1024),
+                default=None,
+                metavar="N",
+                help="Keep the DiT blocks in pinned CPU memory and stream them to the GPU N at a time, "
+                "prefetching the next group (the release's --group_offload --offload_group_size N): the "
+                "DiT's ~12 GiB of bf16 weights drop to two groups; slower; outputs unchanged.",
+            ),
+            click.option(
                 "--cfg-batch",
-                type=click.IntRange(min=1),
+                type=click.IntRange(1, 16),
                 default=None,
                 help="Guidance passes per DiT forward (preset default 4: all passes of a step in one "
                 "batched forward; 1 = the official sequential order, least activation memory).",
@@ -204,17 +303,29 @@ def parse_seeds(
     """--seeds LIST / --num-seeds N → the run seeds (None: a single-seed run); a bad list is a usage error."""
     if seeds and num_seeds:
         raise click.BadParameter("give --seeds or --num-seeds, not both", param_hint="--seeds")
+    from nava_eval.runners.seeds import check_run_seeds
+
     if seeds:
         try:
-            return tuple(int(v) for v in seeds.split(",") if v.strip())
+            values = tuple(int(v) for v in seeds.split(",") if v.strip())
         except ValueError:
             raise click.BadParameter(
-                f"{seeds!r} is not a comma-separated list of integers", param_hint="--seeds"
+                f"{brief(seeds)} is not a comma-separated list of integers", param_hint="--seeds"
             ) from None
+        if not values or len(values) > MAX_SEEDS:
+            raise click.BadParameter(f"give 1 to {MAX_SEEDS} run seeds", param_hint="--seeds")
+        try:
+            check_run_seeds(values)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc).removeprefix("--seeds: "), param_hint="--seeds") from None
+        return values
     if num_seeds:
         from nava_eval.runners.run import seed_list
 
-        return seed_list(seed if seed is not None else default_seed, num_seeds)
+        try:
+            return seed_list(seed if seed is not None else default_seed, num_seeds)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--num-seeds") from None
     return None
 
 
@@ -225,9 +336,23 @@ def build_request(benchmark: str, kwargs: dict[str, Any], config: dict[str, Any]
 
     overrides = {
         name: kwargs[name]
-        for name in ("steps", "seed", "seed_policy", "audio_timing", "cfg_batch", "vae_tiling")
+        for name in (
+            "steps",
+            "seed",
+            "seed_policy",
+            "audio_timing",
+            "cfg_batch",
+            "vae_tiling",
+            "width",
+            "height",
+            "sampler",
+            "dit_file",
+            "missing_image",
+        )
         if kwargs.get(name) is not None
     }
+    if kwargs.get("frames") is not None:
+        overrides["latent_frames"] = kwargs["frames"]
     return RunRequest(
         benchmark=benchmark,
         preset=kwargs.get("preset"),
@@ -259,6 +384,7 @@ def build_request(benchmark: str, kwargs: dict[str, Any], config: dict[str, Any]
         ),
         allow_failures=bool(kwargs.get("allow_failures")),
         t5_offload=bool(kwargs.get("t5_offload")),
+        group_offload=kwargs.get("group_offload"),
         config=dict(config or {}),
     )
 

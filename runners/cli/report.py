@@ -7,13 +7,14 @@ from pathlib import Path
 import click
 
 from nava_eval.errors import UserError
+from nava_eval.runners.cli.options import SEED, UserPath
 
 FORMATS = ("md", "html", "csv", "parquet", "jsonl", "latex", "json")
 ROW_FORMATS = ("csv", "parquet", "jsonl")
 
 
 @click.command(name="report")
-@click.argument("runs", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("runs", nargs=-1, type=UserPath(path_type=Path))
 @click.option(
     "--published", is_flag=True, help="Add the published baselines (reports/published.csv) as rows."
 )
@@ -45,7 +46,7 @@ ROW_FORMATS = ("csv", "parquet", "jsonl")
 @click.option("--metrics", help="Comma-separated metric fields to show (default: the view's).")
 @click.option(
     "--seed",
-    type=click.IntRange(min=0),
+    type=SEED,
     default=0,
     show_default=True,
     help="Bootstrap seed for the ± CIs of --wide (other views show results.json's CIs).",
@@ -59,19 +60,17 @@ ROW_FORMATS = ("csv", "parquet", "jsonl")
     "Without it a run matches the published model of the same name (and nava-6b is NAVA).",
 )
 @click.option(
-    "--plot", "plot", type=click.Path(path_type=Path), help="Also write the metric plots (PNG/SVG/PDF)."
+    "--plot", "plot", type=UserPath(path_type=Path), help="Also write the metric plots (PNG/SVG/PDF)."
 )
 @click.option(
     "--gpu-bench",
-    type=click.Path(path_type=Path),
+    type=UserPath(path_type=Path),
     help="A bench_gpu.json (`nava-eval bench gpu`) to list beside NAVA's published speed/memory table.",
 )
 @click.option(
     "--html-report", is_flag=True, help="Also write RUN/report.html (plots, per-sample table) for each run."
 )
-@click.option(
-    "-o", "--output", type=click.Path(path_type=Path), default=None, help="Write to a file (atomic)."
-)
+@click.option("-o", "--output", type=UserPath(path_type=Path), default=None, help="Write to a file (atomic).")
 def command(
     runs: tuple[Path, ...],
     published: bool,

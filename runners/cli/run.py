@@ -38,15 +38,16 @@ def echo_dry_run(request) -> None:
     click.echo(json.dumps(dry_run_plan(request), indent=2, ensure_ascii=False))
 
 
-def echo_scoring(summaries) -> None:
+def echo_scoring(summaries, advice: str) -> None:
+    """One line per metric; `advice` (RunSpec.remake_advice) says how to bring back changed outputs."""
     for s in summaries:
         line = f"score {s.metric} [{s.protocol}]: {s.scored} scored, {s.cached} cached, {s.skipped} skipped, {s.failed} failed"
         if s.not_generated:
             line += f", {len(s.not_generated)} not generated"
         if s.changed:
             line += (
-                f", {len(s.changed)} output(s) missing or changed since generated, not scored "
-                f"({', '.join(s.changed[:5])}{', ...' if len(s.changed) > 5 else ''}; rerun `run` to regenerate)"
+                f", {len(s.changed)} output(s) missing or changed since recorded, not scored "
+                f"({', '.join(s.changed[:5])}{', ...' if len(s.changed) > 5 else ''}; {advice})"
             )
         click.echo(line)
 
@@ -123,7 +124,7 @@ def command(ctx: click.Context, benchmark: str, dry_run: bool, **kwargs) -> None
                 release_process_group()
             if not main:
                 return
-            echo_scoring(scored.summaries)
+            echo_scoring(scored.summaries, prepared.spec.remake_advice(prepared.run_dir.root))
             for path in scored.written:
                 click.echo(f"wrote {path}")
             failures = scored.failures

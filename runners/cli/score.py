@@ -8,6 +8,11 @@ import click
 
 from nava_eval.errors import UserError
 from nava_eval.runners.cli.options import (
+    MAX_BATCH,
+    MAX_PROCS,
+    MAX_TIMEOUT_S,
+    FiniteFloatRange,
+    UserPath,
     allow_failures_option,
     fail_unless_allowed,
     parse_weights,
@@ -16,16 +21,16 @@ from nava_eval.runners.cli.run import echo_scoring
 
 
 @click.command(name="score")
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("run_dir", type=UserPath(exists=True, file_okay=False, path_type=Path))
 @click.option("--metrics", help="Comma-separated metrics instead of the benchmark's defaults.")
 @click.option(
     "--weights", "scorer_weights", multiple=True, metavar="NAME=PATH", help="Own scorer weight file."
 )
 @click.option("--device", help="cpu, cuda or cuda:N (default: cuda when available; one GPU per process).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, MAX_BATCH), default=8, show_default=True)
 @click.option(
     "--nproc",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_PROCS),
     default=1,
     show_default=True,
     help="Score in N local processes (one GPU each, or CPU processes); under torchrun leave at 1.",
@@ -33,7 +38,7 @@ from nava_eval.runners.cli.run import echo_scoring
 @click.option(
     "--timeout",
     "timeout_s",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, max=MAX_TIMEOUT_S, min_open=True),
     default=1800.0,
     show_default=True,
     help="Seconds a rank may wait for the others at the end of scoring.",
@@ -81,7 +86,10 @@ def command(
         raise click.ClickException(str(exc)) from exc
     if scored.results is None:
         return  # a torchrun rank other than 0: rank 0 reports
-    echo_scoring(scored.summaries)
+    from nava_eval.rundir.run_file import load_run_file
+    from nava_eval.user_files import user_path
+
+    echo_scoring(scored.summaries, load_run_file(user_path(run_dir)).spec.remake_advice(user_path(run_dir)))
     for path in scored.written:
         click.echo(f"wrote {path}")
     fail_unless_allowed(scored.failures, allow_failures)

@@ -8,11 +8,12 @@ from pathlib import Path
 import click
 
 from nava_eval.errors import UserError
+from nava_eval.runners.cli.options import MAX_BATCH, UserPath
 
 
 @click.command(name="score-files")
 @click.argument("metric")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=UserPath(path_type=Path))
 @click.option(
     "--weights",
     "weight_pairs",
@@ -22,7 +23,7 @@ from nava_eval.errors import UserError
 )
 @click.option(
     "--reference",
-    type=click.Path(exists=True, path_type=Path),
+    type=UserPath(exists=True, path_type=Path),
     help="Reference audio (sim: the prompt wav; clap: the ground-truth wav for FD).",
 )
 @click.option("--text", default=None, help="Reference text (wer, wer_sensevoice) applied to every file.")
@@ -30,7 +31,7 @@ from nava_eval.errors import UserError
 @click.option("--language", default=None, help="Language of --text (en, zh).")
 @click.option(
     "--audio",
-    type=click.Path(exists=True, path_type=Path),
+    type=UserPath(exists=True, path_type=Path),
     help="sync --cropped on raw .npz frames: their 16 kHz mono wav.",
 )
 @click.option(
@@ -41,7 +42,7 @@ from nava_eval.errors import UserError
 @click.option("--details", is_flag=True, help="Add per-item details (sync: the 31-value distance curve).")
 @click.option("--smoke", is_flag=True, help="Tiny seeded random networks (scores meaningless).")
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when present).")
-@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1, MAX_BATCH))
 def command(
     metric: str,
     files: tuple[Path, ...],
@@ -93,7 +94,9 @@ def command(
         failed = 0
         for line in score_files(req):
             failed += line["status"] == "failed"
-            click.echo(json.dumps(line, ensure_ascii=False))
+            from nava_eval.rundir.files import finite_or_null
+
+            click.echo(json.dumps(finite_or_null(line), ensure_ascii=False, allow_nan=False))
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
     raise SystemExit(1 if failed else 0)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from nava_eval.runners.cli.options import UserPath
+
 
 def run(path: str | Path) -> int:
     """Validate one submission zip, echo the report, return 0 when valid else 1."""
@@ -21,7 +23,7 @@ def run(path: str | Path) -> int:
 
 
 @click.command("validate-submission")
-@click.argument("zip_path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("zip_path", type=UserPath(exists=True, dir_okay=False))
 def command(zip_path: str) -> None:
     """Check a submission zip: safety, schema, manifest hashes, protocol ids, counts per set."""
     raise SystemExit(run(zip_path))

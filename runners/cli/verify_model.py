@@ -7,15 +7,16 @@ from pathlib import Path
 import click
 
 from nava_eval.errors import UserError
+from nava_eval.runners.cli.options import UserPath
 
 
 @click.command(name="verify-model")
-@click.argument("folder", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("folder", required=False, type=UserPath(exists=True, file_okay=False, path_type=Path))
 @click.option("--preset", help="Model preset to build on the meta device (with --keys), e.g. nava-6b.")
 @click.option(
     "--keys",
     "key_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=UserPath(exists=True, dir_okay=False, path_type=Path),
     help="Key list (name<TAB>[shape] per line) to compare the preset's state dict with.",
 )
 @click.option("--device", default="cpu", show_default=True, help="Device for the reference forwards.")

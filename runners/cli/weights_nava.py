@@ -7,11 +7,12 @@ from pathlib import Path
 import click
 
 from nava_eval.errors import UserError
+from nava_eval.runners.cli.options import UserPath
 
 
 @click.command(name="nava")
 @click.option(
-    "--dir", "local_dir", type=click.Path(path_type=Path), default=None, help="Folder (default: HF cache)."
+    "--dir", "local_dir", type=UserPath(path_type=Path), default=None, help="Folder (default: HF cache)."
 )
 @click.option(
     "--weight-dtype",

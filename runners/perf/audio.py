@@ -1,4 +1,4 @@
-"""Speed benchmark of the Verse-Bench audio metrics (audiobox, clap, wer_sensevoice), batched vs one clip at a time.
+"""Speed benchmark of the audio metrics (audiobox, clap, wer_sensevoice, dnsmos), batched vs one clip at a time.
 
 Both settings run in one process on the same synthetic clips (harmonic tones with noise, 16 kHz
 wavs, each with a ground-truth wav, an audio prompt and a speech text), after a warm-up call that
@@ -8,6 +8,8 @@ loads the models, so the ratio is the batching speed-up on this machine. Model s
   weights, no download: realistic compute per clip without the checkpoints (wer_sensevoice has no
   full-size variant without funasr and its model, so it runs as smoke there);
 * `real`: the registered weights (they must be present).
+dnsmos always runs its real ONNX networks (the only ones there are; 9.01 s windows batched through
+onnxruntime), whatever the size.
 It also times the set-level FD (exact nuclear-norm form, 1000 bootstrap resamples) on `fd_items`
 random 512-d embedding pairs, the statistic `report` computes once per set.
 """
@@ -30,7 +32,7 @@ from nava_eval.runners.perf.speech import Machine
 log = logging.getLogger(__name__)
 
 Size = Literal["smoke", "full_size", "real"]
-AUDIO_METRICS = ("audiobox", "clap", "wer_sensevoice")
+AUDIO_METRICS = ("audiobox", "clap", "wer_sensevoice", "dnsmos")
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,15 @@ def test_loads_back_with_the_real_loaders(tmp_path):
     # 00001's only <S> span is on-screen text: no speech reference, no speech metrics.
     assert speech_spans(by_id["00001"].prompt) == ["GIRLS RULE"]
     assert by_id["00001"].reference_text is None
-    assert verse.metrics_for(by_id["00001"]) == ("video_quality", "audiobox", "clap", "ib", "av_align", "id")
+    assert verse.metrics_for(by_id["00001"]) == (
+        "video_quality",
+        "audiobox",
+        "clap",
+        "ib",
+        "audio_amplitude",
+        "av_align",
+        "id",
+    )
     assert by_id["300"].language == "zh" and by_id["00000"].language == "en"
     assert by_id["300"].ground_truth_audio.is_file() and by_id["301"].ground_truth_audio.is_file()
     assert verse.validate(paths.versebench).ok
@@ -59,9 +67,22 @@ def test_loads_back_with_the_real_loaders(tmp_path):
     assert seed.validate(paths.seedtts).ok
 
     user = get_benchmark(f"jsonl:{paths.user_prompts}").load(None)
-    assert [(s.id, s.mode) for s in user] == [("talk", "i2av"), ("waves", "t2av")]
+    assert [(s.id, s.mode) for s in user] == [
+        ("long", "t2av"),
+        ("portrait", "t2av"),
+        ("talk", "i2av"),
+        ("waves", "t2av"),
+    ]
+    by_user_id = {s.id: s for s in user}
+    assert by_user_id["portrait"].meta["width"] == 48 and by_user_id["portrait"].meta["height"] == 80
+    assert by_user_id["long"].meta["frames"] == 7 and "width" not in by_user_id["long"].meta
+    t2a = get_benchmark(f"jsonl:{paths.t2a_prompts}")
+    lines = t2a.load(None)
+    assert t2a.output_kind == "wav" and [(s.id, s.mode) for s in lines] == [("hello", "t2a"), ("rain", "t2a")]
+    assert lines[0].meta["duration"] == 2.0 and "duration" not in lines[1].meta
+    assert t2a.metrics_for(lines[0]) == ("audiobox", "sim") and t2a.metrics_for(lines[1]) == ("audiobox",)
     assert len(user) == SMOKE_USER_COUNT
-    assert user[0].image == paths.versebench / "set1" / "00000.jpg"
+    assert by_user_id["talk"].image == paths.versebench / "set1" / "00000.jpg"
 
 
 def test_media_are_decodable_and_small(tmp_path):

@@ -112,11 +112,20 @@ def test_metrics_per_set_and_per_item(layout):
         "audiobox",
         "clap",
         "ib",
+        "audio_amplitude",
         "av_align",
         "id",
     )
     # IB-Score scores items without speech too
-    assert bench.metrics_for(by_id["301"]) == ("video_quality", "audiobox", "clap", "ib", "av_align", "id")
+    assert bench.metrics_for(by_id["301"]) == (
+        "video_quality",
+        "audiobox",
+        "clap",
+        "ib",
+        "audio_amplitude",
+        "av_align",
+        "id",
+    )
     # 300 speaks but has no audio_prompt: no CLAP (the toolkit computes CS and FD only with one).
     assert bench.metrics_for(by_id["300"]) == (
         "video_quality",
@@ -124,6 +133,7 @@ def test_metrics_per_set_and_per_item(layout):
         "wer_sensevoice",
         "audiobox",
         "ib",
+        "audio_amplitude",
         "av_align",
         "id",
     )
@@ -132,8 +142,17 @@ def test_metrics_per_set_and_per_item(layout):
         "video_quality",
         "wer_sensevoice",
         "ib",
+        "dnsmos",
+        "audio_amplitude",
         "av_align",
         "id",
+    )
+    # MOVA: amplitude/loudness on every set, mean of the per-set means
+    assert bench.field_rules["loudness_lufs"].aggregation == "mean of per-set means"
+    assert bench.field_rules["av_align"].aggregation == "mean of per-set means"
+    # MOVA: DNSMOS on set3 only (P.808 and the P.835 heads of the same pass)
+    assert all(
+        bench.field_rules[f].sets == ("set3",) for f in ("dnsmos", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl")
     )
     assert "wer" not in {m for ms in bench.default_metrics.values() for m in ms}  # Whisper WER: --metrics wer
     assert bench.field_rules["fd"].sets == ("set2",) and bench.field_rules["fd_set"].sets == ("set2",)
@@ -143,7 +162,6 @@ def test_metrics_per_set_and_per_item(layout):
         bench.field_rules["ib"].aggregation == "mean of per-set means"
         and bench.field_rules["ib"].sets is None
     )
-    assert bench.field_rules["av_align"].aggregation == "mean of per-set means"
     assert bench.output_kind == "mp4" and bench.aggregation == "per-item mean"
     assert bench.expected_counts == EXPECTED_COUNTS == {"set1": 205, "set2": 295, "set3": 100}
     assert set(bench.default_metrics) == set(bench.sets)

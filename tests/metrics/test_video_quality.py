@@ -10,14 +10,12 @@ import pytest
 import torch
 
 from nava_eval.metrics.base import ScoreInput, get_metric
+from nava_eval.metrics.frame_scorers import ToolkitCropScorer, maniqa_crop_scores, to_tensor01
 from nava_eval.metrics.video_quality import (
     FrameTooSmallError,
     ImagingQuality,
     VerseBenchVideoQuality,
-    _ToolkitCropScorer,
     decode_rgb_frames,
-    maniqa_crop_scores,
-    to_tensor01,
     toolkit_crop_offsets,
 )
 from nava_eval.runners.perf.sync import write_synthetic_clip
@@ -110,11 +108,11 @@ def test_crop_offsets_and_mean_match_the_verse_bench_toolkit() -> None:
         assert offsets == [tuple(o) for o in case["offsets"]]
         assert max(t for t, _ in offsets) < h - 224 and max(c for _, c in offsets) < w - 224
         frames = to_tensor01(_reference_frame(h, w)[None], "cpu")
-        (mean,) = _ToolkitCropScorer(_stand_in_scorer, seed).score(frames, 0)
+        (mean,) = ToolkitCropScorer(_stand_in_scorer, seed).score(frames, 0)
         assert mean == pytest.approx(case["mean"], rel=1e-5, abs=1e-9)
     # the frame index shifts the seed, so every frame of a video gets its own crops
     two = to_tensor01(np.stack([_reference_frame(240, 300)] * 2), "cpu")
-    first, second = _ToolkitCropScorer(_stand_in_scorer, 0).score(two, 0)
+    first, second = ToolkitCropScorer(_stand_in_scorer, 0).score(two, 0)
     assert first == pytest.approx(ref["cases"][0]["mean"], rel=1e-5) and second != first
 
 
@@ -186,7 +184,7 @@ def test_aesthetic_v25_head_on_a_tiny_siglip(tmp_path: Path) -> None:
     """The real Aesthetic Predictor V2.5 code path (SigLIP processor + encoder + MLP head file)."""
     from transformers import SiglipImageProcessor, SiglipVisionConfig, SiglipVisionModel
 
-    from nava_eval.metrics.video_quality import _AestheticV25
+    from nava_eval.metrics.frame_scorers import AestheticV25
 
     torch.manual_seed(0)
     config = SiglipVisionConfig(
@@ -206,7 +204,7 @@ def test_aesthetic_v25_head_on_a_tiny_siglip(tmp_path: Path) -> None:
     )  # fmt: skip
     # the released file is `AestheticPredictorV2_5Head.state_dict()`: keys `scoring_head.N.*`
     torch.save({f"scoring_head.{k}": v for k, v in head.state_dict().items()}, tmp_path / "head.pth")
-    scorer = _AestheticV25(str(tmp_path / "siglip"), tmp_path / "head.pth", "cpu", batch_size=2)
+    scorer = AestheticV25(str(tmp_path / "siglip"), tmp_path / "head.pth", "cpu", batch_size=2)
     frames = to_tensor01(np.random.default_rng(1).integers(0, 255, (3, 40, 48, 3), dtype=np.uint8), "cpu")
     scores = scorer.score(frames, 0)
     assert len(scores) == 3 and all(np.isfinite(scores))
@@ -224,7 +222,7 @@ def test_pyiqa_checkpoint_is_taken_from_our_cache(tmp_path: Path, monkeypatch) -
     import sys
     import types
 
-    from nava_eval.metrics.video_quality import _pyiqa_metric
+    from nava_eval.metrics.frame_scorers import pyiqa_metric
 
     calls = {}
     pyiqa = types.ModuleType("pyiqa")
@@ -240,7 +238,7 @@ def test_pyiqa_checkpoint_is_taken_from_our_cache(tmp_path: Path, monkeypatch) -
     ckpt = tmp_path / "weights" / "musiq_koniq_ckpt-e95806b9.pth"
     ckpt.parent.mkdir()
     ckpt.write_bytes(b"ckpt")
-    name, kwargs = _pyiqa_metric("musiq", ckpt, "cpu")
+    name, kwargs = pyiqa_metric("musiq", ckpt, "cpu")
     assert name == "musiq" and kwargs["as_loss"] is False
     linked = tmp_path / "pyiqa_cache" / ckpt.name
     assert linked.read_bytes() == b"ckpt"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from nava_eval.metrics.base import MetricField
 from nava_eval.reports.compare import compare_runs, render_comparison
 from nava_eval.runners.cli.compare import command
 
@@ -164,15 +165,28 @@ def _fd_run(tmp_path, name: str, shift: float, seeds=(None,), n: int = 16):
     return run
 
 
-def test_set_level_field_is_compared_by_resampling_items_with_its_reducer(tmp_path, monkeypatch) -> None:
-    from nava_eval.metrics import base as metric_base
-    from nava_eval.metrics.base import MetricEntry, MetricField
+class EmbMetric:
+    """A metric whose only field is a set-level FD (declared on the class, as every metric)."""
+
+    name = "emb"
+    protocol = "fd/test-v1"
+    fields = (MetricField("fd", "lower", kind="set", reducer="nava_eval.metrics.frechet:embedding_set_fd"),)
+    description = "test"
+
+
+@pytest.fixture
+def emb_registered():
+    from nava_eval.metrics.registry import METRICS
+
+    METRICS.register("emb", "test_compare:EmbMetric")
+    yield
+    METRICS.unregister("emb")
+
+
+def test_set_level_field_is_compared_by_resampling_items_with_its_reducer(tmp_path, emb_registered) -> None:
     from nava_eval.metrics.frechet import embedding_set_fd
     from nava_eval.reports.regression import check
 
-    fd = MetricField("fd", "lower", kind="set", reducer="nava_eval.metrics.frechet:embedding_set_fd")
-    metric_base.metric_entries()
-    monkeypatch.setitem(metric_base._METRICS, "emb", MetricEntry("emb", "x:Y", "fd/test-v1", (fd,), "test"))
     a, b = _fd_run(tmp_path, "a", 1.0), _fd_run(tmp_path, "b", 0.2)
     (row,) = compare_runs(a, b, seed=2, n_resamples=300).metrics
     records = {name: [json.loads(x)["values"] for x in (tmp_path / name / "scores/emb.jsonl").read_text().splitlines()]

@@ -39,13 +39,13 @@ def test_evaluate_then_report_compare_check_submit_validate(verse_outputs: Path,
     invoke = CliRunner().invoke
     report = invoke(cli, ["report", str(run), "--published"])
     assert report.exit_code == 0, report.output
-    assert (
-        "| Ovi 1.1 (ovi)" in report.output
-        and "6/6" in report.output
-        and "Ovi 1.1 (published)" in report.output
-    )
+    # The paper view: the measured row beside the published row of the same model name.
+    rows = [line.split("|")[1].strip() for line in report.output.splitlines() if line.startswith("|Ovi")]
+    assert "Ovi 1.1 (measured) [smoke]" in rows and "Ovi 1.1" in rows, report.output
+    assert "6/6" in report.output
     table = json.loads(invoke(cli, ["report", str(run), "--format", "json"]).output)
-    assert table["rows"][0]["model"] == "Ovi 1.1" and table["rows"][0]["coverage"]["outputs"] == 6
+    measured = table["tables"][0]["rows"][0]
+    assert measured["model"] == "Ovi 1.1" and measured["coverage"] == {"outputs": 6, "planned": 6}
     assert invoke(cli, ["compare", str(run), str(run)]).exit_code == 0
     gate = invoke(cli, ["check", str(run), "--against", str(run)])
     assert gate.exit_code == 0, gate.output

@@ -26,6 +26,23 @@ def test_help_lists_every_command_without_importing_torch():
         assert name in out
 
 
+def test_help_and_ls_never_import_torch():
+    """`nava-eval ls` reads every metric's fields from its class: the metric modules must stay torch-free."""
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from nava_eval.runners.cli.main import cli\n"
+        "for args in (['--help'], ['ls'], ['ls', 'metrics']):\n"
+        "    result = CliRunner().invoke(cli, args)\n"
+        "    assert result.exit_code == 0, (args, result.output)\n"
+        "    print(result.output)\n"
+        "print('TORCH_LOADED=' + str('torch' in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "TORCH_LOADED=False" in out
+    assert "sync_c_mova" in out and "protocol sync/syncnet-lse-pass-v2" in out  # fields read from the classes
+
+
 def test_every_registered_command_module_exists():
     import importlib
 

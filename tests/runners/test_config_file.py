@@ -67,7 +67,7 @@ def test_command_line_flags_override_the_file_and_dashes_work(tmp_path: Path) ->
     [
         ("benchmark: versebench\nstepz: 3\n", ["unknown key 'stepz'", "steps"]),
         ("steps: ten\n", ["key 'steps'", "expected an integer", "got str 'ten'"]),
-        ("steps: 0\n", ["key 'steps'", "expected an integer (x>=1)", "got 0"]),
+        ("steps: 0\n", ["key 'steps'", "expected an integer (1<=x<=10000)", "got 0"]),
         ("steps: 2.5\n", ["key 'steps'", "got float 2.5"]),
         ("fail_fast: 'yes'\n", ["key 'fail-fast'", "expected true or false"]),
         ("seed_policy: random\n", ["key 'seed-policy'", "one of per-sample, official-rank"]),

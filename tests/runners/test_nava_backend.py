@@ -59,7 +59,9 @@ def test_tts_sample_passes_prompt_wav_and_transcript():
 
 def test_bad_settings_fail_with_the_field_and_the_sample_id():
     sample = Sample(id="s9", set="set1", prompt="p")
-    with pytest.raises(ValueError, match=r"request 's9': width: must be a positive multiple of 32"):
+    with pytest.raises(
+        ValueError, match=r"request 's9': width: 100 is not a multiple of 16 .*nearest valid: 96"
+    ):
         build_request(sample, GenerationSettings(width=100), seed=1)
     with pytest.raises(ValueError, match=r"request 's9': video_guidance: guidance scale must be >= 0"):
         build_request(sample, GenerationSettings(guidance=Guidance(video=-1.0)), seed=1)

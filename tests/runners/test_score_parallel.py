@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from media_files import write_clip
 
-from nava_eval.metrics import base as metric_base
-from nava_eval.metrics.base import MetricEntry, MetricField, ScoreOutcome
+from nava_eval.metrics.base import MetricField, ScoreOutcome
+from nava_eval.metrics.registry import METRICS
 from nava_eval.rundir.layout import RunDir
 from nava_eval.rundir.records import load_results, load_score_records
 from nava_eval.runners.distributed import WorkerError, spawn_workers
@@ -68,19 +68,19 @@ class EchoMetric:
         return out
 
 
-ENTRY = MetricEntry("echo", "test_score_parallel:EchoMetric", EchoMetric.protocol, EchoMetric.fields, "test")
+ECHO_TARGET = "test_score_parallel:EchoMetric"
 OVERRIDES = {"metrics": ("echo",), "device": "cpu", "progress": False, "batch_size": 2, "timeout_s": 60.0}
 
 
 @pytest.fixture
 def echo_registered(monkeypatch):
-    metric_base.metric_entries()  # load the built-ins first: an empty registry would skip them
-    monkeypatch.setitem(metric_base._METRICS, "echo", ENTRY)
+    METRICS.register("echo", ECHO_TARGET)
+    yield
+    METRICS.unregister("echo")
 
 
 def _worker(run_root: str, log: str, crash: str | None, batch_size: int = 2) -> list:
-    metric_base.metric_entries()
-    metric_base.register_metric(ENTRY)
+    METRICS.register("echo", ECHO_TARGET)
     os.environ[LOG_ENV] = log
     if crash:
         os.environ[CRASH_ENV] = crash
@@ -157,14 +157,13 @@ def test_a_killed_scorer_resumes_without_rescoring_what_its_shards_hold(imported
     assert "00001" in kept and "301" not in kept
 
     resume_log = tmp_path / "resume.log"
-    metric_base.metric_entries()
-    metric_base.register_metric(ENTRY)
+    METRICS.register("echo", ECHO_TARGET)
     try:
         os.environ[LOG_ENV] = str(resume_log)
         summaries = score_in_process(load_prepared(imported, OVERRIDES), ["echo"])
     finally:
         os.environ.pop(LOG_ENV)
-        metric_base._METRICS.pop("echo", None)
+        METRICS.unregister("echo")
     assert set(_logged(resume_log)) == {"00000", "00001", "300", "301", "01000", "01001"} - kept
     assert summaries[0].cached == len(kept)
     ids = [r.id for r in load_score_records(imported / "scores/echo.jsonl")]
@@ -178,7 +177,7 @@ def test_fold_orders_by_plan_and_never_adds_a_line_twice(tmp_path: Path):
     shards.mkdir(parents=True)
     line = lambda i: json.dumps({"id": i, "x": 1}, sort_keys=True)  # noqa: E731
     (shards / "m.rank0.jsonl").write_text(f"{line('a')}\n{line('c')}\n")
-    (shards / "m.rank1.jsonl").write_text(f"{line('b')}\n{line('d')}")  # torn last line: never finished
+    (shards / "m.rank1.jsonl").write_text(f"{line('b')}\n{line('d')[:-3]}")  # torn last line: never finished
     run_dir.scores_dir.mkdir(exist_ok=True)
     run_dir.scores("m").write_text(f"{line('c')}\n")  # folded once already before a crash
     added = fold_score_shards(run_dir, "m", {"a": 0, "b": 1, "c": 2, "d": 3})
@@ -287,12 +286,12 @@ def test_run_under_torchrun_generates_then_scores_on_every_rank(tmp_path: Path):
 
 
 def test_unknown_metric_fails_before_any_worker_starts(imported: Path):
-    from nava_eval.metrics.base import UnknownNameError
+    from nava_eval.errors import UnknownName
     from nava_eval.runners.score_parallel import score_run
 
     # Checked where the request is read (score, run), and again by the launcher for API callers.
-    with pytest.raises(UnknownNameError, match="unknown metric.*bogus.*; valid metrics: .*video_quality"):
+    with pytest.raises(UnknownName, match="unknown metric.*bogus.*; valid metrics: .*video_quality"):
         load_prepared(imported, {**OVERRIDES, "metrics": ("bogus",), "nproc": 2})
     prepared = load_prepared(imported, {**OVERRIDES, "metrics": ("video_quality",), "nproc": 2})
-    with pytest.raises(UnknownNameError, match="unknown metric.*bogus; valid metrics: .*video_quality"):
+    with pytest.raises(UnknownName, match="unknown metric.*'bogus'; valid metrics: .*video_quality"):
         score_run(prepared, ["bogus"])

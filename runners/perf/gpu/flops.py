@@ -82,3 +82,12 @@ def total_flops(config: NavaConfig, shapes: Iterable[ForwardShape]) -> FlopCount
     for shape in shapes:
         count = count + forward_flops(config, shape)
     return count
+
+
+def clip_step_grid(width: int, height: int, latent_frames: int) -> tuple[tuple[int, int, int], int]:
+    """(video latent grid (T, H/16, W/16), audio tokens) of a T2AV clip of this shape, checked as
+    `run --width/--height/--frames` checks it (nava.shapes): what `bench gpu --width ...` counts."""
+    from nava_eval.nava.shapes import check_shape
+
+    shape = check_shape(width, height, latent_frames)
+    return shape.latent_grid, shape.audio_tokens

@@ -29,7 +29,8 @@ from typing import Any
 import torch
 
 from nava_eval.metrics.base import ScoreInput
-from nava_eval.metrics.video_quality import VerseBenchVideoQuality, _AestheticV25
+from nava_eval.metrics.frame_scorers import AestheticV25
+from nava_eval.metrics.video_quality import VerseBenchVideoQuality
 from nava_eval.runners.perf.gpu.budget import Deadline
 from nava_eval.runners.perf.gpu.context import BenchContext
 from nava_eval.runners.perf.gpu.report import Measurement, SectionResult
@@ -55,7 +56,7 @@ SIGLIP_CONFIGS: dict[str, dict[str, int]] = {
 }
 
 
-class RandomSiglipAesthetic(_AestheticV25):
+class RandomSiglipAesthetic(AestheticV25):
     """The aesthetic scorer's encoder and preprocessing with seeded random weights (no download).
 
     The MLP head is one Linear here: its cost is nothing next to the encoder's, and its outputs are

@@ -24,7 +24,7 @@ out.mkdir(parents=True, exist_ok=True)
 models = out / "models"
 (models / "roberta-base").mkdir(parents=True, exist_ok=True)
 os.environ["MODELS_PATH"] = str(models)
-sys.path.insert(0, "/tmp/ref-verse")
+sys.path.insert(0, os.environ.get("VERSE_BENCH", "/tmp/ref-verse"))  # a Verse-Bench checkout
 from transformers import RobertaConfig, RobertaModel
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 
@@ -139,8 +139,17 @@ with torch.no_grad():
     temb = inf.model.get_text_embedding(texts, use_tensor=True).numpy()
 fd_values = {}  # the per-clip infer_fd is probed separately (probe_perclip_fd.py): it does not return here
 manifest = {k: list(v.shape) for k, v in state.items() if k in drawn}
+import librosa as _librosa
+import transformers as _transformers
+
+_versions = {
+    "numpy": np.__version__,
+    "librosa": _librosa.__version__,
+    "transformers": _transformers.__version__,
+}
 json.dump(
     {
+        "versions": _versions,
         "source": "Dorniwang/Verse-Bench fd/clap_inferencer.py ClapInferencer (commit 5645a09), tiny HTSAT "
         "(embed 8, depths 1-1-2-1, heads 1-2-2-4), tiny RoBERTa (hidden 768, 1 layer, 4 heads, ffn 64, 80 positions, "
         "byte vocab), weights = value_for(name, shape) (see reference_scripts/make_clap.py)",

@@ -17,7 +17,7 @@ import soundfile as sf
 out = Path(sys.argv[1])
 models = out / "models"
 os.environ["MODELS_PATH"] = str(models)
-sys.path.insert(0, "/tmp/ref-verse")
+sys.path.insert(0, os.environ.get("VERSE_BENCH", "/tmp/ref-verse"))  # a Verse-Bench checkout
 import fd.clap_module.factory as factory
 import fd.clap_module.htsat as ht
 import fd.clap_module.model as cm
@@ -60,8 +60,17 @@ t = np.arange(int(sr * 12.5)) / sr
 s = np.sin(2 * np.pi * 300 * t) * (0.3 + 0.7 * (t > 6)) + 0.2 * np.sin(2 * np.pi * 1700 * t) * (t < 3)
 sf.write(out / "long_4k_12s.wav", 0.5 * s / np.abs(s).max(), sr, subtype="PCM_16")
 emb = inf.get_audio_emb(str(out / "long_4k_12s.wav")).numpy()[0]
+import librosa as _librosa
+import transformers as _transformers
+
+_versions = {
+    "numpy": np.__version__,
+    "librosa": _librosa.__version__,
+    "transformers": _transformers.__version__,
+}
 json.dump(
     {
+        "versions": _versions,
         "source": "Dorniwang/Verse-Bench fd/clap_inferencer.py get_audio_emb with np.random.choice -> first index",
         "chunk_starts": picked,
         "embedding": emb.tolist(),

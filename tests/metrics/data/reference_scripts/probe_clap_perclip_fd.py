@@ -10,13 +10,14 @@ imports the model code) on the embeddings of make_clap.py's first two clips.
 """
 
 import json
+import os
 import sys
 import warnings
 
 import numpy as np
 import scipy
 
-src = open("/tmp/ref-verse/fd/clap_inferencer.py").read()
+src = open(os.path.join(os.environ.get("VERSE_BENCH", "/tmp/ref-verse"), "fd/clap_inferencer.py")).read()
 ns = {}
 exec(
     compile(
