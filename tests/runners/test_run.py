@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from nava_eval.metrics.base import metric_class
+from nava_eval.metrics.registry import METRICS
 from nava_eval.rundir.records import load_results, load_sample_records, load_score_records
 from nava_eval.rundir.run_file import load_run_file
 from nava_eval.runners.cli.main import cli
@@ -43,7 +45,8 @@ def test_smoke_run_writes_every_stage(versebench_run):
     assert results.smoke and results.model == "nava-tiny" and results.benchmark == "versebench"
     audio = {"wer_sensevoice", "pq", "ce", "cu", "pc", "fd", "cs", "fd_set"}
     av = {"sync_c_mova", "sync_d_mova", "ib", "av_align", "id"}
-    assert set(results.metrics) == {"sync_c", "sync_d", "video_quality"} | audio | av
+    mova_audio = {"dnsmos", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "amplitude_rms", "loudness_lufs"}
+    assert set(results.metrics) == {"sync_c", "sync_d", "video_quality"} | audio | av | mova_audio
     assert results.metrics["sync_c_mova"].sets == ["set3"]
     assert results.metrics["ib"].aggregation == "mean of per-set means"
     # AV-Align has no network: its smoke pass computes the real thing, under the real protocol
@@ -52,11 +55,16 @@ def test_smoke_run_writes_every_stage(versebench_run):
         and results.metrics["av_align"].protocol == "av-align/mova-onset-flow-v1"
     )
     assert results.metrics["id"].n == 6 and results.metrics["id"].aggregation == "per-item mean"
+    # metrics without (random) networks keep their real protocol in a smoke run
+    real_in_smoke = {
+        f.protocol_for(cls.protocol)
+        for cls in map(metric_class, METRICS)
+        if not cls.smoke_networks
+        for f in cls.fields
+    }
+    assert "av-align/mova-onset-flow-v1" in real_in_smoke
     for metric in results.metrics.values():
-        assert (
-            metric.protocol.endswith("+smoke-random-weights")
-            or metric.protocol == "av-align/mova-onset-flow-v1"
-        )
+        assert metric.protocol.endswith("+smoke-random-weights") or metric.protocol in real_in_smoke
         assert metric.n + metric.n_skipped + metric.n_failed + metric.n_missing > 0
     # Speech metrics only where the item has reference speech (the on-screen-text item has none).
     wer_ids = {r.id for r in load_score_records(run_dir / "scores/wer_sensevoice.jsonl")}
