@@ -211,11 +211,41 @@ class VerseBench:
     # Speech metrics (sync, wer_sensevoice) only score items whose speech_prompt.text is non-empty
     # (metrics_for). The Verse-Bench toolkit (calculate_metrics.py) scores audiobox on every set1+set2
     # wav and clap (CS; FD against the ground truth in set2) on set1+set2 items with an audio_prompt.
+    # ID (DINOv3 frames vs the conditioning image) on every video of set1-3, pooled, as the toolkit.
     # Whisper `wer` (wer/versebench-v1) is no default: NAVA's WER column is the toolkit's SenseVoice WER.
     default_metrics: dict[str, tuple[str, ...]] = {
-        "set1": ("sync", "video_quality", "wer_sensevoice", "audiobox", "clap", "ib", "audio_amplitude"),
-        "set2": ("video_quality", "sync", "wer_sensevoice", "audiobox", "clap", "ib", "audio_amplitude"),
-        "set3": ("sync", "video_quality", "wer_sensevoice", "ib", "dnsmos", "audio_amplitude"),
+        "set1": (
+            "sync",
+            "video_quality",
+            "wer_sensevoice",
+            "audiobox",
+            "clap",
+            "ib",
+            "audio_amplitude",
+            "av_align",
+            "id",
+        ),
+        "set2": (
+            "video_quality",
+            "sync",
+            "wer_sensevoice",
+            "audiobox",
+            "clap",
+            "ib",
+            "audio_amplitude",
+            "av_align",
+            "id",
+        ),
+        "set3": (
+            "sync",
+            "video_quality",
+            "wer_sensevoice",
+            "ib",
+            "dnsmos",
+            "audio_amplitude",
+            "av_align",
+            "id",
+        ),
     }
     speech_metrics = ("sync", "wer", "wer_sensevoice")
     audio_prompt_metrics = ("clap",)  # items without an audio_prompt get no CS and no FD (the toolkit)
@@ -228,6 +258,8 @@ class VerseBench:
         "sync_d_mova": FieldRule(sets=("set3",)),
         # MOVA's toolkit: IB-Score per set (category), "all" = mean of the per-set means
         "ib": FieldRule(aggregation="mean of per-set means"),
+        # MOVA's toolkit: AV-Align per set over every clip, "all" = mean of the per-set means
+        "av_align": FieldRule(aggregation="mean of per-set means"),
         # MOVA's toolkit: DNSMOS on set3 only (its README), mean over the clips that decoded
         **{f: FieldRule(sets=("set3",)) for f in ("dnsmos", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl")},
         # MOVA's toolkit: amplitude and loudness per category, "all" = mean of the per-category means

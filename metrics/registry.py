@@ -22,5 +22,7 @@ METRICS = Registry(
         "sim": "nava_eval.metrics.speaker_similarity:SpeakerSimilarity",
         "dnsmos": "nava_eval.metrics.dnsmos:Dnsmos",
         "audio_amplitude": "nava_eval.metrics.audio_amplitude:AudioAmplitude",
+        "av_align": "nava_eval.metrics.av_align:AVAlign",
+        "id": "nava_eval.metrics.dino_id:DinoIdentity",
     },
 )

@@ -20,6 +20,21 @@ AV_WEIGHTS: tuple[WeightSpec, ...] = (
         description="ImageBind-huge (all six modalities; IB-Score loads the vision and audio towers)",
         subdir="imagebind",
     ),
+    WeightSpec(
+        name="dinov3_vitl16",
+        filename="model.safetensors",
+        # Verse-Bench dino/dinov3_inferencer.py loads f"{models}/dinov3-vitl16-pretrain-lvd1689m".
+        url="hf://facebook/dinov3-vitl16-pretrain-lvd1689m/model.safetensors",
+        revision="ea8dc2863c51be0a264bab82070e3e8836b02d51",
+        hub_files=("config.json", "preprocessor_config.json"),
+        license="DINOv3 License (Meta's own licence; the hub repository is gated: accept it there first)",
+        used_by=("id",),
+        unpinned_reason=(
+            "the repository is gated and publishes no checksum outside the hub; its LFS oid was not "
+            "readable here; each run records the sha256 of the file it used"
+        ),
+        description="DINOv3 ViT-L/16 (LVD-1689M) for Verse-Bench's ID: frames against the conditioning image",
+    ),
 )
 
 for _spec in AV_WEIGHTS:

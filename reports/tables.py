@@ -42,6 +42,8 @@ FIELD_LABELS: dict[str, str] = {
     "wer": "WER (%)",
     "sim": "SIM (×100)",
     "ib": "IB",
+    "av_align": "AV-Align",
+    "id": "ID",
     "pq": "PQ",
     "fd": "FD",
 }

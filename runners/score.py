@@ -56,6 +56,8 @@ def score_input(
     """
     reference_audio = sample.speaker_wavs[0] if sample.speaker_wavs else sample.ground_truth_audio
     meta = {"prompt": sample.prompt, "mode": sample.mode, **sample.meta}
+    if sample.image is not None:
+        meta.setdefault("image", str(sample.image))  # the conditioning image (ID compares frames with it)
     if audio is not None:
         meta["audio"] = str(audio)
     return ScoreInput(

@@ -47,7 +47,15 @@ def test_loads_back_with_the_real_loaders(tmp_path):
     # 00001's only <S> span is on-screen text: no speech reference, no speech metrics.
     assert speech_spans(by_id["00001"].prompt) == ["GIRLS RULE"]
     assert by_id["00001"].reference_text is None
-    assert verse.metrics_for(by_id["00001"]) == ("video_quality", "audiobox", "clap", "ib", "audio_amplitude")
+    assert verse.metrics_for(by_id["00001"]) == (
+        "video_quality",
+        "audiobox",
+        "clap",
+        "ib",
+        "audio_amplitude",
+        "av_align",
+        "id",
+    )
     assert by_id["300"].language == "zh" and by_id["00000"].language == "en"
     assert by_id["300"].ground_truth_audio.is_file() and by_id["301"].ground_truth_audio.is_file()
     assert verse.validate(paths.versebench).ok

@@ -113,9 +113,19 @@ def test_metrics_per_set_and_per_item(layout):
         "clap",
         "ib",
         "audio_amplitude",
+        "av_align",
+        "id",
     )
     # IB-Score scores items without speech too
-    assert bench.metrics_for(by_id["301"]) == ("video_quality", "audiobox", "clap", "ib", "audio_amplitude")
+    assert bench.metrics_for(by_id["301"]) == (
+        "video_quality",
+        "audiobox",
+        "clap",
+        "ib",
+        "audio_amplitude",
+        "av_align",
+        "id",
+    )
     # 300 speaks but has no audio_prompt: no CLAP (the toolkit computes CS and FD only with one).
     assert bench.metrics_for(by_id["300"]) == (
         "video_quality",
@@ -124,6 +134,8 @@ def test_metrics_per_set_and_per_item(layout):
         "audiobox",
         "ib",
         "audio_amplitude",
+        "av_align",
+        "id",
     )
     assert bench.metrics_for(by_id["01000"]) == (
         "sync",
@@ -132,9 +144,12 @@ def test_metrics_per_set_and_per_item(layout):
         "ib",
         "dnsmos",
         "audio_amplitude",
+        "av_align",
+        "id",
     )
     # MOVA: amplitude/loudness on every set, mean of the per-set means
     assert bench.field_rules["loudness_lufs"].aggregation == "mean of per-set means"
+    assert bench.field_rules["av_align"].aggregation == "mean of per-set means"
     # MOVA: DNSMOS on set3 only (P.808 and the P.835 heads of the same pass)
     assert all(
         bench.field_rules[f].sets == ("set3",) for f in ("dnsmos", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl")

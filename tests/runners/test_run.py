@@ -42,12 +42,19 @@ def test_smoke_run_writes_every_stage(versebench_run):
     results = load_results(run_dir)
     assert results.smoke and results.model == "nava-tiny" and results.benchmark == "versebench"
     audio = {"wer_sensevoice", "pq", "ce", "cu", "pc", "fd", "cs", "fd_set"}
-    # DNSMOS runs its real ONNX networks and amplitude/loudness has none: their protocols stay the real ones.
-    real = {"dnsmos", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "amplitude_rms", "loudness_lufs"}
-    av = {"sync_c_mova", "sync_d_mova", "ib"}
+    # DNSMOS runs its real ONNX networks, amplitude/loudness and AV-Align have none: their protocols
+    # stay the real ones.
+    real = {"dnsmos", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "amplitude_rms", "loudness_lufs", "av_align"}
+    av = {"sync_c_mova", "sync_d_mova", "ib", "id"}
     assert set(results.metrics) == {"sync_c", "sync_d", "video_quality"} | audio | av | real
     assert results.metrics["sync_c_mova"].sets == ["set3"]
     assert results.metrics["ib"].aggregation == "mean of per-set means"
+    assert (
+        results.metrics["av_align"].n == 6
+        and results.metrics["av_align"].protocol == "av-align/mova-onset-flow-v1"
+    )
+    assert results.metrics["av_align"].aggregation == "mean of per-set means"
+    assert results.metrics["id"].n == 6 and results.metrics["id"].aggregation == "per-item mean"
     for name, metric in results.metrics.items():
         assert metric.protocol.endswith("+smoke-random-weights") == (name not in real), (
             name,
