@@ -7,9 +7,11 @@ item in-process under a profiler and counts, over the project's own functions:
 - stops: distinct (file, function) pairs entered;
 - files: distinct project files entered;
 - crossings: call edges (caller function → callee function) whose packages differ
-  (nava_eval core, nava, benchmarks, metrics, reports, runners), counted once per edge.
+  (nava_eval core, nava, benchmarks, metrics, reports, runners), counted once per edge; calls made
+  while a module is being imported (decorators, class bodies) are not part of the walk and are skipped;
+- room crossings: the crossings between two rooms (the neutral core left out: every room may use it).
 
-Usage: python tools/trace_walk.py RUN_DIR
+Usage: python tools/trace_walk.py RUN_DIR [extra `run` options, e.g. --metrics sync,ib]
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ def _package(filename: str) -> str | None:
     return top if top in PACKAGES and len(rel.parts) > 1 else None
 
 
-def main(run_dir: str) -> None:
-    from nava_eval.runners.cli.main import cli as cli_main
+def main(run_dir: str, extra: list[str]) -> None:
+    from nava_eval.runners.cli import cli as cli_main
 
     stops: set[tuple[str, str]] = set()
     edges: set[tuple[tuple[str, str], tuple[str, str]]] = set()
@@ -51,6 +53,8 @@ def main(run_dir: str) -> None:
         while caller is not None and (
             _package(caller.f_code.co_filename) is None or caller.f_code.co_name.startswith("<")
         ):
+            if caller.f_code.co_name == "<module>":
+                return  # import time: a decorator or class body, not the sample's walk
             caller = caller.f_back
         if caller is None:
             return
@@ -62,7 +66,7 @@ def main(run_dir: str) -> None:
         if from_pkg != pkg:
             crossings[(from_pkg, pkg)] += 1
 
-    args = ["run", "versebench", "--preset", "smoke", "--limit", "1", "--run-dir", run_dir]
+    args = ["run", "versebench", "--preset", "smoke", "--limit", "1", "--run-dir", run_dir, *extra]
     sys.setprofile(profile)
     try:
         try:
@@ -72,10 +76,14 @@ def main(run_dir: str) -> None:
     finally:
         sys.setprofile(None)
     files = {f for f, _ in stops}
-    print(f"stops: {len(stops)} in {len(files)} files; package crossings: {sum(crossings.values())}")
+    rooms = sum(n for (a, b), n in crossings.items() if "nava_eval" not in (a, b))
+    print(
+        f"stops: {len(stops)} in {len(files)} files; package crossings: {sum(crossings.values())}, "
+        f"of which between rooms: {rooms}"
+    )
     for (a, b), n in sorted(crossings.items(), key=lambda kv: -kv[1]):
         print(f"  {a} -> {b}: {n}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2:])
