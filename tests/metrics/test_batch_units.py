@@ -27,6 +27,10 @@ def _numbers(values: dict) -> dict[str, float]:
 def seed_clips(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[ScoreInput], Path]:
     folder = tmp_path_factory.mktemp("seeds")
     reference = write_tone(folder / "prompt.wav", seed=7, seconds=2.0)
+    image = folder / "first_frame.png"  # ID compares frames with the conditioning image
+    from PIL import Image
+
+    Image.new("RGB", (64, 64), (120, 60, 30)).save(image)
     clips = [write_clip(folder / f"seed{s}.mp4", seed=k + 1, frames=24, size=64) for k, s in enumerate(SEEDS)]
     assert len({p.read_bytes() for p in clips}) == 3
     inputs = [
@@ -37,7 +41,7 @@ def seed_clips(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[ScoreInpu
             reference_text="hello world",
             reference_audio=reference,
             language="en",
-            meta={"prompt": "a hum", "audio_prompt": ["a low hum"], "mode": "t2av"},
+            meta={"prompt": "a hum", "audio_prompt": ["a low hum"], "mode": "i2av", "image": str(image)},
             seed=seed,
         )
         for clip, seed in zip(clips, SEEDS, strict=True)
