@@ -212,3 +212,22 @@ def test_the_import_rules_catch_what_they_forbid(tmp_path: Path) -> None:
     module.write_text("def f():\n    from ..runners import run\n    import torch\n")
     found = [m for _, m in _imports(module, tmp_path)]
     assert "nava_eval.runners" in found and "nava_eval.runners.run" in found and "torch" in found
+
+
+def test_tests_of_torch_free_modules_run_without_importing_torch() -> None:
+    """The run-directory and report tests collect and pass in a process that never imports torch."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, pytest\n"
+        "rc = pytest.main(['-q', '-p', 'no:cacheprovider', 'tests/rundir/test_rundir_files.py',"
+        " 'tests/reports/test_stats.py'])\n"
+        "print('TORCH_IMPORTED' if 'torch' in sys.modules else 'TORCH_ABSENT')\n"
+        "sys.exit(int(rc))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "TORCH_ABSENT" in done.stdout, done.stdout[-2000:]
