@@ -1,24 +1,11 @@
-"""CLAP text–audio score (CS) and CLAP Fréchet distances (FD) of the Verse-Bench toolkit.
+"""CLAP text–audio score (CS) and CLAP Fréchet distances (FD) as the Verse-Bench toolkit computes them.
 
-The toolkit's `fd/clap_inferencer.py` loads LAION-CLAP `630k-audioset-fusion-best.pt` (HTSAT-tiny
-with feature fusion + RoBERTa) and
-* CS (`cs/versebench-clap-v1`): cosine between the clip's audio embedding and the text embedding of
-  `audio_prompt[0]` (RoBERTa tokens padded to 77), for every set1/set2 item that has an audio prompt;
-* FD (`fd/versebench-clap-perclip-v1`, field `fd`): `infer_fd(generated wav, ground-truth wav)` per
-  set2 item with an audio prompt, then the plain mean. `infer_fd` takes `np.cov(emb, rowvar=False)`
-  of ONE embedding [1, 512]: under the numpy the toolkit pins (~=1.26) a single row is one variable,
-  so Σ is the scalar variance of the 512 entries and the FD is ‖g − r‖² + (σ_g − σ_r)², a finite
-  number (≈ 2 − 2·cos for unit embeddings, which is where 0.83–0.94 comes from). numpy ≥ 2 returns
-  an all-NaN 512×512 matrix there instead (docs/known-differences.md): we compute the pinned
-  semantics explicitly, whatever numpy is installed.
-* the set-level reading (`fd/versebench-clap-set-v1`, field `fd_set`, kind "set"): the Fréchet
-  distance between the set's generated and ground-truth embeddings (each item stores `embedding`
-  and `reference_embedding`; `metrics.frechet.embedding_set_fd` runs once per set). Not the
-  published column's protocol; offered because it is the usual meaning of "FD".
-
-The audio input path is `metrics.clap_audio`; the network is transformers' ClapModel (a port of the
-same LAION code) with the official checkpoint's keys mapped strictly. Batching: the clips of a batch
-go through the audio tower together and each distinct caption is embedded once.
+One audio-tower pass gives CS (`cs/versebench-clap-v1`), the toolkit's per-clip FD
+(`fd/versebench-clap-perclip-v1`, its pinned-numpy semantics computed explicitly) and the set-level FD
+(`fd/versebench-clap-set-v1`, our own column). Inputs come from `metrics.clap_audio`; the network is
+transformers' ClapModel with the official checkpoint's keys mapped strictly. Clips of a batch go through
+the audio tower together and each caption is embedded once. What the toolkit's FD is, the input path
+and the differences: docs/protocols/clap.md.
 """
 
 from __future__ import annotations

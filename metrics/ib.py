@@ -1,20 +1,9 @@
 """IB-Score, protocol `ib/mova-imagebind-huge-v1`: ImageBind-huge audio-visual cosine as MOVA's toolkit.
 
-OpenMOSS/MOVA `evaluation/metrics/av_quality/eval_av_quality.py` (run by `scripts/run_eval.sh` with
-`--duration video_second − 0.1`): per video, the ImageBind vision embedding of its 0.5-fps frame
-pairs (three crops each, embeddings averaged) and the audio embedding of three 2-s log-mel clips
-(averaged), and their cosine (`metrics.imagebind_data` builds both inputs). VerseBench averages
-per-set means over set1–3 (its FieldRule), as the toolkit's "all" entry does.
-
-`video_second` is the toolkit's `--video_second` (the whole seconds the clips were generated for,
-8 for MOVA's 8.04-s clips); by default each clip's length rounded to whole seconds. Items the
-toolkit's dataset drops (no audio or video stream, audio shorter than the clip duration) are
-skipped with the reason; so is a clip under 2 s, on which the toolkit itself crashes. Silent audio
-is scored, as there.
-
-ImageBind's code and weights are CC-BY-NC-4.0: the network here is our own implementation
-(`metrics.imagebind_model`), the weights come from `nava-eval weights download imagebind_huge`,
-and the metric is meant for non-commercial evaluation (extra `ib`, README).
+Per video, the vision embedding of its 0.5-fps frame pairs and the audio embedding of three 2-s mel clips
+(`metrics.imagebind_data` builds both), then their cosine; VerseBench averages per-set means. Our own
+ImageBind implementation (`metrics.imagebind_model`) reads the CC-BY-NC-4.0 weights, fetched only on
+request. Pipeline, what is skipped, reference vectors and differences: docs/protocols/ib.md.
 """
 
 from __future__ import annotations

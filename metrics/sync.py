@@ -1,36 +1,9 @@
-"""Sync-C / Sync-D (SyncNet LSE-C / LSE-D) under two protocols from one pass over each clip.
+"""Sync-C / Sync-D with SyncNet under two protocols from one pass over each clip.
 
-- `sync/syncnet-lse-v1` (fields `sync_c`, `sync_d`): joonson/syncnet_python as below, the mean over
-  a clip's face tracks of more than 100 frames.
-- `sync/mova-lse-v1` (fields `sync_c_mova`, `sync_d_mova`): MOVA's evaluation toolkit
-  (OpenMOSS/MOVA `evaluation/models/wav2lip/evaluation/syncnet_python`: `eval_lip_sync.py`, its
-  `run_pipeline.py`): tracks of more than 20 frames in shots of 20+ frames, shots from PySceneDetect
-  0.6, and per clip the C and D of the single track with the largest C − D; silent audio is scored.
-
-Both come from the same decode, the same S3FD detections and the same SyncNet curves: a track that
-both rules keep is cropped and scored once. The pass's own protocol id (`sync/syncnet-lse-pass-v2`)
-names the scores-file format (values of both protocols), so scores of the v1 pass are rescored once.
-
-The joonson/syncnet_python pipeline with its defaults, run the way the official scripts run it
-(run_pipeline.py, then run_syncnet.py on every face-track crop):
-
-1. `ffmpeg -qscale:v 2 -async 1 -r 25` to an AVI, JPEG frames (`-qscale:v 2`), 16 kHz mono wav;
-2. S3FD on every frame (RGB, scaled by 0.25, confidence > 0.9);
-3. shots (ContentDetector), IoU tracking inside each shot (IoU > 0.5, ≤ 25 missed frames, tracks
-   longer than 100 frames whose mean face size exceeds 100 px, boxes interpolated);
-4. each track cropped (median-smoothed box, crop scale 0.40, 224×224) into an XVID AVI with its
-   audio cut; that AVI decoded again through ffmpeg → JPEG files → `cv2.imread` and a 16 kHz wav;
-5. SyncNet: MFCC, 5-frame video windows vs 20-step audio windows at offsets −15…+15; Sync-D = min
-   of the mean distance curve, Sync-C = median − min.
-
-A video's Sync-C/Sync-D is the mean over its face tracks; the dataset value is the mean over videos
-(`aggregation="track"` weights by tracks, as Wav2Lip's script). A video without a face track or with
-silent audio is skipped with its reason, never scored as 0.
-
-What we do differently from the scripts is where the time goes: the networks are loaded once per
-process, S3FD runs batched over frames, SyncNet windows of all tracks share batches, and the ffmpeg
-stages of the next clips run in worker threads while the current one is on the GPU. See
-docs/protocols/sync.md for the knowing differences.
+`sync/syncnet-lse-v1` is joonson/syncnet_python's mean over face tracks; `sync/mova-lse-v1` is MOVA's
+best track. Both read the same decode, S3FD detections and SyncNet curves, so a track both rules keep is
+scored once; the pass id (`sync/syncnet-lse-pass-v2`) names the scores-file format. The pipeline step by
+step, the decode reproduced bit for bit and where we differ: docs/protocols/sync.md.
 """
 
 from __future__ import annotations

@@ -1,27 +1,10 @@
-"""Video quality: the Verse-Bench aesthetic score (default) and VBench-style imaging quality.
+"""Video quality: Verse-Bench's aesthetic score (`video-quality/versebench-as-v2`) and VBench-style
+imaging quality (`imaging-quality/musiq-spaq-v1`).
 
-`video-quality/versebench-as-v2` (field `video_quality`), as Verse-Bench's calculate_metrics.py:
-every decoded frame at the native frame rate and resolution (RGB, decoded the way moviepy does:
-ffmpeg `-vf scale=W:H -sws_flags bicubic -pix_fmt rgb24`), scored by
-  a) Aesthetic Predictor V2.5 (SigLIP so400m-patch14-384 + MLP head, 1–10),
-  b) pyiqa MUSIQ-KonIQ (0–100),
-  c) MANIQA-KonIQ (0–1): the toolkit's aesthetic/maniqa_inferencer.py draws 20 crop offsets with
-     `np.random.randint(0, side − 224)` (never the last row or column), scores each 224×224 crop on
-     its own (weighted mean over its patches) and averages the 20 scores; we draw the same way from
-     `RandomState(seed + frame index)` and run pyiqa's MANIQA network on each crop (v1 used pyiqa's
-     own crop-and-pool, which gives other numbers);
-per video a, b, c are means over frames and the video's value is (a/10 + b/100 + c)/3. The dataset
-value (mean over videos) equals Verse-Bench's AS, which averages each component over videos first:
-the formula is linear.
-
-`imaging-quality/musiq-spaq-v1` (field `imaging_quality`), as VBench's imaging_quality: every frame,
-the longer side resized to 512 when larger (bilinear, no antialias), MUSIQ-SPAQ / 100, mean over
-frames then videos.
-
-pyiqa is an optional extra (licence PolyForm-Noncommercial-1.0.0): `pip install 'nava-eval[iqa]'`.
-It is imported only when a real (non-smoke) metric is set up. With `smoke=True` each scorer is a
-tiny seeded network with the same inputs and output range (MANIQA's seeded crops included), so the
-decode → per-frame → per-video path runs without pyiqa or weights; the protocol id says so.
+Every frame is decoded the way the official scripts decode it and scored by per-frame networks
+(metrics/frame_scorers.py); per video the frame means, per dataset the video means (the AS formula is
+linear, so this equals the toolkit's order). pyiqa is an optional extra (PolyForm-Noncommercial), imported
+only by a real (non-smoke) setup. Frames, crops, formulas and differences: docs/protocols/video_quality.md.
 """
 
 from __future__ import annotations
