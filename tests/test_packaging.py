@@ -231,3 +231,27 @@ def test_tests_of_torch_free_modules_run_without_importing_torch() -> None:
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "TORCH_ABSENT" in done.stdout, done.stdout[-2000:]
+
+
+def test_cpu_tests_in_a_folder_named_gpu_are_not_skipped() -> None:
+    """Only the `gpu` marker skips a test on CPU: tests/runners/perf/gpu/ holds CPU tests of the GPU bench."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/runners/perf/gpu/test_gpubench_timing.py",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "passed" in done.stdout and "skipped" not in done.stdout, done.stdout[-2000:]
