@@ -11,6 +11,7 @@ never import it. See docs/architecture.md, "Add a metric".
 
 from __future__ import annotations
 
+import abc
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -156,7 +157,7 @@ class Metric(Protocol):
         ...
 
 
-class BaseMetric:
+class BaseMetric(abc.ABC):
     """The one implementation of what every metric shares: smoke mode, weight overrides, device,
     batch size, weight provenance, and loading the networks once.
 
@@ -248,14 +249,17 @@ class BaseMetric:
         self.device = device
         self._load(device)
 
+    @abc.abstractmethod
     def _loaded(self) -> bool:
-        raise NotImplementedError
+        """Whether the networks are loaded."""
 
+    @abc.abstractmethod
     def _load(self, device: str) -> None:
-        raise NotImplementedError
+        """Load the networks onto `device`."""
 
+    @abc.abstractmethod
     def score_batch(self, items: Sequence[ScoreInput]) -> list[ScoreOutcome]:
-        raise NotImplementedError
+        """Score a batch; one outcome per item, in order; never raises for one bad item."""
 
 
 @dataclass(frozen=True)
