@@ -224,6 +224,7 @@ class VerseBench:
             "audio_amplitude",
             "av_align",
             "id",
+            "videoreward",
         ),
         "set2": (
             "video_quality",
@@ -235,6 +236,7 @@ class VerseBench:
             "audio_amplitude",
             "av_align",
             "id",
+            "videoreward",
         ),
         "set3": (
             "sync",
@@ -245,6 +247,7 @@ class VerseBench:
             "audio_amplitude",
             "av_align",
             "id",
+            "videoreward",
         ),
     }
     speech_metrics = ("sync", "wer", "wer_sensevoice")
@@ -265,6 +268,8 @@ class VerseBench:
         # MOVA's toolkit: amplitude and loudness per category, "all" = mean of the per-category means
         "amplitude_rms": FieldRule(aggregation="mean of per-set means"),
         "loudness_lufs": FieldRule(aggregation="mean of per-set means"),
+        # MOVA's toolkit: VideoReward per category, "all" = mean of the per-category means (Overall too)
+        **{f: FieldRule(aggregation="mean of per-set means") for f in ("vq", "mq", "ta", "overall")},
     }
 
     def __init__(

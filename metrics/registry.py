@@ -24,5 +24,6 @@ METRICS = Registry(
         "audio_amplitude": "nava_eval.metrics.audio_amplitude:AudioAmplitude",
         "av_align": "nava_eval.metrics.av_align:AVAlign",
         "id": "nava_eval.metrics.dino_id:DinoIdentity",
+        "videoreward": "nava_eval.metrics.videoreward:VideoReward",
     },
 )
