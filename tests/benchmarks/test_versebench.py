@@ -115,6 +115,7 @@ def test_metrics_per_set_and_per_item(layout):
         "audio_amplitude",
         "av_align",
         "id",
+        "videoreward",
     )
     # IB-Score scores items without speech too
     assert bench.metrics_for(by_id["301"]) == (
@@ -125,6 +126,7 @@ def test_metrics_per_set_and_per_item(layout):
         "audio_amplitude",
         "av_align",
         "id",
+        "videoreward",
     )
     # 300 speaks but has no audio_prompt: no CLAP (the toolkit computes CS and FD only with one).
     assert bench.metrics_for(by_id["300"]) == (
@@ -136,6 +138,7 @@ def test_metrics_per_set_and_per_item(layout):
         "audio_amplitude",
         "av_align",
         "id",
+        "videoreward",
     )
     assert bench.metrics_for(by_id["01000"]) == (
         "sync",
@@ -146,6 +149,7 @@ def test_metrics_per_set_and_per_item(layout):
         "audio_amplitude",
         "av_align",
         "id",
+        "videoreward",
     )
     # MOVA: amplitude/loudness on every set, mean of the per-set means
     assert bench.field_rules["loudness_lufs"].aggregation == "mean of per-set means"
