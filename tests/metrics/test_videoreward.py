@@ -260,3 +260,36 @@ def test_smoke_network_scores_with_the_smoke_protocol(built) -> None:
     out = m.score_batch([ScoreInput("s", "set1", built["short_0p4s"], meta={"prompt": "a block"})])[0]
     assert out.status == "ok", out.reason
     assert out.values["overall"] == pytest.approx(out.values["vq"] + out.values["mq"] + out.values["ta"])
+
+
+def test_frame_count_and_resize_rules_are_vision_processs() -> None:
+    """smart_nframes at 2 fps and smart_resize(28, 128·28², 200704) against the official functions on a
+    grid: short clips, 29.97/23.976 fps, long clips at the 768-frame cap, extreme aspect ratios."""
+    for total, fps, official in REF["smart_nframes"]:
+        if isinstance(official, str):
+            with pytest.raises(vr.SkipClip):
+                vr.smart_nframes(total, fps)
+        else:
+            assert vr.smart_nframes(total, fps) == official, (total, fps)
+    for h, w, official in REF["smart_resize"]:
+        if isinstance(official, str):
+            with pytest.raises(vr.SkipClip, match="aspect ratio"):
+                vr.smart_resize(h, w, assets.MAX_FRAME_PIXELS)
+        else:
+            assert list(vr.smart_resize(h, w, assets.MAX_FRAME_PIXELS)) == official, (h, w)
+
+
+def test_release_folder_layouts(tmp_path: Path) -> None:
+    """The snapshot folder, its checkpoint folder (what the HF cache resolves to) or the model.pth itself."""
+    root = tmp_path / "VideoReward"
+    for step in (100, vr.RELEASE_STEP):
+        (root / f"checkpoint-{step}").mkdir(parents=True)
+        (root / f"checkpoint-{step}" / "model.pth").write_bytes(b"x")
+    (root / "model_config.json").write_text("{}")
+    pth = root / f"checkpoint-{vr.RELEASE_STEP}" / "model.pth"
+    assert vr.release_files(root) == (root / "model_config.json", pth)
+    assert vr.release_files(pth.parent) == (root / "model_config.json", pth)
+    assert vr.release_files(pth) == (root / "model_config.json", pth)
+    (root / "model_config.json").unlink()
+    with pytest.raises(vr.VideoRewardConfigError, match="model_config.json"):
+        vr.release_files(root)

@@ -270,6 +270,23 @@ def main(official: Path, out_json: Path, work: Path) -> None:
     subprocess.run([sys.executable, "-c", runner], check=True, cwd=official)  # fmt: skip
     aggregate = json.loads((exp / "eval_videos" / "eval_video_reward_results.json").read_text())
 
+    # vision_process.py's sampling and resizing rules on a grid (errors included), beyond the clips
+    def _official(fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ValueError as exc:
+            return f"ValueError: {exc}"
+
+    nframes_grid = [
+        [total, fps, _official(vp.smart_nframes, {"fps": assets.SAMPLING_FPS}, total, fps)]
+        for total in (1, 2, 3, 4, 5, 7, 10, 25, 49, 50, 51, 75, 100, 193, 241, 2000, 20000)
+        for fps in (8.0, 23.976023976023978, 24.0, 25.0, 29.97002997002997, 30.0, 60.0)
+    ]
+    resize_grid = [
+        [h, w, _official(vp.smart_resize, h, w, 28, assets.VIDEO_MIN_PIXELS, assets.MAX_FRAME_PIXELS)]
+        for h, w in ((64, 64), (120, 160), (144, 256), (240, 320), (320, 180), (480, 832), (704, 1280),
+                     (720, 1280), (1080, 1920), (1280, 704), (28, 5600), (10, 2010), (2010, 10), (333, 777))
+    ]  # fmt: skip
     versions = {
         p: metadata.version(p) for p in ("torch", "torchvision", "transformers", "peft", "decord", "numpy")
     }
@@ -290,6 +307,8 @@ def main(official: Path, out_json: Path, work: Path) -> None:
         "failures": failures,
         "batched": [{"name": c["name"], "rewards": r} for c, r in zip(ok, batched, strict=True)],
         "aggregate": aggregate,
+        "smart_nframes": nframes_grid,
+        "smart_resize": resize_grid,
     }
     out_json.write_text(json.dumps(out, indent=1, ensure_ascii=False))
 
