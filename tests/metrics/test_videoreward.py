@@ -227,19 +227,23 @@ def test_tiny_config_differs_from_the_release_only_in_size() -> None:
 
 
 def test_one_frame_missing_file_and_no_prompt(metric, built, tmp_path: Path) -> None:
-    """The official refuses a one-frame clip (smart_nframes): skipped with the reason; a missing file
-    fails naming it; an item without a prompt is skipped."""
+    """The official refuses a one-frame clip (smart_nframes): skipped with the reason; a missing or
+    corrupt file fails naming it; an item without a prompt is skipped."""
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42 not a video")
     failure = REF["failures"][0]
     assert failure["name"] == "one_frame" and "nframes should in interval" in failure["error"]
     items = [
         ScoreInput("a", "set1", built["one_frame"], meta={"prompt": "p"}),
         ScoreInput("b", "set1", tmp_path / "gone.mp4", meta={"prompt": "p"}),
         ScoreInput("c", "set1", built["short_0p4s"]),
+        ScoreInput("d", "set1", corrupt, meta={"prompt": "p"}),
     ]
     out = metric.score_batch(items)
     assert out[0].status == "skipped" and "smart_nframes" in out[0].reason
     assert out[1].status == "failed" and "gone.mp4" in out[1].reason
     assert out[2].status == "skipped" and "no prompt" in out[2].reason
+    assert out[3].status == "failed" and "cannot read corrupt.mp4" in out[3].reason
 
 
 def test_release_config_that_asks_for_another_protocol_is_refused(tmp_path: Path) -> None:
