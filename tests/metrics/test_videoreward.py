@@ -190,6 +190,13 @@ def test_release_key_layouts_load_and_wrong_ones_are_refused() -> None:
     )
     newer = {k: state[assets.new_to_release(k)] for k in REF["official_keys"]}
     vm.load_release_state(net, newer)
+    # rm_head saved as a peft modules_to_save (lora_modules_to_save=["rm_head"]): the trained copy is read
+    head = state["base_model.model.rm_head.weight"]
+    saved = {k: v for k, v in state.items() if k != "base_model.model.rm_head.weight"}
+    saved["base_model.model.rm_head.original_module.weight"] = torch.zeros_like(head)
+    saved["base_model.model.rm_head.modules_to_save.default.weight"] = head
+    vm.load_release_state(net, saved)
+    assert torch.equal(net.rm_head.weight, head.to(torch.bfloat16))
     missing = dict(state)
     del missing["base_model.model.rm_head.weight"]
     with pytest.raises(vm.CheckpointKeyError, match="1 missing"):
