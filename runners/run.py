@@ -67,6 +67,9 @@ class RunRequest:
         None  # memory only: DiT blocks streamed N at a time (nava.offload); not hashed
     )
     config: dict[str, Any] = field(default_factory=dict)  # the resolved command options, for run.json
+    channel: str | None = (
+        None  # audio metrics: another channel reading (a protocol variant; metrics.channels)
+    )
 
     def preset_name(self) -> str:
         """The preset asked for, else the benchmark's own."""

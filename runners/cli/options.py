@@ -122,6 +122,25 @@ allow_failures_option = click.option(
 )
 
 
+def _check_channel(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from nava_eval.metrics.channels import UnknownChannelError, check_channel
+
+    try:
+        return check_channel(value)
+    except UnknownChannelError as exc:
+        raise click.BadParameter(str(exc).removeprefix(f"--channel {value}: "), ctx, param) from None
+
+
+channel_option = click.option(
+    "--channel",
+    metavar="left|right|mean",
+    callback=_check_channel,
+    help="Audio metrics (wer, wer_sensevoice, sim, sim_speakers, audiobox, clap): read this channel of "
+    "the generated file instead of the one the official protocol reads; the scores get their own "
+    "protocol id (<protocol>+channel-<reading>). NAVA writes L/R stereo, no speech/scene split.",
+)
+
+
 def run_options(func: Callable) -> Callable:
     for option in reversed(
         [
@@ -252,6 +271,7 @@ def run_options(func: Callable) -> Callable:
                 help="Samples per scoring batch.",
             ),
             click.option("--no-progress", is_flag=True, help="No progress bars (logs only)."),
+            channel_option,
         ]
     ):
         func = option(func)
@@ -386,6 +406,7 @@ def build_request(benchmark: str, kwargs: dict[str, Any], config: dict[str, Any]
         t5_offload=bool(kwargs.get("t5_offload")),
         group_offload=kwargs.get("group_offload"),
         config=dict(config or {}),
+        channel=kwargs.get("channel"),
     )
 
 
