@@ -209,3 +209,18 @@ def test_score_files_and_ls(clip: dict) -> None:
     assert [row["reference"] for row in line["spans"]] == [str(p) for p in clip["refs"]]
     listed = runner.invoke(cli, ["ls", "metrics"])
     assert listed.exit_code == 0 and "sim_speakers" in listed.output and PROTOCOL in listed.output
+
+
+def test_user_prompts_with_two_speakers_get_it_by_default(clip: dict, tmp_path: Path) -> None:
+    from nava_eval.benchmarks.base import get_benchmark
+
+    lines = [
+        {"id": "two", "prompt": PROMPT, "spk_wavs": [str(p) for p in clip["refs"]]},
+        {"id": "one", "prompt": "A man says <S>Hi there.<E>", "spk_wavs": [str(clip["refs"][0])]},
+    ]
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    bench = get_benchmark(f"jsonl:{path}")
+    by_id = {s.id: s for s in bench.load(None)}
+    assert bench.metrics_for(by_id["two"]) == ("video_quality", "sync", "sim", "sim_speakers")
+    assert bench.metrics_for(by_id["one"]) == ("video_quality", "sync", "sim")  # one speaker: SIM says it
