@@ -135,7 +135,7 @@ channel_option = click.option(
     "--channel",
     metavar="left|right|mean",
     callback=_check_channel,
-    help="Audio metrics (wer, wer_sensevoice, sim, sim_speakers, audiobox, clap): read this channel of "
+    help="Audio metrics (wer, wer_sensevoice, sim, sim_speakers, audiobox, clap, dnsmos): read this channel of "
     "the generated file instead of the one the official protocol reads; the scores get their own "
     "protocol id (<protocol>+channel-<reading>). NAVA writes L/R stereo, no speech/scene split.",
 )

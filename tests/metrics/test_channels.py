@@ -29,7 +29,15 @@ from nava_eval.metrics.channels import (
 from nava_eval.metrics.speech_audio import load_audio
 
 #: metric → the channel its official loader reads (see each class's `official_channel`).
-OFFICIAL = {"wer": "left", "sim": "left", "wer_sensevoice": "mean", "audiobox": "mean", "clap": "mean"}
+OFFICIAL = {
+    "wer": "left",
+    "sim": "left",
+    "sim_speakers": "left",
+    "wer_sensevoice": "mean",
+    "audiobox": "mean",
+    "clap": "mean",
+    "dnsmos": "mean",
+}
 SR = 22050
 
 
@@ -95,10 +103,10 @@ def test_each_metric_declares_its_official_channel_and_a_variant_id_per_other_re
         expected = base if reading == OFFICIAL[name] else f"{base}+channel-{reading}"
         assert metric.protocol == expected
         smoke = get_metric(name, smoke=True, **channel_options(cls, reading)).protocol
-        assert smoke == expected + SMOKE_SUFFIX
+        assert smoke == expected + (SMOKE_SUFFIX if cls.smoke_networks else "")
 
 
-@pytest.mark.parametrize("name", ["dnsmos", "sync", "ib", "av_align", "audio_amplitude"])
+@pytest.mark.parametrize("name", ["sync", "ib", "av_align", "audio_amplitude"])
 def test_metrics_without_the_option_are_not_given_it(name: str) -> None:
     assert not takes_channel(metric_class(name)) and channel_options(metric_class(name), "right") == {}
 
@@ -173,5 +181,27 @@ def test_score_files_channel_option(clips: dict[str, Path]) -> None:
 
     refused = runner.invoke(cli, [*args, "--channel", "speech", str(clips["stereo"])])
     assert refused.exit_code == 2 and "no separate speech or scene channel" in refused.output
-    no_option = runner.invoke(cli, ["score-files", "dnsmos", "--channel", "left", str(clips["stereo"])])
-    assert no_option.exit_code == 1 and "'dnsmos' has no channel option" in no_option.output
+    no_option = runner.invoke(cli, ["score-files", "ib", "--channel", "left", str(clips["stereo"])])
+    assert no_option.exit_code == 1 and "'ib' has no channel option" in no_option.output
+
+
+@pytest.mark.parametrize("route", ["direct", "ffmpeg"])
+def test_dnsmos_reads_the_chosen_channel_on_both_routes(clips: dict[str, Path], route: str) -> None:
+    # Official: a stereo wav fails on the direct route and is downmixed (-ac 1) on the ffmpeg route.
+    official = get_metric("dnsmos", wav_route=route)
+    for reading in ("left", "right"):
+        metric = get_metric("dnsmos", wav_route=route, channel=reading)
+        assert metric.protocol == f"dnsmos/mova-p808-v1+channel-{reading}"
+        stereo = metric.score_batch(_items([clips["stereo"]]))[0]
+        mono = official.score_batch(_items([clips[reading]]))[0]
+        assert stereo.status == mono.status == "ok"
+        assert stereo.values == pytest.approx(mono.values, abs=1e-9)
+    left, right = (
+        get_metric("dnsmos", wav_route=route, channel=r).score_batch(_items([clips["stereo"]]))[0]
+        for r in ("left", "right")
+    )
+    assert left.values["dnsmos_bak"] != pytest.approx(right.values["dnsmos_bak"], abs=0.05)
+    down = official.score_batch(_items([clips["stereo"]]))[0]
+    assert down.status == ("failed" if route == "direct" else "ok")
+    missing = get_metric("dnsmos", wav_route=route, channel="right").score_batch(_items([clips["left"]]))[0]
+    assert missing.status == "failed" and "no right channel" in missing.reason
