@@ -122,19 +122,29 @@ allow_failures_option = click.option(
 )
 
 
-def _check_channel(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from nava_eval.metrics.channels import UnknownChannelError, check_channel
+class ChannelChoice(click.Choice):
+    """left|right|mean; `speech`/`scene` are refused with the reason (NAVA writes no such split)."""
 
-    try:
-        return check_channel(value)
-    except UnknownChannelError as exc:
-        raise click.BadParameter(str(exc).removeprefix(f"--channel {value}: "), ctx, param) from None
+    def __init__(self) -> None:
+        from nava_eval.metrics.channels import READINGS
+
+        super().__init__(READINGS)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from nava_eval.metrics.channels import UnknownChannelError, check_channel
+
+        if value in self.choices:
+            return value
+        try:
+            check_channel(str(value))
+        except UnknownChannelError as exc:
+            self.fail(str(exc).split(": ", 1)[-1], param, ctx)  # click names the option itself
+        return super().convert(value, param, ctx)
 
 
 channel_option = click.option(
     "--channel",
-    metavar="left|right|mean",
-    callback=_check_channel,
+    type=ChannelChoice(),
     help="Audio metrics (wer, wer_sensevoice, sim, sim_speakers, audiobox, clap, dnsmos): read this channel of "
     "the generated file instead of the one the official protocol reads; the scores get their own "
     "protocol id (<protocol>+channel-<reading>). NAVA writes L/R stereo, no speech/scene split.",
