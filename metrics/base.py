@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
+from nava_eval.direction import Direction
 from nava_eval.errors import UnknownName
 from nava_eval.lazy import load
 from nava_eval.rundir.unit import Unit
@@ -40,7 +41,6 @@ __all__ = [
 #: The protocol suffix of a metric run with tiny seeded random networks (scores meaningless).
 SMOKE_SUFFIX = "+smoke-random-weights"
 
-Direction = Literal["higher", "lower"]
 Requirement = Literal["video", "audio", "reference_text", "reference_audio", "language"]
 
 

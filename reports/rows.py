@@ -169,7 +169,7 @@ def published_rows(frame: pd.DataFrame) -> list[dict[str, object]]:
                 "set": rec["split"],
                 "field": rec["metric"],
                 "protocol": rec["protocol"],
-                "direction": "higher" if rec["higher_is_better"] else "lower",
+                "direction": rec["direction"],
                 "value": float(rec["value"]),
                 "ci_lo": math.nan,
                 "ci_hi": math.nan,

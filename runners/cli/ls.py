@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from nava_eval import direction
+
 
 def _benchmark_lines() -> list[str]:
     from nava_eval.benchmarks.base import benchmark_entries, get_benchmark
@@ -35,7 +37,7 @@ def _metric_lines() -> list[str]:
         lines.append(f"  {name:<16} protocol {entry.protocol}")
         lines.append(f"      {entry.description}")
         for fld in entry.fields:
-            arrow = "↑ higher is better" if fld.direction == "higher" else "↓ lower is better"
+            arrow = f"{direction.arrow(fld.direction)} {direction.describe(fld.direction)}"
             unit = f" [{fld.unit}]" if fld.unit else ""
             extra = []
             if fld.protocol:
