@@ -185,6 +185,7 @@ def test_score_files_channel_option(clips: dict[str, Path]) -> None:
     assert no_option.exit_code == 1 and "'ib' has no channel option" in no_option.output
 
 
+@pytest.mark.slow  # the real ONNX networks: about 8 s per route
 @pytest.mark.parametrize("route", ["direct", "ffmpeg"])
 def test_dnsmos_reads_the_chosen_channel_on_both_routes(clips: dict[str, Path], route: str) -> None:
     # Official: a stereo wav fails on the direct route and is downmixed (-ac 1) on the ffmpeg route.

@@ -44,6 +44,7 @@ def _scores(run: Path) -> dict[str, float]:
     return {d["protocol"]: d["values"]["cosine"] for d in lines}
 
 
+@pytest.mark.slow  # three scoring commands: about 10 s
 def test_score_channel_right_is_its_own_protocol(tmp_path: Path) -> None:
     from nava_eval.runners.cli.main import cli
 
