@@ -24,20 +24,22 @@ def planned_seeds(
     dp_size: int,
     universe: list[Any] | None = None,
     run_seeds: list[int | None] | None = None,
+    gen_turn: int = 1,
 ) -> dict[Unit, dict[str, Any]]:
     """unit → how its noise is seeded, from the function generation itself plans with."""
     out: dict[Unit, dict[str, Any]] = {}
-    planned = planned_unit_seeds(samples, dp_size, seed, policy, universe, run_seeds or [None])
+    run_seeds = run_seeds or [None]
+    planned = planned_unit_seeds(samples, dp_size, seed, policy, universe, run_seeds, gen_turn)
+    turn = {r: t for t, r in enumerate(run_seeds)} if gen_turn > 1 else {}
     for unit, (unit_seed, info) in planned.items():
+        entry: dict[str, Any] = {"seed": unit_seed}
         if info.get("policy") == "official-rank":
-            base = seed if unit.seed is None else unit.seed
-            out[unit] = {
-                "seed": unit_seed,
-                "dp_group": info["stream_seed"] - base,  # group g's streams are seeded base + g
-                "stream_position": info["stream_position"],
-            }
-        else:
-            out[unit] = {"seed": unit_seed}
+            # group g's streams are seeded base + g; --gen-turn passes all continue the streams of `seed`
+            base = seed if unit.seed is None or gen_turn > 1 else unit.seed
+            entry.update(dp_group=info["stream_seed"] - base, stream_position=info["stream_position"])
+        if unit.seed in turn:
+            entry["gen_turn"] = turn[unit.seed]
+        out[unit] = entry
     return out
 
 
@@ -53,7 +55,9 @@ def dry_run_plan(request: RunRequest) -> dict[str, Any]:
     preset = prepared.preset
     dp_size = max(1, request.nproc // max(1, request.sp))
     run_seeds = prepared.spec.seeds or [None]
-    planned = planned_seeds(prepared.samples, gen.seed, gen.seed_policy, dp_size, universe, run_seeds)
+    planned = planned_seeds(
+        prepared.samples, gen.seed, gen.seed_policy, dp_size, universe, run_seeds, gen.gen_turn
+    )
     modes = sorted({s.mode for s in prepared.samples})
     weights = weight_files(gen)
     if weights["dit"] is not None:
@@ -85,6 +89,8 @@ def dry_run_plan(request: RunRequest) -> dict[str, Any]:
         "seed": gen.seed,
         "seeds": prepared.spec.seeds,  # a multi-seed run's run seeds (each sample once per seed)
         "seed_policy": gen.seed_policy,
+        # the release's --gen_turn: passes over the data, pass t = run seed seed + t
+        "gen_turn": gen.gen_turn,
         "layout": {"nproc": request.nproc, "sp": request.sp, "dp_groups": dp_size},
         "run_dir": str(prepared.run_dir.root),
         "data_dir": (

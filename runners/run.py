@@ -184,6 +184,26 @@ def resolve_seeds(request: RunRequest) -> tuple[dict[str, Any], list[int] | None
     return overrides, (seeds if len(seeds) > 1 else None)
 
 
+def gen_turn_seeds(request: RunRequest, settings: GenerationSettings) -> list[int]:
+    """--gen-turn N: the N passes of the release's loop as the run seeds seed, seed + 1, …, seed + N − 1.
+
+    Each pass's samples keep the one key Unit(item, run seed); which noise a pass draws is decided in
+    runners.generate (per-sample: from its run seed; official-rank: the seed's streams, continued).
+    """
+    if request.seeds:
+        raise InvalidValue(
+            "give --gen-turn or --seeds/--num-seeds, not both: --gen-turn N is N passes with run seeds "
+            f"{settings.seed}..{settings.seed + settings.gen_turn - 1}"
+        )
+    if request.benchmark == "seedtts":
+        raise InvalidValue(
+            "--gen-turn does not apply to seedtts: the release's Seed-TTS mode writes one file per utterance "
+            "without a pass suffix, so every pass after the first finds it and generates nothing. For "
+            "several generations per utterance use --num-seeds N"
+        )
+    return list(seed_list(settings.seed, settings.gen_turn))
+
+
 def seed_list(first: int, count: int) -> tuple[int, ...]:
     """--num-seeds N: N consecutive run seeds from `first` (the preset's seed unless --seed is given)."""
     from nava_eval.runners.seeds import check_run_seeds
@@ -207,6 +227,8 @@ def prepare_run(
     preset = get_preset(request.preset_name(), request.benchmark)
     overrides, seeds = resolve_seeds(request)
     settings = generation_settings(preset, overrides)
+    if settings.gen_turn > 1:
+        seeds = gen_turn_seeds(request, settings)
     _check_request(request)
     run_root = request.resolved_run_dir()
     run_dir = RunDir(run_root)

@@ -87,6 +87,10 @@ class GenerationSettings:
     # VerseBench: "error" refuses an item without its first-frame image; "t2av" generates it without one,
     # as the release silently does.
     missing_image: str = "error"
+    # The release's --gen_turn N: N passes over the data. Pass t is the run seed seed + t (the run's
+    # `seeds`), so every generation keeps the one key Unit(item, seed); under official-rank a pass's
+    # noise continues the stream the earlier passes drew from, as the release's loop does.
+    gen_turn: int = 1
 
     def __post_init__(self) -> None:
         choices = {
@@ -100,9 +104,11 @@ class GenerationSettings:
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
                 raise InvalidValue(f"{name} must be one of {', '.join(valid)}, got {getattr(self, name)!r}")
+        if isinstance(self.gen_turn, bool) or not isinstance(self.gen_turn, int) or self.gen_turn < 1:
+            raise InvalidValue(f"gen_turn must be an integer of at least 1, got {self.gen_turn!r}")
 
 
-_LATER_DEFAULTS: dict[str, Any] = {"sampler": "unipc", "missing_image": "error"}
+_LATER_DEFAULTS: dict[str, Any] = {"sampler": "unipc", "missing_image": "error", "gen_turn": 1}
 
 
 @dataclass(frozen=True)

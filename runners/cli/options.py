@@ -180,6 +180,14 @@ def run_options(func: Callable) -> Callable:
                 help="N run seeds counted up from --seed (default 100): 100,101,…",
             ),
             click.option(
+                "--gen-turn",
+                type=click.IntRange(1, MAX_SEEDS),
+                help="The release's --gen_turn N: N passes over the data, each item generated once per pass. "
+                "Pass t is run seed seed + t (outputs/seed<S>/…, keyed by (item, seed) like --num-seeds); "
+                "under --seed-policy official-rank every pass continues the one noise stream, as the "
+                "release's loop does. Every shipped script passes 1.",
+            ),
+            click.option(
                 "--seed-policy",
                 type=click.Choice(["per-sample", "official-rank"]),
                 help="per-sample (default): each sample's noise seeded from the run seed and its id, "
@@ -348,6 +356,7 @@ def build_request(benchmark: str, kwargs: dict[str, Any], config: dict[str, Any]
             "sampler",
             "dit_file",
             "missing_image",
+            "gen_turn",
         )
         if kwargs.get(name) is not None
     }
