@@ -47,7 +47,7 @@ def dry_run_plan(request: RunRequest) -> dict[str, Any]:
     """Everything `run`/`generate` would do with `request`, resolved, as a JSON-ready dict."""
     scratch = Path(tempfile.mkdtemp(prefix="nava-eval-dry-run-"))
     try:
-        prepared = prepare_run(request, write=False, smoke_data_root=scratch)
+        prepared = prepare_run(request, write=False, smoke_data_root=scratch, rewrite_mode="plan")
         universe = stream_universe(prepared)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -86,6 +86,7 @@ def dry_run_plan(request: RunRequest) -> dict[str, Any]:
         "t2a_seconds": gen.t2a_seconds if "t2a" in modes else None,
         "prompt_source": request.prompt_source
         or ("nava" if prepared.spec.benchmark == "versebench" else None),
+        "rewrite": _rewrite_plan(prepared),
         "seed": gen.seed,
         "seeds": prepared.spec.seeds,  # a multi-seed run's run seeds (each sample once per seed)
         "seed_policy": gen.seed_policy,
@@ -108,6 +109,7 @@ def dry_run_plan(request: RunRequest) -> dict[str, Any]:
                 **({"run_seed": r} if r is not None else {}),
                 **planned[Unit(s.id, r)],
                 **_sample_shape(s, gen),
+                **_sample_rewrite(s, prepared.spec.rewrite),
             }
             for r in run_seeds
             for s in prepared.samples
@@ -140,3 +142,28 @@ def _sample_shape(sample: Any, gen: Any) -> dict[str, Any]:
         return {"size": f"image bucket at {gen.image_bucket}", "latent_frames": frames}
     width, height = sample.meta.get("width", gen.width), sample.meta.get("height", gen.height)
     return {"size": f"{width}x{height}", "latent_frames": frames}
+
+
+def _rewrite_plan(prepared: Any) -> dict[str, Any] | None:
+    """--rewrite: the rewriter's settings and how many prompts the cache already holds."""
+    spec = prepared.spec.rewrite
+    if spec is None:
+        return None
+    from nava_eval.rundir.schema import to_dict
+
+    cached = sum(1 for s in prepared.samples if "rewrite_key" in s.meta)
+    return {**to_dict(spec), "cached": cached, "to_rewrite": len(prepared.samples) - cached}
+
+
+def _sample_rewrite(sample: Any, spec: Any) -> dict[str, Any]:
+    """The prompt a sample generates from: its cached rewrite (with key), or not rewritten yet."""
+    if spec is None:
+        return {}
+    key = sample.meta.get("rewrite_key")
+    if key is None:
+        return {"rewrite": {"cache_key": spec.cache_key(sample.prompt), "cached": False}}
+    return {
+        "rewrite": {"cache_key": key, "cached": True},
+        "original_prompt": sample.meta["original_prompt"],
+        "prompt": sample.prompt,
+    }

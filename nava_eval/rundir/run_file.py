@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from nava_eval.errors import InvalidValue
 from nava_eval.rundir.records import RUN_SCHEMA, Provenance
+from nava_eval.rundir.rewrites import RewriteSpec, RewrittenPrompt
 from nava_eval.rundir.schema import SchemaError, from_dict, to_dict
 
 SampleMode = Literal["t2av", "i2av", "t2a", "tts"]
@@ -159,6 +160,7 @@ class RunSpec:
     seeds: list[int] | None = None
     imported: ImportSource | None = None
     prompt_source: str | None = None  # versebench: "nava" (None) or "official"
+    rewrite: RewriteSpec | None = None  # prompts rewritten before generation (run.json `rewrites` lists them)
 
     @property
     def model(self) -> str:
@@ -202,6 +204,8 @@ class RunSpec:
             payload["generation"] = generation
         if self.prompt_source not in (None, "nava"):
             payload["prompt_source"] = self.prompt_source
+        if self.rewrite is not None:
+            payload["rewrite"] = self.rewrite.sampling()
         if self.seeds is not None:
             payload["seeds"] = list(self.seeds)
         if self.imported is not None:
@@ -225,6 +229,8 @@ class RunFile:
     # Every option of the invoking command as resolved (config file, command line, defaults);
     # `nava-eval run --config RUN/run.json` replays it.
     config: dict[str, Any] = field(default_factory=dict)
+    # With spec.rewrite: each item's prompt as given and as generated from (and its rewrite cache key).
+    rewrites: list[RewrittenPrompt] = field(default_factory=list)
 
 
 def load_run_file(run_dir: str | Path) -> RunFile:
