@@ -310,7 +310,7 @@ def rewrite_options(func: Callable, flag: bool = True) -> Callable:
         ),
         click.option(
             "--rewrite-cache",
-            type=UserPath(file_okay=False, path_type=Path),
+            type=UserPath(path_type=Path),
             help="Rewrite cache folder (default $NAVA_EVAL_HOME/rewrites, i.e. ~/.cache/nava-eval/rewrites).",
         ),
     ]
