@@ -172,6 +172,19 @@ class TransformersBackend:
         self._model = model.to(device).eval()
         self.device = device
 
+    def close(self) -> None:
+        """Free the model (and the GPU memory it held) before NAVA loads."""
+        if self._model is None:
+            return
+        self._model = self._tokenizer = None
+        import gc
+
+        import torch
+
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
     def complete(self, system: str, user: str, spec: RewriteSpec, seed: int) -> str:
         import torch
 

@@ -300,7 +300,12 @@ def _rewrite_prompts(
         request.rewrite_timeout_s,
         with_model=mode == "rewrite",
     )
-    out, records = rewrite_samples(samples, rewriter, mode, request.progress, request.timeout_s)
+    try:
+        out, records = rewrite_samples(samples, rewriter, mode, request.progress, request.timeout_s)
+    finally:
+        close = getattr(rewriter.backend, "close", None)
+        if close is not None:  # a local rewrite model leaves the GPU to NAVA
+            close()
     return out, records, rewriter.spec
 
 

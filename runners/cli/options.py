@@ -302,6 +302,21 @@ def rewrite_options(func: Callable, flag: bool = True) -> Callable:
             "span is refused.",
         ),
         click.option(
+            "--rewrite-max-tokens",
+            type=click.IntRange(1, 32768),
+            default=4096,
+            show_default=True,
+            help="New tokens per rewrite, thinking included (4096: pe_src and the ComfyUI node; "
+            "inference_nava.py --rewrite used 2048).",
+        ),
+        click.option(
+            "--rewrite-seed",
+            type=SEED,
+            default=42,
+            show_default=True,
+            help="Sampling seed of the first try (the ComfyUI node's 42); try k uses seed + k - 1.",
+        ),
+        click.option(
             "--rewrite-timeout",
             type=FiniteFloatRange(min=0, max=MAX_TIMEOUT_S, min_open=True),
             default=60.0,
@@ -343,6 +358,8 @@ def rewrite_spec(kwargs: dict[str, Any], always: bool = False):
         model=kwargs.get("rewrite_model") or RewriteSpec.model,
         instruction=kwargs.get("rewrite_instruction") or RewriteSpec.instruction,
         attempts=kwargs.get("rewrite_attempts") or RewriteSpec.attempts,
+        max_new_tokens=kwargs.get("rewrite_max_tokens") or RewriteSpec.max_new_tokens,
+        seed=RewriteSpec.seed if kwargs.get("rewrite_seed") is None else kwargs["rewrite_seed"],
         backend="server" if server else "transformers",
         server=server,
     )
