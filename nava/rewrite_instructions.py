@@ -73,7 +73,7 @@ GRADIO = Instruction(
 思考要求：你只需要进行一轮简短思考（分析用户意图、确定风格和结构），然后立即输出最终 prompt。禁止反复推敲、多轮修改或自我检查。思考结束后直接给出最终结果，不要再回头修改。""",
     source="gradio_demo/rewrite_single.py (SYSTEM_PROMPT)",
     commit="7cb443c60e5c66b5e18ecbbb2b4f024670062c73",
-    used_by="gradio_demo/rewrite_single.py (the Gradio demo's local rewriter); pe-single's older wording plus a last paragraph asking for one short round of thinking",
+    used_by="the Gradio demo's Rewrite button (gradio_demo/gradio_server.py imports it; default model Qwen3-30B-A3B-Instruct-2507-FP8) and gradio_demo/rewrite_single.py; pe-single's older wording plus a last paragraph asking for one short round of thinking",
 )
 
 INFERENCE = Instruction(
