@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 
 from nava_eval.benchmarks.base import Sample
-from nava_eval.rundir.records import load_sample_records
+from nava_eval.rundir.records import load_results, load_sample_records, load_score_records
 from nava_eval.rundir.run_file import GenerationSettings
 from nava_eval.rundir.unit import Unit
 from nava_eval.runners.cli.main import cli
@@ -161,8 +161,9 @@ def test_smoke_run_with_two_passes(tmp_path: Path) -> None:
     ids = tmp_path / "ids.txt"
     ids.write_text("00000\n")
     run = tmp_path / "gt"
-    args = ["generate", "versebench", "--preset", "smoke", "--ids", str(ids), "--gen-turn", "2",
-            "--seed-policy", "official-rank", "--run-dir", str(run), "--no-progress"]  # fmt: skip
+    args = ["run", "versebench", "--preset", "smoke", "--ids", str(ids), "--gen-turn", "2",
+            "--seed-policy", "official-rank", "--metrics", "audio_amplitude", "--run-dir", str(run),
+            "--no-progress"]  # fmt: skip
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     records = load_sample_records(run / "samples.jsonl")
@@ -174,10 +175,14 @@ def test_smoke_run_with_two_passes(tmp_path: Path) -> None:
     assert by_pass[100].output_sha256 != by_pass[101].output_sha256
     assert by_pass[100].inputs_sha256 != by_pass[101].inputs_sha256
     assert by_pass[101].inputs["noise"]["gen_turn"] == 1
+    scores = load_score_records(run / "scores/audio_amplitude.jsonl")
+    assert sorted((r.id, r.run_seed) for r in scores) == [("00000", 100), ("00000", 101)]
+    assert load_results(run).seeds == [100, 101]
     again = CliRunner().invoke(cli, args, catch_exceptions=False)
-    assert again.exit_code == 0 and "0 generated" in again.output
+    assert again.exit_code == 0 and "0 generated" in again.output and "2 cached" in again.output
     (run / "outputs/seed101/set1/00000.mp4").unlink()  # only that pass is made again
     third = CliRunner().invoke(cli, args, catch_exceptions=False)
-    assert "1 generated" in third.output, third.output
+    # the same noise gives the same bytes, so the pass's score (keyed by output sha256) stays valid
+    assert "1 generated" in third.output and "2 cached" in third.output, third.output
     remade = {r.run_seed: r for r in load_sample_records(run / "samples.jsonl")}
     assert remade[101].output_sha256 == by_pass[101].output_sha256  # the same noise, the same bytes
