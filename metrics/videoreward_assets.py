@@ -153,14 +153,15 @@ FULL_CONFIG: dict[str, Any] = {
     "rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]},
     "vocab_size": RESIZED_VOCAB,
 }
-#: The fields a tiny test network changes (head_dim stays 128 so mrope_section stays the release's).
+#: The fields a tiny test network changes: head_dim stays 128 (so mrope_section stays the release's)
+#: and 4 query heads share the release's 2 key/value heads (grouped-query attention, as the release).
 TINY_SIZES: dict[str, Any] = {
-    "hidden_size": 256,
-    "intermediate_size": 512,
+    "hidden_size": 512,
+    "intermediate_size": 1024,
     "num_hidden_layers": 2,
-    "num_attention_heads": 2,
+    "num_attention_heads": 4,
 }
-TINY_VISION_SIZES: dict[str, Any] = {"depth": 2, "embed_dim": 32, "num_heads": 2, "hidden_size": 256}
+TINY_VISION_SIZES: dict[str, Any] = {"depth": 2, "embed_dim": 32, "num_heads": 2, "hidden_size": 512}
 
 #: The release's preprocessor_config.json (Qwen2-VL-2B-Instruct).
 PREPROCESSOR_CONFIG: dict[str, Any] = {

@@ -90,9 +90,12 @@ class RewardNet(nn.Module):
 
 
 def qwen2vl_config(fields: Mapping[str, Any]) -> Any:
+    """Qwen2VLConfig from config.json fields (a deep copy: transformers fills nested dicts in place)."""
+    import copy
+
     from transformers import Qwen2VLConfig
 
-    return Qwen2VLConfig(**dict(fields))
+    return Qwen2VLConfig(**copy.deepcopy(dict(fields)))
 
 
 def build(config: Any, device: str = "cpu", seed: int | None = None) -> RewardNet:
