@@ -305,3 +305,47 @@ def test_release_folder_layouts(tmp_path: Path) -> None:
     (root / "model_config.json").unlink()
     with pytest.raises(vr.VideoRewardConfigError, match="model_config.json"):
         vr.release_files(root)
+
+
+#: Qwen/Qwen2-VL-2B's model.safetensors.index.json (the base layout VideoReward's model.pth extends):
+#: total_size 4417971200 bytes of bf16, no lm_head (tied), and these names.
+BASE_INDEX_BYTES = 4417971200
+LAYER_KEYS = (
+    "input_layernorm.weight", "post_attention_layernorm.weight", "mlp.down_proj.weight", "mlp.gate_proj.weight",
+    "mlp.up_proj.weight", "self_attn.k_proj.bias", "self_attn.k_proj.weight", "self_attn.o_proj.weight",
+    "self_attn.q_proj.bias", "self_attn.q_proj.weight", "self_attn.v_proj.bias", "self_attn.v_proj.weight",
+)  # fmt: skip
+BLOCK_KEYS = tuple(
+    f"{m}.{p}"
+    for m in ("attn.proj", "attn.qkv", "mlp.fc1", "mlp.fc2", "norm1", "norm2")
+    for p in ("bias", "weight")
+)
+MERGER_KEYS = ("ln_q.bias", "ln_q.weight", "mlp.0.bias", "mlp.0.weight", "mlp.2.bias", "mlp.2.weight")
+
+
+def test_full_size_network_has_the_base_checkpoints_names_and_size() -> None:
+    """At the release's size (meta device, no memory): our network minus LoRA and rm_head has exactly the
+    tensors of Qwen2-VL-2B's index (names in its layout) and its 2,208,985,600 parameters."""
+    import torch
+
+    from nava_eval.metrics import videoreward_model as vm
+
+    with torch.device("meta"):
+        net = vm.RewardNet(vm.qwen2vl_config({**assets.FULL_CONFIG, "vocab_size": 151936}))
+    ours = {k: v for k, v in net.state_dict().items() if ".lora_" not in k and not k.startswith("rm_head.")}
+
+    def base_name(key: str) -> str:
+        key = key.replace(".base.", ".")
+        if key.startswith("model.visual."):
+            return key.removeprefix("model.")
+        return "model." + key.removeprefix("model.language_model.")
+
+    expected = {"model.embed_tokens.weight", "model.norm.weight", "visual.patch_embed.proj.weight"}
+    expected |= {f"model.layers.{i}.{k}" for i in range(28) for k in LAYER_KEYS}
+    expected |= {f"visual.blocks.{i}.{k}" for i in range(32) for k in BLOCK_KEYS}
+    expected |= {f"visual.merger.{k}" for k in MERGER_KEYS}
+    assert {base_name(k) for k in ours} == expected
+    assert sum(v.numel() for v in ours.values()) * 2 == BASE_INDEX_BYTES
+    lora = net.model.language_model.layers[0].self_attn.k_proj
+    assert tuple(lora.lora_A.weight.shape) == (64, 1536) and tuple(lora.lora_B.weight.shape) == (256, 64)
+    assert tuple(net.rm_head.weight.shape) == (1, 1536)
