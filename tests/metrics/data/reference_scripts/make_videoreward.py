@@ -4,7 +4,11 @@ Run in a plain venv with MOVA's `evaluation/envs/requirements_visual.txt` (all l
 resolver gave transformers 5.25.0, peft 0.21.2, decord 0.6.0, torchvision 0.29.1, numpy 2.4.6) and
 torch 2.14.1 CPU instead of a CUDA build:
 
-    python make_videoreward.py MOVA_VIDEO_REWARD_DIR OUT.json [WORK_DIR]
+    python make_videoreward.py MOVA_VIDEO_REWARD_DIR OUT.json tiny|full [WORK_DIR]
+
+`full` is the release's size (2.2B parameters, bf16 weights, about 10 GB of memory: run it under
+`flock /work/scratch/bigmem.lock`) on FULL_CLIP_NAMES only, one clip per forward (no batch, no
+__main__ run); `tiny` runs every clip, a padded batch and the script's __main__.
 
 MOVA_VIDEO_REWARD_DIR holds OpenMOSS/MOVA's `evaluation/metrics/video_reward/*.py` (commit in OUT),
 used unmodified: `VideoVLMRewardInference` (create_model_and_processor, load_model_from_checkpoint,
@@ -60,6 +64,7 @@ CASES = (
     ("long_8s_24fps", "set3", "An eight-second busy scene with many jumps."),
     ("one_frame", "set3", "A single frame."),
 )
+FULL_CLIP_NAMES = ("portrait_2997fps", "short_0p4s", "one_frame")
 INFERENCE_CONFIG = {"VQ_mean": 3.6757, "VQ_std": 2.2476, "MQ_mean": 1.1646, "MQ_std": 1.3811, "TA_mean": 2.8105,
                     "TA_std": 2.5121}  # fmt: skip
 
@@ -78,12 +83,16 @@ def random_tensor(key: str, shape: list[int]):
     return 0.02 * x
 
 
-def random_state(release_shapes: dict[str, list[int]]) -> dict:
+def random_state(release_shapes: dict[str, list[int]], dtype=None) -> dict:
     """The whole release-layout state dict (the tests rebuild it from the shapes in the JSON).
 
-    Qwen2-VL-2B ties lm_head to embed_tokens, so the release saves one tensor under both names.
+    `dtype` (the full size: bfloat16) casts each tensor as it is drawn. Qwen2-VL-2B ties lm_head to
+    embed_tokens, so the release saves one tensor under both names.
     """
-    state = {k: random_tensor(k, s) for k, s in sorted(release_shapes.items())}
+    state = {}
+    for k, s in sorted(release_shapes.items()):
+        x = random_tensor(k, s)
+        state[k] = x if dtype is None else x.to(dtype)
     state["base_model.model.lm_head.weight"] = state["base_model.model.model.embed_tokens.weight"]
     return state
 
@@ -133,7 +142,7 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def main(official: Path, out_json: Path, work: Path) -> None:
+def main(official: Path, out_json: Path, size: str, work: Path) -> None:
     import torch
     import transformers.training_args as targs
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
@@ -152,12 +161,15 @@ def main(official: Path, out_json: Path, work: Path) -> None:
     work.mkdir(parents=True, exist_ok=True)
     built = {s.name: clips.build_clip(s, work / "clips", clips_ffmpeg()) for s in clips.CLIPS}
 
-    base = assets.write_model_folder(work / "qwen2vl_tiny", tiny=True)
+    tiny = size == "tiny"
+    base = assets.write_model_folder(work / f"qwen2vl_{size}", tiny=tiny)
     # the base folder's own weights: any (load_model_from_checkpoint replaces every tensor)
     torch.manual_seed(0)
-    Qwen2VLForConditionalGeneration(Qwen2VLConfig(**assets.model_config(True))).save_pretrained(base)
+    torch.set_default_dtype(torch.bfloat16)
+    Qwen2VLForConditionalGeneration(Qwen2VLConfig(**assets.model_config(tiny))).save_pretrained(base)
+    torch.set_default_dtype(torch.float32)
 
-    ckpt = work / "videoreward_ckpt"
+    ckpt = work / f"videoreward_ckpt_{size}"
     (ckpt / "checkpoint-1").mkdir(parents=True, exist_ok=True)
     cfg = model_config_json(base)
     (ckpt / "model_config.json").write_text(json.dumps(cfg, indent=2))
@@ -171,14 +183,16 @@ def main(official: Path, out_json: Path, work: Path) -> None:
     official_keys = {k: list(v.shape) for k, v in model.state_dict().items()}
     release_shapes = {assets.new_to_release(k): s for k, s in official_keys.items()}
     del model
-    torch.save(random_state(release_shapes), ckpt / "checkpoint-1" / "model.pth")
+    state = random_state(release_shapes, None if tiny else torch.bfloat16)
+    torch.save(state, ckpt / "checkpoint-1" / "model.pth")
+    del state
 
     inferencer = evr.VideoVLMRewardInference(str(ckpt), load_from_pretrained_step=1, device="cpu")
     dtypes = sorted({str(p.dtype) for p in inferencer.model.parameters()})
     lora_dtypes = sorted({str(p.dtype) for n, p in inferencer.model.named_parameters() if "lora_" in n})
 
     cases, failures = [], []
-    for name, set_name, prompt in CASES:
+    for name, set_name, prompt in CASES if tiny else [c for c in CASES if c[0] in FULL_CLIP_NAMES]:
         path = str(built[name])
         case = {"name": name, "set": set_name, "prompt": prompt, "sha256": clips.sha256(built[name])}
         try:
@@ -188,7 +202,11 @@ def main(official: Path, out_json: Path, work: Path) -> None:
             with torch.no_grad():
                 batch = inferencer.prepare_batch([path], [prompt], fps=assets.SAMPLING_FPS)
                 normed = inferencer.reward([path], [prompt], fps=assets.SAMPLING_FPS, use_norm=True)[0]
-                raw = inferencer.reward([path], [prompt], fps=assets.SAMPLING_FPS, use_norm=False)[0]
+                raw = (
+                    inferencer.reward([path], [prompt], fps=assets.SAMPLING_FPS, use_norm=False)[0]
+                    if tiny
+                    else normed
+                )
         except Exception as exc:  # noqa: BLE001 (the official refusal is part of the reference)
             failures.append({**case, "error": f"{type(exc).__name__}: {exc}"})
             continue
@@ -220,73 +238,11 @@ def main(official: Path, out_json: Path, work: Path) -> None:
             pixel_values_shape=list(pixels.shape),
             pixel_values_sha256=_sha(pixels.numpy().tobytes()),
             pixel_values_sum=float(pixels.double().sum()),
-            raw={k: raw[k] for k in ("VQ", "MQ", "TA")},
+            raw={k: raw[k] for k in ("VQ", "MQ", "TA")} if tiny else None,
             rewards=normed,
         )
         cases.append(case)
 
-    # one batch of every clip that scores, padded together (MOVA's --batch_size 50)
-    ok = [c for c in cases]
-    with torch.no_grad():
-        batched = inferencer.reward(
-            [str(built[c["name"]]) for c in ok],
-            [c["prompt"] for c in ok],
-            fps=assets.SAMPLING_FPS,
-            use_norm=True,
-        )
-
-    # MOVA's __main__: per-set (category) means, then "all" = mean of the set means
-    exp = work / "exp"
-    meta: dict[str, dict] = {}
-    for i, c in enumerate(ok):
-        folder = exp / "eval_videos" / "step_1" / c["set"]
-        folder.mkdir(parents=True, exist_ok=True)
-        link = folder / f"{i:08d}_video_{c['name']}.mp4"
-        if not link.exists():
-            link.symlink_to(built[c["name"]])
-        meta.setdefault(c["set"], {})[f"{i:08d}"] = {"prompt": c["prompt"]}
-    (work / "meta.json").write_text(json.dumps(meta, ensure_ascii=False))
-    argv = [
-        "eval_video_reward.py",
-        "-i",
-        str(exp),
-        "--prompt_meta_json",
-        str(work / "meta.json"),
-        "--reward_model",
-        str(ckpt),
-        "--reward_step",
-        "1",
-        "--fps",
-        "2",
-        "--device",
-        "cpu",
-        "--batch_size",
-        "2",
-    ]
-    runner = (  # the script's __main__ as MOVA's run_eval.sh runs it, with the same bf16 shim
-        "import runpy, sys; import transformers.training_args as t; t.is_torch_bf16_gpu_available = lambda: True; "
-        f"sys.argv = {argv!r}; runpy.run_path('eval_video_reward.py', run_name='__main__')"
-    )
-    subprocess.run([sys.executable, "-c", runner], check=True, cwd=official)  # fmt: skip
-    aggregate = json.loads((exp / "eval_videos" / "eval_video_reward_results.json").read_text())
-
-    # vision_process.py's sampling and resizing rules on a grid (errors included), beyond the clips
-    def _official(fn, *args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except ValueError as exc:
-            return f"ValueError: {exc}"
-
-    nframes_grid = [
-        [total, fps, _official(vp.smart_nframes, {"fps": assets.SAMPLING_FPS}, total, fps)]
-        for total in (1, 2, 3, 4, 5, 7, 10, 25, 49, 50, 51, 75, 100, 193, 241, 2000, 20000)
-        for fps in (8.0, 23.976023976023978, 24.0, 25.0, 29.97002997002997, 30.0, 60.0)
-    ]
-    resize_grid = [
-        [h, w, _official(vp.smart_resize, h, w, 28, assets.VIDEO_MIN_PIXELS, assets.MAX_FRAME_PIXELS)]
-        for h, w in ((64, 64), (120, 160), (144, 256), (240, 320), (320, 180), (480, 832), (704, 1280),
-                     (720, 1280), (1080, 1920), (1280, 704), (28, 5600), (10, 2010), (2010, 10), (333, 777))
-    ]  # fmt: skip
     versions = {
         p: metadata.version(p) for p in ("torch", "torchvision", "transformers", "peft", "decord", "numpy")
     }
@@ -296,20 +252,86 @@ def main(official: Path, out_json: Path, work: Path) -> None:
         "versions": versions,
         "official_param_dtypes": dtypes,
         "official_lora_dtypes": lora_dtypes,
-        "config": assets.model_config(True),
+        "size": size,
+        "config": assets.model_config(tiny),
         "model_config_json": {
             **cfg,
-            "model_config": {**cfg["model_config"], "model_name_or_path": "<tiny folder>"},
+            "model_config": {**cfg["model_config"], "model_name_or_path": f"<{size} folder>"},
         },
         "release_shapes": release_shapes,
         "official_keys": sorted(official_keys),
         "cases": cases,
         "failures": failures,
-        "batched": [{"name": c["name"], "rewards": r} for c, r in zip(ok, batched, strict=True)],
-        "aggregate": aggregate,
-        "smart_nframes": nframes_grid,
-        "smart_resize": resize_grid,
     }
+    if tiny:
+        # one batch of every clip that scores, padded together (MOVA's --batch_size 50)
+        ok = [c for c in cases]
+        with torch.no_grad():
+            batched = inferencer.reward(
+                [str(built[c["name"]]) for c in ok],
+                [c["prompt"] for c in ok],
+                fps=assets.SAMPLING_FPS,
+                use_norm=True,
+            )
+
+        # MOVA's __main__: per-set (category) means, then "all" = mean of the set means
+        exp = work / "exp"
+        meta: dict[str, dict] = {}
+        for i, c in enumerate(ok):
+            folder = exp / "eval_videos" / "step_1" / c["set"]
+            folder.mkdir(parents=True, exist_ok=True)
+            link = folder / f"{i:08d}_video_{c['name']}.mp4"
+            if not link.exists():
+                link.symlink_to(built[c["name"]])
+            meta.setdefault(c["set"], {})[f"{i:08d}"] = {"prompt": c["prompt"]}
+        (work / "meta.json").write_text(json.dumps(meta, ensure_ascii=False))
+        argv = [
+            "eval_video_reward.py",
+            "-i",
+            str(exp),
+            "--prompt_meta_json",
+            str(work / "meta.json"),
+            "--reward_model",
+            str(ckpt),
+            "--reward_step",
+            "1",
+            "--fps",
+            "2",
+            "--device",
+            "cpu",
+            "--batch_size",
+            "2",
+        ]
+        runner = (  # the script's __main__ as MOVA's run_eval.sh runs it, with the same bf16 shim
+            "import runpy, sys; import transformers.training_args as t; t.is_torch_bf16_gpu_available = lambda: True; "
+            f"sys.argv = {argv!r}; runpy.run_path('eval_video_reward.py', run_name='__main__')"
+        )
+        subprocess.run([sys.executable, "-c", runner], check=True, cwd=official)  # fmt: skip
+        aggregate = json.loads((exp / "eval_videos" / "eval_video_reward_results.json").read_text())
+
+        # vision_process.py's sampling and resizing rules on a grid (errors included), beyond the clips
+        def _official(fn, *args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except ValueError as exc:
+                return f"ValueError: {exc}"
+
+        nframes_grid = [
+            [total, fps, _official(vp.smart_nframes, {"fps": assets.SAMPLING_FPS}, total, fps)]
+            for total in (1, 2, 3, 4, 5, 7, 10, 25, 49, 50, 51, 75, 100, 193, 241, 2000, 20000)
+            for fps in (8.0, 23.976023976023978, 24.0, 25.0, 29.97002997002997, 30.0, 60.0)
+        ]
+        resize_grid = [
+            [h, w, _official(vp.smart_resize, h, w, 28, assets.VIDEO_MIN_PIXELS, assets.MAX_FRAME_PIXELS)]
+            for h, w in ((64, 64), (120, 160), (144, 256), (240, 320), (320, 180), (480, 832), (704, 1280),
+                         (720, 1280), (1080, 1920), (1280, 704), (28, 5600), (10, 2010), (2010, 10), (333, 777))
+        ]  # fmt: skip
+        out.update(
+            batched=[{"name": c["name"], "rewards": r} for c, r in zip(ok, batched, strict=True)],
+            aggregate=aggregate,
+            smart_nframes=nframes_grid,
+            smart_resize=resize_grid,
+        )
     out_json.write_text(json.dumps(out, indent=1, ensure_ascii=False))
 
 
@@ -320,5 +342,7 @@ def clips_ffmpeg() -> str:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve(),
-         Path(sys.argv[3] if len(sys.argv) > 3 else "vr_work").resolve())  # fmt: skip
+    if len(sys.argv) < 4 or sys.argv[3] not in ("tiny", "full"):
+        sys.exit(__doc__)
+    main(Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve(), sys.argv[3],
+         Path(sys.argv[4] if len(sys.argv) > 4 else "vr_work").resolve())  # fmt: skip
