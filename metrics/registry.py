@@ -19,6 +19,7 @@ METRICS = Registry(
         "wer_sensevoice": "nava_eval.metrics.wer_sensevoice:SenseVoiceWer",
         "audiobox": "nava_eval.metrics.audiobox:AudioboxAesthetics",
         "clap": "nava_eval.metrics.clap:ClapScore",
+        "kl": "nava_eval.metrics.kl:PasstKL",
         "sim": "nava_eval.metrics.speaker_similarity:SpeakerSimilarity",
         "dnsmos": "nava_eval.metrics.dnsmos:Dnsmos",
         "audio_amplitude": "nava_eval.metrics.audio_amplitude:AudioAmplitude",
