@@ -211,6 +211,7 @@ class VerseBench:
     # Speech metrics (sync, wer_sensevoice) only score items whose speech_prompt.text is non-empty
     # (metrics_for). The Verse-Bench toolkit (calculate_metrics.py) scores audiobox on every set1+set2
     # wav and clap (CS; FD against the ground truth in set2) on set1+set2 items with an audio_prompt.
+    # kl (PaSST KL against the ground-truth wav) on set2 items with an audio_prompt.
     # ID (DINOv3 frames vs the conditioning image) on every video of set1-3, pooled, as the toolkit.
     # Whisper `wer` (wer/versebench-v1) is no default: NAVA's WER column is the toolkit's SenseVoice WER.
     default_metrics: dict[str, tuple[str, ...]] = {
@@ -231,6 +232,7 @@ class VerseBench:
             "wer_sensevoice",
             "audiobox",
             "clap",
+            "kl",
             "ib",
             "audio_amplitude",
             "av_align",
@@ -248,11 +250,13 @@ class VerseBench:
         ),
     }
     speech_metrics = ("sync", "wer", "wer_sensevoice")
-    audio_prompt_metrics = ("clap",)  # items without an audio_prompt get no CS and no FD (the toolkit)
+    # Items without an audio_prompt get no CS, FD or KL (the toolkit).
+    audio_prompt_metrics = ("clap", "kl")
     # Fields whose official population or aggregation differs from the metric's (benchmarks.base.FieldRule).
     field_rules: dict[str, FieldRule] = {
         "fd": FieldRule(sets=("set2",)),  # the toolkit's FD compares set2 clips with their ground truth
         "fd_set": FieldRule(sets=("set2",)),
+        "kl": FieldRule(sets=("set2",)),  # the toolkit's KL: set2 clips against their ground-truth wavs
         # MOVA's toolkit publishes LSE-C/LSE-D on set3 only (all 100 set3 items carry speech text)
         "sync_c_mova": FieldRule(sets=("set3",)),
         "sync_d_mova": FieldRule(sets=("set3",)),

@@ -117,16 +117,18 @@ def test_metrics_per_set_and_per_item(layout):
         "id",
     )
     # IB-Score scores items without speech too
+    # set2 with an audio_prompt: KL against its ground-truth wav too (the toolkit's kl/kld_inferencer.py)
     assert bench.metrics_for(by_id["301"]) == (
         "video_quality",
         "audiobox",
         "clap",
+        "kl",
         "ib",
         "audio_amplitude",
         "av_align",
         "id",
     )
-    # 300 speaks but has no audio_prompt: no CLAP (the toolkit computes CS and FD only with one).
+    # 300 speaks but has no audio_prompt: no CLAP, no KL (the toolkit computes CS, FD and KL only with one).
     assert bench.metrics_for(by_id["300"]) == (
         "video_quality",
         "sync",
