@@ -222,3 +222,13 @@ def test_a_smoke_run_scores_with_a_tiny_seeded_network(wavs: Path) -> None:
     assert smoke.protocol == "kl/versebench-passt-v1+smoke-random-weights"
     [out] = smoke.score_batch([_item("a", wavs / "chirp_44k_1p2s.wav", wavs / "noise_16k_10s.wav")])
     assert out.status == "ok" and out.values["kl"] > 0
+
+
+def test_the_weight_entry_is_the_file_hear21passt_downloads(tiny: dict) -> None:
+    from nava_eval.metrics.weights import weight_specs
+    from nava_eval.metrics.weights_kl import PASST
+
+    spec = weight_specs()[PASST]
+    assert spec.url == tiny["checkpoint_url"]  # hear21passt default_cfgs["passt_s_swa_p16_128_ap476"]
+    assert spec.filename == tiny["checkpoint_url"].rsplit("/", 1)[1]
+    assert spec.used_by == ("kl",) and spec.license.startswith("Apache-2.0")
