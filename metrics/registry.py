@@ -21,6 +21,7 @@ METRICS = Registry(
         "clap": "nava_eval.metrics.clap:ClapScore",
         "kl": "nava_eval.metrics.kl:PasstKL",
         "sim": "nava_eval.metrics.speaker_similarity:SpeakerSimilarity",
+        "sim_speakers": "nava_eval.metrics.sim_speakers:SpeakerSpanSimilarity",
         "dnsmos": "nava_eval.metrics.dnsmos:Dnsmos",
         "audio_amplitude": "nava_eval.metrics.audio_amplitude:AudioAmplitude",
         "av_align": "nava_eval.metrics.av_align:AVAlign",

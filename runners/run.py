@@ -71,6 +71,9 @@ class RunRequest:
     rewrite: RewriteSpec | None = None  # jsonl: only: rewrite every prompt first (nava.rewrite)
     rewrite_cache: Path | None = None  # default $NAVA_EVAL_HOME/rewrites
     rewrite_timeout_s: float = 60.0  # per request to a --rewrite-server
+    channel: str | None = (
+        None  # audio metrics: another channel reading (a protocol variant; metrics.channels)
+    )
 
     def preset_name(self) -> str:
         """The preset asked for, else the benchmark's own."""

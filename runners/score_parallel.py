@@ -174,6 +174,7 @@ def score_in_process(prepared: Any, metrics: Sequence[str] | None = None) -> lis
                 smoke=prepared.spec.smoke,
                 weights=dict(request.scorer_weights),
                 benchmark=prepared.benchmark.name,
+                **metric_channel_options(name, request.channel),
             )
             for name in plan
         }
@@ -226,6 +227,20 @@ def score_in_process(prepared: Any, metrics: Sequence[str] | None = None) -> lis
     finally:
         if ctx is not None:
             dist_utils.destroy(ctx)
+
+
+def metric_channel_options(name: str, channel: str | None) -> dict[str, str]:
+    """`channel=` for a metric that offers another channel reading; a metric that does not keeps
+    its official reading (logged, so a user asking for one knows which metrics ignored it)."""
+    from nava_eval.metrics.base import metric_class
+    from nava_eval.metrics.channels import channel_options
+
+    options = channel_options(metric_class(name), channel)
+    if channel is not None and not options:
+        logger.warning(
+            "--channel %s: %s has no channel option; it reads as its official protocol", channel, name
+        )
+    return options
 
 
 def sharing_group(metrics: Any) -> list[Any]:
@@ -321,7 +336,7 @@ def _score_worker(run_root: Path, overrides: dict[str, Any], metrics: tuple[str,
 
 def scoring_overrides(request: Any) -> dict[str, Any]:
     """The RunRequest fields a scoring worker needs on top of run.json (load_prepared)."""
-    names = ("metrics", "scorer_weights", "device", "batch_size", "progress", "timeout_s", "nproc")
+    names = ("metrics", "scorer_weights", "device", "batch_size", "progress", "timeout_s", "nproc", "channel")
     return {name: getattr(request, name) for name in names}
 
 

@@ -122,6 +122,35 @@ allow_failures_option = click.option(
 )
 
 
+class ChannelChoice(click.Choice):
+    """left|right|mean; `speech`/`scene` are refused with the reason (NAVA writes no such split)."""
+
+    def __init__(self) -> None:
+        from nava_eval.metrics.channels import READINGS
+
+        super().__init__(READINGS)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from nava_eval.metrics.channels import UnknownChannelError, check_channel
+
+        if value in self.choices:
+            return value
+        try:
+            check_channel(str(value))
+        except UnknownChannelError as exc:
+            self.fail(str(exc).split(": ", 1)[-1], param, ctx)  # click names the option itself
+        return super().convert(value, param, ctx)
+
+
+channel_option = click.option(
+    "--channel",
+    type=ChannelChoice(),
+    help="Audio metrics (wer, wer_sensevoice, sim, sim_speakers, audiobox, clap, dnsmos): read this channel of "
+    "the generated file instead of the one the official protocol reads; the scores get their own "
+    "protocol id (<protocol>+channel-<reading>). NAVA writes L/R stereo, no speech/scene split.",
+)
+
+
 def run_options(func: Callable) -> Callable:
     for option in reversed(
         [
@@ -260,6 +289,7 @@ def run_options(func: Callable) -> Callable:
                 help="Samples per scoring batch.",
             ),
             click.option("--no-progress", is_flag=True, help="No progress bars (logs only)."),
+            channel_option,
         ]
     ):
         func = option(func)
@@ -497,6 +527,7 @@ def build_request(benchmark: str, kwargs: dict[str, Any], config: dict[str, Any]
         rewrite=rewrite_spec(kwargs),
         rewrite_cache=kwargs.get("rewrite_cache"),
         rewrite_timeout_s=kwargs.get("rewrite_timeout") or 60.0,
+        channel=kwargs.get("channel"),
     )
 
 
