@@ -22,6 +22,7 @@ import numpy as np
 
 from nava_eval.errors import UserError
 from nava_eval.metrics.base import BaseMetric, MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.channels import ChannelReading
 from nava_eval.metrics.speech_audio import AudioLoadError, NoAudioStreamError
 
 log = logging.getLogger(__name__)
@@ -58,13 +59,17 @@ class PasstWeightsError(UserError, ValueError):
     """The PaSST checkpoint cannot be used; the message says why and what to pass."""
 
 
-def load_32k_mono(path: Path) -> np.ndarray:
-    """librosa.load(path, sr=32000, mono=True): float32 channel mean, soxr HQ, librosa's length."""
+def load_32k_mono(path: Path, reading: ChannelReading | None = None) -> np.ndarray:
+    """librosa.load(path, sr=32000, mono=True): float32 channel mean, soxr HQ, librosa's length.
+
+    `reading` (`--channel`) takes another channel instead of the mean (metrics/channels.py).
+    """
     from nava_eval.metrics.clap_audio import resample_soxr_hq
     from nava_eval.metrics.speech_audio import load_audio
 
     audio = load_audio(path)
-    return resample_soxr_hq(audio.channel_mean(), audio.sample_rate, SAMPLE_RATE)
+    wave = audio.channel_mean() if reading is None else reading.select(audio).astype(np.float32)
+    return resample_soxr_hq(wave, audio.sample_rate, SAMPLE_RATE)
 
 
 def peak_normalize(wave: np.ndarray, path: Path | str = "") -> np.ndarray:
@@ -131,6 +136,8 @@ class PasstKL(BaseMetric):
     fields = KL_FIELDS
     requires = frozenset({"audio", "reference_audio"})
     weight_names = ("passt-s-swa-ap476",)
+    #: The toolkit reads with librosa.load(mono=True): the channel mean (metrics/channels.py).
+    official_channel = "mean"
     description = (
         "PaSST-S AudioSet classifier (hear21passt, Verse-Bench toolkit kl/kld_inferencer.py): "
         "KL(ground truth ‖ generated) of the window-mean class distributions, set2 items with an audio_prompt"
@@ -144,10 +151,14 @@ class PasstKL(BaseMetric):
         benchmark: str | None = None,
         batch_size: int | None = None,
         seed: int = 0,
+        channel: str | None = None,
         **options: Any,
     ) -> None:
-        self.reject_options(options, "batch_size, seed")
+        self.reject_options(options, "batch_size, seed, channel")
         super().__init__(smoke=smoke, weights=weights, benchmark=benchmark, batch_size=batch_size, seed=seed)
+        # The generated file's channel; a ground-truth wav is always read as the toolkit reads it.
+        self.reading = ChannelReading.of(self.name, self.official_channel, channel)
+        self.protocol = self.protocol_id(variant=self.reading.variant)
         self.model: Any = None
 
     def _loaded(self) -> bool:
@@ -176,9 +187,9 @@ class PasstKL(BaseMetric):
 
     # ------------------------------------------------------------------ probabilities
 
-    def prepare(self, path: Path) -> list[np.ndarray]:
+    def prepare(self, path: Path, reading: ChannelReading | None = None) -> list[np.ndarray]:
         """The toolkit's windows of one file (raises AudioLoadError, SilentAudioError, ClipTooShortError)."""
-        return toolkit_windows(peak_normalize(load_32k_mono(path), path), path)
+        return toolkit_windows(peak_normalize(load_32k_mono(path, reading), path), path)
 
     def _logits(self, windows: list[np.ndarray]) -> list[Any]:
         """PaSST logits [527] (float32 CPU tensors) of each window; equal lengths share a forward pass."""
@@ -200,8 +211,13 @@ class PasstKL(BaseMetric):
                     out[i] = row
         return out
 
-    def probabilities(self, files: Mapping[str, Path]) -> dict[str, np.ndarray | Exception]:
-        """key → softmax of the window-mean logits (or the error of that file), every window batched."""
+    def probabilities(
+        self, files: Mapping[str, Path], readings: Mapping[str, ChannelReading] | None = None
+    ) -> dict[str, np.ndarray | Exception]:
+        """key → softmax of the window-mean logits (or the error of that file), every window batched.
+
+        `readings` maps a key to its channel reading (default: the channel mean, as the toolkit).
+        """
         import torch
         import torch.nn.functional as F
 
@@ -211,7 +227,7 @@ class PasstKL(BaseMetric):
         windows: list[np.ndarray] = []
         for key, path in files.items():
             try:
-                ws = self.prepare(Path(path))
+                ws = self.prepare(Path(path), (readings or {}).get(key))
             except (AudioLoadError, ValueError) as exc:
                 out[key] = exc
                 continue
@@ -224,7 +240,7 @@ class PasstKL(BaseMetric):
             logits = []
             for key, n in owners:
                 try:
-                    logits.extend(self._logits(self.prepare(Path(files[key]))))
+                    logits.extend(self._logits(self.prepare(Path(files[key]), (readings or {}).get(key))))
                 except Exception as one_exc:
                     out[key] = RuntimeError(f"{files[key]}: {type(one_exc).__name__}: {one_exc}")
                     logits.extend([None] * n)
@@ -244,6 +260,7 @@ class PasstKL(BaseMetric):
         self.setup(self.device)
         outcomes: list[ScoreOutcome | None] = [None] * len(items)
         files: dict[str, Path] = {}
+        readings: dict[str, ChannelReading] = {}
         for i, item in enumerate(items):
             if item.reference_audio is None:
                 outcomes[i] = ScoreOutcome.skipped(
@@ -251,8 +268,9 @@ class PasstKL(BaseMetric):
                 )
                 continue
             files[f"gen:{i}"] = Path(item.output)  # keyed by batch position: two seeds of one item
+            readings[f"gen:{i}"] = self.reading
             files[f"ref:{Path(item.reference_audio)}"] = Path(item.reference_audio)  # one pass per file
-        probs = self.probabilities(files)
+        probs = self.probabilities(files, readings)
         for i, item in enumerate(items):
             if outcomes[i] is None:
                 ref = Path(item.reference_audio) if item.reference_audio is not None else Path()

@@ -232,3 +232,29 @@ def test_the_weight_entry_is_the_file_hear21passt_downloads(tiny: dict) -> None:
     assert spec.url == tiny["checkpoint_url"]  # hear21passt default_cfgs["passt_s_swa_p16_128_ap476"]
     assert spec.filename == tiny["checkpoint_url"].rsplit("/", 1)[1]
     assert spec.used_by == ("kl",) and spec.license.startswith("Apache-2.0")
+
+
+def test_channel_reads_the_chosen_channel_of_the_output_only(
+    metric: K.PasstKL, wavs: Path, tmp_path: Path
+) -> None:
+    """--channel right: the output's right channel (as a mono file of it scores); the ground truth keeps
+    the toolkit's channel mean, and the id says which reading was made."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(3)
+    t = np.arange(int(22050 * 3.0)) / 22050
+    left, right = 0.5 * np.sin(2 * np.pi * 440 * t), 0.3 * rng.standard_normal(t.size)
+    sf.write(tmp_path / "stereo.wav", np.stack([left, right], 1), 22050, subtype="PCM_16")
+    held, _ = sf.read(tmp_path / "stereo.wav", dtype="float64")
+    sf.write(tmp_path / "right.wav", held[:, 1], 22050, subtype="PCM_16")
+    gt = wavs / "tone_48k_5s_stereo.wav"
+    right_reader = K.PasstKL(batch_size=3, channel="right")
+    assert right_reader.protocol == "kl/versebench-passt-v1+channel-right"
+    right_reader.model = metric.model
+    [stereo] = right_reader.score_batch([_item("s", tmp_path / "stereo.wav", gt)])
+    [mono] = metric.score_batch([_item("m", tmp_path / "right.wav", gt)])
+    [official] = metric.score_batch([_item("s", tmp_path / "stereo.wav", gt)])
+    assert stereo.values["kl"] == pytest.approx(mono.values["kl"], abs=1e-6)
+    assert stereo.values["kl"] != pytest.approx(official.values["kl"], abs=1e-4)
+    [no_right] = right_reader.score_batch([_item("m", tmp_path / "right.wav", gt)])
+    assert no_right.status == "failed" and "no right channel" in (no_right.reason or "")
