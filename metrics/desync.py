@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from nava_eval.metrics.base import BaseMetric, MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.ib import DURATION_MARGIN  # the same run_eval.sh rule: video_second − 0.1
 from nava_eval.user_files import file_problem
 
 log = logging.getLogger(__name__)
 
 PROTOCOL = "desync/mova-synchformer-v1"
 WEIGHT_NAME = "synchformer"
-DURATION_MARGIN = 0.1  # run_eval.sh passes --duration "video_second - 0.1"
 SMOKE_MIN_SECONDS = 4.8  # smoke clips are 1.6 s; smoke mode lifts them to one 14-segment window
 
 FIELDS = (
