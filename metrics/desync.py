@@ -19,6 +19,7 @@ import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +52,20 @@ class SyncInputs:
     details: dict[str, Any]
 
 
-def mova_inputs(path: Path, video_second: float | None, smoke: bool = False) -> SyncInputs:
-    """MOVA's Synchformer inputs for one clip (`SyncInputError` when the toolkit would not score it)."""
+def mova_inputs(path: Path, video_second: float | None, smoke: bool = False, media: Any = None) -> SyncInputs:
+    """MOVA's Synchformer inputs for one clip (`SyncInputError` when the toolkit would not score it).
+
+    `media`: the pass's `MediaCache` (the clip decoded once with IB-Score's streams), else a private one.
+    """
     import torch
 
     from nava_eval.metrics import synchformer_inputs as si
     from nava_eval.metrics.ib import _container_seconds
-    from nava_eval.metrics.imagebind_data import IBInputError, decode_audio
+    from nava_eval.metrics.imagebind_data import IBInputError
+    from nava_eval.metrics.shared_media import MediaCache, MediaDecodeProblem
+
+    if media is None:
+        media = MediaCache(max_bytes=0)
 
     if (problem := file_problem(path)) is not None:
         raise FileNotFoundError(f"{path}: {problem}")
@@ -70,8 +78,8 @@ def mova_inputs(path: Path, video_second: float | None, smoke: bool = False) -> 
     if smoke:
         duration = max(duration, SMOKE_MIN_SECONDS)
     try:
-        audio = decode_audio(path)
-    except IBInputError as exc:
+        audio = media.audio(path)
+    except MediaDecodeProblem as exc:
         raise si.SyncInputError(f"{exc}: MOVA's dataset fails to load the item and drops it") from exc
     wave = si.mono_16k(audio.samples, audio.sample_rate)
     needed = int(si.SAMPLE_RATE * duration)
@@ -83,7 +91,10 @@ def mova_inputs(path: Path, video_second: float | None, smoke: bool = False) -> 
             )
         wave = torch.nn.functional.pad(wave, (0, needed - wave.shape[0]))
     wave = wave[:needed]
-    frames, decoded = si.video_frames(path, duration)
+    try:
+        frames, decoded = si.video_frames(path, duration, media)
+    except MediaDecodeProblem as exc:
+        raise si.SyncInputError(f"{exc}: MOVA's dataset fails to load the item and drops it") from exc
     n_video = si.segment_count(frames.shape[0], si.VIDEO_SEGMENT, si.VIDEO_STEP)
     n_audio = si.segment_count(needed, si.AUDIO_SEGMENT, si.AUDIO_STEP)
     if min(n_video, n_audio) < si.WINDOW_SEGMENTS:
@@ -191,6 +202,9 @@ class DeSync(BaseMetric):
     requires = frozenset({"video", "audio"})
     description = "DeSync: Synchformer audio-visual offset (s) as MOVA's evaluation toolkit computes it"
     weight_names = (WEIGHT_NAME,)
+    # MOVA's eval_av_quality decodes the 25-fps frames and the audio in the pass that feeds IB-Score too
+    media_frame_rates = (Fraction(25),)
+    media_audio = True
 
     def __init__(
         self,

@@ -69,12 +69,15 @@ def sync_transform(frames: torch.Tensor) -> torch.Tensor:
     return transform(frames).as_subclass(torch.Tensor)
 
 
-def video_frames(path: Path, duration: float) -> tuple[torch.Tensor, int]:
-    """The toolkit's ⌊25·duration⌋ frames, uint8 [T, 3, H, W], and how many the stream gave."""
-    from nava_eval.metrics import imagebind_data as ibd
+def video_frames(path: Path, duration: float, media: Any = None) -> tuple[torch.Tensor, int]:
+    """The toolkit's ⌊25·duration⌋ frames, uint8 [T, 3, H, W], and how many the stream gave.
+
+    `media`: a `MediaCache` to read through (shared by the metrics of a pass), else a private decode.
+    """
+    from nava_eval.metrics.shared_media import MediaCache
 
     count = int(float(SYNC_FPS) * duration)
-    frames = ibd.decode_frames_fps(path, SYNC_FPS, count)
+    frames = (media or MediaCache(max_bytes=0)).frames(path, SYNC_FPS, count)
     decoded = len(frames)
     if decoded < count:
         frames = np.concatenate([frames, np.repeat(frames[-1:], count - decoded, axis=0)])

@@ -235,6 +235,21 @@ def test_segments_of_several_clips_share_forwards_and_stay_apart(built: dict[str
         )
 
 
+def test_desync_reads_through_the_pass_cache_ib_shares(built: dict[str, Path]) -> None:
+    from nava_eval.metrics.shared_media import MediaCache
+
+    desync, ib = get_metric("desync", smoke=True), get_metric("ib", smoke=True)
+    cache = MediaCache()
+    desync.share_media(cache)
+    ib.share_media(cache)
+    item = [ScoreInput(id="a", set="set1", output=built[FAST_CASE])]
+    alone = get_metric("desync", smoke=True).score_batch(item)[0]
+    first, second = desync.score_batch(item)[0], ib.score_batch(item)[0]
+    assert first.status == second.status == "ok"
+    assert cache.stats.decodes == 1 and cache.stats.hits >= 1  # one demux for both metrics
+    assert first.values == alone.values  # sharing changes no number
+
+
 def test_no_audio_stream_is_skipped_with_a_reason(tmp_path: Path) -> None:
     import av_reference_clips as avc
 
