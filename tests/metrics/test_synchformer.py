@@ -235,6 +235,17 @@ def test_segments_of_several_clips_share_forwards_and_stay_apart(built: dict[str
         )
 
 
+def test_desync_and_av_a_share_one_network() -> None:
+    desync, av_a = get_metric("desync", smoke=True), get_metric("av_a", smoke=True)
+    desync.setup("cpu")
+    av_a.setup("cpu")
+    assert desync._model is av_a._model
+    other = get_metric("desync", smoke=True, seed=1)
+    other.setup("cpu")
+    assert other._model is not desync._model  # another seed: its own network
+    assert desync.weight_names == av_a.weight_names == ("synchformer",)
+
+
 def test_desync_reads_through_the_pass_cache_ib_shares(built: dict[str, Path]) -> None:
     from nava_eval.metrics.shared_media import MediaCache
 
