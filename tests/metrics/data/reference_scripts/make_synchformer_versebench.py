@@ -56,7 +56,6 @@ def tv21_read_video(video_py: Path):
     ns["_video_opt"] = types.SimpleNamespace(default_timebase=None)
     ns["_check_av_available"] = lambda: None
     ns["_log_api_usage_once"] = lambda *a: None
-    ns["torch"].jit = torch.jit
     tree = ast.parse(video_py.read_text())
     names = {"read_video", "_read_from_stream", "_align_audio_frames"}
     body = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in names]
