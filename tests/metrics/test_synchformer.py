@@ -311,3 +311,21 @@ def test_full_size_av_a_matches_official(
     logits = ds.window_logits(full_network, feats, "cpu", False)
     torch.testing.assert_close(logits[0], torch.tensor(case["logits"]), atol=1e-5, rtol=0)
     assert float(offset_grid(full_network.cfg)[logits[0].argmax()]) == case["av_a"]
+
+
+@pytest.mark.gpu
+def test_cuda_features_agree_with_cpu(built: dict[str, Path]) -> None:
+    """The toolkits run Synchformer under fp16 autocast on CUDA; CPU twin: test_segments_of_several_clips_share_forwards_and_stay_apart."""
+    from nava_eval.metrics.synchformer_model import init_random
+
+    model = init_random(Synchformer(SynchformerConfig.tiny()), 3).eval()
+    inputs = [ds.mova_inputs(built[FAST_CASE], None)]
+    ((v_cpu, a_cpu),) = ds.segment_features(model, inputs, "cpu", 8, False)
+    model.to("cuda")
+    ((v32, a32),) = ds.segment_features(model, inputs, "cuda", 8, False)
+    ((v16, a16),) = ds.segment_features(model, inputs, "cuda", 8, True)
+    torch.testing.assert_close(v32.cpu(), v_cpu, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(a32.cpu(), a_cpu, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(v16.cpu(), v_cpu, atol=5e-2, rtol=5e-2)  # fp16 rounding
+    windows = [(v16[:14], a16[:14])]
+    assert ds.window_logits(model, windows, "cuda", True).shape == (1, 21)
