@@ -225,6 +225,8 @@ class VerseBench:
             "audio_amplitude",
             "av_align",
             "id",
+            "desync",
+            "av_a",
         ),
         "set2": (
             "video_quality",
@@ -237,6 +239,8 @@ class VerseBench:
             "audio_amplitude",
             "av_align",
             "id",
+            "desync",
+            "av_a",
         ),
         "set3": (
             "sync",
@@ -247,11 +251,12 @@ class VerseBench:
             "audio_amplitude",
             "av_align",
             "id",
+            "desync",
         ),
     }
     speech_metrics = ("sync", "wer", "wer_sensevoice")
-    # Items without an audio_prompt get no CS, FD or KL (the toolkit).
-    audio_prompt_metrics = ("clap", "kl")
+    # Items without an audio_prompt get no CS, FD, KL or AV-A (the toolkit's calculate_metrics.py).
+    audio_prompt_metrics = ("clap", "kl", "av_a")
     # Fields whose official population or aggregation differs from the metric's (benchmarks.base.FieldRule).
     field_rules: dict[str, FieldRule] = {
         "fd": FieldRule(sets=("set2",)),  # the toolkit's FD compares set2 clips with their ground truth
@@ -264,6 +269,10 @@ class VerseBench:
         "ib": FieldRule(aggregation="mean of per-set means"),
         # MOVA's toolkit: AV-Align per set over every clip, "all" = mean of the per-set means
         "av_align": FieldRule(aggregation="mean of per-set means"),
+        # MOVA's toolkit: DeSync per set over every clip, "all" = mean of the per-set means
+        "desync": FieldRule(aggregation="mean of per-set means"),
+        # Verse-Bench's toolkit: AV-A pooled over the set1 and set2 items with an audio_prompt
+        "av_a": FieldRule(sets=("set1", "set2")),
         # MOVA's toolkit: DNSMOS on set3 only (its README), mean over the clips that decoded
         **{f: FieldRule(sets=("set3",)) for f in ("dnsmos", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl")},
         # MOVA's toolkit: amplitude and loudness per category, "all" = mean of the per-category means
@@ -333,7 +342,7 @@ class VerseBench:
 
     def metrics_for(self, sample: Sample) -> tuple[str, ...]:
         """The set's default metrics, without speech metrics for items that have no speech and
-        without CLAP for items that have no audio prompt."""
+        without CLAP and AV-A for items that have no audio prompt."""
         metrics = self.default_metrics[sample.set]
         if sample.reference_text is None:
             metrics = tuple(m for m in metrics if m not in self.speech_metrics)

@@ -26,5 +26,7 @@ METRICS = Registry(
         "audio_amplitude": "nava_eval.metrics.audio_amplitude:AudioAmplitude",
         "av_align": "nava_eval.metrics.av_align:AVAlign",
         "id": "nava_eval.metrics.dino_id:DinoIdentity",
+        "desync": "nava_eval.metrics.desync:DeSync",
+        "av_a": "nava_eval.metrics.av_a:AVA",
     },
 )
