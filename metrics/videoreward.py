@@ -48,7 +48,7 @@ FIELDS = (
     MetricField(
         "ta", "higher", "z", "VideoReward text alignment, (reward - TA_mean) / TA_std of the release"
     ),
-    MetricField("overall", "higher", "z", "VideoReward Overall: VQ + MQ + TA"),
+    MetricField("vr_overall", "higher", "z", "VideoReward Overall: VQ + MQ + TA"),
 )
 DIMENSIONS = ("VQ", "MQ", "TA")
 
@@ -384,7 +384,7 @@ class VideoReward(BaseMetric):
                 continue
             for (i, _, clip), raw in zip(chunk, raws, strict=True):
                 r = normalise(raw, self._release.norm)
-                values = {"vq": r["VQ"], "mq": r["MQ"], "ta": r["TA"], "overall": r["Overall"]}
+                values = {"vq": r["VQ"], "mq": r["MQ"], "ta": r["TA"], "vr_overall": r["Overall"]}
                 if all(math.isfinite(v) for v in values.values()):
                     raw_values = {f"raw_{k.lower()}": v for k, v in raw.items()}
                     outcomes[i] = ScoreOutcome.ok(**values, **raw_values, **clip.details)

@@ -55,6 +55,8 @@ def test_loads_back_with_the_real_loaders(tmp_path):
         "audio_amplitude",
         "av_align",
         "id",
+        "desync",
+        "av_a",
     )
     assert by_id["300"].language == "zh" and by_id["00000"].language == "en"
     assert by_id["300"].ground_truth_audio.is_file() and by_id["301"].ground_truth_audio.is_file()

@@ -120,8 +120,8 @@ def test_short_clip_rewards_match_the_official(metric, built) -> None:
     for dim in vr.DIMENSIONS:
         assert out.values[f"raw_{dim.lower()}"] == pytest.approx(case["raw"][dim], abs=RAW_TOL), dim
         assert out.values[dim.lower()] == pytest.approx(case["rewards"][dim], abs=NORM_TOL), dim
-    assert out.values["overall"] == pytest.approx(case["rewards"]["Overall"], abs=3 * NORM_TOL)
-    assert out.values["overall"] == pytest.approx(out.values["vq"] + out.values["mq"] + out.values["ta"])
+    assert out.values["vr_overall"] == pytest.approx(case["rewards"]["Overall"], abs=3 * NORM_TOL)
+    assert out.values["vr_overall"] == pytest.approx(out.values["vq"] + out.values["mq"] + out.values["ta"])
 
 
 @pytest.mark.slow
@@ -274,7 +274,7 @@ def test_smoke_network_scores_with_the_smoke_protocol(built) -> None:
     assert m.protocol == vr.PROTOCOL + "+smoke-random-weights"
     out = m.score_batch([ScoreInput("s", "set1", built["short_0p4s"], meta={"prompt": "a block"})])[0]
     assert out.status == "ok", out.reason
-    assert out.values["overall"] == pytest.approx(out.values["vq"] + out.values["mq"] + out.values["ta"])
+    assert out.values["vr_overall"] == pytest.approx(out.values["vq"] + out.values["mq"] + out.values["ta"])
 
 
 def test_frame_count_and_resize_rules_are_vision_processs() -> None:
