@@ -212,6 +212,7 @@ class VerseBench:
     # (metrics_for). The Verse-Bench toolkit (calculate_metrics.py) scores audiobox on every set1+set2
     # wav and clap (CS; FD against the ground truth in set2) on set1+set2 items with an audio_prompt.
     # ID (DINOv3 frames vs the conditioning image) on every video of set1-3, pooled, as the toolkit.
+    # MOVA's IS and CLAP score (eval_audio_is_clap.py) on every clip of set1-3 (CLAP: those with a prompt).
     # Whisper `wer` (wer/versebench-v1) is no default: NAVA's WER column is the toolkit's SenseVoice WER.
     default_metrics: dict[str, tuple[str, ...]] = {
         "set1": (
@@ -224,6 +225,8 @@ class VerseBench:
             "audio_amplitude",
             "av_align",
             "id",
+            "audio_is",
+            "clap_mova",
         ),
         "set2": (
             "video_quality",
@@ -235,6 +238,8 @@ class VerseBench:
             "audio_amplitude",
             "av_align",
             "id",
+            "audio_is",
+            "clap_mova",
         ),
         "set3": (
             "sync",
@@ -245,6 +250,8 @@ class VerseBench:
             "audio_amplitude",
             "av_align",
             "id",
+            "audio_is",
+            "clap_mova",
         ),
     }
     speech_metrics = ("sync", "wer", "wer_sensevoice")
@@ -265,6 +272,9 @@ class VerseBench:
         # MOVA's toolkit: amplitude and loudness per category, "all" = mean of the per-category means
         "amplitude_rms": FieldRule(aggregation="mean of per-set means"),
         "loudness_lufs": FieldRule(aggregation="mean of per-set means"),
+        # MOVA's toolkit: CLAP score per set over the clips with a prompt, "all" = mean of the per-set
+        # means. Its IS (`is`) is one statistic per set averaged over sets: the reducer does that itself.
+        "cs_mova": FieldRule(aggregation="mean of per-set means"),
     }
 
     def __init__(
@@ -439,6 +449,8 @@ class VerseBench:
                             "speaker": item.speaker,
                             "video_prompt": item.video_prompt,
                             "audio_prompt": list(item.audio_prompt),
+                            # MOVA's CLAP score reads each item's own `prompt` (its prompt meta JSON).
+                            "official_prompt": item.prompt,
                             "item_json": str(item.json_path),
                         },
                     )

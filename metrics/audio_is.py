@@ -164,7 +164,9 @@ class AudioInceptionScore(BaseMetric):
             try:
                 waves[i] = decode_mova_32k(item.output)
             except NoAudioStreamError as exc:
-                outcomes[i] = ScoreOutcome.skipped(f"{exc} (MOVA scores a clip only when ffmpeg extracts audio)")
+                outcomes[i] = ScoreOutcome.skipped(
+                    f"{exc} (MOVA scores a clip only when ffmpeg extracts audio)"
+                )
             except AudioLoadError as exc:
                 outcomes[i] = ScoreOutcome.failed(str(exc))
         order = list(waves)

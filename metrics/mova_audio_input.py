@@ -43,7 +43,9 @@ def decode_mova_32k(path: Path) -> np.ndarray:
     try:
         data, _ = sf.read(io.BytesIO(out), dtype="float32", always_2d=True)
     except Exception as exc:
-        raise AudioLoadError(f"{path}: ffmpeg's wav could not be read ({type(exc).__name__}: {exc})") from None
+        raise AudioLoadError(
+            f"{path}: ffmpeg's wav could not be read ({type(exc).__name__}: {exc})"
+        ) from None
     if data.shape[0] == 0:
         raise EmptyAudioError(f"{path}: the audio stream has no samples")
     return np.mean(np.ascontiguousarray(data.T), axis=0)

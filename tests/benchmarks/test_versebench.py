@@ -90,6 +90,8 @@ def test_joins_nava_prompts_with_official_references(layout):
     assert hello.mode == "i2av" and hello.image == layout / "set1" / "00000.jpg"
     assert hello.language == "en" and hello.ground_truth_audio is None
     assert hello.meta["audio_prompt"] == ["traffic"] and hello.meta["prompt_source"] == "nava"
+    # MOVA's CLAP score reads the item's own prompt, whichever prompt generated the clip.
+    assert hello.meta["official_prompt"] and hello.meta["official_prompt"] != hello.prompt
     # The <S> span of 00001 is on-screen text: it must not become a WER reference.
     assert by_id["00001"].reference_text is None and by_id["00001"].language is None
     assert by_id["300"].language == "zh" and by_id["300"].ground_truth_audio == layout / "set2" / "300.wav"
@@ -115,6 +117,8 @@ def test_metrics_per_set_and_per_item(layout):
         "audio_amplitude",
         "av_align",
         "id",
+        "audio_is",
+        "clap_mova",
     )
     # IB-Score scores items without speech too
     assert bench.metrics_for(by_id["301"]) == (
@@ -125,6 +129,8 @@ def test_metrics_per_set_and_per_item(layout):
         "audio_amplitude",
         "av_align",
         "id",
+        "audio_is",
+        "clap_mova",
     )
     # 300 speaks but has no audio_prompt: no CLAP (the toolkit computes CS and FD only with one).
     assert bench.metrics_for(by_id["300"]) == (
@@ -136,6 +142,8 @@ def test_metrics_per_set_and_per_item(layout):
         "audio_amplitude",
         "av_align",
         "id",
+        "audio_is",
+        "clap_mova",
     )
     assert bench.metrics_for(by_id["01000"]) == (
         "sync",
@@ -146,6 +154,8 @@ def test_metrics_per_set_and_per_item(layout):
         "audio_amplitude",
         "av_align",
         "id",
+        "audio_is",
+        "clap_mova",
     )
     # MOVA: amplitude/loudness on every set, mean of the per-set means
     assert bench.field_rules["loudness_lufs"].aggregation == "mean of per-set means"

@@ -53,7 +53,9 @@ def official_value(name: str, shape: tuple[int, ...]) -> np.ndarray:
 torch.manual_seed(0)
 from panns_inference.models import Cnn14
 
-net = Cnn14(sample_rate=32000, window_size=1024, hop_size=320, mel_bins=64, fmin=50, fmax=14000, classes_num=527)
+net = Cnn14(
+    sample_rate=32000, window_size=1024, hop_size=320, mel_bins=64, fmin=50, fmax=14000, classes_num=527
+)
 state = net.state_dict()
 shapes = {}
 for name, tensor in state.items():
@@ -80,8 +82,12 @@ for name in names:
     print(name, audio.shape, prob.max(), flush=True)
 
 sets = {"setA": names[:3], "setB": names[3:]}
-per_set = {s: float(IS.calculate_inception_score(np.vstack([np.asarray(clips[n]["softmax"], np.float32) for n in ns])))
-           for s, ns in sets.items()}
+per_set = {
+    s: float(
+        IS.calculate_inception_score(np.vstack([np.asarray(clips[n]["softmax"], np.float32) for n in ns]))
+    )
+    for s, ns in sets.items()
+}
 result = {
     "official": "OpenMOSS/MOVA evaluation/metrics/audio_is_clap IS.py + eval_audio_is_clap.py @ 595a976",
     "versions": {"numpy": np.__version__, "torch": torch.__version__},
