@@ -163,3 +163,15 @@ def test_registry_entry() -> None:
     assert entry.protocol == "clap/mova-laion-630k-fusion-v1"
     field = entry.fields[0]
     assert (field.name, field.measures, field.direction) == ("cs_mova", "cs", "higher")
+
+
+def test_movas_published_is_and_clap_share_our_columns() -> None:
+    from nava_eval.reports.published import load_published
+
+    rows = load_published("versebench")
+    mova = rows[rows["model"] == "MOVA-360p"].set_index("metric_label")
+    for metric, label, value in (("clap_mova", "CLAP", 0.268), ("audio_is", "IS", 4.269)):
+        field = metric_entries()[metric].fields[0]
+        assert mova.loc[label, "metric"] == field.measures
+        assert mova.loc[label, "protocol"] == field.protocol_for(metric_entries()[metric].protocol)
+        assert mova.loc[label, "value"] == pytest.approx(value)
