@@ -21,8 +21,8 @@ MOVA_IS_WEIGHTS: tuple[WeightSpec, ...] = (
         filename="Cnn14_mAP=0.431.pth",
         # panns_inference/inference.py AudioTagging.__init__: zenodo_path.
         url="https://zenodo.org/record/3987831/files/Cnn14_mAP%3D0.431.pth?download=1",
-        license="CC-BY-4.0 as stated on Zenodo record 3987831 (PANNs, Kong et al. 2020); the code that "
-        "defines the network (audioset_tagging_cnn, panns_inference) is MIT",
+        license="the licence of Zenodo record 3987831 (PANNs, Kong et al. 2020; the record was not readable "
+        "from the workplace that added this entry: check it there); panns_inference, which loads it, is MIT",
         used_by=("audio_is",),
         unpinned_reason="Zenodo lists only an md5 for this file and no source readable from the workplace "
         "that added it quotes a sha256; every run records the sha256 of the file it used",
