@@ -41,7 +41,7 @@ def test_smoke_run_writes_every_stage(versebench_run):
 
     results = load_results(run_dir)
     assert results.smoke and results.model == "nava-tiny" and results.benchmark == "versebench"
-    audio = {"wer_sensevoice", "pq", "ce", "cu", "pc", "fd", "cs", "fd_set"}
+    audio = {"wer_sensevoice", "pq", "ce", "cu", "pc", "fd", "cs", "fd_set", "is", "cs_mova"}
     # DNSMOS runs its real ONNX networks, amplitude/loudness and AV-Align have none: their protocols
     # stay the real ones.
     real = {"dnsmos", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "amplitude_rms", "loudness_lufs", "av_align"}
@@ -55,6 +55,13 @@ def test_smoke_run_writes_every_stage(versebench_run):
     )
     assert results.metrics["av_align"].aggregation == "mean of per-set means"
     assert results.metrics["id"].n == 6 and results.metrics["id"].aggregation == "per-item mean"
+    # MOVA's IS and CLAP score on every clip of every set: one IS per set, CLAP a mean of per-set means.
+    assert results.metrics["is"].kind == "set" and results.metrics["is"].n == 6
+    assert set(results.metrics["is"].per_set) == {"set1", "set2", "set3"}
+    assert (
+        results.metrics["cs_mova"].n == 6
+        and results.metrics["cs_mova"].aggregation == "mean of per-set means"
+    )
     for name, metric in results.metrics.items():
         assert metric.protocol.endswith("+smoke-random-weights") == (name not in real), (
             name,
