@@ -211,4 +211,13 @@ def tiny_cnn14(seed: int = 0, device: str = "cpu") -> Cnn14:
     torch.manual_seed(seed)
     model = Cnn14(Cnn14Config.tiny())
     model.init_front_end()
+    # He-initialised convolutions, log-mel statistics of real audio for bn0 and wide class logits, so
+    # clips differ and a smoke IS is not 1 (torch's defaults shrink activations ~10× per block).
+    for mod in model.modules():
+        if isinstance(mod, nn.Conv2d | nn.Linear):
+            nn.init.kaiming_normal_(mod.weight)
+    with torch.no_grad():
+        model.bn0.running_mean.fill_(-40.0)
+        model.bn0.running_var.fill_(400.0)
+    nn.init.normal_(model.fc_audioset.weight, std=0.5)
     return model.to(device).eval()

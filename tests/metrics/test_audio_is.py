@@ -143,6 +143,7 @@ def test_batch_of_seeds_equals_each_alone_and_bad_input(media: Path, tmp_path: P
         assert b.status == a.status == "ok"
         assert np.allclose(b.values["is_probs"], a.values["is_probs"], atol=1e-6)
     assert batched[0].values["is_probs"] != batched[1].values["is_probs"]
+    assert A.mova_inception_score([b.values for b in batched[:3]]) > 1.0001  # a smoke IS is not trivially 1
     assert batched[2].values["is_set"] == "set2" and batched[2].values["samples_32k"] == 518_400
     assert batched[3].status == "failed" and "gone.mp4" in batched[3].reason
     assert batched[4].status == "skipped" and "no audio stream" in batched[4].reason
