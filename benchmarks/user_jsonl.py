@@ -132,10 +132,11 @@ class UserPromptSet:
     name = "jsonl"
     aggregation = "per-item mean"
     # Speech metrics apply per sample (see metrics_for): lip sync where the prompt has a <S> span,
-    # WER where a reference_text is given, speaker similarity where spk_wavs are given.
-    metric_order = ("video_quality", "sync", "wer", "sim")
+    # WER where a reference_text is given, speaker similarity where spk_wavs are given, and
+    # per-speaker SIM where two or more spk_wavs bind to <S> spans (multi-timbre speech).
+    metric_order = ("video_quality", "sync", "wer", "sim", "sim_speakers")
     # T2A files (wav outputs): audio quality for every line, WER and SIM where the line allows them.
-    audio_metric_order = ("audiobox", "wer", "sim")
+    audio_metric_order = ("audiobox", "wer", "sim", "sim_speakers")
 
     def __init__(self, path: Path, base_dir: Path | None = None, default_mode: str = "t2av") -> None:
         """default_mode: the mode of a line without `mode` or `image_path`; "t2a" reads a file as
@@ -186,6 +187,8 @@ class UserPromptSet:
             if metric == "wer" and not sample.reference_text:
                 continue
             if metric == "sim" and not sample.speaker_wavs:
+                continue
+            if metric == "sim_speakers" and (len(sample.speaker_wavs) < 2 or not speech_spans(sample.prompt)):
                 continue
             chosen.append(metric)
         return tuple(chosen)

@@ -15,7 +15,7 @@ MOVA's `evaluation/metrics/audio_amplitude/eval_audio_amplitude.py` (OpenMOSS/MO
 No network: the smoke preset computes the real values (protocol unchanged). A silent clip has an
 integrated loudness of −inf (every block under the −70 LUFS gate), which would turn MOVA's mean into
 −inf: it is `skipped` with the reason (known-differences.md). There is no better direction for these
-values (MOVA: "context-dependent"); the field's `higher` is only the registry's required arrow.
+values (MOVA: "context-dependent"), so both fields are `neutral`: levels to read, never ranked.
 """
 
 from __future__ import annotations
@@ -37,13 +37,13 @@ SAMPLING_RATE = 48_000
 FIELDS = (
     MetricField(
         "amplitude_rms",
-        "higher",
+        "neutral",
         "",
         "RMS of the 48 kHz mono waveform (MOVA; context-dependent, no better direction)",
     ),
     MetricField(
         "loudness_lufs",
-        "higher",
+        "neutral",
         "LUFS",
         "BS.1770-4 integrated loudness (pyloudnorm) of the same waveform (MOVA; context-dependent)",
     ),

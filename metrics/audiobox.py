@@ -36,6 +36,7 @@ import numpy as np
 
 from nava_eval.errors import UserError
 from nava_eval.metrics.base import BaseMetric, MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.channels import ChannelReading
 from nava_eval.metrics.speech_audio import (
     AudioLoadError,
     EmptyAudioError,
@@ -373,10 +374,12 @@ def tiny_audiobox(seed: int = 0, device: str = "cpu") -> AudioboxModel:
     return AudioboxModel(net, head, device)
 
 
-def load_wave_16k_mean(path: Path) -> np.ndarray:
-    """Channels averaged, resampled to 16 kHz with torchaudio's default kernel (the predictor's read)."""
+def load_wave_16k_mean(path: Path, reading: ChannelReading | None = None) -> np.ndarray:
+    """Channels averaged (or `reading`'s channel), resampled to 16 kHz with torchaudio's default
+    kernel (the predictor's read)."""
     audio = load_audio(path)
-    return resample_sinc(audio.channel_mean(), audio.sample_rate)
+    wave = audio.channel_mean() if reading is None else reading.select(audio)
+    return resample_sinc(wave.astype(np.float32, copy=False), audio.sample_rate)
 
 
 def windows_of(wave: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
@@ -407,6 +410,8 @@ class AudioboxAesthetics(BaseMetric):
     )
     default_batch_size = 8  # 10 s windows per forward pass
     reload_on_new_device = False
+    #: The predictor reads with torchaudio and averages the channels (metrics/channels.py).
+    official_channel = "mean"
 
     def __init__(
         self,
@@ -417,13 +422,16 @@ class AudioboxAesthetics(BaseMetric):
         batch_size: int | None = None,
         seed: int = 0,
         checkpoint_precision: bool = False,
+        channel: str | None = None,
         **options: Any,
     ) -> None:
-        self.reject_options(options, "batch_size, seed, checkpoint_precision")
+        self.reject_options(options, "batch_size, seed, checkpoint_precision, channel")
         super().__init__(smoke=smoke, weights=weights, benchmark=benchmark, batch_size=batch_size, seed=seed)
         self.checkpoint_precision = checkpoint_precision
         # Running in the checkpoint's reduced precision is not the official protocol: the id says so.
-        self.protocol = self.protocol_id(variant="+checkpoint-precision" if checkpoint_precision else "")
+        self.reading = ChannelReading.of(self.name, self.official_channel, channel)
+        precision = "+checkpoint-precision" if checkpoint_precision else ""
+        self.protocol = self.protocol_id(variant=precision + self.reading.variant)
         self.model: AudioboxModel | None = None
 
     def _loaded(self) -> bool:
@@ -470,7 +478,7 @@ class AudioboxAesthetics(BaseMetric):
         waves: dict[int, np.ndarray] = {}
         for i, item in enumerate(items):
             try:
-                waves[i] = load_wave_16k_mean(item.output)
+                waves[i] = load_wave_16k_mean(item.output, self.reading)
             except NoAudioStreamError as exc:
                 # The toolkit scores `<id>.wav` only when it exists: a clip without audio is not scored.
                 outcomes[i] = ScoreOutcome.skipped(str(exc))

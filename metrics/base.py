@@ -15,12 +15,17 @@ import abc
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
+from nava_eval.direction import Direction
 from nava_eval.errors import UnknownName
 from nava_eval.lazy import load
 from nava_eval.rundir.unit import Unit
+
+if TYPE_CHECKING:
+    from nava_eval.metrics.shared_media import MediaCache
 
 __all__ = [
     "SMOKE_SUFFIX",
@@ -40,7 +45,6 @@ __all__ = [
 #: The protocol suffix of a metric run with tiny seeded random networks (scores meaningless).
 SMOKE_SUFFIX = "+smoke-random-weights"
 
-Direction = Literal["higher", "lower"]
 Requirement = Literal["video", "audio", "reference_text", "reference_audio", "language"]
 
 
@@ -185,6 +189,13 @@ class BaseMetric(abc.ABC):
     #: Whether smoke mode swaps in tiny random networks (then the protocol id says so). False for a
     #: metric whose smoke run computes the real thing (no network, or real networks small enough).
     smoke_networks: ClassVar[bool] = True
+    #: The streams this metric decodes through `self.media` (a `metrics.shared_media.MediaCache`):
+    #: frame rates of libavfilter's `fps` filter, and whether it reads the audio. A scoring pass gives
+    #: every metric that declares some one cache, so each clip is decoded once for all of them.
+    media_frame_rates: ClassVar[tuple[Fraction, ...]] = ()
+    media_audio: ClassVar[bool] = False
+    #: Decoded bytes a metric's own cache holds when no pass shares one (a few clips' worth).
+    private_media_bytes: ClassVar[int] = 256 << 20
 
     def __init__(
         self,
@@ -205,6 +216,27 @@ class BaseMetric(abc.ABC):
         self.device = "cpu"
         self.weights_provenance: dict[str, dict[str, str]] = {}  # of the files loaded, for run.json
         self.protocol = self.protocol_id()
+        self._media: MediaCache | None = None
+
+    # ------------------------------------------------------------------ decoded media
+
+    @property
+    def media(self) -> MediaCache:
+        """The decoded-media cache this metric reads clips through (its own, unless a pass shares one)."""
+        if self._media is None:
+            from nava_eval.metrics.shared_media import MediaCache
+
+            self.share_media(MediaCache(self.private_media_bytes))
+        assert self._media is not None
+        return self._media
+
+    def share_media(self, cache: MediaCache) -> None:
+        """Read clips through `cache`, registering this metric's streams so one decode serves all."""
+        for fps in self.media_frame_rates:
+            cache.register_frames(fps)
+        if self.media_audio:
+            cache.register_audio()
+        self._media = cache
 
     # ------------------------------------------------------------------ options and protocol
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from nava_eval.errors import UserError
 from nava_eval.metrics.base import BaseMetric, MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.channels import ChannelReading
 from nava_eval.metrics.clap_audio import clip_seed, fusion_input, load_48k_mono, peak_normalize_int16
 from nava_eval.metrics.speech_audio import AudioLoadError, EmptyAudioError, NoAudioStreamError
 
@@ -369,6 +370,8 @@ class ClapScore(BaseMetric):
     )
     default_batch_size = 8
     reload_on_new_device = False
+    #: The toolkit reads with librosa.load(mono=True): the channel mean (metrics/channels.py).
+    official_channel = "mean"
 
     def __init__(
         self,
@@ -378,10 +381,14 @@ class ClapScore(BaseMetric):
         benchmark: str | None = None,
         batch_size: int | None = None,
         seed: int = 0,
+        channel: str | None = None,
         **options: Any,
     ) -> None:
-        self.reject_options(options, "batch_size, seed")
+        self.reject_options(options, "batch_size, seed, channel")
         super().__init__(smoke=smoke, weights=weights, benchmark=benchmark, batch_size=batch_size, seed=seed)
+        # The generated file's channel; a ground-truth wav is always read as the toolkit reads it.
+        self.reading = ChannelReading.of(self.name, self.official_channel, channel)
+        self.protocol = self.protocol_id(variant=self.reading.variant)
         self.embedder: ClapEmbedder | None = None
 
     def _loaded(self) -> bool:
@@ -401,17 +408,21 @@ class ClapScore(BaseMetric):
         model = load_clap_model(read_checkpoint(checkpoint), official_clap_config(), device)
         self.embedder = ClapEmbedder(model, RobertaTokenizer.from_pretrained(tokenizer_source), device)
 
-    def prepare(self, path: Path, key: str) -> Any:
+    def prepare(self, path: Path, key: str, reading: ChannelReading | None = None) -> Any:
         """The model input of one file (raises AudioLoadError subclasses or ValueError for empty audio)."""
-        wave = peak_normalize_int16(load_48k_mono(path))
+        wave = peak_normalize_int16(load_48k_mono(path, reading))
         return fusion_input(wave, clip_seed(self.seed, key))
 
     def embed_files(
-        self, files: Mapping[str, Path], seed_keys: Mapping[str, str] | None = None
+        self,
+        files: Mapping[str, Path],
+        seed_keys: Mapping[str, str] | None = None,
+        readings: Mapping[str, ChannelReading] | None = None,
     ) -> dict[str, np.ndarray | Exception]:
         """key → embedding (or the error of that file); clips batched `batch_size` at a time.
 
-        `seed_keys` maps a key to the name its long-clip chunks are drawn with (default: the key).
+        `seed_keys` maps a key to the name its long-clip chunks are drawn with (default: the key);
+        `readings` a key to its channel reading (default: the channel mean).
         """
         if self.embedder is None:
             self.setup()
@@ -420,7 +431,8 @@ class ClapScore(BaseMetric):
         ready: list[tuple[str, Any]] = []
         for key, path in files.items():
             try:
-                ready.append((key, self.prepare(path, (seed_keys or {}).get(key, key))))
+                seed_key = (seed_keys or {}).get(key, key)
+                ready.append((key, self.prepare(path, seed_key, (readings or {}).get(key))))
             except (AudioLoadError, ValueError) as exc:
                 out[key] = exc
         for start in range(0, len(ready), self.batch_size):
@@ -462,7 +474,8 @@ class ClapScore(BaseMetric):
             if items[i].reference_audio is not None:
                 files[f"ref:{i}"] = Path(items[i].reference_audio)
                 seed_keys[f"ref:{i}"] = f"ref:{items[i].id}"
-        embs = self.embed_files(files, seed_keys)
+        readings = {key: self.reading for key in files if key.startswith("gen:")}
+        embs = self.embed_files(files, seed_keys, readings)
         texts = sorted(set(captions.values()))
         text_emb = dict(zip(texts, self.embedder.embed_text(texts), strict=True)) if texts else {}
         for i, caption in captions.items():

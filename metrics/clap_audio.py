@@ -65,10 +65,14 @@ def resample_soxr_hq(wave: np.ndarray, sr: int, target: int = SAMPLE_RATE) -> np
     return np.pad(out, (0, n - out.shape[-1])).astype(np.float32)
 
 
-def load_48k_mono(path: Path) -> np.ndarray:
-    """librosa.load(path, sr=48000, mono=True): float32, channel mean, soxr HQ."""
+def load_48k_mono(path: Path, reading: Any = None) -> np.ndarray:
+    """librosa.load(path, sr=48000, mono=True): float32, channel mean, soxr HQ.
+
+    `reading` (a `metrics.channels.ChannelReading`) takes another channel instead of the mean.
+    """
     audio = load_audio(path)
-    return resample_soxr_hq(audio.channel_mean(), audio.sample_rate)
+    wave = audio.channel_mean() if reading is None else reading.select(audio).astype(np.float32)
+    return resample_soxr_hq(wave, audio.sample_rate)
 
 
 def peak_normalize_int16(wave: np.ndarray) -> np.ndarray:

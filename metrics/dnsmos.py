@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from nava_eval.metrics.base import BaseMetric, MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.channels import ChannelReading
 
 log = logging.getLogger(__name__)
 
@@ -162,33 +163,56 @@ def windows_of(audio: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 # --- decoding ------------------------------------------------------------------------------------
-def decode_ffmpeg_16k(path: Path) -> np.ndarray:
-    """MOVA's extract_audio_from_video_to_file + sf.read: 16 kHz mono pcm_s16le as float64."""
+def decode_ffmpeg_16k(path: Path, reading: ChannelReading | None = None) -> np.ndarray:
+    """MOVA's extract_audio_from_video_to_file + sf.read: 16 kHz mono pcm_s16le as float64.
+
+    A `reading` other than the official downmix (`-ac 1`) keeps ffmpeg's channels and takes its one.
+    """
     import soundfile as sf
 
     from nava_eval.metrics.media_decode import MediaDecodeError, run_ffmpeg
 
+    variant = reading is not None and reading.variant != ""
     with tempfile.TemporaryDirectory(prefix="nava-dnsmos-") as tmp:
         wav = Path(tmp) / "audio.wav"
-        cmd = ["-i", str(path), "-f", "wav", "-acodec", "pcm_s16le", "-ar", "16000", "-ac", "1"]
+        cmd = ["-i", str(path), "-f", "wav", "-acodec", "pcm_s16le", "-ar", "16000"]
+        cmd += [] if variant else ["-ac", "1"]
         try:
             run_ffmpeg([*cmd, str(wav), "-loglevel", "error", "-y"])
         except MediaDecodeError as exc:
             raise DnsmosInputError(f"{path}: ffmpeg could not extract its audio ({exc})") from exc
-        data, sr = sf.read(str(wav), dtype="float64")
+        data, sr = sf.read(str(wav), dtype="float64", always_2d=variant)
     if data.size == 0:
         raise DnsmosInputError(f"{path}: the audio stream has no samples")
-    return data
+    return _select(path, data.T, sr, reading) if variant else data
 
 
-def read_direct(path: Path) -> np.ndarray:
-    """ComputeScore's own read of a wav: soundfile float64, librosa.resample when not 16 kHz."""
-    import soundfile as sf
+def _select(path: Path, channels: np.ndarray, sr: int, reading: Any) -> np.ndarray:
+    """`reading`'s channel of [C, T] samples (DnsmosInputError for a channel the file lacks)."""
+    from nava_eval.metrics.channels import MissingChannelError
+    from nava_eval.metrics.speech_audio import Audio
 
     try:
-        data, sr = sf.read(str(path), dtype="float64")
+        return np.asarray(reading.select(Audio(channels, sr, path)), dtype=np.float64)
+    except MissingChannelError as exc:
+        raise DnsmosInputError(str(exc)) from exc
+
+
+def read_direct(path: Path, reading: ChannelReading | None = None) -> np.ndarray:
+    """ComputeScore's own read of a wav: soundfile float64, librosa.resample when not 16 kHz.
+
+    A `reading` other than the official one takes that channel first (the official read fails on
+    a multichannel wav).
+    """
+    import soundfile as sf
+
+    variant = reading is not None and reading.variant != ""
+    try:
+        data, sr = sf.read(str(path), dtype="float64", always_2d=variant)
     except Exception as exc:
         raise DnsmosInputError(f"{path}: soundfile cannot read it ({type(exc).__name__}: {exc})") from exc
+    if variant and data.size:
+        data = _select(path, data.T, sr, reading)
     if data.ndim > 1:
         raise DnsmosInputError(
             f"{path}: {data.shape[1]} channels; MOVA's ComputeScore cannot score a multi-channel wav "
@@ -200,13 +224,13 @@ def read_direct(path: Path) -> np.ndarray:
     return resample_librosa_soxr_hq(data, sr) if sr != SAMPLING_RATE else data
 
 
-def load_clip(path: Path, wav_route: str = "direct") -> np.ndarray:
+def load_clip(path: Path, wav_route: str = "direct", reading: ChannelReading | None = None) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise DnsmosInputError(f"{path}: file not found (was the output generated?)")
     if path.suffix.lower() in WAV_SUFFIXES and wav_route == "direct":
-        return read_direct(path)
-    return decode_ffmpeg_16k(path)
+        return read_direct(path, reading)
+    return decode_ffmpeg_16k(path, reading)
 
 
 # --- the networks --------------------------------------------------------------------------------
@@ -287,6 +311,8 @@ class Dnsmos(BaseMetric):
     reload_on_new_device = False
     # No tiny network exists for an ONNX graph: smoke runs use the real files (the protocol says so).
     smoke_networks = False
+    #: MOVA decodes with `ffmpeg -ac 1`, the downmix of the channels (metrics/channels.py).
+    official_channel = "mean"
 
     def __init__(
         self,
@@ -296,13 +322,16 @@ class Dnsmos(BaseMetric):
         benchmark: str | None = None,
         batch_size: int | None = None,
         wav_route: str = "direct",
+        channel: str | None = None,
         **options: Any,
     ) -> None:
-        self.reject_options(options, "batch_size, wav_route")
+        self.reject_options(options, "batch_size, wav_route, channel")
         super().__init__(smoke=smoke, weights=weights, benchmark=benchmark, batch_size=batch_size)
         if wav_route not in ("direct", "ffmpeg"):
             raise ValueError(f"dnsmos: wav_route must be 'direct' or 'ffmpeg', not {wav_route!r}")
         self.wav_route = wav_route
+        self.reading = ChannelReading.of(self.name, self.official_channel, channel)
+        self.protocol = self.protocol_id(variant=self.reading.variant)
         self.models: DnsmosModels | None = None
 
     def _loaded(self) -> bool:
@@ -357,7 +386,7 @@ class Dnsmos(BaseMetric):
         clips: dict[int, np.ndarray] = {}  # keyed by position: one (item, seed) sample each
         for i, item in enumerate(items):
             try:
-                clips[i] = load_clip(item.output, self.wav_route)
+                clips[i] = load_clip(item.output, self.wav_route, self.reading)
             except DnsmosInputError as exc:
                 # MOVA prints a warning and leaves the clip out of every mean.
                 outcomes[i] = ScoreOutcome.failed(str(exc))

@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,9 @@ class ImageBindScore(BaseMetric):
     requires = frozenset({"video", "audio"})
     description = "IB-Score: ImageBind-huge audio-visual alignment as MOVA's evaluation toolkit computes it"
     weight_names = WEIGHT_NAMES
+    # MOVA's eval_av_quality decodes 0.5-fps frames and the audio in the pass that feeds DeSync too
+    media_frame_rates = (Fraction(1, 2),)
+    media_audio = True
 
     def __init__(
         self,
@@ -141,7 +145,7 @@ class ImageBindScore(BaseMetric):
         duration = round(video_second - DURATION_MARGIN, 6)
         if self.smoke:
             duration = max(duration, MIN_SMOKE_SECONDS)
-        audio = ibd.decode_audio(path)
+        audio = self.media.audio(path)
         if not self.smoke:
             short = ibd.audio_too_short(audio, duration)
             if short:
@@ -152,7 +156,7 @@ class ImageBindScore(BaseMetric):
                 f"clip duration {duration:g} s gives no vision frame (⌊0.5·duration⌋ = 0): the toolkit's "
                 "encode_video_with_imagebind fails on it"
             )
-        frames = ibd.decode_frames_fps(path, ibd.IB_FPS, count)
+        frames = self.media.frames(path, ibd.IB_FPS, count)
         details = {
             "video_second": video_second,
             "clip_duration_s": duration,
@@ -250,9 +254,9 @@ def _container_seconds(path: Path) -> float:
 
 
 def _outcome_for_exception(exc: BaseException, path: Path) -> ScoreOutcome:
-    from nava_eval.metrics.imagebind_data import IBInputError
+    from nava_eval.metrics.shared_media import MediaDecodeProblem
 
-    if isinstance(exc, IBInputError):
+    if isinstance(exc, MediaDecodeProblem):  # IBInputError too: the protocol cannot take this clip
         return ScoreOutcome.skipped(str(exc))
     if isinstance(exc, FileNotFoundError):
         return ScoreOutcome.failed(str(exc))

@@ -21,12 +21,13 @@ shorter than the clip duration: its dataset also builds the Synchformer input an
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from nava_eval.metrics.shared_media import DecodedAudio, MediaCache, MediaDecodeProblem
 
 IB_FPS = Fraction(1, 2)
 IB_SIZE = 224
@@ -40,7 +41,7 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
-class IBInputError(ValueError):
+class IBInputError(MediaDecodeProblem):
     """An item the toolkit cannot turn into IB inputs (the message says why)."""
 
 
@@ -48,82 +49,14 @@ class IBInputError(ValueError):
 # Decoding
 
 
-@dataclass(frozen=True)
-class DecodedAudio:
-    samples: np.ndarray  # float32 [channels, n], as torchaudio.load gives them
-    sample_rate: int
-
-
 def decode_audio(path: Path) -> DecodedAudio:
     """Every channel of the first audio stream as float32 in [-1, 1] (torchaudio.load, normalize=True)."""
-    import av
-
-    with av.open(str(path)) as container:
-        if not container.streams.audio:
-            raise IBInputError("no audio stream")
-        stream = container.streams.audio[0]
-        chunks = []
-        rate = stream.codec_context.sample_rate
-        for frame in container.decode(stream):
-            data = frame.to_ndarray()
-            if not frame.format.is_planar:
-                data = data.reshape(-1, len(frame.layout.channels)).T
-            chunks.append(_to_float(data, frame.format.name))
-            rate = frame.sample_rate
-    if not chunks:
-        raise IBInputError("the audio stream has no samples")
-    return DecodedAudio(np.concatenate(chunks, axis=1).astype(np.float32, copy=False), int(rate))
-
-
-def _to_float(data: np.ndarray, fmt: str) -> np.ndarray:
-    if fmt.startswith(("flt", "dbl")):
-        return data.astype(np.float32, copy=False)
-    if fmt.startswith("s16"):
-        return data.astype(np.float32) / 32768.0
-    if fmt.startswith("s32"):
-        return data.astype(np.float32) / 2147483648.0
-    if fmt.startswith("u8"):
-        return (data.astype(np.float32) - 128.0) / 128.0
-    raise IBInputError(f"unsupported audio sample format {fmt}")
+    return MediaCache(max_bytes=0).audio(path)
 
 
 def decode_frames_fps(path: Path, fps: Fraction, limit: int) -> np.ndarray:
     """Up to `limit` RGB frames [T, H, W, 3] through libavfilter's `fps` filter (torio's decoder path)."""
-    import av
-
-    frames: list[np.ndarray] = []
-    with av.open(str(path)) as container:
-        if not container.streams.video:
-            raise IBInputError("no video stream")
-        stream = container.streams.video[0]
-        graph = av.filter.Graph()
-        source = graph.add_buffer(template=stream)
-        rate = graph.add("fps", f"{fps.numerator}/{fps.denominator}")
-        fmt = graph.add("format", "rgb24")
-        sink = graph.add("buffersink")
-        source.link_to(rate)
-        rate.link_to(fmt)
-        fmt.link_to(sink)
-        graph.configure()
-
-        def drain() -> None:
-            while len(frames) < limit:
-                try:
-                    frames.append(graph.pull().to_ndarray())
-                except (av.error.BlockingIOError, av.error.EOFError):
-                    return
-
-        for frame in container.decode(stream):
-            if len(frames) >= limit:
-                break
-            graph.push(frame)
-            drain()
-        if len(frames) < limit:
-            graph.push(None)  # end of stream: the filter flushes its last frame
-            drain()
-    if not frames:
-        raise IBInputError("the video stream has no frames")
-    return np.stack(frames)
+    return MediaCache(max_bytes=0).frames(path, fps, limit)
 
 
 # ------------------------------------------------------------------------------------------

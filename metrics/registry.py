@@ -20,6 +20,7 @@ METRICS = Registry(
         "audiobox": "nava_eval.metrics.audiobox:AudioboxAesthetics",
         "clap": "nava_eval.metrics.clap:ClapScore",
         "sim": "nava_eval.metrics.speaker_similarity:SpeakerSimilarity",
+        "sim_speakers": "nava_eval.metrics.sim_speakers:SpeakerSpanSimilarity",
         "dnsmos": "nava_eval.metrics.dnsmos:Dnsmos",
         "audio_amplitude": "nava_eval.metrics.audio_amplitude:AudioAmplitude",
         "av_align": "nava_eval.metrics.av_align:AVAlign",

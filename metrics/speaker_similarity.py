@@ -25,6 +25,7 @@ import numpy as np
 
 from nava_eval.interrupts import reraise_interrupts
 from nava_eval.metrics.base import BaseMetric, MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.channels import ChannelReading
 from nava_eval.metrics.speech_audio import AudioLoadError, load_audio, resample_sinc
 
 log = logging.getLogger(__name__)
@@ -205,10 +206,11 @@ def tiny_wavlm_ecapa(seed: int = 0, device: str = "cpu") -> WavLMEcapa:
     return WavLMEcapa(wavlm, head, device)
 
 
-def load_wave_16k(path: Path) -> np.ndarray:
-    """Channel 0 at 16 kHz, float32, resampled like torchaudio's default Resample."""
+def load_wave_16k(path: Path, reading: ChannelReading | None = None) -> np.ndarray:
+    """Channel 0 (or `reading`'s channel) at 16 kHz, float32, resampled like torchaudio's default Resample."""
     audio = load_audio(path)
-    return resample_sinc(audio.first_channel().astype(np.float32), audio.sample_rate)
+    wave = audio.first_channel() if reading is None else reading.select(audio)
+    return resample_sinc(wave.astype(np.float32), audio.sample_rate)
 
 
 class SpeakerSimilarity(BaseMetric):
@@ -227,6 +229,8 @@ class SpeakerSimilarity(BaseMetric):
     description = "Speaker similarity to the prompt speaker (Seed-TTS-eval verification model)"
     default_batch_size = 8
     reload_on_new_device = False
+    #: seed-tts-eval reads the generated wav with soundfile and keeps channel 0 (metrics/channels.py).
+    official_channel = "left"
 
     def __init__(
         self,
@@ -236,10 +240,14 @@ class SpeakerSimilarity(BaseMetric):
         benchmark: str | None = None,
         batch_size: int | None = None,
         seed: int = 0,
+        channel: str | None = None,
         **options: Any,
     ) -> None:
-        self.reject_options(options, "batch_size, seed")
+        self.reject_options(options, "batch_size, seed, channel")
         super().__init__(smoke=smoke, weights=weights, benchmark=benchmark, batch_size=batch_size, seed=seed)
+        # The generated file's channel; the prompt wav is always read as the official script reads it.
+        self.reading = ChannelReading.of(self.name, self.official_channel, channel)
+        self.protocol = self.protocol_id(variant=self.reading.variant)
         self.model: WavLMEcapa | None = None
 
     def _loaded(self) -> bool:
@@ -254,18 +262,29 @@ class SpeakerSimilarity(BaseMetric):
 
         self.model = load_wavlm_ecapa(self.resolve_weight(WAVLM_FINETUNE), device, self.weight_overrides)
 
-    def embed_files(self, paths: Sequence[Path]) -> dict[Path, Any]:
-        """Embeddings of distinct files (failures as AudioLoadError/Exception values), batched by length."""
-        if self.model is None:
-            self.setup()
-        assert self.model is not None
+    def embed_files(
+        self, paths: Sequence[Path], readings: Mapping[Path, ChannelReading] | None = None
+    ) -> dict[Path, Any]:
+        """Embeddings of distinct files (failures as AudioLoadError/Exception values), batched by length.
+
+        `readings` gives a file's channel reading (default: channel 0).
+        """
         results: dict[Path, Any] = {}
         waves: dict[Path, np.ndarray] = {}
         for p in dict.fromkeys(paths):
             try:
-                waves[p] = load_wave_16k(p)
+                waves[p] = load_wave_16k(p, (readings or {}).get(p))
             except AudioLoadError as exc:
                 results[p] = exc
+        results.update(self.embed_waves(waves))
+        return results
+
+    def embed_waves(self, waves: Mapping[Any, np.ndarray]) -> dict[Any, Any]:
+        """Embeddings of 16 kHz mono waves by key (a failure as an Exception value), batched by length."""
+        if self.model is None:
+            self.setup()
+        assert self.model is not None
+        results: dict[Any, Any] = {}
         # Sorting by length keeps the padding in each batch small.
         order = sorted(waves, key=lambda p: len(waves[p]))
         for start in range(0, len(order), self.batch_size):
@@ -298,7 +317,8 @@ class SpeakerSimilarity(BaseMetric):
                 )
                 continue
             paths += [Path(item.output), Path(item.reference_audio)]
-        embs = self.embed_files(paths)
+        readings = {Path(item.output): self.reading for item in items}
+        embs = self.embed_files(paths, readings)
         for i, item in enumerate(items):
             if outcomes[i] is not None:
                 continue

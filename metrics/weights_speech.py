@@ -41,7 +41,7 @@ SPEECH_WEIGHTS: tuple[WeightSpec, ...] = (
         filename="model.safetensors",
         url="hf://openai/whisper-large-v3/model.safetensors",
         license="Apache-2.0 (openai/whisper-large-v3 model card)",
-        used_by=("wer",),
+        used_by=("wer", "sim_speakers"),
         hub_files=(
             "config.json",
             "generation_config.json",
@@ -86,7 +86,7 @@ SPEECH_WEIGHTS: tuple[WeightSpec, ...] = (
         filename="wavlm_large_finetune.pth",
         url="https://drive.google.com/uc?export=download&id=1-aE1NfzpRCLxA4GUxX9ITI3F9LlbtEGP",
         license="MIT (microsoft/UniSpeech)",
-        used_by=("sim",),
+        used_by=("sim", "sim_speakers"),
         unpinned_reason=_NO_PUBLISHED_HASH + " (distributed through Google Drive only)",
         description="UniSpeech WavLM-Large + ECAPA-TDNN speaker verification (seed-tts-eval cal_sim.sh); "
         "Google Drive may refuse scripted downloads of large files: fetch it in a browser and put it at "
@@ -98,7 +98,7 @@ SPEECH_WEIGHTS: tuple[WeightSpec, ...] = (
         filename="pytorch_model.bin",
         url="hf://microsoft/wavlm-large/pytorch_model.bin",
         license="see the microsoft/wavlm-large model card",
-        used_by=("sim",),
+        used_by=("sim", "sim_speakers"),
         hub_files=("config.json", "preprocessor_config.json"),
         unpinned_reason=_NO_PUBLISHED_HASH,
         description="pretrained WavLM-Large; only used if wavlm_large_finetune.pth holds no upstream keys "

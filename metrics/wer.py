@@ -26,6 +26,7 @@ import numpy as np
 from nava_eval.interrupts import reraise_interrupts
 from nava_eval.metrics.asr import AsrBackend, MissingBackendError
 from nava_eval.metrics.base import SMOKE_SUFFIX, BaseMetric, MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.channels import ChannelReading
 from nava_eval.metrics.speech_audio import AudioLoadError, load_audio, resample_fft
 from nava_eval.metrics.text_normalization import (
     SUPPORTED_LANGUAGES,
@@ -83,6 +84,8 @@ class WerMetric(BaseMetric):
     description = "Whisper-large-v3 (en) / Paraformer-zh (zh) ASR, Seed-TTS-eval normalisation, jiwer"
     default_batch_size = 16
     reload_on_new_device = False
+    #: seed-tts-eval reads with soundfile (channels kept); we take channel 0 (metrics/channels.py).
+    official_channel = "left"
 
     def __init__(
         self,
@@ -94,13 +97,15 @@ class WerMetric(BaseMetric):
         language: str | None = None,
         batch_size: int | None = None,
         seed: int = 0,
+        channel: str | None = None,
         **options: Any,
     ) -> None:
-        self.reject_options(options, "backend, language, batch_size, seed")
+        self.reject_options(options, "backend, language, batch_size, seed, channel")
         if language is not None and language not in SUPPORTED_LANGUAGES:
             raise ValueError(f"wer: language must be one of {SUPPORTED_LANGUAGES}, got {language!r}")
         super().__init__(smoke=smoke, weights=weights, benchmark=benchmark, batch_size=batch_size, seed=seed)
-        self.protocol = self.protocol_id(protocol_id(backend, benchmark))
+        self.reading = ChannelReading.of(self.name, self.official_channel, channel)
+        self.protocol = self.protocol_id(protocol_id(backend, benchmark), self.reading.variant)
         self.backend = backend
         self.default_language = language
         self._asr: dict[str, AsrBackend] = {}
@@ -210,7 +215,11 @@ class WerMetric(BaseMetric):
         except AudioLoadError as exc:
             return ScoreOutcome.failed(str(exc)), None, None
         # seed-tts-eval: soundfile float64, FFT resample to 16 kHz; channel 0 of multichannel files.
-        wave = resample_fft(audio.first_channel(), audio.sample_rate).astype(np.float32)
+        try:
+            channel = self.reading.select(audio)
+        except AudioLoadError as exc:
+            return ScoreOutcome.failed(str(exc)), None, None
+        wave = resample_fft(channel, audio.sample_rate).astype(np.float32)
         return None, lang, wave
 
     def _transcribe_chunk(self, lang: str, chunk: list[tuple[int, np.ndarray]]) -> list[str | Exception]:

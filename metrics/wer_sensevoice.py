@@ -26,6 +26,7 @@ import numpy as np
 
 from nava_eval.metrics.asr import MissingBackendError
 from nava_eval.metrics.base import BaseMetric, MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.channels import ChannelReading
 from nava_eval.metrics.sensevoice_text import toolkit_wer
 from nava_eval.metrics.speech_audio import (
     AudioLoadError,
@@ -105,10 +106,12 @@ class SmokeAsr:
         return self.whisper.transcribe([wave_16k], "en")[0]
 
 
-def load_wave_16k_mean(path: Any) -> np.ndarray:
-    """All channels averaged, resampled to 16 kHz like torchaudio's default Resample (funasr's reader)."""
+def load_wave_16k_mean(path: Any, reading: ChannelReading | None = None) -> np.ndarray:
+    """All channels averaged (or `reading`'s channel), resampled to 16 kHz like torchaudio's default
+    Resample (funasr's reader)."""
     audio = load_audio(path)
-    return resample_sinc(audio.channel_mean(), audio.sample_rate)
+    wave = audio.channel_mean() if reading is None else reading.select(audio)
+    return resample_sinc(wave.astype(np.float32, copy=False), audio.sample_rate)
 
 
 class SenseVoiceWer(BaseMetric):
@@ -124,6 +127,8 @@ class SenseVoiceWer(BaseMetric):
         "funasr (extra zh)"
     )
     reload_on_new_device = False
+    #: funasr reads a path with torchaudio and averages the channels (metrics/channels.py).
+    official_channel = "mean"
 
     def __init__(
         self,
@@ -132,10 +137,13 @@ class SenseVoiceWer(BaseMetric):
         weights: Mapping[str, Any] | None = None,
         benchmark: str | None = None,
         seed: int = 0,
+        channel: str | None = None,
         **options: Any,
     ) -> None:
-        self.reject_options(options, "seed")
+        self.reject_options(options, "seed, channel")
         super().__init__(smoke=smoke, weights=weights, benchmark=benchmark, seed=seed)
+        self.reading = ChannelReading.of(self.name, self.official_channel, channel)
+        self.protocol = self.protocol_id(variant=self.reading.variant)
         self.asr: SenseVoice | SmokeAsr | None = None
         self.asr_error: str | None = None
 
@@ -177,7 +185,7 @@ class SenseVoiceWer(BaseMetric):
         if self.asr is None:
             return ScoreOutcome.failed(f"{item.id}: {self.asr_error}")
         try:
-            raw = self.asr.transcribe_raw(load_wave_16k_mean(item.output))
+            raw = self.asr.transcribe_raw(load_wave_16k_mean(item.output, self.reading))
             note = None
         except NoAudioStreamError as exc:
             # The toolkit scores `<id>.wav` only when it exists: a clip without audio is not scored.

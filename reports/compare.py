@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from nava_eval import direction
 from nava_eval.errors import InvalidValue
 from nava_eval.reports.per_sample import RunData, field_values, load_run, paired_items, paired_set_statistic
 from nava_eval.reports.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, PER_SET_MEANS, paired_bootstrap
@@ -38,7 +39,7 @@ class MetricComparison:
     ci95: tuple[float, float] | None = None
     p_value: float | None = None
     significant: bool = False
-    better: str | None = None  # "A", "B" or None (not significant / not comparable)
+    better: str | None = None  # "A", "B" or None (not significant / not comparable / a neutral level)
     note: str = ""
 
 
@@ -138,8 +139,7 @@ def compare_runs(
         paired = paired_bootstrap(x, y, seed=seed, n_resamples=n_resamples, sets=sets)
         better = None
         if paired.significant:
-            b_higher = paired.delta > 0
-            better = "B" if b_higher == (base["direction"] == "higher") else "A"
+            better = _winner(paired.delta, base["direction"])
         notes = [pairs.note] if pairs.note else []
         if pairs.left_out:
             notes.append(f"{pairs.left_out} sample(s) scored by only one run left out")
@@ -192,11 +192,17 @@ def _compare_set_field(a: RunData, b: RunData, name: str, seed: int, n_resamples
         )  # fmt: skip
     better = None
     if paired.significant:
-        better = "B" if (paired.delta > 0) == (base["direction"] == "higher") else "A"
+        better = _winner(paired.delta, base["direction"])
     return MetricComparison(
         **base, n_common=n_items, mean_a=paired.value_a, mean_b=paired.value_b, delta=paired.delta,
         ci95=paired.ci95, p_value=paired.p_value, significant=paired.significant, better=better, note=note,
     )  # fmt: skip
+
+
+def _winner(delta: float, field_direction: str) -> str | None:
+    """ "B" when B − A = `delta` is an improvement, "A" when it is not, None for a neutral level."""
+    b_improved = direction.improved(delta, field_direction)
+    return None if b_improved is None else ("B" if b_improved else "A")
 
 
 def _protocol(values: Any) -> str:
@@ -221,15 +227,16 @@ def render_comparison(comparison: Comparison, fmt: str = "md") -> str:
 
     body = []
     for m in comparison.metrics:
-        arrow = "↑" if m.direction == "higher" else "↓"
+        arrow = direction.arrow(m.direction)
         ci = f"[{_fmt(m.ci95[0])}, {_fmt(m.ci95[1])}]" if m.ci95 else "–"
         mean_a = "–" if m.mean_a is None else f"{m.mean_a:.3f}"
         mean_b = "–" if m.mean_b is None else f"{m.mean_b:.3f}"
-        verdict = (
-            f"{m.better} better"
-            if m.better
-            else ("not significant" if m.delta is not None else "not compared")
-        )
+        if m.better:
+            verdict = f"{m.better} better"
+        elif m.significant and not direction.ranks(m.direction):
+            verdict = "differs (a level: no better side)"
+        else:
+            verdict = "not significant" if m.delta is not None else "not compared"
         body.append(
             [
                 f"{FIELD_LABELS.get(m.field, m.field)} {arrow}",

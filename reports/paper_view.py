@@ -21,6 +21,7 @@ from typing import Literal
 
 import numpy as np
 
+from nava_eval import direction
 from nava_eval.errors import UnknownName
 from nava_eval.reports.rows import ALL, WHOLE_BENCHMARK_SPLITS, ModelInfo, RowSet, is_secondary
 
@@ -84,7 +85,7 @@ class PaperColumn:
 
     @property
     def header(self) -> str:
-        arrow = "↑" if self.direction == "higher" else "↓"
+        arrow = direction.arrow(self.direction)
         star = "*" if self.measured_only else ""
         return f"{SHORT_LABELS.get(self.field, self.field)}{star} {arrow}{str(self.marker).translate(_SUPERSCRIPT)}"
 
@@ -295,15 +296,15 @@ def build_paper_table(
         text = _protocol_note(rs, fld, protocol)
         if text not in footnotes:
             footnotes.append(text)
-        direction = directions.get(fld, "higher")
-        columns.append(PaperColumn(fld, protocol, direction, footnotes.index(text) + 1, measured_only))
+        field_direction = directions.get(fld, "higher")
+        columns.append(PaperColumn(fld, protocol, field_direction, footnotes.index(text) + 1, measured_only))
         contenders = [
             (m.label, cells[(m.label, key)].value)
             for m in rows
             if (m.label, key) in cells and not m.smoke and not cells[(m.label, key)].set_tag
         ]
-        if contenders:
-            target = (max if direction == "higher" else min)(v for _, v in contenders)
+        target = direction.best([v for _, v in contenders], field_direction)
+        if target is not None:  # a neutral level (loudness) has no best value
             best[key] = frozenset(lbl for lbl, v in contenders if v == target)
 
     if set_name == ALL:

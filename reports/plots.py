@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from nava_eval import direction
 from nava_eval.errors import InvalidValue
 from nava_eval.reports.paper_view import (
     SHORT_LABELS,
@@ -71,7 +72,7 @@ def metric_figure(table: PaperTable, target: Any = None) -> Any:
             range(len(rows)), [r.label + ("" if r.kind == "published" else " •") for r in rows], fontsize=7
         )
         ax.invert_yaxis()
-        arrow = "higher is better" if column.direction == "higher" else "lower is better"
+        arrow = direction.describe(column.direction)
         ax.set_title(f"{column.header}\n{column.protocol}", fontsize=7)
         ax.set_xlabel(f"{SHORT_LABELS.get(column.field, column.field)} ({arrow})", fontsize=7)
         ax.tick_params(axis="x", labelsize=7)

@@ -74,6 +74,16 @@ def _metric_key(name: str) -> str:
     return name.lower().replace("-", "_").replace(" ", "_")
 
 
+def _published_direction(record: dict, path: str | Path | None) -> str:
+    flag = str(record["higher_is_better"]).strip().lower()
+    if flag not in ("true", "false", "neutral"):
+        raise InvalidValue(
+            f"{path or published_csv_path()}: {record.get('model')!r} {record.get('metric')!r} has "
+            f"higher_is_better={record['higher_is_better']!r}; write true, false or neutral"
+        )
+    return {"true": "higher", "false": "lower"}.get(flag, "neutral")
+
+
 def _required(record: dict, column: str, path: str | Path | None) -> str:
     """A column every published number must fill: its protocol id and the evidence for it."""
     value = record.get(column)
@@ -97,7 +107,8 @@ def load_published(
     """Published rows, normalised: one row per (benchmark, split, model, metric).
 
     Columns: benchmark, split, split_label, model, params_b, metric, metric_label, value,
-    higher_is_better, protocol, protocol_evidence, source, note. `value` is in our units (see METRIC_MAP).
+    higher_is_better, direction, protocol, protocol_evidence, source, note. The CSV's
+    `higher_is_better` is true, false, or "neutral" for a level with no better end (loudness). `value` is in our units (see METRIC_MAP).
     """
     raw = pd.read_csv(path or published_csv_path(), dtype={"params_b": "float64"})
     unknown = sorted(set(raw["benchmark"]) - set(BENCHMARK_KEYS))
@@ -119,6 +130,7 @@ def load_published(
                 "metric_label": record["metric"],
                 "value": float(record["value"]) * mapping.scale,
                 "higher_is_better": str(record["higher_is_better"]).strip().lower() == "true",
+                "direction": _published_direction(record, path),
                 "protocol": _required(record, "protocol", path),
                 "protocol_evidence": _required(record, "protocol_evidence", path),
                 "source": record["source"],

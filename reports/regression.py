@@ -1,7 +1,7 @@
 """The CI regression gate: is a run worse than a baseline on any metric, beyond that metric's tolerance?
 
 Direction-aware: a drop of a higher-is-better metric and a rise of a lower-is-better one count as
-"worse"; improvements never fail. The point estimates decide; the delta's 95 % bootstrap CI is
+"worse"; improvements never fail; a neutral level (loudness) that moves either way counts as worse. The point estimates decide; the delta's 95 % bootstrap CI is
 printed so a reviewer can tell noise from a real change (paired by sample id when both sides are
 run directories). Unusable inputs are an error (exit 2), never a comparison: different benchmarks,
 or a metric measured with a different protocol, or a value that is not a finite number. Which way
@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from nava_eval import direction
 from nava_eval.errors import InvalidValue
 from nava_eval.reports.estimate import (
     Coverage,
@@ -356,15 +357,15 @@ def _check(
         base = baseline.values[name]
         tolerance = tolerances.get(name) or DEFAULT_TOLERANCES.get(name, FALLBACK_TOLERANCE)
         metric = ours.get(name)
-        direction = directions[name]
+        field_direction = directions[name]
         if metric is None:
             rows.append(
-                CheckRow(name, direction, "fail", base.value, None, tolerance=str(tolerance),
+                CheckRow(name, field_direction, "fail", base.value, None, tolerance=str(tolerance),
                          message="missing in run (the baseline has it)")
             )  # fmt: skip
             continue
         delta = metric.value - base.value
-        worse_by = -delta if direction == "higher" else delta
+        worse_by = direction.worsened_by(delta, field_direction)  # a neutral level: |delta|
         allowed = tolerance.allowed(base.value)
         failed = worse_by > allowed + 1e-12
         message = (
@@ -389,7 +390,7 @@ def _check(
         rows.append(
             CheckRow(
                 field=name,
-                direction=direction,
+                direction=field_direction,
                 status="fail" if failed else "pass",
                 baseline=base.value,
                 value=metric.value,
@@ -471,7 +472,7 @@ def render_check(result: CheckResult) -> str:
     if result.rows:
         body = []
         for r in result.rows:
-            arrow = "↑" if r.direction == "higher" else "↓"
+            arrow = direction.arrow(r.direction)
             ci = f"[{_num(r.ci95[0], True)}, {_num(r.ci95[1], True)}]" if r.ci95 else "–"
             body.append(
                 [f"{FIELD_LABELS.get(r.field, r.field)} {arrow}", _num(r.baseline), _num(r.value),

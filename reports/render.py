@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from nava_eval import direction
 from nava_eval.errors import InvalidValue
 from nava_eval.reports.estimate import field_estimate
 from nava_eval.reports.paper_view import PAPER_CSS, build_paper_tables, render_html
@@ -114,7 +115,7 @@ def _relative_link(target: Path, report_dir: Path) -> str:
 def sample_table(run: RunData) -> pd.DataFrame:
     """One row per sample: id, set, status, output, one column per field, notes; worst first.
 
-    "Worst" is the mean over fields of the sample's direction-aware percentile rank (1 = worst of the
+    "Worst" is the mean over ranked fields (not neutral levels) of the sample's direction-aware percentile rank (1 = worst of the
     run); samples that failed generation or have no score come first, then that rank descending.
     """
     samples: dict[str, SampleRecord] = {}
@@ -137,8 +138,9 @@ def sample_table(run: RunData) -> pd.DataFrame:
         if frame["set"].isna().any():
             frame["set"] = frame["set"].fillna(frame["id"].map(sub["set"]))
         metric = run.results.metrics.get(name)
-        direction = metric.direction if metric else "higher"
-        ranks.append(frame[name].rank(pct=True, ascending=direction == "lower"))  # 1.0 = worst
+        field_direction = metric.direction if metric else "higher"
+        if direction.ranks(field_direction):  # a neutral level (loudness) has no worst end
+            ranks.append(frame[name].rank(pct=True, ascending=field_direction == "lower"))  # 1.0 = worst
     notes: dict[str, list[str]] = {}
     for rec in run.issues.to_dict("records"):
         notes.setdefault(rec["id"], []).append(

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from nava_eval import direction
 from nava_eval.errors import InvalidValue
 from nava_eval.reports.paper_view import (
     PAPER_CSS,
@@ -81,6 +82,36 @@ def _repro_body(items: Sequence[Reproduction]) -> list[list[str]]:
     return body
 
 
+def _derived_sides(rowset: RowSet, benchmark: str) -> list[Side]:
+    """One side table per derived metric: each model's value and sub-scores; below it, why others have none."""
+    by_metric: dict[str, list] = {}
+    for outcome in rowset.derived:
+        if outcome.benchmark == benchmark:
+            by_metric.setdefault(outcome.metric.label, []).append(outcome)
+    sides: list[Side] = []
+    for label, outcomes in by_metric.items():
+        metric = outcomes[0].metric
+        fields = metric.all_fields
+        headers = ["Model", *(f"{f.label} {direction.arrow(f.direction)}" for f in fields)]
+        body = [
+            [o.label, *(f"{o.value.values[f.name]:.4f}" for f in fields)]
+            for o in outcomes
+            if o.value.protocol is not None
+        ]
+        if not body:
+            body = [["(no model has every input)", *("–" for _ in fields)]]
+        notes = [f"{label}: {metric.description}; computed only when every input is measured under "
+                 "the protocol it names (`nava-eval ls derived`)."]  # fmt: skip
+        for o in outcomes:
+            if o.value.protocol is not None:
+                extra = f"; {o.value.note}" if o.value.note else ""
+                notes.append(f"{o.label}: protocol {o.value.protocol}{extra}.")
+            else:
+                notes.append(f"{o.label}: missing; {o.value.reason}.")
+        sides.append((f"{label} ({benchmark})", headers, body, notes))
+    return sides
+
+
 def _sections(
     rowset: RowSet,
     *,
@@ -98,6 +129,7 @@ def _sections(
         items = reproductions(rowset, benchmark, aliases)
         if items:
             side.append((f"Paper vs harness ({benchmark})", REPRO_HEADERS, _repro_body(items), []))
+        side += _derived_sides(rowset, benchmark)
     if published and "versebench" in rowset.benchmarks():
         from nava_eval.reports.user_study import STUDY_HEADERS, study_notes, study_rows
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from nava_eval.errors import InvalidValue
+from nava_eval.reports.derived import DerivedMetric, DerivedValue, builtin_derived, evaluate_on_rows
 from nava_eval.rundir.records import Results, load_results, results_path
 
 #: The columns of a tidy row, in order (the CSV header; `load_results` returns exactly these).
@@ -76,6 +77,16 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class DerivedOutcome:
+    """One derived metric on one model: its value (as rows of the frame) or why it is missing."""
+
+    label: str  # the model's label in the RowSet
+    benchmark: str
+    metric: DerivedMetric
+    value: DerivedValue
+
+
+@dataclass(frozen=True)
 class RowSet:
     """The tidy rows plus the per-model and per-protocol facts the views print around them."""
 
@@ -87,6 +98,8 @@ class RowSet:
     evidence: Mapping[tuple[str, str], str] = field(default_factory=dict)
     # (field, published protocol) → unit note ("published as a fraction; shown in %")
     unit_notes: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    # Derived metrics evaluated per model: (model label, benchmark, metric, its value or why it is missing)
+    derived: tuple[DerivedOutcome, ...] = ()
 
     def label(self, kind: str, model: str, run: object) -> str:
         run_name = None if run is None or (isinstance(run, float) and math.isnan(run)) else run
@@ -106,7 +119,8 @@ class RowSet:
         keep = {(k, m, r) for k, m, r in zip(frame["kind"], frame["model"], frame["run"], strict=True)}
         keep = {(k, m, None if isinstance(r, float) else r) for k, m, r in keep}
         models = tuple(m for m in self.models if (m.kind, m.model, m.run) in keep)
-        return RowSet(frame, models, self.populations, self.evidence, self.unit_notes)
+        derived = tuple(d for d in self.derived if d.benchmark == benchmark)
+        return RowSet(frame, models, self.populations, self.evidence, self.unit_notes, derived)
 
     @property
     def banner(self) -> str | None:
@@ -169,7 +183,7 @@ def published_rows(frame: pd.DataFrame) -> list[dict[str, object]]:
                 "set": rec["split"],
                 "field": rec["metric"],
                 "protocol": rec["protocol"],
-                "direction": "higher" if rec["higher_is_better"] else "lower",
+                "direction": rec["direction"],
                 "value": float(rec["value"]),
                 "ci_lo": math.nan,
                 "ci_hi": math.nan,
@@ -218,10 +232,13 @@ def build_rows(
     *,
     published: bool | pd.DataFrame = False,
     benchmarks: Sequence[str] | None = None,
+    derived: Sequence[DerivedMetric] | None = None,
 ) -> RowSet:
     """The RowSet of `runs` (run dirs, results.json paths or Results) and, with `published`, the published rows.
 
     Published rows are kept for the runs' benchmarks (or `benchmarks`, or all of them when neither is given).
+    `derived` (default: the built-in derived metrics marked default) are evaluated on every model; a
+    value becomes rows like any other number, a missing one is kept with its reason (`RowSet.derived`).
     """
     from nava_eval.reports.published_facts import model_facts
 
@@ -301,7 +318,37 @@ def build_rows(
                 evidence.setdefault(key, str(rec["protocol_evidence"]))
             if rec.get("note"):
                 unit_notes.setdefault(key, str(rec["note"]))
-    return RowSet(_frame(rows), tuple(models), populations, evidence, unit_notes)
+    outcomes = _derived_rows(rows, models, derived)
+    return RowSet(_frame(rows), tuple(models), populations, evidence, unit_notes, tuple(outcomes))
+
+
+def _derived_rows(
+    rows: list[dict[str, object]], models: Sequence[ModelInfo], derived: Sequence[DerivedMetric] | None
+) -> list[DerivedOutcome]:
+    """Evaluate the derived metrics on each model's whole-benchmark numbers; append their values to `rows`."""
+    chosen = [d for d in builtin_derived() if d.default] if derived is None else list(derived)
+    outcomes: list[DerivedOutcome] = []
+    banners = {(str(r["kind"]), str(r["model"]), r["run"]): r["banner"] for r in rows}
+    for (kind, model, run, benchmark), metric, value in evaluate_on_rows(
+        chosen, rows, (ALL, *WHOLE_BENCHMARK_SPLITS)
+    ):
+        label = next((m.label for m in models if (m.kind, m.model, m.run) == (kind, model, run)), model)
+        outcomes.append(DerivedOutcome(label, benchmark, metric, value))
+        if value.protocol is None:
+            continue
+        fields = {f.name: f for f in metric.all_fields}
+        for name, number in value.values.items():
+            rows.append(
+                {
+                    "model": model, "kind": kind, "run": run, "benchmark": benchmark, "set": ALL,
+                    "field": name, "protocol": value.protocol, "direction": fields[name].direction,
+                    "value": number, "ci_lo": math.nan, "ci_hi": math.nan, "n": math.nan,
+                    "n_seeds": math.nan, "seed_sd": math.nan,
+                    "source": f"derived: {metric.label} from this model's other numbers",
+                    "banner": banners.get((kind, model, run), ""),
+                }
+            )  # fmt: skip
+    return outcomes
 
 
 def load_results_frame(

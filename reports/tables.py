@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from nava_eval import direction
 from nava_eval.errors import InvalidValue
 from nava_eval.reports.estimate import field_estimate
 from nava_eval.reports.model_names import published_name
@@ -63,7 +64,7 @@ class Column:
     key: str
     field: str  # the quantity (sync_c, wer, ...): our field name or the one a published metric maps to
     set: str | None
-    direction: str  # "higher" | "lower"
+    direction: str  # "higher" | "lower" | "neutral" (nava_eval.direction)
     label: str
     footnotes: tuple[int, ...] = ()
     protocol: str = "unknown"
@@ -71,7 +72,7 @@ class Column:
 
     @property
     def header(self) -> str:
-        arrow = "↑" if self.direction == "higher" else "↓"
+        arrow = direction.arrow(self.direction)
         where = f" {self.set}" if self.set else ""
         which = f" [{self.protocol}]" if self.show_protocol else ""
         marks = "".join(f"[{n}]" for n in self.footnotes)
@@ -482,7 +483,7 @@ def build_table(
             if quantity not in quantities:
                 continue
             protocol = str(rec["protocol"])
-            directions.setdefault(quantity, "higher" if rec["higher_is_better"] else "lower")
+            directions.setdefault(quantity, rec["direction"])
             cell = Cell(float(rec["value"]), None, protocol, None, split, rec.get("note") or "")
             placed = False
             if split in overall_splits or populations.get((quantity, protocol)) == split:
@@ -520,7 +521,7 @@ def build_table(
         present = [(row.label, cells[(row.label, key)]) for row in rows if (row.label, key) in cells]
         if not present:
             continue
-        direction = directions.get(quantity) or _default_direction(quantity) or "higher"
+        field_direction = directions.get(quantity) or _default_direction(quantity) or "higher"
         label = FIELD_LABELS.get(quantity, quantity)
         marks = [
             _footnote(footnotes, f"{label}: {note}.")
@@ -528,16 +529,15 @@ def build_table(
         ]
         # Smoke rows (random weights) never take "best": their numbers mean nothing.
         contenders = [(lbl, c) for lbl, c in present if lbl not in smoke_labels]
-        if contenders:
-            values = [c.value for _, c in contenders]
-            target = max(values) if direction == "higher" else min(values)
+        target = direction.best([c.value for _, c in contenders], field_direction)
+        if target is not None:  # a neutral level (loudness) has no best value
             best[key] = frozenset(lbl for lbl, c in contenders if c.value == target)
         columns.append(
             Column(
                 key,
                 quantity,
                 set_name,
-                direction,
+                field_direction,
                 label,
                 tuple(dict.fromkeys(marks)),
                 protocol,

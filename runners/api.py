@@ -69,8 +69,14 @@ def score(
     progress: bool = True,
     timeout_s: float = 1800.0,
     reports: bool = True,
+    channel: str | None = None,
 ) -> ScoredRun:
-    """Score a run directory (generated or imported): cached scores are reused, `nproc` processes share the work."""
+    """Score a run directory (generated or imported): cached scores are reused, `nproc` processes share the work.
+
+    `channel` ("left", "right", "mean"): audio metrics read that channel, under a variant protocol id.
+    """
+    from nava_eval.metrics.channels import check_channel
+
     return score_run_dir(
         run_dir,
         metrics=metrics,
@@ -81,6 +87,7 @@ def score(
         progress=progress,
         timeout_s=timeout_s,
         reports=reports,
+        channel=check_channel(channel),
     )
 
 

@@ -24,20 +24,22 @@ def planned_seeds(
     dp_size: int,
     universe: list[Any] | None = None,
     run_seeds: list[int | None] | None = None,
+    gen_turn: int = 1,
 ) -> dict[Unit, dict[str, Any]]:
     """unit → how its noise is seeded, from the function generation itself plans with."""
     out: dict[Unit, dict[str, Any]] = {}
-    planned = planned_unit_seeds(samples, dp_size, seed, policy, universe, run_seeds or [None])
+    run_seeds = run_seeds or [None]
+    planned = planned_unit_seeds(samples, dp_size, seed, policy, universe, run_seeds, gen_turn)
+    turn = {r: t for t, r in enumerate(run_seeds)} if gen_turn > 1 else {}
     for unit, (unit_seed, info) in planned.items():
+        entry: dict[str, Any] = {"seed": unit_seed}
         if info.get("policy") == "official-rank":
-            base = seed if unit.seed is None else unit.seed
-            out[unit] = {
-                "seed": unit_seed,
-                "dp_group": info["stream_seed"] - base,  # group g's streams are seeded base + g
-                "stream_position": info["stream_position"],
-            }
-        else:
-            out[unit] = {"seed": unit_seed}
+            # group g's streams are seeded base + g; --gen-turn passes all continue the streams of `seed`
+            base = seed if unit.seed is None or gen_turn > 1 else unit.seed
+            entry.update(dp_group=info["stream_seed"] - base, stream_position=info["stream_position"])
+        if unit.seed in turn:
+            entry["gen_turn"] = turn[unit.seed]
+        out[unit] = entry
     return out
 
 
@@ -45,7 +47,7 @@ def dry_run_plan(request: RunRequest) -> dict[str, Any]:
     """Everything `run`/`generate` would do with `request`, resolved, as a JSON-ready dict."""
     scratch = Path(tempfile.mkdtemp(prefix="nava-eval-dry-run-"))
     try:
-        prepared = prepare_run(request, write=False, smoke_data_root=scratch)
+        prepared = prepare_run(request, write=False, smoke_data_root=scratch, rewrite_mode="plan")
         universe = stream_universe(prepared)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -53,7 +55,9 @@ def dry_run_plan(request: RunRequest) -> dict[str, Any]:
     preset = prepared.preset
     dp_size = max(1, request.nproc // max(1, request.sp))
     run_seeds = prepared.spec.seeds or [None]
-    planned = planned_seeds(prepared.samples, gen.seed, gen.seed_policy, dp_size, universe, run_seeds)
+    planned = planned_seeds(
+        prepared.samples, gen.seed, gen.seed_policy, dp_size, universe, run_seeds, gen.gen_turn
+    )
     modes = sorted({s.mode for s in prepared.samples})
     weights = weight_files(gen)
     if weights["dit"] is not None:
@@ -82,9 +86,12 @@ def dry_run_plan(request: RunRequest) -> dict[str, Any]:
         "t2a_seconds": gen.t2a_seconds if "t2a" in modes else None,
         "prompt_source": request.prompt_source
         or ("nava" if prepared.spec.benchmark == "versebench" else None),
+        "rewrite": _rewrite_plan(prepared),
         "seed": gen.seed,
         "seeds": prepared.spec.seeds,  # a multi-seed run's run seeds (each sample once per seed)
         "seed_policy": gen.seed_policy,
+        # the release's --gen_turn: passes over the data, pass t = run seed seed + t
+        "gen_turn": gen.gen_turn,
         "layout": {"nproc": request.nproc, "sp": request.sp, "dp_groups": dp_size},
         "run_dir": str(prepared.run_dir.root),
         "data_dir": (
@@ -102,6 +109,7 @@ def dry_run_plan(request: RunRequest) -> dict[str, Any]:
                 **({"run_seed": r} if r is not None else {}),
                 **planned[Unit(s.id, r)],
                 **_sample_shape(s, gen),
+                **_sample_rewrite(s, prepared.spec.rewrite),
             }
             for r in run_seeds
             for s in prepared.samples
@@ -134,3 +142,28 @@ def _sample_shape(sample: Any, gen: Any) -> dict[str, Any]:
         return {"size": f"image bucket at {gen.image_bucket}", "latent_frames": frames}
     width, height = sample.meta.get("width", gen.width), sample.meta.get("height", gen.height)
     return {"size": f"{width}x{height}", "latent_frames": frames}
+
+
+def _rewrite_plan(prepared: Any) -> dict[str, Any] | None:
+    """--rewrite: the rewriter's settings and how many prompts the cache already holds."""
+    spec = prepared.spec.rewrite
+    if spec is None:
+        return None
+    from nava_eval.rundir.schema import to_dict
+
+    cached = sum(1 for s in prepared.samples if "rewrite_key" in s.meta)
+    return {**to_dict(spec), "cached": cached, "to_rewrite": len(prepared.samples) - cached}
+
+
+def _sample_rewrite(sample: Any, spec: Any) -> dict[str, Any]:
+    """The prompt a sample generates from: its cached rewrite (with key), or not rewritten yet."""
+    if spec is None:
+        return {}
+    key = sample.meta.get("rewrite_key")
+    if key is None:
+        return {"rewrite": {"cache_key": spec.cache_key(sample.prompt), "cached": False}}
+    return {
+        "rewrite": {"cache_key": key, "cached": True},
+        "original_prompt": sample.meta["original_prompt"],
+        "prompt": sample.prompt,
+    }

@@ -26,7 +26,7 @@ from nava_eval.rundir.records import SampleRecord
 from nava_eval.rundir.run_file import SeedPolicy
 from nava_eval.rundir.unit import Unit
 from nava_eval.runners.progress import JobProgress, StageTimer, summarize_timings
-from nava_eval.runners.seeds import SEED_POLICIES, NoiseStream, official_streams, sample_seed
+from nava_eval.runners.seeds import SEED_POLICIES, NoiseStream, official_streams, sample_seed, turn_streams
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ def plan_assignments(
     seed_policy: SeedPolicy = "per-sample",
     universe: Sequence[Sample] | None = None,
     run_seed: int | None = None,
+    passes_before: int = 0,
 ) -> list[Assignment]:
     """Split what is missing (`done_ids`: the items done under `run_seed`) over DP groups, deterministically.
 
@@ -98,6 +99,7 @@ def plan_assignments(
     item's noise from one stream seeded seed + g (valid only for the same world size). `universe`:
     every item of the selected sets when --ids/--limit picked a subset; the unpicked items still
     advance the streams, so each picked item gets the noise it has in a full official run.
+    passes_before (official-rank, --gen-turn): the passes the streams drew before this one.
     """
     if seed_policy == "per-sample":
         missing = [s for s in ordered if s.id not in done_ids]
@@ -109,7 +111,9 @@ def plan_assignments(
         out = []
         wanted = {s.id for s in ordered} - set(done_ids)
         for g in range(dp_size):
-            streams = official_streams(universe if universe is not None else ordered, dp_size, g, seed)
+            streams = official_streams(
+                universe if universe is not None else ordered, dp_size, g, seed, passes_before
+            )
             mine = [s for stream in streams for s in stream.samples if s.id in wanted]
             out.append(
                 Assignment(samples=mine, seeds=[seed + g] * len(mine), streams=streams, run_seed=run_seed)
@@ -131,8 +135,14 @@ def work_items(assignment: Assignment, generator: Any) -> Iterator[WorkItem]:
     todo = {s.id for s in assignment.samples}
     for stream in assignment.streams:
         rng = generator.noise_stream(stream.seed)
+        for _ in range(stream.passes_before):  # --gen-turn: the earlier passes' noise, discarded
+            for sample in stream.samples:
+                try:
+                    generator.draw_noise(sample, rng)
+                except Exception as exc:  # the same item fails again in this pass and is reported there
+                    reraise_interrupts(exc)
         for position, sample in enumerate(stream.samples):
-            info = {"policy": "official-rank", "stream_seed": stream.seed, "stream_position": position}
+            info = _stream_info(stream, position)
             try:
                 noise, error = generator.draw_noise(sample, rng), None
             except Exception as exc:  # the stream cannot advance past this item faithfully
@@ -153,22 +163,34 @@ def plan_seed_replicates(
     seed: int,
     seed_policy: SeedPolicy = "per-sample",
     universe: Sequence[Sample] | None = None,
+    gen_turn: int = 1,
 ) -> list[list[Assignment]]:
     """Per DP group: its assignment under every run seed (each assignment names its run seed).
 
     A multi-seed run is the single-seed plan repeated with each seed of the list as the run seed
     (`plan_assignments` derives the per-sample seeds, or the official streams, from it); `run_seeds`
     [None] is a single-seed run with `seed`. Groups take their share of each seed's plan in turn, so
-    the load stays balanced.
+    the load stays balanced. gen_turn > 1: the run seeds are the release's passes (`turn_streams`).
     """
     work: list[list[Assignment]] = [[] for _ in range(dp_size)]
-    for run_seed in run_seeds:
+    for run_seed, (base, passes) in zip(
+        run_seeds, _bases(run_seeds, seed, seed_policy, gen_turn), strict=True
+    ):
         done_ids = {s.id for s in ordered if Unit(s.id, run_seed) in done}
-        base = seed if run_seed is None else run_seed
-        plan = plan_assignments(ordered, done_ids, dp_size, base, seed_policy, universe, run_seed)
+        plan = plan_assignments(ordered, done_ids, dp_size, base, seed_policy, universe, run_seed, passes)
         for group, assignment in enumerate(plan):
             work[group].append(assignment)
     return work
+
+
+def _bases(
+    run_seeds: Sequence[int | None], seed: int, seed_policy: SeedPolicy, gen_turn: int
+) -> list[tuple[int, int]]:
+    """(base seed, passes before) per run seed: per-sample seeds derive from the run seed itself, so
+    a --gen-turn pass t is run seed seed + t; official-rank passes continue the streams of `seed`."""
+    if seed_policy == "official-rank":
+        return turn_streams(run_seeds, seed, gen_turn)
+    return [(seed if r is None else r, 0) for r in run_seeds]
 
 
 def replicate_items(assignments: Sequence[Assignment], generator: Any) -> Iterator[WorkItem]:
@@ -187,9 +209,20 @@ def planned_noise(assignments: Sequence[Assignment]) -> dict[str, tuple[int, dic
             continue
         for stream in assignment.streams:
             for position, sample in enumerate(stream.samples):
-                info = {"policy": "official-rank", "stream_seed": stream.seed, "stream_position": position}
-                out.setdefault(sample.id, (stream.seed, info))
+                out.setdefault(sample.id, (stream.seed, _stream_info(stream, position)))
     return out
+
+
+def _stream_info(stream: NoiseStream, position: int) -> dict[str, Any]:
+    """How an official-rank item's noise is drawn: its stream and place in it (counting earlier passes)."""
+    info: dict[str, Any] = {
+        "policy": "official-rank",
+        "stream_seed": stream.seed,
+        "stream_position": stream.passes_before * len(stream.samples) + position,
+    }
+    if stream.passes_before:
+        info["gen_turn"] = stream.passes_before
+    return info
 
 
 def planned_unit_seeds(
@@ -199,6 +232,7 @@ def planned_unit_seeds(
     seed_policy: SeedPolicy = "per-sample",
     universe: Sequence[Sample] | None = None,
     run_seeds: Sequence[int | None] = (None,),
+    gen_turn: int = 1,
 ) -> dict[Unit, tuple[int, dict[str, Any]]]:
     """unit → (seed, noise description) that generation gives it, without drawing any noise.
 
@@ -206,9 +240,11 @@ def planned_unit_seeds(
     A run seed (even 0) replaces `seed` as the base of its units' seeds; None is a single-seed run.
     """
     out: dict[Unit, tuple[int, dict[str, Any]]] = {}
-    for run_seed in run_seeds:
-        base = seed if run_seed is None else run_seed
-        noise = planned_noise(plan_assignments(samples, set(), dp_size, base, seed_policy, universe))
+    for run_seed, (base, passes) in zip(
+        run_seeds, _bases(run_seeds, seed, seed_policy, gen_turn), strict=True
+    ):
+        plan = plan_assignments(samples, set(), dp_size, base, seed_policy, universe, None, passes)
+        noise = planned_noise(plan)
         out.update({Unit(s.id, run_seed): noise[s.id] for s in samples if s.id in noise})
     return out
 
@@ -222,6 +258,7 @@ def resume_plan(
     inputs_hash: Callable[[Sample, int, dict[str, Any]], str] | None = None,
     universe: Sequence[Sample] | None = None,
     run_seeds: Sequence[int | None] = (None,),
+    gen_turn: int = 1,
 ) -> tuple[set[Unit], list[list[Assignment]]]:
     """(units already done, each DP group's replicates of the rest) on rank 0.
 
@@ -233,12 +270,12 @@ def resume_plan(
     expected = None
     if inputs_hash is not None:
         by_id = {s.id: s for s in samples}
-        planned = planned_unit_seeds(samples, dp_size, seed, seed_policy, universe, run_seeds)
+        planned = planned_unit_seeds(samples, dp_size, seed, seed_policy, universe, run_seeds, gen_turn)
         expected = {unit: inputs_hash(by_id[unit.item], *noise) for unit, noise in planned.items()}
     done = run_dir.verified_done(expected)
     done_keys = set(done) & {Unit(s.id, r) for s in samples for r in run_seeds}
     return done_keys, plan_seed_replicates(
-        samples, done_keys, dp_size, run_seeds, seed, seed_policy, universe
+        samples, done_keys, dp_size, run_seeds, seed, seed_policy, universe, gen_turn
     )
 
 
@@ -285,6 +322,7 @@ def generate_samples(
     stream_universe: Sequence[Sample] | None = None,
     seeds: Sequence[int] | None = None,
     inputs_hash: Callable[[Sample, int, dict[str, Any]], str] | None = None,
+    gen_turn: int = 1,
 ) -> GenerationSummary:
     """Generate every sample of `samples` that is not verifiably done. Call on every rank.
 
@@ -294,6 +332,7 @@ def generate_samples(
     folder and recorded with its `run_seed`.
     `inputs_hash(sample, seed, noise)` (runners.inputs_hash) is recorded with each output and checked
     on resume; without it only the output file itself is checked.
+    gen_turn > 1: `seeds` are the release's --gen_turn passes (see `plan_seed_replicates`).
     """
     from nava_eval.runners import distributed as dist_utils
 
@@ -307,7 +346,15 @@ def generate_samples(
         if added:
             logger.info("folded %d records from an earlier run's shards into %s", added, run_dir.samples)
         plan = resume_plan(
-            run_dir, samples, ctx.dp_size, seed, seed_policy, inputs_hash, stream_universe, run_seeds
+            run_dir,
+            samples,
+            ctx.dp_size,
+            seed,
+            seed_policy,
+            inputs_hash,
+            stream_universe,
+            run_seeds,
+            gen_turn,
         )
         already = len(plan[0])
     done_keys, work = dist_utils.broadcast_object_from_main(plan, ctx)

@@ -64,6 +64,7 @@ def generate_in_process(prepared: PreparedRun, *, keep_process_group: bool = Fal
                 stream_universe=stream_universe(prepared),
                 inputs_hash=InputsHasher(prepared.spec.output_hash()),
                 seeds=prepared.spec.seeds,
+                gen_turn=prepared.spec.generation.gen_turn,
             )
     finally:
         if not (keep_process_group and ctx.world_size > 1):

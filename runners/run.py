@@ -24,6 +24,7 @@ from nava_eval.rundir.files import atomic_write_json, atomic_write_text
 from nava_eval.rundir.layout import RunDir
 from nava_eval.rundir.provenance import collect_provenance, now_iso
 from nava_eval.rundir.records import Results, load_score_records
+from nava_eval.rundir.rewrites import RewriteSpec, RewrittenPrompt
 from nava_eval.rundir.run_file import GenerationSettings, RunFile, RunSpec, load_run_file, replace_provenance
 from nava_eval.rundir.schema import SchemaError, to_dict
 from nava_eval.rundir.unit import Unit
@@ -67,6 +68,12 @@ class RunRequest:
         None  # memory only: DiT blocks streamed N at a time (nava.offload); not hashed
     )
     config: dict[str, Any] = field(default_factory=dict)  # the resolved command options, for run.json
+    rewrite: RewriteSpec | None = None  # jsonl: only: rewrite every prompt first (nava.rewrite)
+    rewrite_cache: Path | None = None  # default $NAVA_EVAL_HOME/rewrites
+    rewrite_timeout_s: float = 60.0  # per request to a --rewrite-server
+    channel: str | None = (
+        None  # audio metrics: another channel reading (a protocol variant; metrics.channels)
+    )
 
     def preset_name(self) -> str:
         """The preset asked for, else the benchmark's own."""
@@ -184,6 +191,26 @@ def resolve_seeds(request: RunRequest) -> tuple[dict[str, Any], list[int] | None
     return overrides, (seeds if len(seeds) > 1 else None)
 
 
+def gen_turn_seeds(request: RunRequest, settings: GenerationSettings) -> list[int]:
+    """--gen-turn N: the N passes of the release's loop as the run seeds seed, seed + 1, …, seed + N − 1.
+
+    Each pass's samples keep the one key Unit(item, run seed); which noise a pass draws is decided in
+    runners.generate (per-sample: from its run seed; official-rank: the seed's streams, continued).
+    """
+    if request.seeds:
+        raise InvalidValue(
+            "give --gen-turn or --seeds/--num-seeds, not both: --gen-turn N is N passes with run seeds "
+            f"{settings.seed}..{settings.seed + settings.gen_turn - 1}"
+        )
+    if request.benchmark == "seedtts":
+        raise InvalidValue(
+            "--gen-turn does not apply to seedtts: the release's Seed-TTS mode writes one file per utterance "
+            "without a pass suffix, so every pass after the first finds it and generates nothing. For "
+            "several generations per utterance use --num-seeds N"
+        )
+    return list(seed_list(settings.seed, settings.gen_turn))
+
+
 def seed_list(first: int, count: int) -> tuple[int, ...]:
     """--num-seeds N: N consecutive run seeds from `first` (the preset's seed unless --seed is given)."""
     from nava_eval.runners.seeds import check_run_seeds
@@ -196,17 +223,25 @@ def seed_list(first: int, count: int) -> tuple[int, ...]:
 
 
 def prepare_run(
-    request: RunRequest, *, write: bool = True, smoke_data_root: Path | None = None
+    request: RunRequest,
+    *,
+    write: bool = True,
+    smoke_data_root: Path | None = None,
+    rewrite_mode: str | None = None,
 ) -> PreparedRun:
     """Resolve preset, benchmark, data and samples; create or check run.json.
 
     Nothing here loads weights: a preset that does not fit the benchmark, missing prompt files or
     bad data fail now, with the file and the fix. smoke_data_root: where the smoke preset writes its
-    miniature data (default: inside the run directory).
+    miniature data (default: inside the run directory). With `request.rewrite` the prompts are
+    rewritten first (runners.rewrite.rewrite_samples; rewrite_mode "rewrite" when writing, else
+    "wait" for the writing rank's cache entries; the dry run passes "plan").
     """
     preset = get_preset(request.preset_name(), request.benchmark)
     overrides, seeds = resolve_seeds(request)
     settings = generation_settings(preset, overrides)
+    if settings.gen_turn > 1:
+        seeds = gen_turn_seeds(request, settings)
     _check_request(request)
     run_root = request.resolved_run_dir()
     run_dir = RunDir(run_root)
@@ -218,6 +253,10 @@ def prepare_run(
     samples = benchmark.load(data_dir, request.selection)
     if not samples:
         raise InvalidValue(f"no samples selected from {request.benchmark} (check --sets/--ids/--limit)")
+    rewrite_spec, rewrites = None, []
+    if request.rewrite is not None:
+        mode = rewrite_mode or ("rewrite" if write else "wait")
+        samples, rewrites, rewrite_spec = _rewrite_prompts(request, samples, mode)
     check_preset_fits(preset, request.benchmark, {s.mode for s in samples})
     metrics = (
         list(request.metrics)
@@ -239,10 +278,38 @@ def prepare_run(
         smoke=preset.smoke,
         seeds=seeds,
         prompt_source=request.prompt_source,
+        rewrite=rewrite_spec,
     )
     if write:
-        _write_run_file(run_dir, spec, request)
+        _write_run_file(run_dir, spec, request, rewrites)
     return PreparedRun(request, preset, benchmark, samples, spec, run_dir, data_dir)
+
+
+def _rewrite_prompts(
+    request: RunRequest, samples: list[Sample], mode: str
+) -> tuple[list[Sample], list[RewrittenPrompt], RewriteSpec]:
+    """--rewrite: the samples with their prompts rewritten (jsonl: prompt files only), and the records."""
+    from nava_eval.runners.rewrite import make_rewriter, rewrite_samples
+
+    if not request.benchmark.startswith("jsonl:"):
+        raise InvalidValue(
+            f"--rewrite applies to your own prompt files (jsonl:PATH), not {request.benchmark}: VerseBench "
+            "already runs on NAVA's rewritten prompts and Seed-TTS texts are read aloud as written"
+        )
+    rewriter = make_rewriter(
+        request.rewrite,
+        request.rewrite_cache,
+        request.device,
+        request.rewrite_timeout_s,
+        with_model=mode == "rewrite",
+    )
+    try:
+        out, records = rewrite_samples(samples, rewriter, mode, request.progress, request.timeout_s)
+    finally:
+        close = getattr(rewriter.backend, "close", None)
+        if close is not None:  # a local rewrite model leaves the GPU to NAVA
+            close()
+    return out, records, rewriter.spec
 
 
 def _check_request(request: RunRequest) -> None:
@@ -267,7 +334,9 @@ def _check_request(request: RunRequest) -> None:
         raise InvalidValue(f"--timeout must be a finite number of seconds above 0, got {request.timeout_s!r}")
 
 
-def _write_run_file(run_dir: RunDir, spec: RunSpec, request: RunRequest) -> None:
+def _write_run_file(
+    run_dir: RunDir, spec: RunSpec, request: RunRequest, rewrites: Sequence[RewrittenPrompt] = ()
+) -> None:
     # Under torchrun the world comes from its environment; with --nproc we launch it ourselves.
     world = launched_world_size() if launched() else request.nproc
     provenance = collect_provenance(world_size=world, dp_size=max(1, world // request.sp), sp_size=request.sp)
@@ -296,6 +365,10 @@ def _write_run_file(run_dir: RunDir, spec: RunSpec, request: RunRequest) -> None
                 "Resume with the same --nproc/--sp layout, or use another --run-dir."
             )
         run_file = dataclasses.replace(replace_provenance(existing, provenance), spec=spec)
+        if rewrites:
+            from nava_eval.runners.rewrite import merge_records
+
+            run_file = dataclasses.replace(run_file, rewrites=merge_records(existing.rewrites, rewrites))
         if request.config:
             run_file = dataclasses.replace(run_file, config=dict(request.config))
     else:
@@ -307,7 +380,11 @@ def _write_run_file(run_dir: RunDir, spec: RunSpec, request: RunRequest) -> None
                 "(or delete the folder) to start over."
             )
         run_file = RunFile(
-            spec=spec, spec_hash=spec.output_hash(), provenance=provenance, config=dict(request.config)
+            spec=spec,
+            spec_hash=spec.output_hash(),
+            provenance=provenance,
+            config=dict(request.config),
+            rewrites=list(rewrites),
         )
     atomic_write_json(run_dir.run_json, to_dict(run_file))
 
@@ -609,5 +686,9 @@ def load_prepared(run_dir: Path, request_overrides: dict[str, Any] | None = None
         spec.benchmark, **_benchmark_options(spec.benchmark, preset, spec.prompt_source, spec.generation)
     )
     samples = benchmark.load(request.data_dir, request.selection)
+    if spec.rewrite is not None:  # score what was generated: the recorded rewrites
+        from nava_eval.runners.rewrite import apply_recorded
+
+        samples = apply_recorded(samples, run_file.rewrites)
     check_scorer_weights(request.scorer_weights, request.metrics or spec.metrics)
     return PreparedRun(request, preset, benchmark, samples, spec, RunDir(Path(run_dir)), request.data_dir)

@@ -58,6 +58,8 @@ def score_input(
     meta = {"prompt": sample.prompt, "mode": sample.mode, **sample.meta}
     if sample.image is not None:
         meta.setdefault("image", str(sample.image))  # the conditioning image (ID compares frames with it)
+    if sample.speaker_wavs:  # one per <S>...<E> span of the prompt, in order (sim_speakers)
+        meta.setdefault("speaker_wavs", [str(p) for p in sample.speaker_wavs])
     if audio is not None:
         meta["audio"] = str(audio)
     return ScoreInput(

@@ -33,6 +33,9 @@ class ScoreFilesRequest:
     language: str | None = None
     audio: Path | None = None
     caption: str | None = None  # clap: the audio prompt (CS is the cosine with it)
+    prompt: str | None = None  # sim_speakers: the generation prompt with its <S>...<E> spans
+    speaker_wavs: tuple[Path, ...] = ()  # sim_speakers: one reference wav per span, in order
+    channel: str | None = None  # audio metrics: another channel reading (metrics.channels)
     cropped: bool = False
     details: bool = False
     smoke: bool = False
@@ -73,6 +76,10 @@ def build_inputs(req: ScoreFilesRequest, files: Sequence[Path]):
     meta: dict[str, Any] = {"audio": str(req.audio)} if req.audio is not None else {}
     if req.caption is not None:
         meta["audio_prompt"] = [req.caption]
+    if req.prompt is not None:
+        meta["prompt"] = req.prompt
+    if req.speaker_wavs:
+        meta["speaker_wavs"] = [str(p) for p in req.speaker_wavs]
     return [
         ScoreInput(
             id=path.stem if sum(p.stem == path.stem for p in files) == 1 else str(path),
@@ -94,6 +101,16 @@ def metric_options(req: ScoreFilesRequest) -> dict[str, Any]:
         options["cropped"] = True
     if req.details:
         options["details"] = True
+    if req.channel is not None:
+        from nava_eval.metrics.base import metric_class
+        from nava_eval.metrics.channels import channel_options, takes_channel
+
+        cls = metric_class(req.metric)
+        if not takes_channel(cls):
+            raise InvalidValue(
+                f"--channel: metric {req.metric!r} has no channel option (it reads as its official protocol)"
+            )
+        options.update(channel_options(cls, req.channel))
     return options
 
 
@@ -109,7 +126,11 @@ def score_files(req: ScoreFilesRequest) -> Iterator[dict[str, Any]]:
     from nava_eval.user_files import require_regular_file
 
     files = expand_files(req.files)
-    for option, given in (("--reference", req.reference), ("--audio", req.audio)):
+    for option, given in (
+        ("--reference", req.reference),
+        ("--audio", req.audio),
+        *(("--speaker-wav", p) for p in req.speaker_wavs),
+    ):
         if given is not None:
             require_regular_file(given, option)
     if not files:

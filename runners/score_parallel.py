@@ -168,30 +168,49 @@ def score_in_process(prepared: Any, metrics: Sequence[str] | None = None) -> lis
         index = run_dir.file_index()
         summaries: list[ScoreSummary] = []
         used: dict[str, str] = {}
-        for name, units in plan.items():
-            metric = get_metric(
+        metrics_by_name = {
+            name: get_metric(
                 name,
                 smoke=prepared.spec.smoke,
                 weights=dict(request.scorer_weights),
                 benchmark=prepared.benchmark.name,
+                **metric_channel_options(name, request.channel),
             )
-            summaries.append(
-                score_metric(
+            for name in plan
+        }
+        shared = sharing_group(metrics_by_name.values())
+        common = {
+            "batch_size": request.batch_size,
+            "device": device,
+            "share": (rank, world),
+            "index": index,
+        }
+        by_name: dict[str, ScoreSummary] = {}
+        if shared:
+            by_name.update(
+                score_decoding_once(
+                    run_dir, prepared.samples, records, shared, {m.name: plan[m.name] for m in shared},
+                    progress=request.progress and rank == 0, world=world, **common,
+                )
+            )  # fmt: skip
+            if rank == 0:
+                index.save()
+        for name, units in plan.items():
+            metric = metrics_by_name[name]
+            if name not in by_name:
+                by_name[name] = score_metric(
                     run_dir,
                     prepared.samples,
                     records,
                     metric,
                     units=units,
-                    batch_size=request.batch_size,
-                    device=device,
                     progress=request.progress and rank == 0,
-                    share=(rank, world),
                     out_path=run_dir.score_shard(name, rank) if world > 1 else None,
-                    index=index,
+                    **common,
                 )
-            )
-            if rank == 0:
-                index.save()
+                if rank == 0:
+                    index.save()
+            summaries.append(by_name[name])
             used.update(_weight_hashes(metric))
         if ctx is None:
             record_weight_hashes(run_dir, used)
@@ -210,6 +229,104 @@ def score_in_process(prepared: Any, metrics: Sequence[str] | None = None) -> lis
             dist_utils.destroy(ctx)
 
 
+def metric_channel_options(name: str, channel: str | None) -> dict[str, str]:
+    """`channel=` for a metric that offers another channel reading; a metric that does not keeps
+    its official reading (logged, so a user asking for one knows which metrics ignored it)."""
+    from nava_eval.metrics.base import metric_class
+    from nava_eval.metrics.channels import channel_options
+
+    options = channel_options(metric_class(name), channel)
+    if channel is not None and not options:
+        logger.warning(
+            "--channel %s: %s has no channel option; it reads as its official protocol", channel, name
+        )
+    return options
+
+
+def sharing_group(metrics: Any) -> list[Any]:
+    """The metrics that read clips through a shared decode (`media_frame_rates`/`media_audio`), if two or more."""
+    group = [m for m in metrics if getattr(m, "media_frame_rates", ()) or getattr(m, "media_audio", False)]
+    return group if len(group) > 1 else []
+
+
+def score_decoding_once(
+    run_dir: RunDir,
+    samples: Sequence[Any],
+    records: Mapping[Unit, Any],
+    metrics: Sequence[Any],
+    units_by_metric: Mapping[str, Sequence[Unit]],
+    *,
+    batch_size: int,
+    device: str,
+    share: tuple[int, int],
+    index: Any,
+    progress: bool,
+    world: int,
+    media_bytes: int | None = None,
+) -> dict[str, ScoreSummary]:
+    """Score `metrics` over the same chunks of units in turn, every clip decoded once for all of them.
+
+    One `MediaCache` is shared; the metrics take turns on each chunk of `batch_size` units (in the
+    benchmark's order), so a clip's decode is still in memory when the next metric reads it, and at
+    most a chunk's decodes are held (bounded by `media_bytes` in any case). Each metric's records,
+    caching and summaries are exactly those of `score_metric` over its own units.
+    """
+    from nava_eval.metrics.shared_media import DEFAULT_MAX_BYTES, MediaCache
+
+    cache = MediaCache(media_bytes or DEFAULT_MAX_BYTES)
+    for metric in metrics:
+        metric.share_media(cache)
+    order = list(dict.fromkeys(u for name in units_by_metric for u in units_by_metric[name]))
+    wanted = {name: set(units) for name, units in units_by_metric.items()}
+    totals: dict[str, ScoreSummary] = {}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        names = "+".join(m.name for m in metrics)
+        bar = tqdm(total=len(order), desc=f"score {names} (decoded once)", unit="sample", dynamic_ncols=True)
+    try:
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            for metric in metrics:
+                mine = [u for u in chunk if u in wanted[metric.name]]
+                if not mine:
+                    continue
+                part = score_metric(
+                    run_dir, samples, records, metric, units=mine, batch_size=batch_size, device=device,
+                    progress=False, share=share, index=index,
+                    out_path=run_dir.score_shard(metric.name, share[0]) if world > 1 else None,
+                )  # fmt: skip
+                _add(totals, part)
+            if bar is not None:
+                bar.update(len(chunk))
+    finally:
+        if bar is not None:
+            bar.close()
+    for metric in metrics:
+        totals.setdefault(metric.name, ScoreSummary(metric=metric.name, protocol=metric.protocol))
+    logger.info(
+        "shared decode for %s: %d decodes, %d reuses, %d evictions, peak %.1f MiB",
+        "+".join(m.name for m in metrics), cache.stats.decodes, cache.stats.hits, cache.stats.evictions,
+        cache.stats.peak_bytes / 2**20,
+    )  # fmt: skip
+    return totals
+
+
+def _add(totals: dict[str, ScoreSummary], part: ScoreSummary) -> None:
+    total = totals.get(part.metric)
+    if total is None:
+        totals[part.metric] = part
+        return
+    total.scored += part.scored
+    total.cached += part.cached
+    total.skipped += part.skipped
+    total.failed += part.failed
+    total.not_generated += part.not_generated
+    total.changed += part.changed
+    total.seconds += part.seconds
+
+
 def _score_worker(run_root: Path, overrides: dict[str, Any], metrics: tuple[str, ...] | None) -> Any:
     from nava_eval.runners.run import load_prepared
 
@@ -219,7 +336,7 @@ def _score_worker(run_root: Path, overrides: dict[str, Any], metrics: tuple[str,
 
 def scoring_overrides(request: Any) -> dict[str, Any]:
     """The RunRequest fields a scoring worker needs on top of run.json (load_prepared)."""
-    names = ("metrics", "scorer_weights", "device", "batch_size", "progress", "timeout_s", "nproc")
+    names = ("metrics", "scorer_weights", "device", "batch_size", "progress", "timeout_s", "nproc", "channel")
     return {name: getattr(request, name) for name in names}
 
 

@@ -54,6 +54,7 @@ def score_run_dir(
     progress: bool = True,
     timeout_s: float = 1800.0,
     reports: bool = True,
+    channel: str | None = None,
 ) -> ScoredRun:
     """Score a run directory (generated or imported): cached scores are reused, `nproc` processes share the work."""
     from nava_eval.rundir.lock import command_lock
@@ -77,6 +78,7 @@ def score_run_dir(
                 "progress": progress,
                 "nproc": nproc,
                 "timeout_s": timeout_s,
+                "channel": channel,
             },
         )
         return score_prepared(prepared, chosen, reports=reports)

@@ -60,6 +60,9 @@ class NoiseStream:
     seed: int
     set: str
     samples: tuple[Any, ...]  # benchmarks.base.Sample, in the official order
+    # --gen_turn: the passes over `samples` the stream drew before this one (their noise is drawn and
+    # discarded first), so pass t continues the stream where pass t - 1 ended, as the release's loop.
+    passes_before: int = 0
 
 
 def official_order(samples: Sequence[Any]) -> dict[str, list[Any]]:
@@ -85,10 +88,29 @@ def official_rank_items(n_items: int, world_size: int, rank: int) -> list[int]:
     return list(range(rank, n_items, world_size))
 
 
-def official_streams(samples: Sequence[Any], world_size: int, rank: int, seed: int) -> list[NoiseStream]:
-    """The official noise streams of DP group `rank`: one per set, seeded `seed + rank`."""
+def official_streams(
+    samples: Sequence[Any], world_size: int, rank: int, seed: int, passes_before: int = 0
+) -> list[NoiseStream]:
+    """The official noise streams of DP group `rank`: one per set, seeded `seed + rank`.
+
+    passes_before: the --gen_turn pass these streams draw for (0: the first); `inference_nava.py` seeds
+    once and loops `for gen_turn in range(args.gen_turn)` over the whole data file, so pass t's noise
+    follows the noise of every item of passes 0 … t − 1 in the same stream.
+    """
     streams = []
     for set_name, items in official_order(samples).items():
         indices = official_rank_items(len(items), world_size, rank)
-        streams.append(NoiseStream(seed + rank, set_name, tuple(items[i] for i in indices)))
+        streams.append(NoiseStream(seed + rank, set_name, tuple(items[i] for i in indices), passes_before))
     return streams
+
+
+def turn_streams(run_seeds: Sequence[int | None], seed: int, gen_turn: int) -> list[tuple[int, int]]:
+    """(stream base seed, passes before) of each run seed under official-rank.
+
+    Without --gen-turn every run seed seeds its own streams. With --gen-turn N the run seeds are the
+    release's N passes (seed, seed + 1, …, only labels in the key): every pass draws from the streams
+    seeded `seed`, pass t after t full passes.
+    """
+    if gen_turn > 1:
+        return [(seed, turn) for turn in range(len(run_seeds))]
+    return [(seed if r is None else r, 0) for r in run_seeds]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from nava_eval.direction import Direction
 from nava_eval.rundir.files import atomic_write_json, read_jsonl
 from nava_eval.rundir.schema import SchemaError, from_dict, to_dict
 from nava_eval.rundir.unit import Unit
@@ -22,7 +23,6 @@ RUN_SCHEMA = "nava-eval/run/v1"
 SAMPLE_SCHEMA = "nava-eval/sample/v1"
 SCORE_SCHEMA = "nava-eval/score/v1"
 
-Direction = Literal["higher", "lower"]
 SampleStatus = Literal["done", "failed", "skipped"]
 ScoreStatus = Literal["ok", "skipped", "failed"]
 

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from nava_eval.errors import InvalidValue
 from nava_eval.rundir.records import RUN_SCHEMA, Provenance
+from nava_eval.rundir.rewrites import RewriteSpec, RewrittenPrompt
 from nava_eval.rundir.schema import SchemaError, from_dict, to_dict
 
 SampleMode = Literal["t2av", "i2av", "t2a", "tts"]
@@ -87,6 +88,10 @@ class GenerationSettings:
     # VerseBench: "error" refuses an item without its first-frame image; "t2av" generates it without one,
     # as the release silently does.
     missing_image: str = "error"
+    # The release's --gen_turn N: N passes over the data. Pass t is the run seed seed + t (the run's
+    # `seeds`), so every generation keeps the one key Unit(item, seed); under official-rank a pass's
+    # noise continues the stream the earlier passes drew from, as the release's loop does.
+    gen_turn: int = 1
 
     def __post_init__(self) -> None:
         choices = {
@@ -100,9 +105,11 @@ class GenerationSettings:
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
                 raise InvalidValue(f"{name} must be one of {', '.join(valid)}, got {getattr(self, name)!r}")
+        if isinstance(self.gen_turn, bool) or not isinstance(self.gen_turn, int) or self.gen_turn < 1:
+            raise InvalidValue(f"gen_turn must be an integer of at least 1, got {self.gen_turn!r}")
 
 
-_LATER_DEFAULTS: dict[str, Any] = {"sampler": "unipc", "missing_image": "error"}
+_LATER_DEFAULTS: dict[str, Any] = {"sampler": "unipc", "missing_image": "error", "gen_turn": 1}
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,7 @@ class RunSpec:
     seeds: list[int] | None = None
     imported: ImportSource | None = None
     prompt_source: str | None = None  # versebench: "nava" (None) or "official"
+    rewrite: RewriteSpec | None = None  # prompts rewritten before generation (run.json `rewrites` lists them)
 
     @property
     def model(self) -> str:
@@ -196,6 +204,8 @@ class RunSpec:
             payload["generation"] = generation
         if self.prompt_source not in (None, "nava"):
             payload["prompt_source"] = self.prompt_source
+        if self.rewrite is not None:
+            payload["rewrite"] = self.rewrite.sampling()
         if self.seeds is not None:
             payload["seeds"] = list(self.seeds)
         if self.imported is not None:
@@ -219,6 +229,8 @@ class RunFile:
     # Every option of the invoking command as resolved (config file, command line, defaults);
     # `nava-eval run --config RUN/run.json` replays it.
     config: dict[str, Any] = field(default_factory=dict)
+    # With spec.rewrite: each item's prompt as given and as generated from (and its rewrite cache key).
+    rewrites: list[RewrittenPrompt] = field(default_factory=list)
 
 
 def load_run_file(run_dir: str | Path) -> RunFile:

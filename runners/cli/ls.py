@@ -1,8 +1,12 @@
-"""`nava-eval ls`: what is registered: benchmarks, metrics (protocol ids, directions), presets."""
+"""`nava-eval ls`: what is registered: benchmarks, metrics (protocol ids, directions), derived metrics, presets."""
 
 from __future__ import annotations
 
+import textwrap
+
 import click
+
+from nava_eval import direction
 
 
 def _benchmark_lines() -> list[str]:
@@ -35,7 +39,7 @@ def _metric_lines() -> list[str]:
         lines.append(f"  {name:<16} protocol {entry.protocol}")
         lines.append(f"      {entry.description}")
         for fld in entry.fields:
-            arrow = "↑ higher is better" if fld.direction == "higher" else "↓ lower is better"
+            arrow = f"{direction.arrow(fld.direction)} {direction.describe(fld.direction)}"
             unit = f" [{fld.unit}]" if fld.unit else ""
             extra = []
             if fld.protocol:
@@ -46,6 +50,25 @@ def _metric_lines() -> list[str]:
                 extra.append("one statistic of the whole set")
             more = f" ({'; '.join(extra)})" if extra else ""
             lines.append(f"      {fld.name}{unit}: {arrow}; {fld.description}{more}")
+    return lines
+
+
+def _derived_lines() -> list[str]:
+    from nava_eval.reports.derived import DERIVED, derived_metric
+
+    lines = []
+    for name in sorted(DERIVED):
+        metric = derived_metric(name)
+        when = "in every report" if metric.default else "with report --derived " + name
+        lines.append(f"  {name:<16} protocol {metric.protocol} ({metric.benchmark}; {when})")
+        lines.append(f"      {metric.description}")
+        inputs = ", ".join(
+            f"{i.symbol}={i.field} [{' or '.join([i.protocol, *(f'{p} ({v})' for p, v in i.stand_ins.items())])}]"
+            for i in metric.inputs
+        )
+        lines += textwrap.wrap(f"inputs: {inputs}", 110, initial_indent=" " * 6, subsequent_indent=" " * 8)
+        fields = ", ".join(f"{f.name} {direction.arrow(f.direction)}" for f in metric.all_fields)
+        lines.append(f"      fields: {fields}")
     return lines
 
 
@@ -88,12 +111,15 @@ def _preset_lines() -> list[str]:
 
 
 @click.command(name="ls")
-@click.argument("what", type=click.Choice(["all", "benchmarks", "metrics", "presets"]), default="all")
+@click.argument(
+    "what", type=click.Choice(["all", "benchmarks", "metrics", "derived", "presets"]), default="all"
+)
 def command(what: str) -> None:
-    """List registered benchmarks, metrics and presets (WHAT: all, benchmarks, metrics, presets)."""
+    """List registered benchmarks, metrics, derived metrics and presets (WHAT: all or one of them)."""
     sections = {
         "benchmarks": _benchmark_lines,
         "metrics": _metric_lines,
+        "derived": _derived_lines,
         "presets": _preset_lines,
     }
     for name, lines in sections.items():

@@ -127,6 +127,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "nava_eval.runners.cli.generate:command",
         "Generate a benchmark's outputs with NAVA (multi-GPU).",
     ),
+    "rewrite": (
+        "nava_eval.runners.cli.rewrite:command",
+        "Rewrite a prompt file with NAVA's Qwen3 rewriter (<S>…<E> spans kept verbatim).",
+    ),
     "score": (
         "nava_eval.runners.cli.score:command",
         "Score a run directory's outputs with the benchmark's metrics (--nproc N).",

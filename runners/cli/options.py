@@ -122,6 +122,35 @@ allow_failures_option = click.option(
 )
 
 
+class ChannelChoice(click.Choice):
+    """left|right|mean; `speech`/`scene` are refused with the reason (NAVA writes no such split)."""
+
+    def __init__(self) -> None:
+        from nava_eval.metrics.channels import READINGS
+
+        super().__init__(READINGS)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from nava_eval.metrics.channels import UnknownChannelError, check_channel
+
+        if value in self.choices:
+            return value
+        try:
+            check_channel(str(value))
+        except UnknownChannelError as exc:
+            self.fail(str(exc).split(": ", 1)[-1], param, ctx)  # click names the option itself
+        return super().convert(value, param, ctx)
+
+
+channel_option = click.option(
+    "--channel",
+    type=ChannelChoice(),
+    help="Audio metrics (wer, wer_sensevoice, sim, sim_speakers, audiobox, clap, dnsmos): read this channel of "
+    "the generated file instead of the one the official protocol reads; the scores get their own "
+    "protocol id (<protocol>+channel-<reading>). NAVA writes L/R stereo, no speech/scene split.",
+)
+
+
 def run_options(func: Callable) -> Callable:
     for option in reversed(
         [
@@ -178,6 +207,14 @@ def run_options(func: Callable) -> Callable:
                 "--num-seeds",
                 type=click.IntRange(1, MAX_SEEDS),
                 help="N run seeds counted up from --seed (default 100): 100,101,…",
+            ),
+            click.option(
+                "--gen-turn",
+                type=click.IntRange(1, MAX_SEEDS),
+                help="The release's --gen_turn N: N passes over the data, each item generated once per pass. "
+                "Pass t is run seed seed + t (outputs/seed<S>/…, keyed by (item, seed) like --num-seeds); "
+                "under --seed-policy official-rank every pass continues the one noise stream, as the "
+                "release's loop does. Every shipped script passes 1.",
             ),
             click.option(
                 "--seed-policy",
@@ -252,10 +289,110 @@ def run_options(func: Callable) -> Callable:
                 help="Samples per scoring batch.",
             ),
             click.option("--no-progress", is_flag=True, help="No progress bars (logs only)."),
+            channel_option,
         ]
     ):
         func = option(func)
-    return memory_options(func)
+    return rewrite_options(memory_options(func))
+
+
+def rewrite_options(func: Callable, flag: bool = True) -> Callable:
+    """Prompt rewriting (nava.rewrite): `--rewrite` on run/generate; the `rewrite` command always rewrites."""
+    from nava_eval.nava.rewrite_instructions import DEFAULT_INSTRUCTION, INSTRUCTIONS
+
+    options = [
+        click.option(
+            "--rewrite-server",
+            metavar="URL",
+            help="An OpenAI-compatible server to rewrite with (e.g. vLLM: http://localhost:8000/v1, as "
+            "the release's pe_src/start_server.sh serves it) instead of loading the model here.",
+        ),
+        click.option(
+            "--rewrite-model",
+            default="Qwen/Qwen3-4B-Thinking-2507",
+            show_default=True,
+            help="Rewrite model: a Hugging Face repo id or local folder (transformers), or the model name "
+            "the server serves.",
+        ),
+        click.option(
+            "--rewrite-instruction",
+            type=click.Choice(list(INSTRUCTIONS)),
+            default=DEFAULT_INSTRUCTION,
+            show_default=True,
+            help="Which of the release's system prompts: pe-single (pe_src/rewrite_single.py, the ComfyUI "
+            "node's), gradio (gradio_demo/rewrite_single.py), inference (inference_nava.py --rewrite), "
+            "vllm-template (pe_src/prompts/rewrite_template.txt, pe_src/rewrite.py's).",
+        ),
+        click.option(
+            "--rewrite-attempts",
+            type=click.IntRange(1, 20),
+            default=3,
+            show_default=True,
+            help="Tries per prompt (seed 42, 43, …) before a rewrite that alters, drops or adds a <S>…<E> "
+            "span is refused.",
+        ),
+        click.option(
+            "--rewrite-max-tokens",
+            type=click.IntRange(1, 32768),
+            default=4096,
+            show_default=True,
+            help="New tokens per rewrite, thinking included (4096: pe_src and the ComfyUI node; "
+            "inference_nava.py --rewrite used 2048).",
+        ),
+        click.option(
+            "--rewrite-seed",
+            type=SEED,
+            default=42,
+            show_default=True,
+            help="Sampling seed of the first try (the ComfyUI node's 42); try k uses seed + k - 1.",
+        ),
+        click.option(
+            "--rewrite-timeout",
+            type=FiniteFloatRange(min=0, max=MAX_TIMEOUT_S, min_open=True),
+            default=60.0,
+            show_default=True,
+            help="Seconds to wait for one server reply (3 tries, as pe_src/config.yaml).",
+        ),
+        click.option(
+            "--rewrite-cache",
+            type=UserPath(path_type=Path),
+            help="Rewrite cache folder (default $NAVA_EVAL_HOME/rewrites, i.e. ~/.cache/nava-eval/rewrites).",
+        ),
+    ]
+    if flag:
+        options.insert(
+            0,
+            click.option(
+                "--rewrite",
+                is_flag=True,
+                help="jsonl:PATH only: rewrite every prompt with the release's Qwen3 rewriter first, keeping "
+                "each <S>…<E> span verbatim; run.json records each prompt before and after (see "
+                "`nava-eval rewrite --help`).",
+            ),
+        )
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def rewrite_spec(kwargs: dict[str, Any], always: bool = False):
+    """The RewriteSpec the rewrite options ask for; None without --rewrite (unless `always`)."""
+    from nava_eval.rundir.rewrites import RewriteSpec
+
+    if not (always or kwargs.get("rewrite")):
+        if kwargs.get("rewrite_server"):
+            raise click.BadParameter("--rewrite-server needs --rewrite", param_hint="--rewrite-server")
+        return None
+    server = kwargs.get("rewrite_server")
+    return RewriteSpec(
+        model=kwargs.get("rewrite_model") or RewriteSpec.model,
+        instruction=kwargs.get("rewrite_instruction") or RewriteSpec.instruction,
+        attempts=kwargs.get("rewrite_attempts") or RewriteSpec.attempts,
+        max_new_tokens=kwargs.get("rewrite_max_tokens") or RewriteSpec.max_new_tokens,
+        seed=RewriteSpec.seed if kwargs.get("rewrite_seed") is None else kwargs["rewrite_seed"],
+        backend="server" if server else "transformers",
+        server=server,
+    )
 
 
 def memory_options(func: Callable) -> Callable:
@@ -348,6 +485,7 @@ def build_request(benchmark: str, kwargs: dict[str, Any], config: dict[str, Any]
             "sampler",
             "dit_file",
             "missing_image",
+            "gen_turn",
         )
         if kwargs.get(name) is not None
     }
@@ -386,6 +524,10 @@ def build_request(benchmark: str, kwargs: dict[str, Any], config: dict[str, Any]
         t5_offload=bool(kwargs.get("t5_offload")),
         group_offload=kwargs.get("group_offload"),
         config=dict(config or {}),
+        rewrite=rewrite_spec(kwargs),
+        rewrite_cache=kwargs.get("rewrite_cache"),
+        rewrite_timeout_s=kwargs.get("rewrite_timeout") or 60.0,
+        channel=kwargs.get("channel"),
     )
 
 

@@ -70,6 +70,15 @@ ROW_FORMATS = ("csv", "parquet", "jsonl")
 @click.option(
     "--html-report", is_flag=True, help="Also write RUN/report.html (plots, per-sample table) for each run."
 )
+@click.option(
+    "--derived",
+    "derived_specs",
+    multiple=True,
+    metavar="NAME|module:ATTR",
+    help="Evaluate this derived metric (repeatable): a built-in name (`nava-eval ls` lists them, e.g. "
+    "versebench_overall_sentinel, the toolkit's −999 for a missing input) or module:ATTR of your own "
+    "DerivedMetric. Default: the built-in ones (Verse-Bench Overall).",
+)
 @click.option("-o", "--output", type=UserPath(path_type=Path), default=None, help="Write to a file (atomic).")
 def command(
     runs: tuple[Path, ...],
@@ -85,6 +94,7 @@ def command(
     plot: Path | None,
     gpu_bench: Path | None,
     html_report: bool,
+    derived_specs: tuple[str, ...],
     output: Path | None,
 ) -> None:
     """Print the paper view: RUNS (run directories or results.json files) and/or --published rows.
@@ -127,11 +137,13 @@ def command(
         if wide:
             data: str | bytes = _wide(runs, published, benchmark, fmt, per_set, chosen, seed, alias_map)
         else:
+            from nava_eval.reports.derived import load_derived
             from nava_eval.reports.report_text import render_report_text
             from nava_eval.reports.rows import build_rows, write_rows
 
             benchmarks = None if runs else [benchmark or "versebench"]
-            rowset = build_rows(list(runs), published=published, benchmarks=benchmarks)
+            derived = [load_derived(d) for d in derived_specs] if derived_specs else None
+            rowset = build_rows(list(runs), published=published, benchmarks=benchmarks, derived=derived)
             if fmt in ROW_FORMATS:
                 data = write_rows(rowset.frame, fmt)
             else:

@@ -14,6 +14,7 @@ from nava_eval.runners.cli.options import (
     FiniteFloatRange,
     UserPath,
     allow_failures_option,
+    channel_option,
     fail_unless_allowed,
     parse_weights,
 )
@@ -44,6 +45,7 @@ from nava_eval.runners.cli.run import echo_scoring
     help="Seconds a rank may wait for the others at the end of scoring.",
 )
 @click.option("--no-progress", is_flag=True)
+@channel_option
 @allow_failures_option
 def command(
     run_dir: Path,
@@ -54,6 +56,7 @@ def command(
     nproc: int,
     timeout_s: float,
     no_progress: bool,
+    channel: str | None,
     allow_failures: bool,
 ) -> None:
     """Score RUN_DIR (made by `run`/`generate`, or by `import` from any model's outputs) and write
@@ -79,6 +82,7 @@ def command(
             weights=parse_weights(scorer_weights),
             progress=not no_progress,
             timeout_s=timeout_s,
+            channel=channel,
         )
     except ScoringFailed as exc:
         raise click.ClickException(str(exc)) from None

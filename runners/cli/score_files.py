@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from nava_eval.errors import UserError
-from nava_eval.runners.cli.options import MAX_BATCH, UserPath
+from nava_eval.runners.cli.options import MAX_BATCH, UserPath, channel_option
 
 
 @click.command(name="score-files")
@@ -28,6 +28,18 @@ from nava_eval.runners.cli.options import MAX_BATCH, UserPath
 )
 @click.option("--text", default=None, help="Reference text (wer, wer_sensevoice) applied to every file.")
 @click.option("--caption", default=None, help="Audio prompt (clap: CS is the cosine with it).")
+@click.option(
+    "--prompt",
+    default=None,
+    help="Generation prompt with <S>...<E> speech spans (sim_speakers: the span texts to locate).",
+)
+@click.option(
+    "--speaker-wav",
+    "speaker_wavs",
+    multiple=True,
+    type=UserPath(exists=True, dir_okay=False, path_type=Path),
+    help="sim_speakers: the reference wav of the i-th <S>...<E> span of --prompt (repeat, in span order).",
+)
 @click.option("--language", default=None, help="Language of --text (en, zh).")
 @click.option(
     "--audio",
@@ -43,6 +55,7 @@ from nava_eval.runners.cli.options import MAX_BATCH, UserPath
 @click.option("--smoke", is_flag=True, help="Tiny seeded random networks (scores meaningless).")
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when present).")
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1, MAX_BATCH))
+@channel_option
 def command(
     metric: str,
     files: tuple[Path, ...],
@@ -51,12 +64,15 @@ def command(
     text: str | None,
     language: str | None,
     caption: str | None,
+    prompt: str | None,
+    speaker_wavs: tuple[Path, ...],
     audio: Path | None,
     cropped: bool,
     details: bool,
     smoke: bool,
     device: str | None,
     batch_size: int,
+    channel: str | None,
 ) -> None:
     """Score FILE... (or folders of them) with METRIC and print one JSON object per file.
 
@@ -71,6 +87,9 @@ def command(
       nava-eval score-files wer_sensevoice out.mp4 --text "Good evening, I will meet you."
       nava-eval score-files audiobox outputs/set1/
       nava-eval score-files clap gen.mp4 --caption "a dog barking" --reference gt.wav
+      nava-eval score-files wer --channel right out.mp4 --text "Good evening." --language en
+      nava-eval score-files sim_speakers out.mp4 --prompt "A: <S>Hi there.<E> B: <S>Hello.<E>" \
+          --speaker-wav a.wav --speaker-wav b.wav --language en
     """
     from nava_eval.metrics.weights import parse_weight_overrides
     from nava_eval.runners.score_files import ScoreFilesRequest, score_files
@@ -85,6 +104,9 @@ def command(
             language=language,
             audio=audio,
             caption=caption,
+            prompt=prompt,
+            speaker_wavs=speaker_wavs,
+            channel=channel,
             cropped=cropped,
             details=details,
             smoke=smoke,

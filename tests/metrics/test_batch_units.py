@@ -50,8 +50,13 @@ def seed_clips(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[ScoreInpu
 
 
 # CLAP (the metric that keyed by item id) stays in the fast lane; the whole set takes about 3 minutes.
+# sim_speakers needs located speech spans, which the smoke Whisper (random text) never gives: its
+# seeds-in-one-batch test feeds known word times (tests/metrics/test_sim_speakers.py).
+BATCHED = sorted(set(metric_entries()) - {"sim_speakers"})
+
+
 @pytest.mark.parametrize(
-    "name", [n if n == "clap" else pytest.param(n, marks=pytest.mark.slow) for n in sorted(metric_entries())]
+    "name", [n if n == "clap" else pytest.param(n, marks=pytest.mark.slow) for n in BATCHED]
 )
 def test_seeds_in_one_batch_score_as_each_alone(name: str, seed_clips) -> None:
     inputs, _ = seed_clips

@@ -28,10 +28,17 @@ FIELDS: dict[str, tuple[str, str, str]] = {
     "video_quality": ("video_quality", "video-quality/versebench-as-v1", "higher"),
     "wer": ("wer", "wer/seedtts-v1", "lower"),
     "sim": ("sim", "sim/wavlm-large-ecapa-v1", "higher"),
+    "loudness_lufs": ("audio_amplitude", "amplitude/mova-rms-lufs-v1", "neutral"),
 }
 
 #: metric → the field its ScoreRecord.value carries
-PRIMARY = {"sync": "sync_c", "video_quality": "video_quality", "wer": "wer", "sim": "sim"}
+PRIMARY = {
+    "sync": "sync_c",
+    "video_quality": "video_quality",
+    "wer": "wer",
+    "sim": "sim",
+    "audio_amplitude": "loudness_lufs",
+}
 
 MakeRun = Callable[..., Path]
 
