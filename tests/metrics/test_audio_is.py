@@ -125,6 +125,15 @@ def test_reducer_is_movas_statistic_on_its_own_rows(expected: dict) -> None:
     assert A.inception_score(np.array(one_hot)) == pytest.approx(2.0, rel=1e-6)
     with pytest.raises(ValueError, match="missing"):
         A.mova_inception_score([{"is_probs": [0.5, 0.5]}])
+    # MOVA's clamp keeps a saturated sigmoid at 1.0 in float32: NaN row, NaN IS (no value reported).
+    saturated = A.softmax_of_sigmoid(torch.tensor([[1.0, 0.5]])).numpy()
+    assert np.isnan(saturated).all()
+    assert np.isnan(A.mova_inception_score([{"is_probs": saturated[0].tolist(), "is_set": "s"}] * 2))
+    from nava_eval.reports.estimate import set_estimate
+    from nava_eval.rundir.unit import Unit
+
+    rows = [(Unit("a", None), "s", {"is_probs": saturated[0].tolist(), "is_set": "s"})] * 2
+    assert set_estimate(rows, A.mova_inception_score, 0, 20).value is None
 
 
 def test_batch_of_seeds_equals_each_alone_and_bad_input(media: Path, tmp_path: Path) -> None:

@@ -158,6 +158,21 @@ def test_rate_option_is_a_protocol_variant() -> None:
         get_metric("clap_mova", rate="44k")
 
 
+def test_rate_48k_resamples_before_clap(media: Path) -> None:
+    clip = media / "tone_44k_3s.wav"
+    as_mova = get_metric("clap_mova", smoke=True).prepare(clip, "k")
+    at_48k = get_metric("clap_mova", smoke=True, rate="48k").prepare(clip, "k")
+    # 3 s at 32 kHz is 96 000 samples: repeated 5 times as MOVA does, or 144 000 at 48 kHz, repeated 3 times.
+    assert not as_mova.longer and not at_48k.longer
+    assert not torch.allclose(as_mova.mel_fusion, at_48k.mel_fusion)
+    silent_from = {
+        m: int((x.mel_fusion[0].amax(dim=1) > -99).nonzero().max())
+        for m, x in (("mova", as_mova), ("48k", at_48k))
+    }
+    assert silent_from["mova"] == pytest.approx(5 * 96_000 / 480, abs=2)
+    assert silent_from["48k"] == pytest.approx(3 * 144_000 / 480, abs=2)
+
+
 def test_registry_entry() -> None:
     entry = metric_entries()["clap_mova"]
     assert entry.protocol == "clap/mova-laion-630k-fusion-v1"
