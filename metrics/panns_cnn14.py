@@ -168,14 +168,16 @@ class Cnn14(nn.Module):
 
 
 def read_cnn14_checkpoint(path: Path) -> dict[str, Any]:
-    """The release `.pth` ({"model": state dict, ...}) read with weights_only, or a `.safetensors` file."""
-    from nava_eval.weight_files import WeightFileError, read_safetensors_file, read_torch_file
+    """The release `.pth` ({"model": state dict, ...}) read with weights_only (numpy arrays of its
+    training entries allowed, `metrics.torch_numpy_load`), or a `.safetensors` file."""
+    from nava_eval.metrics.torch_numpy_load import read_torch_file_numpy_data
+    from nava_eval.weight_files import WeightFileError, read_safetensors_file
 
     what = "the PANNs Cnn14 checkpoint"
     if Path(path).suffix == ".safetensors":
         return dict(read_safetensors_file(path, what))
     try:
-        ckpt = read_torch_file(path, what)
+        ckpt = read_torch_file_numpy_data(path, what)
     except WeightFileError as exc:
         raise WeightFileError(
             f"{exc} If it holds pickled objects besides tensors, save its ['model'] state dict as "

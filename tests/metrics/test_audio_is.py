@@ -92,7 +92,9 @@ def test_full_size_softmax_rows_and_is_match_mova(
 ) -> None:
     # The loader reads the release layout: {"model": state dict} in a .pth, strict on names and shapes.
     ckpt = tmp_path / "Cnn14_mAP=0.431.pth"
-    torch.save({"model": release_state, "iteration": 0}, ckpt)
+    # As a training checkpoint: numpy arrays and scalars beside the state dict (the release's sampler).
+    sampler = {"indexes": np.arange(7), "pointer": np.int64(3), "rate": np.float32(0.5)}
+    torch.save({"model": release_state, "iteration": 0, "sampler": sampler}, ckpt)
     metric = get_metric("audio_is", weights={A.WEIGHT: ckpt}, batch_size=3)
     names = sorted(expected["clips"])
     set_of = {n: s for s, ns in expected["sets"].items() for n in ns}
@@ -156,6 +158,20 @@ def test_batch_of_seeds_equals_each_alone_and_bad_input(media: Path, tmp_path: P
     assert batched[2].values["is_set"] == "set2" and batched[2].values["samples_32k"] == 518_400
     assert batched[3].status == "failed" and "gone.mp4" in batched[3].reason
     assert batched[4].status == "skipped" and "no audio stream" in batched[4].reason
+
+
+def test_checkpoint_reader_allows_numpy_data_only(tmp_path: Path) -> None:
+    import argparse
+
+    from nava_eval.weight_files import WeightFileError
+
+    ok = tmp_path / "ok.pth"
+    torch.save({"model": {"fc1.bias": torch.ones(2)}, "sampler": {"i": np.arange(3)}}, ok)
+    assert P.read_cnn14_checkpoint(ok)["fc1.bias"].tolist() == [1.0, 1.0]
+    foreign = tmp_path / "foreign.pth"
+    torch.save({"model": {"fc1.bias": torch.ones(2)}, "args": argparse.Namespace(a=1)}, foreign)
+    with pytest.raises(WeightFileError, match="safetensors"):
+        P.read_cnn14_checkpoint(foreign)
 
 
 def test_loader_is_strict_and_tiny_config_is_the_official_one_narrowed(release_state: dict) -> None:
