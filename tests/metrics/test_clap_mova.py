@@ -73,7 +73,9 @@ def full_size(expected: dict, tmp_path_factory: pytest.TempPathFactory) -> dict[
             release["module." + name] = torch.from_numpy(
                 np.asarray(official_value(name, tuple(shape)), dtype=np.float32)
             )
-    torch.save({"state_dict": release, "epoch": 0}, folder / "630k-audioset-fusion-best.pt")
+    # numpy scalars beside the tensors, as MOVA's add_safe_globals([np.core.multiarray.scalar]) expects.
+    extra = {"epoch": np.int64(45), "best_metric": np.float64(0.5)}
+    torch.save({"state_dict": release, **extra}, folder / "630k-audioset-fusion-best.pt")
     C.byte_level_tokenizer(folder / "roberta-base")
     return {
         "clap-630k-audioset-fusion": folder / "630k-audioset-fusion-best.pt",
