@@ -211,6 +211,7 @@ class VerseBench:
     # Speech metrics (sync, wer_sensevoice) only score items whose speech_prompt.text is non-empty
     # (metrics_for). The Verse-Bench toolkit (calculate_metrics.py) scores audiobox on every set1+set2
     # wav and clap (CS; FD against the ground truth in set2) on set1+set2 items with an audio_prompt.
+    # kl (PaSST KL against the ground-truth wav) on set2 items with an audio_prompt.
     # ID (DINOv3 frames vs the conditioning image) on every video of set1-3, pooled, as the toolkit.
     # MOVA's IS and CLAP score (eval_audio_is_clap.py) on every clip of set1-3 (CLAP: those with a prompt).
     # Whisper `wer` (wer/versebench-v1) is no default: NAVA's WER column is the toolkit's SenseVoice WER.
@@ -227,6 +228,8 @@ class VerseBench:
             "id",
             "audio_is",
             "clap_mova",
+            "desync",
+            "av_a",
         ),
         "set2": (
             "video_quality",
@@ -234,12 +237,15 @@ class VerseBench:
             "wer_sensevoice",
             "audiobox",
             "clap",
+            "kl",
             "ib",
             "audio_amplitude",
             "av_align",
             "id",
             "audio_is",
             "clap_mova",
+            "desync",
+            "av_a",
         ),
         "set3": (
             "sync",
@@ -252,14 +258,17 @@ class VerseBench:
             "id",
             "audio_is",
             "clap_mova",
+            "desync",
         ),
     }
     speech_metrics = ("sync", "wer", "wer_sensevoice")
-    audio_prompt_metrics = ("clap",)  # items without an audio_prompt get no CS and no FD (the toolkit)
+    # Items without an audio_prompt get no CS, FD, KL or AV-A (the toolkit's calculate_metrics.py).
+    audio_prompt_metrics = ("clap", "kl", "av_a")
     # Fields whose official population or aggregation differs from the metric's (benchmarks.base.FieldRule).
     field_rules: dict[str, FieldRule] = {
         "fd": FieldRule(sets=("set2",)),  # the toolkit's FD compares set2 clips with their ground truth
         "fd_set": FieldRule(sets=("set2",)),
+        "kl": FieldRule(sets=("set2",)),  # the toolkit's KL: set2 clips against their ground-truth wavs
         # MOVA's toolkit publishes LSE-C/LSE-D on set3 only (all 100 set3 items carry speech text)
         "sync_c_mova": FieldRule(sets=("set3",)),
         "sync_d_mova": FieldRule(sets=("set3",)),
@@ -267,6 +276,10 @@ class VerseBench:
         "ib": FieldRule(aggregation="mean of per-set means"),
         # MOVA's toolkit: AV-Align per set over every clip, "all" = mean of the per-set means
         "av_align": FieldRule(aggregation="mean of per-set means"),
+        # MOVA's toolkit: DeSync per set over every clip, "all" = mean of the per-set means
+        "desync": FieldRule(aggregation="mean of per-set means"),
+        # Verse-Bench's toolkit: AV-A pooled over the set1 and set2 items with an audio_prompt
+        "av_a": FieldRule(sets=("set1", "set2")),
         # MOVA's toolkit: DNSMOS on set3 only (its README), mean over the clips that decoded
         **{f: FieldRule(sets=("set3",)) for f in ("dnsmos", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl")},
         # MOVA's toolkit: amplitude and loudness per category, "all" = mean of the per-category means
@@ -339,7 +352,7 @@ class VerseBench:
 
     def metrics_for(self, sample: Sample) -> tuple[str, ...]:
         """The set's default metrics, without speech metrics for items that have no speech and
-        without CLAP for items that have no audio prompt."""
+        without CLAP and AV-A for items that have no audio prompt."""
         metrics = self.default_metrics[sample.set]
         if sample.reference_text is None:
             metrics = tuple(m for m in metrics if m not in self.speech_metrics)

@@ -19,6 +19,7 @@ METRICS = Registry(
         "wer_sensevoice": "nava_eval.metrics.wer_sensevoice:SenseVoiceWer",
         "audiobox": "nava_eval.metrics.audiobox:AudioboxAesthetics",
         "clap": "nava_eval.metrics.clap:ClapScore",
+        "kl": "nava_eval.metrics.kl:PasstKL",
         "sim": "nava_eval.metrics.speaker_similarity:SpeakerSimilarity",
         "sim_speakers": "nava_eval.metrics.sim_speakers:SpeakerSpanSimilarity",
         "dnsmos": "nava_eval.metrics.dnsmos:Dnsmos",
@@ -27,5 +28,7 @@ METRICS = Registry(
         "id": "nava_eval.metrics.dino_id:DinoIdentity",
         "audio_is": "nava_eval.metrics.audio_is:AudioInceptionScore",
         "clap_mova": "nava_eval.metrics.clap_mova:MovaClapScore",
+        "desync": "nava_eval.metrics.desync:DeSync",
+        "av_a": "nava_eval.metrics.av_a:AVA",
     },
 )

@@ -144,6 +144,8 @@ PROVIDER_MODULES: list[str] = [
     "nava_eval.metrics.weights_av",
     "nava_eval.metrics.weights_mova_audio",
     "nava_eval.metrics.weights_mova_is",
+    "nava_eval.metrics.weights_kl",
+    "nava_eval.metrics.weights_synchformer",
 ]
 _loaded_providers: set[str] = set()
 

@@ -33,6 +33,18 @@ CLAP_PIN_FILES = {
     "tone_11k_1s.wav": (11025, 1.0, "tone", 1),
     "bursts_44k_3p7s.wav": (44100, 3.7, "noise", 1),
 }
+#: make_kl.py's clips (seed 11), at 32 kHz after librosa: under one 10 s PaSST window (padded), under
+#: 15 % of a window (fed unpadded), three windows with the last padded, exactly one window, silence,
+#: and 0.1 s (shorter than one PaSST patch: the toolkit fails on it); 44.1/22.05 kHz and stereo among them.
+KL_FILES = {
+    "bursts_44k_3p7s_stereo.wav": (44100, 3.7, "noise", 2),
+    "tone_22k_16p5s.wav": (22050, 16.5, "tone", 1),
+    "chirp_44k_1p2s.wav": (44100, 1.2, "chirp", 1),
+    "silence_16k_4s.wav": (16000, 4.0, "silence", 1),
+    "noise_16k_10s.wav": (16000, 10.0, "noise", 1),
+    "tone_48k_5s_stereo.wav": (48000, 5.0, "tone", 2),
+    "tiny_44k_0p1s.wav": (44100, 0.1, "tone", 1),
+}
 
 
 def _write(path: Path, data: np.ndarray, sr: int) -> None:
@@ -87,4 +99,26 @@ def write_clap_pin_wavs(folder: Path) -> Path:
             s = rng.standard_normal(t.size) * (np.sin(2 * np.pi * 1.5 * t) > 0.3)
         s = 0.4 * s / np.abs(s).max()
         _write(folder / name, np.stack([s * (1 - 0.4 * c) for c in range(ch)], 1) if ch > 1 else s, sr)
+    return folder
+
+
+def write_kl_wavs(folder: Path) -> Path:
+    """make_kl.py's clips: decaying tones with a tremolo, a chirp, noise bursts and silence (seed 11)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(11)
+    for name, (sr, secs, kind, ch) in KL_FILES.items():
+        t = np.arange(int(sr * secs)) / sr
+        if kind == "tone":
+            s = np.sin(2 * np.pi * 330 * t) * np.exp(-t / 4) + 0.3 * np.sin(2 * np.pi * 2500 * t) * (
+                t % 2 < 1
+            )
+        elif kind == "chirp":
+            s = np.sin(2 * np.pi * (200 + 3000 * t) * t)
+        elif kind == "noise":
+            s = rng.standard_normal(t.size) * (np.sin(2 * np.pi * 0.7 * t) > -0.2)
+        else:
+            s = np.zeros(t.size)
+        peak = np.abs(s).max()
+        s = 0.5 * s / peak if peak > 0 else s
+        _write(folder / name, np.stack([s * (1 - 0.5 * c) for c in range(ch)], 1) if ch > 1 else s, sr)
     return folder

@@ -15,7 +15,7 @@ from nava_eval.runners.cli.options import FiniteFloatRange
     "--metric",
     "metrics",
     multiple=True,
-    type=click.Choice(["audiobox", "clap", "wer_sensevoice", "dnsmos", "audio_is", "clap_mova"]),
+    type=click.Choice(["audiobox", "clap", "wer_sensevoice", "dnsmos", "kl", "audio_is", "clap_mova"]),
     help="Default: all of them (dnsmos always on its real ONNX networks).",
 )
 @click.option(

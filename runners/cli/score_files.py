@@ -24,7 +24,7 @@ from nava_eval.runners.cli.options import MAX_BATCH, UserPath, channel_option
 @click.option(
     "--reference",
     type=UserPath(exists=True, path_type=Path),
-    help="Reference audio (sim: the prompt wav; clap: the ground-truth wav for FD).",
+    help="Reference audio (sim: the prompt wav; clap: the ground-truth wav for FD; kl: the ground-truth wav).",
 )
 @click.option("--text", default=None, help="Reference text (wer, wer_sensevoice) applied to every file.")
 @click.option(

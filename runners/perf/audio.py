@@ -1,10 +1,11 @@
-"""Speed benchmark of the audio metrics (audiobox, clap, wer_sensevoice, dnsmos, audio_is, clap_mova), batched vs one at a time.
+"""Speed benchmark of the audio metrics (audiobox, clap, wer_sensevoice, dnsmos, kl, audio_is, clap_mova),
+batched vs one at a time.
 
 Both settings run in one process on the same synthetic clips (harmonic tones with noise, 16 kHz
 wavs, each with a ground-truth wav, an audio prompt and a speech text), after a warm-up call that
 loads the models, so the ratio is the batching speed-up on this machine. Model sizes:
 * `smoke` (default): the tiny seeded networks (measures the harness: decode, resample, mel, padding);
-* `full_size`: the official architectures (WavLM-base, HTSAT-tiny fusion + RoBERTa-base, Cnn14) with random
+* `full_size`: the official architectures (WavLM-base, HTSAT-tiny fusion + RoBERTa-base, PaSST-S, Cnn14) with random
   weights, no download: realistic compute per clip without the checkpoints (wer_sensevoice has no
   full-size variant without funasr and its model, so it runs as smoke there);
 * `real`: the registered weights (they must be present).
@@ -32,7 +33,7 @@ from nava_eval.runners.perf.speech import Machine
 log = logging.getLogger(__name__)
 
 Size = Literal["smoke", "full_size", "real"]
-AUDIO_METRICS = ("audiobox", "clap", "wer_sensevoice", "dnsmos", "audio_is", "clap_mova")
+AUDIO_METRICS = ("audiobox", "clap", "wer_sensevoice", "dnsmos", "kl", "audio_is", "clap_mova")
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,15 @@ def _full_size(metric, name: str, device: str) -> None:
         model = P.Cnn14(P.Cnn14Config.official())
         model.init_front_end()
         metric.model = model.to(device).eval()
+        metric.device = device  # loaded: setup() keeps it
         metric.protocol = type(metric).protocol + "+full-size-random-weights"
+    elif name == "kl":
+        from nava_eval.metrics import kl as K
+        from nava_eval.metrics import passt_model as pm
+
+        metric.model = pm.load_passt(pm.seeded_state_dict(pm.OFFICIAL, 0), pm.OFFICIAL, device)
+        metric.device = device  # loaded: setup() keeps it
+        metric.protocol = K.PROTOCOL + "+full-size-random-weights"
 
 
 def time_set_fd(n_items: int = 300, dims: int = 512, n_resamples: int = 1000, seed: int = 0) -> FdTiming:

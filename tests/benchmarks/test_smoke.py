@@ -57,6 +57,8 @@ def test_loads_back_with_the_real_loaders(tmp_path):
         "id",
         "audio_is",
         "clap_mova",
+        "desync",
+        "av_a",
     )
     # MOVA's CLAP score reads each smoke item's own prompt.
     assert all(s.meta["official_prompt"] for s in samples)

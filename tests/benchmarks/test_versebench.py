@@ -119,20 +119,26 @@ def test_metrics_per_set_and_per_item(layout):
         "id",
         "audio_is",
         "clap_mova",
+        "desync",
+        "av_a",
     )
     # IB-Score scores items without speech too
+    # set2 with an audio_prompt: KL against its ground-truth wav too (the toolkit's kl/kld_inferencer.py)
     assert bench.metrics_for(by_id["301"]) == (
         "video_quality",
         "audiobox",
         "clap",
+        "kl",
         "ib",
         "audio_amplitude",
         "av_align",
         "id",
         "audio_is",
         "clap_mova",
+        "desync",
+        "av_a",
     )
-    # 300 speaks but has no audio_prompt: no CLAP (the toolkit computes CS and FD only with one).
+    # 300 speaks but has no audio_prompt: no CLAP, KL or AV-A (the toolkit computes CS, FD, KL and AV-A only with one).
     assert bench.metrics_for(by_id["300"]) == (
         "video_quality",
         "sync",
@@ -144,6 +150,7 @@ def test_metrics_per_set_and_per_item(layout):
         "id",
         "audio_is",
         "clap_mova",
+        "desync",
     )
     assert bench.metrics_for(by_id["01000"]) == (
         "sync",
@@ -156,10 +163,16 @@ def test_metrics_per_set_and_per_item(layout):
         "id",
         "audio_is",
         "clap_mova",
+        "desync",
     )
     # MOVA: amplitude/loudness on every set, mean of the per-set means
     assert bench.field_rules["loudness_lufs"].aggregation == "mean of per-set means"
     assert bench.field_rules["av_align"].aggregation == "mean of per-set means"
+    # MOVA: DeSync as the mean of per-set means; Verse-Bench: AV-A pooled over set1+set2
+    assert bench.field_rules["desync"].aggregation == "mean of per-set means"
+    assert (
+        bench.field_rules["av_a"].sets == ("set1", "set2") and bench.field_rules["av_a"].aggregation is None
+    )
     # MOVA: DNSMOS on set3 only (P.808 and the P.835 heads of the same pass)
     assert all(
         bench.field_rules[f].sets == ("set3",) for f in ("dnsmos", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl")

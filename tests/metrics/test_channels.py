@@ -37,6 +37,7 @@ OFFICIAL = {
     "audiobox": "mean",
     "clap": "mean",
     "dnsmos": "mean",
+    "kl": "mean",
 }
 SR = 22050
 
