@@ -246,7 +246,8 @@ class DeSync(BaseMetric):
         ready: list[tuple[int, SyncInputs]] = []
         with ThreadPoolExecutor(self.workers) as pool:
             futures = [
-                pool.submit(mova_inputs, Path(it.output), self.video_second, self.smoke) for it in items
+                pool.submit(mova_inputs, Path(it.output), self.video_second, self.smoke, self.media)
+                for it in items
             ]
             for i, fut in enumerate(futures):
                 try:

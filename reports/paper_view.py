@@ -46,6 +46,18 @@ SHORT_LABELS: dict[str, str] = {
     "is": "IS",
     "desync": "DeSync",
     "av_align": "AV-Align",
+    "av_a": "AV-A",
+    "kl": "KL",
+    "id": "ID",
+    "sim_speakers": "SIM/spk",
+    "sim_speakers_worst": "SIM/spk min",
+    "amplitude_rms": "RMS",
+    "loudness_lufs": "LUFS",
+    "versebench_overall": "Overall",
+    "versebench_s_joint": "S_joint",
+    "versebench_s_video": "S_video",
+    "versebench_s_audio": "S_audio",
+    "versebench_s_other": "S_other",
 }
 
 #: Units a label carries in a footnote rather than in the header.

@@ -47,6 +47,15 @@ FIELD_LABELS: dict[str, str] = {
     "id": "ID",
     "pq": "PQ",
     "fd": "FD",
+    "cs": "CLAP",
+    "kl": "KL",
+    "desync": "DeSync",
+    "av_a": "AV-A",
+    "sim_speakers": "SIM per speaker (×100)",
+    "sim_speakers_worst": "SIM worst speaker (×100)",
+    "amplitude_rms": "RMS",
+    "loudness_lufs": "LUFS",
+    "versebench_overall": "Overall",
 }
 
 #: Published splits that stand for the whole benchmark (see reports.published.SPLIT_KEYS).
