@@ -41,7 +41,7 @@ def test_smoke_run_writes_every_stage(versebench_run):
 
     results = load_results(run_dir)
     assert results.smoke and results.model == "nava-tiny" and results.benchmark == "versebench"
-    audio = {"wer_sensevoice", "pq", "ce", "cu", "pc", "fd", "cs", "fd_set", "is", "cs_mova"}
+    audio = {"wer_sensevoice", "pq", "ce", "cu", "pc", "fd", "cs", "fd_set", "kl", "is", "cs_mova"}
     # DNSMOS runs its real ONNX networks, amplitude/loudness and AV-Align have none: their protocols
     # stay the real ones.
     real = {"dnsmos", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "amplitude_rms", "loudness_lufs", "av_align"}
