@@ -213,6 +213,7 @@ class VerseBench:
     # wav and clap (CS; FD against the ground truth in set2) on set1+set2 items with an audio_prompt.
     # kl (PaSST KL against the ground-truth wav) on set2 items with an audio_prompt.
     # ID (DINOv3 frames vs the conditioning image) on every video of set1-3, pooled, as the toolkit.
+    # MOVA's IS and CLAP score (eval_audio_is_clap.py) on every clip of set1-3 (CLAP: those with a prompt).
     # Whisper `wer` (wer/versebench-v1) is no default: NAVA's WER column is the toolkit's SenseVoice WER.
     default_metrics: dict[str, tuple[str, ...]] = {
         "set1": (
@@ -225,6 +226,8 @@ class VerseBench:
             "audio_amplitude",
             "av_align",
             "id",
+            "audio_is",
+            "clap_mova",
             "desync",
             "av_a",
             "videoreward",
@@ -240,6 +243,8 @@ class VerseBench:
             "audio_amplitude",
             "av_align",
             "id",
+            "audio_is",
+            "clap_mova",
             "desync",
             "av_a",
             "videoreward",
@@ -253,6 +258,8 @@ class VerseBench:
             "audio_amplitude",
             "av_align",
             "id",
+            "audio_is",
+            "clap_mova",
             "desync",
             "videoreward",
         ),
@@ -283,6 +290,9 @@ class VerseBench:
         "loudness_lufs": FieldRule(aggregation="mean of per-set means"),
         # MOVA's toolkit: VideoReward per category, "all" = mean of the per-category means (Overall too)
         **{f: FieldRule(aggregation="mean of per-set means") for f in ("vq", "mq", "ta", "vr_overall")},
+        # MOVA's toolkit: CLAP score per set over the clips with a prompt, "all" = mean of the per-set
+        # means. Its IS (`is`) is one statistic per set averaged over sets: the reducer does that itself.
+        "cs_mova": FieldRule(aggregation="mean of per-set means"),
     }
 
     def __init__(
@@ -457,6 +467,8 @@ class VerseBench:
                             "speaker": item.speaker,
                             "video_prompt": item.video_prompt,
                             "audio_prompt": list(item.audio_prompt),
+                            # MOVA's CLAP score reads each item's own `prompt` (its prompt meta JSON).
+                            "official_prompt": item.prompt,
                             "item_json": str(item.json_path),
                         },
                     )

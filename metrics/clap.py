@@ -210,14 +210,16 @@ def map_checkpoint_keys(state_dict: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
-    """A `.pt` read with weights_only=True (never unpickled beyond tensors) or a `.safetensors` file."""
-    from nava_eval.weight_files import WeightFileError, read_safetensors_file, read_torch_file
+    """A `.pt` read with weights_only=True (nothing unpickled beyond tensors and numpy data: MOVA allows
+    the checkpoint's numpy scalars too) or a `.safetensors` file."""
+    from nava_eval.metrics.torch_numpy_load import read_torch_file_numpy_data
+    from nava_eval.weight_files import WeightFileError, read_safetensors_file
 
     what = "the LAION-CLAP checkpoint"
     if Path(path).suffix == ".safetensors":
         return dict(read_safetensors_file(path, what))
     try:
-        ckpt = read_torch_file(path, what)
+        ckpt = read_torch_file_numpy_data(path, what)
     except WeightFileError as exc:
         raise WeightFileError(
             f"{exc} If it holds pickled objects besides tensors, save its state_dict as .safetensors in a "

@@ -26,6 +26,8 @@ METRICS = Registry(
         "audio_amplitude": "nava_eval.metrics.audio_amplitude:AudioAmplitude",
         "av_align": "nava_eval.metrics.av_align:AVAlign",
         "id": "nava_eval.metrics.dino_id:DinoIdentity",
+        "audio_is": "nava_eval.metrics.audio_is:AudioInceptionScore",
+        "clap_mova": "nava_eval.metrics.clap_mova:MovaClapScore",
         "desync": "nava_eval.metrics.desync:DeSync",
         "av_a": "nava_eval.metrics.av_a:AVA",
         "videoreward": "nava_eval.metrics.videoreward:VideoReward",

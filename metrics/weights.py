@@ -143,6 +143,7 @@ PROVIDER_MODULES: list[str] = [
     "nava_eval.metrics.weights_audio",
     "nava_eval.metrics.weights_av",
     "nava_eval.metrics.weights_mova_audio",
+    "nava_eval.metrics.weights_mova_is",
     "nava_eval.metrics.weights_kl",
     "nava_eval.metrics.weights_synchformer",
     "nava_eval.metrics.weights_videoreward",

@@ -55,7 +55,7 @@ AUDIO_WEIGHTS: tuple[WeightSpec, ...] = (
         # laion_clap hook.py load_ckpt: download_link + '630k-audioset-fusion-best.pt' (model_id 3).
         url="hf://lukewys/laion_clap/630k-audioset-fusion-best.pt",
         license="CC0-1.0 (LAION-CLAP checkpoints, lukewys/laion_clap model card)",
-        used_by=("clap",),
+        used_by=("clap", "clap_mova"),
         unpinned_reason=_NO_PUBLISHED_HASH,
         description="LAION-CLAP HTSAT-tiny fusion + RoBERTa text branch (Verse-Bench fd/clap_inferencer.py). "
         "Loaded with torch.load(weights_only=True); the tokenizer comes from roberta-base",
@@ -88,7 +88,7 @@ AUDIO_WEIGHTS: tuple[WeightSpec, ...] = (
         filename="vocab.json",
         url="hf://FacebookAI/roberta-base/vocab.json",
         license="MIT (FacebookAI/roberta-base model card)",
-        used_by=("clap",),
+        used_by=("clap", "clap_mova"),
         hub_files=("merges.txt", "tokenizer_config.json", "config.json"),
         unpinned_reason=_NO_PUBLISHED_HASH,
         description="RoBERTa tokenizer files (vocab.json + merges.txt) for CLAP's text branch; the weights of "

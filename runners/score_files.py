@@ -76,6 +76,7 @@ def build_inputs(req: ScoreFilesRequest, files: Sequence[Path]):
     meta: dict[str, Any] = {"audio": str(req.audio)} if req.audio is not None else {}
     if req.caption is not None:
         meta["audio_prompt"] = [req.caption]
+        meta["official_prompt"] = req.caption  # clap_mova: MOVA scores against the item's prompt
     if req.prompt is not None:
         meta["prompt"] = req.prompt
     if req.speaker_wavs:

@@ -15,8 +15,8 @@ from nava_eval.runners.cli.options import FiniteFloatRange
     "--metric",
     "metrics",
     multiple=True,
-    type=click.Choice(["audiobox", "clap", "wer_sensevoice", "dnsmos", "kl"]),
-    help="Default: all five (dnsmos always on its real ONNX networks).",
+    type=click.Choice(["audiobox", "clap", "wer_sensevoice", "dnsmos", "kl", "audio_is", "clap_mova"]),
+    help="Default: all of them (dnsmos always on its real ONNX networks).",
 )
 @click.option(
     "--clips",

@@ -27,7 +27,11 @@ from nava_eval.runners.cli.options import MAX_BATCH, UserPath, channel_option
     help="Reference audio (sim: the prompt wav; clap: the ground-truth wav for FD; kl: the ground-truth wav).",
 )
 @click.option("--text", default=None, help="Reference text (wer, wer_sensevoice) applied to every file.")
-@click.option("--caption", default=None, help="Audio prompt (clap: CS is the cosine with it).")
+@click.option(
+    "--caption",
+    default=None,
+    help="Audio prompt (clap: CS is the cosine with it; clap_mova: the item's prompt).",
+)
 @click.option(
     "--prompt",
     default=None,

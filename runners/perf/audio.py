@@ -1,10 +1,11 @@
-"""Speed benchmark of the audio metrics (audiobox, clap, wer_sensevoice, dnsmos, kl), batched vs one at a time.
+"""Speed benchmark of the audio metrics (audiobox, clap, wer_sensevoice, dnsmos, kl, audio_is, clap_mova),
+batched vs one at a time.
 
 Both settings run in one process on the same synthetic clips (harmonic tones with noise, 16 kHz
 wavs, each with a ground-truth wav, an audio prompt and a speech text), after a warm-up call that
 loads the models, so the ratio is the batching speed-up on this machine. Model sizes:
 * `smoke` (default): the tiny seeded networks (measures the harness: decode, resample, mel, padding);
-* `full_size`: the official architectures (WavLM-base, HTSAT-tiny fusion + RoBERTa-base, PaSST-S) with random
+* `full_size`: the official architectures (WavLM-base, HTSAT-tiny fusion + RoBERTa-base, PaSST-S, Cnn14) with random
   weights, no download: realistic compute per clip without the checkpoints (wer_sensevoice has no
   full-size variant without funasr and its model, so it runs as smoke there);
 * `real`: the registered weights (they must be present).
@@ -32,7 +33,7 @@ from nava_eval.runners.perf.speech import Machine
 log = logging.getLogger(__name__)
 
 Size = Literal["smoke", "full_size", "real"]
-AUDIO_METRICS = ("audiobox", "clap", "wer_sensevoice", "dnsmos", "kl")
+AUDIO_METRICS = ("audiobox", "clap", "wer_sensevoice", "dnsmos", "kl", "audio_is", "clap_mova")
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def _full_size(metric, name: str, device: str) -> None:
         head = ab.AudioboxHeadConfig(target_transform={a: (5.5, 1.5) for a in ab.AXES})
         metric.model = ab.AudioboxModel(ab.build_model(ab.official_wavlm_config(), head), head, device)
         metric.protocol = ab.PROTOCOL + "+full-size-random-weights"
-    elif name == "clap":
+    elif name in ("clap", "clap_mova"):
         from transformers import ClapModel
 
         from nava_eval.metrics import clap as C
@@ -128,7 +129,15 @@ def _full_size(metric, name: str, device: str) -> None:
         model = ClapModel(C.official_clap_config()).to(device).eval()
         tokenizer = C.byte_level_tokenizer(Path(tf.mkdtemp(prefix="nava-bench-tok-")))
         metric.embedder = C.ClapEmbedder(model, tokenizer, device)
-        metric.protocol = C.PROTOCOL + "+full-size-random-weights"
+        metric.protocol = type(metric).protocol + "+full-size-random-weights"
+    elif name == "audio_is":
+        from nava_eval.metrics import panns_cnn14 as P
+
+        model = P.Cnn14(P.Cnn14Config.official())
+        model.init_front_end()
+        metric.model = model.to(device).eval()
+        metric.device = device  # loaded: setup() keeps it
+        metric.protocol = type(metric).protocol + "+full-size-random-weights"
     elif name == "kl":
         from nava_eval.metrics import kl as K
         from nava_eval.metrics import passt_model as pm
@@ -183,7 +192,10 @@ def bench_audio(
                 gen,
                 reference_text="the quick brown fox jumps over the lazy dog",
                 reference_audio=gt,
-                meta={"audio_prompt": ["a low hum with some noise"]},
+                meta={
+                    "audio_prompt": ["a low hum with some noise"],
+                    "official_prompt": "a low hum, some noise",
+                },
             )
             for gen, gt in pairs
         ]

@@ -55,9 +55,13 @@ def test_loads_back_with_the_real_loaders(tmp_path):
         "audio_amplitude",
         "av_align",
         "id",
+        "audio_is",
+        "clap_mova",
         "desync",
         "av_a",
     )
+    # MOVA's CLAP score reads each smoke item's own prompt.
+    assert all(s.meta["official_prompt"] for s in samples)
     assert by_id["300"].language == "zh" and by_id["00000"].language == "en"
     assert by_id["300"].ground_truth_audio.is_file() and by_id["301"].ground_truth_audio.is_file()
     assert verse.validate(paths.versebench).ok

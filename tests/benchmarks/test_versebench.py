@@ -90,6 +90,8 @@ def test_joins_nava_prompts_with_official_references(layout):
     assert hello.mode == "i2av" and hello.image == layout / "set1" / "00000.jpg"
     assert hello.language == "en" and hello.ground_truth_audio is None
     assert hello.meta["audio_prompt"] == ["traffic"] and hello.meta["prompt_source"] == "nava"
+    # MOVA's CLAP score reads the item's own prompt, whichever prompt generated the clip.
+    assert hello.meta["official_prompt"] and hello.meta["official_prompt"] != hello.prompt
     # The <S> span of 00001 is on-screen text: it must not become a WER reference.
     assert by_id["00001"].reference_text is None and by_id["00001"].language is None
     assert by_id["300"].language == "zh" and by_id["300"].ground_truth_audio == layout / "set2" / "300.wav"
@@ -115,6 +117,8 @@ def test_metrics_per_set_and_per_item(layout):
         "audio_amplitude",
         "av_align",
         "id",
+        "audio_is",
+        "clap_mova",
         "desync",
         "av_a",
         "videoreward",
@@ -130,6 +134,8 @@ def test_metrics_per_set_and_per_item(layout):
         "audio_amplitude",
         "av_align",
         "id",
+        "audio_is",
+        "clap_mova",
         "desync",
         "av_a",
         "videoreward",
@@ -144,6 +150,8 @@ def test_metrics_per_set_and_per_item(layout):
         "audio_amplitude",
         "av_align",
         "id",
+        "audio_is",
+        "clap_mova",
         "desync",
         "videoreward",
     )
@@ -156,6 +164,8 @@ def test_metrics_per_set_and_per_item(layout):
         "audio_amplitude",
         "av_align",
         "id",
+        "audio_is",
+        "clap_mova",
         "desync",
         "videoreward",
     )

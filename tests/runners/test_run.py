@@ -41,7 +41,7 @@ def test_smoke_run_writes_every_stage(versebench_run):
 
     results = load_results(run_dir)
     assert results.smoke and results.model == "nava-tiny" and results.benchmark == "versebench"
-    audio = {"wer_sensevoice", "pq", "ce", "cu", "pc", "fd", "cs", "fd_set", "kl"}
+    audio = {"wer_sensevoice", "pq", "ce", "cu", "pc", "fd", "cs", "fd_set", "kl", "is", "cs_mova"}
     # DNSMOS runs its real ONNX networks, amplitude/loudness and AV-Align have none: their protocols
     # stay the real ones.
     real = {"dnsmos", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "amplitude_rms", "loudness_lufs", "av_align"}
@@ -55,6 +55,13 @@ def test_smoke_run_writes_every_stage(versebench_run):
     )
     assert results.metrics["av_align"].aggregation == "mean of per-set means"
     assert results.metrics["id"].n == 6 and results.metrics["id"].aggregation == "per-item mean"
+    # MOVA's IS and CLAP score on every clip of every set: one IS per set, CLAP a mean of per-set means.
+    assert results.metrics["is"].kind == "set" and results.metrics["is"].n == 6
+    assert set(results.metrics["is"].per_set) == {"set1", "set2", "set3"}
+    assert (
+        results.metrics["cs_mova"].n == 6
+        and results.metrics["cs_mova"].aggregation == "mean of per-set means"
+    )
     # DeSync (MOVA) on every clip, mean of per-set means; AV-A (Verse-Bench) on set1+set2 audio-prompt items
     assert (
         results.metrics["desync"].n == 6 and results.metrics["desync"].aggregation == "mean of per-set means"
@@ -83,6 +90,14 @@ def test_smoke_run_writes_every_stage(versebench_run):
     assert run_file.spec.generation.audio_timing == "official"  # recorded in run.json
     report = (run_dir / "report.md").read_text()
     assert "smoke: random weights, numbers are not meaningful" in report and "NAVA (published)" in report
+    # Every input of Verse-Bench's Overall is measured under its +smoke protocol: the Overall is filled.
+    from nava_eval.reports.rows import build_rows
+
+    frame = build_rows([run_dir]).frame
+    overall = frame[frame["field"] == "versebench_overall"]
+    assert overall["protocol"].tolist() == ["overall/versebench-v1+lse-c-syncnet-python+smoke-random-weights"]
+    assert 0.0 <= overall["value"].iloc[0] <= 1.0
+    assert "Verse-Bench Overall (versebench)" in report and "nava-tiny [smoke]: protocol overall/" in report
     assert (run_dir / "report.html").stat().st_size > 1000
     assert "smoke: random weights" in output
 

@@ -170,3 +170,19 @@ def test_score_files_audio_metrics_with_real_weights_paths(
     r = runner.invoke(cli, ["score-files", "audiobox", str(wav), "--smoke", "--device", "cpu"])
     (line,) = [json.loads(s) for s in r.output.splitlines() if s.startswith("{")]
     assert r.exit_code == 0 and line["status"] == "ok" and {"pq", "ce", "cu", "pc"} <= set(line)
+
+
+def test_score_files_clap_mova_takes_the_caption_as_the_items_prompt(
+    tmp_path: Path, reference_wavs: dict[str, Path]
+) -> None:
+    wav = reference_wavs["clap"] / "tone_16k_3s.wav"
+    runner = CliRunner()
+    r = runner.invoke(
+        cli, ["score-files", "clap_mova", str(wav), "--smoke", "--device", "cpu", "--caption", "a hum"]
+    )
+    assert r.exit_code == 0, r.output
+    (line,) = [json.loads(s) for s in r.output.splitlines() if s.startswith("{")]
+    assert line["status"] == "ok" and line["prompt"] == "a hum" and -1.0 <= line["cs_mova"] <= 1.0
+    r = runner.invoke(cli, ["score-files", "clap_mova", str(wav), "--smoke", "--device", "cpu"])
+    (line,) = [json.loads(s) for s in r.output.splitlines() if s.startswith("{")]
+    assert r.exit_code == 0 and line["status"] == "skipped" and "no prompt" in line["reason"]
