@@ -230,6 +230,7 @@ class VerseBench:
             "clap_mova",
             "desync",
             "av_a",
+            "videoreward",
         ),
         "set2": (
             "video_quality",
@@ -246,6 +247,7 @@ class VerseBench:
             "clap_mova",
             "desync",
             "av_a",
+            "videoreward",
         ),
         "set3": (
             "sync",
@@ -259,6 +261,7 @@ class VerseBench:
             "audio_is",
             "clap_mova",
             "desync",
+            "videoreward",
         ),
     }
     speech_metrics = ("sync", "wer", "wer_sensevoice")
@@ -288,6 +291,8 @@ class VerseBench:
         # MOVA's toolkit: CLAP score per set over the clips with a prompt, "all" = mean of the per-set
         # means. Its IS (`is`) is one statistic per set averaged over sets: the reducer does that itself.
         "cs_mova": FieldRule(aggregation="mean of per-set means"),
+        # MOVA's toolkit: VideoReward per category, "all" = mean of the per-category means (Overall too)
+        **{f: FieldRule(aggregation="mean of per-set means") for f in ("vq", "mq", "ta", "vr_overall")},
     }
 
     def __init__(

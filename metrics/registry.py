@@ -30,5 +30,6 @@ METRICS = Registry(
         "clap_mova": "nava_eval.metrics.clap_mova:MovaClapScore",
         "desync": "nava_eval.metrics.desync:DeSync",
         "av_a": "nava_eval.metrics.av_a:AVA",
+        "videoreward": "nava_eval.metrics.videoreward:VideoReward",
     },
 )

@@ -146,6 +146,7 @@ PROVIDER_MODULES: list[str] = [
     "nava_eval.metrics.weights_mova_is",
     "nava_eval.metrics.weights_kl",
     "nava_eval.metrics.weights_synchformer",
+    "nava_eval.metrics.weights_videoreward",
 ]
 _loaded_providers: set[str] = set()
 

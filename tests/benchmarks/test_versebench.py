@@ -121,6 +121,7 @@ def test_metrics_per_set_and_per_item(layout):
         "clap_mova",
         "desync",
         "av_a",
+        "videoreward",
     )
     # IB-Score scores items without speech too
     # set2 with an audio_prompt: KL against its ground-truth wav too (the toolkit's kl/kld_inferencer.py)
@@ -137,6 +138,7 @@ def test_metrics_per_set_and_per_item(layout):
         "clap_mova",
         "desync",
         "av_a",
+        "videoreward",
     )
     # 300 speaks but has no audio_prompt: no CLAP, KL or AV-A (the toolkit computes CS, FD, KL and AV-A only with one).
     assert bench.metrics_for(by_id["300"]) == (
@@ -151,6 +153,7 @@ def test_metrics_per_set_and_per_item(layout):
         "audio_is",
         "clap_mova",
         "desync",
+        "videoreward",
     )
     assert bench.metrics_for(by_id["01000"]) == (
         "sync",
@@ -164,6 +167,7 @@ def test_metrics_per_set_and_per_item(layout):
         "audio_is",
         "clap_mova",
         "desync",
+        "videoreward",
     )
     # MOVA: amplitude/loudness on every set, mean of the per-set means
     assert bench.field_rules["loudness_lufs"].aggregation == "mean of per-set means"

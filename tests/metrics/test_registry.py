@@ -79,7 +79,7 @@ def test_smoke_instance_carries_the_class_protocol_with_the_smoke_suffix(name: s
 def test_unknown_metric_lists_the_valid_ones() -> None:
     with pytest.raises(
         UnknownName,
-        match=r"^unknown metric 'nosuch'; valid metrics: (\w+, )+sync, video_quality, wer, wer_sensevoice$",
+        match=r"^unknown metric 'nosuch'; valid metrics: (\w+, )+sync, video_quality, videoreward, wer, wer_sensevoice$",
     ):
         get_metric("nosuch")
 

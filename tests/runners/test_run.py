@@ -45,7 +45,7 @@ def test_smoke_run_writes_every_stage(versebench_run):
     # DNSMOS runs its real ONNX networks, amplitude/loudness and AV-Align have none: their protocols
     # stay the real ones.
     real = {"dnsmos", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "amplitude_rms", "loudness_lufs", "av_align"}
-    av = {"sync_c_mova", "sync_d_mova", "ib", "id", "desync", "av_a"}
+    av = {"sync_c_mova", "sync_d_mova", "ib", "id", "desync", "av_a", "vq", "mq", "ta", "vr_overall"}
     assert set(results.metrics) == {"sync_c", "sync_d", "video_quality"} | audio | av | real
     assert results.metrics["sync_c_mova"].sets == ["set3"]
     assert results.metrics["ib"].aggregation == "mean of per-set means"
@@ -67,6 +67,8 @@ def test_smoke_run_writes_every_stage(versebench_run):
         results.metrics["desync"].n == 6 and results.metrics["desync"].aggregation == "mean of per-set means"
     )
     assert results.metrics["av_a"].sets == ["set1", "set2"] and results.metrics["av_a"].n == 4
+    for f in ("vq", "mq", "ta", "vr_overall"):  # VideoReward: every clip, MOVA's mean of per-set means
+        assert results.metrics[f].n == 6 and results.metrics[f].aggregation == "mean of per-set means"
     for name, metric in results.metrics.items():
         assert metric.protocol.endswith("+smoke-random-weights") == (name not in real), (
             name,
