@@ -59,6 +59,7 @@ def test_loads_back_with_the_real_loaders(tmp_path):
         "clap_mova",
         "desync",
         "av_a",
+        "videoreward",
     )
     # MOVA's CLAP score reads each smoke item's own prompt.
     assert all(s.meta["official_prompt"] for s in samples)
