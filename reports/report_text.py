@@ -82,6 +82,17 @@ def _repro_body(items: Sequence[Reproduction]) -> list[list[str]]:
     return body
 
 
+def render_derived_md(rowset: RowSet, width: int = WIDTH) -> str:
+    """The derived-metric tables (Verse-Bench Overall) of every benchmark in `rowset`, as Markdown."""
+    out = []
+    for benchmark in rowset.benchmarks():
+        for caption, headers, body, notes in _derived_sides(rowset, benchmark):
+            lines = [f"**{caption}**", "", *_md_table(headers, body), ""]
+            lines += [_wrap(n, width) for n in notes]
+            out.append("\n".join(lines).rstrip() + "\n")
+    return "\n".join(out)
+
+
 def _derived_sides(rowset: RowSet, benchmark: str) -> list[Side]:
     """One side table per derived metric: each model's value and sub-scores; below it, why others have none."""
     by_metric: dict[str, list] = {}

@@ -646,8 +646,13 @@ def write_reports(prepared: PreparedRun) -> list[Path]:
     table = build_table(
         [prepared.run_dir.root], prepared.benchmark.name, published=published, per_set=per_set
     )
+    from nava_eval.reports.report_text import render_derived_md
+    from nava_eval.reports.rows import build_rows
+
+    derived = render_derived_md(build_rows([prepared.run_dir.root]))  # Verse-Bench Overall, or why not
     md_path = atomic_write_text(
-        prepared.run_dir.root / "report.md", f"# {prepared.spec.name}\n\n{render_table(table, 'md')}\n"
+        prepared.run_dir.root / "report.md",
+        f"# {prepared.spec.name}\n\n{render_table(table, 'md')}\n" + (f"\n{derived}" if derived else ""),
     )
     return [md_path, write_report(prepared.run_dir.root)]
 
