@@ -194,6 +194,10 @@ class BaseMetric(abc.ABC):
     #: every metric that declares some one cache, so each clip is decoded once for all of them.
     media_frame_rates: ClassVar[tuple[Fraction, ...]] = ()
     media_audio: ClassVar[bool] = False
+    #: How far a per-clip value may move with the batch and thread split it is computed in (`--nproc`,
+    #: `--batch-size`), when a metric cannot keep the harness-wide bound (runners.score_parallel.
+    #: PARALLEL_ATOL/RTOL): (absolute, relative, why). None: the harness-wide bound holds.
+    parallel_tolerance: ClassVar[tuple[float, float, str] | None] = None
     #: Decoded bytes a metric's own cache holds when no pass shares one (a few clips' worth).
     private_media_bytes: ClassVar[int] = 256 << 20
 

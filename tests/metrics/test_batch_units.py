@@ -41,7 +41,13 @@ def seed_clips(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[ScoreInpu
             reference_text="hello world",
             reference_audio=reference,
             language="en",
-            meta={"prompt": "a hum", "audio_prompt": ["a low hum"], "mode": "i2av", "image": str(image)},
+            meta={
+                "prompt": "a hum",
+                "official_prompt": "a hum",
+                "audio_prompt": ["a low hum"],
+                "mode": "i2av",
+                "image": str(image),
+            },
             seed=seed,
         )
         for clip, seed in zip(clips, SEEDS, strict=True)
