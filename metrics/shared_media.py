@@ -46,13 +46,15 @@ class _Entry:
     frames: dict[Fraction, np.ndarray | MediaDecodeProblem] = field(default_factory=dict)
     audio: DecodedAudio | MediaDecodeProblem | None = None
     nbytes: int = 0
+    reads: dict[object, int] = field(default_factory=dict)  # stream → requests answered
 
 
 @dataclass
 class CacheStats:
     decodes: int = 0  # demux passes over a file
     hits: int = 0  # requests answered from memory
-    evictions: int = 0
+    evictions: int = 0  # entries dropped for room (least recently used)
+    released: int = 0  # streams dropped once every metric that registered them had read them
     peak_bytes: int = 0
 
 
@@ -63,6 +65,9 @@ class MediaCache:
         self.max_bytes = max_bytes
         self.frame_rates: set[Fraction] = set()
         self.wants_audio = False
+        # stream → how many metrics registered it: once that many requests for a file's stream are
+        # answered, every metric of the pass has its copy and the cache lets it go.
+        self.readers: dict[object, int] = {}
         self.stats = CacheStats()
         self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
         self._bytes = 0
@@ -71,32 +76,38 @@ class MediaCache:
 
     # -- what the metrics of the pass read ---------------------------------------------------
     def register_frames(self, fps: Fraction) -> None:
-        """A metric of the pass reads RGB frames through libavfilter's `fps` filter at `fps`."""
-        self.frame_rates.add(Fraction(fps))
+        """A metric of the pass reads RGB frames through libavfilter's `fps` filter at `fps` (once per file)."""
+        fps = Fraction(fps)
+        self.frame_rates.add(fps)
+        self.readers[fps] = self.readers.get(fps, 0) + 1
 
     def register_audio(self) -> None:
-        """A metric of the pass reads every channel of the first audio stream as float32."""
+        """A metric of the pass reads every channel of the first audio stream as float32 (once per file)."""
         self.wants_audio = True
+        self.readers[AUDIO] = self.readers.get(AUDIO, 0) + 1
 
     # -- requests ----------------------------------------------------------------------------
     def frames(self, path: Path, fps: Fraction, limit: int) -> np.ndarray:
         """The first `limit` RGB frames [T, H, W, 3] at `fps` (what `decode_frames_fps` returns)."""
         fps = Fraction(fps)
-        self.register_frames(fps)
+        self.frame_rates.add(fps)
         entry = self._entry(Path(path), want_frames=fps)
         found = entry.frames[fps]
+        self._read(Path(path), fps)
         if isinstance(found, MediaDecodeProblem):
             raise found
         return found[:limit]
 
     def audio(self, path: Path) -> DecodedAudio:
         """Every channel of the first audio stream as float32 in [-1, 1] (torchaudio.load, normalize=True)."""
-        self.register_audio()
+        self.wants_audio = True
         entry = self._entry(Path(path), want_audio=True)
-        if isinstance(entry.audio, MediaDecodeProblem):
-            raise entry.audio
-        assert entry.audio is not None
-        return entry.audio
+        found = entry.audio
+        self._read(Path(path), AUDIO)
+        if isinstance(found, MediaDecodeProblem):
+            raise found
+        assert found is not None
+        return found
 
     @property
     def held_bytes(self) -> int:
@@ -136,6 +147,31 @@ class MediaCache:
                 self._evict(keep=key)
             return entry
 
+    def _read(self, path: Path, stream: object) -> None:
+        """Count a request; drop the stream once every metric that registered it has read it."""
+        readers = self.readers.get(stream, 0)
+        if readers == 0:
+            return
+        key = self._key(path)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return
+            entry.reads[stream] = entry.reads.get(stream, 0) + 1
+            if entry.reads[stream] < readers:
+                return
+            if stream is AUDIO:
+                entry.audio = None
+            else:
+                entry.frames.pop(stream, None)  # type: ignore[call-overload]
+            self.stats.released += 1
+            self._bytes -= entry.nbytes
+            entry.nbytes = _nbytes(entry)
+            self._bytes += entry.nbytes
+            if not entry.frames and entry.audio is None:
+                del self._entries[key]
+                self._file_locks.pop(key, None)
+
     def _evict(self, keep: tuple) -> None:
         while self._bytes > self.max_bytes and len(self._entries) > 1:
             key, entry = next(iter(self._entries.items()))
@@ -146,6 +182,9 @@ class MediaCache:
             self._file_locks.pop(key, None)
             self._bytes -= entry.nbytes
             self.stats.evictions += 1
+
+
+AUDIO = "audio"  # the audio stream's key in `readers` and `_Entry.reads`
 
 
 def _covers(entry: _Entry, fps: Fraction | None, audio: bool) -> bool:

@@ -70,7 +70,7 @@ def _separate_audio(path: Path) -> np.ndarray:
 @pytest.mark.parametrize("name", ["landscape_25fps_sync", "portrait_2997fps", "short_0p4s", "long_8s_24fps"])
 def test_one_pass_gives_what_each_separate_decode_gave(clips, name: str) -> None:
     cache = MediaCache()
-    for fps in (Fraction(1, 2), Fraction(25)):
+    for fps in (Fraction(1, 2), Fraction(25), Fraction(25)):  # two metrics read the 25-fps frames
         cache.register_frames(fps)
     cache.register_audio()
     for fps, limit in ((Fraction(1, 2), 4), (Fraction(25), 10_000), (Fraction(25), 7)):
@@ -83,6 +83,8 @@ def test_one_pass_gives_what_each_separate_decode_gave(clips, name: str) -> None
     audio = cache.audio(clips[name])
     assert np.array_equal(audio.samples, _separate_audio(clips[name]))  # fltp: floats as decoded
     assert cache.stats.decodes == 1 and cache.stats.hits == 3
+    # Every registered reader has its copy: the cache holds nothing of the clip any more.
+    assert cache.stats.released == 3 and cache.held_bytes == 0
 
 
 def test_a_missing_stream_is_the_protocol_problem_not_a_crash(clips) -> None:
@@ -101,6 +103,7 @@ def test_memory_stays_bounded_and_a_changed_file_is_decoded_again(clips, tmp_pat
     size = one.frames(clips["long_8s_24fps"], Fraction(25), 10_000).nbytes
     cache = MediaCache(max_bytes=size)  # room for about one long clip
     cache.register_frames(Fraction(25))
+    cache.register_frames(Fraction(25))  # a second reader that never comes: only the bound frees memory
     for name in NAMES:
         if name != "no_audio_stream":
             cache.frames(clips[name], Fraction(25), 1)
