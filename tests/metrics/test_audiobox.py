@@ -13,6 +13,7 @@ import torch
 from nava_eval.metrics import audiobox as ab
 from nava_eval.metrics.base import ScoreInput, get_metric, metric_entries
 from nava_eval.nava.media import write_mp4
+from tests.seeded_weights import audiobox_tiny_checkpoint
 
 DATA = Path(__file__).parent / "data" / "audiobox"
 # Official float32 CPU run vs ours (same float32 network, other op order): agreement to 1e-4 on the
@@ -28,9 +29,15 @@ def expected() -> dict:
 
 
 @pytest.fixture(scope="module")
-def tiny_metric() -> ab.AudioboxAesthetics:
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # The checkpoint make_audiobox.py gave the official predictor, rebuilt from its recorded keys and seed.
+    return audiobox_tiny_checkpoint(tmp_path_factory.mktemp("audiobox"))
+
+
+@pytest.fixture(scope="module")
+def tiny_metric(tiny_checkpoint: Path) -> ab.AudioboxAesthetics:
     metric = ab.AudioboxAesthetics(batch_size=2)
-    metric.model = ab.load_audiobox(DATA / "audiobox_tiny_checkpoint.pt", "cpu", ab.tiny_wavlm_config())
+    metric.model = ab.load_audiobox(tiny_checkpoint, "cpu", ab.tiny_wavlm_config())
     return metric
 
 
@@ -78,10 +85,10 @@ def test_frame_mask_is_all_samples_padding() -> None:
     assert frames[0, :3].tolist() == [False, False, False] and frames[0, 3:].all()
 
 
-def test_checkpoint_keys_map_strictly() -> None:
+def test_checkpoint_keys_map_strictly(tiny_checkpoint: Path) -> None:
     with pytest.raises(ab.AudioboxCheckpointError, match="not part of"):
         ab.map_checkpoint_keys({"model.something_else.weight": torch.zeros(1)})
-    ckpt = torch.load(DATA / "audiobox_tiny_checkpoint.pt", weights_only=True)
+    ckpt = torch.load(tiny_checkpoint, weights_only=True)
     mapped = ab.map_checkpoint_keys(ckpt["state_dict"])
     assert "wavlm.feature_extractor.conv_layers.0.layer_norm.weight" in mapped
     assert "proj_layer.PQ.3.weight" in mapped  # Linear, LayerNorm, GELU, Linear

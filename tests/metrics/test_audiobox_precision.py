@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from nava_eval.metrics import audiobox as ab
 from nava_eval.metrics.base import ScoreInput
+from tests.seeded_weights import audiobox_tiny_checkpoint
 
 DATA = Path(__file__).parent / "data" / "audiobox"
+# make_audiobox.py's tiny checkpoint, rebuilt once per session from its recorded keys and seed.
+_FOLDER = Path(tempfile.mkdtemp(prefix="audiobox-tiny-"))
 TOL = 1e-4  # as test_audiobox.py (observed ≤ 3e-6)
 
 
@@ -27,7 +31,7 @@ def official() -> dict:
 
 def _metric(precision: str, **options) -> ab.AudioboxAesthetics:
     metric = ab.AudioboxAesthetics(batch_size=2, **options)
-    model = ab.load_audiobox(DATA / "audiobox_tiny_checkpoint.pt", "cpu", ab.tiny_wavlm_config())
+    model = ab.load_audiobox(audiobox_tiny_checkpoint(_FOLDER), "cpu", ab.tiny_wavlm_config())
     model.head = dataclasses.replace(model.head, precision=precision)
     model.checkpoint_precision = metric.checkpoint_precision
     metric.model = model

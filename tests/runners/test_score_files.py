@@ -146,7 +146,9 @@ def test_score_files_audio_metrics_with_real_weights_paths(
     tmp_path: Path, reference_wavs: dict[str, Path]
 ) -> None:
     """audiobox and clap through the CLI with a `--weights NAME=PATH` checkpoint and `--caption`."""
-    data = Path(__file__).parents[1] / "metrics" / "data"
+    from tests.seeded_weights import audiobox_tiny_checkpoint
+
+    tiny = audiobox_tiny_checkpoint(tmp_path)
     runner = CliRunner()
     wav = reference_wavs["clap"] / "tone_16k_3s.wav"
     # The tiny audiobox checkpoint has another WavLM size than the real one: loading it as the real
@@ -154,7 +156,7 @@ def test_score_files_audio_metrics_with_real_weights_paths(
     r = runner.invoke(
         cli,
         ["score-files", "audiobox", str(wav), "--device", "cpu", "--weights",
-         f"audiobox-aesthetics={data / 'audiobox' / 'audiobox_tiny_checkpoint.pt'}"],
+         f"audiobox-aesthetics={tiny}"],
     )  # fmt: skip
     assert r.exit_code == 1 and "audiobox_tiny_checkpoint.pt" in r.output
     r = runner.invoke(

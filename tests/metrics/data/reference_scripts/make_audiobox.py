@@ -1,7 +1,7 @@
 """Reference vectors for audiobox/versebench-aesthetics-v1 from the official audiobox-aesthetics 0.0.4.
 
-A tiny WavLM config replaces DEFAULT_AUDIO_CFG (same structure: 12-channel conv front end, 16 wide, 2 layers), weights random
-(seed 1234); the checkpoint is written in the official layout (state_dict with `model.` prefix,
+A tiny WavLM config replaces DEFAULT_AUDIO_CFG (same structure: 12-channel conv front end, 16 wide, 2 layers), weights from
+tests/seeded_weights.py (seed 1234, recorded with every key and shape in expected.json so the test rebuilds the checkpoint); the checkpoint is written in the official layout (state_dict with `model.` prefix,
 model_cfg, target_transform) and loaded by the official AesPredictor. Files are fed as the
 predictor's own read_wav would give them (torchaudio.load = PCM16/32768, channels averaged), because
 torchaudio 2.11 reads files only through torchcodec (not installed here).
@@ -50,12 +50,14 @@ tt = {
     "PQ": {"mean": 6.4, "std": 0.9},
 }
 m = aes.AesMultiOutput(**model_cfg, target_transform=tt)
-with torch.no_grad():
-    for p in m.layer_weights.values():
-        p.normal_()
-    for mod in m.proj_layer.values():
-        for p in mod.parameters():
-            p.normal_(0, 0.5)
+# Weights from tests/seeded_weights.py (seed 1234, keyed by name), so the test rebuilds this very
+# checkpoint at run time instead of reading a stored file.
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+from seeded_weights import seeded_state  # noqa: E402
+
+keys = [(k, list(v.shape)) for k, v in m.state_dict().items()]
+assert all(v.is_floating_point() for v in m.state_dict().values())
+m.load_state_dict(seeded_state(keys, 1234), strict=True)
 sd = {"model." + k: v for k, v in m.state_dict().items()}
 torch.save(
     {"state_dict": sd, "model_cfg": model_cfg, "target_transform": tt}, out / "audiobox_tiny_checkpoint.pt"
@@ -90,7 +92,13 @@ batched = pred.forward(items)
 json.dump(
     {
         "source": "audiobox-aesthetics 0.0.4 AesPredictor.forward (the Verse-Bench toolkit's call), "
-        "tiny random WavLM (seed 1234)",
+        "tiny WavLM with tests/seeded_weights.py weights (seed 1234)",
+        "checkpoint": {
+            "seed": 1234,
+            "keys": keys,  # seeded by these names; the checkpoint's state_dict prefixes each with "model."
+            "model_cfg": model_cfg,
+            "target_transform": tt,
+        },
         "versions": {"audiobox-aesthetics": "0.0.4", "torchaudio": "2.11.0"},
         "files": {
             n: {"one_at_a_time": single[n], "batched": b} for n, b in zip(single, batched, strict=True)

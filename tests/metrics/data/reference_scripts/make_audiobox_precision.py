@@ -5,7 +5,7 @@ audiobox-aesthetics 0.0.4) from the repository root:
 
     venv/bin/python tests/metrics/data/reference_scripts/make_audiobox_precision.py OUT_JSON
 
-It takes the tiny checkpoint of make_audiobox.py (tests/metrics/data/audiobox/), rewrites only its
+It rebuilds the tiny checkpoint of make_audiobox.py (the keys and seed recorded in tests/metrics/data/audiobox/expected.json), rewrites only its
 `model_cfg["precision"]` to "bf16" and to "16", and runs the official AesPredictor on the same wavs
 (rebuilt by tests/reference_audio.py, fed as torchaudio.load would read them). It records the
 values and the official model's `enable_autocast` flag: AesMultiOutput turns the field into a torch
@@ -45,7 +45,15 @@ aes.DEFAULT_AUDIO_CFG = WavLMConfig(cfg)
 
 work = Path(tempfile.mkdtemp())
 wavs = reference_audio.write_audiobox_wavs(work / "wavs")
-ckpt = torch.load(ROOT / "tests/metrics/data/audiobox/audiobox_tiny_checkpoint.pt", map_location="cpu")
+sys.path.insert(0, str(ROOT / "tests"))
+from seeded_weights import seeded_state  # noqa: E402
+
+recorded = json.loads((ROOT / "tests/metrics/data/audiobox/expected.json").read_text())["checkpoint"]
+ckpt = {
+    "state_dict": {"model." + k: v for k, v in seeded_state(recorded["keys"], recorded["seed"]).items()},
+    "model_cfg": dict(recorded["model_cfg"]),
+    "target_transform": recorded["target_transform"],
+}
 out = {
     "source": "audiobox-aesthetics 0.0.4 AesPredictor.forward with model_cfg precision rewritten",
     "runs": {},
