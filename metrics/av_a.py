@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from nava_eval.metrics.base import BaseMetric, MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.base import MetricField, ScoreInput, ScoreOutcome
+from nava_eval.metrics.desync import SynchformerMetric
 from nava_eval.user_files import file_problem
 
 log = logging.getLogger(__name__)
@@ -191,7 +191,7 @@ def versebench_inputs(path: Path, ffmpeg: str, smoke: bool = False) -> AVAInputs
     return AVAInputs(half.float(), si.log_mels(asegs), details)
 
 
-class AVA(BaseMetric):
+class AVA(SynchformerMetric):
     """AV-A. Options: batch_size (segments per forward), workers, autocast."""
 
     name = "av_a"
@@ -199,32 +199,6 @@ class AVA(BaseMetric):
     fields = FIELDS
     requires = frozenset({"video", "audio"})
     description = "AV-A: Synchformer signed audio-visual offset (s) as the Verse-Bench toolkit computes it"
-    weight_names = (WEIGHT_NAME,)
-
-    def __init__(
-        self,
-        *,
-        smoke: bool = False,
-        weights: Mapping[str, str | os.PathLike] | None = None,
-        benchmark: str | None = None,
-        batch_size: int | None = None,
-        workers: int | None = None,
-        autocast: bool | None = None,
-        seed: int = 0,
-        **_ignored: Any,
-    ) -> None:
-        super().__init__(smoke=smoke, weights=weights, benchmark=benchmark, batch_size=batch_size, seed=seed)
-        self.workers = workers or max(1, min(4, (os.cpu_count() or 2) // 2))
-        self.autocast = autocast
-        self._model = None
-
-    def _loaded(self) -> bool:
-        return self._model is not None
-
-    def _load(self, device: str) -> None:
-        from nava_eval.metrics.desync import load_network
-
-        self._model = load_network(self, WEIGHT_NAME, device)
 
     def score_batch(self, items: Sequence[ScoreInput]) -> list[ScoreOutcome]:
         """One outcome per item, in order; clips decode in threads, segments of all clips share forwards."""
@@ -250,8 +224,7 @@ class AVA(BaseMetric):
                     )
         if ready:
             try:
-                on_gpu = str(self.device).startswith("cuda")
-                auto = on_gpu and (self.autocast is None or self.autocast)
+                auto = self._use_autocast()
                 batch = self.batch_size_on(self.device, gpu=64, cpu=4)
                 feats = segment_features(self._model, [inp for _, inp in ready], self.device, batch, auto)
                 logits = window_logits(self._model, feats, self.device, auto)

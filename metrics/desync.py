@@ -193,18 +193,14 @@ def window_logits(model: Any, windows: list[tuple[Any, Any]], device: str, autoc
         return model.offset_logits(v, a).float().cpu()
 
 
-class DeSync(BaseMetric):
-    """DeSync. Options: video_second, batch_size (segments per forward), workers, autocast."""
+class SynchformerMetric(BaseMetric):
+    """What DeSync and AV-A share: one Synchformer per process, decode workers, the toolkits' autocast.
 
-    name = "desync"
-    protocol = PROTOCOL
-    fields = FIELDS
-    requires = frozenset({"video", "audio"})
-    description = "DeSync: Synchformer audio-visual offset (s) as MOVA's evaluation toolkit computes it"
+    Constructed as `Cls(*, smoke, weights, benchmark, batch_size, workers, autocast, seed)`; a
+    subclass adds its own options and its protocol's inputs and reduction in `score_batch`.
+    """
+
     weight_names = (WEIGHT_NAME,)
-    # MOVA's eval_av_quality decodes the 25-fps frames and the audio in the pass that feeds IB-Score too
-    media_frame_rates = (Fraction(25),)
-    media_audio = True
 
     def __init__(
         self,
@@ -212,7 +208,6 @@ class DeSync(BaseMetric):
         smoke: bool = False,
         weights: Mapping[str, str | os.PathLike] | None = None,
         benchmark: str | None = None,
-        video_second: float | None = None,
         batch_size: int | None = None,
         workers: int | None = None,
         autocast: bool | None = None,
@@ -220,7 +215,6 @@ class DeSync(BaseMetric):
         **_ignored: Any,
     ) -> None:
         super().__init__(smoke=smoke, weights=weights, benchmark=benchmark, batch_size=batch_size, seed=seed)
-        self.video_second = video_second
         self.workers = workers or max(1, min(4, (os.cpu_count() or 2) // 2))
         self.autocast = autocast
         self._model = None
@@ -232,8 +226,26 @@ class DeSync(BaseMetric):
         self._model = load_network(self, WEIGHT_NAME, device)
 
     def _use_autocast(self) -> bool:
+        """fp16 autocast on CUDA unless turned off, as both toolkits run Synchformer; fp32 on CPU."""
         on_gpu = str(self.device).startswith("cuda")
         return on_gpu and (self.autocast is None or self.autocast)
+
+
+class DeSync(SynchformerMetric):
+    """DeSync. Options: video_second, batch_size (segments per forward), workers, autocast."""
+
+    name = "desync"
+    protocol = PROTOCOL
+    fields = FIELDS
+    requires = frozenset({"video", "audio"})
+    description = "DeSync: Synchformer audio-visual offset (s) as MOVA's evaluation toolkit computes it"
+    # MOVA's eval_av_quality decodes the 25-fps frames and the audio in the pass that feeds IB-Score too
+    media_frame_rates = (Fraction(25),)
+    media_audio = True
+
+    def __init__(self, *, video_second: float | None = None, **options: Any) -> None:
+        super().__init__(**options)
+        self.video_second = video_second
 
     def score_batch(self, items: Sequence[ScoreInput]) -> list[ScoreOutcome]:
         """One outcome per item, in order; clips decode in threads, segments of all clips share forwards."""
