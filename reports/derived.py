@@ -147,10 +147,20 @@ class DerivedMetric:
             return DerivedValue(
                 None, {}, f"its inputs are measured under different protocol variants: {mixed}"
             )
-        out = self.formula(values)
-        result = (
-            {self.name: float(out)} if isinstance(out, int | float) else {k: float(v) for k, v in out.items()}
-        )
+        try:
+            out = self.formula(values)
+            result = (
+                {self.name: float(out)}
+                if isinstance(out, int | float)
+                else {k: float(v) for k, v in out.items()}
+            )
+        except Exception as exc:  # a user's formula: say which definition broke, not a traceback
+            from nava_eval.errors import InvalidValue
+
+            raise InvalidValue(
+                f"derived metric {self.name!r}: its formula failed on inputs {sorted(values)}: "
+                f"{type(exc).__name__}: {exc}; fix the formula or its Input symbols"
+            ) from None
         missing = [f.name for f in self.all_fields if f.name not in result]
         if missing:
             raise ValueError(f"derived metric {self.name!r}: its formula returned no {missing}")

@@ -163,3 +163,15 @@ def test_a_user_defined_derived_metric_in_a_few_lines(tmp_path: Path) -> None:
     bad = CliRunner().invoke(cli, ["report", str(path), "--derived", "no_such_module:X"])
     assert bad.exit_code != 0 and "cannot import it" in bad.output and "Traceback" not in bad.output
     assert load_derived("versebench_overall").name == "versebench_overall"
+
+
+def test_a_broken_formula_is_a_clear_error_naming_the_metric() -> None:
+    from nava_eval.errors import InvalidValue
+
+    broken = DerivedMetric(
+        name="broken", label="Broken", protocol="total/broken-v1", benchmark="versebench",
+        inputs=(Input("AS", "video_quality", "video-quality/versebench-as-v2"),),
+        formula=lambda v: v["PQ"],  # a symbol no input declares
+    )  # fmt: skip
+    with pytest.raises(InvalidValue, match="derived metric 'broken': its formula failed.*KeyError"):
+        broken.evaluate({"video_quality": {"video-quality/versebench-as-v2": 0.5}})
